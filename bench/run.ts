@@ -1,0 +1,38 @@
+// `npm run bench`: runs every benchmark suite, prints the results and rewrites docs/benchmarks.md.
+import { writeFileSync } from 'node:fs';
+import { release } from 'node:os';
+import { join } from 'node:path';
+import { packageRoot } from '../src/sys/native.js';
+import type { BenchResult } from './result.js';
+
+/** Suites by name; each module exports `run(): Promise<BenchResult[]>`. */
+const suites: Record<string, string> = {
+  maps: './map/run.js',
+};
+
+function fmt(n: number): string {
+  if (n >= 100) return Math.round(n).toLocaleString('en-US');
+  return n.toPrecision(3);
+}
+
+async function main(): Promise<void> {
+  const only = process.argv.slice(2);
+  const sections: string[] = [];
+  for (const [suite, path] of Object.entries(suites)) {
+    if (only.length > 0 && !only.includes(suite)) continue;
+    process.stdout.write(`== ${suite}\n`);
+    const mod = (await import(path)) as { run(): Promise<BenchResult[]> };
+    const results = await mod.run();
+    const rows = results.map(
+      (r) => `| ${r.name} | ${fmt(r.ts)} ${r.unit} | ${fmt(r.reference)} ${r.unit} (${r.referenceName}) | **${r.ratio.toFixed(2)}x** | ${r.target ?? ''} | ${r.note ?? ''} |`,
+    );
+    for (const r of results) process.stdout.write(`${r.name}: tsbpf ${fmt(r.ts)} ${r.unit}, ${r.referenceName} ${fmt(r.reference)} ${r.unit}, ratio ${r.ratio.toFixed(2)}x\n`);
+    sections.push(`## ${suite}\n\n| benchmark | tsbpf | reference | ratio | target | note |\n|---|---|---|---|---|---|\n${rows.join('\n')}\n`);
+  }
+  if (only.length === 0) {
+    const doc = `# Benchmarks\n\nProduced by \`npm run bench\` on Linux ${release()}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}.\nEach row runs tsbpf and its reference in the same process run on the same machine; the ratio is\ntsbpf relative to the reference (above 1 means tsbpf is faster).\n\n${sections.join('\n')}`;
+    writeFileSync(join(packageRoot(), 'docs', 'benchmarks.md'), doc);
+  }
+}
+
+await main();

@@ -1,0 +1,28 @@
+/** Context attached to an {@link ElfError}: where in the file the problem is. */
+export interface ElfErrorContext {
+  /** Section name, or `#<index>` when the name itself could not be read. */
+  readonly section?: string;
+  /** Byte offset in the file. */
+  readonly offset?: number;
+  readonly cause?: unknown;
+}
+
+/**
+ * A malformed, truncated or unsupported ELF file. `code` is always `EBADELF`;
+ * the message names the structure, section and file offset involved.
+ */
+export class ElfError extends Error {
+  readonly code = 'EBADELF' as const;
+  readonly section: string | undefined;
+  readonly offset: number | undefined;
+
+  constructor(message: string, context: ElfErrorContext = {}) {
+    const where: string[] = [];
+    if (context.section !== undefined) where.push(`section ${context.section}`);
+    if (context.offset !== undefined) where.push(`offset 0x${context.offset.toString(16)}`);
+    super(where.length > 0 ? `${message} (${where.join(', ')})` : message, { cause: context.cause });
+    this.name = 'ElfError';
+    this.section = context.section;
+    this.offset = context.offset;
+  }
+}

@@ -1,0 +1,68 @@
+import { errnoMessage, errnoName } from './sys/errno.js';
+
+/** The base of every error tsbpf throws. `code` is an errno name or a tsbpf code. */
+export class TsbpfError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+function permissionHint(command: string): string {
+  const net = /PROG_LOAD|LINK_CREATE|PROG_ATTACH/.test(command) ? ' and CAP_NET_ADMIN or CAP_PERFMON for the hook' : '';
+  return `; run as root, or grant CAP_BPF${net} (and raise RLIMIT_MEMLOCK on kernels before 5.11)`;
+}
+
+/** A bpf(2) or related syscall failed. */
+export class BpfError extends TsbpfError {
+  readonly errno: number;
+  readonly command: string;
+  constructor(command: string, errno: number, context?: string, options?: { cause?: unknown }) {
+    const code = errnoName(errno);
+    const where = context ? ` (${context})` : '';
+    const hint = code === 'EPERM' || code === 'EACCES' ? permissionHint(command) : '';
+    super(code, `${command}${where}: ${errnoMessage(errno)} [${code}]${hint}`, options);
+    this.errno = errno;
+    this.command = command;
+  }
+}
+
+/** The verifier rejected a program; `log` is the whole verifier log. */
+export class VerifierError extends BpfError {
+  readonly log: string;
+  readonly program: string;
+  /** The lines of the log that explain the failure, as shown in the message. */
+  readonly reason: string[];
+  constructor(program: string, errno: number, log: string, reason: string[]) {
+    super('BPF_PROG_LOAD', errno, `program ${program}`);
+    this.log = log;
+    this.program = program;
+    this.reason = reason;
+    if (reason.length > 0) this.message += `\nverifier: ${reason.join('\nverifier: ')}`;
+  }
+}
+
+/** The running kernel lacks a feature. */
+export class NotSupportedError extends TsbpfError {
+  readonly feature: string;
+  constructor(feature: string, detail?: string) {
+    super('ENOTSUP', `${feature} is not supported by this kernel${detail ? `: ${detail}` : ''}`);
+    this.feature = feature;
+  }
+}
+
+/** An argument was malformed before anything reached the kernel. */
+export class InvalidArgumentError extends TsbpfError {
+  constructor(message: string) {
+    super('EINVAL', message);
+  }
+}
+
+/** An object was used after close(). */
+export class ClosedError extends TsbpfError {
+  constructor(what: string) {
+    super('EBADF', `${what} is closed`);
+  }
+}

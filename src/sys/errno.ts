@@ -1,0 +1,73 @@
+import { constants } from 'node:os';
+
+const names = new Map<number, string>();
+for (const [name, value] of Object.entries(constants.errno)) {
+  if (!names.has(value)) names.set(value, name);
+}
+
+const messages: Record<string, string> = {
+  EPERM: 'operation not permitted',
+  ENOENT: 'no such file or directory',
+  ESRCH: 'no such process',
+  EINTR: 'interrupted system call',
+  EIO: 'input/output error',
+  E2BIG: 'argument list too long',
+  EBADF: 'bad file descriptor',
+  EAGAIN: 'resource temporarily unavailable',
+  ENOMEM: 'cannot allocate memory',
+  EACCES: 'permission denied',
+  EFAULT: 'bad address',
+  EBUSY: 'device or resource busy',
+  EEXIST: 'file exists',
+  EXDEV: 'invalid cross-device link',
+  ENODEV: 'no such device',
+  ENOTDIR: 'not a directory',
+  EISDIR: 'is a directory',
+  EINVAL: 'invalid argument',
+  ENFILE: 'too many open files in system',
+  EMFILE: 'too many open files',
+  ENOTTY: 'inappropriate ioctl for device',
+  EFBIG: 'file too large',
+  ENOSPC: 'no space left on device',
+  ERANGE: 'numerical result out of range',
+  EDEADLK: 'resource deadlock avoided',
+  ENOSYS: 'function not implemented',
+  ELOOP: 'too many levels of symbolic links',
+  ENOTSUP: 'operation not supported',
+  EOPNOTSUPP: 'operation not supported',
+  EPROTO: 'protocol error',
+  EBADMSG: 'bad message',
+  EOVERFLOW: 'value too large for defined data type',
+  EADDRINUSE: 'address already in use',
+  EADDRNOTAVAIL: 'cannot assign requested address',
+  ENETDOWN: 'network is down',
+  ECONNREFUSED: 'connection refused',
+  ETIMEDOUT: 'connection timed out',
+  ENOTSOCK: 'socket operation on non-socket',
+  ENOTEMPTY: 'directory not empty',
+  EMLINK: 'too many links',
+  ENOTSUPP: 'operation not supported',
+};
+
+/** The kernel's ENOTSUPP (524), which libc does not name. */
+export const ENOTSUPP = 524;
+
+/** The errno name for a positive errno value, e.g. 1 -> 'EPERM'. */
+export function errnoName(errno: number): string {
+  if (errno === ENOTSUPP) return 'ENOTSUPP';
+  return names.get(errno) ?? `E${errno}`;
+}
+
+/** A short human description of an errno value. */
+export function errnoMessage(errno: number): string {
+  const name = errnoName(errno);
+  return messages[name] ?? name;
+}
+
+/** The positive errno value for a name, e.g. 'ENOENT' -> 2. */
+export function errnoValue(name: string): number {
+  if (name === 'ENOTSUPP') return ENOTSUPP;
+  const v = (constants.errno as Record<string, number>)[name];
+  if (v === undefined) throw new RangeError(`unknown errno name ${name}`);
+  return v;
+}

@@ -1,0 +1,56 @@
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** A memory mapping: the buffer JS reads and the handle that unmaps it. */
+export interface NativeMapping {
+  readonly buffer: ArrayBuffer;
+  readonly handle: object;
+}
+
+/** The syscall primitives of the C addon. Each returns the kernel's result or -errno. */
+export interface Native {
+  bpf(cmd: number, attr: ArrayBufferView): number;
+  perfEventOpen(attr: ArrayBufferView, pid: number, cpu: number, groupFd: number, flags: number): number;
+  ioctl(fd: number, request: number, arg: number | bigint | ArrayBufferView): number;
+  close(fd: number): number;
+  mmap(fd: number, length: number, prot: number, flags: number, offset: number): NativeMapping | number;
+  munmap(handle: object, buffer: ArrayBuffer): number;
+  pollStart(fd: number, events: number, callback: (status: number, events: number) => void): object | number;
+  pollStop(handle: object): number;
+  pollRef(handle: object, ref: boolean): number;
+  setsockopt(fd: number, level: number, name: number, value: ArrayBufferView): number;
+  setrlimit(resource: number, cur: number, max: number): number;
+  addressOf(buffer: ArrayBufferView | ArrayBuffer): bigint;
+  socket(domain: number, type: number, protocol: number): number;
+  bind(fd: number, addr: ArrayBufferView): number;
+  send(fd: number, data: ArrayBufferView, flags: number): number;
+  recv(fd: number, data: ArrayBufferView, flags: number): number;
+  read(fd: number, data: ArrayBufferView): number;
+  readonly constants: { readonly PAGE_SIZE: number; readonly RLIMIT_MEMLOCK: number };
+}
+
+/** The package root: the nearest directory above this file holding package.json. */
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('tsbpf: cannot find the package root');
+    dir = up;
+  }
+  return dir;
+}
+
+function load(): Native {
+  const root = packageRoot();
+  const candidates = [join(root, 'build', 'Release', 'tsbpf_native.node'), join(root, 'build', 'Debug', 'tsbpf_native.node')];
+  const path = candidates.find((p) => existsSync(p));
+  if (path === undefined) {
+    throw new Error(`tsbpf: the native addon is not built (looked for ${candidates[0]}); run \`npm install\` or \`npx node-gyp rebuild\` in ${root}`);
+  }
+  return createRequire(import.meta.url)(path) as Native;
+}
+
+/** The addon, loaded once on first use. */
+export const native: Native = load();

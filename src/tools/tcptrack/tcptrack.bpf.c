@@ -1,0 +1,467 @@
+// SPDX-License-Identifier: GPL-2.0
+// tcptrack: TCP connections from the socket state machine.
+//
+// The sock:inet_sock_set_state tracepoint sees every TCP state change. CLOSE -> SYN_SENT runs in
+// the connecting task, so pid, tid, uid and comm are captured there; SYN_SENT -> ESTABLISHED
+// gives the connect latency; SYN_SENT -> CLOSE is a refused, timed-out or failed connect
+// (sk_err tells which); any state -> CLOSE of a tracked socket ends it with duration and bytes.
+// Inbound connections become ESTABLISHED in softirq context, so the accepting task is taken
+// from the accept()/accept4() syscall exit, which runs in that task.
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+#define ECONNREFUSED 111
+#define ETIMEDOUT 110
+#define MAX_PORTS 16
+
+enum tcp_state_ids {
+	ST_ESTABLISHED = 1,
+	ST_SYN_SENT = 2,
+	ST_SYN_RECV = 3,
+	ST_CLOSE = 7,
+};
+
+enum event_kind {
+	KIND_CONNECT = 0,
+	KIND_ACCEPT = 1,
+	KIND_CLOSE = 2,
+};
+
+enum outcome {
+	OUTCOME_ESTABLISHED = 0,
+	OUTCOME_REFUSED = 1,
+	OUTCOME_TIMEOUT = 2,
+	OUTCOME_FAILED = 3,
+	OUTCOME_CLOSED = 4,
+};
+
+enum direction {
+	DIR_OUT = 0,
+	DIR_IN = 1,
+};
+
+struct event {
+	__u64 ts_ns;
+	__u64 latency_ns;
+	__u64 duration_ns;
+	__u64 tx_bytes;
+	__u64 rx_bytes;
+	__u32 pid;
+	__u32 tid;
+	__u32 uid;
+	__s32 error;
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u16 sport;
+	__u16 dport;
+	__u8 family;
+	__u8 direction;
+	__u8 kind;
+	__u8 outcome;
+	char comm[16];
+};
+
+struct conn_key {
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u16 dport;
+	__u8 family;
+	__u8 direction;
+};
+
+struct conn_stat {
+	__u64 connections;
+	__u64 failed;
+	__u64 tx_bytes;
+	__u64 rx_bytes;
+};
+
+// What is known about a socket between its first state and its close.
+struct sock_info {
+	__u64 start_ns;
+	__u64 established_ns;
+	__u32 pid;
+	__u32 tid;
+	__u32 uid;
+	__u8 direction;
+	__u8 reported;
+	__u8 pad[2];
+	char comm[16];
+};
+
+// Filters, set by user space before load. Zero means "any".
+const volatile __u32 target_pid = 0;
+const volatile __u32 target_uid = 0;
+const volatile __u8 filter_uid = 0;
+const volatile __u8 target_family = 0;
+const volatile __u8 include_accept = 0;
+const volatile __u8 include_close = 0;
+const volatile __u8 count_only = 0;
+const volatile __u64 target_cgroup = 0;
+const volatile __u32 nports = 0;
+const volatile __u16 ports[MAX_PORTS] = {};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct sock_info);
+} socks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct conn_key);
+	__type(value, struct conn_stat);
+} conn_stats SEC(".maps");
+
+// Events that did not fit in the ring buffer, per CPU.
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} lost SEC(".maps");
+
+static __always_inline bool port_allowed(__u16 port)
+{
+	if (nports == 0)
+		return true;
+	for (__u32 i = 0; i < MAX_PORTS; i++) {
+		if (i >= nports)
+			break;
+		if (ports[i] == port)
+			return true;
+	}
+	return false;
+}
+
+static __always_inline bool task_allowed(__u32 pid, __u32 uid)
+{
+	if (target_pid && pid != target_pid)
+		return false;
+	if (filter_uid && uid != target_uid)
+		return false;
+	if (target_cgroup && bpf_get_current_cgroup_id() != target_cgroup)
+		return false;
+	return true;
+}
+
+// Addresses as seen from the local socket: saddr is always the local end.
+static __always_inline __u8 read_addrs(const struct sock *sk, struct event *e)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+
+	e->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	e->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (family == AF_INET) {
+		__be32 s = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+		__be32 d = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		__builtin_memcpy(e->saddr, &s, 4);
+		__builtin_memcpy(e->daddr, &d, 4);
+		e->family = 4;
+	} else {
+		BPF_CORE_READ_INTO(&e->saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(&e->daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+		e->family = 6;
+	}
+	return e->family;
+}
+
+static __always_inline void count_lost(void)
+{
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(&lost, &zero);
+
+	if (n)
+		*n += 1;
+}
+
+static __always_inline void account(const struct event *e, bool failed)
+{
+	struct conn_key key = {};
+	struct conn_stat zero = {}, *st;
+
+	__builtin_memcpy(key.saddr, e->saddr, 16);
+	__builtin_memcpy(key.daddr, e->daddr, 16);
+	key.dport = e->direction == DIR_OUT ? e->dport : e->sport;
+	key.family = e->family;
+	key.direction = e->direction;
+	st = bpf_map_lookup_elem(&conn_stats, &key);
+	if (!st) {
+		bpf_map_update_elem(&conn_stats, &key, &zero, BPF_NOEXIST);
+		st = bpf_map_lookup_elem(&conn_stats, &key);
+		if (!st)
+			return;
+	}
+	if (e->kind == KIND_CLOSE) {
+		__sync_fetch_and_add(&st->tx_bytes, e->tx_bytes);
+		__sync_fetch_and_add(&st->rx_bytes, e->rx_bytes);
+		return;
+	}
+	__sync_fetch_and_add(&st->connections, 1);
+	if (failed)
+		__sync_fetch_and_add(&st->failed, 1);
+}
+
+static __always_inline void emit(const struct event *e)
+{
+	struct event *out;
+
+	if (count_only)
+		return;
+	out = bpf_ringbuf_reserve(&events, sizeof(*out), 0);
+	if (!out) {
+		count_lost();
+		return;
+	}
+	__builtin_memcpy(out, e, sizeof(*out));
+	bpf_ringbuf_submit(out, 0);
+}
+
+static __always_inline void fill_from_info(struct event *e, const struct sock_info *info)
+{
+	e->pid = info->pid;
+	e->tid = info->tid;
+	e->uid = info->uid;
+	e->direction = info->direction;
+	__builtin_memcpy(e->comm, info->comm, sizeof(e->comm));
+}
+
+static __always_inline int on_state(const struct sock *sk, int oldstate, int newstate)
+{
+	__u64 key = (__u64)sk;
+	__u64 now = bpf_ktime_get_ns();
+	struct sock_info *info;
+	struct event e = {};
+
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+
+	if (newstate == ST_SYN_SENT) {
+		// Connecting: we are in the caller's context.
+		__u64 pid_tgid = bpf_get_current_pid_tgid();
+		__u32 uid = (__u32)bpf_get_current_uid_gid();
+		struct sock_info fresh = {};
+
+		if (!task_allowed(pid_tgid >> 32, uid))
+			return 0;
+		fresh.start_ns = now;
+		fresh.pid = pid_tgid >> 32;
+		fresh.tid = (__u32)pid_tgid;
+		fresh.uid = uid;
+		fresh.direction = DIR_OUT;
+		bpf_get_current_comm(fresh.comm, sizeof(fresh.comm));
+		bpf_map_update_elem(&socks, &key, &fresh, BPF_ANY);
+		return 0;
+	}
+
+	if (newstate == ST_ESTABLISHED && oldstate == ST_SYN_RECV) {
+		// A passive open: the child socket is complete; the acceptor is not known yet.
+		struct sock_info fresh = {};
+		__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+
+		if (!include_accept && !include_close)
+			return 0;
+		if ((target_family == 4 && family != AF_INET) || (target_family == 6 && family != AF_INET6))
+			return 0;
+		if (!port_allowed(BPF_CORE_READ(sk, __sk_common.skc_num)))
+			return 0;
+		fresh.start_ns = now;
+		fresh.established_ns = now;
+		fresh.direction = DIR_IN;
+		bpf_map_update_elem(&socks, &key, &fresh, BPF_ANY);
+		return 0;
+	}
+
+	info = bpf_map_lookup_elem(&socks, &key);
+	if (!info)
+		return 0;
+
+	read_addrs(sk, &e);
+	if ((target_family == 4 && e.family != 4) || (target_family == 6 && e.family != 6) ||
+	    !port_allowed(info->direction == DIR_OUT ? e.dport : e.sport)) {
+		bpf_map_delete_elem(&socks, &key);
+		return 0;
+	}
+	fill_from_info(&e, info);
+	e.ts_ns = now;
+
+	if (oldstate == ST_SYN_SENT) {
+		e.kind = KIND_CONNECT;
+		e.latency_ns = now - info->start_ns;
+		if (newstate == ST_ESTABLISHED) {
+			e.outcome = OUTCOME_ESTABLISHED;
+			info->established_ns = now;
+			info->reported = 1;
+			account(&e, false);
+			emit(&e);
+			if (!include_close)
+				bpf_map_delete_elem(&socks, &key);
+			return 0;
+		}
+		if (newstate == ST_CLOSE) {
+			int err = BPF_CORE_READ(sk, sk_err);
+
+			e.error = err;
+			e.outcome = err == ECONNREFUSED ? OUTCOME_REFUSED : err == ETIMEDOUT ? OUTCOME_TIMEOUT : OUTCOME_FAILED;
+			account(&e, true);
+			emit(&e);
+			bpf_map_delete_elem(&socks, &key);
+		}
+		return 0;
+	}
+
+	if (newstate == ST_CLOSE) {
+		if (include_close && info->established_ns) {
+			const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+
+			e.kind = KIND_CLOSE;
+			e.outcome = OUTCOME_CLOSED;
+			e.duration_ns = now - info->established_ns;
+			e.tx_bytes = BPF_CORE_READ(tp, bytes_acked);
+			e.rx_bytes = BPF_CORE_READ(tp, bytes_received);
+			account(&e, false);
+			emit(&e);
+		}
+		bpf_map_delete_elem(&socks, &key);
+	}
+	return 0;
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(tcptrack_state_btf, const struct sock *sk, int oldstate, int newstate)
+{
+	return on_state(sk, oldstate, newstate);
+}
+
+SEC("raw_tp/inet_sock_set_state")
+int BPF_PROG(tcptrack_state_raw, const struct sock *sk, int oldstate, int newstate)
+{
+	return on_state(sk, oldstate, newstate);
+}
+
+// The socket behind a new file descriptor of the current task.
+static __always_inline const struct sock *sock_of_fd(long fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct file **fds = BPF_CORE_READ(task, files, fdt, fd);
+	struct file *file = NULL;
+	struct socket *sock;
+
+	if (fd < 0 || fd > 1 << 20)
+		return NULL;
+	bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);
+	if (!file)
+		return NULL;
+	sock = BPF_CORE_READ(file, private_data);
+	if (!sock)
+		return NULL;
+	return BPF_CORE_READ(sock, sk);
+}
+
+static __always_inline int on_accept(long fd)
+{
+	const struct sock *sk;
+	struct sock_info *info;
+	struct event e = {};
+	__u64 key, pid_tgid;
+	__u32 uid;
+
+	if (fd < 0 || (!include_accept && !include_close))
+		return 0;
+	sk = sock_of_fd(fd);
+	if (!sk)
+		return 0;
+	key = (__u64)sk;
+	info = bpf_map_lookup_elem(&socks, &key);
+	if (!info || info->direction != DIR_IN || info->reported)
+		return 0;
+	pid_tgid = bpf_get_current_pid_tgid();
+	uid = (__u32)bpf_get_current_uid_gid();
+	if (!task_allowed(pid_tgid >> 32, uid)) {
+		bpf_map_delete_elem(&socks, &key);
+		return 0;
+	}
+	info->pid = pid_tgid >> 32;
+	info->tid = (__u32)pid_tgid;
+	info->uid = uid;
+	info->reported = 1;
+	bpf_get_current_comm(info->comm, sizeof(info->comm));
+	if (!include_accept)
+		return 0;
+	read_addrs(sk, &e);
+	fill_from_info(&e, info);
+	e.ts_ns = bpf_ktime_get_ns();
+	e.kind = KIND_ACCEPT;
+	e.outcome = OUTCOME_ESTABLISHED;
+	account(&e, false);
+	emit(&e);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int tcptrack_accept4_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_accept(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int tcptrack_accept_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_accept(ctx->ret);
+}
+
+// Where fexit exists, connects that fail before reaching SYN_SENT (no route, no local
+// address) are seen too; the state machine never reports them.
+static __always_inline int on_connect_exit(struct sock *sk, int ret)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 uid = (__u32)bpf_get_current_uid_gid();
+	struct event e = {};
+
+	if (ret == 0 || BPF_CORE_READ(sk, __sk_common.skc_state) != ST_CLOSE)
+		return 0;
+	if (!task_allowed(pid_tgid >> 32, uid))
+		return 0;
+	read_addrs(sk, &e);
+	if ((target_family == 4 && e.family != 4) || (target_family == 6 && e.family != 6) || !port_allowed(e.dport))
+		return 0;
+	e.ts_ns = bpf_ktime_get_ns();
+	e.pid = pid_tgid >> 32;
+	e.tid = (__u32)pid_tgid;
+	e.uid = uid;
+	e.error = -ret;
+	e.kind = KIND_CONNECT;
+	e.outcome = OUTCOME_FAILED;
+	e.direction = DIR_OUT;
+	bpf_get_current_comm(e.comm, sizeof(e.comm));
+	account(&e, true);
+	emit(&e);
+	return 0;
+}
+
+SEC("fexit/tcp_v4_connect")
+int BPF_PROG(tcptrack_v4_connect_exit, struct sock *sk, struct sockaddr *uaddr, int addr_len, int ret)
+{
+	return on_connect_exit(sk, ret);
+}
+
+SEC("fexit/tcp_v6_connect")
+int BPF_PROG(tcptrack_v6_connect_exit, struct sock *sk, struct sockaddr *uaddr, int addr_len, int ret)
+{
+	return on_connect_exit(sk, ret);
+}
+
+char LICENSE[] SEC("license") = "GPL";

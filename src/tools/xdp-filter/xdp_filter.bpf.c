@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: GPL-2.0
+// xdp-filter: drop (deny policy) or keep only (allow policy) packets matching address prefixes
+// and ports, counting every verdict and every rule's hits per CPU.
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#define MAX_RULES 4096
+#define VLAN_HDR_LEN 4
+#define ETH_P_8021Q_BE bpf_htons(0x8100)
+#define ETH_P_8021AD_BE bpf_htons(0x88A8)
+
+enum policy {
+	POLICY_DENY = 0,
+	POLICY_ALLOW = 1,
+};
+
+enum stat_index {
+	STAT_TOTAL = 0,
+	STAT_PASSED = 1,
+	STAT_DROPPED = 2,
+	STAT_INVALID = 3,
+	STAT_MAX = 4,
+};
+
+struct counter {
+	__u64 packets;
+	__u64 bytes;
+};
+
+struct lpm_v4 {
+	__u32 prefixlen;
+	__u8 addr[4];
+};
+
+struct lpm_v6 {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+
+struct port_key {
+	__u16 port;
+	__u8 proto;
+	__u8 pad;
+};
+
+// A rule's slot in rule_hits.
+struct rule_ref {
+	__u32 id;
+};
+
+struct config {
+	__u32 policy;
+	__u32 flags;
+};
+
+#define LPM_MAP(name, key_type)                        \
+	struct {                                       \
+		__uint(type, BPF_MAP_TYPE_LPM_TRIE);   \
+		__uint(max_entries, MAX_RULES);        \
+		__uint(map_flags, BPF_F_NO_PREALLOC);  \
+		__type(key, key_type);                 \
+		__type(value, struct rule_ref);        \
+	} name SEC(".maps")
+
+LPM_MAP(src_v4, struct lpm_v4);
+LPM_MAP(dst_v4, struct lpm_v4);
+LPM_MAP(src_v6, struct lpm_v6);
+LPM_MAP(dst_v6, struct lpm_v6);
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_RULES);
+	__type(key, struct port_key);
+	__type(value, struct rule_ref);
+} ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MAX_RULES);
+	__type(key, __u32);
+	__type(value, struct counter);
+} rule_hits SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, STAT_MAX);
+	__type(key, __u32);
+	__type(value, struct counter);
+} stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct config);
+} config SEC(".maps");
+
+static __always_inline void count(void *map, __u32 index, __u64 bytes)
+{
+	struct counter *c = bpf_map_lookup_elem(map, &index);
+
+	if (c) {
+		c->packets += 1;
+		c->bytes += bytes;
+	}
+}
+
+static __always_inline int verdict(__u32 action, __u64 bytes)
+{
+	count(&stats, action == XDP_DROP ? STAT_DROPPED : STAT_PASSED, bytes);
+	return action;
+}
+
+// The first matching rule, or NULL.
+static __always_inline struct rule_ref *match_port(__u8 proto, void *l4, void *end)
+{
+	struct port_key key = { .proto = proto };
+
+	if (proto == IPPROTO_TCP) {
+		struct tcphdr *tcp = l4;
+
+		if ((void *)(tcp + 1) > end)
+			return NULL;
+		key.port = bpf_ntohs(tcp->dest);
+	} else if (proto == IPPROTO_UDP) {
+		struct udphdr *udp = l4;
+
+		if ((void *)(udp + 1) > end)
+			return NULL;
+		key.port = bpf_ntohs(udp->dest);
+	} else {
+		return NULL;
+	}
+	return bpf_map_lookup_elem(&ports, &key);
+}
+
+SEC("xdp")
+int xdp_filter(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	__u64 bytes = end - data;
+	struct ethhdr *eth = data;
+	struct rule_ref *rule = NULL;
+	__u32 zero = 0, policy = POLICY_DENY;
+	struct config *cfg;
+	__u16 proto;
+	void *l3;
+
+	count(&stats, STAT_TOTAL, bytes);
+	if ((void *)(eth + 1) > end) {
+		count(&stats, STAT_INVALID, bytes);
+		return verdict(XDP_PASS, bytes);
+	}
+	proto = eth->h_proto;
+	l3 = eth + 1;
+	if (proto == ETH_P_8021Q_BE || proto == ETH_P_8021AD_BE) {
+		if (l3 + VLAN_HDR_LEN > end) {
+			count(&stats, STAT_INVALID, bytes);
+			return verdict(XDP_PASS, bytes);
+		}
+		proto = *(__u16 *)(l3 + 2);
+		l3 += VLAN_HDR_LEN;
+	}
+
+	cfg = bpf_map_lookup_elem(&config, &zero);
+	if (cfg)
+		policy = cfg->policy;
+
+	if (proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = l3;
+		struct lpm_v4 key = { .prefixlen = 32 };
+
+		if ((void *)(ip + 1) > end || ip->ihl < 5 || l3 + ip->ihl * 4 > end) {
+			count(&stats, STAT_INVALID, bytes);
+			return verdict(XDP_PASS, bytes);
+		}
+		__builtin_memcpy(key.addr, &ip->saddr, 4);
+		rule = bpf_map_lookup_elem(&src_v4, &key);
+		if (!rule) {
+			__builtin_memcpy(key.addr, &ip->daddr, 4);
+			rule = bpf_map_lookup_elem(&dst_v4, &key);
+		}
+		if (!rule && !(ip->frag_off & bpf_htons(0x1fff)))
+			rule = match_port(ip->protocol, l3 + ip->ihl * 4, end);
+	} else if (proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = l3;
+		struct lpm_v6 key = { .prefixlen = 128 };
+
+		if ((void *)(ip6 + 1) > end) {
+			count(&stats, STAT_INVALID, bytes);
+			return verdict(XDP_PASS, bytes);
+		}
+		__builtin_memcpy(key.addr, &ip6->saddr, 16);
+		rule = bpf_map_lookup_elem(&src_v6, &key);
+		if (!rule) {
+			__builtin_memcpy(key.addr, &ip6->daddr, 16);
+			rule = bpf_map_lookup_elem(&dst_v6, &key);
+		}
+		if (!rule)
+			rule = match_port(ip6->nexthdr, ip6 + 1, end);
+	} else {
+		// Not IP (ARP, LLDP, ...): never filtered, or the link itself would break.
+		return verdict(XDP_PASS, bytes);
+	}
+
+	if (rule) {
+		count(&rule_hits, rule->id, bytes);
+		return verdict(policy == POLICY_DENY ? XDP_DROP : XDP_PASS, bytes);
+	}
+	return verdict(policy == POLICY_DENY ? XDP_PASS : XDP_DROP, bytes);
+}
+
+char LICENSE[] SEC("license") = "GPL";

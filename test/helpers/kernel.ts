@@ -1,0 +1,101 @@
+// Shared helpers for kernel tests: privilege checks, unique names, fd counting, netns setup.
+import { execFileSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import type { TestContext } from 'node:test';
+
+/** True when this process may use bpf(2) fully (root). */
+export function isRoot(): boolean {
+  return typeof process.getuid === 'function' && process.getuid() === 0;
+}
+
+/**
+ * Skips a kernel test that cannot run without root, with the reason — except under CI=true,
+ * where the missing privilege is a failure: CI must run every kernel test.
+ */
+export function requireRoot(t: TestContext): boolean {
+  if (isRoot()) return true;
+  if (process.env.CI === 'true') throw new Error('kernel tests must run as root under CI');
+  t.skip('needs root (CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON)');
+  return false;
+}
+
+/** Skips because this kernel lacks a feature; never for lack of privileges. */
+export function skipUnsupported(t: TestContext, feature: string): void {
+  t.skip(`this kernel has no ${feature}`);
+}
+
+let counter = 0;
+/** A name unique to this process and call, at most `max` characters (interface names: 15). */
+export function uniqueName(prefix: string, max = 15): string {
+  const id = `${process.pid.toString(36)}${(counter++).toString(36)}`;
+  return `${prefix.slice(0, Math.max(1, max - id.length))}${id}`.slice(0, max);
+}
+
+/** The number of open file descriptors of this process. */
+export function openFds(): number {
+  return readdirSync('/proc/self/fd').length;
+}
+
+/** Runs a command, throwing with its stderr on failure. */
+export function sh(cmd: string, args: string[], opts: { input?: string; allowFail?: boolean } = {}): string {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', input: opts.input, stdio: ['pipe', 'pipe', 'pipe'] });
+  } catch (err) {
+    if (opts.allowFail) return '';
+    const e = err as { stderr?: string; message: string };
+    throw new Error(`${cmd} ${args.join(' ')}: ${e.stderr?.trim() || e.message}`);
+  }
+}
+
+export interface VethPair {
+  /** The namespace holding the peer end. */
+  netns: string;
+  /** The interface in this (root) namespace. */
+  host: string;
+  /** The interface inside `netns`. */
+  peer: string;
+  hostAddr: string;
+  peerAddr: string;
+  hostAddr6: string;
+  peerAddr6: string;
+  ifindex: number;
+  /** Removes the namespace and the pair. */
+  remove(): void;
+}
+
+let subnet = 0;
+/**
+ * A veth pair between the root namespace and a new namespace, with IPv4 and IPv6 addresses
+ * from ranges reserved for documentation/testing, unique per process.
+ */
+export function createVethPair(prefix = 'tb'): VethPair {
+  const netns = uniqueName(`${prefix}ns`, 30);
+  const host = uniqueName(`${prefix}h`);
+  const peer = uniqueName(`${prefix}p`);
+  const n = (process.pid % 200) + 1;
+  const s = subnet++ % 250;
+  const hostAddr = `10.${n}.${s}.1`;
+  const peerAddr = `10.${n}.${s}.2`;
+  const hostAddr6 = `fd00:${n.toString(16)}:${s.toString(16)}::1`;
+  const peerAddr6 = `fd00:${n.toString(16)}:${s.toString(16)}::2`;
+  const remove = (): void => {
+    sh('ip', ['netns', 'del', netns], { allowFail: true });
+    sh('ip', ['link', 'del', host], { allowFail: true });
+  };
+  try {
+    sh('ip', ['netns', 'add', netns]);
+    sh('ip', ['link', 'add', host, 'type', 'veth', 'peer', 'name', peer, 'netns', netns]);
+    sh('ip', ['addr', 'add', `${hostAddr}/24`, 'dev', host]);
+    sh('ip', ['-6', 'addr', 'add', `${hostAddr6}/64`, 'dev', host, 'nodad']);
+    sh('ip', ['link', 'set', host, 'up']);
+    sh('ip', ['netns', 'exec', netns, 'ip', 'addr', 'add', `${peerAddr}/24`, 'dev', peer]);
+    sh('ip', ['netns', 'exec', netns, 'ip', '-6', 'addr', 'add', `${peerAddr6}/64`, 'dev', peer, 'nodad']);
+    sh('ip', ['netns', 'exec', netns, 'ip', 'link', 'set', peer, 'up']);
+    sh('ip', ['netns', 'exec', netns, 'ip', 'link', 'set', 'lo', 'up']);
+  } catch (err) {
+    remove();
+    throw err;
+  }
+  const ifindex = Number(sh('cat', [`/sys/class/net/${host}/ifindex`]).trim());
+  return { netns, host, peer, hostAddr, peerAddr, hostAddr6, peerAddr6, ifindex, remove };
+}
