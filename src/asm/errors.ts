@@ -4,6 +4,8 @@ export type AsmErrorCode =
   | 'UNKNOWN_LABEL'
   /** The same label is defined twice. */
   | 'DUPLICATE_LABEL'
+  /** A label with no instruction after it. */
+  | 'DANGLING_LABEL'
   /** A helper name or id that the kernel's `enum bpf_func_id` does not have. */
   | 'UNKNOWN_HELPER'
   /** A field does not fit its width: a jump offset beyond 16 bits, an immediate beyond 32. */
