@@ -19,14 +19,22 @@ function permissionHint(command: string): string {
 export class BpfError extends TsbpfError {
   readonly errno: number;
   readonly command: string;
-  constructor(command: string, errno: number, context?: string, options?: { cause?: unknown }) {
+  constructor(command: string, errno: number, context?: string, options?: { cause?: unknown; hint?: boolean }) {
     const code = errnoName(errno);
     const where = context ? ` (${context})` : '';
-    const hint = code === 'EPERM' || code === 'EACCES' ? permissionHint(command) : '';
+    const hint = options?.hint !== false && (code === 'EPERM' || code === 'EACCES') ? permissionHint(command) : '';
     super(code, `${command}${where}: ${errnoMessage(errno)} [${code}]${hint}`, options);
     this.errno = errno;
     this.command = command;
   }
+}
+
+/** Where in a program's C source the verifier stopped, when line info tells. */
+export interface SourceLocation {
+  file?: string;
+  line?: number;
+  column?: number;
+  text?: string;
 }
 
 /** The verifier rejected a program; `log` is the whole verifier log. */
@@ -35,12 +43,21 @@ export class VerifierError extends BpfError {
   readonly program: string;
   /** The lines of the log that explain the failure, as shown in the message. */
   readonly reason: string[];
-  constructor(program: string, errno: number, log: string, reason: string[]) {
-    super('BPF_PROG_LOAD', errno, `program ${program}`);
+  /** The index of the instruction the verifier failed at, when the log names it. */
+  failedInstruction: number | undefined;
+  /** The C source line of that instruction, when the program carried line info. */
+  source: SourceLocation | undefined;
+  constructor(program: string, errno: number, log: string, reason: string[], at?: { failedInstruction?: number; source?: SourceLocation }) {
+    super('BPF_PROG_LOAD', errno, `program ${program}`, { hint: false });
     this.log = log;
     this.program = program;
     this.reason = reason;
+    this.failedInstruction = at?.failedInstruction;
+    this.source = at?.source;
     if (reason.length > 0) this.message += `\nverifier: ${reason.join('\nverifier: ')}`;
+    if (this.source?.line !== undefined) {
+      this.message += `\nat ${this.source.file ?? '?'}:${this.source.line}${this.source.text ? `: ${this.source.text.trim()}` : ''}`;
+    }
   }
 }
 

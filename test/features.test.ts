@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { describe, test } from 'node:test';
+import { NotSupportedError } from '../src/errors.js';
+import {
+  features,
+  haveBtf,
+  haveHelper,
+  haveKprobes,
+  haveMapType,
+  haveProgramType,
+  haveRingbuf,
+  haveTcx,
+  haveXdpLink,
+  probeAll,
+  probeAttachType,
+  probeFentry,
+  probeHelper,
+  probeKprobes,
+  probeMapType,
+  probeProgramType,
+  requireFeature,
+  requireHelper,
+  requireMapType,
+  supportedHelpers,
+} from '../src/features/index.js';
+import { AttachType, MapType, ProgramType } from '../src/sys/types.js';
+import { requireRoot } from './helpers/kernel.js';
+
+describe('feature probes on this kernel', () => {
+  test('program types', (t) => {
+    if (!requireRoot(t)) return;
+    assert.equal(haveProgramType(ProgramType.XDP), true);
+    assert.equal(haveProgramType(ProgramType.SOCKET_FILTER), true);
+    assert.equal(haveProgramType(ProgramType.SCHED_CLS), true);
+    assert.equal(haveProgramType(ProgramType.CGROUP_SOCK_ADDR), true, 'needs its expected attach type to load');
+    assert.equal(haveProgramType(ProgramType.SK_LOOKUP), true);
+    assert.equal(probeProgramType(ProgramType.UNSPEC).supported, false);
+    assert.equal(probeProgramType(ProgramType.XDP), probeProgramType(ProgramType.XDP), 'results are cached');
+  });
+
+  test('map types, including those that need flags or BTF', (t) => {
+    if (!requireRoot(t)) return;
+    for (const type of [MapType.HASH, MapType.ARRAY, MapType.RINGBUF, MapType.LPM_TRIE, MapType.SK_STORAGE, MapType.TASK_STORAGE, MapType.HASH_OF_MAPS, MapType.QUEUE, MapType.BLOOM_FILTER, MapType.CGROUP_STORAGE, MapType.STRUCT_OPS]) {
+      assert.deepEqual(probeMapType(type), { supported: true }, MapType[type]);
+    }
+    assert.equal(haveRingbuf(), true);
+    assert.equal(haveMapType(MapType.UNSPEC), false);
+    assert.doesNotThrow(() => requireMapType(MapType.HASH));
+  });
+
+  test('helpers per program type', (t) => {
+    if (!requireRoot(t)) return;
+    assert.equal(haveHelper(ProgramType.XDP, 'map_lookup_elem'), true);
+    assert.equal(haveHelper(ProgramType.XDP, 'bpf_xdp_adjust_head'), true);
+    assert.equal(haveHelper(ProgramType.XDP, 'skb_store_bytes'), false);
+    assert.equal(haveHelper(ProgramType.SOCKET_FILTER, 'xdp_adjust_head'), false);
+    assert.equal(haveHelper(ProgramType.SCHED_CLS, 'skb_store_bytes'), true);
+    assert.equal(haveHelper(ProgramType.TRACEPOINT, 'get_current_pid_tgid'), true);
+    assert.throws(() => probeHelper(ProgramType.XDP, 'no_such_helper'), /unknown helper/);
+    assert.throws(
+      () => requireHelper(ProgramType.XDP, 'skb_store_bytes'),
+      (err: unknown) => err instanceof NotSupportedError && err.feature === 'helper bpf_skb_store_bytes in xdp programs',
+    );
+    const xdp = supportedHelpers(ProgramType.XDP);
+    assert.ok(xdp.includes('map_lookup_elem') && xdp.includes('redirect_map') && !xdp.includes('skb_load_bytes'));
+    assert.ok(!xdp.includes('trace_printk'), 'noisy helpers only with full');
+  });
+
+  test('attach types checked at load', (t) => {
+    if (!requireRoot(t)) return;
+    assert.equal(probeAttachType(ProgramType.CGROUP_SOCK_ADDR, AttachType.CGROUP_INET4_CONNECT).supported, true);
+    assert.equal(probeAttachType(ProgramType.CGROUP_SKB, AttachType.CGROUP_INET_EGRESS).supported, true);
+    assert.equal(probeAttachType(ProgramType.XDP, AttachType.XDP).supported, undefined, 'not probed for types that do not check');
+  });
+
+  test('kernel facts: BTF, ring buffers, TCX, XDP links', (t) => {
+    if (!requireRoot(t)) return;
+    assert.equal(haveBtf(), true);
+    assert.equal(haveTcx(), true);
+    assert.equal(haveXdpLink(), true);
+  });
+
+  test('kprobes are reported as the kernel exposes them; their absence is a NotSupportedError', () => {
+    const exposed = existsSync('/sys/bus/event_source/devices/kprobe') || existsSync('/sys/kernel/tracing/kprobe_events') || existsSync('/sys/kernel/debug/tracing/kprobe_events');
+    assert.equal(haveKprobes(), exposed);
+    if (!exposed) {
+      assert.throws(
+        () => requireFeature('kprobes', probeKprobes),
+        (err: unknown) => err instanceof NotSupportedError && err.feature === 'kprobes' && /CONFIG_KPROBES/.test(err.message),
+      );
+    }
+  });
+
+  test('fentry: an answer with a reason when it is no', (t) => {
+    if (!requireRoot(t)) return;
+    const r = probeFentry();
+    assert.equal(typeof r.supported, 'boolean');
+    if (r.supported === false) {
+      assert.ok(r.detail && r.detail.length > 0);
+      assert.equal(features.haveFentry(), false);
+      assert.equal(features.haveFtrace(), false);
+      assert.throws(() => requireFeature('fentry', probeFentry), NotSupportedError);
+    }
+  });
+
+  test('probeAll collects everything in the report shape', (t) => {
+    if (!requireRoot(t)) return;
+    const r = probeAll();
+    assert.equal(r.programTypes.xdp, true);
+    assert.equal(r.mapTypes.ringbuf, true);
+    assert.ok(r.helpers.xdp?.includes('map_lookup_elem'));
+    assert.equal(r.kernel.ringbuf, true);
+    assert.equal(r.kernel.kprobes, haveKprobes());
+    assert.ok(r.attachTypes.cgroup_sock_addr?.includes('cgroup_inet4_connect'));
+    assert.equal(typeof r.system.statsEnabled, 'boolean');
+    for (const [k, v] of Object.entries(r.programTypes)) {
+      if (v === null) assert.ok(`programTypes.${k}` in r.notes, `undecided ${k} says why`);
+    }
+  });
+});
