@@ -1,3 +1,5 @@
+import { TsbpfError } from '../errors.js';
+
 /** Context attached to an {@link ElfError}: where in the file the problem is. */
 export interface ElfErrorContext {
   /** Section name, or `#<index>` when the name itself could not be read. */
@@ -11,8 +13,8 @@ export interface ElfErrorContext {
  * A malformed, truncated or unsupported ELF file. `code` is always `EBADELF`;
  * the message names the structure, section and file offset involved.
  */
-export class ElfError extends Error {
-  readonly code = 'EBADELF' as const;
+export class ElfError extends TsbpfError {
+  declare readonly code: 'EBADELF';
   readonly section: string | undefined;
   readonly offset: number | undefined;
 
@@ -20,8 +22,7 @@ export class ElfError extends Error {
     const where: string[] = [];
     if (context.section !== undefined) where.push(`section ${context.section}`);
     if (context.offset !== undefined) where.push(`offset 0x${context.offset.toString(16)}`);
-    super(where.length > 0 ? `${message} (${where.join(', ')})` : message, { cause: context.cause });
-    this.name = 'ElfError';
+    super('EBADELF', where.length > 0 ? `${message} (${where.join(', ')})` : message, { cause: context.cause });
     this.section = context.section;
     this.offset = context.offset;
   }

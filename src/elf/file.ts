@@ -261,7 +261,9 @@ export class ElfFile {
   readRelocations(section: ElfSection): ElfRelocationSection {
     const rela = section.type === SHT.RELA;
     if (!rela && section.type !== SHT.REL) {
-      throw new ElfError(`section type ${section.type} is not a relocation section`, { section: sectionLabel(section) });
+      throw new ElfError(`section type ${section.type} is not a relocation section`, {
+        section: sectionLabel(section),
+      });
     }
     const minSize = rela ? RELA_SIZE : REL_SIZE;
     const entsize = section.entsize === 0 ? minSize : section.entsize;
@@ -366,7 +368,8 @@ export class ElfFile {
     const { shoff, shnum, shentsize, shstrndx } = this.header;
     if (shnum === 0) return [];
     if (shnum > Math.floor((this.bytes.length - Math.min(shoff, this.bytes.length)) / shentsize)) {
-      throw new ElfError(`section header table (${shnum} entries of ${shentsize} bytes) extends past the end of the file`, {
+      const message = `section header table (${shnum} entries of ${shentsize} bytes) extends past the end of the file`;
+      throw new ElfError(message, {
         offset: shoff,
       });
     }
