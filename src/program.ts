@@ -197,16 +197,19 @@ export class Program {
   readonly name: string;
   /** The verifier log of a load that asked for one with logLevel. */
   readonly verifierLog?: string;
+  /** The expected attach type it was loaded with; unknown for programs opened by fd, id or pin. */
+  readonly expectedAttachType?: AttachType;
   readonly #fd: FD;
   #id?: number;
   #tag?: string;
   #pinnedPath?: string;
 
-  private constructor(fd: FD, type: ProgramType, name: string, verifierLog?: string) {
+  private constructor(fd: FD, type: ProgramType, name: string, verifierLog?: string, expectedAttachType?: AttachType) {
     this.#fd = fd;
     this.type = type;
     this.name = name;
     if (verifierLog !== undefined) this.verifierLog = verifierLog;
+    if (expectedAttachType !== undefined) this.expectedAttachType = expectedAttachType;
   }
 
   /**
@@ -239,7 +242,7 @@ export class Program {
     });
     if (out.result < 0) throw loadError(opts.type, label, -out.result, out.log ?? '');
     const fd = new FD(out.result, `program ${label}`);
-    return new Program(fd, opts.type, opts.name ?? '', opts.logLevel ? out.log : undefined);
+    return new Program(fd, opts.type, opts.name ?? '', opts.logLevel ? out.log : undefined, opts.expectedAttachType);
   }
 
   /**

@@ -18,6 +18,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'prog', load: () => import('./prog.js') },
   { name: 'map', load: () => import('./map.js') },
   { name: 'feature', load: () => import('./feature.js') },
+  { name: 'link', load: () => import('./link.js') },
 ];
 
 const HELP_FLAGS = new Set(['-h', '--help', 'help']);

@@ -1,0 +1,153 @@
+// `tsbpf link`: list, show and detach the bpf_links in the kernel, as bpftool prints them.
+import { TsbpfError } from '../errors.js';
+import { describeDetails, type LinkInfo } from '../link/info.js';
+import { Link } from '../link/link.js';
+import { allIds } from '../sys/attrs.js';
+import { Cmd } from '../sys/types.js';
+import { OUTPUT_OPTIONS, parse, parseSelector, printHelp, type ObjectSelector } from './args.js';
+import { UsageError, writeJson, type Command, type CommandIO } from './command.js';
+
+const HELP = `Usage: tsbpf link <verb> [arguments] [options]
+
+The bpf_links in the kernel: programs attached to hooks.
+
+Verbs:
+  list                    every link (also: show with no argument)
+  show LINK               one link
+  detach LINK             remove the link's program from its hook (LINK_DETACH)
+
+LINK is an id or a pinned path: 12, id 12, /sys/fs/bpf/l, pinned /sys/fs/bpf/l.
+
+Options:
+  -j, --json     one JSON document (field names as bpftool's)
+  -p, --pretty   indented JSON (implies --json)
+  -h, --help     this help; \`tsbpf link <verb> --help\` for a verb
+`;
+
+const LIST_HELP = `Usage: tsbpf link list [--json] [--pretty]
+
+Every bpf_link in the kernel: id, type, program id, and what it is attached to.
+`;
+
+const SHOW_HELP = `Usage: tsbpf link show [LINK] [--json] [--pretty]
+
+One link by id (12, id 12) or pinned path (/sys/fs/bpf/l, pinned /sys/fs/bpf/l).
+Without LINK: every link.
+`;
+
+const DETACH_HELP = `Usage: tsbpf link detach LINK
+
+Removes the link's program from its hook now. The link object stays (as do its pins and
+open fds) but no longer runs anything. Links of some types cannot be detached this way.
+`;
+
+const snake = (s: string): string => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+/** A link as bpftool's JSON output has it: id, type, prog_id, then the type's fields. */
+export function linkJson(i: LinkInfo): Record<string, unknown> {
+  const out: Record<string, unknown> = { id: i.id, type: i.typeName, prog_id: i.progId };
+  for (const [k, v] of Object.entries(i.details)) {
+    if (k === 'kind' || v === undefined) continue;
+    out[snake(k)] = v;
+  }
+  return out;
+}
+
+/** The plain text of one link, in bpftool's layout. */
+export function linkText(i: LinkInfo): string {
+  return `${i.id}: ${i.typeName}  prog ${i.progId}\n\t${describeDetails(i.details)}\n`;
+}
+
+const SKIPPED = new Set(['ENOENT']);
+
+/** Info of every link; links that go away while we look are skipped. */
+function allLinks(): LinkInfo[] {
+  const out: LinkInfo[] = [];
+  for (const id of allIds(Cmd.LINK_GET_NEXT_ID)) {
+    let link: Link;
+    try {
+      link = Link.fromId(id);
+    } catch (err) {
+      if (err instanceof TsbpfError && SKIPPED.has(err.code)) continue;
+      throw err;
+    }
+    try {
+      out.push(link.info());
+    } finally {
+      link.close();
+    }
+  }
+  return out;
+}
+
+function open(sel: ObjectSelector): Link {
+  if (sel.by === 'id') return Link.fromId(sel.id);
+  if (sel.by === 'pinned') return Link.openPinned(sel.path);
+  throw new UsageError(`link: select a link by id or pinned path`);
+}
+
+function output(io: CommandIO, values: { json?: boolean | undefined; pretty?: boolean | undefined }, infos: LinkInfo[], single: boolean): void {
+  if (values.json || values.pretty) {
+    const docs = infos.map(linkJson);
+    writeJson(io.stdout, single ? docs[0] : docs, values.pretty === true);
+    return;
+  }
+  for (const i of infos) io.stdout.write(linkText(i));
+}
+
+async function list(argv: string[], io: CommandIO): Promise<number> {
+  const { values, positionals } = parse('link list', argv, OUTPUT_OPTIONS);
+  if (values.help) return printHelp(io, LIST_HELP);
+  if (positionals.length > 0) throw new UsageError(`link list: unexpected argument '${positionals[0]}'`);
+  output(io, values, allLinks(), false);
+  return 0;
+}
+
+async function show(argv: string[], io: CommandIO): Promise<number> {
+  const { values, positionals } = parse('link show', argv, OUTPUT_OPTIONS);
+  if (values.help) return printHelp(io, SHOW_HELP);
+  if (positionals.length === 0) return list(argv, io);
+  const [sel, used] = parseSelector('link show', positionals);
+  if (positionals.length > used) throw new UsageError(`link show: unexpected argument '${positionals[used]}'`);
+  const link = open(sel);
+  try {
+    output(io, values, [link.info()], true);
+  } finally {
+    link.close();
+  }
+  return 0;
+}
+
+async function detach(argv: string[], io: CommandIO): Promise<number> {
+  const { values, positionals } = parse('link detach', argv, { help: OUTPUT_OPTIONS.help });
+  if (values.help) return printHelp(io, DETACH_HELP);
+  const [sel, used] = parseSelector('link detach', positionals);
+  if (positionals.length > used) throw new UsageError(`link detach: unexpected argument '${positionals[used]}'`);
+  const link = open(sel);
+  try {
+    const id = link.id;
+    link.detach();
+    io.stdout.write(`detached link ${id} (${link.hook} on ${link.target})\n`);
+  } finally {
+    link.close();
+  }
+  return 0;
+}
+
+const VERBS: Record<string, (argv: string[], io: CommandIO) => Promise<number>> = { list, show, detach };
+
+export const command: Command = {
+  name: 'link',
+  summary: 'list, show and detach the bpf_links in the kernel',
+  help: HELP,
+  async run(argv: string[], io: CommandIO): Promise<number> {
+    const [verb, ...rest] = argv;
+    if (verb === undefined) throw new UsageError('link: expected a verb (list, show, detach)');
+    if (verb === '--help' || verb === '-h' || verb === 'help') return printHelp(io, HELP);
+    const matches = Object.keys(VERBS).filter((v) => v.startsWith(verb));
+    const name = verb in VERBS ? verb : matches.length === 1 ? matches[0] : undefined;
+    const fn = name === undefined ? undefined : VERBS[name];
+    if (fn === undefined) throw new UsageError(`link: unknown verb '${verb}'`);
+    return fn(rest, io);
+  },
+};
