@@ -19,6 +19,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'map', load: () => import('./map.js') },
   { name: 'feature', load: () => import('./feature.js') },
   { name: 'link', load: () => import('./link.js') },
+  { name: 'xdp-filter', load: () => import('./xdp-filter.js') },
 ];
 
 const HELP_FLAGS = new Set(['-h', '--help', 'help']);

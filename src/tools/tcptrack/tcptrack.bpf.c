@@ -6,7 +6,8 @@
 // gives the connect latency; SYN_SENT -> CLOSE is a refused, timed-out or failed connect
 // (sk_err tells which); any state -> CLOSE of a tracked socket ends it with duration and bytes.
 // Inbound connections become ESTABLISHED in softirq context, so the accepting task is taken
-// from the accept()/accept4() syscall exit, which runs in that task.
+// from the accept()/accept4() syscall exit, which runs in that task. A v4-mapped IPv6
+// connection (an IPv4 peer of a dual-stack socket) is reported, filtered and counted as IPv4.
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
@@ -24,7 +25,9 @@ enum tcp_state_ids {
 	ST_ESTABLISHED = 1,
 	ST_SYN_SENT = 2,
 	ST_SYN_RECV = 3,
+	ST_FIN_WAIT1 = 4,
 	ST_CLOSE = 7,
+	ST_LAST_ACK = 9,
 };
 
 enum event_kind {
@@ -46,6 +49,7 @@ enum direction {
 	DIR_IN = 1,
 };
 
+// One ring buffer record. saddr/sport is the local end, daddr/dport the remote end.
 struct event {
 	__u64 ts_ns;
 	__u64 latency_ns;
@@ -67,6 +71,11 @@ struct event {
 	char comm[16];
 };
 
+// Names struct event in the object's BTF, for the generated TypeScript types.
+const struct event *unused_event __attribute__((unused));
+
+// conn_stats key: local address, remote address, the service port (remote for outbound,
+// local for inbound), family 4 or 6, direction.
 struct conn_key {
 	__u8 saddr[16];
 	__u8 daddr[16];
@@ -86,14 +95,26 @@ struct conn_stat {
 struct sock_info {
 	__u64 start_ns;
 	__u64 established_ns;
+	// bytes_acked and bytes_received when it became ESTABLISHED: the SYN's sequence number
+	// is in them for an active open, and a close reports data bytes only.
+	__u64 acked_base;
+	__u64 received_base;
 	__u32 pid;
 	__u32 tid;
 	__u32 uid;
 	__u8 direction;
+	// Inbound: the accepting task is known. Outbound: see REPORTED_IN_CONNECT.
 	__u8 reported;
-	__u8 pad[2];
+	// The connect call that started this socket has returned (seen by fexit only).
+	__u8 connect_returned;
+	// A FIN was queued (FIN_WAIT1 or LAST_ACK was entered): once acked, bytes_acked counts it.
+	__u8 fin_queued;
 	char comm[16];
 };
+
+// A connect that failed inside tcp_v{4,6}_connect after SYN_SENT was already reported by the
+// state machine; the entry stays until the connect's fexit sees it, so it is not reported twice.
+#define REPORTED_IN_CONNECT 2
 
 // Filters, set by user space before load. Zero means "any".
 const volatile __u32 target_pid = 0;
@@ -106,6 +127,11 @@ const volatile __u8 count_only = 0;
 const volatile __u64 target_cgroup = 0;
 const volatile __u32 nports = 0;
 const volatile __u16 ports[MAX_PORTS] = {};
+// Set when the accept syscall tracepoints are attached: inbound connections are reported when
+// accepted, with the accepting task. Otherwise they are reported when established, pid 0.
+const volatile __u8 accept_syscalls = 0;
+// Set when the tcp_v{4,6}_connect fexit programs are attached.
+const volatile __u8 connect_exit = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -147,6 +173,16 @@ static __always_inline bool port_allowed(__u16 port)
 	return false;
 }
 
+static __always_inline bool family_allowed(__u8 family)
+{
+	return target_family == 0 || target_family == family;
+}
+
+static __always_inline bool task_filtered(void)
+{
+	return target_pid || filter_uid || target_cgroup;
+}
+
 static __always_inline bool task_allowed(__u32 pid, __u32 uid)
 {
 	if (target_pid && pid != target_pid)
@@ -158,8 +194,22 @@ static __always_inline bool task_allowed(__u32 pid, __u32 uid)
 	return true;
 }
 
+// ::ffff:a.b.c.d as a.b.c.d; a local end of :: (not bound yet) becomes 0.0.0.0.
+static __always_inline void unmap_v4(struct event *e)
+{
+	__u32 *s = (__u32 *)e->saddr, *d = (__u32 *)e->daddr;
+
+	if (d[0] != 0 || d[1] != 0 || d[2] != bpf_htonl(0xffff))
+		return;
+	s[0] = s[3];
+	s[1] = s[2] = s[3] = 0;
+	d[0] = d[3];
+	d[1] = d[2] = d[3] = 0;
+	e->family = 4;
+}
+
 // Addresses as seen from the local socket: saddr is always the local end.
-static __always_inline __u8 read_addrs(const struct sock *sk, struct event *e)
+static __always_inline void read_addrs(const struct sock *sk, struct event *e)
 {
 	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
 
@@ -175,8 +225,8 @@ static __always_inline __u8 read_addrs(const struct sock *sk, struct event *e)
 		BPF_CORE_READ_INTO(&e->saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
 		BPF_CORE_READ_INTO(&e->daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
 		e->family = 6;
+		unmap_v4(e);
 	}
-	return e->family;
 }
 
 static __always_inline void count_lost(void)
@@ -185,7 +235,7 @@ static __always_inline void count_lost(void)
 	__u64 *n = bpf_map_lookup_elem(&lost, &zero);
 
 	if (n)
-		*n += 1;
+		__sync_fetch_and_add(n, 1);
 }
 
 static __always_inline void account(const struct event *e, bool failed)
@@ -239,6 +289,34 @@ static __always_inline void fill_from_info(struct event *e, const struct sock_in
 	__builtin_memcpy(e->comm, info->comm, sizeof(e->comm));
 }
 
+static __always_inline void set_byte_bases(const struct sock *sk, struct sock_info *info)
+{
+	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+
+	info->acked_base = BPF_CORE_READ(tp, bytes_acked);
+	info->received_base = BPF_CORE_READ(tp, bytes_received);
+}
+
+// Data bytes sent (and acknowledged) and received since ESTABLISHED. The FINs occupy a
+// sequence number each, which bytes_acked and bytes_received count: ours once acknowledged
+// (everything queued, FIN included, is acked), the peer's once received (tcp_fin sets
+// SOCK_DONE before any state change it causes).
+static __always_inline void read_bytes(const struct sock *sk, const struct sock_info *info, struct event *e)
+{
+	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	__u64 acked = BPF_CORE_READ(tp, bytes_acked) - info->acked_base;
+	__u64 received = BPF_CORE_READ(tp, bytes_received) - info->received_base;
+	unsigned long flags = BPF_CORE_READ(sk, __sk_common.skc_flags);
+	int done = bpf_core_enum_value(enum sock_flags, SOCK_DONE);
+
+	if (info->fin_queued && acked > 0 && BPF_CORE_READ(tp, snd_una) == BPF_CORE_READ(tp, write_seq))
+		acked--;
+	if (received > 0 && done >= 0 && done < 64 && (flags >> done) & 1)
+		received--;
+	e->tx_bytes = acked;
+	e->rx_bytes = received;
+}
+
 static __always_inline int on_state(const struct sock *sk, int oldstate, int newstate)
 {
 	__u64 key = (__u64)sk;
@@ -270,17 +348,30 @@ static __always_inline int on_state(const struct sock *sk, int oldstate, int new
 	if (newstate == ST_ESTABLISHED && oldstate == ST_SYN_RECV) {
 		// A passive open: the child socket is complete; the acceptor is not known yet.
 		struct sock_info fresh = {};
-		__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
 
-		if (!include_accept && !include_close)
+		if (!include_accept)
 			return 0;
-		if ((target_family == 4 && family != AF_INET) || (target_family == 6 && family != AF_INET6))
-			return 0;
-		if (!port_allowed(BPF_CORE_READ(sk, __sk_common.skc_num)))
+		read_addrs(sk, &e);
+		if (!family_allowed(e.family) || !port_allowed(e.sport))
 			return 0;
 		fresh.start_ns = now;
 		fresh.established_ns = now;
 		fresh.direction = DIR_IN;
+		set_byte_bases(sk, &fresh);
+		if (!accept_syscalls) {
+			// Nobody will say which task accepts it: report it now, without a task.
+			if (task_filtered())
+				return 0;
+			fresh.reported = 1;
+			e.ts_ns = now;
+			e.direction = DIR_IN;
+			e.kind = KIND_ACCEPT;
+			e.outcome = OUTCOME_ESTABLISHED;
+			account(&e, false);
+			emit(&e);
+			if (!include_close)
+				return 0;
+		}
 		bpf_map_update_elem(&socks, &key, &fresh, BPF_ANY);
 		return 0;
 	}
@@ -289,9 +380,18 @@ static __always_inline int on_state(const struct sock *sk, int oldstate, int new
 	if (!info)
 		return 0;
 
+	if (newstate == ST_FIN_WAIT1 || newstate == ST_LAST_ACK) {
+		info->fin_queued = 1;
+		return 0;
+	}
+	if (oldstate != ST_SYN_SENT && newstate != ST_CLOSE)
+		return 0;
+
 	read_addrs(sk, &e);
-	if ((target_family == 4 && e.family != 4) || (target_family == 6 && e.family != 6) ||
-	    !port_allowed(info->direction == DIR_OUT ? e.dport : e.sport)) {
+	if (!family_allowed(e.family) || !port_allowed(info->direction == DIR_OUT ? e.dport : e.sport) ||
+	    (info->direction == DIR_IN && !info->reported && task_filtered())) {
+		// Filtered out, or an inbound connection closing before a task accepted it while
+		// only some tasks are wanted.
 		bpf_map_delete_elem(&socks, &key);
 		return 0;
 	}
@@ -304,7 +404,7 @@ static __always_inline int on_state(const struct sock *sk, int oldstate, int new
 		if (newstate == ST_ESTABLISHED) {
 			e.outcome = OUTCOME_ESTABLISHED;
 			info->established_ns = now;
-			info->reported = 1;
+			set_byte_bases(sk, info);
 			account(&e, false);
 			emit(&e);
 			if (!include_close)
@@ -318,25 +418,24 @@ static __always_inline int on_state(const struct sock *sk, int oldstate, int new
 			e.outcome = err == ECONNREFUSED ? OUTCOME_REFUSED : err == ETIMEDOUT ? OUTCOME_TIMEOUT : OUTCOME_FAILED;
 			account(&e, true);
 			emit(&e);
-			bpf_map_delete_elem(&socks, &key);
+			if (connect_exit && !info->connect_returned)
+				info->reported = REPORTED_IN_CONNECT;
+			else
+				bpf_map_delete_elem(&socks, &key);
 		}
 		return 0;
 	}
 
-	if (newstate == ST_CLOSE) {
-		if (include_close && info->established_ns) {
-			const struct tcp_sock *tp = (const struct tcp_sock *)sk;
-
-			e.kind = KIND_CLOSE;
-			e.outcome = OUTCOME_CLOSED;
-			e.duration_ns = now - info->established_ns;
-			e.tx_bytes = BPF_CORE_READ(tp, bytes_acked);
-			e.rx_bytes = BPF_CORE_READ(tp, bytes_received);
-			account(&e, false);
-			emit(&e);
-		}
-		bpf_map_delete_elem(&socks, &key);
+	// newstate == ST_CLOSE
+	if (include_close && info->established_ns) {
+		e.kind = KIND_CLOSE;
+		e.outcome = OUTCOME_CLOSED;
+		e.duration_ns = now - info->established_ns;
+		read_bytes(sk, info, &e);
+		account(&e, false);
+		emit(&e);
 	}
+	bpf_map_delete_elem(&socks, &key);
 	return 0;
 }
 
@@ -356,11 +455,12 @@ int BPF_PROG(tcptrack_state_raw, const struct sock *sk, int oldstate, int newsta
 static __always_inline const struct sock *sock_of_fd(long fd)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct file **fds = BPF_CORE_READ(task, files, fdt, fd);
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds = BPF_CORE_READ(fdt, fd);
 	struct file *file = NULL;
 	struct socket *sock;
 
-	if (fd < 0 || fd > 1 << 20)
+	if (fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds))
 		return NULL;
 	bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);
 	if (!file)
@@ -379,7 +479,7 @@ static __always_inline int on_accept(long fd)
 	__u64 key, pid_tgid;
 	__u32 uid;
 
-	if (fd < 0 || (!include_accept && !include_close))
+	if (fd < 0 || !include_accept)
 		return 0;
 	sk = sock_of_fd(fd);
 	if (!sk)
@@ -399,8 +499,6 @@ static __always_inline int on_accept(long fd)
 	info->uid = uid;
 	info->reported = 1;
 	bpf_get_current_comm(info->comm, sizeof(info->comm));
-	if (!include_accept)
-		return 0;
 	read_addrs(sk, &e);
 	fill_from_info(&e, info);
 	e.ts_ns = bpf_ktime_get_ns();
@@ -408,6 +506,8 @@ static __always_inline int on_accept(long fd)
 	e.outcome = OUTCOME_ESTABLISHED;
 	account(&e, false);
 	emit(&e);
+	if (!include_close)
+		bpf_map_delete_elem(&socks, &key);
 	return 0;
 }
 
@@ -424,19 +524,57 @@ int tcptrack_accept_exit(struct trace_event_raw_sys_exit *ctx)
 }
 
 // Where fexit exists, connects that fail before reaching SYN_SENT (no route, no local
-// address) are seen too; the state machine never reports them.
-static __always_inline int on_connect_exit(struct sock *sk, int ret)
+// address) are seen too; the state machine never reports them. Their destination is the
+// connect's argument: the socket holds none yet (or no more, after the failure path).
+static __always_inline void read_uaddr(const struct sockaddr *uaddr, struct event *e)
 {
+	if (BPF_CORE_READ(uaddr, sa_family) == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)uaddr;
+		__be32 d = BPF_CORE_READ(in, sin_addr.s_addr);
+
+		__builtin_memcpy(e->daddr, &d, 4);
+		e->dport = bpf_ntohs(BPF_CORE_READ(in, sin_port));
+		e->family = 4;
+	} else {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)uaddr;
+
+		BPF_CORE_READ_INTO(&e->daddr, in6, sin6_addr.in6_u.u6_addr8);
+		e->dport = bpf_ntohs(BPF_CORE_READ(in6, sin6_port));
+		e->family = 6;
+		unmap_v4(e);
+	}
+}
+
+static __always_inline int on_connect_exit(struct sock *sk, const struct sockaddr *uaddr, int ret, bool v4_hook)
+{
+	__u64 key = (__u64)sk;
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 uid = (__u32)bpf_get_current_uid_gid();
+	struct sock_info *info;
 	struct event e = {};
 
-	if (ret == 0 || BPF_CORE_READ(sk, __sk_common.skc_state) != ST_CLOSE)
+	// tcp_v6_connect calls tcp_v4_connect for a v4-mapped destination; its own exit reports.
+	if (v4_hook && BPF_CORE_READ(sk, __sk_common.skc_family) == AF_INET6)
 		return 0;
+	info = bpf_map_lookup_elem(&socks, &key);
+	if (ret == 0) {
+		if (info)
+			info->connect_returned = 1;
+		return 0;
+	}
+	if (BPF_CORE_READ(sk, __sk_common.skc_state) != ST_CLOSE)
+		return 0;
+	if (info) {
+		bool reported = info->reported == REPORTED_IN_CONNECT;
+
+		bpf_map_delete_elem(&socks, &key);
+		if (reported)
+			return 0;
+	}
 	if (!task_allowed(pid_tgid >> 32, uid))
 		return 0;
-	read_addrs(sk, &e);
-	if ((target_family == 4 && e.family != 4) || (target_family == 6 && e.family != 6) || !port_allowed(e.dport))
+	read_uaddr(uaddr, &e);
+	if (!family_allowed(e.family) || !port_allowed(e.dport))
 		return 0;
 	e.ts_ns = bpf_ktime_get_ns();
 	e.pid = pid_tgid >> 32;
@@ -455,13 +593,13 @@ static __always_inline int on_connect_exit(struct sock *sk, int ret)
 SEC("fexit/tcp_v4_connect")
 int BPF_PROG(tcptrack_v4_connect_exit, struct sock *sk, struct sockaddr *uaddr, int addr_len, int ret)
 {
-	return on_connect_exit(sk, ret);
+	return on_connect_exit(sk, uaddr, ret, true);
 }
 
 SEC("fexit/tcp_v6_connect")
 int BPF_PROG(tcptrack_v6_connect_exit, struct sock *sk, struct sockaddr *uaddr, int addr_len, int ret)
 {
-	return on_connect_exit(sk, ret);
+	return on_connect_exit(sk, uaddr, ret, false);
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -206,6 +206,14 @@ int xdp_filter(struct xdp_md *ctx)
 		}
 		if (!rule)
 			rule = match_port(ip6->nexthdr, ip6 + 1, end);
+		// An allow list must not cut the link's neighbour discovery (router and neighbour
+		// solicitations and advertisements, redirects).
+		if (!rule && policy == POLICY_ALLOW && ip6->nexthdr == IPPROTO_ICMPV6) {
+			__u8 *type = (__u8 *)(ip6 + 1);
+
+			if ((void *)(type + 1) <= end && *type >= 133 && *type <= 137)
+				return verdict(XDP_PASS, bytes);
+		}
 	} else {
 		// Not IP (ARP, LLDP, ...): never filtered, or the link itself would break.
 		return verdict(XDP_PASS, bytes);
