@@ -76,8 +76,8 @@ export function createVethPair(prefix = 'tb'): VethPair {
   const s = subnet++ % 250;
   const hostAddr = `10.${n}.${s}.1`;
   const peerAddr = `10.${n}.${s}.2`;
-  const hostAddr6 = `fd00:${n.toString(16)}:${s.toString(16)}::1`;
-  const peerAddr6 = `fd00:${n.toString(16)}:${s.toString(16)}::2`;
+  const hostAddr6 = `fd00:${n.toString(16)}:${(s + 1).toString(16)}::1`;
+  const peerAddr6 = `fd00:${n.toString(16)}:${(s + 1).toString(16)}::2`;
   const remove = (): void => {
     sh('ip', ['netns', 'del', netns], { allowFail: true });
     sh('ip', ['link', 'del', host], { allowFail: true });
