@@ -19,6 +19,8 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'map', load: () => import('./map.js') },
   { name: 'feature', load: () => import('./feature.js') },
   { name: 'link', load: () => import('./link.js') },
+  { name: 'gen', load: () => import('./gen.js') },
+  { name: 'compile', load: () => import('./compile.js') },
   { name: 'xdp-filter', load: () => import('./xdp-filter.js') },
 ];
 

@@ -1,0 +1,29 @@
+// Regenerates every example's object and module: `npx tsx examples/generate.ts`, or after a
+// build `node dist/examples/generate.js` (needs clang).
+// Each runs `tsbpf gen` from the repository root, so the command lines recorded in the modules'
+// headers are the ones to type by hand.
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { command } from '../src/cli/gen.js';
+
+/** `tsbpf gen` arguments of each example, in the order of the table in examples/README.md. */
+export const EXAMPLES: readonly (readonly string[])[] = [
+  ['exec_count', 'examples/exec-count/exec_count.bpf.c', '--runtime', '../../src/codegen/runtime.js'],
+  ['exec_stream', 'examples/exec-stream/exec_stream.bpf.c', '--type', 'event', '--runtime', '../../src/codegen/runtime.js'],
+  ['xdp_drop', 'examples/xdp-drop/xdp_drop.bpf.c', '--runtime', '../../src/codegen/runtime.js'],
+];
+
+async function main(): Promise<number> {
+  // The repository root, from examples/ or from dist/examples/.
+  const here = dirname(fileURLToPath(import.meta.url));
+  process.chdir(existsSync(join(here, '..', 'package.json')) ? join(here, '..') : join(here, '..', '..'));
+  const io = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin };
+  for (const args of EXAMPLES) {
+    const code = await command.run([...args], io);
+    if (code !== 0) return code;
+  }
+  return 0;
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) process.exitCode = await main();

@@ -1,0 +1,128 @@
+// Run-time compilation (compile(), like BCC's BPF(text=...)) and `tsbpf compile`.
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it, type TestContext } from 'node:test';
+import { command } from '../src/cli/compile.js';
+import type { CommandIO } from '../src/cli/command.js';
+import { CompileError, compile, compileToObject } from '../src/compile.js';
+import { GenError } from '../src/codegen/errors.js';
+import { findClang, findStrip } from '../src/codegen/toolchain.js';
+import { ProgramType } from '../src/sys/types.js';
+import { requireRoot } from './helpers/kernel.js';
+
+const work = mkdtempSync(join(tmpdir(), 'tsbpf-compile-'));
+after(() => rmSync(work, { recursive: true, force: true }));
+
+function requireClang(t: TestContext): boolean {
+  try {
+    findClang();
+    findStrip();
+    if (existsSync('/usr/include/bpf/bpf_helpers.h')) return true;
+  } catch {
+    // Skipped below.
+  }
+  t.skip('needs clang, llvm-strip and libbpf headers (apt-get install clang-19 llvm-19 libbpf-dev)');
+  return false;
+}
+
+const XDP = `
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+const volatile int verdict = XDP_PASS;
+__u64 runs;
+
+SEC("xdp")
+int decide(struct xdp_md *ctx)
+{
+	__sync_fetch_and_add(&runs, 1);
+	return verdict;
+}
+
+char LICENSE[] SEC("license") = "GPL";
+`;
+
+class Capture implements CommandIO {
+  err = '';
+  readonly stdout = { write: (): boolean => true } as unknown as NodeJS.WritableStream;
+  readonly stderr = { write: (s: string): boolean => ((this.err += s), true) } as unknown as NodeJS.WritableStream;
+  readonly stdin = process.stdin;
+}
+
+describe('compile()', () => {
+  it('turns C text into a CollectionSpec', async (t) => {
+    if (!requireClang(t)) return;
+    const spec = await compile(XDP);
+    assert.deepEqual(Object.keys(spec.programs), ['decide']);
+    assert.equal(spec.programs.decide!.type, ProgramType.XDP);
+    assert.equal(spec.variables.verdict?.constant, true);
+    assert.equal(spec.license, 'GPL');
+  });
+
+  it('gives clang diagnostics with the name and line in a CompileError', async (t) => {
+    if (!requireClang(t)) return;
+    await assert.rejects(compile('int main(void) {\n  return nope;\n}\n', { name: 'broken.bpf.c' }), (err: unknown) => {
+      assert.ok(err instanceof CompileError);
+      assert.equal(err.code, 'ECOMPILE');
+      assert.match(err.diagnostics, /^broken\.bpf\.c:2:10: error: use of undeclared identifier 'nope'/m);
+      assert.doesNotMatch(err.diagnostics, /tsbpf-compile-/, 'no temporary paths');
+      return true;
+    });
+  });
+
+  it('takes extra flags and include directories', async (t) => {
+    if (!requireClang(t)) return;
+    const inc = join(work, 'inc');
+    mkdirSync(inc, { recursive: true });
+    writeFileSync(join(inc, 'answer.h'), '#define ANSWER_BASE 40\n');
+    const object = await compileToObject('#include "answer.h"\nint answer = ANSWER_BASE + EXTRA;\nchar LICENSE[] __attribute__((section("license"))) = "GPL";\n', { includeDirs: [inc], cflags: ['-DEXTRA=2'] });
+    assert.equal(object[0], 0x7f);
+  });
+
+  it('says how to install clang when it is missing', async () => {
+    await assert.rejects(compile(XDP, { clang: join(work, 'no-such-clang') }), (err: unknown) => err instanceof GenError && err.code === 'ENOENT' && /is not an executable/.test(err.message));
+    const saved = process.env.PATH;
+    process.env.PATH = work;
+    try {
+      await assert.rejects(compile(XDP), /apt-get install clang-19 llvm-19 libbpf-dev/);
+    } finally {
+      process.env.PATH = saved;
+    }
+  });
+
+  it('loads and runs what it compiled', async (t) => {
+    if (!requireClang(t) || !requireRoot(t)) return;
+    const spec = await compile(XDP);
+    spec.rewriteConstants({ verdict: 1 });
+    using coll = spec.load();
+    const r = coll.programs.decide!.testRun({ data: new Uint8Array(64), repeat: 3 });
+    assert.equal(r.retval, 1);
+    assert.equal(coll.variables.runs!.value, 3n);
+  });
+});
+
+describe('tsbpf compile', () => {
+  it('writes the object, or nothing with diagnostics', async (t) => {
+    if (!requireClang(t)) return;
+    const src = join(work, 'ok.bpf.c');
+    writeFileSync(src, XDP);
+    const out = join(work, 'ok.o');
+    const io = new Capture();
+    assert.equal(await command.run([src, '-o', out], io), 0, io.err);
+    assert.equal(readFileSync(out)[0], 0x7f);
+
+    const bad = join(work, 'bad.bpf.c');
+    writeFileSync(bad, 'int f(void) { return missing; }\n');
+    const dir = mkdtempSync(join(work, 'out-'));
+    const io2 = new Capture();
+    assert.equal(await command.run([bad, '-o', join(dir, 'bad.o')], io2), 1);
+    assert.match(io2.err, /bad\.bpf\.c:1:22: error: use of undeclared identifier 'missing'/);
+    assert.deepEqual(readdirSync(dir), []);
+  });
+
+  it('requires -o', async () => {
+    await assert.rejects(command.run([join(work, 'x.bpf.c')], new Capture()), /-o <out\.o> is required/);
+  });
+});
