@@ -9,6 +9,7 @@ import type { BenchResult } from './result.js';
 const suites: Record<string, string> = {
   maps: './map/run.js',
   gen: './gen/run.js',
+  object: './object/run.js',
 };
 
 function fmt(n: number): string {

@@ -15,6 +15,8 @@ Verbs:
   list                    every loaded program (also: show with no argument)
   show PROG               one program, or those matching a name or tag
   dump xlated PROG        the program's instructions as the kernel rewrote them
+  dump FILE.o --program NAME
+                          a program of an object file, with its C source lines
 
 PROG is an id or a pinned path: 42, id 42, /sys/fs/bpf/x, pinned /sys/fs/bpf/x,
 or (show only) name NAME, tag TAG.
@@ -182,6 +184,12 @@ async function show(argv: string[], io: CommandIO): Promise<number> {
 }
 
 async function dump(argv: string[], io: CommandIO): Promise<number> {
+  // `prog dump <file.o> --program NAME`: an object file's program with its C source lines.
+  const file = argv.find((a) => !a.startsWith('-'));
+  if (file !== undefined && file !== 'xlated' && /\.o$/.test(file)) {
+    const { command: object } = await import('./object.js');
+    return object.run(['dump', ...argv], io);
+  }
   const { values, positionals } = parse('prog dump', argv, OUTPUT_OPTIONS);
   if (values.help) return printHelp(io, DUMP_HELP);
   const [kind, ...rest] = positionals;

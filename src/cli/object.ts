@@ -1,0 +1,504 @@
+// `tsbpf object`: inspect a BPF object file, load it, run one of its programs, disassemble one.
+import { readFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { disassembleLines, BPF_LD_IMM64, BPF_PSEUDO_BTF_ID, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE, isFunctionCall, isFunctionReference, isKfuncCall } from '../asm/index.js';
+import { coreReloKindName } from '../btf/ext.js';
+import type { BtfType } from '../btf/types.js';
+import { typeLabel, type BtfValue } from '../btfcodec.js';
+import type { Collection } from '../collection.js';
+import { TsbpfError, VerifierError } from '../errors.js';
+import { CollectionSpec, ProgramVerifierError, formatSource, type ProgramSpec } from '../object/index.js';
+import { attachTypeName, mapTypeName, programTypeName } from '../program/names.js';
+import { ProgramType } from '../sys/types.js';
+import { parse, printHelp } from './args.js';
+import { formatTable, jsonReplacer, UsageError, writeJson, type Command, type CommandIO } from './command.js';
+
+const HELP = `Usage: tsbpf object <verb> FILE [options]
+
+BPF ELF objects as clang compiles them (.bpf.o): what they hold, and whether and how they load.
+
+Verbs:
+  inspect FILE                      programs, maps, global variables, externs, CO-RE relocations
+  load FILE                         load every map and program (and pin them with --pin)
+  run FILE --program NAME           load, then run one program with BPF_PROG_TEST_RUN
+  dump FILE --program NAME          a program's instructions with its C source interleaved
+
+Options:
+  -j, --json             one JSON document
+  -p, --pretty           indented JSON (implies --json)
+      --set NAME=VALUE   set a global variable before load (repeatable); VALUE is a number,
+                         true/false, a string, or JSON for arrays and structs
+      --kernel-btf PATH  resolve CO-RE relocations against this BTF instead of the kernel's
+  -h, --help             this help; \`tsbpf object <verb> --help\` for a verb
+`;
+
+const INSPECT_HELP = `Usage: tsbpf object inspect FILE [--json] [--pretty]
+
+Reads FILE without loading anything (no privileges needed) and lists its programs (section,
+type, attach type, instructions), maps (type, key and value sizes and BTF types, max entries,
+flags), global variables with their types and initial values, externs, and CO-RE relocations.
+`;
+
+const LOAD_HELP = `Usage: tsbpf object load FILE [--set NAME=VALUE ...] [--pin DIR] [--kernel-btf PATH] [--json]
+
+Loads every map and program of FILE. Without --pin they are unloaded when the command exits;
+with --pin DIR programs are pinned as DIR/<program> and maps as DIR/maps/<map> (periods in names
+become underscores, as bpffs requires), and LIBBPF_PIN_BY_NAME maps live in DIR.
+JSON: {"programs":[{"name","section","type","loaded","error"?}],"maps":[{"name","type","id"}]}.
+On failure the exit status is 1 and stderr has the verifier's reason and the C source line.
+`;
+
+const RUN_HELP = `Usage: tsbpf object run FILE --program NAME [--set NAME=VALUE ...] [--data FILE] [--ctx FILE]
+                         [--repeat N] [--kernel-btf PATH] [--json]
+
+Loads FILE, then runs program NAME once (or N times) with BPF_PROG_TEST_RUN on the packet in
+--data and the context in --ctx (raw bytes; packet programs get 64 zero bytes by default), and
+prints its return value, the mean run time, and the data it left. JSON: {"program","retval","durationNs","dataOut"?} with dataOut in hex.
+`;
+
+const DUMP_HELP = `Usage: tsbpf object dump FILE --program NAME [--json]
+
+The program's instructions as the object has them (subprograms linked in, before relocation),
+with C source lines interleaved as \`llvm-objdump -S\` shows them and references (maps, global
+data, kernel functions, CO-RE relocations) named.
+`;
+
+const OUTPUT = {
+  json: { type: 'boolean', short: 'j' },
+  pretty: { type: 'boolean', short: 'p' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const LOAD_OPTIONS = {
+  ...OUTPUT,
+  set: { type: 'string', multiple: true },
+  'kernel-btf': { type: 'string' },
+} as const;
+
+function file(verb: string, positionals: string[]): string {
+  const [f, extra] = positionals;
+  if (f === undefined) throw new UsageError(`object ${verb}: expected an object FILE`);
+  if (extra !== undefined) throw new UsageError(`object ${verb}: unexpected argument '${extra}'`);
+  return f;
+}
+
+/** `NAME=VALUE` settings applied to the spec's variables. */
+export function applySettings(spec: CollectionSpec, settings: readonly string[]): void {
+  for (const s of settings) {
+    const eq = s.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--set ${s}: expected NAME=VALUE`);
+    const name = s.slice(0, eq);
+    const v = spec.variables[name];
+    if (v === undefined) throw new UsageError(`--set ${name}: the object has no global variable ${name}`);
+    v.set(parseValue(s.slice(eq + 1)));
+  }
+}
+
+/** Integers (also hex and beyond 2^53), booleans, JSON arrays and objects, or else a string. */
+export function parseValue(text: string): unknown {
+  if (/^-?(0[xX][0-9a-fA-F]+|\d+)$/.test(text)) {
+    const neg = text.startsWith('-');
+    const v = BigInt(neg ? text.slice(1) : text);
+    return neg ? -v : v;
+  }
+  if (text === 'true') return true;
+  if (text === 'false') return false;
+  if (text.startsWith('[') || text.startsWith('{') || text.startsWith('"')) {
+    try {
+      return JSON.parse(text, (_k, v: unknown) => (typeof v === 'number' && Number.isInteger(v) ? BigInt(v) : v));
+    } catch {
+      return text;
+    }
+  }
+  return text;
+}
+
+function flagsText(flags: number): string {
+  return flags === 0 ? '0' : `0x${flags.toString(16)}`;
+}
+
+function btfName(t: BtfType | undefined, spec: CollectionSpec): string | undefined {
+  if (t === undefined || spec.btf === undefined) return undefined;
+  return typeLabel(spec.btf, t.id);
+}
+
+function coreCount(p: ProgramSpec): number {
+  let n = 0;
+  for (const i of p.instructions) if (i.core !== undefined) n++;
+  return n;
+}
+
+function inspectDoc(spec: CollectionSpec): Record<string, unknown> {
+  return {
+    license: spec.license,
+    programs: Object.values(spec.programs).map((p) => ({
+      name: p.name,
+      section: p.sectionName,
+      type: programTypeName(p.type),
+      ...(p.expectedAttachType !== undefined ? { attachType: attachTypeName(p.expectedAttachType) } : {}),
+      ...(p.attachTo !== undefined ? { attachTo: p.attachTo } : {}),
+      sleepable: p.sleepable,
+      instructions: p.instructions.length,
+      coreRelocations: coreCount(p),
+    })),
+    maps: Object.values(spec.maps).map((m) => ({
+      name: m.name,
+      type: mapTypeName(m.type),
+      keySize: m.keySize,
+      ...(btfName(m.keyType, spec) !== undefined ? { keyType: btfName(m.keyType, spec) } : {}),
+      valueSize: m.valueSize,
+      ...(btfName(m.valueType, spec) !== undefined ? { valueType: btfName(m.valueType, spec) } : {}),
+      maxEntries: m.maxEntries,
+      flags: m.flags,
+      ...(m.pinning !== 'none' ? { pinning: m.pinning } : {}),
+      ...(m.mapExtra !== 0n ? { mapExtra: m.mapExtra } : {}),
+      ...(m.innerMap !== undefined ? { innerMap: mapTypeName(m.innerMap.type) } : {}),
+      ...(m.values.length > 0 && m.internal === undefined
+        ? { values: m.values.map((e) => ({ key: e.key, value: e.value instanceof Uint8Array ? e.value : e.value })) }
+        : {}),
+    })),
+    variables: Object.values(spec.variables).map((v) => ({
+      name: v.name,
+      section: v.section,
+      offset: v.offset,
+      size: v.size,
+      ...(v.type !== undefined && spec.btf !== undefined ? { type: typeLabel(spec.btf, v.type.id) } : {}),
+      constant: v.constant,
+      value: safeValue(() => v.value),
+    })),
+    externs: Object.values(spec.externs).map((e) => ({ name: e.name, kind: e.kind, weak: e.weak })),
+    coreRelocations: Object.values(spec.programs).reduce((n, p) => n + coreCount(p), 0),
+  };
+}
+
+function safeValue(get: () => BtfValue): BtfValue | null {
+  try {
+    return get();
+  } catch {
+    return null;
+  }
+}
+
+function valueText(v: unknown): string {
+  const s = JSON.stringify(v, jsonReplacer);
+  return s === undefined ? 'null' : s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
+function inspectText(spec: CollectionSpec, name: string): string {
+  const out: string[] = [];
+  out.push(`${name}: ${Object.keys(spec.programs).length} programs, ${Object.keys(spec.maps).length} maps, license ${JSON.stringify(spec.license)}`);
+  out.push('');
+  out.push('Programs:');
+  out.push(
+    formatTable(
+      ['NAME', 'SECTION', 'TYPE', 'ATTACH', 'INSNS', 'CO-RE'],
+      Object.values(spec.programs).map((p) => [
+        p.name,
+        p.sectionName,
+        programTypeName(p.type),
+        p.expectedAttachType !== undefined ? attachTypeName(p.expectedAttachType) : '-',
+        String(p.instructions.length),
+        String(coreCount(p)),
+      ]),
+    ).trimEnd(),
+  );
+  out.push('');
+  out.push('Maps:');
+  out.push(
+    formatTable(
+      ['NAME', 'TYPE', 'KEY', 'VALUE', 'MAX', 'FLAGS'],
+      Object.values(spec.maps).map((m) => [
+        m.name,
+        mapTypeName(m.type),
+        `${m.keySize}${btfName(m.keyType, spec) ? ` (${btfName(m.keyType, spec)})` : ''}`,
+        `${m.valueSize}${btfName(m.valueType, spec) ? ` (${btfName(m.valueType, spec)})` : ''}`,
+        String(m.maxEntries),
+        `${flagsText(m.flags)}${m.pinning === 'byName' ? ' pinned' : ''}`,
+      ]),
+    ).trimEnd(),
+  );
+  const vars = Object.values(spec.variables);
+  if (vars.length > 0) {
+    out.push('');
+    out.push('Global variables:');
+    out.push(
+      formatTable(
+        ['NAME', 'SECTION', 'TYPE', 'VALUE'],
+        vars.map((v) => [v.name, v.section, v.type !== undefined && spec.btf !== undefined ? typeLabel(spec.btf, v.type.id) : `${v.size} bytes`, valueText(safeValue(() => v.value))]),
+      ).trimEnd(),
+    );
+  }
+  const externs = Object.values(spec.externs);
+  if (externs.length > 0) {
+    out.push('');
+    out.push('Externs:');
+    out.push(formatTable(['NAME', 'KIND', 'WEAK'], externs.map((e) => [e.name, e.kind, e.weak ? 'weak' : ''])).trimEnd());
+  }
+  const core = Object.values(spec.programs).reduce((n, p) => n + coreCount(p), 0);
+  out.push('');
+  out.push(`CO-RE relocations: ${core}`);
+  return `${out.join('\n')}\n`;
+}
+
+async function inspect(argv: string[], io: CommandIO): Promise<number> {
+  const { values, positionals } = parse('object inspect', argv, OUTPUT);
+  if (values.help) return printHelp(io, INSPECT_HELP);
+  const f = file('inspect', positionals);
+  const spec = CollectionSpec.fromFile(f);
+  if (values.json || values.pretty) writeJson(io.stdout, inspectDoc(spec), values.pretty === true);
+  else io.stdout.write(inspectText(spec, f));
+  return 0;
+}
+
+/** One line for stderr: what failed and where in the source, then the verifier's explanation. */
+function reportFailure(io: CommandIO, err: unknown): void {
+  if (err instanceof VerifierError) {
+    const reason = err.reason.filter((l) => !l.startsWith('; ')).slice(-1)[0] ?? err.message.split('\n')[0];
+    const where = err.source !== undefined ? ` at ${formatSource(err.source)}` : '';
+    const core = err instanceof ProgramVerifierError && err.core !== undefined ? `CO-RE relocation failed: ${err.core.local} (${coreReloKindName(err.core.kind)}) does not exist in the kernel's BTF; ` : '';
+    io.stderr.write(`tsbpf: program ${err.program} rejected by the verifier: ${core}${reason}${where} [${err.code}]\n`);
+    for (const line of err.reason) io.stderr.write(`  ${line}\n`);
+    return;
+  }
+  const message = err instanceof Error ? err.message.split('\n').join('; ') : String(err);
+  io.stderr.write(`tsbpf: ${message}${err instanceof TsbpfError && !message.includes(`[${err.code}]`) ? ` [${err.code}]` : ''}\n`);
+}
+
+function errorText(err: unknown): string {
+  if (err instanceof VerifierError) {
+    const reason = err.reason.filter((l) => !l.startsWith('; ')).slice(-1)[0] ?? err.message;
+    return err.source !== undefined ? `${reason} at ${formatSource(err.source)}` : reason;
+  }
+  return err instanceof Error ? err.message.split('\n')[0] ?? '' : String(err);
+}
+
+/** Which programs load on their own, for reporting after a failed load of the whole object. */
+function programStatuses(spec: CollectionSpec, kernelBtf: string | undefined): { name: string; error?: string }[] {
+  const out: { name: string; error?: string }[] = [];
+  for (const name of Object.keys(spec.programs)) {
+    const alone = spec.copy();
+    for (const other of Object.keys(alone.programs)) if (other !== name) delete alone.programs[other];
+    try {
+      alone.load(kernelBtf !== undefined ? { kernelBtf } : {}).close();
+      out.push({ name });
+    } catch (err) {
+      out.push({ name, error: errorText(err) });
+    }
+  }
+  return out;
+}
+
+function pinName(name: string): string {
+  return name.replace(/\./g, '_');
+}
+
+async function load(argv: string[], io: CommandIO): Promise<number> {
+  const { values, positionals } = parse('object load', argv, { ...LOAD_OPTIONS, pin: { type: 'string' } });
+  if (values.help) return printHelp(io, LOAD_HELP);
+  const f = file('load', positionals);
+  const spec = CollectionSpec.fromFile(f);
+  applySettings(spec, values.set ?? []);
+  const kernelBtf = values['kernel-btf'];
+  const json = values.json === true || values.pretty === true;
+  let c: Collection;
+  try {
+    c = spec.load({ ...(kernelBtf !== undefined ? { kernelBtf } : {}), ...(values.pin !== undefined ? { pinPath: values.pin } : {}) });
+  } catch (err) {
+    if (json) {
+      const statuses = programStatuses(spec, kernelBtf);
+      writeJson(
+        io.stdout,
+        {
+          programs: statuses.map((s) => ({
+            name: s.name,
+            section: spec.programs[s.name]!.sectionName,
+            type: programTypeName(spec.programs[s.name]!.type),
+            loaded: false,
+            ...(s.error !== undefined ? { error: s.error } : {}),
+          })),
+          maps: [],
+        },
+        values.pretty === true,
+      );
+    }
+    reportFailure(io, err);
+    return 1;
+  }
+  try {
+    if (values.pin !== undefined) {
+      mkdirSync(join(values.pin, 'maps'), { recursive: true });
+      for (const [name, p] of Object.entries(c.programs)) p.pin(join(values.pin, pinName(name)));
+      for (const [name, m] of Object.entries(c.maps)) if (m.pinnedPath === undefined) m.pin(join(values.pin, 'maps', pinName(name)));
+    }
+    const doc = {
+      programs: Object.entries(c.programs).map(([name, p]) => ({ name, section: spec.programs[name]!.sectionName, type: programTypeName(p.type), loaded: true, id: p.id })),
+      maps: Object.entries(c.maps).map(([name, m]) => ({ name, type: mapTypeName(m.type), id: m.id })),
+    };
+    if (json) writeJson(io.stdout, doc, values.pretty === true);
+    else {
+      io.stdout.write(`${f}: loaded ${doc.programs.length} programs and ${doc.maps.length} maps${values.pin !== undefined ? `, pinned under ${values.pin}` : ''}\n`);
+      io.stdout.write(formatTable(['PROGRAM', 'SECTION', 'TYPE', 'ID'], doc.programs.map((p) => [p.name, p.section, p.type, String(p.id)])));
+      io.stdout.write(formatTable(['MAP', 'TYPE', 'ID'], doc.maps.map((m) => [m.name, m.type, String(m.id)])));
+    }
+  } finally {
+    c.close();
+  }
+  return 0;
+}
+
+function readInput(path: string | undefined, what: string): Uint8Array | undefined {
+  if (path === undefined) return undefined;
+  try {
+    return new Uint8Array(readFileSync(path));
+  } catch (err) {
+    throw new TsbpfError((err as NodeJS.ErrnoException).code ?? 'EIO', `cannot read the ${what} file ${path}: ${(err as Error).message}`);
+  }
+}
+
+const PACKET_TYPES = new Set<ProgramType>([
+  ProgramType.SOCKET_FILTER,
+  ProgramType.SCHED_CLS,
+  ProgramType.SCHED_ACT,
+  ProgramType.XDP,
+  ProgramType.CGROUP_SKB,
+  ProgramType.LWT_IN,
+  ProgramType.LWT_OUT,
+  ProgramType.LWT_XMIT,
+  ProgramType.LWT_SEG6LOCAL,
+]);
+
+function hexDump(b: Uint8Array): string {
+  const lines: string[] = [];
+  for (let i = 0; i < b.length; i += 16) {
+    const row = Array.from(b.subarray(i, i + 16), (x) => x.toString(16).padStart(2, '0')).join(' ');
+    lines.push(`${i.toString(16).padStart(8, '0')}  ${row}`);
+  }
+  return lines.join('\n');
+}
+
+async function run(argv: string[], io: CommandIO): Promise<number> {
+  const { values, positionals } = parse('object run', argv, {
+    ...LOAD_OPTIONS,
+    program: { type: 'string' },
+    data: { type: 'string' },
+    ctx: { type: 'string' },
+    repeat: { type: 'string' },
+  });
+  if (values.help) return printHelp(io, RUN_HELP);
+  const f = file('run', positionals);
+  const name = values.program;
+  if (name === undefined) throw new UsageError('object run: --program NAME is required');
+  const repeat = values.repeat === undefined ? undefined : Number(values.repeat);
+  if (repeat !== undefined && (!Number.isInteger(repeat) || repeat < 1)) throw new UsageError(`object run: invalid --repeat '${values.repeat}'`);
+  const spec = CollectionSpec.fromFile(f);
+  if (spec.programs[name] === undefined) throw new UsageError(`object run: ${f} has no program ${name} (it has ${Object.keys(spec.programs).join(', ')})`);
+  applySettings(spec, values.set ?? []);
+  const data = readInput(values.data, 'data');
+  const ctx = readInput(values.ctx, 'context');
+  const kernelBtf = values['kernel-btf'];
+  let c: Collection;
+  try {
+    c = spec.load(kernelBtf !== undefined ? { kernelBtf } : {});
+  } catch (err) {
+    reportFailure(io, err);
+    return 1;
+  }
+  try {
+    const prog = c.programs[name]!;
+    // Packet programs cannot run on nothing: give them an all-zero minimum-size Ethernet frame.
+    const input = data ?? (ctx === undefined && PACKET_TYPES.has(prog.type) ? new Uint8Array(64) : undefined);
+    const r = prog.testRun({ ...(input ? { data: input } : {}), ...(ctx ? { ctx } : {}), ...(repeat !== undefined ? { repeat } : {}) });
+    if (values.json || values.pretty) {
+      writeJson(io.stdout, { program: name, retval: r.retval, durationNs: r.durationNs, ...(r.dataOut ? { dataOut: r.dataOut } : {}) }, values.pretty === true);
+    } else {
+      io.stdout.write(`${name}: retval ${r.retval} (0x${(r.retval >>> 0).toString(16)}), duration ${r.durationNs} ns\n`);
+      if (r.dataOut && r.dataOut.length > 0) io.stdout.write(`data out (${r.dataOut.length} bytes):\n${hexDump(r.dataOut)}\n`);
+    }
+  } finally {
+    c.close();
+  }
+  return 0;
+}
+
+/** The comment naming what an instruction refers to, as llvm-objdump -r shows relocations. */
+function referenceNote(p: ProgramSpec, i: number): string | undefined {
+  const insn = p.instructions[i]!;
+  const notes: string[] = [];
+  if (insn.reference !== undefined) {
+    if (insn.opcode === BPF_LD_IMM64 && insn.src === BPF_PSEUDO_MAP_FD) notes.push(`map ${insn.reference}`);
+    else if (insn.opcode === BPF_LD_IMM64 && insn.src === BPF_PSEUDO_MAP_VALUE) notes.push(`${insn.reference}+${insn.imm2 ?? 0}`);
+    else if (insn.opcode === BPF_LD_IMM64 && insn.src === BPF_PSEUDO_BTF_ID) notes.push(`ksym ${insn.reference}`);
+    else if (isKfuncCall(insn)) notes.push(`kfunc ${insn.reference}`);
+    else if (isFunctionCall(insn) || isFunctionReference(insn)) notes.push(`<${insn.reference}>`);
+    else notes.push(insn.reference);
+  }
+  if (insn.core !== undefined) notes.push(`CO-RE ${coreReloKindName(insn.core.kind)} [${insn.core.typeId}] ${insn.core.accessString}`);
+  return notes.length > 0 ? notes.join(', ') : undefined;
+}
+
+/** Disassembly with source lines interleaved, in `llvm-objdump -S` layout. */
+export function dumpProgram(p: ProgramSpec): string {
+  const out: string[] = [];
+  let last: string | undefined;
+  for (const line of disassembleLines(p.instructions)) {
+    const insn = line.instruction;
+    if (insn.symbol !== undefined) {
+      if (out.length > 0) out.push('');
+      out.push(`${(line.slot * 8).toString(16).padStart(16, '0')} <${insn.symbol}>:`);
+    }
+    const src = insn.source;
+    if (src?.text !== undefined) {
+      const key = `${src.file}:${src.line}`;
+      if (key !== last) {
+        out.push(`; ${src.text}`);
+        last = key;
+      }
+    }
+    const note = referenceNote(p, line.index);
+    out.push(`${String(line.slot).padStart(8)}:\t${line.text}${note !== undefined ? `\t; ${note}` : ''}`);
+  }
+  return `${out.join('\n')}\n`;
+}
+
+async function dump(argv: string[], io: CommandIO): Promise<number> {
+  const { values, positionals } = parse('object dump', argv, { ...OUTPUT, program: { type: 'string' } });
+  if (values.help) return printHelp(io, DUMP_HELP);
+  const f = file('dump', positionals);
+  const name = values.program;
+  if (name === undefined) throw new UsageError('object dump: --program NAME is required');
+  const spec = CollectionSpec.fromFile(f);
+  const p = spec.programs[name];
+  if (p === undefined) throw new UsageError(`object dump: ${f} has no program ${name} (it has ${Object.keys(spec.programs).join(', ')})`);
+  if (values.json || values.pretty) {
+    const lines = disassembleLines(p.instructions).map((l) => ({
+      slot: l.slot,
+      ...(l.instruction.symbol !== undefined ? { symbol: l.instruction.symbol } : {}),
+      disasm: l.text,
+      ...(l.instruction.source?.line !== undefined ? { source: { file: l.instruction.source.file, line: l.instruction.source.line, text: l.instruction.source.text } } : {}),
+      ...(referenceNote(p, l.index) !== undefined ? { reference: referenceNote(p, l.index) } : {}),
+    }));
+    writeJson(io.stdout, { program: name, section: p.sectionName, instructions: lines }, values.pretty === true);
+    return 0;
+  }
+  io.stdout.write(`${f}:\tfile format elf64-bpf\n\nDisassembly of section ${p.sectionName}:\n\n`);
+  io.stdout.write(dumpProgram(p));
+  return 0;
+}
+
+const VERBS: Record<string, (argv: string[], io: CommandIO) => Promise<number>> = { inspect, load, run, dump };
+
+export const command: Command = {
+  name: 'object',
+  summary: 'inspect, load, run and disassemble BPF object files',
+  help: HELP,
+  async run(argv: string[], io: CommandIO): Promise<number> {
+    const [verb, ...rest] = argv;
+    if (verb === undefined) throw new UsageError('object: expected a verb (inspect, load, run, dump)');
+    if (verb === '--help' || verb === '-h' || verb === 'help') return printHelp(io, HELP);
+    const matches = Object.keys(VERBS).filter((v) => v.startsWith(verb));
+    const name = verb in VERBS ? verb : matches.length === 1 ? matches[0] : undefined;
+    const fn = name === undefined ? undefined : VERBS[name];
+    if (fn === undefined) throw new UsageError(`object: unknown verb '${verb}'`);
+    return fn(rest, io);
+  },
+};

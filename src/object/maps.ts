@@ -1,0 +1,196 @@
+// Map definitions: BTF-defined maps in `.maps` and `struct bpf_map_def` in the legacy `maps`.
+import type { Btf } from '../btf/btf.js';
+import { sizeOf } from '../btf/query.js';
+import type { BtfMember, BtfType } from '../btf/types.js';
+import { MapType } from '../sys/types.js';
+import { ObjectError } from './errors.js';
+import type { MapSpec, PinType } from './types.js';
+
+const MAX_DEPTH = 32;
+
+function resolve(btf: Btf, id: number): BtfType {
+  let t = btf.type(id);
+  for (let i = 0; i < MAX_DEPTH; i++) {
+    if (t.kind === 'TYPEDEF' || t.kind === 'CONST' || t.kind === 'VOLATILE' || t.kind === 'RESTRICT' || t.kind === 'TYPE_TAG') t = btf.type(t.type);
+    else return t;
+  }
+  return t;
+}
+
+/** `__uint(name, value)` is `int (*name)[value]`: the value is the array's length. */
+function uintMember(btf: Btf, m: BtfMember, map: string): number {
+  const p = resolve(btf, m.type);
+  if (p.kind !== 'PTR') throw new ObjectError(`attribute ${m.name} is not a __uint() (a pointer to an array)`, { map, section: '.maps' });
+  const a = resolve(btf, p.type);
+  if (a.kind !== 'ARRAY') throw new ObjectError(`attribute ${m.name} is not a __uint() (a pointer to an array)`, { map, section: '.maps' });
+  return a.nelems;
+}
+
+/** `__type(name, T)` is `T *name`: the pointed-to type. */
+function typeMember(btf: Btf, m: BtfMember, map: string): BtfType {
+  const p = resolve(btf, m.type);
+  if (p.kind !== 'PTR') throw new ObjectError(`attribute ${m.name} is not a __type() (a pointer)`, { map, section: '.maps' });
+  return btf.type(p.type);
+}
+
+export interface BtfMapDefinition {
+  readonly spec: MapSpec;
+  /** Byte offset of the `values` member in the definition, for `.rel.maps` initial values. */
+  readonly valuesOffset?: number;
+}
+
+const LIBBPF_PIN_NONE = 0;
+const LIBBPF_PIN_BY_NAME = 1;
+
+/**
+ * Reads a BTF map definition: a struct whose members are `__uint()`, `__type()` and
+ * `__array()` attributes. `inner` is true for the template of a map-in-map's values.
+ */
+export function parseBtfMapDefinition(btf: Btf, name: string, typeId: number, inner = false, depth = 0): BtfMapDefinition {
+  if (depth > 4) throw new ObjectError('maps of maps nest too deeply', { map: name, section: '.maps' });
+  const def = resolve(btf, typeId);
+  if (def.kind !== 'STRUCT') throw new ObjectError(`a BTF map definition must be a struct, not ${def.kind}`, { map: name, section: '.maps' });
+  const spec: MapSpec = {
+    name,
+    type: MapType.UNSPEC,
+    keySize: 0,
+    valueSize: 0,
+    maxEntries: 0,
+    flags: 0,
+    pinning: 'none',
+    mapExtra: 0n,
+    values: [],
+    freeze: false,
+  };
+  let keySize: number | undefined;
+  let valueSize: number | undefined;
+  let valuesOffset: number | undefined;
+  let innerDef: { typeId: number } | undefined;
+  let valuesIsFunc = false;
+  for (const m of def.members) {
+    switch (m.name) {
+      case 'type':
+        spec.type = uintMember(btf, m, name) as MapType;
+        break;
+      case 'max_entries':
+        spec.maxEntries = uintMember(btf, m, name);
+        break;
+      case 'map_flags':
+        spec.flags = uintMember(btf, m, name);
+        break;
+      case 'numa_node':
+        spec.numaNode = uintMember(btf, m, name);
+        break;
+      case 'key_size':
+        keySize = uintMember(btf, m, name);
+        break;
+      case 'value_size':
+        valueSize = uintMember(btf, m, name);
+        break;
+      case 'map_extra':
+        spec.mapExtra = BigInt(uintMember(btf, m, name));
+        break;
+      case 'pinning': {
+        if (inner) throw new ObjectError('the inner map of a map-in-map cannot be pinned', { map: name, section: '.maps' });
+        const p = uintMember(btf, m, name);
+        if (p !== LIBBPF_PIN_NONE && p !== LIBBPF_PIN_BY_NAME) throw new ObjectError(`unknown pinning ${p}`, { map: name, section: '.maps' });
+        spec.pinning = (p === LIBBPF_PIN_BY_NAME ? 'byName' : 'none') as PinType;
+        break;
+      }
+      case 'key': {
+        const t = typeMember(btf, m, name);
+        spec.keyType = t;
+        keySize = checkSize(btf, t, keySize, 'key', name);
+        break;
+      }
+      case 'value': {
+        const t = typeMember(btf, m, name);
+        spec.valueType = t;
+        valueSize = checkSize(btf, t, valueSize, 'value', name);
+        break;
+      }
+      case 'values': {
+        const a = resolve(btf, m.type);
+        if (a.kind !== 'ARRAY' || a.nelems !== 0) throw new ObjectError('`values` must be an array of zero length (__array())', { map: name, section: '.maps' });
+        const p = resolve(btf, a.type);
+        if (p.kind !== 'PTR') throw new ObjectError('`values` must hold pointers', { map: name, section: '.maps' });
+        const target = resolve(btf, p.type);
+        if (target.kind === 'STRUCT') innerDef = { typeId: target.id };
+        else if (target.kind === 'FUNC_PROTO') valuesIsFunc = true;
+        else throw new ObjectError(`\`values\` must point to map definitions or functions, not ${target.kind}`, { map: name, section: '.maps' });
+        if (m.bitOffset % 8 !== 0) throw new ObjectError('`values` is not byte aligned', { map: name, section: '.maps' });
+        valuesOffset = m.bitOffset / 8;
+        break;
+      }
+      default:
+        throw new ObjectError(`unknown map attribute '${m.name}'`, { map: name, section: '.maps' }, 'ENOTSUP');
+    }
+  }
+  if (keySize !== undefined) spec.keySize = keySize;
+  if (valueSize !== undefined) spec.valueSize = valueSize;
+  if (innerDef !== undefined) {
+    if (spec.type !== MapType.ARRAY_OF_MAPS && spec.type !== MapType.HASH_OF_MAPS) {
+      throw new ObjectError('only ARRAY_OF_MAPS and HASH_OF_MAPS hold maps in `values`', { map: name, section: '.maps' });
+    }
+    spec.innerMap = parseBtfMapDefinition(btf, `${name}.inner`, innerDef.typeId, true, depth + 1).spec;
+    if (valueSize !== undefined && valueSize !== 4) throw new ObjectError('a map of maps has 4-byte values', { map: name, section: '.maps' });
+    spec.valueSize = 4;
+  }
+  if (valuesIsFunc) {
+    if (spec.type !== MapType.PROG_ARRAY) throw new ObjectError('only PROG_ARRAY holds programs in `values`', { map: name, section: '.maps' });
+    spec.valueSize = 4;
+  }
+  if ((spec.type === MapType.ARRAY_OF_MAPS || spec.type === MapType.HASH_OF_MAPS) && spec.innerMap === undefined) {
+    throw new ObjectError('a map of maps needs an inner map definition (__array(values, ...))', { map: name, section: '.maps' });
+  }
+  if (spec.type === MapType.PERF_EVENT_ARRAY) {
+    if (spec.keySize === 0) spec.keySize = 4;
+    if (spec.valueSize === 0) spec.valueSize = 4;
+  }
+  return { spec, ...(valuesOffset !== undefined ? { valuesOffset } : {}) };
+}
+
+function checkSize(btf: Btf, t: BtfType, given: number | undefined, what: string, map: string): number {
+  let size: number;
+  try {
+    size = sizeOf(btf, t.id);
+  } catch (err) {
+    throw new ObjectError(`the ${what} type has no size`, { map, section: '.maps', cause: err });
+  }
+  if (given !== undefined && given !== size) throw new ObjectError(`${what}_size ${given} conflicts with the ${what} type's size ${size}`, { map, section: '.maps' });
+  return size;
+}
+
+const LEGACY_FIELDS = ['type', 'keySize', 'valueSize', 'maxEntries', 'flags', 'innerMapIdx', 'numaNode'] as const;
+
+/** `struct bpf_map_def` entries of the legacy `maps` section, at their symbols' offsets. */
+export function parseLegacyMaps(data: Uint8Array, littleEndian: boolean, symbols: readonly { name: string; offset: number }[]): MapSpec[] {
+  if (symbols.length === 0) return [];
+  if (data.length === 0) throw new ObjectError('the maps section has symbols but no data', { section: 'maps' });
+  const defSize = Math.floor(data.length / symbols.length);
+  if (defSize < 4 * 5 || data.length % symbols.length !== 0 || defSize % 4 !== 0) {
+    throw new ObjectError(`cannot divide ${data.length} bytes among ${symbols.length} map definitions`, { section: 'maps' });
+  }
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  return symbols.map(({ name, offset }) => {
+    if (offset % defSize !== 0 || offset + defSize > data.length) throw new ObjectError(`map definition at offset ${offset} is misplaced`, { section: 'maps', map: name });
+    const f: Record<(typeof LEGACY_FIELDS)[number], number> = { type: 0, keySize: 0, valueSize: 0, maxEntries: 0, flags: 0, innerMapIdx: 0, numaNode: 0 };
+    for (let i = 0; i < LEGACY_FIELDS.length && i * 4 < defSize; i++) f[LEGACY_FIELDS[i]!] = view.getUint32(offset + i * 4, littleEndian);
+    for (let o = LEGACY_FIELDS.length * 4; o < defSize; o++) {
+      if (data[offset + o] !== 0) throw new ObjectError(`map definition has ${defSize} bytes with unknown non-zero fields`, { section: 'maps', map: name }, 'ENOTSUP');
+    }
+    return {
+      name,
+      type: f.type as MapType,
+      keySize: f.keySize,
+      valueSize: f.valueSize,
+      maxEntries: f.maxEntries,
+      flags: f.flags,
+      ...(f.numaNode !== 0 ? { numaNode: f.numaNode } : {}),
+      pinning: 'none',
+      mapExtra: 0n,
+      values: [],
+      freeze: false,
+    } satisfies MapSpec;
+  });
+}
