@@ -1,0 +1,20 @@
+// tsbpf: the public API. Subpaths: 'tsbpf/asm' (instruction set), 'tsbpf/gen' (generated-module runtime).
+export * from './errors.js';
+export { AttachFlags, AttachType, Cmd, LinkType, MapFlags, MapType, OpenFlags, ProgFlags, ProgramType, UpdateFlags } from './sys/types.js';
+export { FD } from './sys/fd.js';
+export type { MapInfo, ProgInfo, LinkInfo as KernelLinkInfo, BtfInfo } from './sys/info.js';
+export * from './map.js';
+export * from './codec/index.js';
+export * from './program.js';
+export { parseVerifierLog, logLines, type VerifierFailure } from './verifier.js';
+export * from './features/index.js';
+export * from './collection.js';
+export * from './object/index.js';
+export { btfCodec, typeLabel } from './btfcodec.js';
+export * from './link/index.js';
+export * from './ringbuf/index.js';
+export * from './perf/index.js';
+export { compile, compileToObject, CompileError } from './compile.js';
+export * as btf from './btf/index.js';
+export * as elf from './elf/index.js';
+export * as asm from './asm/index.js';
