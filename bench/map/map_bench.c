@@ -1,5 +1,6 @@
 // The C reference for bench/map/run.ts: the same four measurements through libbpf.
-// Prints one JSON object per line: {"name": ..., "ops": ..., "seconds": ...}.
+// Usage: map_bench ENTRIES SINGLE_OPS DUMPS CHUNK REPS [lookup|update|dump-batch|dump-iterate]
+// Prints one JSON object per measurement: {"name": ..., "ops": ..., "seconds": ...}.
 #include <bpf/bpf.h>
 #include <errno.h>
 #include <stdint.h>
@@ -8,9 +9,10 @@
 #include <string.h>
 #include <time.h>
 
+// CPU time of the process, so time spent descheduled on a shared machine does not count.
 static double now(void) {
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
   return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
@@ -30,6 +32,8 @@ int main(int argc, char** argv) {
   unsigned dumps = argc > 3 ? (unsigned)atoi(argv[3]) : 10;
   unsigned chunk = argc > 4 ? (unsigned)atoi(argv[4]) : 4096;
   unsigned reps = argc > 5 ? (unsigned)atoi(argv[5]) : 3;
+  const char* only = argc > 6 ? argv[6] : NULL;
+#define WANT(name) (only == NULL || strcmp(only, name) == 0)
 
   int fd = bpf_map_create(BPF_MAP_TYPE_HASH, "bench_c", 8, 16, entries, NULL);
   if (fd < 0) die("bpf_map_create");
@@ -43,7 +47,7 @@ int main(int argc, char** argv) {
   volatile uint64_t sink = 0;
 
   best = 1e30;
-  for (unsigned r = 0; r < reps; r++) {
+  for (unsigned r = 0; WANT("lookup") && r < reps; r++) {
     double t0 = now();
     for (unsigned i = 0; i < single_ops; i++) {
       key = i % entries;
@@ -53,10 +57,10 @@ int main(int argc, char** argv) {
     double dt = now() - t0;
     if (dt < best) best = dt;
   }
-  report("lookup", single_ops, best);
+  if (WANT("lookup")) report("lookup", single_ops, best);
 
   best = 1e30;
-  for (unsigned r = 0; r < reps; r++) {
+  for (unsigned r = 0; WANT("update") && r < reps; r++) {
     double t0 = now();
     for (unsigned i = 0; i < single_ops; i++) {
       key = i % entries;
@@ -65,12 +69,12 @@ int main(int argc, char** argv) {
     double dt = now() - t0;
     if (dt < best) best = dt;
   }
-  report("update", single_ops, best);
+  if (WANT("update")) report("update", single_ops, best);
 
   uint64_t* keys = malloc((size_t)chunk * 8);
   uint8_t* values = malloc((size_t)chunk * 16);
   best = 1e30;
-  for (unsigned r = 0; r < reps; r++) {
+  for (unsigned r = 0; WANT("dump-batch") && r < reps; r++) {
     double t0 = now();
     for (unsigned d = 0; d < dumps; d++) {
       uint32_t in_batch = 0, out_batch = 0;
@@ -94,10 +98,10 @@ int main(int argc, char** argv) {
     double dt = now() - t0;
     if (dt < best) best = dt;
   }
-  report("dump-batch", (double)dumps * entries, best);
+  if (WANT("dump-batch")) report("dump-batch", (double)dumps * entries, best);
 
   best = 1e30;
-  for (unsigned r = 0; r < reps; r++) {
+  for (unsigned r = 0; WANT("dump-iterate") && r < reps; r++) {
     double t0 = now();
     for (unsigned d = 0; d < dumps; d++) {
       uint64_t cur, next, seen = 0;
@@ -118,7 +122,7 @@ int main(int argc, char** argv) {
     double dt = now() - t0;
     if (dt < best) best = dt;
   }
-  report("dump-iterate", (double)dumps * entries, best);
+  if (WANT("dump-iterate")) report("dump-iterate", (double)dumps * entries, best);
   (void)sink;
   return 0;
 }

@@ -1,0 +1,361 @@
+// `tsbpf map`: list, show, dump, update, delete and pin the kernel's BPF maps.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { BpfError, InvalidArgumentError, NotSupportedError, TsbpfError } from '../errors.js';
+import { Map } from '../map.js';
+import { isKeyless, mapTypeName } from '../map/kinds.js';
+import { allIds, getFdById } from '../sys/attrs.js';
+import { mapInfo, type MapInfo } from '../sys/info.js';
+import { Cmd, UpdateFlags } from '../sys/types.js';
+import { formatTable, UsageError, writeJson, type Command, type CommandIO } from './command.js';
+
+const help = `Usage: tsbpf map <command> [options]
+
+Commands:
+  list [--json]                          every map in the kernel
+  show MAP [--json]                      one map's attributes
+  dump MAP [--json]                      every element, keys and values in hex
+  update MAP key BYTES value BYTES [any|noexist|exist]
+                                         write one element (default: any)
+  delete MAP key BYTES                   delete one element
+  pin MAP PATH                           pin a map on a bpffs (parent directories are created)
+
+MAP is a map id (\`12\` or \`id 12\`) or the path of a pin (\`/sys/fs/bpf/x\` or \`pinned /sys/fs/bpf/x\`).
+
+BYTES, as in bpftool, is one token per byte: \`0x0a\` (hex) or \`10\` (decimal), for example
+\`key 0x01 0x00 0x00 0x00\`. After the word \`hex\`, tokens are hex digits without a prefix and
+may hold several bytes each: \`key hex 01 00 00 00\` or \`key hex 01000000\`. The count must
+match the map's key or value size. Values of per-CPU maps are given once and written to every CPU.
+
+Options:
+  -j, --json     one JSON document (bpftool's layout for dump: arrays of "0x.." strings)
+  -p, --pretty   indented JSON (implies --json)
+  -h, --help     this text
+
+Exit status: 0 on success, 1 on failure (reason on stderr), 2 on usage errors.
+`;
+
+interface Flags {
+  json: boolean;
+  pretty: boolean;
+  positionals: string[];
+}
+
+function parse(args: string[]): Flags & { help: boolean } {
+  try {
+    const { values, positionals } = parseArgs({
+      args,
+      options: {
+        json: { type: 'boolean', short: 'j' },
+        pretty: { type: 'boolean', short: 'p' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      allowPositionals: true,
+      strict: true,
+    });
+    return { json: Boolean(values.json || values.pretty), pretty: Boolean(values.pretty), help: Boolean(values.help), positionals };
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+/** Takes a MAP reference off the front of `args`: `12`, `id 12`, `/path`, `pinned /path`. */
+function takeMapRef(args: string[]): { kind: 'id'; id: number } | { kind: 'pinned'; path: string } {
+  const first = args.shift();
+  if (first === undefined) throw new UsageError('missing MAP (an id or a pinned path)');
+  if (first === 'id' || first === 'pinned') {
+    const v = args.shift();
+    if (v === undefined) throw new UsageError(`missing value after "${first}"`);
+    if (first === 'pinned') return { kind: 'pinned', path: v };
+    return { kind: 'id', id: parseId(v) };
+  }
+  if (/^\d+$/.test(first)) return { kind: 'id', id: parseId(first) };
+  return { kind: 'pinned', path: first };
+}
+
+function parseId(s: string): number {
+  if (!/^\d+$/.test(s) || Number(s) <= 0 || Number(s) > 0xffffffff) throw new UsageError(`invalid map id "${s}"`);
+  return Number(s);
+}
+
+function openMap(ref: ReturnType<typeof takeMapRef>): Map {
+  return ref.kind === 'id' ? Map.fromId(ref.id) : Map.openPinned(ref.path);
+}
+
+function hex(bytes: Uint8Array): string[] {
+  const out: string[] = [];
+  for (const b of bytes) out.push(b.toString(16).padStart(2, '0'));
+  return out;
+}
+
+function jsonBytes(bytes: Uint8Array): string[] {
+  return hex(bytes).map((h) => `0x${h}`);
+}
+
+/**
+ * BYTES as documented in the help: one token per byte (`0x0a` or `10`), or after `hex`,
+ * prefix-less hex digits, several bytes per token allowed.
+ */
+export function parseBytes(tokens: string[], what: string): Uint8Array {
+  const out: number[] = [];
+  if (tokens[0] === 'hex') {
+    const digits = tokens.slice(1).join('');
+    if (tokens.length < 2 || !/^([0-9a-fA-F]{2})+$/.test(digits)) {
+      throw new UsageError(`${what}: after "hex", give an even number of hex digits (e.g. "${what} hex 01 00 00 00"), got "${tokens.slice(1).join(' ')}"`);
+    }
+    for (let i = 0; i < digits.length; i += 2) out.push(parseInt(digits.slice(i, i + 2), 16));
+    return Uint8Array.from(out);
+  }
+  for (const t of tokens) {
+    let v: number;
+    if (/^0x[0-9a-fA-F]{1,2}$/.test(t)) v = parseInt(t.slice(2), 16);
+    else if (/^\d{1,3}$/.test(t)) v = Number(t);
+    else throw new UsageError(`${what}: "${t}" is not a byte (write 0x0a or 10, or use "${what} hex 0a...")`);
+    if (v > 255) throw new UsageError(`${what}: ${t} does not fit in a byte`);
+    out.push(v);
+  }
+  return Uint8Array.from(out);
+}
+
+const FLAG_WORDS: Record<string, UpdateFlags> = { any: UpdateFlags.ANY, noexist: UpdateFlags.NOEXIST, exist: UpdateFlags.EXIST };
+
+/** Splits `key BYTES... [value BYTES...] [flag]`. */
+function parseElement(args: string[], wantValue: boolean): { key: string[]; value: string[]; flags: UpdateFlags } {
+  if (args[0] !== 'key') throw new UsageError(`expected "key BYTES..."${wantValue ? ' value BYTES...' : ''}, got "${args.join(' ')}"`);
+  const valueAt = args.indexOf('value');
+  if (wantValue && valueAt < 0) throw new UsageError('missing "value BYTES..."');
+  if (!wantValue && valueAt >= 0) throw new UsageError('unexpected "value" (delete takes only a key)');
+  const key = args.slice(1, wantValue ? valueAt : undefined);
+  let value = wantValue ? args.slice(valueAt + 1) : [];
+  let flags = UpdateFlags.ANY;
+  const last = value[value.length - 1];
+  if (last !== undefined && last in FLAG_WORDS) {
+    flags = FLAG_WORDS[last] as UpdateFlags;
+    value = value.slice(0, -1);
+  }
+  if (key.length === 0) throw new UsageError('missing key bytes');
+  if (wantValue && value.length === 0) throw new UsageError('missing value bytes');
+  return { key, value, flags };
+}
+
+interface FdInfo {
+  frozen?: boolean;
+  memlock?: number;
+}
+
+function fdInfo(fd: number): FdInfo {
+  try {
+    const text = readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8');
+    const out: FdInfo = {};
+    const memlock = /^memlock:\s*(\d+)/m.exec(text);
+    const frozen = /^frozen:\s*(\d+)/m.exec(text);
+    if (memlock) out.memlock = Number(memlock[1]);
+    if (frozen) out.frozen = frozen[1] === '1';
+    return out;
+  } catch {
+    return {};
+  }
+}
+
+interface MapRecord {
+  id: number;
+  type: string;
+  name: string;
+  flags: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  btfId?: number;
+  mapExtra?: bigint;
+  frozen?: boolean;
+  memlock?: number;
+}
+
+function record(info: MapInfo, fd: number): MapRecord {
+  const r: MapRecord = {
+    id: info.id,
+    type: mapTypeName(info.type).toLowerCase(),
+    name: info.name,
+    flags: info.mapFlags,
+    keySize: info.keySize,
+    valueSize: info.valueSize,
+    maxEntries: info.maxEntries,
+  };
+  if (info.btfId) r.btfId = info.btfId;
+  if (info.mapExtra) r.mapExtra = info.mapExtra;
+  return { ...r, ...fdInfo(fd) };
+}
+
+function showText(r: MapRecord): string {
+  let s = `${r.id}: ${r.type}  ${r.name ? `name ${r.name}  ` : ''}flags 0x${r.flags.toString(16)}\n`;
+  s += `\tkey ${r.keySize}B  value ${r.valueSize}B  max_entries ${r.maxEntries}`;
+  if (r.memlock !== undefined) s += `  memlock ${r.memlock}B`;
+  if (r.btfId) s += `\n\tbtf_id ${r.btfId}`;
+  if (r.mapExtra) s += `\n\tmap_extra 0x${r.mapExtra.toString(16)}`;
+  if (r.frozen) s += '\n\tfrozen';
+  return `${s}\n`;
+}
+
+function list(f: Flags, io: CommandIO): number {
+  if (f.positionals.length > 0) throw new UsageError(`list takes no arguments, got "${f.positionals.join(' ')}"`);
+  const records: MapRecord[] = [];
+  for (const id of allIds(Cmd.MAP_GET_NEXT_ID)) {
+    let fd;
+    try {
+      fd = getFdById(Cmd.MAP_GET_FD_BY_ID, id);
+    } catch (err) {
+      if (err instanceof BpfError && err.code === 'ENOENT') continue; // gone since listed
+      throw err;
+    }
+    try {
+      records.push(record(mapInfo(fd.value), fd.value));
+    } finally {
+      fd.close();
+    }
+  }
+  if (f.json) {
+    writeJson(io.stdout, records, f.pretty);
+    return 0;
+  }
+  const rows = records.map((r) => [String(r.id), r.type, r.name, `0x${r.flags.toString(16)}`, String(r.keySize), String(r.valueSize), String(r.maxEntries)]);
+  io.stdout.write(formatTable(['ID', 'TYPE', 'NAME', 'FLAGS', 'KEY', 'VALUE', 'MAX_ENTRIES'], rows));
+  return 0;
+}
+
+function show(f: Flags, io: CommandIO): number {
+  const args = [...f.positionals];
+  const ref = takeMapRef(args);
+  if (args.length > 0) throw new UsageError(`unexpected "${args.join(' ')}"`);
+  using map = openMap(ref);
+  const r = record(map.info(), map.fd.value);
+  if (f.json) writeJson(io.stdout, r, f.pretty);
+  else io.stdout.write(showText(r));
+  return 0;
+}
+
+interface DumpEntry {
+  key: string[];
+  value?: string[] | null;
+  values?: { cpu: number; value: string[] }[];
+}
+
+function dump(f: Flags, io: CommandIO): number {
+  const args = [...f.positionals];
+  const ref = takeMapRef(args);
+  if (args.length > 0) throw new UsageError(`unexpected "${args.join(' ')}"`);
+  using map = openMap(ref);
+  if (isKeyless(map.type)) throw new InvalidArgumentError(`${map} has no keys to dump (queues, stacks, bloom filters, ring buffers and arenas are read by other means)`);
+  const entries: DumpEntry[] = [];
+  let text = '';
+  let unreadable = false;
+  for (const key of map.keys()) {
+    let value: Uint8Array | Uint8Array[] | undefined;
+    try {
+      value = map.lookup(key) as Uint8Array | Uint8Array[] | undefined;
+    } catch (err) {
+      if (!(err instanceof NotSupportedError)) throw err;
+      unreadable = true;
+      entries.push({ key: jsonBytes(key), value: null });
+      text += `key: ${hex(key).join(' ')}  value: <not readable from user space>\n`;
+      continue;
+    }
+    if (value === undefined) continue; // deleted meanwhile, or an empty fd-array slot
+    if (Array.isArray(value)) {
+      entries.push({ key: jsonBytes(key), values: value.map((v, cpu) => ({ cpu, value: jsonBytes(v) })) });
+      text += `key:\n${hex(key).join(' ')}\n`;
+      value.forEach((v, cpu) => {
+        text += `value (CPU ${String(cpu).padStart(2, '0')}): ${hex(v).join(' ')}\n`;
+      });
+    } else {
+      entries.push({ key: jsonBytes(key), value: jsonBytes(value) });
+      text += `key: ${hex(key).join(' ')}  value: ${hex(value).join(' ')}\n`;
+    }
+  }
+  if (f.json) {
+    writeJson(io.stdout, entries, f.pretty);
+  } else {
+    io.stdout.write(`${text}Found ${entries.length} element${entries.length === 1 ? '' : 's'}\n`);
+  }
+  if (unreadable && !f.json) io.stderr.write(`note: ${mapTypeName(map.type)} values cannot be read from user space\n`);
+  return 0;
+}
+
+function sized(bytes: Uint8Array, size: number, what: string, map: Map): Uint8Array {
+  if (bytes.length !== size) throw new UsageError(`${what} has ${bytes.length} byte${bytes.length === 1 ? '' : 's'} but ${map} takes ${size}`);
+  return bytes;
+}
+
+function update(f: Flags, io: CommandIO): number {
+  const args = [...f.positionals];
+  const ref = takeMapRef(args);
+  const el = parseElement(args, true);
+  const key = parseBytes(el.key, 'key');
+  const value = parseBytes(el.value, 'value');
+  using map = openMap(ref);
+  sized(key, map.keySize, 'key', map);
+  sized(value, map.valueSize, 'value', map);
+  if (map.perCpu) {
+    (map as unknown as Map<Uint8Array, Uint8Array[]>).update(key, Array.from({ length: map.cpus }, () => value), el.flags);
+  } else {
+    map.update(key, value, el.flags);
+  }
+  if (f.json) writeJson(io.stdout, { updated: true }, f.pretty);
+  return 0;
+}
+
+function remove(f: Flags, io: CommandIO): number {
+  const args = [...f.positionals];
+  const ref = takeMapRef(args);
+  const el = parseElement(args, false);
+  const key = parseBytes(el.key, 'key');
+  using map = openMap(ref);
+  sized(key, map.keySize, 'key', map);
+  if (!map.delete(key)) throw new TsbpfError('ENOENT', `${map} has no element with key ${hex(key).join(' ')}`);
+  if (f.json) writeJson(io.stdout, { deleted: true }, f.pretty);
+  return 0;
+}
+
+function pin(f: Flags, io: CommandIO): number {
+  const args = [...f.positionals];
+  const ref = takeMapRef(args);
+  const path = args.shift();
+  if (path === undefined) throw new UsageError('missing PATH to pin at');
+  if (args.length > 0) throw new UsageError(`unexpected "${args.join(' ')}"`);
+  using map = openMap(ref);
+  map.pin(path);
+  if (f.json) writeJson(io.stdout, { id: map.id, pinned: map.pinnedPath }, f.pretty);
+  return 0;
+}
+
+const subcommands: Record<string, (f: Flags, io: CommandIO) => number> = { list, show, dump, update, delete: remove, pin };
+const aliases: Record<string, string> = { ls: 'list' };
+
+export const command: Command = {
+  name: 'map',
+  summary: 'list, show, dump, update, delete and pin BPF maps',
+  help,
+  async run(argv: string[], io: CommandIO): Promise<number> {
+    const [first, ...rest] = argv;
+    if (first === undefined) throw new UsageError('missing command (list, show, dump, update, delete, pin)');
+    if (first === '-h' || first === '--help' || first === 'help') {
+      io.stdout.write(help);
+      return 0;
+    }
+    const name = aliases[first] ?? first;
+    const sub = subcommands[name];
+    if (sub === undefined) throw new UsageError(`unknown command "${first}" (list, show, dump, update, delete, pin)`);
+    const flags = parse(rest);
+    if (flags.help) {
+      io.stdout.write(help);
+      return 0;
+    }
+    try {
+      return sub(flags, io);
+    } catch (err) {
+      if (err instanceof UsageError) throw err;
+      const message = err instanceof Error ? err.message : String(err);
+      io.stderr.write(`tsbpf map ${name}: ${message.split('\n')[0]}\n`);
+      return 1;
+    }
+  },
+};

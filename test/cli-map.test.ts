@@ -1,0 +1,164 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { describe, it } from 'node:test';
+import { UsageError } from '../src/cli/command.js';
+import { command, parseBytes } from '../src/cli/map.js';
+import { u32 } from '../src/codec/index.js';
+import { Map, possibleCpus } from '../src/map.js';
+import { MapType } from '../src/sys/types.js';
+import { requireRoot, sh, uniqueName } from './helpers/kernel.js';
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function run(...argv: string[]): Promise<Run> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (d: Buffer) => (out += d.toString()));
+  stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const code = await command.run(argv, { stdout, stderr, stdin: new PassThrough() });
+  await new Promise((r) => setImmediate(r));
+  return { code, stdout: out, stderr: err };
+}
+
+function json<T>(r: Run): T {
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout) as T;
+}
+
+const usage = (e: unknown): boolean => e instanceof UsageError && e.code === 'EUSAGE';
+
+describe('tsbpf map: arguments', () => {
+  it('has a name, a summary and help', async () => {
+    assert.equal(command.name, 'map');
+    assert.ok(command.summary.length > 0);
+    const r = await run('--help');
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /Usage: tsbpf map/);
+    assert.match(r.stdout, /key hex 01 00 00 00/);
+    assert.equal((await run('dump', '-h')).stdout, command.help);
+  });
+
+  it('usage errors are UsageErrors (exit code 2 in main)', async () => {
+    await assert.rejects(run(), usage);
+    await assert.rejects(run('frobnicate'), usage);
+    await assert.rejects(run('show'), usage);
+    await assert.rejects(run('show', 'id'), usage);
+    await assert.rejects(run('list', '--bogus'), usage);
+    await assert.rejects(run('list', 'extra'), usage);
+    await assert.rejects(run('update', '1', 'key', '1'), usage);
+    await assert.rejects(run('update', '1', 'key', 'value', '1'), usage);
+    await assert.rejects(run('update', '1', 'key', '0x100', 'value', '1'), usage);
+    await assert.rejects(run('delete', '1', 'key', '1', 'value', '1'), usage);
+    await assert.rejects(run('pin', '1'), usage);
+  });
+
+  it('parses both byte forms', () => {
+    assert.deepEqual([...parseBytes(['0x01', '2', '0xff', '255'], 'key')], [1, 2, 255, 255]);
+    assert.deepEqual([...parseBytes(['hex', '01', '0a0B'], 'key')], [1, 10, 11]);
+    assert.throws(() => parseBytes(['256'], 'key'), usage);
+    assert.throws(() => parseBytes(['abc'], 'key'), usage);
+    assert.throws(() => parseBytes(['hex', '123'], 'key'), usage);
+    assert.throws(() => parseBytes(['hex'], 'key'), usage);
+  });
+});
+
+describe('tsbpf map: kernel', () => {
+  it('list and show report a map by id', async (t) => {
+    if (!requireRoot(t)) return;
+    using m = Map.create({ type: MapType.HASH, keySize: 4, valueSize: 8, maxEntries: 16, name: 'clilist' });
+    const all = json<{ id: number; type: string; name: string; keySize: number; valueSize: number; maxEntries: number }[]>(await run('list', '--json'));
+    const mine = all.find((r) => r.id === m.id);
+    assert.deepEqual(
+      { type: mine?.type, name: mine?.name, keySize: mine?.keySize, valueSize: mine?.valueSize, maxEntries: mine?.maxEntries },
+      { type: 'hash', name: 'clilist', keySize: 4, valueSize: 8, maxEntries: 16 },
+    );
+    const text = await run('list');
+    assert.match(text.stdout, new RegExp(`^${m.id}\\s+hash\\s+clilist\\s+0x0\\s+4\\s+8\\s+16$`, 'm'));
+    const shown = json<{ id: number; frozen: boolean; memlock: number }>(await run('show', 'id', String(m.id), '-j'));
+    assert.equal(shown.id, m.id);
+    assert.equal(shown.frozen, false);
+    assert.ok(shown.memlock > 0);
+    assert.match((await run('show', String(m.id))).stdout, new RegExp(`^${m.id}: hash  name clilist  flags 0x0\\n\\tkey 4B  value 8B  max_entries 16`));
+  });
+
+  it('update, dump and delete elements', async (t) => {
+    if (!requireRoot(t)) return;
+    using m = Map.create({ type: MapType.HASH, key: u32, value: u32, maxEntries: 16 });
+    const id = String(m.id);
+    assert.equal((await run('update', id, 'key', '0x01', '0', '0', '0', 'value', 'hex', '2a000000')).code, 0);
+    assert.equal((await run('update', id, 'key', 'hex', '02000000', 'value', '7', '0', '0', '0', 'noexist')).code, 0);
+    assert.equal(m.lookup(1), 42);
+    assert.equal(m.lookup(2), 7);
+    const exists = await run('update', id, 'key', '2', '0', '0', '0', 'value', '8', '0', '0', '0', 'noexist');
+    assert.equal(exists.code, 1);
+    assert.match(exists.stderr, /^tsbpf map update: .*EEXIST.*\n$/);
+    assert.equal(exists.stderr.split('\n').length, 2, 'one line');
+    assert.equal((await run('update', id, 'key', '3', '0', '0', '0', 'value', '8', '0', '0', '0', 'exist')).code, 1);
+    const dump = json<{ key: string[]; value: string[] }[]>(await run('dump', id, '--json'));
+    const byKey = new globalThis.Map(dump.map((e) => [e.key.join(' '), e.value.join(' ')]));
+    assert.deepEqual(Object.fromEntries(byKey), { '0x01 0x00 0x00 0x00': '0x2a 0x00 0x00 0x00', '0x02 0x00 0x00 0x00': '0x07 0x00 0x00 0x00' });
+    const text = await run('dump', id);
+    assert.match(text.stdout, /^key: 01 00 00 00 {2}value: 2a 00 00 00$/m);
+    assert.match(text.stdout, /^Found 2 elements$/m);
+    assert.equal((await run('delete', id, 'key', 'hex', '01000000')).code, 0);
+    assert.equal(m.lookup(1), undefined);
+    const missing = await run('delete', id, 'key', 'hex', '01000000');
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /no element with key 01 00 00 00/);
+    await assert.rejects(run('update', id, 'key', '1', '0', 'value', '1', '0', '0', '0'), (e: unknown) => usage(e) && /key has 2 bytes but map id \d+ \(HASH\) takes 4/.test((e as Error).message));
+  });
+
+  it('per-CPU values are written to every CPU and dumped per CPU', async (t) => {
+    if (!requireRoot(t)) return;
+    using m = Map.create({ type: MapType.PERCPU_ARRAY, key: u32, value: u32, maxEntries: 2 });
+    assert.equal((await run('update', String(m.id), 'key', '1', '0', '0', '0', 'value', '9', '0', '0', '0')).code, 0);
+    assert.deepEqual(m.lookup(1), Array(possibleCpus()).fill(9));
+    const dump = json<{ key: string[]; values: { cpu: number; value: string[] }[] }[]>(await run('dump', String(m.id), '-j'));
+    assert.equal(dump.length, 2);
+    assert.deepEqual(dump[1]?.values.map((v) => v.value[0]), Array(possibleCpus()).fill('0x09'));
+    assert.deepEqual(dump[1]?.values.map((v) => v.cpu), [...Array(possibleCpus()).keys()]);
+    assert.match((await run('dump', String(m.id))).stdout, /^value \(CPU 00\): 09 00 00 00$/m);
+  });
+
+  it('pin, then show, dump and update through the pinned path', async (t) => {
+    if (!requireRoot(t)) return;
+    const dir = mkdtempSync(join(tmpdir(), 'tsbpf-cli-bpffs-'));
+    sh('mount', ['-t', 'bpf', 'bpf', dir]);
+    try {
+      using m = Map.create({ type: MapType.ARRAY, key: u32, value: u32, maxEntries: 1, name: 'clipin' });
+      const path = join(dir, uniqueName('p', 30), 'm');
+      const pinned = json<{ id: number; pinned: string }>(await run('pin', String(m.id), path, '--json'));
+      assert.deepEqual(pinned, { id: m.id, pinned: path });
+      assert.ok(existsSync(path));
+      assert.equal(json<{ id: number }>(await run('show', 'pinned', path, '--json')).id, m.id);
+      assert.equal((await run('update', path, 'key', '0', '0', '0', '0', 'value', '5', '0', '0', '0')).code, 0);
+      assert.equal(m.lookup(0), 5);
+    } finally {
+      sh('umount', [dir], { allowFail: true });
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('failures are one line on stderr with exit code 1', async (t) => {
+    if (!requireRoot(t)) return;
+    const r = await run('show', String(0x7ffffff0));
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^tsbpf map show: .*ENOENT.*\n$/);
+    const notBpffs = await run('show', '/tmp/definitely-not-a-pin');
+    assert.equal(notBpffs.code, 1);
+    assert.match(notBpffs.stderr, /mount -t bpf bpf \/sys\/fs\/bpf/);
+    using q = Map.create({ type: MapType.QUEUE, valueSize: 4, maxEntries: 2 });
+    const dumpQueue = await run('dump', String(q.id));
+    assert.equal(dumpQueue.code, 1);
+    assert.match(dumpQueue.stderr, /\(QUEUE\) has no keys to dump/);
+  });
+});
