@@ -2,6 +2,7 @@
 // Every function returns the kernel's result, or -errno on failure; policy lives in TypeScript.
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <node_api.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -398,6 +399,15 @@ static napi_value n_recv(napi_env env, napi_callback_info info) {
   return make_int(env, r < 0 ? -errno : r);
 }
 
+// dup(fd) -> a new close-on-exec fd for the same file, or -errno
+static napi_value n_dup(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int64_t fd;
+  if (get_args(env, info, 1, argv) || get_i64(env, argv[0], &fd)) return NULL;
+  int r = fcntl((int)fd, F_DUPFD_CLOEXEC, 0);
+  return make_int(env, r < 0 ? -errno : r);
+}
+
 // read(fd, buffer) -> bytes read or -errno (perf counters, eventfds, iterator fds).
 static napi_value n_read(napi_env env, napi_callback_info info) {
   napi_value argv[2];
@@ -439,6 +449,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"send", NULL, n_send, NULL, NULL, NULL, napi_default, NULL},
       {"recv", NULL, n_recv, NULL, NULL, NULL, napi_default, NULL},
       {"read", NULL, n_read, NULL, NULL, NULL, napi_default, NULL},
+      {"dup", NULL, n_dup, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   napi_set_named_property(env, exports, "constants", constants(env));

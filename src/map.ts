@@ -282,6 +282,23 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
     }
   }
 
+  /**
+   * The same kernel map seen through other codecs, on a duplicate of this map's fd: the new
+   * Map owns (and closes) its own fd, so either can be closed first. Needs no privileges
+   * beyond holding this map.
+   */
+  withCodecs<K2 = Uint8Array, V2 = Uint8Array>(opts: MapOpenOptions<K2, V2> = {}): Map<K2, V2> {
+    const r = native.dup(this.fd.value);
+    if (r < 0) throw new BpfError('dup', -r, this.#what);
+    const fd = new FD(r, this.#what);
+    try {
+      return Map.fromFd<K2, V2>(fd, opts);
+    } catch (err) {
+      fd.close();
+      throw err;
+    }
+  }
+
   /** Opens the map pinned at `path` on a bpffs. */
   static openPinned<K = Uint8Array, V = Uint8Array>(path: string, opts: MapOpenOptions<K, V> = {}): Map<K, V> {
     let fd: FD;

@@ -2,7 +2,7 @@
 // by name, then the Collection whose maps, programs and variables the typed parts wrap.
 import { Collection } from '../collection.js';
 import type { OffsetCodec } from '../codec/codec.js';
-import { InvalidArgumentError, TsbpfError } from '../errors.js';
+import { InvalidArgumentError } from '../errors.js';
 import { Map } from '../map.js';
 import { CollectionSpec } from '../object/spec.js';
 import type { Program } from '../program.js';
@@ -54,7 +54,6 @@ export interface LoadedCollection {
   close(): void;
 }
 
-const EPERM = 'EPERM';
 
 export function loadCollection(o: ObjectSpec, options: { pinPath?: string | undefined; btfPath?: string | undefined }): LoadedCollection {
   const { spec } = o;
@@ -74,15 +73,7 @@ export function loadCollection(o: ObjectSpec, options: { pinPath?: string | unde
       if (key !== undefined && key.size !== m.keySize) throw new InvalidArgumentError(`map ${name}: the generated key codec is ${key.size} bytes, the map's keys ${m.keySize}; regenerate the module`);
       if (value.size !== m.valueSize) throw new InvalidArgumentError(`map ${name}: the generated value codec is ${value.size} bytes, the map's values ${m.valueSize}; regenerate the module`);
       // A second fd on the same map, owned by the view: the collection's maps keep their BTF codecs.
-      let view: Map<K, V>;
-      try {
-        view = Map.fromId<K, V>(m.id, { ...(key !== undefined ? { key } : {}), value: value as OffsetCodec<never> });
-      } catch (err) {
-        if (err instanceof TsbpfError && err.code === EPERM) {
-          throw new TsbpfError(EPERM, `map ${name}: opening a typed view of a loaded map (BPF_MAP_GET_FD_BY_ID) needs CAP_SYS_ADMIN`, { cause: err });
-        }
-        throw err;
-      }
+      const view = m.withCodecs<K, V>({ ...(key !== undefined ? { key } : {}), value: value as OffsetCodec<never> });
       views.push(view as Map<unknown, unknown>);
       return view;
     },

@@ -28,6 +28,7 @@ export interface Native {
   send(fd: number, data: ArrayBufferView, flags: number): number;
   recv(fd: number, data: ArrayBufferView, flags: number): number;
   read(fd: number, data: ArrayBufferView): number;
+  dup(fd: number): number;
   readonly constants: { readonly PAGE_SIZE: number; readonly RLIMIT_MEMLOCK: number };
 }
 

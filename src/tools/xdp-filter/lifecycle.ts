@@ -67,7 +67,7 @@ export function loadFilter(iface: string, opts: LoadOptions = {}): LoadedFilter 
     for (const name of ALL_MAPS) {
       const m = kept[name] ?? collection.maps[name];
       if (!m) throw new FilterError(`${OBJECT_PATH}: map ${name} is missing`);
-      maps[name] = Map.fromId(m.id);
+      maps[name] = m.withCodecs();
     }
     filterMaps = new FilterMaps(iface, maps);
     filterMaps.setConfig(policy, mode);
