@@ -10,6 +10,7 @@ const suites: Record<string, string> = {
   maps: './map/run.js',
   gen: './gen/run.js',
   object: './object/run.js',
+  xdp: './xdp/run.js',
 };
 
 function fmt(n: number): string {

@@ -1,11 +1,13 @@
 // Loading and unloading the filter on an interface, with its state pinned in bpffs. Each step
 // that changes the system is undone if a later one fails, so a failed command leaves nothing.
-import { existsSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
+import { existsSync, readdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Collection } from '../../collection.js';
 import { CollectionSpec } from '../../object/spec.js';
 import { Link } from '../../link/link.js';
+import { resolveInterface } from '../../link/interfaces.js';
 import { attachXdp } from '../../link/xdp.js';
+import { TsbpfError } from '../../errors.js';
 import { Map } from '../../map.js';
 import { isOnBpffs, removePin } from '../../map/bpffs.js';
 import { packageRoot } from '../../sys/native.js';
@@ -14,11 +16,18 @@ import { ALL_MAPS, FilterError, FilterMaps, pinDir, PIN_ROOT, RULE_STATE_MAPS, t
 
 export const OBJECT_PATH = join(packageRoot(), 'src', 'tools', 'xdp-filter', 'xdp_filter.bpf.o');
 
-/** The ifindex of a network interface of this namespace; a FilterError naming it otherwise. */
+/**
+ * The ifindex of a network interface of this process's network namespace (asked over netlink:
+ * /sys/class/net shows the namespace sysfs was mounted in); a FilterError naming it otherwise.
+ */
 export function requireInterface(name: string): number {
-  const path = `/sys/class/net/${name}/ifindex`;
-  if (!/^[^/\s]{1,15}$/.test(name) || !existsSync(path)) throw new FilterError(`unknown interface '${name}'`, 'ENODEV');
-  return Number(readFileSync(path, 'utf8').trim());
+  if (!/^[^/\s]{1,15}$/.test(name)) throw new FilterError(`unknown interface '${name}'`, 'ENODEV');
+  try {
+    return resolveInterface(name).ifindex;
+  } catch (err) {
+    if (err instanceof TsbpfError && (err.code === 'ENOENT' || err.code === 'ENODEV')) throw new FilterError(`unknown interface '${name}'`, 'ENODEV');
+    throw err;
+  }
 }
 
 /** Throws with how to mount bpffs when /sys/fs/bpf is not one. */
