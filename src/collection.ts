@@ -8,8 +8,10 @@ import type { Codec } from './codec/codec.js';
 import { u32 } from './codec/int.js';
 import { applyCoreRelocations, type CoreOutcome } from './core/relocate.js';
 import { CoreTargets, type Candidate } from './core/targets.js';
+import { attachPrograms, type CollectionAttachOptions, type CollectionLinks } from './collection/attach.js';
 import { BpfError, NotSupportedError, TsbpfError, VerifierError } from './errors.js';
 import { probeFentry } from './features/kernel.js';
+import type { SectionTargets } from './link/section.js';
 import { Map } from './map.js';
 import { loadObjectBtf } from './object/btfload.js';
 import { encodeKey, rawUpdate } from './object/elements.js';
@@ -48,6 +50,7 @@ export interface CollectionLoadOptions {
 }
 
 export type { CollectionMap } from './object/mapcreate.js';
+export { CollectionLinks, type AttachTarget, type CollectionAttachOptions, type SkippedProgram } from './collection/attach.js';
 export { Variable } from './object/variable.js';
 
 const DEFAULT_PIN_PATH = '/sys/fs/bpf';
@@ -60,12 +63,36 @@ export class Collection implements Disposable {
   readonly programs: Record<string, Program>;
   readonly variables: Record<string, Variable>;
   readonly #owned: CollectionMap[];
+  /** Each program's section name, by program name. */
+  readonly #sections: Record<string, string>;
 
-  constructor(maps: Record<string, CollectionMap>, programs: Record<string, Program>, variables: Record<string, Variable>, owned: CollectionMap[]) {
+  constructor(
+    maps: Record<string, CollectionMap>,
+    programs: Record<string, Program>,
+    variables: Record<string, Variable>,
+    owned: CollectionMap[],
+    sections: Record<string, string> = {},
+  ) {
     this.maps = maps;
     this.programs = programs;
     this.variables = variables;
     this.#owned = owned;
+    this.#sections = sections;
+  }
+
+  /**
+   * Attaches every program where its section says (attachBySection), with `targets` for what
+   * a section cannot name: the interface of `xdp`, the cgroup of `cgroup_skb/egress`... Programs
+   * whose section names no attach point (`xdp/devmap`, `struct_ops`), or whose hook needs a
+   * target not given (`xdp` without an interface, `socket` without a socket), are skipped and
+   * listed in `skipped` with the reason;
+   * with `options.strict` a missing target throws MissingTargetError instead, before anything is
+   * attached. All or nothing: when one attach fails, the links made so far are closed and the
+   * error is thrown. The result owns the links: its close() detaches them all (closing the
+   * collection does not).
+   */
+  attach(targets: SectionTargets = {}, options: CollectionAttachOptions = {}): CollectionLinks {
+    return attachPrograms(this.programs, this.#sections, targets, options);
   }
 
   /** Closes every program and every map the collection created (pins stay). */
@@ -181,7 +208,9 @@ class LoadSession {
     for (const [name, ps] of Object.entries(spec.programs)) this.#programs[name] = this.#loadProgram(name, ps);
     this.#fillProgramArrays();
     this.#pin();
-    return new Collection(this.#maps, this.#programs, this.#variables(), this.#owned);
+    const sections: Record<string, string> = {};
+    for (const [name, ps] of Object.entries(spec.programs)) sections[name] = ps.sectionName;
+    return new Collection(this.#maps, this.#programs, this.#variables(), this.#owned, sections);
   }
 
   abort(): void {

@@ -1,15 +1,22 @@
-// `tsbpf object`: inspect a BPF object file, load it, run one of its programs, disassemble one.
+// `tsbpf object`: inspect a BPF object file, load it, run one of its programs, disassemble one,
+// attach all of its programs and watch what they report.
 import { readFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { disassembleLines, BPF_LD_IMM64, BPF_PSEUDO_BTF_ID, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE, isFunctionCall, isFunctionReference, isKfuncCall } from '../asm/index.js';
 import { coreReloKindName } from '../btf/ext.js';
-import type { BtfType } from '../btf/types.js';
-import { typeLabel, type BtfValue } from '../btfcodec.js';
+import type { Btf } from '../btf/btf.js';
+import type { BtfKind, BtfType } from '../btf/types.js';
+import { btfCodec, typeLabel, type BtfCodec, type BtfValue } from '../btfcodec.js';
 import type { Collection } from '../collection.js';
-import { TsbpfError, VerifierError } from '../errors.js';
+import { describeTarget, planAttach, type AttachTarget, type CollectionLinks } from '../collection/attach.js';
+import { readMapContents } from '../collection/contents.js';
+import { InvalidArgumentError, TsbpfError, VerifierError } from '../errors.js';
+import type { SectionTargets } from '../link/section.js';
 import { CollectionSpec, ProgramVerifierError, formatSource, type ProgramSpec } from '../object/index.js';
 import { attachTypeName, mapTypeName, programTypeName } from '../program/names.js';
-import { ProgramType } from '../sys/types.js';
+import { PerfReader } from '../perf/index.js';
+import { RingBufReader } from '../ringbuf/index.js';
+import { MapType, ProgramType } from '../sys/types.js';
 import { parse, printHelp } from './args.js';
 import { formatTable, jsonReplacer, UsageError, writeJson, type Command, type CommandIO } from './command.js';
 
@@ -22,6 +29,7 @@ Verbs:
   load FILE                         load every map and program (and pin them with --pin)
   run FILE --program NAME           load, then run one program with BPF_PROG_TEST_RUN
   dump FILE --program NAME          a program's instructions with its C source interleaved
+  attach FILE                       load, attach every program, print events and maps until stopped
 
 Options:
   -j, --json             one JSON document
@@ -61,6 +69,43 @@ const DUMP_HELP = `Usage: tsbpf object dump FILE --program NAME [--json]
 The program's instructions as the object has them (subprograms linked in, before relocation),
 with C source lines interleaved as \`llvm-objdump -S\` shows them and references (maps, global
 data, kernel functions, CO-RE relocations) named.
+`;
+
+const ATTACH_HELP = `Usage: tsbpf object attach FILE [--set NAME=VALUE ...] [--iface NAME] [--cgroup PATH] [--pid PID]
+                            [--netns NETNS] [--for DURATION] [--events MAP[:TYPE] ...]
+                            [--dump-maps | --no-dump-maps] [--kernel-btf PATH] [--json]
+
+Loads FILE and attaches every program where its section says: xdp, tc and netkit programs to
+--iface, cgroup programs to --cgroup, sk_lookup and flow_dissector programs in --netns;
+tracepoints, raw tracepoints, tp_btf, fentry/fexit, kprobes and uprobes (limited to --pid when
+given) on their own. A program that needs --iface, --cgroup or --netns when it is not given is
+an error; programs the command line cannot attach (socket filters, sk_msg, perf_event, xdp/devmap,
+struct_ops...) are skipped with a note on stderr. All or nothing: if one attach fails, nothing
+stays attached.
+
+Once everything is attached, stderr has one line per link and then "attached N programs" (or
+"attached 1 program"). Records of the ring buffers and perf event arrays named with --events are
+printed as they come, one per line. It runs until Ctrl-C, SIGTERM or the end of --for; then it
+detaches every program, prints the records still buffered and the contents of every map decoded
+through BTF (ring buffers, perf event arrays and maps without keys left out), and exits 0.
+
+Options:
+      --iface NAME        the network interface (name or index) of xdp, tc and netkit programs
+      --cgroup PATH       the cgroup v2 directory of cgroup programs
+      --pid PID           limit uprobes (and task iterators) to this process
+      --netns NETNS       the network namespace (path or \`ip netns\` name) of sk_lookup and
+                          flow_dissector programs
+      --for DURATION      stop after DURATION: 500ms, 2s, 1.5m, 1h; a bare number is seconds
+      --events MAP[:TYPE] print the records of ring buffer or perf event array MAP (repeatable),
+                          decoded as TYPE (a struct, union or typedef of the object's BTF:
+                          \`event\` or \`struct event\`); in hex without TYPE
+      --dump-maps         print every map's contents on exit (the default)
+      --no-dump-maps      do not
+      --set NAME=VALUE    set a global variable before load (repeatable)
+      --kernel-btf PATH   resolve CO-RE relocations against this BTF instead of the kernel's
+  -j, --json              JSON lines: {"map","record"} per ring buffer record, {"map","cpu","record"}
+                          per perf sample, {"map","cpu","lost"} for samples the kernel dropped,
+                          and last {"maps":{"<name>":[{"key","value"}]}}
 `;
 
 const OUTPUT = {
@@ -485,7 +530,241 @@ async function dump(argv: string[], io: CommandIO): Promise<number> {
   return 0;
 }
 
-const VERBS: Record<string, (argv: string[], io: CommandIO) => Promise<number>> = { inspect, load, run, dump };
+/** Targets the command line gives, and the option that gives each. */
+const CLI_TARGETS: Partial<Record<AttachTarget, string>> = { interface: '--iface NAME', cgroup: '--cgroup PATH', netns: '--netns NETNS' };
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** `500ms`, `2s`, `1.5m`, `1h`, or a bare number of seconds, in milliseconds. */
+export function parseDuration(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (m === null) throw new UsageError(`object attach: invalid --for '${text}' (examples: 500ms, 2s, 1.5m, 1h)`);
+  const ms = Number(m[1]) * DURATION_UNITS[m[2] ?? 's']!;
+  if (!Number.isFinite(ms) || ms > 2 ** 31 - 1) throw new UsageError(`object attach: --for '${text}' is too long`);
+  return Math.round(ms);
+}
+
+function attachTargets(values: { iface?: string; cgroup?: string; pid?: string; netns?: string }): SectionTargets {
+  const t: SectionTargets = {};
+  if (values.iface !== undefined) t.interface = /^\d+$/.test(values.iface) ? Number(values.iface) : values.iface;
+  if (values.cgroup !== undefined) t.cgroup = values.cgroup;
+  if (values.netns !== undefined) t.netns = values.netns;
+  if (values.pid !== undefined) {
+    const pid = Number(values.pid);
+    if (!/^\d+$/.test(values.pid) || !Number.isSafeInteger(pid) || pid <= 0) throw new UsageError(`object attach: invalid --pid '${values.pid}'`);
+    t.pid = pid;
+  }
+  return t;
+}
+
+const RECORD_KINDS: readonly BtfKind[] = ['STRUCT', 'UNION', 'TYPEDEF', 'ENUM', 'ENUM64', 'INT', 'ARRAY'];
+
+/** The BTF type `struct event`, `union u` or a bare name (struct, union or typedef first) names. */
+function recordType(btf: Btf, text: string): number | undefined {
+  const m = /^(struct|union|enum)\s+(\S+)$/.exec(text.trim());
+  const name = m?.[2] ?? text.trim();
+  const kinds: readonly BtfKind[] = m === null ? RECORD_KINDS : m[1] === 'enum' ? ['ENUM', 'ENUM64'] : [m[1]!.toUpperCase() as BtfKind];
+  for (const kind of kinds) {
+    const t = btf.typesByName(name, kind)[0];
+    if (t !== undefined) return t.id;
+  }
+  return undefined;
+}
+
+interface EventSource {
+  readonly map: string;
+  readonly type: MapType.RINGBUF | MapType.PERF_EVENT_ARRAY;
+  readonly codec: BtfCodec | undefined;
+}
+
+/** `MAP[:TYPE]` checked against the object: a ring buffer or perf event array, and a type its BTF has. */
+function eventSource(spec: CollectionSpec, file: string, arg: string): EventSource {
+  const colon = arg.indexOf(':');
+  const map = colon < 0 ? arg : arg.slice(0, colon);
+  const typeName = colon < 0 ? undefined : arg.slice(colon + 1);
+  if (map === '' || typeName === '') throw new UsageError(`object attach: --events ${arg}: expected MAP or MAP:TYPE`);
+  const ms = spec.maps[map];
+  if (ms === undefined) {
+    throw new TsbpfError('ENOENT', `--events ${arg}: ${file} has no map ${map} (its maps: ${Object.keys(spec.maps).join(', ') || 'none'})`);
+  }
+  if (ms.type !== MapType.RINGBUF && ms.type !== MapType.PERF_EVENT_ARRAY) {
+    throw new InvalidArgumentError(`--events ${arg}: map ${map} is a ${mapTypeName(ms.type)} map; --events takes a ringbuf or perf_event_array map`);
+  }
+  if (typeName === undefined) return { map, type: ms.type, codec: undefined };
+  const id = spec.btf === undefined ? undefined : recordType(spec.btf, typeName);
+  if (id === undefined) throw new TsbpfError('ENOENT', `--events ${arg}: ${file} has no type ${typeName} in its BTF`);
+  return { map, type: ms.type, codec: btfCodec(spec.btf!, id) };
+}
+
+/** One record: decoded when it is long enough for its type, else its bytes. */
+function decodeRecord(codec: BtfCodec | undefined, data: Uint8Array, offset: number, length: number): BtfValue {
+  if (codec !== undefined && length >= codec.size) {
+    try {
+      return codec.decodeAt(data, offset);
+    } catch {
+      // An undecodable record is still shown, as bytes.
+    }
+  }
+  return data.slice(offset, offset + length);
+}
+
+function valueLine(v: unknown): string {
+  return v instanceof Uint8Array ? Buffer.from(v).toString('hex') : JSON.stringify(v, jsonReplacer);
+}
+
+interface Watcher {
+  /** Prints what is buffered now. */
+  drain(): void;
+  stop(): void;
+  close(): void;
+}
+
+function watchEvents(c: Collection, source: EventSource, io: CommandIO, json: boolean): Watcher {
+  const { map, codec } = source;
+  if (source.type === MapType.RINGBUF) {
+    const reader = new RingBufReader(c.maps[map]!);
+    const print = (data: Uint8Array, offset: number, length: number): void => {
+      const record = decodeRecord(codec, data, offset, length);
+      if (json) writeJson(io.stdout, { map, record });
+      else io.stdout.write(`${map}: ${valueLine(record)}\n`);
+    };
+    reader.startRaw(print);
+    return { drain: () => reader.drainRaw(print), stop: () => reader.stop(), close: () => reader.close() };
+  }
+  const reader = new PerfReader(c.maps[map]!, {
+    onLost: (lost, cpu) => {
+      if (json) writeJson(io.stdout, { map, cpu, lost });
+      else io.stderr.write(`${map}: the kernel dropped ${lost} sample${lost === 1 ? '' : 's'} on CPU ${cpu}\n`);
+    },
+  });
+  const print = (data: Uint8Array, offset: number, length: number, cpu: number): void => {
+    const record = decodeRecord(codec, data, offset, length);
+    if (json) writeJson(io.stdout, { map, cpu, record });
+    else io.stdout.write(`${map} cpu ${cpu}: ${valueLine(record)}\n`);
+  };
+  reader.startRaw(print);
+  return { drain: () => reader.drainRaw(print), stop: () => reader.stop(), close: () => reader.close() };
+}
+
+/**
+ * Resolves `stopped` on SIGINT or SIGTERM, from now on, or `ms` after run(); until then the
+ * process stays alive.
+ */
+function untilStopped(): { stopped: Promise<void>; run(ms: number | undefined): void; dispose(): void } {
+  let end: () => void = () => undefined;
+  const stopped = new Promise<void>((resolve) => {
+    end = resolve;
+  });
+  process.on('SIGINT', end);
+  process.on('SIGTERM', end);
+  let timer: NodeJS.Timeout | undefined;
+  return {
+    stopped,
+    // Signal handlers do not keep the event loop alive; a timer does.
+    run: (ms) => {
+      timer = ms !== undefined ? setTimeout(end, ms) : setInterval(() => undefined, 2 ** 31 - 1);
+    },
+    dispose: () => {
+      clearTimeout(timer);
+      clearInterval(timer);
+      process.off('SIGINT', end);
+      process.off('SIGTERM', end);
+    },
+  };
+}
+
+function dumpMaps(c: Collection, io: CommandIO, json: boolean): void {
+  const { maps, unreadable } = readMapContents(c.maps);
+  for (const [name, reason] of Object.entries(unreadable)) io.stderr.write(`tsbpf: map ${name} left out of the dump: ${reason}\n`);
+  if (json) {
+    writeJson(io.stdout, { maps });
+    return;
+  }
+  for (const [name, elements] of Object.entries(maps)) {
+    io.stdout.write(`${name} (${mapTypeName(c.maps[name]!.type)}, ${elements.length} element${elements.length === 1 ? '' : 's'})${elements.length > 0 ? ':' : ''}\n`);
+    for (const e of elements) io.stdout.write(`  ${valueLine(e.key)}: ${valueLine(e.value)}\n`);
+  }
+}
+
+/** Resolves once everything written to `out` so far has been handed to the system. */
+function flush(out: NodeJS.WritableStream): Promise<void> {
+  return new Promise((resolve) => out.write('', () => resolve()));
+}
+
+async function attach(argv: string[], io: CommandIO): Promise<number> {
+  const { values, positionals } = parse('object attach', argv, {
+    json: { type: 'boolean', short: 'j' },
+    help: { type: 'boolean', short: 'h' },
+    set: { type: 'string', multiple: true },
+    'kernel-btf': { type: 'string' },
+    iface: { type: 'string' },
+    cgroup: { type: 'string' },
+    pid: { type: 'string' },
+    netns: { type: 'string' },
+    for: { type: 'string' },
+    events: { type: 'string', multiple: true },
+    'dump-maps': { type: 'boolean' },
+    'no-dump-maps': { type: 'boolean' },
+  });
+  if (values.help) return printHelp(io, ATTACH_HELP);
+  const f = file('attach', positionals);
+  if (values['dump-maps'] === true && values['no-dump-maps'] === true) throw new UsageError('object attach: give --dump-maps or --no-dump-maps, not both');
+  const duration = values.for !== undefined ? parseDuration(values.for) : undefined;
+  const targets = attachTargets(values);
+  const json = values.json === true;
+  const spec = CollectionSpec.fromFile(f);
+  applySettings(spec, values.set ?? []);
+  const sources = (values.events ?? []).map((e) => eventSource(spec, f, e));
+  const sections: Record<string, string> = {};
+  for (const [name, p] of Object.entries(spec.programs)) sections[name] = p.sectionName;
+  const steps = planAttach(sections, targets);
+  for (const s of steps) {
+    const option = s.skip?.missing !== undefined ? CLI_TARGETS[s.skip.missing] : undefined;
+    if (option !== undefined) throw new InvalidArgumentError(`program ${s.program} (section ${s.section}) attaches to ${describeTarget(s.skip!.missing!)}: give ${option}`);
+  }
+  const kernelBtf = values['kernel-btf'];
+  let c: Collection;
+  try {
+    c = spec.load(kernelBtf !== undefined ? { kernelBtf } : {});
+  } catch (err) {
+    reportFailure(io, err);
+    return 1;
+  }
+  const watchers: Watcher[] = [];
+  let links: CollectionLinks | undefined;
+  const until = untilStopped();
+  try {
+    for (const source of sources) watchers.push(watchEvents(c, source, io, json));
+    links = c.attach(targets);
+    for (const s of links.skipped) {
+      const why = s.missing !== undefined ? `it attaches to ${describeTarget(s.missing)}, which the command line cannot give` : s.reason;
+      io.stderr.write(`skipped ${s.program} (${s.section}): ${why}\n`);
+    }
+    const attached = Object.entries(links.links);
+    for (const [name, link] of attached) io.stderr.write(`${name}: ${link}\n`);
+    io.stderr.write(`attached ${attached.length} program${attached.length === 1 ? '' : 's'}\n`);
+    until.run(duration);
+    await until.stopped;
+    links.close();
+    for (const w of watchers) {
+      w.stop();
+      w.drain();
+    }
+    if (values['no-dump-maps'] !== true) dumpMaps(c, io, json);
+  } finally {
+    until.dispose();
+    try {
+      links?.close();
+    } finally {
+      for (const w of watchers) w.close();
+      c.close();
+    }
+  }
+  await flush(io.stdout);
+  return 0;
+}
+
+const VERBS: Record<string, (argv: string[], io: CommandIO) => Promise<number>> = { inspect, load, run, dump, attach };
 
 export const command: Command = {
   name: 'object',
@@ -493,7 +772,7 @@ export const command: Command = {
   help: HELP,
   async run(argv: string[], io: CommandIO): Promise<number> {
     const [verb, ...rest] = argv;
-    if (verb === undefined) throw new UsageError('object: expected a verb (inspect, load, run, dump)');
+    if (verb === undefined) throw new UsageError('object: expected a verb (inspect, load, run, dump, attach)');
     if (verb === '--help' || verb === '-h' || verb === 'help') return printHelp(io, HELP);
     const matches = Object.keys(VERBS).filter((v) => v.startsWith(verb));
     const name = verb in VERBS ? verb : matches.length === 1 ? matches[0] : undefined;
