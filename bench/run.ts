@@ -11,6 +11,7 @@ const suites: Record<string, string> = {
   gen: './gen/run.js',
   object: './object/run.js',
   xdp: './xdp/run.js',
+  tcptrack: './tcptrack/run.js',
 };
 
 function fmt(n: number): string {

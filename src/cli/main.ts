@@ -23,6 +23,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'btf', load: () => import('./btf.js') },
   { name: 'gen', load: () => import('./gen.js') },
   { name: 'compile', load: () => import('./compile.js') },
+  { name: 'tcptrack', load: () => import('./tcptrack.js') },
   { name: 'xdp-filter', load: () => import('./xdp-filter.js') },
 ];
 

@@ -1,7 +1,8 @@
 // The records of tcptrack.bpf.c and how they are shown: a live table or JSON lines.
-import { formatAddress, isV4Mapped, type Family } from '../common/net.js';
+import { errnoName } from '../../sys/errno.js';
+import { formatAddress, type Family } from '../common/net.js';
 
-/** struct event of tcptrack.bpf.c (112 bytes). */
+/** struct event of tcptrack.bpf.c (112 bytes); the generated eventCodec has the same layout. */
 export const EVENT_SIZE = 112;
 
 export type EventKind = 'connect' | 'accept' | 'close';
@@ -10,14 +11,19 @@ export type Outcome = 'established' | 'refused' | 'timeout' | 'failed' | 'closed
 const kinds: readonly EventKind[] = ['connect', 'accept', 'close'];
 const outcomes: readonly Outcome[] = ['established', 'refused', 'timeout', 'failed', 'closed'];
 
+/** What is shown when the task of an inbound connection is not known. */
+export const UNKNOWN_COMM = '?';
+
 export interface ConnEvent {
-  /** Wall-clock time of the event, ms since the epoch. saddr/sport is the initiating end. */
+  /** Wall-clock time of the event, ms since the epoch. */
   timeMs: number;
+  /** The connecting task (outbound) or the accepting task (inbound); 0 when not known. */
   pid: number;
   tid: number;
   uid: number;
   comm: string;
   family: Family;
+  /** The initiating end: the local end of outbound connections, the peer of inbound ones. */
   saddr: string;
   sport: number;
   daddr: string;
@@ -25,6 +31,7 @@ export interface ConnEvent {
   direction: 'out' | 'in';
   event: EventKind;
   state: Outcome;
+  /** SYN_SENT to ESTABLISHED (or to the failure) of a connect; null for other events. */
   latencyMs: number | null;
   durationMs?: number;
   txBytes?: number;
@@ -35,69 +42,121 @@ export interface ConnEvent {
 
 const decoder = new TextDecoder();
 
-function cstr(bytes: Uint8Array): string {
-  const end = bytes.indexOf(0);
-  return decoder.decode(end < 0 ? bytes : bytes.subarray(0, end));
+/** A NUL-terminated string. */
+function cstr(bytes: Uint8Array, start: number, length: number): string {
+  let end = start;
+  while (end < start + length && bytes[end] !== 0) end++;
+  return decoder.decode(bytes.subarray(start, end));
 }
 
 /**
- * Decodes one record. `monoToWallNs` converts the kernel's CLOCK_MONOTONIC timestamps
- * to wall-clock time (see monotonicOffsetNs).
+ * Strings made from the same bytes again and again (a task's name, an address) come from a
+ * small cache, so a busy trace does not make garbage for every event.
  */
-export function decodeEvent(rec: Uint8Array, monoToWallNs: bigint): ConnEvent {
-  const v = new DataView(rec.buffer, rec.byteOffset, rec.byteLength);
-  const ts = v.getBigUint64(0, true);
-  const latency = v.getBigUint64(8, true);
-  const kind = kinds[rec[94]!] ?? 'connect';
-  const outcome = outcomes[rec[95]!] ?? 'failed';
-  let family = (rec[92] === 6 ? 6 : 4) as Family;
-  let saddr = rec.subarray(56, 72);
-  let daddr = rec.subarray(72, 88);
-  // A v4-mapped IPv6 connection is an IPv4 connection to the user.
-  if (family === 6 && isV4Mapped(daddr) && (isV4Mapped(saddr) || saddr.every((b) => b === 0))) {
-    family = 4;
-    saddr = saddr.subarray(12, 16);
-    daddr = daddr.subarray(12, 16);
+class TextCache {
+  readonly #entries = new Map<number, { bytes: Uint8Array; text: string }>();
+  readonly #limit: number;
+
+  constructor(limit: number) {
+    this.#limit = limit;
   }
-  // The kernel reports local then remote; an inbound connection's source is the remote end.
-  const inbound = rec[93] === 1;
-  const local = { addr: formatAddress(saddr, family), port: v.getUint16(88, true) };
-  const remote = { addr: formatAddress(daddr, family), port: v.getUint16(90, true) };
-  const [src, dst] = inbound ? [remote, local] : [local, remote];
+
+  get(key: number, bytes: Uint8Array, start: number, length: number, make: () => string): string {
+    const hit = this.#entries.get(key);
+    if (hit !== undefined && hit.bytes.length === length) {
+      let same = true;
+      for (let i = 0; i < length; i++) {
+        if (hit.bytes[i] !== bytes[start + i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return hit.text;
+    }
+    if (this.#entries.size >= this.#limit) this.#entries.clear();
+    const text = make();
+    this.#entries.set(key, { bytes: bytes.slice(start, start + length), text });
+    return text;
+  }
+}
+
+const comms = new TextCache(4096);
+const addresses = new TextCache(4096);
+
+function address(bytes: Uint8Array, view: DataView, at: number, family: Family): string {
+  const width = family === 4 ? 4 : 16;
+  // The key only picks the slot; the bytes decide.
+  const key = family === 4 ? view.getUint32(at, true) : view.getUint32(at + 12, true) ^ view.getUint32(at + 8, true) ^ 0x80000000;
+  return addresses.get(key, bytes, at, width, () => formatAddress(bytes.subarray(at, at + width), family));
+}
+
+/** A little-endian u64 as a Number (exact below 2^53: 104 days of nanoseconds, 8 PiB). */
+function u64(view: DataView, at: number): number {
+  return view.getUint32(at + 4, true) * 4294967296 + view.getUint32(at, true);
+}
+
+/**
+ * Decodes the record at `offset` of `bytes` (`view` is a DataView over the same bytes, made once
+ * by the caller). `monoToWallMs` turns the kernel's CLOCK_MONOTONIC timestamps into wall-clock
+ * time (see monotonicOffsetMs). The kernel reports v4-mapped IPv6 connections as IPv4 already.
+ * Reads u64 fields as Numbers, not BigInts: nothing is allocated but what is returned.
+ */
+export function decodeEventAt(view: DataView, bytes: Uint8Array, offset: number, monoToWallMs: number): ConnEvent {
+  const o = offset;
+  const kind = kinds[bytes[o + 94]!] ?? 'connect';
+  const outcome = outcomes[bytes[o + 95]!] ?? 'failed';
+  const family: Family = bytes[o + 92] === 6 ? 6 : 4;
+  const local = address(bytes, view, o + 56, family);
+  const remote = address(bytes, view, o + 72, family);
+  const localPort = view.getUint16(o + 88, true);
+  const remotePort = view.getUint16(o + 90, true);
+  const inbound = bytes[o + 93] === 1;
+  const pid = view.getUint32(o + 40, true);
   const ev: ConnEvent = {
-    timeMs: Number((ts + monoToWallNs) / 1_000_000n),
-    pid: v.getUint32(40, true),
-    tid: v.getUint32(44, true),
-    uid: v.getUint32(48, true),
-    error: v.getInt32(52, true),
-    comm: cstr(rec.subarray(96, 112)),
+    timeMs: Math.floor(u64(view, o) / 1e6 + monoToWallMs),
+    pid,
+    tid: view.getUint32(o + 44, true),
+    uid: view.getUint32(o + 48, true),
+    comm: inbound && pid === 0 ? UNKNOWN_COMM : comms.get(pid, bytes, o + 96, 16, () => cstr(bytes, o + 96, 16)),
     family,
-    saddr: src.addr,
-    sport: src.port,
-    daddr: dst.addr,
-    dport: dst.port,
+    saddr: inbound ? remote : local,
+    sport: inbound ? remotePort : localPort,
+    daddr: inbound ? local : remote,
+    dport: inbound ? localPort : remotePort,
     direction: inbound ? 'in' : 'out',
     event: kind,
     state: outcome,
-    latencyMs: kind === 'connect' ? Number(latency) / 1e6 : null,
+    latencyMs: kind === 'connect' ? u64(view, o + 8) / 1e6 : null,
+    error: view.getInt32(o + 52, true),
   };
   if (kind === 'close') {
-    ev.durationMs = Number(v.getBigUint64(16, true)) / 1e6;
-    ev.txBytes = Number(v.getBigUint64(24, true));
-    ev.rxBytes = Number(v.getBigUint64(32, true));
+    ev.durationMs = u64(view, o + 16) / 1e6;
+    ev.txBytes = u64(view, o + 24);
+    ev.rxBytes = u64(view, o + 32);
   }
   return ev;
 }
 
-/** Nanoseconds to add to a CLOCK_MONOTONIC timestamp to get wall-clock time. */
-export function monotonicOffsetNs(): bigint {
-  // process.hrtime reads CLOCK_MONOTONIC on Linux, the clock of bpf_ktime_get_ns().
-  return BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
+/** decodeEventAt for one record on its own. */
+export function decodeEvent(rec: Uint8Array, monoToWallMs: number): ConnEvent {
+  return decodeEventAt(new DataView(rec.buffer, rec.byteOffset, rec.byteLength), rec, 0, monoToWallMs);
 }
 
-/** The JSON line of an event, with exactly the documented keys. */
-export function eventJson(e: ConnEvent): Record<string, unknown> {
-  const out: Record<string, unknown> = {
+/** Milliseconds to add to a CLOCK_MONOTONIC time in milliseconds to get wall-clock time. */
+export function monotonicOffsetMs(): number {
+  // process.hrtime reads CLOCK_MONOTONIC on Linux, the clock of bpf_ktime_get_ns().
+  return Date.now() - Number(process.hrtime.bigint()) / 1e6;
+}
+
+/** The keys of a JSON event line, in order; close events add CLOSE_KEYS. */
+export const JSON_KEYS = ['time', 'pid', 'tid', 'uid', 'comm', 'family', 'saddr', 'sport', 'daddr', 'dport', 'direction', 'event', 'state', 'latencyMs'] as const;
+export const CLOSE_KEYS = ['durationMs', 'txBytes', 'rxBytes'] as const;
+
+export type EventJson = Record<(typeof JSON_KEYS)[number], string | number | null> & Partial<Record<(typeof CLOSE_KEYS)[number], number>>;
+
+/** The JSON object of an event, with exactly the documented keys. */
+export function eventJson(e: ConnEvent): EventJson {
+  const out: EventJson = {
     time: new Date(e.timeMs).toISOString(),
     pid: e.pid,
     tid: e.tid,
@@ -125,28 +184,79 @@ function round3(n: number): number {
   return Math.round(n * 1000) / 1000;
 }
 
-function endpoint(addr: string, port: number, family: Family): string {
+/** Formats times within one second from one Date: the part up to the seconds is kept. */
+class SecondCache {
+  #second = Number.NaN;
+  #prefix = '';
+  readonly #format: (d: Date) => string;
+
+  constructor(format: (d: Date) => string) {
+    this.#format = format;
+  }
+
+  /** The second's text (as `format` gives it) and the milliseconds, as ".mmm". */
+  at(ms: number): string {
+    const second = Math.floor(ms / 1000);
+    if (second !== this.#second) {
+      this.#second = second;
+      this.#prefix = this.#format(new Date(second * 1000));
+    }
+    const milli = ms - second * 1000;
+    return `${this.#prefix}.${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}`;
+  }
+}
+
+const isoSeconds = new SecondCache((d) => d.toISOString().slice(0, 19));
+const two = (n: number): string => (n < 10 ? `0${n}` : String(n));
+const localSeconds = new SecondCache((d) => `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`);
+
+/** Printable ASCII without quote or backslash goes into JSON as it is. */
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+function jsonString(s: string): string {
+  return PLAIN.test(s) ? `"${s}"` : JSON.stringify(s);
+}
+
+/**
+ * The JSON line of an event (without the newline): the same text as
+ * JSON.stringify(eventJson(e)), built without the intermediate object.
+ */
+export function eventJsonLine(e: ConnEvent): string {
+  const head = `{"time":"${isoSeconds.at(e.timeMs)}Z","pid":${e.pid},"tid":${e.tid},"uid":${e.uid},"comm":${jsonString(e.comm)},"family":${e.family},"saddr":"${e.saddr}","sport":${e.sport},"daddr":"${e.daddr}","dport":${e.dport},"direction":"${e.direction}","event":"${e.event}","state":"${e.state}","latencyMs":${e.latencyMs === null ? 'null' : round3(e.latencyMs)}`;
+  if (e.event !== 'close') return `${head}}`;
+  return `${head},"durationMs":${round3(e.durationMs ?? 0)},"txBytes":${e.txBytes ?? 0},"rxBytes":${e.rxBytes ?? 0}}`;
+}
+
+/** ADDR:PORT, with brackets around IPv6 addresses. */
+export function endpoint(addr: string, port: number, family: Family): string {
   return family === 6 ? `[${addr}]:${port}` : `${addr}:${port}`;
 }
 
-export const TABLE_HEADER = `${'TIME'.padEnd(12)} ${'PID'.padStart(7)} ${'COMM'.padEnd(16)} ${'SOURCE'.padEnd(26)} ${'DESTINATION'.padEnd(26)} ${'LAT(ms)'.padStart(8)}  STATE`;
+const COLUMNS = { time: 12, pid: 7, comm: 16, source: 26, destination: 26, latency: 8 } as const;
 
-function bytes(n: number): string {
+export const TABLE_HEADER = `${'TIME'.padEnd(COLUMNS.time)} ${'PID'.padStart(COLUMNS.pid)} ${'COMM'.padEnd(COLUMNS.comm)} ${'SOURCE'.padEnd(COLUMNS.source)} ${'DESTINATION'.padEnd(COLUMNS.destination)} ${'LAT(ms)'.padStart(COLUMNS.latency)} STATE`;
+
+/** 1023 B, 1.5 KiB, 2.0 MiB, 1.1 GiB */
+export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+  if (n < 1024 * 1024 * 1024) return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+  return `${(n / 1024 / 1024 / 1024).toFixed(1)} GiB`;
+}
+
+/** The STATE column: the outcome, "accepted", or what a close carried. */
+function stateText(e: ConnEvent): string {
+  if (e.event === 'accept') return 'accepted';
+  if (e.event === 'close') return `closed${e.direction === 'in' ? ' (in)' : ''} after ${((e.durationMs ?? 0) / 1000).toFixed(3)}s, tx ${formatBytes(e.txBytes ?? 0)}, rx ${formatBytes(e.rxBytes ?? 0)}`;
+  if (e.state === 'failed' && e.error !== 0) return `failed (${errnoName(e.error)})`;
+  return e.state;
 }
 
 /** One row of the live table. */
 export function tableRow(e: ConnEvent): string {
-  const time = new Date(e.timeMs).toISOString().slice(11, 23);
   const pid = e.pid === 0 ? '-' : String(e.pid);
-  const comm = e.pid === 0 ? '?' : e.comm;
   const lat = e.latencyMs === null ? '-' : e.latencyMs.toFixed(3);
-  let state: string = e.state;
-  if (e.event === 'accept') state = 'accepted';
-  if (e.event === 'close') state = `closed after ${((e.durationMs ?? 0) / 1000).toFixed(3)}s, tx ${bytes(e.txBytes ?? 0)}, rx ${bytes(e.rxBytes ?? 0)}`;
   const src = endpoint(e.saddr, e.sport, e.family);
   const dst = endpoint(e.daddr, e.dport, e.family);
-  return `${time.padEnd(12)} ${pid.padStart(7)} ${comm.padEnd(16)} ${src.padEnd(26)} ${dst.padEnd(26)} ${lat.padStart(8)}  ${state}`;
+  return `${localSeconds.at(e.timeMs).padEnd(COLUMNS.time)} ${pid.padStart(COLUMNS.pid)} ${e.comm.padEnd(COLUMNS.comm)} ${src.padEnd(COLUMNS.source)} ${dst.padEnd(COLUMNS.destination)} ${lat.padStart(COLUMNS.latency)} ${stateText(e)}`;
 }

@@ -1,16 +1,17 @@
 // The Connection Statistics summary, aggregated from the conn_stats hash map.
-import { formatAddress, isV4Mapped, type Family } from '../common/net.js';
+import { formatAddress, type Family } from '../common/net.js';
+import { endpoint, formatBytes } from './event.js';
+import type { ConnKey, ConnStat as RawConnStat } from './tcptrack.js';
 
-/** struct conn_key (36 bytes) and struct conn_stat (32 bytes) of tcptrack.bpf.c. */
-export const CONN_KEY_SIZE = 36;
-export const CONN_STAT_SIZE = 32;
-
+/** One conn_stats entry: connections between two addresses on one service port. */
 export interface ConnStat {
   family: Family;
   direction: 'out' | 'in';
-  /** The initiating end's address (the remote end for inbound connections). */
+  /** The initiating end's address (the peer of inbound connections). */
   source: string;
+  /** The accepting end's address (the local address of inbound connections). */
   destination: string;
+  /** The service port: the remote port of outbound, the local port of inbound connections. */
   port: number;
   connections: number;
   failed: number;
@@ -18,102 +19,140 @@ export interface ConnStat {
   rxBytes: number;
 }
 
-export function decodeConnStat(key: Uint8Array, value: Uint8Array): ConnStat {
-  const kv = new DataView(key.buffer, key.byteOffset, key.byteLength);
-  const vv = new DataView(value.buffer, value.byteOffset, value.byteLength);
-  let family = (key[34] === 6 ? 6 : 4) as Family;
-  let local = key.subarray(0, 16);
-  let remote = key.subarray(16, 32);
-  if (family === 4) {
-    local = local.subarray(0, 4);
-    remote = remote.subarray(0, 4);
-  } else if (isV4Mapped(remote)) {
-    family = 4;
-    local = local.subarray(12, 16);
-    remote = remote.subarray(12, 16);
-  }
-  const inbound = key[35] === 1;
-  const l = formatAddress(local, family);
-  const r = formatAddress(remote, family);
+/** An entry of conn_stats as the map holds it (the generated codecs decode it). */
+export function connStatFrom(key: ConnKey, value: RawConnStat): ConnStat {
+  const family: Family = key.family === 6 ? 6 : 4;
+  const width = family === 4 ? 4 : 16;
+  const local = formatAddress(key.saddr.subarray(0, width), family);
+  const remote = formatAddress(key.daddr.subarray(0, width), family);
+  const inbound = key.direction === 1;
   return {
     family,
     direction: inbound ? 'in' : 'out',
-    source: inbound ? r : l,
-    destination: inbound ? l : r,
-    port: kv.getUint16(32, true),
-    connections: Number(vv.getBigUint64(0, true)),
-    failed: Number(vv.getBigUint64(8, true)),
-    txBytes: Number(vv.getBigUint64(16, true)),
-    rxBytes: Number(vv.getBigUint64(24, true)),
+    source: inbound ? remote : local,
+    destination: inbound ? local : remote,
+    port: key.dport,
+    connections: Number(value.connections),
+    failed: Number(value.failed),
+    txBytes: Number(value.tx_bytes),
+    rxBytes: Number(value.rx_bytes),
   };
 }
 
-export interface Ranked {
-  key: string;
+/** Counts of one row of a top-N section. */
+export interface Counts {
   connections: number;
   failed: number;
-}
-
-export interface Summary {
-  total: number;
-  failed: number;
-  outbound: number;
-  inbound: number;
   txBytes: number;
   rxBytes: number;
-  lost: number;
-  bySource: Ranked[];
-  byDestination: Ranked[];
-  byPort: Ranked[];
 }
 
-function top(stats: ConnStat[], keyOf: (s: ConnStat) => string, n: number): Ranked[] {
-  const acc = new Map<string, Ranked>();
+export interface SourceRow extends Counts {
+  address: string;
+}
+
+export interface DestinationRow extends Counts {
+  address: string;
+  port: number;
+  family: Family;
+}
+
+export interface PortRow extends Counts {
+  port: number;
+}
+
+/** The summary printed at exit; `-o json` prints it as `{"stats": Summary}`. */
+export interface Summary {
+  connections: number;
+  outbound: number;
+  inbound: number;
+  failed: number;
+  /** Data bytes of the closed connections (with --close). */
+  txBytes: number;
+  rxBytes: number;
+  /** Events the ring buffer had no room for. */
+  lost: number;
+  bySource: SourceRow[];
+  byDestination: DestinationRow[];
+  byPort: PortRow[];
+}
+
+function add(into: Counts, s: ConnStat): void {
+  into.connections += s.connections;
+  into.failed += s.failed;
+  into.txBytes += s.txBytes;
+  into.rxBytes += s.rxBytes;
+}
+
+function top<R extends Counts>(stats: readonly ConnStat[], keyOf: (s: ConnStat) => string, make: (s: ConnStat) => R, n: number): R[] {
+  const acc = new Map<string, R>();
   for (const s of stats) {
     const key = keyOf(s);
-    const r = acc.get(key) ?? { key, connections: 0, failed: 0 };
-    r.connections += s.connections;
-    r.failed += s.failed;
-    acc.set(key, r);
+    let row = acc.get(key);
+    if (row === undefined) {
+      row = make(s);
+      acc.set(key, row);
+    }
+    add(row, s);
   }
-  return [...acc.values()].sort((a, b) => b.connections - a.connections || a.key.localeCompare(b.key)).slice(0, n);
+  return [...acc]
+    .sort(([ka, a], [kb, b]) => b.connections - a.connections || b.txBytes + b.rxBytes - (a.txBytes + a.rxBytes) || ka.localeCompare(kb))
+    .slice(0, n)
+    .map(([, row]) => row);
 }
 
-export function summarize(stats: ConnStat[], lost: number, topN = 10): Summary {
-  const sum = (f: (s: ConnStat) => number): number => stats.reduce((a, s) => a + f(s), 0);
+const zero = (): Counts => ({ connections: 0, failed: 0, txBytes: 0, rxBytes: 0 });
+
+export function summarize(stats: readonly ConnStat[], lost: number, topN = 10): Summary {
+  const total = zero();
+  let outbound = 0;
+  let inbound = 0;
+  for (const s of stats) {
+    add(total, s);
+    if (s.direction === 'out') outbound += s.connections;
+    else inbound += s.connections;
+  }
   return {
-    total: sum((s) => s.connections),
-    failed: sum((s) => s.failed),
-    outbound: sum((s) => (s.direction === 'out' ? s.connections : 0)),
-    inbound: sum((s) => (s.direction === 'in' ? s.connections : 0)),
-    txBytes: sum((s) => s.txBytes),
-    rxBytes: sum((s) => s.rxBytes),
+    connections: total.connections,
+    outbound,
+    inbound,
+    failed: total.failed,
+    txBytes: total.txBytes,
+    rxBytes: total.rxBytes,
     lost,
-    bySource: top(stats, (s) => s.source, topN),
-    byDestination: top(stats, (s) => (s.family === 6 ? `[${s.destination}]:${s.port}` : `${s.destination}:${s.port}`), topN),
-    byPort: top(stats, (s) => String(s.port), topN),
+    bySource: top(stats, (s) => s.source, (s) => ({ address: s.source, ...zero() }), topN),
+    byDestination: top(stats, (s) => endpoint(s.destination, s.port, s.family), (s) => ({ address: s.destination, port: s.port, family: s.family, ...zero() }), topN),
+    byPort: top(stats, (s) => String(s.port).padStart(5, '0'), (s) => ({ port: s.port, ...zero() }), topN),
   };
+}
+
+function countsText(r: Counts): string {
+  const parts = [String(r.connections).padStart(8)];
+  if (r.failed) parts.push(`${r.failed} failed`);
+  if (r.txBytes || r.rxBytes) parts.push(`tx ${formatBytes(r.txBytes)}, rx ${formatBytes(r.rxBytes)}`);
+  return parts.join('  ');
 }
 
 /** The boxed "Connection Statistics" text printed at exit. */
 export function formatSummary(s: Summary): string {
   const lines: string[] = [];
-  lines.push(`Total connections: ${s.total} (outbound ${s.outbound}, inbound ${s.inbound}, failed ${s.failed})`);
-  if (s.txBytes || s.rxBytes) lines.push(`Bytes on closed connections: tx ${s.txBytes}, rx ${s.rxBytes}`);
+  lines.push(`Connections: ${s.connections} (outbound ${s.outbound}, inbound ${s.inbound}, failed ${s.failed})`);
+  if (s.txBytes || s.rxBytes) lines.push(`Bytes of closed connections: tx ${formatBytes(s.txBytes)}, rx ${formatBytes(s.rxBytes)}`);
   if (s.lost) lines.push(`Events lost: ${s.lost}`);
-  const section = (title: string, rows: Ranked[]): void => {
+  const section = (title: string, rows: ReadonlyArray<{ label: string; counts: Counts }>): void => {
     if (rows.length === 0) return;
     lines.push('', title);
-    for (const r of rows) lines.push(`  ${r.key.padEnd(44)} ${String(r.connections).padStart(8)}${r.failed ? `  (${r.failed} failed)` : ''}`);
+    const width = Math.max(...rows.map((r) => r.label.length));
+    for (const r of rows) lines.push(`  ${r.label.padEnd(width)} ${countsText(r.counts)}`);
   };
-  section('Top sources:', s.bySource);
-  section('Top destinations:', s.byDestination);
-  section('Top ports:', s.byPort);
-  const width = Math.max(40, ...lines.map((l) => l.length)) + 2;
+  section('Top sources', s.bySource.map((r) => ({ label: r.address, counts: r })));
+  section('Top destinations', s.byDestination.map((r) => ({ label: endpoint(r.address, r.port, r.family), counts: r })));
+  section('Top ports', s.byPort.map((r) => ({ label: String(r.port), counts: r })));
   const title = ' Connection Statistics ';
-  const left = Math.floor((width - title.length) / 2);
-  const out = [`╔${'═'.repeat(left)}${title}${'═'.repeat(width - left - title.length)}╗`];
-  for (const l of lines) out.push(`║ ${l.padEnd(width - 2)} ║`);
-  out.push(`╚${'═'.repeat(width)}╝`);
+  const inner = Math.max(title.length + 4, ...lines.map((l) => l.length + 2));
+  const left = Math.floor((inner - title.length) / 2);
+  const out = [`╔${'═'.repeat(left)}${title}${'═'.repeat(inner - left - title.length)}╗`];
+  for (const l of lines) out.push(`║ ${l.padEnd(inner - 2)} ║`);
+  out.push(`╚${'═'.repeat(inner)}╝`);
   return `${out.join('\n')}\n`;
 }

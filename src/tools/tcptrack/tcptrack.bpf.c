@@ -132,6 +132,9 @@ const volatile __u16 ports[MAX_PORTS] = {};
 const volatile __u8 accept_syscalls = 0;
 // Set when the tcp_v{4,6}_connect fexit programs are attached.
 const volatile __u8 connect_exit = 0;
+// Set when the reader drains the ring on a timer: records then wake nobody. A wake-up costs
+// more than the record it announces. Otherwise the kernel wakes a reader that has caught up.
+const volatile __u8 timer_reader = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -208,22 +211,34 @@ static __always_inline void unmap_v4(struct event *e)
 	e->family = 4;
 }
 
-// Addresses as seen from the local socket: saddr is always the local end.
-static __always_inline void read_addrs(const struct sock *sk, struct event *e)
-{
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+// A field of a socket. tp_btf programs get a BTF-typed pointer and load it directly; the
+// others read through bpf_probe_read_kernel. `btf` is a constant wherever this is expanded,
+// so each program keeps only its own way.
+#define SK_READ(btf, sk, field) ((btf) ? (sk)->field : BPF_CORE_READ(sk, field))
 
-	e->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	e->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+// Addresses as seen from the local socket: saddr is always the local end.
+static __always_inline void read_addrs(const struct sock *sk, struct event *e, const bool btf)
+{
+	__u16 family = SK_READ(btf, sk, __sk_common.skc_family);
+
+	// inet_sport, not skc_num: moving to CLOSE releases an automatically bound port (skc_num
+	// becomes 0) before the tracepoint runs; inet_sport keeps it.
+	e->sport = bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
+	e->dport = bpf_ntohs(SK_READ(btf, sk, __sk_common.skc_dport));
 	if (family == AF_INET) {
-		__be32 s = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
-		__be32 d = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		__be32 s = SK_READ(btf, sk, __sk_common.skc_rcv_saddr);
+		__be32 d = SK_READ(btf, sk, __sk_common.skc_daddr);
 		__builtin_memcpy(e->saddr, &s, 4);
 		__builtin_memcpy(e->daddr, &d, 4);
 		e->family = 4;
 	} else {
-		BPF_CORE_READ_INTO(&e->saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
-		BPF_CORE_READ_INTO(&e->daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+		if (btf) {
+			__builtin_memcpy(e->saddr, sk->__sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8, 16);
+			__builtin_memcpy(e->daddr, sk->__sk_common.skc_v6_daddr.in6_u.u6_addr8, 16);
+		} else {
+			BPF_CORE_READ_INTO(&e->saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+			BPF_CORE_READ_INTO(&e->daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+		}
 		e->family = 6;
 		unmap_v4(e);
 	}
@@ -277,7 +292,7 @@ static __always_inline void emit(const struct event *e)
 		return;
 	}
 	__builtin_memcpy(out, e, sizeof(*out));
-	bpf_ringbuf_submit(out, 0);
+	bpf_ringbuf_submit(out, timer_reader ? BPF_RB_NO_WAKEUP : 0);
 }
 
 static __always_inline void fill_from_info(struct event *e, const struct sock_info *info)
@@ -301,12 +316,12 @@ static __always_inline void set_byte_bases(const struct sock *sk, struct sock_in
 // sequence number each, which bytes_acked and bytes_received count: ours once acknowledged
 // (everything queued, FIN included, is acked), the peer's once received (tcp_fin sets
 // SOCK_DONE before any state change it causes).
-static __always_inline void read_bytes(const struct sock *sk, const struct sock_info *info, struct event *e)
+static __always_inline void read_bytes(const struct sock *sk, const struct sock_info *info, struct event *e, const bool btf)
 {
 	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
 	__u64 acked = BPF_CORE_READ(tp, bytes_acked) - info->acked_base;
 	__u64 received = BPF_CORE_READ(tp, bytes_received) - info->received_base;
-	unsigned long flags = BPF_CORE_READ(sk, __sk_common.skc_flags);
+	unsigned long flags = SK_READ(btf, sk, __sk_common.skc_flags);
 	int done = bpf_core_enum_value(enum sock_flags, SOCK_DONE);
 
 	if (info->fin_queued && acked > 0 && BPF_CORE_READ(tp, snd_una) == BPF_CORE_READ(tp, write_seq))
@@ -317,14 +332,14 @@ static __always_inline void read_bytes(const struct sock *sk, const struct sock_
 	e->rx_bytes = received;
 }
 
-static __always_inline int on_state(const struct sock *sk, int oldstate, int newstate)
+static __always_inline int on_state(const struct sock *sk, int oldstate, int newstate, const bool btf)
 {
 	__u64 key = (__u64)sk;
-	__u64 now = bpf_ktime_get_ns();
 	struct sock_info *info;
 	struct event e = {};
+	__u64 now;
 
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+	if (SK_READ(btf, sk, sk_protocol) != IPPROTO_TCP)
 		return 0;
 
 	if (newstate == ST_SYN_SENT) {
@@ -335,7 +350,7 @@ static __always_inline int on_state(const struct sock *sk, int oldstate, int new
 
 		if (!task_allowed(pid_tgid >> 32, uid))
 			return 0;
-		fresh.start_ns = now;
+		fresh.start_ns = bpf_ktime_get_ns();
 		fresh.pid = pid_tgid >> 32;
 		fresh.tid = (__u32)pid_tgid;
 		fresh.uid = uid;
@@ -351,9 +366,10 @@ static __always_inline int on_state(const struct sock *sk, int oldstate, int new
 
 		if (!include_accept)
 			return 0;
-		read_addrs(sk, &e);
+		read_addrs(sk, &e, btf);
 		if (!family_allowed(e.family) || !port_allowed(e.sport))
 			return 0;
+		now = bpf_ktime_get_ns();
 		fresh.start_ns = now;
 		fresh.established_ns = now;
 		fresh.direction = DIR_IN;
@@ -376,6 +392,9 @@ static __always_inline int on_state(const struct sock *sk, int oldstate, int new
 		return 0;
 	}
 
+	// Only these changes matter to a tracked socket; the rest need no lookup.
+	if (oldstate != ST_SYN_SENT && newstate != ST_CLOSE && !(include_close && (newstate == ST_FIN_WAIT1 || newstate == ST_LAST_ACK)))
+		return 0;
 	info = bpf_map_lookup_elem(&socks, &key);
 	if (!info)
 		return 0;
@@ -384,10 +403,7 @@ static __always_inline int on_state(const struct sock *sk, int oldstate, int new
 		info->fin_queued = 1;
 		return 0;
 	}
-	if (oldstate != ST_SYN_SENT && newstate != ST_CLOSE)
-		return 0;
-
-	read_addrs(sk, &e);
+	read_addrs(sk, &e, btf);
 	if (!family_allowed(e.family) || !port_allowed(info->direction == DIR_OUT ? e.dport : e.sport) ||
 	    (info->direction == DIR_IN && !info->reported && task_filtered())) {
 		// Filtered out, or an inbound connection closing before a task accepted it while
@@ -396,6 +412,7 @@ static __always_inline int on_state(const struct sock *sk, int oldstate, int new
 		return 0;
 	}
 	fill_from_info(&e, info);
+	now = bpf_ktime_get_ns();
 	e.ts_ns = now;
 
 	if (oldstate == ST_SYN_SENT) {
@@ -412,7 +429,7 @@ static __always_inline int on_state(const struct sock *sk, int oldstate, int new
 			return 0;
 		}
 		if (newstate == ST_CLOSE) {
-			int err = BPF_CORE_READ(sk, sk_err);
+			int err = SK_READ(btf, sk, sk_err);
 
 			e.error = err;
 			e.outcome = err == ECONNREFUSED ? OUTCOME_REFUSED : err == ETIMEDOUT ? OUTCOME_TIMEOUT : OUTCOME_FAILED;
@@ -431,7 +448,7 @@ static __always_inline int on_state(const struct sock *sk, int oldstate, int new
 		e.kind = KIND_CLOSE;
 		e.outcome = OUTCOME_CLOSED;
 		e.duration_ns = now - info->established_ns;
-		read_bytes(sk, info, &e);
+		read_bytes(sk, info, &e, btf);
 		account(&e, false);
 		emit(&e);
 	}
@@ -442,13 +459,13 @@ static __always_inline int on_state(const struct sock *sk, int oldstate, int new
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(tcptrack_state_btf, const struct sock *sk, int oldstate, int newstate)
 {
-	return on_state(sk, oldstate, newstate);
+	return on_state(sk, oldstate, newstate, true);
 }
 
 SEC("raw_tp/inet_sock_set_state")
 int BPF_PROG(tcptrack_state_raw, const struct sock *sk, int oldstate, int newstate)
 {
-	return on_state(sk, oldstate, newstate);
+	return on_state(sk, oldstate, newstate, false);
 }
 
 // The socket behind a new file descriptor of the current task.
@@ -499,7 +516,7 @@ static __always_inline int on_accept(long fd)
 	info->uid = uid;
 	info->reported = 1;
 	bpf_get_current_comm(info->comm, sizeof(info->comm));
-	read_addrs(sk, &e);
+	read_addrs(sk, &e, false);
 	fill_from_info(&e, info);
 	e.ts_ns = bpf_ktime_get_ns();
 	e.kind = KIND_ACCEPT;

@@ -1,0 +1,122 @@
+// `tsbpf tcptrack`: TCP connections as they happen, with latency, outcome, bytes and statistics.
+import { runTcptrack, type TcptrackIO } from '../tools/tcptrack/run.js';
+import { parseDurationOption, parseMaxEvents, parsePid, parsePorts, parseTop, parseUid, type TcptrackOptions } from '../tools/tcptrack/options.js';
+import { parse, printHelp } from './args.js';
+import { UsageError, type Command, type CommandIO } from './command.js';
+
+const HELP = `Usage: tsbpf tcptrack [options]
+
+Traces TCP connections in the kernel: outbound connects with their latency (SYN sent to
+established) and outcome (established, refused, timeout, failed), and with --accept inbound
+connections with the task that accepted them; --close adds the end of each connection with
+its duration and the data bytes sent and received. Filters run in the kernel. At the end
+(Ctrl-C, SIGTERM, -t or -n) it prints the Connection Statistics: connections per source,
+destination and port. Needs root (CAP_BPF and CAP_PERFMON).
+
+Options:
+  -p, --pid PID          only this process (inbound: the process that accepts)
+  -u, --uid UID|USER     only tasks running as this user
+  -P, --port PORT[,...]  only these ports (up to 16; repeatable): the destination port of
+                         outbound, the local port of inbound connections
+  -4, --ipv4             only IPv4 (IPv4 peers of dual-stack sockets included)
+  -6, --ipv6             only IPv6
+      --cgroup PATH      only tasks in this cgroup v2 directory (absolute, or relative to
+                         the cgroup v2 mount)
+      --accept           include inbound connections (accept events)
+      --close            include close events (duration, bytes sent and received) of
+                         outbound connections, and with --accept of inbound ones
+  -c, --count            print no events, only the statistics at the end
+  -t, --duration TIME    stop after TIME (10s, 500ms, 2m; a bare number is seconds)
+  -n, --events COUNT     stop after COUNT events
+  -o, --output FORMAT    table (default) or json: one object per line, then {"stats": ...}
+  -j, --json             the same as -o json
+      --top N            rows per statistics section (default 10)
+  -v, --verbose          say on stderr which hooks are in use, and when tracing starts
+  -h, --help             this help
+
+JSON lines have the keys time, pid, tid, uid, comm, family, saddr, sport, daddr, dport,
+direction ("out"|"in"), event ("connect"|"accept"|"close"), state ("established"|"refused"|
+"timeout"|"failed"|"closed"), latencyMs (connects; else null), and on close durationMs,
+txBytes, rxBytes. Lost events are reported on stderr ("N events lost").
+
+Examples:
+  tsbpf tcptrack                          outbound connects, as a table
+  tsbpf tcptrack --accept --close -j      everything, as JSON lines
+  tsbpf tcptrack -p 1234 -P 80,443 -t 30s connects of pid 1234 to ports 80 and 443
+  tsbpf tcptrack -c --accept -t 1m        one minute of statistics only
+
+See docs/tcptrack.md.
+`;
+
+/** TcptrackOptions from the command line; UsageError on anything malformed. */
+export function parseTcptrackArgs(argv: string[]): TcptrackOptions | 'help' {
+  const { values, positionals } = parse('tcptrack', argv, {
+    pid: { type: 'string', short: 'p' },
+    uid: { type: 'string', short: 'u' },
+    port: { type: 'string', short: 'P', multiple: true },
+    ipv4: { type: 'boolean', short: '4' },
+    ipv6: { type: 'boolean', short: '6' },
+    cgroup: { type: 'string' },
+    accept: { type: 'boolean' },
+    close: { type: 'boolean' },
+    count: { type: 'boolean', short: 'c' },
+    duration: { type: 'string', short: 't' },
+    events: { type: 'string', short: 'n' },
+    output: { type: 'string', short: 'o' },
+    json: { type: 'boolean', short: 'j' },
+    top: { type: 'string' },
+    verbose: { type: 'boolean', short: 'v' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help) return 'help';
+  if (positionals.length > 0) throw new UsageError(`tcptrack: unexpected argument '${positionals[0]}'`);
+  if (values.ipv4 && values.ipv6) throw new UsageError('tcptrack: -4 and -6 exclude each other');
+  const output = values.json ? 'json' : (values.output ?? 'table');
+  if (output !== 'table' && output !== 'json') throw new UsageError(`tcptrack: -o: unknown format '${output}' (table or json)`);
+  if (values.json && values.output !== undefined && values.output !== 'json') throw new UsageError(`tcptrack: --json and -o ${values.output} contradict each other`);
+  if (values.cgroup === '') throw new UsageError('tcptrack: --cgroup needs a path');
+  const o: TcptrackOptions = {
+    accept: values.accept ?? false,
+    close: values.close ?? false,
+    countOnly: values.count ?? false,
+    output,
+    verbose: values.verbose ?? false,
+  };
+  if (values.pid !== undefined) o.pid = parsePid(values.pid);
+  if (values.uid !== undefined) o.uid = parseUid(values.uid);
+  if (values.port !== undefined) o.ports = parsePorts(values.port);
+  if (values.ipv4) o.family = 4;
+  if (values.ipv6) o.family = 6;
+  if (values.cgroup !== undefined) o.cgroup = values.cgroup;
+  if (values.duration !== undefined) o.durationMs = parseDurationOption(values.duration);
+  if (values.events !== undefined) o.maxEvents = parseMaxEvents(values.events);
+  if (values.top !== undefined) o.top = parseTop(values.top);
+  return o;
+}
+
+/**
+ * Runs tcptrack with SIGINT and SIGTERM ending the trace (everything is detached and the
+ * statistics printed; exit code 0).
+ */
+async function run(argv: string[], io: CommandIO): Promise<number> {
+  const options = parseTcptrackArgs(argv);
+  if (options === 'help') return printHelp(io, HELP);
+  const controller = new AbortController();
+  const onSignal = (): void => controller.abort();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    await runTcptrack(options, io as TcptrackIO, controller.signal);
+    return 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+export const command: Command = {
+  name: 'tcptrack',
+  summary: 'trace TCP connections: latency, outcome, bytes, and connection statistics',
+  help: HELP,
+  run,
+};

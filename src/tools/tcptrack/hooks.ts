@@ -1,0 +1,238 @@
+// Which of tcptrack's programs this kernel runs, and loading and attaching them.
+//
+// The socket state changes come from tp_btf (BTF-typed, cheapest) or, where the kernel lacks
+// BTF tracing, the raw tracepoint of the same event. The accept syscall tracepoints name the
+// task that accepts an inbound connection; fexit on tcp_v{4,6}_connect sees connects that fail
+// before any state change. Each is used where it loads and attaches; what is not used is
+// removed from the spec before load, and the rodata says which of the optional ones run.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Collection } from '../../collection.js';
+import { TsbpfError } from '../../errors.js';
+import { haveFentry, probeFentry } from '../../features/kernel.js';
+import type { Link } from '../../link/link.js';
+import { attachBySection } from '../../link/section.js';
+import { tracepointId } from '../../link/tracefs.js';
+import { CollectionSpec } from '../../object/spec.js';
+import { packageRoot } from '../../sys/native.js';
+import type { TcptrackConfig, TcptrackPrograms } from './tcptrack.js';
+
+/** The compiled object, beside its source (shipped with the package's src/). */
+export const OBJECT_PATH = join(packageRoot(), 'src', 'tools', 'tcptrack', 'tcptrack.bpf.o');
+
+type ProgramName = keyof TcptrackPrograms;
+
+/**
+ * The ring buffer's size: about 35,000 records, a second of a busy host's connections and
+ * closes, for when the reader does not get a CPU for a while.
+ */
+export const RING_BYTES = 4 * 1024 * 1024;
+
+/** The hooks tcptrack can use, each with the program that runs there. */
+export const HOOKS = {
+  stateBtf: { program: 'tcptrack_state_btf', section: 'tp_btf/inet_sock_set_state' },
+  stateRaw: { program: 'tcptrack_state_raw', section: 'raw_tp/inet_sock_set_state' },
+  accept4: { program: 'tcptrack_accept4_exit', section: 'tracepoint/syscalls/sys_exit_accept4' },
+  accept: { program: 'tcptrack_accept_exit', section: 'tracepoint/syscalls/sys_exit_accept' },
+  connect4: { program: 'tcptrack_v4_connect_exit', section: 'fexit/tcp_v4_connect' },
+  connect6: { program: 'tcptrack_v6_connect_exit', section: 'fexit/tcp_v6_connect' },
+} as const satisfies Record<string, { program: ProgramName; section: string }>;
+
+export type HookName = keyof typeof HOOKS;
+
+/** Hooks in use and, for those left out, why. */
+export interface HookPlan {
+  /** In use, in attach order. */
+  readonly use: HookName[];
+  /** Left out, with the reason. */
+  readonly skipped: Array<{ hook: HookName; reason: string }>;
+}
+
+/** What the kernel offers, asked once per plan; tests replace it. */
+export interface HookProbes {
+  tpBtf(): string | undefined;
+  tracepoint(group: string, name: string): string | undefined;
+  fexit(): string | undefined;
+}
+
+/** Each probe returns undefined when the hook can be used, else why not. */
+export const kernelProbes: HookProbes = {
+  tpBtf() {
+    // Whether tp_btf loads is only known by loading it: a failure falls back to raw_tp then.
+    return existsSync('/sys/kernel/btf/vmlinux') ? undefined : 'the kernel has no BTF (/sys/kernel/btf/vmlinux)';
+  },
+  tracepoint(group, name) {
+    try {
+      tracepointId(group, name);
+      return undefined;
+    } catch (err) {
+      return `no tracepoint ${group}/${name}${err instanceof Error ? ` (${err.message})` : ''}`;
+    }
+  },
+  fexit() {
+    if (haveFentry()) return undefined;
+    return `fentry/fexit are not supported${probeFentry().detail ? ` (${probeFentry().detail})` : ''}`;
+  },
+};
+
+/** The hooks to try first: the best of each kind the probes allow, accept hooks only for `accept`. */
+export function planHooks(probes: HookProbes = kernelProbes, wants: { accept: boolean } = { accept: true }): HookPlan {
+  const use: HookName[] = [];
+  const skipped: HookPlan['skipped'] = [];
+  const btf = probes.tpBtf();
+  if (btf === undefined) use.push('stateBtf');
+  else {
+    skipped.push({ hook: 'stateBtf', reason: btf });
+    use.push('stateRaw');
+  }
+  for (const [hook, name] of [
+    ['accept4', 'sys_exit_accept4'],
+    ['accept', 'sys_exit_accept'],
+  ] as const) {
+    const why = wants.accept ? probes.tracepoint('syscalls', name) : 'inbound connections not asked for (--accept)';
+    if (why === undefined) use.push(hook);
+    else skipped.push({ hook, reason: why });
+  }
+  const fexit = probes.fexit();
+  for (const hook of ['connect4', 'connect6'] as const) {
+    if (fexit === undefined) use.push(hook);
+    else skipped.push({ hook, reason: fexit });
+  }
+  return { use, skipped };
+}
+
+/** The plan without `hook`, and its replacement where it has one (raw_tp for tp_btf). */
+export function withoutHook(plan: HookPlan, hook: HookName, reason: string): HookPlan {
+  const use = plan.use.filter((h) => h !== hook);
+  // The two connect exits and the two accept exits go together.
+  const partner: Partial<Record<HookName, HookName>> = { connect4: 'connect6', connect6: 'connect4' };
+  const also = partner[hook];
+  const skipped = [...plan.skipped, { hook, reason }];
+  if (also !== undefined && use.includes(also)) {
+    use.splice(use.indexOf(also), 1);
+    skipped.push({ hook: also, reason: `goes with ${HOOKS[hook].section}` });
+  }
+  if (hook === 'stateBtf') use.unshift('stateRaw');
+  return { use, skipped };
+}
+
+/** A loaded and attached tracker: close() detaches and frees everything, once. */
+export interface Tracker {
+  readonly collection: Collection;
+  readonly links: Link[];
+  readonly plan: HookPlan;
+  close(): void;
+}
+
+/** A load or attach failure that the named hook caused. */
+export class HookError extends TsbpfError {
+  readonly hook: HookName;
+  constructor(hook: HookName, cause: unknown) {
+    const message = cause instanceof Error ? cause.message : String(cause);
+    super(cause instanceof TsbpfError ? cause.code : 'EINVAL', `${HOOKS[hook].section}: ${message}`, { cause });
+    this.hook = hook;
+  }
+}
+
+/** Filters and switches for the object's rodata, without those the plan decides. */
+export type TrackerConfig = Omit<TcptrackConfig, 'accept_syscalls' | 'connect_exit'>;
+
+
+function hookOfProgram(plan: HookPlan, program: string | undefined): HookName | undefined {
+  return plan.use.find((h) => HOOKS[h].program === program);
+}
+
+export interface TrackerOptions {
+  /** The compiled object (default OBJECT_PATH). */
+  objectPath?: string;
+  /** The ring buffer's size in bytes, a power of two of pages (default RING_BYTES). */
+  ringBytes?: number;
+}
+
+/** Loads the plan's programs with `config` and attaches them; on failure nothing stays behind. */
+export function openTracker(plan: HookPlan, config: TrackerConfig, options: TrackerOptions = {}): Tracker {
+  const spec = CollectionSpec.fromFile(options.objectPath ?? OBJECT_PATH);
+  const ringBytes = options.ringBytes ?? RING_BYTES;
+  const full: TcptrackConfig = {
+    ...config,
+    accept_syscalls: plan.use.includes('accept4') || plan.use.includes('accept') ? 1 : 0,
+    connect_exit: plan.use.includes('connect4') ? 1 : 0,
+  };
+  spec.rewriteConstants({ ...full });
+  const events = spec.maps.events;
+  if (events !== undefined) events.maxEntries = ringBytes;
+  const wanted = new Set<string>(plan.use.map((h) => HOOKS[h].program));
+  for (const name of Object.keys(spec.programs)) if (!wanted.has(name)) delete spec.programs[name];
+  let collection: Collection;
+  try {
+    collection = spec.load();
+  } catch (err) {
+    const hook = hookOfProgram(plan, (err as { program?: string }).program);
+    throw hook !== undefined && hook !== 'stateRaw' ? new HookError(hook, err) : err;
+  }
+  const links: Link[] = [];
+  for (const hook of plan.use) {
+    const program = collection.programs[HOOKS[hook].program];
+    try {
+      if (program === undefined) throw new TsbpfError('ENOENT', `program ${HOOKS[hook].program} was not loaded`);
+      links.push(attachBySection(program, HOOKS[hook].section));
+    } catch (err) {
+      for (const l of links.reverse()) l.close();
+      collection.close();
+      throw hook === 'stateRaw' ? err : new HookError(hook, err);
+    }
+  }
+  let closed = false;
+  return {
+    collection,
+    links,
+    plan,
+    close() {
+      if (closed) return;
+      closed = true;
+      try {
+        for (const l of links.reverse()) l.close();
+      } finally {
+        collection.close();
+      }
+    },
+  };
+}
+
+/**
+ * openTracker, leaving out a hook that fails to load or attach (tp_btf falls back to raw_tp)
+ * until only the state tracepoint is left; a failure there is the caller's.
+ */
+export function openTrackerWithFallback(plan: HookPlan, config: TrackerConfig, options: TrackerOptions = {}): Tracker {
+  let current = plan;
+  let retries = 0;
+  for (;;) {
+    try {
+      return openTracker(current, config, options);
+    } catch (err) {
+      const cause = err instanceof HookError ? err.cause : err;
+      // The verifier gives up with EAGAIN when a signal arrives (a profiler's SIGPROF): that
+      // says nothing about the hook, so the same plan is tried again.
+      if (codeOf(cause) === 'EAGAIN' && retries++ < MAX_RETRIES) continue;
+      if (!(err instanceof HookError) || codeOf(cause) === 'EPERM' || codeOf(cause) === 'EACCES') throw cause;
+      current = withoutHook(current, err.hook, firstLine(err.message));
+    }
+  }
+}
+
+const MAX_RETRIES = 5;
+
+function codeOf(err: unknown): unknown {
+  return (err as { code?: unknown } | null)?.code;
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0] ?? s;
+}
+
+/** "tp_btf/inet_sock_set_state, tracepoint/syscalls/sys_exit_accept4, ..." */
+export function describePlan(plan: HookPlan): string[] {
+  const lines = [`hooks: ${plan.use.map((h) => HOOKS[h].section).join(', ')}`];
+  for (const s of plan.skipped) lines.push(`not used: ${HOOKS[s.hook].section}: ${s.reason}`);
+  return lines;
+}

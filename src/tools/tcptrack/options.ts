@@ -1,0 +1,226 @@
+// tcptrack's options: what the command line says, checked, and the rodata filters they become.
+import { existsSync, readFileSync, statSync, statfsSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import { TsbpfError } from '../../errors.js';
+import { UsageError } from '../../cli/command.js';
+import { parseDuration } from '../common/duration.js';
+import { parsePortList } from '../common/net.js';
+import type { TrackerConfig } from './hooks.js';
+
+/** The most ports -P takes: the size of the object's ports[] filter. */
+export const MAX_PORTS = 16;
+
+/**
+ * The ring buffer is drained every DRAIN_INTERVAL_MS, with no wake-up per record: at 25 ms a
+ * full ring (RING_BYTES) takes over a million events a second to overflow, and a quiet trace
+ * shows an event within 25 ms.
+ */
+export const DRAIN_INTERVAL_MS = 25;
+
+export type OutputFormat = 'table' | 'json';
+
+export interface TcptrackOptions {
+  /** Only connections of this process (inbound: of the accepting process). */
+  pid?: number;
+  /** Only connections of tasks running as this uid. */
+  uid?: number;
+  /** Only these ports: the remote port of outbound, the local port of inbound connections. */
+  ports?: number[];
+  family?: 4 | 6;
+  /** Only tasks in this cgroup v2 directory (not its descendants). */
+  cgroup?: string;
+  /** Print only the statistics at the end. */
+  countOnly?: boolean;
+  /** Stop after this many milliseconds. */
+  durationMs?: number;
+  /** Stop after this many events. */
+  maxEvents?: number;
+  /** Include inbound (accepted) connections. */
+  accept?: boolean;
+  /** Include close events, with duration and bytes. */
+  close?: boolean;
+  output?: OutputFormat;
+  verbose?: boolean;
+  /** Rows per section of the statistics. */
+  top?: number;
+}
+
+/** Options with every default filled in and the filters checked against the system. */
+export interface ResolvedOptions extends Required<Omit<TcptrackOptions, 'pid' | 'uid' | 'family' | 'cgroup' | 'durationMs' | 'maxEvents'>> {
+  pid: number | undefined;
+  uid: number | undefined;
+  family: 4 | 6 | undefined;
+  cgroup: string | undefined;
+  /** The cgroup's id: the inode number of its directory. */
+  cgroupId: bigint | undefined;
+  durationMs: number | undefined;
+  maxEvents: number | undefined;
+}
+
+const CGROUP2_SUPER_MAGIC = 0x63677270;
+const CGROUP_ROOT = '/sys/fs/cgroup';
+
+function positiveInt(what: string, s: string, max = 0xffffffff): number {
+  if (!/^\d+$/.test(s) || Number(s) < 1 || Number(s) > max) throw new UsageError(`invalid ${what} '${s}' (a whole number from 1 to ${max})`);
+  return Number(s);
+}
+
+/** -p PID */
+export function parsePid(s: string): number {
+  return positiveInt('pid', s, 0x3fffffff);
+}
+
+/** -u UID or a user name from /etc/passwd. */
+export function parseUid(s: string, passwd = '/etc/passwd'): number {
+  if (/^\d+$/.test(s)) {
+    if (Number(s) > 0xfffffffe) throw new UsageError(`invalid uid '${s}'`);
+    return Number(s);
+  }
+  let text = '';
+  try {
+    text = readFileSync(passwd, 'utf8');
+  } catch {
+    // No passwd file: only numeric uids.
+  }
+  for (const line of text.split('\n')) {
+    const [name, , uid] = line.split(':');
+    if (name === s && uid !== undefined && /^\d+$/.test(uid)) return Number(uid);
+  }
+  throw new TsbpfError('ENOENT', `no such user '${s}'`);
+}
+
+/** Every -P list, merged: at most MAX_PORTS distinct ports. */
+export function parsePorts(lists: readonly string[]): number[] {
+  const ports: number[] = [];
+  for (const list of lists) {
+    let parsed: number[];
+    try {
+      parsed = parsePortList(list);
+    } catch (err) {
+      throw new UsageError(`-P: ${(err as Error).message}`);
+    }
+    for (const p of parsed) if (!ports.includes(p)) ports.push(p);
+  }
+  if (ports.length > MAX_PORTS) throw new UsageError(`-P: at most ${MAX_PORTS} ports, got ${ports.length}`);
+  return ports;
+}
+
+export function parseTop(s: string): number {
+  return positiveInt('--top', s, 10_000);
+}
+
+export function parseMaxEvents(s: string): number {
+  return positiveInt('-n', s, Number.MAX_SAFE_INTEGER);
+}
+
+export function parseDurationOption(s: string): number {
+  try {
+    return parseDuration(s);
+  } catch (err) {
+    throw new UsageError(`-t: ${(err as Error).message}`);
+  }
+}
+
+/** Where the cgroup v2 hierarchy is mounted: /sys/fs/cgroup, or /sys/fs/cgroup/unified on hybrid systems. */
+export function cgroup2Root(mounts = '/proc/self/mounts'): string {
+  try {
+    for (const line of readFileSync(mounts, 'utf8').split('\n')) {
+      const [, dir, type] = line.split(' ');
+      if (type === 'cgroup2' && dir !== undefined) return dir.replace(/\\040/g, ' ');
+    }
+  } catch {
+    // No mount table: the usual place.
+  }
+  return CGROUP_ROOT;
+}
+
+/** A cgroup v2 directory, absolute or relative to the cgroup v2 mount, and its id. */
+export function resolveCgroup(path: string): { path: string; id: bigint } {
+  const candidates = isAbsolute(path) ? [path] : [join(cgroup2Root(), path), path];
+  const found = candidates.find((p) => existsSync(p));
+  if (found === undefined) throw new TsbpfError('ENOENT', `no such cgroup: ${path}`);
+  const st = statSync(found, { bigint: true });
+  if (!st.isDirectory()) throw new TsbpfError('ENOTDIR', `${found} is not a cgroup directory`);
+  if (Number(statfsSync(found).type) !== CGROUP2_SUPER_MAGIC) throw new TsbpfError('EINVAL', `${found} is not on a cgroup v2 file system`);
+  // The id bpf_get_current_cgroup_id() returns is the directory's inode number.
+  return { path: found, id: st.ino };
+}
+
+/** Throws unless /proc/<pid> exists. */
+export function checkPid(pid: number, proc = '/proc'): void {
+  if (!existsSync(join(proc, String(pid)))) throw new TsbpfError('ESRCH', `no process with pid ${pid}`);
+}
+
+/** Checks the filters against the running system and fills in the defaults. */
+export function resolveOptions(o: TcptrackOptions): ResolvedOptions {
+  if (o.pid !== undefined) {
+    if (!Number.isInteger(o.pid) || o.pid < 1) throw new UsageError(`invalid pid ${o.pid}`);
+    checkPid(o.pid);
+  }
+  if (o.uid !== undefined && (!Number.isInteger(o.uid) || o.uid < 0 || o.uid > 0xfffffffe)) throw new UsageError(`invalid uid ${o.uid}`);
+  const ports = o.ports ?? [];
+  if (ports.length > MAX_PORTS) throw new UsageError(`at most ${MAX_PORTS} ports, got ${ports.length}`);
+  for (const p of ports) if (!Number.isInteger(p) || p < 1 || p > 65535) throw new UsageError(`invalid port ${p} (1-65535)`);
+  if (o.family !== undefined && o.family !== 4 && o.family !== 6) throw new UsageError(`invalid family ${String(o.family)} (4 or 6)`);
+  const cgroup = o.cgroup === undefined ? undefined : resolveCgroup(o.cgroup);
+  if (o.durationMs !== undefined && !(o.durationMs > 0)) throw new UsageError(`invalid duration ${o.durationMs} ms`);
+  if (o.maxEvents !== undefined && !(Number.isInteger(o.maxEvents) && o.maxEvents > 0)) throw new UsageError(`invalid event count ${o.maxEvents}`);
+  const output = o.output ?? 'table';
+  if (output !== 'table' && output !== 'json') throw new UsageError(`invalid output format '${String(output)}' (table or json)`);
+  return {
+    pid: o.pid,
+    uid: o.uid,
+    ports: [...new Set(ports)],
+    family: o.family,
+    cgroup: cgroup?.path,
+    cgroupId: cgroup?.id,
+    countOnly: o.countOnly ?? false,
+    durationMs: o.durationMs,
+    maxEvents: o.maxEvents,
+    accept: o.accept ?? false,
+    close: o.close ?? false,
+    output,
+    verbose: o.verbose ?? false,
+    top: o.top ?? 10,
+  };
+}
+
+/** The rodata of the object for these options. */
+export function trackerConfig(o: ResolvedOptions): TrackerConfig {
+  const ports = new Array<number>(MAX_PORTS).fill(0);
+  o.ports.forEach((p, i) => (ports[i] = p));
+  return {
+    target_pid: o.pid ?? 0,
+    target_uid: o.uid ?? 0,
+    filter_uid: o.uid === undefined ? 0 : 1,
+    target_family: o.family ?? 0,
+    include_accept: o.accept ? 1 : 0,
+    include_close: o.close ? 1 : 0,
+    count_only: o.countOnly ? 1 : 0,
+    target_cgroup: o.cgroupId ?? 0n,
+    nports: o.ports.length,
+    ports: ports as TrackerConfig['ports'],
+    timer_reader: 1,
+  };
+}
+
+const CAP_SYS_ADMIN = 21;
+const CAP_PERFMON = 38;
+const CAP_BPF = 39;
+
+/** The effective capabilities of this process, from /proc/self/status. */
+function effectiveCaps(): bigint {
+  try {
+    const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m?.[1] !== undefined ? BigInt(`0x${m[1]}`) : 0n;
+  } catch {
+    return 0n;
+  }
+}
+
+/** Throws EPERM unless this process may load and attach tracing programs. */
+export function checkPrivileges(caps = effectiveCaps()): void {
+  const has = (c: number): boolean => ((caps >> BigInt(c)) & 1n) === 1n;
+  if (has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON))) return;
+  throw new TsbpfError('EPERM', 'tcptrack needs root (CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN) to load and attach its BPF programs');
+}

@@ -1,0 +1,231 @@
+// tcptrack's user side: loads and attaches the tracker, prints events as they come, and at the
+// end (a signal, -t, -n, or stdout closing) detaches everything and prints the statistics.
+import { Map as BpfMap } from '../../map.js';
+import { RingBufReader } from '../../ringbuf/reader.js';
+import { decodeEventAt, eventJsonLine, monotonicOffsetMs, tableRow, TABLE_HEADER, type ConnEvent } from './event.js';
+import { describePlan, kernelProbes, openTrackerWithFallback, planHooks, type HookPlan, type HookProbes, type Tracker } from './hooks.js';
+import { checkPrivileges, DRAIN_INTERVAL_MS, resolveOptions, trackerConfig, type ResolvedOptions, type TcptrackOptions } from './options.js';
+import { connStatFrom, formatSummary, summarize, type ConnStat, type Summary } from './stats.js';
+import { connKeyCodec, connStatCodec, type ConnKey, type ConnStat as RawConnStat } from './tcptrack.js';
+
+export interface TcptrackIO {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+}
+
+export interface RunHandlers {
+  /** Called once every program is attached, before the first event is read. */
+  onReady?(plan: HookPlan): void;
+  /** Called with every event printed. */
+  onEvent?(event: ConnEvent): void;
+  /** How the kernel's hooks are probed (default: the running kernel). */
+  probes?: HookProbes;
+  /** Milliseconds between reports of lost events (default 1000). */
+  lostIntervalMs?: number;
+  /** The ring buffer's size in bytes (default RING_BYTES). */
+  ringBytes?: number;
+}
+
+export type StopReason = 'signal' | 'duration' | 'count' | 'output';
+
+export interface TcptrackResult {
+  /** Events printed. */
+  events: number;
+  /** Events the kernel could not hand over (ring buffer full). */
+  lost: number;
+  summary: Summary;
+  plan: HookPlan;
+  reason: StopReason;
+}
+
+/** Sums the per-CPU counters of the `lost` map. */
+function readLost(tracker: Tracker): number {
+  const values = tracker.collection.maps.lost?.lookup(0) as bigint[] | undefined;
+  return Number((values ?? []).reduce((a, b) => a + b, 0n));
+}
+
+/** Every entry of conn_stats, decoded by the generated codecs. */
+function readStats(tracker: Tracker): ConnStat[] {
+  const id = tracker.collection.maps.conn_stats?.id;
+  if (id === undefined) return [];
+  const map = BpfMap.fromId<ConnKey, RawConnStat>(id, { key: connKeyCodec, value: connStatCodec });
+  try {
+    return [...map.entries()].map(([k, v]) => connStatFrom(k, v));
+  } finally {
+    map.close();
+  }
+}
+
+/** Text written at once: large enough to save system calls, small enough for V8's young heap. */
+const CHUNK = 16 * 1024;
+
+/**
+ * Lines for stdout, written in chunks: at the end of each turn of the event loop, or sooner
+ * when CHUNK characters are waiting. A stream that asks to wait (write() returned false)
+ * pauses the ring buffer reader until it drains: the kernel then drops what does not fit and
+ * counts it as lost.
+ */
+class Output {
+  readonly #out: NodeJS.WritableStream;
+  #lines: string[] = [];
+  #size = 0;
+  #scheduled: NodeJS.Immediate | undefined;
+  #broken = false;
+  #waiting = false;
+  onPause: (() => void) | undefined;
+  onResume: (() => void) | undefined;
+
+  constructor(out: NodeJS.WritableStream) {
+    this.#out = out;
+  }
+
+  get broken(): boolean {
+    return this.#broken;
+  }
+
+  markBroken(): void {
+    this.#broken = true;
+    this.#lines = [];
+  }
+
+  push(line: string): void {
+    if (this.#broken) return;
+    this.#lines.push(line);
+    this.#size += line.length + 1;
+    if (this.#size >= CHUNK) this.flush();
+    else this.#scheduled ??= setImmediate(() => this.flush());
+  }
+
+  flush(): void {
+    if (this.#scheduled !== undefined) clearImmediate(this.#scheduled);
+    this.#scheduled = undefined;
+    if (this.#lines.length === 0 || this.#broken) return;
+    const text = `${this.#lines.join('\n')}\n`;
+    this.#lines = [];
+    this.#size = 0;
+    if (!this.#out.write(text) && !this.#waiting) {
+      this.#waiting = true;
+      this.onPause?.();
+      this.#out.once('drain', () => {
+        this.#waiting = false;
+        this.onResume?.();
+      });
+    }
+  }
+}
+
+function say(io: TcptrackIO, line: string): void {
+  io.stderr.write(`tcptrack: ${line}\n`);
+}
+
+/**
+ * Runs tcptrack until `signal` aborts, the duration or event count of the options is reached,
+ * or stdout fails; then detaches everything and prints the Connection Statistics. Resolves
+ * with what was seen. Throws (before anything is attached) on bad options or missing
+ * privileges, with typed errors: UsageError for malformed options, TsbpfError otherwise.
+ */
+export async function runTcptrack(options: TcptrackOptions, io: TcptrackIO, signal?: AbortSignal, handlers: RunHandlers = {}): Promise<TcptrackResult> {
+  const o = resolveOptions(options);
+  checkPrivileges();
+  const tracker = openTrackerWithFallback(planHooks(handlers.probes ?? kernelProbes, { accept: o.accept }), trackerConfig(o), handlers.ringBytes !== undefined ? { ringBytes: handlers.ringBytes } : {});
+  let reader: RingBufReader | undefined;
+  try {
+    reader = new RingBufReader(tracker.collection.maps.events!);
+    return await trace(o, io, tracker, reader, signal, handlers);
+  } finally {
+    reader?.close();
+    tracker.close();
+  }
+}
+
+async function trace(o: ResolvedOptions, io: TcptrackIO, tracker: Tracker, reader: RingBufReader, signal: AbortSignal | undefined, handlers: RunHandlers): Promise<TcptrackResult> {
+  const out = new Output(io.stdout);
+  const json = o.output === 'json';
+  const offset = monotonicOffsetMs();
+  let events = 0;
+  let reported = 0;
+  let stop: (reason: StopReason) => void = () => {};
+  const stopped = new Promise<StopReason>((resolve) => (stop = resolve));
+  let done = false;
+  const finish = (reason: StopReason): void => {
+    if (done) return;
+    done = true;
+    stop(reason);
+  };
+
+  let view: DataView | undefined;
+  const onRecord = (data: Uint8Array, offsetInRing: number): void => {
+    if (o.maxEvents !== undefined && events >= o.maxEvents) return;
+    if (view === undefined || view.buffer !== data.buffer) view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    const e = decodeEventAt(view, data, offsetInRing, offset);
+    out.push(json ? eventJsonLine(e) : tableRow(e));
+    events++;
+    handlers.onEvent?.(e);
+    if (o.maxEvents !== undefined && events >= o.maxEvents) {
+      stopReading();
+      finish('count');
+    }
+  };
+  // The ring is drained on a timer (the kernel wakes nobody per record); not while stdout
+  // asks to wait.
+  let reading = false;
+  const startReading = (): void => {
+    if (!done && !o.countOnly) reading = true;
+  };
+  const stopReading = (): void => {
+    reading = false;
+  };
+  out.onPause = stopReading;
+  out.onResume = startReading;
+
+  const onOutputError = (): void => {
+    out.markBroken();
+    finish('output');
+  };
+  io.stdout.on('error', onOutputError);
+  const onAbort = (): void => finish('signal');
+  signal?.addEventListener('abort', onAbort, { once: true });
+  const timers: NodeJS.Timeout[] = [];
+  if (o.durationMs !== undefined) timers.push(setTimeout(() => finish('duration'), o.durationMs));
+  const reportLost = (): void => {
+    const lost = readLost(tracker);
+    if (lost > reported) say(io, `${lost - reported} events lost`);
+    reported = Math.max(reported, lost);
+  };
+  // This timer also keeps the process alive while it traces.
+  timers.push(setInterval(reportLost, handlers.lostIntervalMs ?? 1000));
+  if (!o.countOnly) {
+    const drainTimer = setInterval(() => {
+      if (reading) reader.drainRaw(onRecord);
+    }, DRAIN_INTERVAL_MS);
+    timers.push(drainTimer);
+  }
+
+  try {
+    if (o.verbose) for (const line of describePlan(tracker.plan)) say(io, line);
+    if (!json && !o.countOnly) out.push(TABLE_HEADER);
+    out.flush();
+    startReading();
+    if (o.verbose) say(io, `ready: tracing TCP connections${o.countOnly ? ' (counting only)' : ''}; Ctrl-C to stop`);
+    handlers.onReady?.(tracker.plan);
+    if (signal?.aborted) finish('signal');
+    const reason = await stopped;
+
+    // Detach first, so the counts stop moving; then hand out what is still in the ring.
+    stopReading();
+    for (const link of tracker.links) link.close();
+    if (!o.countOnly && reason !== 'count' && !out.broken) reader.drainRaw(onRecord);
+    out.flush();
+    reportLost();
+    const summary = summarize(readStats(tracker), reported, o.top);
+    if (!out.broken) {
+      if (json) io.stdout.write(`${JSON.stringify({ stats: summary })}\n`);
+      else io.stdout.write(`${o.countOnly ? '' : '\n'}${formatSummary(summary)}`);
+    }
+    return { events, lost: reported, summary, plan: tracker.plan, reason };
+  } finally {
+    for (const t of timers) clearTimeout(t);
+    signal?.removeEventListener('abort', onAbort);
+    io.stdout.removeListener('error', onOutputError);
+  }
+}

@@ -1,0 +1,328 @@
+// tcptrack without the kernel: options, records, output formats, statistics and hook choice.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough, Writable } from 'node:stream';
+import { describe, test } from 'node:test';
+import { UsageError } from '../src/cli/command.js';
+import { command, parseTcptrackArgs } from '../src/cli/tcptrack.js';
+import { TsbpfError } from '../src/errors.js';
+import { CLOSE_KEYS, decodeEvent, EVENT_SIZE, eventJson, JSON_KEYS, TABLE_HEADER, tableRow } from '../src/tools/tcptrack/event.js';
+import { describePlan, planHooks, withoutHook, type HookProbes } from '../src/tools/tcptrack/hooks.js';
+import { cgroup2Root, checkPid, checkPrivileges, parsePorts, parseUid, resolveCgroup, resolveOptions, trackerConfig } from '../src/tools/tcptrack/options.js';
+import { connStatFrom, formatSummary, summarize, type ConnStat } from '../src/tools/tcptrack/stats.js';
+import { connKeyCodec, connStatCodec, eventCodec, type Event } from '../src/tools/tcptrack/tcptrack.js';
+
+function bytes(...parts: number[]): Uint8Array {
+  const out = new Uint8Array(16);
+  out.set(parts);
+  return out;
+}
+
+const LOOP4 = bytes(127, 0, 0, 1);
+const LOOP6 = bytes(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1);
+
+function record(fields: Partial<Event>): Uint8Array {
+  const e: Event = {
+    ts_ns: 1_000_000_000n,
+    latency_ns: 0n,
+    duration_ns: 0n,
+    tx_bytes: 0n,
+    rx_bytes: 0n,
+    pid: 100,
+    tid: 101,
+    uid: 1000,
+    error: 0,
+    saddr: LOOP4,
+    daddr: LOOP4,
+    sport: 40000,
+    dport: 80,
+    family: 4,
+    direction: 0,
+    kind: 0,
+    outcome: 0,
+    comm: 'curl',
+    ...fields,
+  };
+  const out = new Uint8Array(EVENT_SIZE);
+  eventCodec.encodeAt(e, out, 0);
+  return out;
+}
+
+describe('tcptrack events', () => {
+  test('the hand decoder reads the layout of the generated codec', () => {
+    assert.equal(eventCodec.size, EVENT_SIZE);
+    const e = decodeEvent(record({ latency_ns: 1_500_000n }), 0);
+    assert.deepEqual(e, {
+      timeMs: 1000,
+      pid: 100,
+      tid: 101,
+      uid: 1000,
+      comm: 'curl',
+      family: 4,
+      saddr: '127.0.0.1',
+      sport: 40000,
+      daddr: '127.0.0.1',
+      dport: 80,
+      direction: 'out',
+      event: 'connect',
+      state: 'established',
+      latencyMs: 1.5,
+      error: 0,
+    });
+  });
+
+  test('inbound: the source is the peer; an unknown acceptor is pid 0, comm "?"', () => {
+    const e = decodeEvent(record({ direction: 1, kind: 1, pid: 0, tid: 0, comm: '', saddr: LOOP6, daddr: bytes(0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9), family: 6, sport: 443, dport: 51000 }), 0);
+    assert.equal(e.saddr, '2001:db8::9');
+    assert.equal(e.sport, 51000);
+    assert.equal(e.daddr, '::1');
+    assert.equal(e.dport, 443);
+    assert.equal(e.direction, 'in');
+    assert.equal(e.event, 'accept');
+    assert.equal(e.comm, '?');
+    assert.equal(e.latencyMs, null);
+  });
+
+  test('close events carry duration and bytes; the JSON has exactly the documented keys', () => {
+    const e = decodeEvent(record({ kind: 2, outcome: 4, duration_ns: 2_500_000n, tx_bytes: 1000n, rx_bytes: 2345n }), 0);
+    const j = eventJson(e);
+    assert.deepEqual(Object.keys(j), [...JSON_KEYS, ...CLOSE_KEYS]);
+    assert.deepEqual([j.state, j.durationMs, j.txBytes, j.rxBytes, j.latencyMs], ['closed', 2.5, 1000, 2345, null]);
+    const connect = eventJson(decodeEvent(record({ outcome: 1, latency_ns: 123_456_789n }), 5));
+    assert.deepEqual(Object.keys(connect), [...JSON_KEYS]);
+    assert.equal(connect.state, 'refused');
+    assert.equal(connect.latencyMs, 123.457);
+    assert.equal(connect.time, new Date(1005).toISOString());
+  });
+
+  test('table rows line up under the header', () => {
+    const rows = [
+      tableRow(decodeEvent(record({ latency_ns: 250_000n }), 0)),
+      tableRow(decodeEvent(record({ outcome: 3, error: 99, latency_ns: 10n }), 0)),
+      tableRow(decodeEvent(record({ kind: 2, outcome: 4, direction: 1, duration_ns: 3_000_000_000n, tx_bytes: 4096n, rx_bytes: 10n }), 0)),
+      tableRow(decodeEvent(record({ kind: 1, direction: 1, pid: 0, comm: '', family: 6, saddr: LOOP6, daddr: LOOP6 }), 0)),
+    ];
+    const stateAt = TABLE_HEADER.indexOf('STATE');
+    const latEnd = TABLE_HEADER.indexOf('LAT(ms)') + 'LAT(ms)'.length;
+    assert.match(rows[0]!, / 0\.250 established$/);
+    assert.equal(rows[0]!.indexOf('0.250') + 5, latEnd);
+    assert.equal(rows[0]!.indexOf('established'), stateAt);
+    assert.match(rows[1]!, / failed \(EADDRNOTAVAIL\)$/);
+    assert.match(rows[2]!, / - closed \(in\) after 3\.000s, tx 4\.0 KiB, rx 10 B$/);
+    assert.match(rows[3]!, /^\S+\s+- \?\s+\[::1\]:80\s+\[::1\]:40000\s+- accepted$/);
+  });
+});
+
+describe('tcptrack statistics', () => {
+  const key = (direction: number, family: number, saddr: Uint8Array, daddr: Uint8Array, dport: number) => ({ saddr, daddr, dport, family, direction });
+  const value = (connections: number, failed = 0, tx = 0, rx = 0) => ({ connections: BigInt(connections), failed: BigInt(failed), tx_bytes: BigInt(tx), rx_bytes: BigInt(rx) });
+
+  test('conn_stats entries: outbound keyed by the remote port, inbound by the local one', () => {
+    assert.equal(connKeyCodec.size, 36);
+    assert.equal(connStatCodec.size, 32);
+    const out = connStatFrom(key(0, 4, bytes(10, 0, 0, 1), bytes(10, 0, 0, 2), 443), value(3, 1, 100, 200));
+    assert.deepEqual(out, { family: 4, direction: 'out', source: '10.0.0.1', destination: '10.0.0.2', port: 443, connections: 3, failed: 1, txBytes: 100, rxBytes: 200 });
+    const inbound = connStatFrom(key(1, 6, LOOP6, bytes(0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5), 22), value(1));
+    assert.equal(inbound.source, 'fe80::5');
+    assert.equal(inbound.destination, '::1');
+    assert.equal(inbound.direction, 'in');
+  });
+
+  const stats: ConnStat[] = [
+    { family: 4, direction: 'out', source: '10.0.0.1', destination: '10.0.0.2', port: 443, connections: 5, failed: 1, txBytes: 10, rxBytes: 20 },
+    { family: 4, direction: 'out', source: '10.0.0.1', destination: '10.0.0.3', port: 443, connections: 2, failed: 0, txBytes: 0, rxBytes: 0 },
+    { family: 6, direction: 'in', source: '2001:db8::1', destination: '::1', port: 22, connections: 7, failed: 0, txBytes: 1, rxBytes: 2 },
+    { family: 4, direction: 'out', source: '10.0.0.9', destination: '10.0.0.2', port: 80, connections: 1, failed: 1, txBytes: 0, rxBytes: 0 },
+  ];
+
+  test('summarize adds up per source, destination and port, busiest first, top N', () => {
+    const s = summarize(stats, 3, 2);
+    assert.deepEqual([s.connections, s.outbound, s.inbound, s.failed, s.txBytes, s.rxBytes, s.lost], [15, 8, 7, 2, 11, 22, 3]);
+    assert.deepEqual(s.bySource, [
+      { address: '10.0.0.1', connections: 7, failed: 1, txBytes: 10, rxBytes: 20 },
+      { address: '2001:db8::1', connections: 7, failed: 0, txBytes: 1, rxBytes: 2 },
+    ]);
+    assert.deepEqual(
+      s.byDestination.map((d) => [d.address, d.port, d.connections]),
+      [
+        ['::1', 22, 7],
+        ['10.0.0.2', 443, 5],
+      ],
+    );
+    assert.deepEqual(
+      summarize(stats, 0).byPort.map((p) => [p.port, p.connections, p.failed]),
+      [
+        [443, 7, 1],
+        [22, 7, 0],
+        [80, 1, 1],
+      ],
+    );
+  });
+
+  test('the box: every line the same width, titled Connection Statistics', () => {
+    const text = formatSummary(summarize(stats, 4));
+    const lines = text.trimEnd().split('\n');
+    assert.match(lines[0]!, /^╔═+ Connection Statistics ═+╗$/);
+    assert.match(lines.at(-1)!, /^╚═+╝$/);
+    assert.ok(lines.every((l) => [...l].length === [...lines[0]!].length), text);
+    assert.match(text, /Connections: 15 \(outbound 8, inbound 7, failed 2\)/);
+    assert.match(text, /Events lost: 4/);
+    assert.match(text, /\[::1\]:22\s+7/);
+    assert.match(formatSummary(summarize([], 0)), /Connections: 0 /);
+  });
+});
+
+describe('tcptrack options', () => {
+  test('the command line', () => {
+    assert.equal(parseTcptrackArgs(['--help']), 'help');
+    assert.deepEqual(parseTcptrackArgs([]), { accept: false, close: false, countOnly: false, output: 'table', verbose: false });
+    assert.deepEqual(parseTcptrackArgs(['-p', '42', '-u', '0', '-P', '80,443', '-P', '443,8080', '-6', '--accept', '--close', '-c', '-t', '500ms', '-n', '9', '-j', '--top', '3', '-v', '--cgroup', 'x']), {
+      accept: true,
+      close: true,
+      countOnly: true,
+      output: 'json',
+      verbose: true,
+      pid: 42,
+      uid: 0,
+      ports: [80, 443, 8080],
+      family: 6,
+      cgroup: 'x',
+      durationMs: 500,
+      maxEvents: 9,
+      top: 3,
+    });
+    assert.equal((parseTcptrackArgs(['-o', 'json']) as { output: string }).output, 'json');
+    assert.equal((parseTcptrackArgs(['-t', '2']) as { durationMs: number }).durationMs, 2000);
+  });
+
+  test('malformed command lines are usage errors', () => {
+    for (const argv of [
+      ['-p', 'abc'],
+      ['-p', '0'],
+      ['-P', '0'],
+      ['-P', '80,'],
+      ['-P', Array.from({ length: 17 }, (_, i) => String(i + 1)).join(',')],
+      ['-4', '-6'],
+      ['-o', 'yaml'],
+      ['-j', '-o', 'table'],
+      ['-t', 'soon'],
+      ['-n', '0'],
+      ['--top', '-1'],
+      ['--cgroup', ''],
+      ['extra'],
+      ['--nope'],
+    ]) {
+      assert.throws(() => parseTcptrackArgs(argv), UsageError, argv.join(' '));
+    }
+    assert.deepEqual(parsePorts(['1,2', '2,3']), [1, 2, 3]);
+    assert.equal(parsePorts([Array.from({ length: 16 }, (_, i) => String(i + 1)).join(',')]).length, 16);
+  });
+
+  test('users by name or number', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tcptrack-'));
+    try {
+      const passwd = join(dir, 'passwd');
+      writeFileSync(passwd, 'root:x:0:0::/root:/bin/sh\nwww-data:x:33:33::/var/www:/usr/sbin/nologin\n');
+      assert.equal(parseUid('www-data', passwd), 33);
+      assert.equal(parseUid('1234', passwd), 1234);
+      assert.throws(() => parseUid('nobody-here', passwd), (e: unknown) => e instanceof TsbpfError && e.code === 'ENOENT');
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  });
+
+  test('a pid must exist; a cgroup must be a cgroup v2 directory, its id its inode', () => {
+    checkPid(process.pid);
+    assert.throws(() => checkPid(process.pid, '/nonexistent-proc'), (e: unknown) => e instanceof TsbpfError && e.code === 'ESRCH' && /no process with pid/.test(e.message));
+    assert.throws(() => resolveCgroup('/no/such/cgroup'), (e: unknown) => e instanceof TsbpfError && e.code === 'ENOENT');
+    assert.throws(() => resolveCgroup(tmpdir()), (e: unknown) => e instanceof TsbpfError && e.code === 'EINVAL');
+    const root = cgroup2Root();
+    const cg = resolveCgroup(root);
+    assert.equal(cg.id, statSync(root, { bigint: true }).ino);
+    assert.deepEqual(resolveCgroup('.'), { path: join(root, '.'), id: cg.id });
+  });
+
+  test('resolved options become the object rodata', () => {
+    const o = resolveOptions({ pid: process.pid, uid: 0, ports: [443, 80], family: 4, accept: true, countOnly: true, cgroup: cgroup2Root() });
+    const c = trackerConfig(o);
+    assert.equal(c.target_pid, process.pid);
+    assert.equal(c.filter_uid, 1);
+    assert.equal(c.target_uid, 0);
+    assert.equal(c.target_family, 4);
+    assert.equal(c.include_accept, 1);
+    assert.equal(c.include_close, 0);
+    assert.equal(c.count_only, 1);
+    assert.equal(c.nports, 2);
+    assert.deepEqual(c.ports, [443, 80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    assert.equal(typeof c.target_cgroup, 'bigint');
+    const none = trackerConfig(resolveOptions({}));
+    assert.deepEqual([none.target_pid, none.filter_uid, none.target_family, none.nports, none.target_cgroup], [0, 0, 0, 0, 0n]);
+    assert.equal(resolveOptions({}).top, 10);
+  });
+
+  test('privileges: CAP_SYS_ADMIN, or CAP_BPF with CAP_PERFMON', () => {
+    const cap = (n: number): bigint => 1n << BigInt(n);
+    checkPrivileges(cap(21));
+    checkPrivileges(cap(38) | cap(39));
+    for (const caps of [0n, cap(39), cap(38), cap(12)]) {
+      assert.throws(() => checkPrivileges(caps), (e: unknown) => e instanceof TsbpfError && e.code === 'EPERM' && /needs root/.test(e.message));
+    }
+  });
+});
+
+describe('tcptrack hooks', () => {
+  const probes = (over: Partial<HookProbes> = {}): HookProbes => ({ tpBtf: () => undefined, tracepoint: () => undefined, fexit: () => undefined, ...over });
+
+  test('the best hooks the kernel offers', () => {
+    assert.deepEqual(planHooks(probes()).use, ['stateBtf', 'accept4', 'accept', 'connect4', 'connect6']);
+    assert.deepEqual(planHooks(probes(), { accept: false }).use, ['stateBtf', 'connect4', 'connect6'], 'the accept hooks only run for --accept');
+    const poor = planHooks(probes({ tpBtf: () => 'no BTF', fexit: () => 'no trampolines', tracepoint: (_g, n) => (n === 'sys_exit_accept' ? 'gone' : undefined) }));
+    assert.deepEqual(poor.use, ['stateRaw', 'accept4']);
+    assert.deepEqual(
+      poor.skipped.map((s) => [s.hook, s.reason]),
+      [
+        ['stateBtf', 'no BTF'],
+        ['accept', 'gone'],
+        ['connect4', 'no trampolines'],
+        ['connect6', 'no trampolines'],
+      ],
+    );
+    assert.deepEqual(describePlan(poor), [
+      'hooks: raw_tp/inet_sock_set_state, tracepoint/syscalls/sys_exit_accept4',
+      'not used: tp_btf/inet_sock_set_state: no BTF',
+      'not used: tracepoint/syscalls/sys_exit_accept: gone',
+      'not used: fexit/tcp_v4_connect: no trampolines',
+      'not used: fexit/tcp_v6_connect: no trampolines',
+    ]);
+  });
+
+  test('a hook that fails is left out: tp_btf falls back to raw_tp, the connect exits go together', () => {
+    const plan = planHooks(probes());
+    assert.deepEqual(withoutHook(plan, 'stateBtf', 'verifier said no').use, ['stateRaw', 'accept4', 'accept', 'connect4', 'connect6']);
+    const noFexit = withoutHook(plan, 'connect6', 'EOPNOTSUPP');
+    assert.deepEqual(noFexit.use, ['stateBtf', 'accept4', 'accept']);
+    assert.deepEqual(
+      noFexit.skipped.map((s) => s.hook),
+      ['connect6', 'connect4'],
+    );
+  });
+});
+
+describe('tsbpf tcptrack --help', () => {
+  test('names every option', async () => {
+    let text = '';
+    const out = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        text += chunk.toString();
+        done();
+      },
+    });
+    assert.equal(await command.run(['--help'], { stdout: out, stderr: out, stdin: new PassThrough() }), 0);
+    for (const opt of ['--pid', '--uid', '--port', '--ipv4', '--ipv6', '--cgroup', '--accept', '--close', '--count', '--duration', '--events', '--output', '--json', '--top', '--verbose']) {
+      assert.ok(text.includes(opt), opt);
+    }
+    assert.equal(command.name, 'tcptrack');
+  });
+});
