@@ -8,6 +8,7 @@ import type { BenchResult } from './result.js';
 /** Suites by name; each module exports `run(): Promise<BenchResult[]>`. */
 const suites: Record<string, string> = {
   maps: './map/run.js',
+  ringbuf: './ringbuf/run.js',
   gen: './gen/run.js',
   object: './object/run.js',
   xdp: './xdp/run.js',
