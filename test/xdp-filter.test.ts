@@ -10,7 +10,7 @@ import { allIds } from '../src/sys/attrs.js';
 import { linkInfo } from '../src/sys/info.js';
 import { getFdById } from '../src/sys/attrs.js';
 import { Cmd } from '../src/sys/types.js';
-import { runCli, type CliResult } from './helpers/cli.js';
+import { runCli, spawnCli, type CliResult } from './helpers/cli.js';
 import { createVethPair, isRoot, sh, type VethPair } from './helpers/kernel.js';
 
 const PIN_ROOT = '/sys/fs/bpf/tsbpf/xdp-filter';
@@ -329,5 +329,55 @@ describe('xdp-filter on a veth pair', { skip: !isRoot() && process.env.CI !== 't
     assert.match(r.stdout, /detached/);
     assert.doesNotMatch(sh('ip', ['link', 'show', v.host]), /xdp/);
     assert.equal(existsSync(`${PIN_ROOT}/${v.host}`), false);
+  });
+});
+
+describe('xdp-filter on several interfaces', { skip: !isRoot() && process.env.CI !== 'true' ? 'needs root (CAP_BPF, CAP_NET_ADMIN)' : false }, () => {
+  let a: VethPair;
+  let b: VethPair;
+
+  before(() => {
+    a = createVethPair('xa');
+    b = createVethPair('xb');
+  });
+
+  after(() => {
+    cli(['unload', a.host]);
+    cli(['unload', b.host]);
+    a?.remove();
+    b?.remove();
+  });
+
+  test('rules apply to every loaded interface unless --iface names one; unload is per interface', () => {
+    ok(['load', a.host, '--mode', 'generic']);
+    ok(['load', b.host, '--mode', 'native', '--policy', 'deny']);
+    const both = ok(['block', '192.0.2.0/24']);
+    assert.match(both, new RegExp(`on ${a.host}`));
+    assert.match(both, new RegExp(`on ${b.host}`));
+    ok(['block', '198.51.100.7', '--iface', b.host]);
+    const rules = (JSON.parse(ok(['list', '--json'])) as { rules: Array<{ rule: string; interface: string }> }).rules;
+    const on = (iface: string): string[] => rules.filter((r) => r.interface === iface).map((r) => r.rule).sort();
+    assert.deepEqual(on(a.host), ['192.0.2.0/24']);
+    assert.deepEqual(on(b.host), ['192.0.2.0/24', '198.51.100.7/32']);
+    const s = status();
+    const mine = s.interfaces.filter((i) => i.name === a.host || i.name === b.host);
+    assert.deepEqual(mine.map((i) => i.mode).sort(), ['generic', 'native']);
+    ok(['unload', a.host]);
+    assert.equal(existsSync(`${PIN_ROOT}/${a.host}`), false);
+    assert.ok(status().interfaces.some((i) => i.name === b.host), 'the other interface stays loaded');
+    assert.match(sh('ip', ['link', 'show', b.host]), /xdp/);
+  });
+
+  test('stats --watch prints repeatedly until stopped', async () => {
+    const child = spawnCli(['xdp-filter', 'stats', '--watch', '200ms', '--iface', b.host, '--json']);
+    let out = '';
+    child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    await new Promise((r) => setTimeout(r, 1500));
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((r) => child.on('exit', r));
+    assert.equal(code, 0);
+    const lines = out.trim().split('\n').map((l) => JSON.parse(l) as { interfaces: Array<{ interface: string; total: number }> });
+    assert.ok(lines.length >= 3, `expected several samples, got ${lines.length}`);
+    assert.equal(lines[0]?.interfaces[0]?.interface, b.host);
   });
 });
