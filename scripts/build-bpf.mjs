@@ -124,7 +124,7 @@ async function main() {
     const tmp = `${out}.tmp`;
     // Compiling from the source's directory with its bare name, and mapping that directory
     // away, keeps build paths out of the object: line info names the file as `maps.bpf.c`.
-    const args = ['-target', 'bpf', '-O2', '-g', '-D__TARGET_ARCH_x86', '-Wall', '-Wno-unused-function', `-fdebug-prefix-map=${dir}=`, `-I${buildDir}`];
+    const args = ['-target', 'bpf', '-O2', '-g', '-D__TARGET_ARCH_x86', '-Wall', '-Wno-unused-function', `-fdebug-prefix-map=${dir}=`, `-I${relative(dir, buildDir)}`];
     if (arch) args.push(`-I${arch}`);
     args.push('-c', basename(src), '-o', tmp);
     const r = spawnSync(clang, args, { cwd: dir, encoding: 'utf8' });

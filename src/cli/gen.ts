@@ -101,7 +101,7 @@ export interface GenResult {
 export async function generate(req: GenRequest, io: CommandIO): Promise<GenResult | undefined> {
   let compiled;
   try {
-    compiled = await compileFile(req.source, { cflags: req.cflags, cacheFrom: req.outDir });
+    compiled = await compileFile(req.source, { cflags: req.cflags });
   } catch (err) {
     if (err instanceof CompileError) {
       io.stderr.write(err.diagnostics === '' ? '' : `${err.diagnostics}\n`);

@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, dirname, join, resolve } from 'node:path';
+import { basename, delimiter, dirname, join, relative, resolve } from 'node:path';
 import { formatC } from '../btf/format-c.js';
 import { KERNEL_BTF_DIR } from '../btf/kernel.js';
 import { parseBtf } from '../btf/parse.js';
@@ -217,12 +217,17 @@ export async function compileFile(sourcePath: string, options: CompileOptions = 
   if (headers.some((h) => h.startsWith('bpf/')) && !existsSync(join(LIBBPF_INCLUDE, 'bpf', 'bpf_helpers.h')) && !searched.some((d) => existsSync(join(d, 'bpf', 'bpf_helpers.h')))) {
     throw new GenError(`${sourcePath} includes libbpf's headers (<bpf/...>), which are not installed: install them with \`${INSTALL_HINT}\``, 'ENOENT');
   }
-  const dirs = [...(options.includeDirs ?? []).map((d) => `-I${d}`)];
+  // Paths below the source's directory tree are passed relative to it.
+  const local = (p: string): string => {
+    const r = relative(srcDir, p);
+    return r === '' ? '.' : r;
+  };
+  const dirs = [...(options.includeDirs ?? []).map((d) => `-I${resolve(d)}`)];
   if (headers.includes('vmlinux.h') && !searched.some((d) => existsSync(join(d, 'vmlinux.h')))) {
     const cacheDir = options.cacheDir ?? cacheDirFor(options.cacheFrom ?? srcDir);
-    dirs.push(`-I${vmlinuxHeaderDir(cacheDir, options.kernelBtf)}`);
+    dirs.push(`-I${local(vmlinuxHeaderDir(cacheDir, options.kernelBtf))}`);
   }
-  dirs.push(`-I${srcDir}`, `-I${LIBBPF_INCLUDE}`);
+  dirs.push('-I.', `-I${LIBBPF_INCLUDE}`);
   const multiarch = multiarchInclude();
   if (multiarch !== undefined) dirs.push(`-I${multiarch}`);
 
@@ -241,12 +246,17 @@ export async function compileFile(sourcePath: string, options: CompileOptions = 
       ...dirs,
       ...cflags,
       '-c',
-      sourcePath,
+      basename(sourcePath),
       '-o',
       out,
     ];
-    const cc = await run(clang, args);
-    const rename = (text: string): string => (options.diagnosticName === undefined ? text : text.split(sourcePath).join(options.diagnosticName));
+    // clang runs in the source's directory with relative paths, so nothing in the object (file
+    // symbols, BTF, type order) depends on where the tree is checked out.
+    const cc = await run(clang, args, srcDir);
+    // clang names the file as it was given (its base name); diagnostics show the caller's name for it.
+    const shown = options.diagnosticName ?? sourcePath;
+    const base = basename(sourcePath).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const rename = (text: string): string => text.replace(new RegExp(`(^|\\n|In file included from )${base}:`, 'g'), (_m, pre: string) => `${pre}${shown}:`);
     if (cc.code !== 0) throw new CompileError(options.diagnosticName ?? sourcePath, rename(cc.stderr));
     const st = await run(strip, ['-g', out]);
     if (st.code !== 0) throw new GenError(`llvm-strip -g ${sourcePath}: ${st.stderr.trim()}`, 'EIO');
