@@ -11,6 +11,7 @@ const suites: Record<string, string> = {
   ringbuf: './ringbuf/run.js',
   gen: './gen/run.js',
   object: './object/run.js',
+  btf: './btf/run.js',
   xdp: './xdp/run.js',
   tcptrack: './tcptrack/run.js',
 };

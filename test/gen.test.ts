@@ -218,7 +218,7 @@ describe('tsbpf gen', () => {
       const r = await runGen([name, src, '--out', out, '--no-embed']);
       assert.equal(r.code, 0, `${src}: ${r.err}`);
       const text = readFileSync(join(out, `${name}.ts`), 'utf8');
-      assert.match(text, new RegExp(`export async function load${name.split('_').map((w) => w[0]!.toUpperCase() + w.slice(1)).join('')}\\(`));
+      assert.match(text, new RegExp(`export async function load${name.split('_').map((w) => w[0]!.toUpperCase() + w.slice(1)).join('')}[<(]`));
       assert.ok(existsSync(join(out, `${name}.bpf.o`)));
     }
     t.diagnostic(`${sources.length} sources`);

@@ -107,6 +107,7 @@ const RUNTIME_TYPES = [
   'GeneratedProgram',
   'KeyedMap',
   'LoadOptions',
+  'ObjectNames',
   'PerCpuMap',
   'PerfReader',
   'PerfReaderOptions',
@@ -138,8 +139,9 @@ class ModuleWriter {
     this.#builder = new LayoutBuilder(info.btf);
     this.#pascal = pascalCase(opts.name);
     const p = this.#pascal;
-    this.#types = new NameScope([...RESERVED_GLOBALS, ...RUNTIME_TYPES, p, `${p}Config`, `${p}Maps`, `${p}Programs`, `${p}Globals`, `${p}Readers`, `${p}LoadOptions`]);
-    this.#values = new NameScope([...RESERVED_GLOBALS, ...RUNTIME_VALUES, `load${p}`, 'OBJECT', 'v', 'o', 'x']);
+    // P is the loader's type parameter: the programs loaded.
+    this.#types = new NameScope([...RESERVED_GLOBALS, ...RUNTIME_TYPES, 'P', p, `${p}Config`, `${p}Maps`, `${p}Programs`, `${p}Globals`, `${p}Readers`, `${p}LoadOptions`]);
+    this.#values = new NameScope([...RESERVED_GLOBALS, ...RUNTIME_VALUES, `load${p}`, 'OBJECT', 'NAMES', 'v', 'o', 'x']);
   }
 
   write(): string {
@@ -340,7 +342,8 @@ class ModuleWriter {
     // Config
     const cfgMembers = constants.map((c) => `${doc(`${this.#cDecl(c.info)} in ${c.info.section}; compiled-in value ${this.#describeInitial(c)}`)}\n  ${c.prop}: ${c.codec.type};`);
     out.push(`/** Settings in .rodata (\`const volatile\`), fixed when the object is loaded. */\nexport interface ${p}Config {${cfgMembers.length > 0 ? `\n  ${cfgMembers.join('\n  ')}\n` : ''}}`);
-    out.push(`export type ${p}LoadOptions = ${this.#use('type', 'LoadOptions')}<${p}Config>;`);
+    const selected = `P extends keyof ${p}Programs = keyof ${p}Programs`;
+    out.push(`export type ${p}LoadOptions<${selected}> = ${this.#use('type', 'LoadOptions')}<${p}Config, keyof ${p}Maps, P>;`);
 
     // Maps
     const mapMembers = maps.map((m) => `${doc(this.#mapDoc(m))}\n  readonly ${m.prop}: ${this.#mapType(m)};`);
@@ -372,9 +375,10 @@ class ModuleWriter {
     out.push(
       [
         `/** ${name} loaded into the kernel: close() (or \`using\`) releases everything it holds. */`,
-        `export interface ${p} extends GeneratedObject {`,
+        `export interface ${p}<${selected}> extends GeneratedObject {`,
         `  readonly maps: ${p}Maps;`,
-        `  readonly programs: ${p}Programs;`,
+        `  /** Every program, or those \`options.programs\` named. */`,
+        `  readonly programs: Pick<${p}Programs, P>;`,
         `  readonly globals: ${p}Globals;`,
         `  readonly readers: ${p}Readers;`,
         `}`,
@@ -383,7 +387,7 @@ class ModuleWriter {
 
     // Loader
     const loadLines: string[] = [];
-    loadLines.push(`const o = await ${this.#use('value', 'loadObject')}(OBJECT, options, (spec) => {`);
+    loadLines.push(`const o = await ${this.#use('value', 'loadObject')}(OBJECT, NAMES, options, (spec) => {`);
     if (constants.length > 0) {
       this.#use('value', 'setConstants');
       loadLines.push(`  setConstants<${p}Config>(spec, options.config, {`);
@@ -399,9 +403,7 @@ class ModuleWriter {
     parts.push(`maps: {${maps.length > 0 ? '' : '},'}`);
     for (const m of maps) parts.push(`  ${m.prop}: ${this.#mapConstruct(m)},`);
     if (maps.length > 0) parts.push('},');
-    parts.push(`programs: {${programs.length > 0 ? '' : '},'}`);
-    programs.forEach((x, i) => parts.push(`  ${progProps[i]}: o.program(${stringLiteral(x.name)}),`));
-    if (programs.length > 0) parts.push('},');
+    parts.push(`programs: o.programs<${p}Programs, P>(),`);
     if (globals.length > 0) {
       for (const g of globals) locals.push(`const ${globalLocal(g)} = o.variable(${stringLiteral(g.info.section)}, ${stringLiteral(g.info.name)}, ${g.codec.name});`);
       parts.push('globals: {');
@@ -422,15 +424,28 @@ class ModuleWriter {
     if (buffers.length > 0) parts.push('},');
     const ret =
       locals.length === 0
-        ? [`return o.build<${p}>(() => ({`, ...parts.map((l) => `  ${l}`), '}));']
-        : [`return o.build<${p}>(() => {`, ...locals.map((l) => `  ${l}`), '  return {', ...parts.map((l) => `    ${l}`), '  };', '});'];
+        ? [`return o.build<${p}<P>>(() => ({`, ...parts.map((l) => `  ${l}`), '}));']
+        : [`return o.build<${p}<P>>(() => {`, ...locals.map((l) => `  ${l}`), '  return {', ...parts.map((l) => `    ${l}`), '  };', '});'];
+    const table = (props: readonly string[], names: readonly string[]): string =>
+      props.length === 0 ? '{}' : `{\n${props.map((x, i) => `    ${x}: ${stringLiteral(names[i]!)},`).join('\n')}\n  }`;
+    out.push(
+      [
+        `/** The object's own names of the maps and programs, by property. */`,
+        `const NAMES: ${this.#use('type', 'ObjectNames')}<${p}Maps, ${p}Programs> = {`,
+        `  maps: ${table(maps.map((m) => m.prop), maps.map((m) => m.info.name))},`,
+        `  programs: ${table(progProps, programs.map((x) => x.name))},`,
+        `};`,
+      ].join('\n'),
+    );
     out.push(
       [
         `/**`,
-        ` * Loads ${name} into the kernel: \`config\` sets the .rodata constants first; \`pinPath\` shares`,
-        ` * maps pinned there; \`btfPath\` gives kernel BTF for CO-RE where /sys/kernel/btf/vmlinux is missing.`,
+        ` * Loads ${name} into the kernel: \`config\` sets the .rodata constants first; \`programs\` loads`,
+        ` * only those named; \`maxEntries\` sizes maps; \`object\` replaces the module's object;`,
+        ` * \`pinPath\` shares maps pinned there; \`btfPath\` gives kernel BTF for CO-RE where`,
+        ` * /sys/kernel/btf/vmlinux is missing.`,
         ` */`,
-        `export async function load${p}(options: ${p}LoadOptions = {}): Promise<${p}> {`,
+        `export async function load${p}<${selected}>(options: ${p}LoadOptions<P> = {}): Promise<${p}<P>> {`,
         `  ${[...loadLines, ...ret].join('\n  ')}`,
         `}`,
       ].join('\n'),

@@ -26,10 +26,26 @@ export { BloomFilterMap, KeyedMap, PerCpuMap, QueueMap, type RawMap, type Update
 export type { BatchChunk, BatchOptions, UpdateBatchOptions } from '../map.js';
 export type { Collection, ObjectSpec } from './runtime-object.js';
 
-/** Options of a generated `load<Name>()`. */
-export interface LoadOptions<Config> {
+/**
+ * Options of a generated `load<Name>()`. `MapName` and `ProgramName` are the property names of
+ * the module's maps and programs.
+ */
+export interface LoadOptions<Config, MapName extends string = string, ProgramName extends string = string> {
   /** Values for the .rodata constants, set before the programs are verified. */
   config?: Partial<Config>;
+  /**
+   * Load only these programs: the others are removed from the spec before load, so the kernel
+   * never sees them and `programs` holds just these. Default: every program.
+   */
+  programs?: readonly ProgramName[];
+  /** Sizes of maps, set before they are created: entries, or bytes for ring buffers. */
+  maxEntries?: Partial<Record<MapName, number>>;
+  /**
+   * The object to load instead of the module's own: its path, or its bytes. For the same source
+   * built elsewhere, such as beside the sources when the module runs compiled from another
+   * directory; its maps and programs must be those the module was generated for.
+   */
+  object?: string | Uint8Array;
   /** A bpffs directory where maps marked `LIBBPF_PIN_BY_NAME` are pinned and reused. */
   pinPath?: string;
   /** Kernel BTF for CO-RE relocations, where /sys/kernel/btf/vmlinux does not exist. */
@@ -54,7 +70,10 @@ export function objectBytes(file: string, base64: string): ObjectSource {
 
 /** The object in a file beside a generated module, read on first load. */
 export function objectFile(url: URL): ObjectSource {
-  const path = fileURLToPath(url);
+  return fileSource(fileURLToPath(url), '; regenerate the module with tsbpf gen');
+}
+
+function fileSource(path: string, hint: string): ObjectSource {
   let bytes: Uint8Array | undefined;
   return {
     file: path,
@@ -63,12 +82,31 @@ export function objectFile(url: URL): ObjectSource {
         try {
           bytes = new Uint8Array(readFileSync(path));
         } catch (err) {
-          throw new TsbpfError('ENOENT', `cannot read the BPF object ${path}: ${(err as Error).message}; regenerate the module with tsbpf gen`, { cause: err });
+          throw new TsbpfError('ENOENT', `cannot read the BPF object ${path}: ${(err as Error).message}${hint}`, { cause: err });
         }
       }
       return bytes;
     },
   };
+}
+
+/** The module's object, or the one `options.object` gives instead. */
+function objectSource(own: ObjectSource, other: string | Uint8Array | undefined): ObjectSource {
+  if (other === undefined) return own;
+  if (typeof other === 'string') return fileSource(other, '');
+  return { file: own.file, bytes: () => other };
+}
+
+/** The C names of a generated module's maps and programs, by property name. */
+export interface ObjectNames<Maps, Programs> {
+  readonly maps: { readonly [K in keyof Maps]-?: string };
+  readonly programs: { readonly [K in keyof Programs]-?: string };
+}
+
+/** {@link ObjectNames} as the runtime reads it. */
+export interface NameTable {
+  readonly maps: Readonly<Record<string, string>>;
+  readonly programs: Readonly<Record<string, string>>;
 }
 
 /** For each .rodata constant: its section, its C name and its codec. */
@@ -155,12 +193,48 @@ export interface Variable<T> {
   set(value: T): void;
 }
 
-/** Loads the object and builds the typed parts a generated module returns. */
-export async function loadObject<Config>(source: ObjectSource, options: LoadOptions<Config>, prepare: (spec: ObjectSpec) => void): Promise<ObjectLoader> {
-  const spec = openSpec(source.bytes(), source.file);
+/**
+ * Loads the object and builds the typed parts a generated module returns. `names` maps the
+ * module's property names to the object's; `prepare` sets the constants.
+ */
+export async function loadObject<Config, MapName extends string, ProgramName extends string>(
+  source: ObjectSource,
+  names: NameTable,
+  options: LoadOptions<Config, MapName, ProgramName>,
+  prepare: (spec: ObjectSpec) => void,
+): Promise<ObjectLoader> {
+  const object = objectSource(source, options.object);
+  const spec = openSpec(object.bytes(), object.file);
+  const selected = selectPrograms(spec, names, options.programs);
+  setMaxEntries(spec, names, options.maxEntries);
   prepare(spec);
   const loaded = loadCollection(spec, { pinPath: options.pinPath, btfPath: options.btfPath });
-  return new ObjectLoader(loaded, source.file);
+  return new ObjectLoader(loaded, object.file, names, selected);
+}
+
+/** Removes the programs not asked for from the spec; returns the property names kept. */
+function selectPrograms(o: ObjectSpec, names: NameTable, wanted: readonly string[] | undefined): Set<string> {
+  const all = Object.keys(names.programs);
+  if (wanted === undefined) return new Set(all);
+  const keep = new Set<string>();
+  for (const prop of wanted) {
+    if (!Object.hasOwn(names.programs, prop)) throw new InvalidArgumentError(`programs: ${prop} is not a program of this object (it has: ${all.join(', ') || 'none'})`);
+    keep.add(names.programs[prop]!);
+  }
+  for (const name of Object.keys(o.spec.programs)) if (!keep.has(name)) delete o.spec.programs[name];
+  return new Set(all.filter((prop) => keep.has(names.programs[prop]!)));
+}
+
+function setMaxEntries(o: ObjectSpec, names: NameTable, sizes: Partial<Record<string, number>> | undefined): void {
+  if (sizes === undefined) return;
+  for (const [prop, n] of Object.entries(sizes)) {
+    if (n === undefined) continue;
+    if (!Object.hasOwn(names.maps, prop)) throw new InvalidArgumentError(`maxEntries: ${prop} is not a map of this object (it has: ${Object.keys(names.maps).join(', ') || 'none'})`);
+    if (!Number.isInteger(n) || n <= 0 || n > 0xffffffff) throw new InvalidArgumentError(`maxEntries.${prop}: ${n} is not a size (a positive 32-bit integer)`);
+    const m = o.spec.maps[names.maps[prop]!];
+    if (m === undefined) throw new InvalidArgumentError(`${o.spec.source ?? 'object'}: no map ${names.maps[prop]}; regenerate the module`);
+    m.maxEntries = n;
+  }
 }
 
 /** Builds a loaded object's typed parts; owns what they open until close(). */
@@ -169,11 +243,15 @@ export class ObjectLoader {
   readonly #file: string;
   readonly #owned: { close(): void }[] = [];
   readonly #programs: GeneratedProgram[] = [];
+  readonly #names: NameTable;
+  readonly #selected: ReadonlySet<string>;
   #closed = false;
 
-  constructor(loaded: LoadedCollection, file: string) {
+  constructor(loaded: LoadedCollection, file: string, names: NameTable, selected: ReadonlySet<string>) {
     this.#loaded = loaded;
     this.#file = file;
+    this.#names = names;
+    this.#selected = selected;
   }
 
   /** Keeps `x` to close with the object. */
@@ -211,6 +289,13 @@ export class ObjectLoader {
     const p = new GeneratedProgram(this, program, section);
     this.#programs.push(p);
     return p;
+  }
+
+  /** The loaded programs by property name: all, or those `options.programs` named. */
+  programs<Programs, P extends keyof Programs>(): Pick<Programs, P> {
+    const out: Record<string, GeneratedProgram> = {};
+    for (const [prop, name] of Object.entries(this.#names.programs)) if (this.#selected.has(prop)) out[prop] = this.program(name);
+    return out as Pick<Programs, P>;
   }
 
   variable<T>(section: string, name: string, c: OffsetCodec<T>): Variable<T> {

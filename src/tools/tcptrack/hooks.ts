@@ -11,13 +11,14 @@ import type { Collection } from '../../collection.js';
 import { TsbpfError } from '../../errors.js';
 import { haveFentry, probeFentry } from '../../features/kernel.js';
 import type { Link } from '../../link/link.js';
-import { attachBySection } from '../../link/section.js';
 import { tracepointId } from '../../link/tracefs.js';
-import { CollectionSpec } from '../../object/spec.js';
 import { packageRoot } from '../../sys/native.js';
-import type { TcptrackConfig, TcptrackPrograms } from './tcptrack.js';
+import { loadTcptrack, type Tcptrack, type TcptrackConfig, type TcptrackPrograms } from './tcptrack.js';
 
-/** The compiled object, beside its source (shipped with the package's src/). */
+/**
+ * The compiled object, beside its source (shipped with the package's src/): the generated
+ * module's own path is beside the compiled module, where tsc does not copy it.
+ */
 export const OBJECT_PATH = join(packageRoot(), 'src', 'tools', 'tcptrack', 'tcptrack.bpf.o');
 
 type ProgramName = keyof TcptrackPrograms;
@@ -149,53 +150,45 @@ export interface TrackerOptions {
   ringBytes?: number;
 }
 
-/** Loads the plan's programs with `config` and attaches them; on failure nothing stays behind. */
-export function openTracker(plan: HookPlan, config: TrackerConfig, options: TrackerOptions = {}): Tracker {
-  const spec = CollectionSpec.fromFile(options.objectPath ?? OBJECT_PATH);
-  const ringBytes = options.ringBytes ?? RING_BYTES;
+/**
+ * Loads the plan's programs (only those: the others never reach the kernel) with `config` and
+ * attaches them; on failure nothing stays behind.
+ */
+export async function openTracker(plan: HookPlan, config: TrackerConfig, options: TrackerOptions = {}): Promise<Tracker> {
   const full: TcptrackConfig = {
     ...config,
     accept_syscalls: plan.use.includes('accept4') || plan.use.includes('accept') ? 1 : 0,
     connect_exit: plan.use.includes('connect4') ? 1 : 0,
   };
-  spec.rewriteConstants({ ...full });
-  const events = spec.maps.events;
-  if (events !== undefined) events.maxEntries = ringBytes;
-  const wanted = new Set<string>(plan.use.map((h) => HOOKS[h].program));
-  for (const name of Object.keys(spec.programs)) if (!wanted.has(name)) delete spec.programs[name];
-  let collection: Collection;
+  let tcptrack: Tcptrack;
   try {
-    collection = spec.load();
+    tcptrack = await loadTcptrack({
+      object: options.objectPath ?? OBJECT_PATH,
+      config: full,
+      programs: plan.use.map((h) => HOOKS[h].program),
+      maxEntries: { events: options.ringBytes ?? RING_BYTES },
+    });
   } catch (err) {
     const hook = hookOfProgram(plan, (err as { program?: string }).program);
     throw hook !== undefined && hook !== 'stateRaw' ? new HookError(hook, err) : err;
   }
   const links: Link[] = [];
   for (const hook of plan.use) {
-    const program = collection.programs[HOOKS[hook].program];
+    const program = tcptrack.programs[HOOKS[hook].program] as TcptrackPrograms[ProgramName] | undefined;
     try {
       if (program === undefined) throw new TsbpfError('ENOENT', `program ${HOOKS[hook].program} was not loaded`);
-      links.push(attachBySection(program, HOOKS[hook].section));
+      // The link closes with the object.
+      links.push(program.attach());
     } catch (err) {
-      for (const l of links.reverse()) l.close();
-      collection.close();
+      tcptrack.close();
       throw hook === 'stateRaw' ? err : new HookError(hook, err);
     }
   }
-  let closed = false;
   return {
-    collection,
+    collection: tcptrack.collection,
     links,
     plan,
-    close() {
-      if (closed) return;
-      closed = true;
-      try {
-        for (const l of links.reverse()) l.close();
-      } finally {
-        collection.close();
-      }
-    },
+    close: () => tcptrack.close(),
   };
 }
 
@@ -203,12 +196,12 @@ export function openTracker(plan: HookPlan, config: TrackerConfig, options: Trac
  * openTracker, leaving out a hook that fails to load or attach (tp_btf falls back to raw_tp)
  * until only the state tracepoint is left; a failure there is the caller's.
  */
-export function openTrackerWithFallback(plan: HookPlan, config: TrackerConfig, options: TrackerOptions = {}): Tracker {
+export async function openTrackerWithFallback(plan: HookPlan, config: TrackerConfig, options: TrackerOptions = {}): Promise<Tracker> {
   let current = plan;
   let retries = 0;
   for (;;) {
     try {
-      return openTracker(current, config, options);
+      return await openTracker(current, config, options);
     } catch (err) {
       const cause = err instanceof HookError ? err.cause : err;
       // The verifier gives up with EAGAIN when a signal arrives (a profiler's SIGPROF): that

@@ -127,7 +127,7 @@ function say(io: TcptrackIO, line: string): void {
 export async function runTcptrack(options: TcptrackOptions, io: TcptrackIO, signal?: AbortSignal, handlers: RunHandlers = {}): Promise<TcptrackResult> {
   const o = resolveOptions(options);
   checkPrivileges();
-  const tracker = openTrackerWithFallback(planHooks(handlers.probes ?? kernelProbes, { accept: o.accept }), trackerConfig(o), handlers.ringBytes !== undefined ? { ringBytes: handlers.ringBytes } : {});
+  const tracker = await openTrackerWithFallback(planHooks(handlers.probes ?? kernelProbes, { accept: o.accept }), trackerConfig(o), handlers.ringBytes !== undefined ? { ringBytes: handlers.ringBytes } : {});
   let reader: RingBufReader | undefined;
   try {
     reader = new RingBufReader(tracker.collection.maps.events!);
