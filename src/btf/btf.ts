@@ -52,6 +52,8 @@ export class Btf {
   readonly #rawCount: number;
   readonly #types: (BtfType | undefined)[];
   #names: Map<string, number | number[]> | undefined;
+  #nameOffs: Uint32Array | undefined;
+  #scans = 0;
 
   constructor(init: BtfInit = {}) {
     this.base = init.base;
@@ -117,9 +119,7 @@ export class Btf {
   typesByName<K extends BtfKind>(name: string, kind?: K): BtfTypeOf<K>[] {
     const out: BtfTypeOf<K>[] = this.base?.typesByName(name, kind) ?? [];
     if (name === '') return out;
-    const hit = this.#nameIndex().get(name);
-    if (hit === undefined) return out;
-    for (const id of typeof hit === 'number' ? [hit] : hit) {
+    for (const id of this.#idsNamed(name)) {
       const t = this.type(id);
       if (kind === undefined || t.kind === kind) out.push(t as BtfTypeOf<K>);
     }
@@ -147,6 +147,41 @@ export class Btf {
     this.#types.push(t);
     if (this.#names !== undefined && t.name !== '') indexName(this.#names, t.name, id);
     return id;
+  }
+
+  /**
+   * Ids of this blob's types named `name`. The first look-ups in parsed BTF search the string
+   * table's bytes and the raw name offsets, so a few look-ups in vmlinux cost well under a
+   * millisecond each without decoding 100,000 names; after SCAN_LOOKUPS the full index is built.
+   */
+  #idsNamed(name: string): number[] {
+    if (this.#names === undefined && this.#raw !== undefined && this.#scans < SCAN_LOOKUPS) {
+      this.#scans++;
+      return this.#scanNamed(name);
+    }
+    const hit = this.#nameIndex().get(name);
+    return hit === undefined ? [] : typeof hit === 'number' ? [hit] : hit;
+  }
+
+  #scanNamed(name: string): number[] {
+    const raw = this.#raw!;
+    const ids: number[] = [];
+    const wanted = this.strings.offsetsOf(name);
+    if (wanted.length > 0) {
+      if (this.#nameOffs === undefined) {
+        const offs = new Uint32Array(this.#rawCount);
+        for (let i = 0; i < offs.length; i++) offs[i] = raw.view.getUint32(raw.offsets[i]!, this.littleEndian);
+        this.#nameOffs = offs;
+      }
+      const offs = this.#nameOffs;
+      const [first] = wanted;
+      for (let i = 0; i < offs.length; i++) {
+        const o = offs[i]!;
+        if (o === first || (wanted.length > 1 && wanted.includes(o))) ids.push(this.firstTypeId + i);
+      }
+    }
+    for (let i = this.#rawCount; i < this.#types.length; i++) if (this.#types[i]?.name === name) ids.push(this.firstTypeId + i);
+    return ids;
   }
 
   #nameIndex(): Map<string, number | number[]> {
@@ -320,6 +355,9 @@ export class Btf {
     }
   }
 }
+
+/** How many name look-ups scan before the name index is built. */
+const SCAN_LOOKUPS = 32;
 
 function indexName(names: Map<string, number | number[]>, name: string, id: number): void {
   const hit = names.get(name);
