@@ -1,4 +1,4 @@
-// Regenerates every example's object and module: `npx tsx examples/generate.ts`, or after a
+// Regenerates every example's (and generated tool's) object and module: `npx tsx examples/generate.ts`, or after a
 // build `node dist/examples/generate.js` (needs clang).
 // Each runs `tsbpf gen` from the repository root, so the command lines recorded in the modules'
 // headers are the ones to type by hand.
@@ -14,12 +14,17 @@ export const EXAMPLES: readonly (readonly string[])[] = [
   ['xdp_drop', 'examples/xdp-drop/xdp_drop.bpf.c', '--runtime', '../../src/codegen/runtime.js'],
 ];
 
+/** The tools whose BPF side is a generated module, regenerated the same way. */
+export const TOOLS: readonly (readonly string[])[] = [
+  ['tcptrack', 'src/tools/tcptrack/tcptrack.bpf.c', '--type', 'event', '--type', 'conn_key', '--type', 'conn_stat', '--runtime', '../../codegen/runtime.js', '--no-embed'],
+];
+
 async function main(): Promise<number> {
   // The repository root, from examples/ or from dist/examples/.
   const here = dirname(fileURLToPath(import.meta.url));
   process.chdir(existsSync(join(here, '..', 'package.json')) ? join(here, '..') : join(here, '..', '..'));
   const io = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin };
-  for (const args of EXAMPLES) {
+  for (const args of [...EXAMPLES, ...TOOLS]) {
     const code = await command.run([...args], io);
     if (code !== 0) return code;
   }
