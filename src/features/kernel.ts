@@ -7,7 +7,7 @@ import { FD } from '../sys/fd.js';
 import { AttachType, MapType, ProgramType } from '../sys/types.js';
 import { loadProbeBtf } from './btf.js';
 import { haveMapType } from './maps.js';
-import { FENTRY_TARGET, isProbeResult, minimalLoadAttr, probeProgramType } from './programs.js';
+import { FENTRY_TARGET, fentryLoadAttr, isProbeResult, minimalLoadAttr, probeProgramType } from './programs.js';
 import { no, probeLoad, RETURN_ZERO, unknown, YES, type ProbeResult } from './probe.js';
 import { BtfKind, haveVmlinuxBtf, vmlinuxTypeId } from './vmlinux.js';
 
@@ -57,7 +57,7 @@ export const probeVmlinuxBtf = once(() => (haveVmlinuxBtf() ? YES : no('no /sys/
 export const probeFentry = once(() => {
   const pt = probeProgramType(ProgramType.TRACING);
   if (pt.supported !== true) return pt.supported === false ? no(`tracing programs: ${pt.detail ?? 'not supported'}`) : pt;
-  const attr = minimalLoadAttr(ProgramType.TRACING, RETURN_ZERO);
+  const attr = fentryLoadAttr(RETURN_ZERO);
   if (isProbeResult(attr)) return attr;
   const { result } = progLoadRaw(attr);
   if (result < 0) {

@@ -19,6 +19,8 @@ export function linuxVersionCode(): number {
 /** Kernel functions that exist for testing BPF trampolines and LSM hooks (net/bpf/test_run.c, bpf_lsm.c). */
 export const FENTRY_TARGET = 'bpf_fentry_test1';
 export const LSM_TARGET = 'bpf_lsm_file_open';
+/** The BTF type of a tracepoint every kernel has, for probing tp_btf programs. */
+export const TP_BTF_TARGET = 'btf_trace_sched_process_exec';
 
 /**
  * The fields a minimal program of this type needs to pass the load-time checks, or a result
@@ -44,9 +46,11 @@ export function minimalLoadAttr(type: ProgramType, insns: Uint8Array): ProgLoadA
     case ProgramType.SYSCALL:
       return { ...base, progFlags: ProgFlags.SLEEPABLE };
     case ProgramType.TRACING: {
-      const id = vmlinuxTypeId(FENTRY_TARGET, BtfKind.FUNC);
-      if (id === undefined) return unknown(`needs vmlinux BTF with ${FENTRY_TARGET}`);
-      return { ...base, expectedAttachType: AttachType.TRACE_FENTRY, attachBtfId: id };
+      // tp_btf: the tracing type without BPF trampolines, so a kernel without fentry (or one
+      // locked down against it) still reports the type; haveFentry() answers for fentry.
+      const id = vmlinuxTypeId(TP_BTF_TARGET, BtfKind.TYPEDEF);
+      if (id === undefined) return unknown(`needs vmlinux BTF with ${TP_BTF_TARGET}`);
+      return { ...base, expectedAttachType: AttachType.TRACE_RAW_TP, attachBtfId: id };
     }
     case ProgramType.LSM: {
       const id = vmlinuxTypeId(LSM_TARGET, BtfKind.FUNC);
@@ -56,6 +60,13 @@ export function minimalLoadAttr(type: ProgramType, insns: Uint8Array): ProgLoadA
     default:
       return base;
   }
+}
+
+/** A minimal fentry program on FENTRY_TARGET, or why one cannot be built. */
+export function fentryLoadAttr(insns: Uint8Array): ProgLoadAttr | ProbeResult {
+  const id = vmlinuxTypeId(FENTRY_TARGET, BtfKind.FUNC);
+  if (id === undefined) return unknown(`needs vmlinux BTF with ${FENTRY_TARGET}`);
+  return { progType: ProgramType.TRACING, insns, license: 'GPL', expectedAttachType: AttachType.TRACE_FENTRY, attachBtfId: id };
 }
 
 export function isProbeResult(x: ProgLoadAttr | ProbeResult): x is ProbeResult {
