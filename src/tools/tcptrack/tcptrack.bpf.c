@@ -392,8 +392,10 @@ static __always_inline int on_state(const struct sock *sk, int oldstate, int new
 		return 0;
 	}
 
-	// Only these changes matter to a tracked socket; the rest need no lookup.
-	if (oldstate != ST_SYN_SENT && newstate != ST_CLOSE && !(include_close && (newstate == ST_FIN_WAIT1 || newstate == ST_LAST_ACK)))
+	// Only these changes matter to a tracked socket; the rest need no lookup. Without close
+	// events only the end of a connect does (inbound entries left behind age out of the LRU).
+	if (oldstate != ST_SYN_SENT &&
+	    (!include_close || (newstate != ST_CLOSE && newstate != ST_FIN_WAIT1 && newstate != ST_LAST_ACK)))
 		return 0;
 	info = bpf_map_lookup_elem(&socks, &key);
 	if (!info)
