@@ -32,7 +32,7 @@ async function main(): Promise<void> {
     const rows = results.map(
       (r) => `| ${r.name} | ${fmt(r.ts)} ${r.unit} | ${fmt(r.reference)} ${r.unit} (${r.referenceName}) | **${r.ratio.toFixed(2)}x** | ${r.target ?? ''} | ${r.note ?? ''} |`,
     );
-    for (const r of results) process.stdout.write(`${r.name}: tsbpf ${fmt(r.ts)} ${r.unit}, ${r.referenceName} ${fmt(r.reference)} ${r.unit}, ratio ${r.ratio.toFixed(2)}x\n`);
+    for (const r of results) process.stdout.write(`${r.name}: tsbpf ${fmt(r.ts)} ${r.unit}, ${r.referenceName} ${fmt(r.reference)} ${r.unit}, ratio ${r.ratio.toFixed(2)}x${r.note ? ` (${r.note})` : ''}\n`);
     sections.push(`## ${suite}\n\n| benchmark | tsbpf | reference | ratio | target | note |\n|---|---|---|---|---|---|\n${rows.join('\n')}\n`);
   }
   if (only.length === 0) {

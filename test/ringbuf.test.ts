@@ -97,6 +97,22 @@ describe('RingBufReader', () => {
     assert.equal(r.drain(() => assert.fail('nothing left')), 0);
   });
 
+  test('a long drain hands space back every sixteenth of the ring, not only at the end', (t) => {
+    if (!requireRoot(t)) return;
+    // 64 KiB ring, 24-byte records: a sixteenth (4 KiB) is 170.67 records.
+    const { ring, prog } = rig(t, 64 * 1024, { kind: 'output', size: 16 });
+    const r = reader(t, new RingBufReader(ring));
+    produce(prog, 2000);
+    const pending: number[] = [];
+    r.drain(() => pending.push(r.pendingBytes));
+    // Within the callback of record i, the kernel sees the position of the last store.
+    assert.equal(pending[0], 2000 * 24);
+    assert.equal(pending[170], 2000 * 24, 'record 171 ends at 4104 bytes: nothing stored yet');
+    assert.equal(pending[171], 2000 * 24 - 171 * 24, 'stored after the record that crossed 4 KiB');
+    assert.ok(new Set(pending).size >= 11, `${new Set(pending).size} distinct positions seen`);
+    assert.equal(r.pendingBytes, 0);
+  });
+
   test('skips records discarded with bpf_ringbuf_discard', (t) => {
     if (!requireRoot(t)) return;
     const { ring, counters, prog } = rig(t, 16 * 1024, { kind: 'reserve', size: 12, discardEvery: 3 });

@@ -8,8 +8,8 @@
 // - tracepoint: a raw_tp on sys_enter produces a record per getppid() of a load process.
 // Live and tracepoint rates count from the first record delivered to the last; the machine's
 // noise moves them a lot, so each is the median of several runs, alternating the two sides,
-// and the rows give the median number of records each side lost (the program's failed
-// reservations or outputs).
+// after a warm-up run of each, and the rows give the median number of records each side lost
+// (the program's failed reservations or outputs).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -253,10 +253,15 @@ function median(runs: Measured[]): Measured {
   return { rate: mid(runs.map((r) => r.rate)), delivered: mid(runs.map((r) => r.delivered)), failed: mid(runs.map((r) => r.failed)) };
 }
 
-/** Median of LIVE_RUNS runs of each side, alternating. */
+/**
+ * Median of LIVE_RUNS runs of each side, alternating, after one run of each that is not
+ * counted: the first run in a process also measures the JIT compiling the consumer.
+ */
 async function alternate(ts: () => Promise<Measured>, ref: () => Promise<Measured> | Measured): Promise<[Measured, Measured]> {
   const a: Measured[] = [];
   const b: Measured[] = [];
+  await ref();
+  await ts();
   for (let i = 0; i < LIVE_RUNS; i++) {
     b.push(await ref());
     a.push(await ts());

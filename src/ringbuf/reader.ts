@@ -8,6 +8,12 @@ import { CONSUMER_PAGE_OFFSET, PRODUCER_PAGE_OFFSET, RINGBUF_DISCARD_BIT, RINGBU
 import { Position64 } from './position.js';
 import { EventStream, NONE } from './stream.js';
 
+/**
+ * How often in a lap of the ring a long drain hands space back. A producer faster than one
+ * batch would otherwise find the ring full until the batch ends.
+ */
+const COMMITS_PER_LAP = 16;
+
 /** Lets a set drain a member to its own callback, a lap of the ring at most. */
 export const drainLap: unique symbol = Symbol('drainLap');
 
@@ -66,7 +72,9 @@ export function recordMaker<T>(codec: Codec<T> | undefined, copy: boolean, what:
  *
  * drain() and callbacks work in batches: every record ready when the reader wakes is read,
  * then the consumer position is stored once and the producer position checked again, so a
- * record committed in between is not left without a wake-up. Iteration hands each record back
+ * record committed in between is not left without a wake-up. A batch longer than a
+ * sixteenth of the ring also stores the position each time it has read that much, so a
+ * producer faster than the batch finds space freed as it goes. Iteration hands each record back
  * when the next is requested, so a slow loop body holds one record of the ring, not a batch.
  * A consumer position store is one 32-bit store (see Position64); nothing is allocated per
  * record beyond the view, and drainRaw()/startRaw() skip the view too.
@@ -94,6 +102,8 @@ export class RingBufReader<T = Uint8Array> extends EventStream<T> {
   #end: number;
   /** The position last stored for the kernel. */
   #committed: number;
+  /** Bytes read in one drain after which the position is stored before reading on. */
+  readonly #commitEvery: number;
   #callback: RecordCallback<T> | undefined;
   #rawCallback: RawRecordCallback | undefined;
 
@@ -120,6 +130,7 @@ export class RingBufReader<T = Uint8Array> extends EventStream<T> {
     this.#cons = this.#consumerPos.load();
     this.#end = this.#cons;
     this.#committed = this.#cons;
+    this.#commitEvery = Math.max(this.size / COMMITS_PER_LAP, PAGE_SIZE);
     this.watch([fd], options.signal);
   }
 
@@ -195,6 +206,7 @@ export class RingBufReader<T = Uint8Array> extends EventStream<T> {
     const data = this.#data;
     const mask = this.#mask;
     const make = this.#make;
+    const commitEvery = this.#commitEvery;
     const first = this.#cons;
     let cons = first;
     let end = this.#end;
@@ -217,6 +229,10 @@ export class RingBufReader<T = Uint8Array> extends EventStream<T> {
         n++;
         if (raw !== undefined) raw(data, at + RINGBUF_HDR_SZ, length);
         else if (callback !== undefined) callback(make(data, at + RINGBUF_HDR_SZ, length));
+        if (cons - this.#committed >= commitEvery) {
+          this.#cons = cons;
+          this.#commit();
+        }
       }
     } finally {
       this.#cons = cons;
