@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants, copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import {
@@ -70,6 +70,23 @@ describe('kernel BTF', { skip: skipKernel }, () => {
     assert.ok(btf.typeCount > 10000);
     assert.ok(elapsed < 100, `parse took ${elapsed} ms`);
     if (gc !== undefined) assert.ok(retained < 30e6, `retained ${retained} bytes`);
+  });
+
+  it('maps vmlinux where the kernel allows it, and reads the same types as a plain read', () => {
+    const mapped = (): number =>
+      readFileSync('/proc/self/maps', 'utf8')
+        .split('\n')
+        .filter((l) => l.endsWith(` ${VMLINUX}`)).length;
+    const before = mapped();
+    const btf = readKernelBtf(VMLINUX);
+    const read = parseBtf(new Uint8Array(readFileSync(VMLINUX)));
+    // Linux 6.16 and later let /sys/kernel/btf/vmlinux be mapped; older kernels are read.
+    const [major, minor] = release().split('.').map(Number) as [number, number];
+    if (major > 6 || (major === 6 && minor >= 16)) assert.equal(mapped(), before + 1, 'one more mapping of the file');
+    assert.equal(btf.typeCount, read.typeCount);
+    const task = btf.typeByName('task_struct', 'STRUCT');
+    assert.deepEqual(task, read.typeByName('task_struct', 'STRUCT'));
+    assert.equal(btf.strings.bytes.byteLength, read.strings.bytes.byteLength);
   });
 
   it('finds task_struct and its members', () => {

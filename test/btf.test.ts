@@ -353,6 +353,21 @@ describe('split BTF', () => {
     assert.match(formatRaw(split), /^\[97\] PTR '\(anon\)' type_id=11\n\[98\] STRUCT 'module_state' size=16 vlen=2\n/);
   });
 
+  it('matches whole names only, in its own strings and in the base', () => {
+    const split = parseBtf(marshalBtf(buildSplit()), { base: parseBtf(marshalBtf(base)) });
+    for (const partial of ['task', 'task_lik', 'ask_like', 'task_like_', 'module', 'module_stat', 'odule_state', 'x']) {
+      assert.deepEqual(split.typesByName(partial), [], partial);
+    }
+    assert.deepEqual(
+      split.typesByName('task_like').map((t) => t.kind),
+      ['STRUCT', 'TYPEDEF'],
+    );
+    assert.equal(split.typesByName('module_state').length, 1);
+    assert.equal(split.strings.equalsAt(split.strings.start, new TextEncoder().encode('module_state')), true);
+    assert.equal(split.strings.equalsAt(split.strings.start, new TextEncoder().encode('module')), false);
+    assert.equal(split.strings.equalsAt(split.strings.end - 1, new TextEncoder().encode('e')), false, 'past the end');
+  });
+
   it('reuses the base strings and fails to parse without its base', () => {
     const bytes = marshalBtf(buildSplit());
     const strLen = new DataView(bytes.buffer).getUint32(20, true);

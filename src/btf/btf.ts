@@ -166,19 +166,26 @@ export class Btf {
   #scanNamed(name: string): number[] {
     const raw = this.#raw!;
     const ids: number[] = [];
-    const wanted = this.strings.offsetsOf(name);
-    if (wanted.length > 0) {
-      if (this.#nameOffs === undefined) {
-        const offs = new Uint32Array(this.#rawCount);
-        for (let i = 0; i < offs.length; i++) offs[i] = raw.view.getUint32(raw.offsets[i]!, this.littleEndian);
-        this.#nameOffs = offs;
-      }
-      const offs = this.#nameOffs;
-      const [first] = wanted;
-      for (let i = 0; i < offs.length; i++) {
-        const o = offs[i]!;
-        if (o === first || (wanted.length > 1 && wanted.includes(o))) ids.push(this.firstTypeId + i);
-      }
+    if (this.#nameOffs === undefined) {
+      const offs = new Uint32Array(this.#rawCount);
+      const view = raw.view;
+      const le = this.littleEndian;
+      for (let i = 0; i < offs.length; i++) offs[i] = view.getUint32(raw.offsets[i]!, le);
+      this.#nameOffs = offs;
+    }
+    // Name by name, as libbpf does, with the first byte of this table's strings checked inline:
+    // nearly every type fails on it, so this reads 100,000 offsets and as many bytes.
+    const offs = this.#nameOffs;
+    const needle = utf8.encode(name);
+    const first = needle[0]!;
+    const strings = this.strings;
+    const own = strings.bytes;
+    const start = strings.start;
+    for (let i = 0; i < offs.length; i++) {
+      const o = offs[i]!;
+      const rel = o - start;
+      if (rel >= 0 ? own[rel] !== first : o === 0) continue;
+      if (strings.equalsAt(o, needle)) ids.push(this.firstTypeId + i);
     }
     for (let i = this.#rawCount; i < this.#types.length; i++) if (this.#types[i]?.name === name) ids.push(this.firstTypeId + i);
     return ids;
@@ -358,6 +365,7 @@ export class Btf {
 
 /** How many name look-ups scan before the name index is built. */
 const SCAN_LOOKUPS = 32;
+const utf8 = new TextEncoder();
 
 function indexName(names: Map<string, number | number[]>, name: string, id: number): void {
   const hit = names.get(name);

@@ -1,5 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { native } from '../sys/native.js';
 import type { Btf } from './btf.js';
 import { BtfError } from './errors.js';
 import { parseBtf } from './parse.js';
@@ -28,9 +29,31 @@ export function readModuleBtf(module: string, base: Btf = readKernelBtf()): Btf 
   return parseBtf(readBtfFile(path), { base, section: path });
 }
 
+const PROT_READ = 1;
+const MAP_PRIVATE = 2;
+
+/**
+ * The file's bytes, mapped where the kernel allows it (vmlinux since Linux 6.16): a read of a
+ * sysfs BTF file is a system call per page, 1,300 of them for vmlinux. The mapping is private
+ * and read-only, and is unmapped when the bytes are collected. Only the kernel's own files are
+ * mapped: a regular file truncated under a mapping would fault on access; others are read.
+ */
+function mapFile(path: string): Uint8Array | undefined {
+  if (!path.startsWith(`${KERNEL_BTF_DIR}/`)) return undefined;
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    if (size === 0) return undefined;
+    const m = native.mmap(fd, size, PROT_READ, MAP_PRIVATE, 0);
+    return typeof m === 'number' ? undefined : new Uint8Array(m.buffer);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function readBtfFile(path: string): Uint8Array {
   try {
-    return readFileSync(path);
+    return mapFile(path) ?? readFileSync(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {

@@ -45,19 +45,15 @@ export class BtfStrings {
     return this.#buf.toString('utf8', rel, nul);
   }
 
-  /**
-   * Every absolute offset (in the base, then in this table) holding exactly `s`, found by a byte
-   * search rather than by decoding the table: cheap for a few look-ups in a large table.
-   */
-  offsetsOf(s: string): number[] {
-    const out = this.base?.offsetsOf(s) ?? [];
-    if (s === '') return out;
-    const name = Buffer.from(s, 'utf8');
-    const buf = this.#buf;
-    if (buf.length > name.length && buf.compare(name, 0, name.length, 0, name.length) === 0 && buf[name.length] === 0) out.push(this.start);
-    const needle = Buffer.concat([Buffer.from([0]), name, Buffer.from([0])]);
-    for (let at = buf.indexOf(needle); at >= 0; at = buf.indexOf(needle, at + 1)) out.push(this.start + at + 1);
-    return out;
+  /** Whether the string at absolute `offset` is exactly the UTF-8 bytes `needle`. */
+  equalsAt(offset: number, needle: Uint8Array): boolean {
+    const rel = offset - this.start;
+    if (rel < 0) return this.base !== undefined && this.base.equalsAt(offset, needle);
+    const bytes = this.bytes;
+    const n = needle.length;
+    if (rel + n >= bytes.length) return false;
+    for (let i = 0; i < n; i++) if (bytes[rel + i] !== needle[i]) return false;
+    return bytes[rel + n] === 0;
   }
 
   /** The offset of an existing copy of `s` in this table or its base, if any. */
