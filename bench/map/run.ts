@@ -70,6 +70,8 @@ class TsBench implements Disposable {
   // A bare BPF_MAP_LOOKUP_ELEM attr for the floor measurement: the addon call and nothing else.
   readonly #rawKey = new Uint8Array(new ArrayBuffer(8));
   readonly #rawAttr = new Uint8Array(new ArrayBuffer(32));
+  // The kernel writes each looked-up value here: it must live as long as the attr points at it.
+  readonly #rawValue = new Uint8Array(new ArrayBuffer(16));
   sink = 0;
 
   constructor(o: Required<MapBenchOptions>) {
@@ -82,7 +84,7 @@ class TsBench implements Disposable {
     const words = new DataView(this.#rawAttr.buffer);
     words.setUint32(0, this.#map.fd.value, true);
     words.setBigUint64(8, native.addressOf(this.#rawKey), true);
-    words.setBigUint64(16, native.addressOf(new Uint8Array(new ArrayBuffer(16))), true);
+    words.setBigUint64(16, native.addressOf(this.#rawValue), true);
   }
 
   /** One timed run of benchmark `name`. */
