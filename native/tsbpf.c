@@ -40,27 +40,27 @@ static int get_args(napi_env env, napi_callback_info info, size_t want, napi_val
 }
 
 static int get_i64(napi_env env, napi_value v, int64_t* out) {
+  // Numbers first, with no type check: the hot calls pass plain numbers.
+  if (napi_get_value_int64(env, v, out) == napi_ok) return 0;
   napi_valuetype t;
   napi_typeof(env, v, &t);
   if (t == napi_bigint) {
     bool lossless;
     return napi_get_value_bigint_int64(env, v, out, &lossless) == napi_ok ? 0 : -1;
   }
-  if (napi_get_value_int64(env, v, out) != napi_ok) {
-    napi_throw_type_error(env, "EINVAL", "tsbpf native: expected a number");
-    return -1;
-  }
-  return 0;
+  napi_throw_type_error(env, "EINVAL", "tsbpf native: expected a number");
+  return -1;
 }
 
 // Any ArrayBuffer, TypedArray or DataView: its bytes, or NULL after throwing.
 static int get_bytes(napi_env env, napi_value v, void** data, size_t* len) {
   bool is;
-  if (napi_is_typedarray(env, v, &is) == napi_ok && is) {
-    napi_typedarray_type type;
-    size_t count, offset;
-    napi_value ab;
-    if (napi_get_typedarray_info(env, v, &type, &count, data, &ab, &offset) != napi_ok) return -1;
+  napi_typedarray_type type;
+  size_t count, offset;
+  napi_value ab;
+  // A typed array is asked for its contents straight away (the call fails on anything else):
+  // the hot calls pass Uint8Arrays.
+  if (napi_get_typedarray_info(env, v, &type, &count, data, &ab, &offset) == napi_ok) {
     size_t elem = 1;
     switch (type) {
       case napi_int16_array: case napi_uint16_array: elem = 2; break;
@@ -72,8 +72,6 @@ static int get_bytes(napi_env env, napi_value v, void** data, size_t* len) {
     return 0;
   }
   if (napi_is_dataview(env, v, &is) == napi_ok && is) {
-    napi_value ab;
-    size_t offset;
     return napi_get_dataview_info(env, v, len, data, &ab, &offset) == napi_ok ? 0 : -1;
   }
   if (napi_is_arraybuffer(env, v, &is) == napi_ok && is) {

@@ -133,6 +133,8 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
   readonly #value: Uint8Array;
   readonly #valueAddr: bigint;
   readonly #attrs: ElemAttrs;
+  /** The buffer lookupInto() aimed attrs.keyOut at: kept alive while the attr points at it. */
+  #lastOut: Uint8Array | undefined;
   /** Raw values small enough for the kernel to copy straight into the returned array: their size. */
   readonly #direct: number;
   #mapping: NativeMapping | undefined;
@@ -410,6 +412,31 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
       throw this.#fail(Cmd.MAP_LOOKUP_ELEM, r);
     }
     return this.valueCodec.decode(this.#value);
+  }
+
+  /**
+   * Copies the raw value at `key` into `out` (at least valueStride bytes: valueSize, or one
+   * 8-byte-aligned slot per possible CPU for per-CPU maps), as libbpf's bpf_map_lookup_elem
+   * does: the kernel writes into `out` and nothing is allocated. False when there is no value
+   * (`out` is left as it was). The map keeps a reference to the last `out` it wrote to, so
+   * passing the same buffer again costs no address look-up.
+   */
+  lookupInto(key: K, out: Uint8Array, flags = 0): boolean {
+    this.#open();
+    if (!(out instanceof Uint8Array) || out.byteLength < this.valueStride) {
+      throw new InvalidArgumentError(`${this.#what}: lookupInto needs a Uint8Array of at least ${this.valueStride} bytes`);
+    }
+    this.#encodeKey(key);
+    const attr = this.#attrs.keyOut;
+    if (out !== this.#lastOut) {
+      const addr = native.addressOf(out);
+      attr.aimValue(Number(addr & 0xffffffffn), Number(addr >> 32n));
+      this.#lastOut = out;
+    }
+    const r = attr.run(Cmd.MAP_LOOKUP_ELEM, flags);
+    if (r === 0) return true;
+    if (r === -ENOENT) return false;
+    throw this.#fail(Cmd.MAP_LOOKUP_ELEM, r);
   }
 
   /** Writes `value` at `key`. `flags`: UpdateFlags.ANY, NOEXIST, EXIST, optionally | F_LOCK. */

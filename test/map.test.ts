@@ -70,6 +70,43 @@ describe('hash map element operations', () => {
     assert.deepEqual([...(b as Uint8Array)], [2, 2, 2, 2]);
   });
 
+  it('lookupInto writes the value into the caller\'s buffer, and leaves it alone for a missing key', (t) => {
+    if (!requireRoot(t)) return;
+    using m = Map.create({ type: MapType.HASH, key: u32, valueSize: 4, maxEntries: 4 });
+    m.update(1, Uint8Array.of(1, 2, 3, 4));
+    m.update(2, Uint8Array.of(5, 6, 7, 8));
+    const out = new Uint8Array(4);
+    assert.equal(m.lookupInto(1, out), true);
+    assert.deepEqual([...out], [1, 2, 3, 4]);
+    assert.equal(m.lookupInto(2, out), true, 'the same buffer again');
+    assert.deepEqual([...out], [5, 6, 7, 8]);
+    assert.equal(m.lookupInto(3, out), false);
+    assert.deepEqual([...out], [5, 6, 7, 8], 'unchanged when the key is missing');
+    // Another buffer, here a view into the middle of a larger one: only its bytes are written.
+    const big = new Uint8Array(12).fill(0xee);
+    assert.equal(m.lookupInto(1, big.subarray(4, 8)), true);
+    assert.deepEqual([...big], [0xee, 0xee, 0xee, 0xee, 1, 2, 3, 4, 0xee, 0xee, 0xee, 0xee]);
+    assert.deepEqual([...out], [5, 6, 7, 8], 'the first buffer is not written any more');
+    assert.throws(() => m.lookupInto(1, new Uint8Array(3)), (e: unknown) => e instanceof InvalidArgumentError && /at least 4 bytes/.test(e.message));
+    m.close();
+    assert.throws(() => m.lookupInto(1, out), ClosedError);
+  });
+
+  it('lookupInto on a per-CPU map fills one 8-byte slot per possible CPU', (t) => {
+    if (!requireRoot(t)) return;
+    const cpus = possibleCpus();
+    using m = Map.create({ type: MapType.PERCPU_ARRAY, key: u32, value: u32, maxEntries: 2 });
+    m.update(1, Array.from({ length: cpus }, (_, i) => 100 + i));
+    assert.throws(() => m.lookupInto(1, new Uint8Array(4)), InvalidArgumentError);
+    const out = new Uint8Array(8 * cpus);
+    assert.equal(m.lookupInto(1, out), true);
+    const v = new DataView(out.buffer);
+    assert.deepEqual(
+      Array.from({ length: cpus }, (_, i) => v.getUint32(8 * i, true)),
+      Array.from({ length: cpus }, (_, i) => 100 + i),
+    );
+  });
+
   it('BPF_F_LOCK updates and lookups on a value holding a bpf_spin_lock', (t) => {
     if (!requireRoot(t)) return;
     const b = new BtfBuilder();

@@ -96,6 +96,8 @@ export class ElemAttrs {
   readonly keyDirect: ElemAttr;
   /** no key + a value pointer aimed into the direct slab: raw pop, peek. */
   readonly direct: ElemAttr;
+  /** key + a value pointer aimed at the caller's buffer: lookupInto. */
+  readonly keyOut: ElemAttr;
 
   constructor(fd: number, key: bigint, value: bigint) {
     this.keyValue = new ElemAttr(fd, key, value);
@@ -103,5 +105,6 @@ export class ElemAttrs {
     this.valueOnly = new ElemAttr(fd, 0n, value);
     this.keyDirect = new ElemAttr(fd, key, 0n);
     this.direct = new ElemAttr(fd, 0n, 0n);
+    this.keyOut = new ElemAttr(fd, key, 0n);
   }
 }
