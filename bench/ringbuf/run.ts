@@ -304,7 +304,9 @@ export async function run(): Promise<BenchResult[]> {
           () => jsLive(buffer, size, liveBytes, rounds, repeat),
           () => cLive(tools, buffer, size, liveBytes, rounds, repeat),
         );
-        results.push(row(`${label}, ${size} B records, live producer thread (test runs)`, jl, cl, ref, `${rounds * repeat} records, median of ${LIVE_RUNS}`));
+        const held = Math.floor(liveBytes / recordSpace(buffer, size));
+        const fill = buffer === 'ring' ? `; the ring holds ${held.toLocaleString('en-US')} records, ${((held / jl.rate) * 1000).toFixed(1)} ms of this producer, so a consumer thread descheduled longer loses records` : '';
+        results.push(row(`${label}, ${size} B records, live producer thread (test runs)`, jl, cl, ref, `${rounds * repeat} records, median of ${LIVE_RUNS}${fill}`));
 
         const tpN = 1_000_000;
         const [jt, ct] = await alternate(
