@@ -5,7 +5,7 @@ import { BpfError, InvalidArgumentError, NotSupportedError } from '../errors.js'
 import { linkCreate } from '../sys/attrs.js';
 import { FD } from '../sys/fd.js';
 import { cString } from '../sys/syscall.js';
-import { native } from '../sys/native.js';
+import { keepAlive, native } from '../sys/native.js';
 import { AttachType, ProgramType } from '../sys/types.js';
 import { programFd, requireType, type AttachableProgram } from './attachable.js';
 import { TargetNotFoundError } from './errors.js';
@@ -62,6 +62,7 @@ export function attachKprobe(opts: KprobeOptions): Link {
     const sym = cString(opts.symbol);
     const config = opts.ret ? 1n << BigInt(pmuRetprobeBit('kprobe')) : 0n;
     const r = perfEventOpenRaw({ type, config, config1: native.addressOf(sym), config2: BigInt(offset) }, -1, 0);
+    keepAlive(sym);
     if (r < 0) {
       if (-r === ENOENT || (-r === EINVAL && !kernelSymbolExists(opts.symbol))) throw notFound(new BpfError('perf_event_open', -r, `${hook} ${target}`));
       throw new BpfError('perf_event_open', -r, `${hook} ${target}`);
@@ -150,6 +151,7 @@ export function attachKprobeMulti(opts: KprobeMultiOptions): Link {
       },
       `${hook} ${what}`,
     );
+    keepAlive(names);
   } catch (err) {
     if (err instanceof BpfError && (err.errno === EOPNOTSUPP || err.errno === ENOTSUPP)) {
       throw new NotSupportedError('kprobes', 'multi-kprobe links need CONFIG_FPROBE');

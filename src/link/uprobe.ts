@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { BpfError, InvalidArgumentError, NotSupportedError } from '../errors.js';
 import { FD } from '../sys/fd.js';
-import { native } from '../sys/native.js';
+import { keepAlive, native } from '../sys/native.js';
 import { cString } from '../sys/syscall.js';
 import { ProgramType } from '../sys/types.js';
 import { requireType, type AttachableProgram } from './attachable.js';
@@ -69,6 +69,7 @@ export function attachUprobe(opts: UprobeOptions): Link {
     const file = cString(path);
     const config = (opts.ret ? 1n << BigInt(pmuRetprobeBit('uprobe')) : 0n) | (BigInt(ref) << 32n);
     const r = perfEventOpenRaw({ type, config, config1: native.addressOf(file), config2: BigInt(offset) }, pid, cpu);
+    keepAlive(file);
     if (r < 0) throw fail(-r);
     return attachToPerfEvent(opts.program, new FD(r, `perf event ${hook} ${target}`), common);
   }

@@ -55,3 +55,15 @@ function load(): Native {
 
 /** The addon, loaded once on first use. */
 export const native: Native = load();
+
+/** The values last given to keepAlive(): a store the optimiser cannot drop. */
+const kept: { values: unknown[] } = { values: [] };
+
+/**
+ * Keeps `values` reachable up to this call. A buffer whose address went into an attr must
+ * outlive the system call that reads it; optimised code may otherwise treat a local that is not
+ * used after native.addressOf() as garbage before the call is made.
+ */
+export function keepAlive(...values: unknown[]): void {
+  kept.values = values;
+}
