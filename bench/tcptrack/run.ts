@@ -7,7 +7,8 @@
 // one second to the next. The ratio is therefore taken on CPU time: connections per CPU-second
 // spent on them, counting the generator's own CPU time, the softirq time of the whole machine
 // (where loopback packets are received and half of tcptrack's programs run) and, when tracing,
-// tcptrack's user side. The wall-clock rates are in the note.
+// tcptrack's user side: this process's CPU time less what it uses untraced (spawning and
+// reaping the generator). The wall-clock rates are in the note.
 //
 //   npx tsx bench/tcptrack/run.ts [--seconds S] [--rounds N] [--clients N] [--verbose]
 //
@@ -47,6 +48,11 @@ interface Sample {
   lost: number;
   /** CPU time of this process (tcptrack's user side) over the run's wall time. */
   cpuShare: number;
+  /** What the per-CPU rate is made of, for the correction by the harness's own CPU time. */
+  connections: number;
+  machineCpu: number;
+  /** CPU seconds of this process during the run: tcptrack's user side and the harness's own. */
+  processCpu: number;
 }
 
 interface Generated {
@@ -95,8 +101,13 @@ function devNull(): { stream: Writable; close(): void } {
 
 async function measure(bin: string, seconds: number, clients: number, tracing: TcptrackOptions | undefined, pace?: number): Promise<Sample> {
   if (tracing === undefined) {
+    // This process still spawns and waits for the generator: its CPU time then is the
+    // harness's own, which the traced runs subtract.
+    const cpu0 = process.cpuUsage();
     const g = await generate(bin, seconds, clients, pace);
-    return { rate: g.connections / g.seconds, perCpu: g.connections / (g.cpu + g.softirq), eventRate: 0, lost: 0, cpuShare: 0 };
+    const used = process.cpuUsage(cpu0);
+    const machineCpu = g.cpu + g.softirq;
+    return { rate: g.connections / g.seconds, perCpu: g.connections / machineCpu, eventRate: 0, lost: 0, cpuShare: 0, connections: g.connections, machineCpu, processCpu: (used.user + used.system) / 1e6 };
   }
   const out = devNull();
   const stop = new AbortController();
@@ -122,6 +133,9 @@ async function measure(bin: string, seconds: number, clients: number, tracing: T
       eventRate: result.events / g.seconds,
       lost: result.lost,
       cpuShare: tsCpu / wall,
+      connections: g.connections,
+      machineCpu: g.cpu + g.softirq,
+      processCpu: tsCpu,
     };
   } finally {
     stop.abort();
@@ -167,6 +181,17 @@ export async function run(options: TcptrackBenchOptions = {}): Promise<BenchResu
         samples[name].push(s);
       }
     }
+    // The harness's own CPU time (spawning and reaping the generator), taken from the untraced
+    // runs, is not tcptrack's: the traced runs count only what this process used beyond it.
+    const harness = median(samples.untraced.map((s) => s.processCpu));
+    for (const name of ['connects', 'everything'] as const) {
+      for (const s of samples[name]) {
+        const own = Math.max(0, s.processCpu - harness);
+        s.perCpu = s.connections / (s.machineCpu + own);
+        s.cpuShare = s.processCpu > 0 ? (own / s.processCpu) * s.cpuShare : 0;
+      }
+    }
+    log(`harness CPU per run (untraced median): ${(harness * 1000).toFixed(1)} ms`);
     const base = median(samples.untraced.map((s) => s.perCpu));
     const baseRate = median(samples.untraced.map((s) => s.rate));
     const results: BenchResult[] = [];
