@@ -363,9 +363,14 @@ describe('split BTF', () => {
       ['STRUCT', 'TYPEDEF'],
     );
     assert.equal(split.typesByName('module_state').length, 1);
-    assert.equal(split.strings.equalsAt(split.strings.start, new TextEncoder().encode('module_state')), true);
     assert.equal(split.strings.equalsAt(split.strings.start, new TextEncoder().encode('module')), false);
-    assert.equal(split.strings.equalsAt(split.strings.end - 1, new TextEncoder().encode('e')), false, 'past the end');
+    // module_state is this table's only (and so last) string: a longer needle runs into the end.
+    const enc = (x: string): Uint8Array => new TextEncoder().encode(x);
+    const last = split.strings.start;
+    assert.equal(split.strings.equalsAt(last, enc('module_state')), true, 'the last string');
+    assert.equal(split.strings.equalsAt(last, enc('module_state_and_more')), false, 'a needle running past the end');
+    assert.equal(split.strings.equalsAt(split.strings.end - 2, enc('e')), true, 'the tail of the last string');
+    assert.equal(split.strings.equalsAt(split.strings.end - 2, enc('ee')), false, 'one byte past the end');
   });
 
   it('reuses the base strings and fails to parse without its base', () => {

@@ -8,6 +8,7 @@ import { Map } from '../src/map.js';
 import { PerfReader } from '../src/perf/index.js';
 import type { Program } from '../src/program.js';
 import { MapTypeError, RingBufReader, RingBufSet, UserRingBufWriter } from '../src/ringbuf/index.js';
+import { PAGE_SIZE } from '../src/ringbuf/mapping.js';
 import { FD } from '../src/sys/fd.js';
 import { Attr, bpfRaw } from '../src/sys/syscall.js';
 import { Cmd, MapType } from '../src/sys/types.js';
@@ -99,16 +100,20 @@ describe('RingBufReader', () => {
 
   test('a long drain hands space back every sixteenth of the ring, not only at the end', (t) => {
     if (!requireRoot(t)) return;
-    // 64 KiB ring, 24-byte records: a sixteenth (4 KiB) is 170.67 records.
-    const { ring, prog } = rig(t, 64 * 1024, { kind: 'output', size: 16 });
+    // A ring of 16 pages: a sixteenth is a page. 16-byte records take 24 bytes.
+    const size = 16 * PAGE_SIZE;
+    const n = Math.floor((size * 3) / 4 / 24);
+    const { ring, prog } = rig(t, size, { kind: 'output', size: 16 });
     const r = reader(t, new RingBufReader(ring));
-    produce(prog, 2000);
+    produce(prog, n);
     const pending: number[] = [];
     r.drain(() => pending.push(r.pendingBytes));
-    // Within the callback of record i, the kernel sees the position of the last store.
-    assert.equal(pending[0], 2000 * 24);
-    assert.equal(pending[170], 2000 * 24, 'record 171 ends at 4104 bytes: nothing stored yet');
-    assert.equal(pending[171], 2000 * 24 - 171 * 24, 'stored after the record that crossed 4 KiB');
+    // Within the callback of record i, the kernel sees the position of the last store: made
+    // after the first record whose end reaches a page.
+    const first = Math.ceil(PAGE_SIZE / 24);
+    assert.equal(pending[0], n * 24);
+    assert.equal(pending[first - 1], n * 24, `record ${first} ends at ${first * 24} bytes: nothing stored before it`);
+    assert.equal(pending[first], n * 24 - first * 24, 'stored after the record that reached a page');
     assert.ok(new Set(pending).size >= 11, `${new Set(pending).size} distinct positions seen`);
     assert.equal(r.pendingBytes, 0);
   });

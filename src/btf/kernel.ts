@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { native } from '../sys/native.js';
 import type { Btf } from './btf.js';
@@ -12,7 +12,8 @@ let vmlinux: Btf | undefined;
 
 /**
  * The running kernel's BTF from /sys/kernel/btf/vmlinux, read and parsed
- * once per process (or from `path`, uncached).
+ * once per process (or from `path`, uncached). Its bytes may be a read-only mapping of the
+ * file: nothing may write into them (btf.strings.bytes, for one).
  */
 export function readKernelBtf(path?: string): Btf {
   if (path !== undefined) return parseBtf(readBtfFile(path), { section: path });
@@ -39,13 +40,16 @@ const MAP_PRIVATE = 2;
  * mapped: a regular file truncated under a mapping would fault on access; others are read.
  */
 function mapFile(path: string): Uint8Array | undefined {
-  if (!path.startsWith(`${KERNEL_BTF_DIR}/`)) return undefined;
+  if (!path.startsWith(`${KERNEL_BTF_DIR}/`) || !realpathSync(path).startsWith(`${KERNEL_BTF_DIR}/`)) return undefined;
   const fd = openSync(path, 'r');
   try {
     const size = fstatSync(fd).size;
     if (size === 0) return undefined;
     const m = native.mmap(fd, size, PROT_READ, MAP_PRIVATE, 0);
     return typeof m === 'number' ? undefined : new Uint8Array(m.buffer);
+  } catch {
+    // A runtime without external buffers, for one: the file is read instead.
+    return undefined;
   } finally {
     closeSync(fd);
   }

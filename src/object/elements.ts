@@ -18,7 +18,7 @@ export function rawLookup(map: Map<unknown, unknown>): Uint8Array {
 
 export function rawUpdate(map: Map<unknown, unknown>, key: Uint8Array, value: Uint8Array, what = `map ${map.name}`): void {
   const r = new ElemOp().run(Cmd.MAP_UPDATE_ELEM, map.fd.value, key.length > 0 ? native.addressOf(key) : 0n, native.addressOf(value), 0);
-  keepAlive(key, value);
+  keepAlive(key);
   if (r < 0) throw new ObjectError(`cannot write the initial value of ${what} (errno ${-r})`, { map: map.name }, 'EIO');
 }
 

@@ -56,14 +56,15 @@ function load(): Native {
 /** The addon, loaded once on first use. */
 export const native: Native = load();
 
-/** The values last given to keepAlive(): a store the optimiser cannot drop. */
-const kept: { values: unknown[] } = { values: [] };
+/** The value last given to keepAlive(): a store the optimiser cannot drop. */
+const kept: { value: unknown } = { value: undefined };
 
 /**
- * Keeps `values` reachable up to this call. A buffer whose address went into an attr must
+ * Keeps `value` reachable up to this call. A buffer whose address went into an attr must
  * outlive the system call that reads it; optimised code may otherwise treat a local that is not
- * used after native.addressOf() as garbage before the call is made.
+ * used after native.addressOf() as garbage before the call is made. Only the last value is
+ * held on to.
  */
-export function keepAlive(...values: unknown[]): void {
-  kept.values = values;
+export function keepAlive(value: unknown): void {
+  kept.value = value;
 }

@@ -1,5 +1,5 @@
 import { BpfError } from '../errors.js';
-import { native } from './native.js';
+import { keepAlive, native } from './native.js';
 import { Cmd } from './types.js';
 
 const EINTR = 4;
@@ -12,6 +12,8 @@ const EAGAIN = 11;
 export class Attr {
   readonly bytes: Uint8Array;
   readonly view: DataView;
+  /** The buffers ptr() put addresses of: alive as long as the attr is. */
+  #refs: Array<ArrayBufferView | ArrayBuffer> | undefined;
 
   constructor(size: number) {
     this.bytes = new Uint8Array(new ArrayBuffer(size));
@@ -50,7 +52,10 @@ export class Attr {
 
   /** A pointer to a buffer; null/undefined or an empty buffer leave the field zero. */
   ptr(off: number, buf: ArrayBufferView | ArrayBuffer | null | undefined): this {
-    if (buf && buf.byteLength > 0) this.view.setBigUint64(off, native.addressOf(buf), true);
+    if (buf && buf.byteLength > 0) {
+      this.view.setBigUint64(off, native.addressOf(buf), true);
+      (this.#refs ??= []).push(buf);
+    }
     return this;
   }
 
@@ -79,7 +84,11 @@ export function bpfRaw(cmd: Cmd, attr: Attr | ArrayBufferView): number {
   const bytes = attr instanceof Attr ? attr.bytes : attr;
   for (;;) {
     const r = native.bpf(cmd, bytes);
-    if (r !== -EINTR) return r;
+    if (r !== -EINTR) {
+      // The attr holds the buffers its pointer fields name: keep it until the kernel is done.
+      keepAlive(attr);
+      return r;
+    }
   }
 }
 
