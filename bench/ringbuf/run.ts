@@ -5,7 +5,8 @@
 // - drain: the ring is filled by BPF_PROG_TEST_RUN with repeat, then one drain is timed (the
 //   consumer's own cost per record; best of several rounds);
 // - live: a second thread runs the producer flat out while the consumer is woken by the kernel;
-// - tracepoint: a raw_tp on sys_enter produces a record per getppid() of a load process.
+// - tracepoint: a raw_tp on sys_enter produces a record per getppid() of a load process, which
+//   starts from its own timer once either consumer is ready (see load.c).
 // Live and tracepoint rates count from the first record delivered to the last; the machine's
 // noise moves them a lot, so each is the median of several runs, alternating the two sides,
 // after a warm-up run of each, and the rows give the median number of records each side lost
@@ -146,9 +147,21 @@ async function jsLive(buffer: Buffer, size: number, bytes: number, rounds: numbe
   }
 }
 
-/** A load process that makes `n` getppid() calls once it reads a byte. */
-function startLoad(loadBin: string, n: number): ChildProcess {
-  return spawn(loadBin, [String(n)], { stdio: ['pipe', 'ignore', 'inherit'] });
+/**
+ * Time the consumer has between starting the load and the load's first call: setting up and
+ * attaching takes a few milliseconds.
+ */
+const LOAD_START_MS = 300;
+
+/** A load process that makes `n` getppid() calls from `startAt` (CLOCK_MONOTONIC, ns) on. */
+function startLoad(loadBin: string, n: number): { load: ChildProcess; startAt: bigint } {
+  const startAt = process.hrtime.bigint() + BigInt(LOAD_START_MS * 1e6);
+  return { load: spawn(loadBin, [String(n), String(startAt)], { stdio: ['ignore', 'ignore', 'inherit'] }), startAt };
+}
+
+/** Throws when the consumer was not ready before the load started: its first calls went unseen. */
+function checkReady(startAt: bigint, who: string): void {
+  if (process.hrtime.bigint() >= startAt) throw new Error(`${who} was not ready within ${LOAD_START_MS} ms of starting the load`);
 }
 
 function exited(child: ChildProcess): Promise<void> {
@@ -159,7 +172,7 @@ function exited(child: ChildProcess): Promise<void> {
 }
 
 async function jsTracepoint(buffer: Buffer, size: number, bytes: number, n: number, loadBin: string): Promise<Measured> {
-  const load = startLoad(loadBin, n);
+  const { load, startAt } = startLoad(loadBin, n);
   const opts: ProducerOptions = { kind: kindOf(buffer), size, programType: 'raw_tp', tgid: load.pid!, syscall: SYS_GETPPID };
   const rig = setUp(buffer, bytes, opts);
   const link = rawTracepointOpen(rig.prog.fd, 'sys_enter');
@@ -173,7 +186,7 @@ async function jsTracepoint(buffer: Buffer, size: number, bytes: number, n: numb
       delivered++;
     };
     rig.reader.start(onRecord);
-    load.stdin!.end('g');
+    checkReady(startAt, 'the TypeScript consumer');
     await exited(load);
     let c = readCounters(rig.counters);
     while (delivered + c.failed < c.seq) {
@@ -230,14 +243,14 @@ function cLive(tools: Tools, buffer: Buffer, size: number, bytes: number, rounds
 }
 
 async function cTracepoint(tools: Tools, buffer: Buffer, size: number, bytes: number, n: number): Promise<Measured> {
-  const load = startLoad(tools.load, n);
+  const { load, startAt } = startLoad(tools.load, n);
   const insns = writeInsns(tools, { kind: kindOf(buffer), size, programType: 'raw_tp', tgid: load.pid!, syscall: SYS_GETPPID });
   const consumer = spawn(tools.consumer, [buffer, 'tp', insns, String(cSize(buffer, bytes)), String(n)], { stdio: ['ignore', 'pipe', 'inherit'] });
   const lines = createInterface({ input: consumer.stdout! });
   let out = '';
   try {
     for await (const line of lines) {
-      if (line === 'ready') load.stdin!.end('g');
+      if (line === 'ready') checkReady(startAt, 'the C consumer');
       else out += `${line}\n`;
     }
     await exited(consumer);
