@@ -7,8 +7,10 @@ import { describe, it } from 'node:test';
 import { UsageError } from '../src/cli/command.js';
 import { command, parseBytes } from '../src/cli/map.js';
 import { u32 } from '../src/codec/index.js';
+import { Assembler, R0 } from '../src/asm/index.js';
 import { Map, possibleCpus } from '../src/map.js';
-import { MapType } from '../src/sys/types.js';
+import { Program } from '../src/program.js';
+import { MapType, ProgramType } from '../src/sys/types.js';
 import { requireRoot, sh, uniqueName } from './helpers/kernel.js';
 
 interface Run {
@@ -115,6 +117,41 @@ describe('tsbpf map: kernel', () => {
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /no element with key 01 00 00 00/);
     await assert.rejects(run('update', id, 'key', '1', '0', 'value', '1', '0', '0', '0'), (e: unknown) => usage(e) && /key has 2 bytes but map id \d+ \(HASH\) takes 4/.test((e as Error).message));
+  });
+
+  it('puts programs in prog arrays and maps in maps of maps by id or pinned path', async (t) => {
+    if (!requireRoot(t)) return;
+    using progs = Map.create({ type: MapType.PROG_ARRAY, key: u32, value: u32, maxEntries: 4 });
+    using prog = Program.load({ type: ProgramType.XDP, instructions: new Assembler().mov64Imm(R0, 2).exit().assemble(), license: 'GPL', name: 'cli_tail' });
+    assert.equal((await run('update', String(progs.id), 'key', '1', '0', '0', '0', 'value', 'id', String(prog.info().id))).code, 0);
+    assert.equal(progs.lookup(1), prog.info().id, 'the kernel reports the program id of the element');
+    using template = Map.create({ type: MapType.ARRAY, key: u32, value: u32, maxEntries: 1 });
+    using outer = Map.create({ type: MapType.HASH_OF_MAPS, key: u32, value: u32, maxEntries: 4, innerMap: template });
+    using inner = Map.create({ type: MapType.ARRAY, key: u32, value: u32, maxEntries: 1 });
+    const dir = mkdtempSync(join(tmpdir(), 'tsbpf-cli-bpffs-'));
+    sh('mount', ['-t', 'bpf', 'bpf', dir]);
+    try {
+      inner.pin(join(dir, 'inner'));
+      prog.pin(join(dir, 'prog'));
+      assert.equal((await run('update', String(outer.id), 'key', '7', '0', '0', '0', 'value', 'pinned', join(dir, 'inner'), 'noexist')).code, 0);
+      assert.equal(outer.lookup(7), inner.id);
+      assert.equal((await run('update', String(progs.id), 'key', '2', '0', '0', '0', 'value', 'pinned', join(dir, 'prog'))).code, 0);
+      assert.equal(progs.lookup(2), prog.info().id);
+      // A map where a program is expected, and an id that names nothing: errors, nothing written.
+      const wrong = await run('update', String(progs.id), 'key', '3', '0', '0', '0', 'value', 'pinned', join(dir, 'inner'));
+      assert.equal(wrong.code, 1);
+      const none = await run('update', String(progs.id), 'key', '3', '0', '0', '0', 'value', 'id', '4000000000');
+      assert.equal(none.code, 1);
+      assert.match(none.stderr, /ENOENT/);
+      assert.equal(progs.lookup(3), undefined);
+    } finally {
+      sh('umount', [dir]);
+      rmSync(dir, { recursive: true, force: true });
+    }
+    using plain = Map.create({ type: MapType.HASH, key: u32, value: u32, maxEntries: 2 });
+    await assert.rejects(run('update', String(plain.id), 'key', '1', '0', '0', '0', 'value', 'id', '5'), (e: unknown) => usage(e) && /prog arrays and maps of maps/.test((e as Error).message));
+    await assert.rejects(run('update', String(progs.id), 'key', '1', '0', '0', '0', 'value', 'id'), usage);
+    await assert.rejects(run('update', String(progs.id), 'key', '1', '0', '0', '0', 'value', 'id', 'x'), usage);
   });
 
   it('per-CPU values are written to every CPU and dumped per CPU', async (t) => {

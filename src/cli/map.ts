@@ -3,10 +3,11 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { BpfError, InvalidArgumentError, NotSupportedError, TsbpfError } from '../errors.js';
 import { Map } from '../map.js';
+import { Program } from '../program.js';
 import { isKeyless, mapTypeName } from '../map/kinds.js';
 import { allIds, getFdById } from '../sys/attrs.js';
 import { mapInfo, type MapInfo } from '../sys/info.js';
-import { Cmd, UpdateFlags } from '../sys/types.js';
+import { Cmd, MapType, UpdateFlags } from '../sys/types.js';
 import { formatTable, UsageError, writeJson, type Command, type CommandIO } from './command.js';
 
 const help = `Usage: tsbpf map <command> [options]
@@ -17,6 +18,9 @@ Commands:
   dump MAP [--json]                      every element, keys and values in hex
   update MAP key BYTES value BYTES [any|noexist|exist]
                                          write one element (default: any)
+  update MAP key BYTES value id ID|pinned PATH [any|noexist|exist]
+                                         put a program (prog arrays) or a map (maps of
+                                         maps) in the element, by id or pinned path
   delete MAP key BYTES                   delete one element
   pin MAP PATH                           pin a map on a bpffs (parent directories are created)
 
@@ -285,19 +289,52 @@ function sized(bytes: Uint8Array, size: number, what: string, map: Map): Uint8Ar
   return bytes;
 }
 
+/** `value id N` or `value pinned PATH`: the element is a kernel object, not bytes. */
+function objectRef(tokens: string[]): { kind: 'id'; id: number } | { kind: 'pinned'; path: string } | undefined {
+  if (tokens[0] !== 'id' && tokens[0] !== 'pinned') return undefined;
+  if (tokens.length !== 2) throw new UsageError(`expected "value ${tokens[0]} ${tokens[0] === 'id' ? 'ID' : 'PATH'}", got "value ${tokens.join(' ')}"`);
+  const v = tokens[1] as string;
+  if (tokens[0] === 'pinned') return { kind: 'pinned', path: v };
+  if (!/^\d+$/.test(v) || Number(v) <= 0 || Number(v) > 0xffffffff) throw new UsageError(`invalid id "${v}"`);
+  return { kind: 'id', id: Number(v) };
+}
+
+/** Opens what a prog array or map of maps element refers to; the caller closes it. */
+function openElementObject(map: Map, ref: NonNullable<ReturnType<typeof objectRef>>): { fd: number; close(): void } {
+  if (map.type === MapType.PROG_ARRAY) {
+    const prog = ref.kind === 'id' ? Program.fromId(ref.id) : Program.openPinned(ref.path);
+    return { fd: prog.fd, close: () => prog.close() };
+  }
+  if (map.type === MapType.ARRAY_OF_MAPS || map.type === MapType.HASH_OF_MAPS) {
+    const inner = ref.kind === 'id' ? Map.fromId(ref.id) : Map.openPinned(ref.path);
+    return { fd: inner.fd.value, close: () => inner.close() };
+  }
+  throw new UsageError(`${map} holds bytes: "value id" and "value pinned" are for prog arrays and maps of maps`);
+}
+
 function update(f: Flags, io: CommandIO): number {
   const args = [...f.positionals];
   const ref = takeMapRef(args);
   const el = parseElement(args, true);
   const key = parseBytes(el.key, 'key');
-  const value = parseBytes(el.value, 'value');
+  const object = objectRef(el.value);
+  const value = object === undefined ? parseBytes(el.value, 'value') : undefined;
   using map = openMap(ref);
   sized(key, map.keySize, 'key', map);
-  sized(value, map.valueSize, 'value', map);
-  if (map.perCpu) {
-    (map as unknown as Map<Uint8Array, Uint8Array[]>).update(key, Array.from({ length: map.cpus }, () => value), el.flags);
+  if (object !== undefined) {
+    // The kernel takes the object's fd as the value and keeps its own reference.
+    const target = openElementObject(map, object);
+    try {
+      const fdValue = new Uint8Array(4);
+      new DataView(fdValue.buffer).setUint32(0, target.fd, true);
+      map.update(key, sized(fdValue, map.valueSize, 'value', map), el.flags);
+    } finally {
+      target.close();
+    }
   } else {
-    map.update(key, value, el.flags);
+    const bytes = sized(value!, map.valueSize, 'value', map);
+    if (map.perCpu) (map as unknown as Map<Uint8Array, Uint8Array[]>).update(key, Array.from({ length: map.cpus }, () => bytes), el.flags);
+    else map.update(key, bytes, el.flags);
   }
   if (f.json) writeJson(io.stdout, { updated: true }, f.pretty);
   return 0;
