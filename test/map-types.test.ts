@@ -12,7 +12,13 @@ import { progLoadRaw } from '../src/sys/attrs.js';
 import { progInfo } from '../src/sys/info.js';
 import { native } from '../src/sys/native.js';
 import { MapFlags, MapType, ProgramType } from '../src/sys/types.js';
-import { requireRoot, uniqueName } from './helpers/kernel.js';
+import { Assembler, R1, R2, R3 } from '../src/asm/index.js';
+import { Program } from '../src/program.js';
+import { createVethPair, requireRoot, uniqueName } from './helpers/kernel.js';
+import { createXskSocket } from './helpers/xsk.js';
+
+const XDP_PASS = 2;
+const XDP_REDIRECT = 4;
 
 const AF_INET = 2;
 const SOCK_DGRAM = 2;
@@ -243,8 +249,8 @@ describe('fd-holding maps', () => {
 
   it('XSKMAP refuses sockets that are not bound AF_XDP sockets', (t) => {
     if (!requireRoot(t)) return;
-    // A usable entry needs an AF_XDP socket with a registered UMEM bound to a device queue;
-    // here the map's own checks are exercised.
+    // A usable entry needs an AF_XDP socket with a registered UMEM bound to a device queue (the
+    // next test makes one); here the map's own checks are exercised.
     const sock = udpSocket();
     try {
       using m = Map.create({ type: MapType.XSKMAP, key: u32, value: u32, maxEntries: 2 });
@@ -254,6 +260,36 @@ describe('fd-holding maps', () => {
       assert.equal(m.delete(0), true, 'the kernel clears an empty XSKMAP slot without ENOENT');
     } finally {
       native.close(sock);
+    }
+  });
+
+  it('XSKMAP holds a bound AF_XDP socket, and bpf_redirect_map finds it there', (t) => {
+    if (!requireRoot(t)) return;
+    const veth = createVethPair('xk');
+    try {
+      const xsk = createXskSocket(veth.ifindex, 0);
+      try {
+        using m = Map.create({ type: MapType.XSKMAP, key: u32, value: u32, maxEntries: 4 });
+        // return bpf_redirect_map(&m, 0, XDP_PASS): XDP_REDIRECT when slot 0 holds a socket.
+        const insns = new Assembler().ldMapFd(R1, m.fd.value).mov64Imm(R2, 0).mov64Imm(R3, XDP_PASS).call('redirect_map').exit().assemble();
+        using prog = Program.load({ type: ProgramType.XDP, instructions: insns, license: 'GPL', name: 'xsk_redirect' });
+        const run = (): number => prog.testRun({ data: new Uint8Array(64) }).retval;
+        assert.equal(run(), XDP_PASS, 'an empty slot: the fallback action');
+        m.update(0, xsk.fd);
+        assert.equal(run(), XDP_REDIRECT, 'the socket is found');
+        const eopnotsupp = (e: unknown): boolean => e instanceof BpfError && e.errno === 95;
+        assert.throws(() => m.lookup(0), eopnotsupp, 'XSKMAP values are not readable from user space');
+        assert.equal(m.delete(0), true);
+        assert.equal(run(), XDP_PASS, 'deleted');
+        // A socket is bound to one queue: slot 1 takes it too, as the kernel allows.
+        m.update(1, xsk.fd);
+        m.update(0, xsk.fd, 1 /* NOEXIST */);
+        assert.equal(run(), XDP_REDIRECT);
+      } finally {
+        xsk.close();
+      }
+    } finally {
+      veth.remove();
     }
   });
 
