@@ -1,5 +1,4 @@
 // A loaded eBPF program: load with the verifier log on failure, test runs, pinning, info.
-import { unlinkSync } from 'node:fs';
 import { encode, type Instruction } from './asm/index.js';
 import { BpfError, InvalidArgumentError, NotSupportedError, VerifierError, type SourceLocation } from './errors.js';
 import { haveProgramType } from './features/programs.js';
@@ -12,6 +11,7 @@ import { FD } from './sys/fd.js';
 import { progInfo } from './sys/info.js';
 import { AttachType, Cmd, ProgramType } from './sys/types.js';
 import { parseVerifierLog } from './verifier.js';
+import { removePin } from './map/bpffs.js';
 
 const EINVAL = 22;
 
@@ -132,7 +132,7 @@ export interface ProgramInfo {
 }
 
 // Types whose test run takes and returns packet data and a context struct (net/bpf/test_run.c).
-const PACKET_TYPES = new Set<ProgramType>([
+export const PACKET_TYPES = new Set<ProgramType>([
   ProgramType.SOCKET_FILTER,
   ProgramType.SCHED_CLS,
   ProgramType.SCHED_ACT,
@@ -404,11 +404,7 @@ export class Program {
   /** Removes the pin made by pin(); the program stays loaded while other references exist. */
   unpin(): void {
     if (this.#pinnedPath === undefined) return;
-    try {
-      unlinkSync(this.#pinnedPath);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
+    removePin(this.#pinnedPath);
     this.#pinnedPath = undefined;
   }
 

@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { packageRoot } from '../../src/sys/native.js';
+import { loaderArgs } from '../loader-args.js';
 import type { BenchResult } from '../result.js';
 import type { Measurement, Mode } from './measure.js';
 
@@ -33,21 +34,6 @@ interface LibbpfResult {
   readyMs: number;
   mallocBytes: number;
   rssBytes: number;
-}
-
-/**
- * The module hooks this process was started with (tsx's, when run from the .ts sources), so the
- * child can run measure.ts the same way; nothing else, since `-e` and the like replace the script.
- */
-function loaderArgs(): string[] {
-  const out: string[] = [];
-  const args = process.execArgv;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i] as string;
-    if (/^--(import|require|loader|experimental-loader)=/.test(a)) out.push(a);
-    else if (['--import', '--require', '-r', '--loader', '--experimental-loader'].includes(a) && i + 1 < args.length) out.push(a, args[++i] as string);
-  }
-  return out;
 }
 
 /** One fresh `node --expose-gc` per mode, so each heap figure starts from an empty process. */

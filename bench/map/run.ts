@@ -8,16 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Map } from '../../src/map.js';
 import { native, packageRoot } from '../../src/sys/native.js';
 import { Cmd, MapType, UpdateFlags } from '../../src/sys/types.js';
-
-export interface BenchResult {
-  name: string;
-  unit: string;
-  ts: number;
-  reference: number;
-  referenceName: string;
-  ratio: number;
-  note?: string;
-}
+import type { BenchResult } from '../result.js';
 
 export interface MapBenchOptions {
   entries?: number;

@@ -121,27 +121,37 @@ function jsDrain(buffer: Buffer, size: number, n: number, raw: boolean): Measure
   }
 }
 
+type Rig = ReturnType<typeof setUp>;
+
+/**
+ * Starts the rig's reader on a callback that counts records, runs `produce`, then waits until
+ * every record the program tried to write was delivered or counted as failed. The rate counts
+ * from the first record delivered.
+ */
+async function consume(rig: Rig, produce: () => Promise<void>): Promise<Measured & { seq: number }> {
+  let delivered = 0;
+  let first = 0;
+  let sink = 0;
+  rig.reader.start((rec: Uint8Array): void => {
+    if (delivered === 0) first = performance.now();
+    sink += rec[0]!;
+    delivered++;
+  });
+  await produce();
+  let c = readCounters(rig.counters);
+  while (delivered + c.failed < c.seq) {
+    await delay(1);
+    c = readCounters(rig.counters);
+  }
+  const secs = (performance.now() - first) / 1000;
+  if (sink === -1) process.stdout.write('');
+  return { rate: delivered / secs, delivered, failed: c.failed, seq: c.seq };
+}
+
 async function jsLive(buffer: Buffer, size: number, bytes: number, rounds: number, repeat: number): Promise<Measured> {
   const rig = setUp(buffer, bytes, { kind: kindOf(buffer), size });
   try {
-    let delivered = 0;
-    let first = 0;
-    let sink = 0;
-    const onRecord = (rec: Uint8Array): void => {
-      if (delivered === 0) first = performance.now();
-      sink += rec[0]!;
-      delivered++;
-    };
-    rig.reader.start(onRecord);
-    await produceOnWorker(rig.prog, rounds, repeat);
-    let c = readCounters(rig.counters);
-    while (delivered + c.failed < c.seq) {
-      await delay(1);
-      c = readCounters(rig.counters);
-    }
-    const secs = (performance.now() - first) / 1000;
-    if (sink === -1) process.stdout.write('');
-    return { rate: delivered / secs, delivered, failed: c.failed };
+    return await consume(rig, () => produceOnWorker(rig.prog, rounds, repeat));
   } finally {
     rig.close();
   }
@@ -177,26 +187,12 @@ async function jsTracepoint(buffer: Buffer, size: number, bytes: number, n: numb
   const rig = setUp(buffer, bytes, opts);
   const link = rawTracepointOpen(rig.prog.fd, 'sys_enter');
   try {
-    let delivered = 0;
-    let first = 0;
-    let sink = 0;
-    const onRecord = (rec: Uint8Array): void => {
-      if (delivered === 0) first = performance.now();
-      sink += rec[0]!;
-      delivered++;
-    };
-    rig.reader.start(onRecord);
-    checkReady(startAt, 'the TypeScript consumer');
-    await exited(load);
-    let c = readCounters(rig.counters);
-    while (delivered + c.failed < c.seq) {
-      await delay(1);
-      c = readCounters(rig.counters);
-    }
-    const secs = (performance.now() - first) / 1000;
-    if (c.seq !== n) throw new Error(`the load made ${c.seq} getppid() calls, not ${n}`);
-    if (sink === -1) process.stdout.write('');
-    return { rate: delivered / secs, delivered, failed: c.failed };
+    const m = await consume(rig, async () => {
+      checkReady(startAt, 'the TypeScript consumer');
+      await exited(load);
+    });
+    if (m.seq !== n) throw new Error(`the load made ${m.seq} getppid() calls, not ${n}`);
+    return { rate: m.rate, delivered: m.delivered, failed: m.failed };
   } finally {
     link.close();
     rig.close();

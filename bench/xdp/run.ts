@@ -21,6 +21,7 @@ import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { packageRoot } from '../../src/sys/native.js';
+import { loaderArgs } from '../loader-args.js';
 import type { BenchResult } from '../result.js';
 import type { CaseId, Measurement, MeasureRequest, Traffic } from './measure.js';
 import { createTopology, destroyTopology, topologyNames } from './topology.js';
@@ -178,21 +179,6 @@ class Leftovers {
     this.pinDirs.clear();
     this.tmp = undefined;
   }
-}
-
-/**
- * The module hooks this process was started with (tsx's, when run from the .ts sources), and
- * nothing else: `-e`, `-p` and the like would replace the script the child is meant to run.
- */
-function loaderArgs(): string[] {
-  const out: string[] = [];
-  const args = process.execArgv;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i] as string;
-    if (/^--(import|require|loader|experimental-loader)=/.test(a)) out.push(a);
-    else if (['--import', '--require', '-r', '--loader', '--experimental-loader'].includes(a) && i + 1 < args.length) out.push(a, args[++i] as string);
-  }
-  return out;
 }
 
 /** Runs measure.ts in the receiver's namespace; resolves to its result line. */

@@ -14,9 +14,10 @@ import { InvalidArgumentError, TsbpfError, VerifierError } from '../errors.js';
 import type { SectionTargets } from '../link/section.js';
 import { CollectionSpec, ProgramVerifierError, formatSource, type ProgramSpec } from '../object/index.js';
 import { attachTypeName, mapTypeName, programTypeName } from '../program/names.js';
+import { PACKET_TYPES } from '../program.js';
 import { PerfReader } from '../perf/index.js';
 import { RingBufReader } from '../ringbuf/index.js';
-import { MapType, ProgramType } from '../sys/types.js';
+import { MapType } from '../sys/types.js';
 import { parse, printHelp } from './args.js';
 import { formatTable, jsonReplacer, UsageError, writeJson, type Command, type CommandIO } from './command.js';
 
@@ -399,18 +400,6 @@ function readInput(path: string | undefined, what: string): Uint8Array | undefin
     throw new TsbpfError((err as NodeJS.ErrnoException).code ?? 'EIO', `cannot read the ${what} file ${path}: ${(err as Error).message}`);
   }
 }
-
-const PACKET_TYPES = new Set<ProgramType>([
-  ProgramType.SOCKET_FILTER,
-  ProgramType.SCHED_CLS,
-  ProgramType.SCHED_ACT,
-  ProgramType.XDP,
-  ProgramType.CGROUP_SKB,
-  ProgramType.LWT_IN,
-  ProgramType.LWT_OUT,
-  ProgramType.LWT_XMIT,
-  ProgramType.LWT_SEG6LOCAL,
-]);
 
 function hexDump(b: Uint8Array): string {
   const lines: string[] = [];

@@ -1,5 +1,4 @@
 // A program attached to a hook. It owns the attachment: close() removes it exactly once.
-import { unlinkSync } from 'node:fs';
 import { BpfError, ClosedError, InvalidArgumentError } from '../errors.js';
 import { bpfFdKind } from '../program/fdinfo.js';
 import { getFdById, linkDetach, linkUpdate, objGet, objPin } from '../sys/attrs.js';
@@ -8,6 +7,7 @@ import { AttachFlags, Cmd, LinkType } from '../sys/types.js';
 import { programFd, programId, type AttachableProgram } from './attachable.js';
 import { LinkOperationError, TargetNotFoundError } from './errors.js';
 import { bpfLinkInfo, describeDetails, linkTypeName, type LinkDetails, type LinkInfo, type LinkMechanism } from './info.js';
+import { removePin } from '../map/bpffs.js';
 
 export type { AttachableProgram } from './attachable.js';
 export type { LinkDetails, LinkInfo, LinkMechanism } from './info.js';
@@ -173,11 +173,7 @@ export class Link {
   /** Removes the pin made by pin() or opened by openPinned(). */
   unpin(): void {
     if (this.#pinnedPath === undefined) return;
-    try {
-      unlinkSync(this.#pinnedPath);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
+    removePin(this.#pinnedPath);
     this.#pinnedPath = undefined;
   }
 

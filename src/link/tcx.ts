@@ -50,9 +50,14 @@ function attachType(direction: TcDirection): AttachType {
 export function attachTcx(opts: TcxOptions): Link {
   requireType('TCX', opts.program, ProgramType.SCHED_CLS);
   const type = attachType(opts.direction);
+  return anchoredLink('tcx', 'TCX', opts, type, opts.direction);
+}
+
+/** A TCX or netkit link: the same attr, placed relative to an anchor on one interface. */
+function anchoredLink(hook: 'tcx' | 'netkit', what: string, opts: TcxOptions | NetkitOptions, type: AttachType, where: string): Link {
   const { flags, relative } = anchorFlags(opts.anchor);
   const ifc = resolveInterface(opts.interface);
-  const target = `${ifc.name} (ifindex ${ifc.ifindex}) ${opts.direction}`;
+  const target = `${ifc.name} (ifindex ${ifc.ifindex}) ${where}`;
   const fd = linkCreate(
     {
       progFd: programFd(opts.program),
@@ -61,9 +66,9 @@ export function attachTcx(opts: TcxOptions): Link {
       flags,
       extra: (a) => a.u32(16, relative).u64(24, BigInt(opts.expectedRevision ?? 0)),
     },
-    `TCX ${target}`,
+    `${what} ${target}`,
   );
-  return new Link({ hook: 'tcx', target, mechanism: 'bpf_link', program: opts.program, fd });
+  return new Link({ hook, target, mechanism: 'bpf_link', program: opts.program, fd });
 }
 
 export type NetkitSide = 'primary' | 'peer';
@@ -82,18 +87,5 @@ export function attachNetkit(opts: NetkitOptions): Link {
   requireType('netkit', opts.program, ProgramType.SCHED_CLS);
   if (opts.side !== 'primary' && opts.side !== 'peer') throw new InvalidArgumentError(`netkit side must be 'primary' or 'peer', not '${String(opts.side)}'`);
   const type = opts.side === 'primary' ? AttachType.NETKIT_PRIMARY : AttachType.NETKIT_PEER;
-  const { flags, relative } = anchorFlags(opts.anchor);
-  const ifc = resolveInterface(opts.interface);
-  const target = `${ifc.name} (ifindex ${ifc.ifindex}) ${opts.side}`;
-  const fd = linkCreate(
-    {
-      progFd: programFd(opts.program),
-      targetFd: ifc.ifindex,
-      attachType: type,
-      flags,
-      extra: (a) => a.u32(16, relative).u64(24, BigInt(opts.expectedRevision ?? 0)),
-    },
-    `netkit ${target}`,
-  );
-  return new Link({ hook: 'netkit', target, mechanism: 'bpf_link', program: opts.program, fd });
+  return anchoredLink('netkit', 'netkit', opts, type, opts.side);
 }

@@ -3,8 +3,9 @@ import { isOffsetCodec, type Codec } from '../codec/index.js';
 import { TsbpfError } from '../errors.js';
 import { MapType } from '../sys/types.js';
 import { openMap, type MapSource } from './map-source.js';
-import { Mapping, PAGE_SIZE, PROT_READ, PROT_WRITE } from './mapping.js';
-import { CONSUMER_PAGE_OFFSET, PRODUCER_PAGE_OFFSET, RINGBUF_DISCARD_BIT, RINGBUF_HDR_SZ, RINGBUF_LEN_MASK, checkRingSize } from './layout.js';
+import { PAGE_SIZE } from './mapping.js';
+import { RingPages } from './pages.js';
+import { RINGBUF_DISCARD_BIT, RINGBUF_HDR_SZ, RINGBUF_LEN_MASK, checkRingSize } from './layout.js';
 import { Position64 } from './position.js';
 import { EventStream, NONE } from './stream.js';
 
@@ -87,8 +88,7 @@ export class RingBufReader<T = Uint8Array> extends EventStream<T> {
   /** The size of the data area in bytes (the map's max_entries). */
   readonly size: number;
   readonly #mask: number;
-  readonly #consumerPage: Mapping;
-  readonly #producerPages: Mapping;
+  readonly #pages: RingPages;
   readonly #consumerPos: Position64;
   readonly #producerPos: Position64;
   /** The data area as 32-bit words, for the header loads. */
@@ -115,17 +115,11 @@ export class RingBufReader<T = Uint8Array> extends EventStream<T> {
     this.size = info.maxEntries;
     checkRingSize(this.size, this.describe());
     this.#mask = this.size - 1;
-    this.#consumerPage = new Mapping(fd, PAGE_SIZE, PROT_READ | PROT_WRITE, CONSUMER_PAGE_OFFSET, this.describe());
-    try {
-      this.#producerPages = new Mapping(fd, PAGE_SIZE + 2 * this.size, PROT_READ, PRODUCER_PAGE_OFFSET, this.describe());
-    } catch (err) {
-      this.#consumerPage.unmap();
-      throw err;
-    }
-    this.#consumerPos = new Position64(this.#consumerPage.buffer, 0);
-    this.#producerPos = new Position64(this.#producerPages.buffer, 0);
-    this.#words = new Int32Array(this.#producerPages.buffer, PAGE_SIZE, (2 * this.size) / 4);
-    this.#data = new Uint8Array(this.#producerPages.buffer, PAGE_SIZE, 2 * this.size);
+    this.#pages = new RingPages(fd, this.size, 'consumer', this.describe());
+    this.#consumerPos = this.#pages.consumerPos;
+    this.#producerPos = this.#pages.producerPos;
+    this.#words = this.#pages.words;
+    this.#data = this.#pages.data;
     this.#make = recordMaker(options.codec, options.copy === true, () => this.describe());
     this.#cons = this.#consumerPos.load();
     this.#end = this.#cons;
@@ -211,11 +205,14 @@ export class RingBufReader<T = Uint8Array> extends EventStream<T> {
     let cons = first;
     let end = this.#end;
     let n = 0;
+    // Where the next store is due, kept in a local: the check runs once per record.
+    let commitAt = this.#committed + commitEvery;
     try {
       for (;;) {
         if (cons === end) {
           this.#cons = cons;
           this.#commit();
+          commitAt = cons + commitEvery;
           if (cons - first >= limit) break;
           end = this.#producerPos.loadAhead(cons);
           if (cons === end) break;
@@ -229,9 +226,10 @@ export class RingBufReader<T = Uint8Array> extends EventStream<T> {
         n++;
         if (raw !== undefined) raw(data, at + RINGBUF_HDR_SZ, length);
         else if (callback !== undefined) callback(make(data, at + RINGBUF_HDR_SZ, length));
-        if (cons - this.#committed >= commitEvery) {
+        if (cons >= commitAt) {
           this.#cons = cons;
           this.#commit();
+          commitAt = cons + commitEvery;
         }
       }
     } finally {
@@ -278,8 +276,7 @@ export class RingBufReader<T = Uint8Array> extends EventStream<T> {
   }
 
   protected teardown(): void {
-    this.#producerPages.unmap();
-    this.#consumerPage.unmap();
+    this.#pages.unmap();
   }
 
   #commit(): void {

@@ -3,8 +3,9 @@
 import { ClosedError, InvalidArgumentError } from '../errors.js';
 import { MapType } from '../sys/types.js';
 import { openMap, type MapSource } from './map-source.js';
-import { Mapping, PAGE_SIZE, PROT_READ, PROT_WRITE } from './mapping.js';
-import { CONSUMER_PAGE_OFFSET, PRODUCER_PAGE_OFFSET, RINGBUF_BUSY_BIT, RINGBUF_DISCARD_BIT, RINGBUF_HDR_SZ, RINGBUF_LEN_MASK, checkRingSize, recordSpace } from './layout.js';
+import { PAGE_SIZE } from './mapping.js';
+import { RingPages } from './pages.js';
+import { RINGBUF_BUSY_BIT, RINGBUF_DISCARD_BIT, RINGBUF_HDR_SZ, RINGBUF_LEN_MASK, checkRingSize, recordSpace } from './layout.js';
 import { Position64 } from './position.js';
 import { Readiness, UV_WRITABLE } from './readiness.js';
 
@@ -41,8 +42,7 @@ export class UserRingBufWriter implements Disposable {
   /** The size of the data area in bytes (the map's max_entries). */
   readonly size: number;
   readonly #mask: number;
-  readonly #consumerPage: Mapping;
-  readonly #producerPages: Mapping;
+  readonly #pages: RingPages;
   readonly #consumerPos: Position64;
   readonly #producerPos: Position64;
   readonly #words: Int32Array;
@@ -64,17 +64,11 @@ export class UserRingBufWriter implements Disposable {
     this.size = info.maxEntries;
     checkRingSize(this.size, this.#describe());
     this.#mask = this.size - 1;
-    this.#consumerPage = new Mapping(fd, PAGE_SIZE, PROT_READ, CONSUMER_PAGE_OFFSET, this.#describe());
-    try {
-      this.#producerPages = new Mapping(fd, PAGE_SIZE + 2 * this.size, PROT_READ | PROT_WRITE, PRODUCER_PAGE_OFFSET, this.#describe());
-    } catch (err) {
-      this.#consumerPage.unmap();
-      throw err;
-    }
-    this.#consumerPos = new Position64(this.#consumerPage.buffer, 0);
-    this.#producerPos = new Position64(this.#producerPages.buffer, 0);
-    this.#words = new Int32Array(this.#producerPages.buffer, PAGE_SIZE, (2 * this.size) / 4);
-    this.#data = new Uint8Array(this.#producerPages.buffer, PAGE_SIZE, 2 * this.size);
+    this.#pages = new RingPages(fd, this.size, 'producer', this.#describe());
+    this.#consumerPos = this.#pages.consumerPos;
+    this.#producerPos = this.#pages.producerPos;
+    this.#words = this.#pages.words;
+    this.#data = this.#pages.data;
     this.#prod = this.#producerPos.load();
   }
 
@@ -168,8 +162,7 @@ export class UserRingBufWriter implements Disposable {
     this.#writable?.stop();
     if (this.#retry !== undefined) clearTimeout(this.#retry);
     for (const w of [...this.#waiters]) w.finish(false);
-    this.#producerPages.unmap();
-    this.#consumerPage.unmap();
+    this.#pages.unmap();
   }
 
   [Symbol.dispose](): void {
@@ -226,7 +219,7 @@ export class UserRingBufWriter implements Disposable {
       at = this.#last;
     } else {
       at = record.byteOffset - PAGE_SIZE - RINGBUF_HDR_SZ;
-      if (record.buffer !== this.#producerPages.buffer || at < 0 || at >= this.size || (at & 7) !== 0) {
+      if (record.buffer !== this.#data.buffer || at < 0 || at >= this.size || (at & 7) !== 0) {
         throw new InvalidArgumentError(`${this.#describe()}: the record was not reserved from this ring`);
       }
     }
