@@ -11,7 +11,7 @@ import { allIds } from '../src/sys/attrs.js';
 import { Cmd } from '../src/sys/types.js';
 import { corpus } from './bpf/corpus.js';
 import { runCli, spawnCli } from './helpers/cli.js';
-import { createVethPair, requireRoot, sh, uniqueName } from './helpers/kernel.js';
+import { createVethPair, requireCgroup2, requireRoot, sh, uniqueName } from './helpers/kernel.js';
 
 interface Exit {
   code: number | null;
@@ -112,13 +112,6 @@ function valueOf(dump: Dump, map: string, key: unknown): unknown {
   return dump[map]?.find((e) => JSON.stringify(e.key) === JSON.stringify(key))?.value;
 }
 
-function cgroup2Root(): string | undefined {
-  for (const line of readFileSync('/proc/mounts', 'utf8').split('\n')) {
-    const [, dir, fstype] = line.split(' ');
-    if (fstype === 'cgroup2' && dir) return dir;
-  }
-  return undefined;
-}
 
 let portBase = 30000 + (process.pid % 20000);
 function freshPort(): number {
@@ -258,11 +251,8 @@ describe('tsbpf object attach', () => {
 
   test('cgroup hooks: a child in the cgroup connects over loopback, counted in the map dump', async (t) => {
     if (!requireRoot(t)) return;
-    const root = cgroup2Root();
-    if (root === undefined) {
-      t.skip('this kernel has no cgroup v2 hierarchy mounted');
-      return;
-    }
+    const root = requireCgroup2(t);
+    if (root === undefined) return;
     const cg = join(root, uniqueName('tsbpf-oattach-', 40));
     mkdirSync(cg);
     const server = createServer((s) => s.end());

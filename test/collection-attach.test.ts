@@ -2,7 +2,7 @@
 // reason, strict mode, all or nothing on failure, and close() detaching every link.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { mkdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import type { Collection } from '../src/collection.js';
@@ -13,7 +13,7 @@ import { allIds, getFdById } from '../src/sys/attrs.js';
 import { linkInfo } from '../src/sys/info.js';
 import { Cmd } from '../src/sys/types.js';
 import { corpus } from './bpf/corpus.js';
-import { createVethPair, requireRoot, uniqueName } from './helpers/kernel.js';
+import { createVethPair, requireCgroup2, requireRoot, uniqueName } from './helpers/kernel.js';
 
 /** The ids of the links in the kernel whose program is one of the collection's. */
 function kernelLinks(c: Collection): number[] {
@@ -43,20 +43,10 @@ function execs(c: Collection): bigint {
   return c.variables.execs!.value as bigint;
 }
 
-function cgroup2Root(): string | undefined {
-  for (const line of readFileSync('/proc/mounts', 'utf8').split('\n')) {
-    const [, dir, fstype] = line.split(' ');
-    if (fstype === 'cgroup2' && dir) return dir;
-  }
-  return undefined;
-}
 
 function makeCgroup(t: TestContext): string | undefined {
-  const root = cgroup2Root();
-  if (root === undefined) {
-    t.skip('this kernel has no cgroup v2 hierarchy mounted');
-    return undefined;
-  }
+  const root = requireCgroup2(t);
+  if (root === undefined) return undefined;
   const path = join(root, uniqueName('tsbpf-cattach-', 40));
   mkdirSync(path);
   return path;

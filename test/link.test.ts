@@ -48,7 +48,7 @@ import { allIds, ElemOp, mapCreate, mapFreeze, progQuery } from '../src/sys/attr
 import type { FD } from '../src/sys/fd.js';
 import { native, packageRoot } from '../src/sys/native.js';
 import { AttachType, Cmd, MapFlags, MapType, ProgramType } from '../src/sys/types.js';
-import { createVethPair, isRoot, openFds, requireRoot, sh, uniqueName, type VethPair } from './helpers/kernel.js';
+import { createVethPair, isRoot, openFds, requireCgroup2, requireRoot, sh, uniqueName, type VethPair } from './helpers/kernel.js';
 
 // ---------------------------------------------------------------------------------------------
 // Maps and programs
@@ -190,21 +190,11 @@ function ipLinkShow(dev: string): string {
   return sh('ip', ['link', 'show', 'dev', dev]);
 }
 
-function cgroup2Root(): string | undefined {
-  for (const line of readFileSync('/proc/mounts', 'utf8').split('\n')) {
-    const [, dir, fstype] = line.split(' ');
-    if (fstype === 'cgroup2' && dir) return dir;
-  }
-  return undefined;
-}
 
 /** A new cgroup under the v2 root; remove() waits for it to empty and deletes it. */
 function makeCgroup(t: TestContext): { path: string; remove: () => Promise<void> } | undefined {
-  const root = cgroup2Root();
-  if (!root) {
-    t.skip('this kernel has no cgroup v2 hierarchy mounted');
-    return undefined;
-  }
+  const root = requireCgroup2(t);
+  if (root === undefined) return undefined;
   const path = join(root, uniqueName('tsbpf-lnk-', 40));
   mkdirSync(path);
   return {

@@ -14,7 +14,7 @@ import { native } from '../src/sys/native.js';
 import { MapFlags, MapType, ProgramType } from '../src/sys/types.js';
 import { Assembler, R1, R2, R3 } from '../src/asm/index.js';
 import { Program } from '../src/program.js';
-import { createVethPair, requireRoot, uniqueName } from './helpers/kernel.js';
+import { createVethPair, requireCgroup2, requireRoot, uniqueName } from './helpers/kernel.js';
 import { createXskSocket } from './helpers/xsk.js';
 
 const XDP_PASS = 2;
@@ -24,7 +24,6 @@ const AF_INET = 2;
 const SOCK_DGRAM = 2;
 const SOL_SOCKET = 1;
 const SO_REUSEPORT = 15;
-const cgroup2 = '/sys/fs/cgroup/unified';
 
 function check(r: number, what: string): number {
   if (r < 0) throw new BpfError(what, -r);
@@ -63,13 +62,10 @@ function perfOutputEvent(): number {
 
 /** A cgroup v2 directory made for the test, and an fd of it. */
 function testCgroup(t: TestContext): { fd: number; remove(): void } | undefined {
-  const dir = join(cgroup2, uniqueName('tsbpf', 30));
-  try {
-    mkdirSync(dir);
-  } catch (err) {
-    t.skip(`cannot create a cgroup v2 directory under ${cgroup2}: ${(err as Error).message}`);
-    return undefined;
-  }
+  const root = requireCgroup2(t);
+  if (root === undefined) return undefined;
+  const dir = join(root, uniqueName('tsbpf', 30));
+  mkdirSync(dir);
   const fd = openSync(dir, 'r');
   return {
     fd,

@@ -1,6 +1,6 @@
 // Shared helpers for kernel tests: privilege checks, unique names, fd counting, netns setup.
 import { execFileSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import type { TestContext } from 'node:test';
 
 /** True when this process may use bpf(2) fully (root). */
@@ -22,6 +22,27 @@ export function requireRoot(t: TestContext): boolean {
 /** Skips because this kernel lacks a feature; never for lack of privileges. */
 export function skipUnsupported(t: TestContext, feature: string): void {
   t.skip(`this kernel has no ${feature}`);
+}
+
+/** Where the cgroup v2 hierarchy is mounted, if it is. */
+export function cgroup2Root(): string | undefined {
+  for (const line of readFileSync('/proc/mounts', 'utf8').split('\n')) {
+    const [, dir, fstype] = line.split(' ');
+    if (fstype === 'cgroup2' && dir) return dir;
+  }
+  return undefined;
+}
+
+/**
+ * The cgroup v2 mount a cgroup test works under. Without one the test is skipped with the
+ * reason, except under CI=true, whose setup (.ci/run) mounts one: there it is a failure.
+ */
+export function requireCgroup2(t: TestContext): string | undefined {
+  const root = cgroup2Root();
+  if (root !== undefined) return root;
+  if (process.env.CI === 'true') throw new Error('no cgroup v2 hierarchy is mounted under CI (.ci/run mounts one)');
+  t.skip('no cgroup v2 hierarchy is mounted (mount -t cgroup2 none /sys/fs/cgroup)');
+  return undefined;
 }
 
 let counter = 0;
