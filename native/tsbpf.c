@@ -94,6 +94,65 @@ static napi_value n_bpf(napi_env env, napi_callback_info info) {
   return make_int(env, r < 0 ? -errno : r);
 }
 
+// bpfBound(attr) -> call(cmd): a function bound to one attr buffer, for the hot element
+// commands. The call takes only the command, so the crossing does no argument or buffer
+// look-up. The function holds a reference to the buffer, dropped when the function is collected.
+struct bound_attr {
+  void* attr;
+  unsigned int size;
+  napi_ref keep;
+};
+
+static napi_value n_bound_call(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  size_t argc = 1;
+  void* data;
+  int32_t cmd;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, &data) != napi_ok) return NULL;
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &cmd) != napi_ok) {
+    napi_throw_type_error(env, "EINVAL", "tsbpf native: expected a command number");
+    return NULL;
+  }
+  struct bound_attr* b = data;
+  long r = syscall(__NR_bpf, cmd, b->attr, b->size);
+  napi_value out;
+  napi_create_int32(env, r < 0 ? -errno : (int32_t)r, &out);
+  return out;
+}
+
+static void bound_free(napi_env env, void* data, void* hint) {
+  struct bound_attr* b = data;
+  napi_delete_reference(env, b->keep);
+  free(b);
+}
+
+static napi_value n_bpf_bound(napi_env env, napi_callback_info info) {
+  napi_value argv[1], fn;
+  void* attr;
+  size_t len;
+  if (get_args(env, info, 1, argv) || get_bytes(env, argv[0], &attr, &len)) return NULL;
+  struct bound_attr* b = malloc(sizeof *b);
+  if (b == NULL) {
+    napi_throw_error(env, "ENOMEM", "tsbpf native: out of memory");
+    return NULL;
+  }
+  b->attr = attr;
+  b->size = (unsigned int)len;
+  if (napi_create_reference(env, argv[0], 1, &b->keep) != napi_ok) {
+    free(b);
+    napi_throw_error(env, "EINTERNAL", "tsbpf native: napi_create_reference failed");
+    return NULL;
+  }
+  if (napi_create_function(env, "bpfBound", NAPI_AUTO_LENGTH, n_bound_call, b, &fn) != napi_ok ||
+      napi_add_finalizer(env, fn, b, bound_free, NULL, NULL) != napi_ok) {
+    napi_delete_reference(env, b->keep);
+    free(b);
+    napi_throw_error(env, "EINTERNAL", "tsbpf native: cannot create the bound call");
+    return NULL;
+  }
+  return fn;
+}
+
 // perfEventOpen(attr, pid, cpu, groupFd, flags) -> fd or -errno
 static napi_value n_perf_event_open(napi_env env, napi_callback_info info) {
   napi_value argv[5];
@@ -431,6 +490,7 @@ static napi_value constants(napi_env env) {
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"bpf", NULL, n_bpf, NULL, NULL, NULL, napi_default, NULL},
+      {"bpfBound", NULL, n_bpf_bound, NULL, NULL, NULL, napi_default, NULL},
       {"perfEventOpen", NULL, n_perf_event_open, NULL, NULL, NULL, napi_default, NULL},
       {"ioctl", NULL, n_ioctl, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, n_close, NULL, NULL, NULL, napi_default, NULL},

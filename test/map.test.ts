@@ -5,11 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { array, bytes, chars, struct, u32, u32be, u64, u8 } from '../src/codec/index.js';
 import { BpfError, ClosedError, InvalidArgumentError, NotSupportedError } from '../src/errors.js';
 import { BatchError, BpffsError, IterationAbortedError, Map, possibleCpus } from '../src/map.js';
 import { BtfBuilder } from '../src/map/btf.js';
-import { MapFlags, MapType, UpdateFlags } from '../src/sys/types.js';
+import { native } from '../src/sys/native.js';
+import { Cmd, MapFlags, MapType, UpdateFlags } from '../src/sys/types.js';
 import { openFds, requireRoot, sh, uniqueName } from './helpers/kernel.js';
 
 function key8(n: number): Uint8Array {
@@ -90,6 +93,34 @@ describe('hash map element operations', () => {
     assert.throws(() => m.lookupInto(1, new Uint8Array(3)), (e: unknown) => e instanceof InvalidArgumentError && /at least 4 bytes/.test(e.message));
     m.close();
     assert.throws(() => m.lookupInto(1, out), ClosedError);
+  });
+
+  it('the bound element call runs on its own attr, which outlives every other reference to it', (t) => {
+    if (!requireRoot(t)) return;
+    using m = Map.create({ type: MapType.HASH, key: u32, valueSize: 4, maxEntries: 4 });
+    m.update(7, Uint8Array.of(9, 8, 7, 6));
+    const key = new Uint8Array(4);
+    const value = new Uint8Array(4);
+    const call = ((): ((cmd: number) => number) => {
+      const attr = new Uint8Array(32);
+      const view = new DataView(attr.buffer);
+      view.setUint32(0, m.fd.value, true);
+      view.setBigUint64(8, native.addressOf(key), true);
+      view.setBigUint64(16, native.addressOf(value), true);
+      return native.bpfBound(attr);
+    })();
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    for (let i = 0; i < 3; i++) {
+      gc();
+      Array.from({ length: 1000 }, () => new Uint8Array(32).fill(0xff));
+    }
+    key[0] = 7;
+    assert.equal(call(Cmd.MAP_LOOKUP_ELEM), 0);
+    assert.deepEqual([...value], [9, 8, 7, 6]);
+    key[0] = 3;
+    assert.equal(call(Cmd.MAP_LOOKUP_ELEM), -2, '-ENOENT for a missing key');
+    assert.throws(() => (call as unknown as (cmd: string) => number)('lookup'), TypeError);
   });
 
   it('lookupInto on a per-CPU map fills one 8-byte slot per possible CPU', (t) => {

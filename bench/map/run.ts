@@ -113,12 +113,12 @@ class TsBench implements Disposable {
       }
       case 'lookup-native': {
         const rawKey = this.#rawKey;
-        const attr = this.#rawAttr;
+        const call = native.bpfBound(this.#rawAttr);
         m = time(() => {
           for (let i = 0; i < singleOps; i++) {
             rawKey[0] = i & 0xff;
             rawKey[1] = (i >>> 8) & 0xff;
-            if (native.bpf(Cmd.MAP_LOOKUP_ELEM, attr) !== 0) throw new Error('lookup: missing key');
+            if (call(Cmd.MAP_LOOKUP_ELEM) !== 0) throw new Error('lookup: missing key');
           }
           return singleOps;
         });
@@ -242,7 +242,7 @@ export async function run(opts: MapBenchOptions = {}): Promise<BenchResult[]> {
       ts['lookup-native'],
       c['lookup-native'],
       `${lib} bpf_map_lookup_elem`,
-      'bare native.bpf() with a prebuilt attr: the N-API crossing alone, the ceiling for map.lookup',
+      'bare native.bpfBound() call on a prebuilt attr: the N-API crossing alone, the ceiling for map.lookup',
     ),
     result('map.update', 'ops/s', ts.update, c.update, `${lib} bpf_map_update_elem`, 'hash, 8-byte key, 16-byte value; target >= 0.8'),
     result('map.dump.batch', 'entries/s', ts['dump-batch'], c['dump-batch'], `${lib} bpf_map_lookup_batch`, `${o.entries} entries, chunks of ${o.chunkSize}; target >= 0.8`),

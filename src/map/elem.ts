@@ -12,6 +12,7 @@ export class ElemAttr {
   readonly bytes: Uint8Array;
   readonly #words: Uint32Array;
   readonly #addrs: BigUint64Array;
+  readonly #call: (cmd: number) => number;
 
   constructor(fd: number, key: bigint, value: bigint) {
     const buf = new ArrayBuffer(ATTR_SIZE);
@@ -21,14 +22,16 @@ export class ElemAttr {
     this.#words[0] = fd;
     this.#addrs[1] = key;
     this.#addrs[2] = value;
+    this.#call = native.bpfBound(this.bytes);
   }
 
   /** Runs `cmd` with these flags (below 2^32); returns 0 or -errno. */
   run(cmd: Cmd, flags: number): number {
     const w = this.#words;
     if (w[6] !== flags) w[6] = flags;
-    let r = native.bpf(cmd, this.bytes);
-    while (r === EINTR) r = native.bpf(cmd, this.bytes);
+    const call = this.#call;
+    let r = call(cmd);
+    while (r === EINTR) r = call(cmd);
     return r;
   }
 

@@ -12,6 +12,8 @@ export interface NativeMapping {
 /** The syscall primitives of the C addon. Each returns the kernel's result or -errno. */
 export interface Native {
   bpf(cmd: number, attr: ArrayBufferView): number;
+  /** A call bound to one attr buffer (kept alive by the function): call(cmd) runs bpf(cmd, attr). */
+  bpfBound(attr: ArrayBufferView): (cmd: number) => number;
   perfEventOpen(attr: ArrayBufferView, pid: number, cpu: number, groupFd: number, flags: number): number;
   ioctl(fd: number, request: number, arg: number | bigint | ArrayBufferView): number;
   close(fd: number): number;
