@@ -8,7 +8,8 @@ import { describe, test } from 'node:test';
 import { UsageError } from '../src/cli/command.js';
 import { command, parseTcptrackArgs } from '../src/cli/tcptrack.js';
 import { TsbpfError } from '../src/errors.js';
-import { CLOSE_KEYS, decodeEvent, EVENT_SIZE, eventJson, JSON_KEYS, TABLE_HEADER, tableRow } from '../src/tools/tcptrack/event.js';
+import { CLOSE_KEYS, decodeEvent, EVENT_SIZE, eventJson, eventJsonLine, JSON_KEYS, monotonicOffsetMs, TABLE_HEADER, tableRow } from '../src/tools/tcptrack/event.js';
+import { EventJsonWriter, MAX_LINE } from '../src/tools/tcptrack/jsonline.js';
 import { describePlan, planHooks, withoutHook, type HookProbes } from '../src/tools/tcptrack/hooks.js';
 import { cgroup2Root, checkPid, checkPrivileges, parsePorts, parseUid, resolveCgroup, resolveOptions, trackerConfig } from '../src/tools/tcptrack/options.js';
 import { connStatFrom, formatSummary, summarize, type ConnStat } from '../src/tools/tcptrack/stats.js';
@@ -95,6 +96,54 @@ describe('tcptrack events', () => {
     assert.equal(connect.state, 'refused');
     assert.equal(connect.latencyMs, 123.457);
     assert.equal(connect.time, new Date(1005).toISOString());
+  });
+
+  test('JSON lines written as bytes are the text of eventJsonLine, record for record', () => {
+    // A seeded generator, so a failure names a case that comes back.
+    let seed = 0x2545f491;
+    const rnd = (n: number): number => {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return (seed >>> 0) % n;
+    };
+    const u64s = [0n, 1n, 999n, 1_000_000n, 1_234_567n, 1_500_000n, 2_050_000n, 10_000_000n, 123_456_789_012n, (1n << 53n) - 1n, 1n << 53n, (1n << 64n) - 1n];
+    const comms = ['curl', '', 'a"b', 'back\\slash', 'tab\there', 'ünï', 'x'.repeat(15), 'sp ace'];
+    const addrs = [LOOP4, LOOP6, bytes(10, 0, 0, 1), bytes(0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9), bytes(0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1)];
+    const offset = monotonicOffsetMs();
+    const writer = new EventJsonWriter(offset);
+    const ring = new Uint8Array(EVENT_SIZE * 4);
+    const out = new Uint8Array(MAX_LINE * 4);
+    for (let i = 0; i < 3000; i++) {
+      const rec = record({
+        ts_ns: BigInt(rnd(2 ** 31)) * 1_000_003n,
+        latency_ns: u64s[rnd(u64s.length)]!,
+        duration_ns: u64s[rnd(u64s.length)]!,
+        tx_bytes: u64s[rnd(u64s.length)]!,
+        rx_bytes: u64s[rnd(u64s.length)]!,
+        pid: [0, 1, 4242, 2 ** 31 + 7][rnd(4)]!,
+        tid: rnd(2 ** 31),
+        uid: [0, 1000, 4294967294][rnd(3)]!,
+        error: [0, 111, -1][rnd(3)]!,
+        saddr: addrs[rnd(addrs.length)]!,
+        daddr: addrs[rnd(addrs.length)]!,
+        sport: rnd(65536),
+        dport: rnd(65536),
+        family: [4, 6][rnd(2)]!,
+        direction: rnd(3),
+        kind: rnd(4),
+        outcome: rnd(6),
+        comm: comms[rnd(comms.length)]!,
+      });
+      // In the middle of a larger ring, at an offset, as the reader hands records over.
+      const at = EVENT_SIZE * (1 + rnd(3));
+      ring.set(rec, at);
+      const start = rnd(MAX_LINE);
+      const end = writer.write(ring, at, out, start);
+      const expected = `${eventJsonLine(decodeEvent(rec, offset))}\n`;
+      assert.equal(Buffer.from(out.subarray(start, end)).toString('utf8'), expected, `case ${i}`);
+      assert.ok(end - start <= MAX_LINE);
+    }
   });
 
   test('table rows line up under the header', () => {

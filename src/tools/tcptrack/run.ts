@@ -2,7 +2,8 @@
 // end (a signal, -t, -n, or stdout closing) detaches everything and prints the statistics.
 import { Map as BpfMap } from '../../map.js';
 import { RingBufReader } from '../../ringbuf/reader.js';
-import { decodeEventAt, eventJsonLine, monotonicOffsetMs, tableRow, TABLE_HEADER, type ConnEvent } from './event.js';
+import { decodeEventAt, monotonicOffsetMs, tableRow, TABLE_HEADER, type ConnEvent } from './event.js';
+import { EventJsonWriter, MAX_LINE } from './jsonline.js';
 import { describePlan, kernelProbes, openTrackerWithFallback, planHooks, type HookPlan, type HookProbes, type Tracker } from './hooks.js';
 import { checkPrivileges, DRAIN_INTERVAL_MS, resolveOptions, trackerConfig, type ResolvedOptions, type TcptrackOptions } from './options.js';
 import { connStatFrom, formatSummary, summarize, type ConnStat, type Summary } from './stats.js';
@@ -56,19 +57,20 @@ function readStats(tracker: Tracker): ConnStat[] {
   }
 }
 
-/** Text written at once: large enough to save system calls, small enough for V8's young heap. */
-const CHUNK = 16 * 1024;
+/** Bytes written at once: large enough to save system calls. */
+const CHUNK = 64 * 1024;
 
 /**
- * Lines for stdout, written in chunks: at the end of each turn of the event loop, or sooner
- * when CHUNK characters are waiting. A stream that asks to wait (write() returned false)
- * pauses the ring buffer reader until it drains: the kernel then drops what does not fit and
- * counts it as lost.
+ * Lines for stdout, gathered as bytes and written in chunks: at the end of each turn of the
+ * event loop, or sooner when CHUNK bytes are waiting. Each chunk is handed to the stream and a
+ * new one started, so a stream that writes later never sees its bytes change. A stream that
+ * asks to wait (write() returned false) pauses the ring buffer reader until it drains: the
+ * kernel then drops what does not fit and counts it as lost.
  */
 class Output {
   readonly #out: NodeJS.WritableStream;
-  #lines: string[] = [];
-  #size = 0;
+  #chunk = Buffer.allocUnsafe(CHUNK + MAX_LINE);
+  #pos = 0;
   #scheduled: NodeJS.Immediate | undefined;
   #broken = false;
   #waiting = false;
@@ -85,25 +87,50 @@ class Output {
 
   markBroken(): void {
     this.#broken = true;
-    this.#lines = [];
+    this.#pos = 0;
   }
 
+  /** A line of text (a newline is added). */
   push(line: string): void {
     if (this.#broken) return;
-    this.#lines.push(line);
-    this.#size += line.length + 1;
-    if (this.#size >= CHUNK) this.flush();
+    const most = line.length * 3 + 1;
+    if (this.#pos + most > this.#chunk.length) {
+      this.flush();
+      if (most > this.#chunk.length) {
+        this.#write(Buffer.from(`${line}\n`));
+        return;
+      }
+    }
+    this.#pos += this.#chunk.write(line, this.#pos);
+    this.#chunk[this.#pos++] = 0x0a;
+    this.#written();
+  }
+
+  /** The JSON line of the ring record at `offset` of `bytes`. */
+  pushJson(writer: EventJsonWriter, bytes: Uint8Array, offset: number): void {
+    if (this.#broken) return;
+    this.#pos = writer.write(bytes, offset, this.#chunk, this.#pos);
+    this.#written();
+  }
+
+  #written(): void {
+    // At least MAX_LINE bytes stay free for the next record.
+    if (this.#pos >= CHUNK) this.flush();
     else this.#scheduled ??= setImmediate(() => this.flush());
   }
 
   flush(): void {
     if (this.#scheduled !== undefined) clearImmediate(this.#scheduled);
     this.#scheduled = undefined;
-    if (this.#lines.length === 0 || this.#broken) return;
-    const text = `${this.#lines.join('\n')}\n`;
-    this.#lines = [];
-    this.#size = 0;
-    if (!this.#out.write(text) && !this.#waiting) {
+    if (this.#pos === 0 || this.#broken) return;
+    const data = this.#chunk.subarray(0, this.#pos);
+    this.#chunk = Buffer.allocUnsafe(CHUNK + MAX_LINE);
+    this.#pos = 0;
+    this.#write(data);
+  }
+
+  #write(data: Buffer): void {
+    if (!this.#out.write(data) && !this.#waiting) {
       this.#waiting = true;
       this.onPause?.();
       this.#out.once('drain', () => {
@@ -142,6 +169,7 @@ async function trace(o: ResolvedOptions, io: TcptrackIO, tracker: Tracker, reade
   const out = new Output(io.stdout);
   const json = o.output === 'json';
   const offset = monotonicOffsetMs();
+  const jsonWriter = new EventJsonWriter(offset);
   let events = 0;
   let reported = 0;
   let stop: (reason: StopReason) => void = () => {};
@@ -156,11 +184,16 @@ async function trace(o: ResolvedOptions, io: TcptrackIO, tracker: Tracker, reade
   let view: DataView | undefined;
   const onRecord = (data: Uint8Array, offsetInRing: number): void => {
     if (o.maxEvents !== undefined && events >= o.maxEvents) return;
-    if (view === undefined || view.buffer !== data.buffer) view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-    const e = decodeEventAt(view, data, offsetInRing, offset);
-    out.push(json ? eventJsonLine(e) : tableRow(e));
+    if (json && handlers.onEvent === undefined) {
+      out.pushJson(jsonWriter, data, offsetInRing);
+    } else {
+      if (view === undefined || view.buffer !== data.buffer) view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+      const e = decodeEventAt(view, data, offsetInRing, offset);
+      if (json) out.pushJson(jsonWriter, data, offsetInRing);
+      else out.push(tableRow(e));
+      handlers.onEvent?.(e);
+    }
     events++;
-    handlers.onEvent?.(e);
     if (o.maxEvents !== undefined && events >= o.maxEvents) {
       stopReading();
       finish('count');
