@@ -92,7 +92,10 @@ export class Collection implements Disposable {
    * collection does not).
    */
   attach(targets: SectionTargets = {}, options: CollectionAttachOptions = {}): CollectionLinks {
-    return attachPrograms(this.programs, this.#sections, targets, options);
+    // USDT programs built with <bpf/usdt.bpf.h> find their argument locations in this map.
+    const usdtSpecs = this.maps['__bpf_usdt_specs'];
+    const withSpecs = targets.usdtSpecs === undefined && usdtSpecs !== undefined ? { ...targets, usdtSpecs } : targets;
+    return attachPrograms(this.programs, this.#sections, withSpecs, options);
   }
 
   /** Closes every program and every map the collection created (pins stay). */

@@ -11,6 +11,7 @@ import { parseElf } from '../src/elf/index.js';
 import { NotSupportedError } from '../src/errors.js';
 import { addressToOffset, describeDetails, MissingTargetError, parseSection, readLdCache, symbolOffset, TargetNotFoundError, type SectionPlan } from '../src/link/index.js';
 import { parseCpuList } from '../src/link/kernel.js';
+import { encodeUsdtSpec, parseUsdtArgs } from '../src/link/usdt.js';
 import { attrString, attrU32, NetlinkMessageBuilder, NLM_F, parseAttrs, parseMessages, RTM } from '../src/link/netlink.js';
 import { packageRoot } from '../src/sys/native.js';
 import { AttachType, LinkType } from '../src/sys/types.js';
@@ -62,16 +63,54 @@ describe('parseSection', () => {
     ['iter.s/bpf_map_elem', { hook: 'iter', target: 'bpf_map_elem' }],
     ['perf_event', { hook: 'perf_event' }],
     ['netfilter', { hook: 'netfilter' }],
+    ['usdt/libc.so.6:libc:setjmp', { hook: 'usdt', path: 'libc.so.6', provider: 'libc', name: 'setjmp' }],
+    ['usdt//opt/a:b/app:prov:probe', { hook: 'usdt', path: '/opt/a:b/app', provider: 'prov', name: 'probe' }],
   ];
   for (const [section, plan] of cases) {
     test(section, () => assert.deepEqual(parseSection(section), plan));
   }
 
   test('sections without an attach point say why', () => {
-    for (const s of ['xdp/devmap', 'kprobe', 'tracepoint/sched', 'uprobe/libc.so.6', 'cgroup/skb', 'sk_skb', 'struct_ops/x', 'license', 'netkit/other', 'kretprobe/f+4']) {
+    for (const s of ['xdp/devmap', 'kprobe', 'tracepoint/sched', 'uprobe/libc.so.6', 'cgroup/skb', 'sk_skb', 'struct_ops/x', 'license', 'netkit/other', 'kretprobe/f+4', 'usdt', 'usdt/libc.so.6:setjmp', 'usdt/app::probe', 'usdt/app:prov:']) {
       assert.throws(() => parseSection(s), (err: unknown) => err instanceof Error && err.message.includes(s), s);
     }
-    assert.throws(() => parseSection('usdt/libc.so.6:libc:setjmp'), NotSupportedError);
+  });
+});
+
+describe('USDT arguments', () => {
+  test('registers, constants and register+offset, with sizes and signs', () => {
+    assert.deepEqual(parseUsdtArgs('-4@%ebx 8@-8(%rbp) -4@$-9 1@%sil 2@0x10(%r12) 8@(%rsp) %rdi $5'), [
+      { kind: 'reg', size: 4, signed: true, register: 'ebx' },
+      { kind: 'deref', size: 8, signed: false, register: 'rbp', offset: -8n },
+      { kind: 'const', size: 4, signed: true, value: -9n },
+      { kind: 'reg', size: 1, signed: false, register: 'sil' },
+      { kind: 'deref', size: 2, signed: false, register: 'r12', offset: 16n },
+      { kind: 'deref', size: 8, signed: false, register: 'rsp', offset: 0n },
+      { kind: 'reg', size: 8, signed: true, register: 'rdi' },
+      { kind: 'const', size: 8, signed: true, value: 5n },
+    ]);
+    assert.deepEqual(parseUsdtArgs('  '), []);
+  });
+
+  test('what cannot be read is refused before anything is attached', () => {
+    for (const bad of ['8@(%rax,%rbx,8)', '8@sym(%rip)', '1@%ah', '4@%xmm0', '8@foo']) {
+      assert.throws(() => parseUsdtArgs(bad), NotSupportedError, bad);
+    }
+    assert.throws(() => parseUsdtArgs(Array(13).fill('4@%eax').join(' ')), NotSupportedError);
+  });
+
+  test('the spec bytes: 16 per argument, the cookie at 192, the count at 200', () => {
+    const spec = encodeUsdtSpec(parseUsdtArgs('-4@%eax 8@-24(%rbp) -2@$-3'), 0x1122334455n);
+    const v = new DataView(spec.buffer);
+    assert.equal(spec.length, 208);
+    // %eax: a register (1) at pt_regs offset 80, signed, 32 bits cleared on the way to 64.
+    assert.deepEqual([v.getBigUint64(0, true), v.getUint32(8, true), v.getInt16(12, true), spec[14], spec[15]], [0n, 1, 80, 1, 32]);
+    // -24(%rbp): a dereference (2) of rbp (offset 32) plus -24.
+    assert.deepEqual([v.getBigInt64(16, true), v.getUint32(24, true), v.getInt16(28, true), spec[30], spec[31]], [-24n, 2, 32, 0, 0]);
+    // $-3: a constant (0) held in val_off.
+    assert.deepEqual([v.getBigInt64(32, true), v.getUint32(40, true), spec[46], spec[47]], [-3n, 0, 1, 48]);
+    assert.equal(v.getBigUint64(192, true), 0x1122334455n);
+    assert.equal(v.getInt16(200, true), 3);
   });
 });
 

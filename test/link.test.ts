@@ -48,7 +48,7 @@ import { allIds, ElemOp, mapCreate, mapFreeze, progQuery } from '../src/sys/attr
 import type { FD } from '../src/sys/fd.js';
 import { native, packageRoot } from '../src/sys/native.js';
 import { AttachType, Cmd, MapFlags, MapType, ProgramType } from '../src/sys/types.js';
-import { createVethPair, isRoot, openFds, requireCgroup2, requireRoot, sh, uniqueName, type VethPair } from './helpers/kernel.js';
+import { createVethPair, isRoot, openFds, requireCgroup2, requireRoot, runWaitingChild, sh, uniqueName, type VethPair } from './helpers/kernel.js';
 
 // ---------------------------------------------------------------------------------------------
 // Maps and programs
@@ -728,19 +728,8 @@ describe('uprobes', () => {
 
   /** Runs the target with n calls; it waits for a line before calling, so probes can go on its pid. */
   async function runTarget(n: number, whileWaiting?: (pid: number) => Link[]): Promise<{ out: string; links: Link[] }> {
-    const child = spawn(binary, [String(n)], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-    let links: Link[] = [];
-    try {
-      links = whileWaiting?.(child.pid as number) ?? [];
-    } finally {
-      child.stdin.end('go\n');
-    }
-    const code = await Promise.race([exited, new Promise<null>((r) => setTimeout(() => r(null), 10000))]);
-    assert.equal(code, 0, 'the target ran to the end');
-    return { out, links };
+    const run = await runWaitingChild(binary, [String(n)], whileWaiting);
+    return { out: run.out, links: run.attached ?? [] };
   }
 
   for (const mechanism of ['pmu', 'tracefs'] as const) {

@@ -186,7 +186,8 @@ export function addressToOffset(elf: ElfFile, address: bigint): number | undefin
 
 const parsed = new Map<string, { mtimeMs: number; elf: ElfFile }>();
 
-function elfOf(path: string): ElfFile {
+/** The parsed ELF file at `path`, kept while the file is unchanged. */
+export function elfOf(path: string): ElfFile {
   const st = statSync(path);
   const hit = parsed.get(path);
   if (hit && hit.mtimeMs === st.mtimeMs) return hit.elf;

@@ -17,7 +17,8 @@ export type TargetKind =
   | 'network namespace'
   | 'socket'
   | 'link'
-  | 'iterator target';
+  | 'iterator target'
+  | 'USDT probe';
 
 /** The target named in the options does not exist (no such interface, cgroup, symbol...). */
 export class TargetNotFoundError extends TsbpfError {

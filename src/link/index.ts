@@ -21,6 +21,7 @@ export {
   type KsyscallOptions,
 } from './kprobe.js';
 export { attachUprobe, type UprobeOptions } from './uprobe.js';
+export { attachUsdt, encodeUsdtSpec, parseUsdtArgs, usdtSites, type UsdtArg, type UsdtOptions, type UsdtSite } from './usdt.js';
 export { addressToOffset, readLdCache, resolveBinary, resolveLibrary, symbolOffset } from './binaries.js';
 export { attachCgroup, attachSockOps, type CgroupAttachMode, type CgroupOptions, type SockOpsOptions } from './cgroup.js';
 export { attachFlowDissector, attachSkLookup, type NetnsOptions } from './skLookup.js';

@@ -1,6 +1,6 @@
 // Auto-attach: what libbpf's section names (SEC("...")) say about where a program attaches,
 // and attaching it there with the targets the section cannot name (interface, cgroup...).
-import { BpfError, InvalidArgumentError, NotSupportedError } from '../errors.js';
+import { BpfError, InvalidArgumentError } from '../errors.js';
 import type { FD } from '../sys/fd.js';
 import { AttachType } from '../sys/types.js';
 import type { AttachableProgram } from './attachable.js';
@@ -23,6 +23,7 @@ import { attachNetkit, attachTcx, type NetkitSide, type TcDirection } from './tc
 import { attachTracepoint } from './tracepoint.js';
 import { attachTracing } from './tracing.js';
 import { attachUprobe } from './uprobe.js';
+import { attachUsdt } from './usdt.js';
 import { attachXdp, type XdpMode } from './xdp.js';
 
 /** Where a section says a program attaches. */
@@ -37,6 +38,7 @@ export type SectionPlan =
   | { hook: 'kprobe_multi'; pattern: string; ret: boolean }
   | { hook: 'ksyscall'; syscall: string; ret: boolean }
   | { hook: 'uprobe'; path: string; symbol?: string; offset: number; ret: boolean }
+  | { hook: 'usdt'; path: string; provider: string; name: string }
   | { hook: 'cgroup'; attachType: AttachType }
   | { hook: 'sk_lookup' }
   | { hook: 'flow_dissector' }
@@ -52,8 +54,10 @@ export interface SectionTargets {
   interface?: InterfaceRef;
   /** A cgroup v2 directory. */
   cgroup?: string;
-  /** Limit uprobes to a process. */
+  /** Limit uprobes and USDT probes to a process. */
   pid?: number;
+  /** The `__bpf_usdt_specs` map USDT programs read their arguments from (a collection gives its own). */
+  usdtSpecs?: MapLike;
   /** A network namespace path or `ip netns` name, for sk_lookup and flow_dissector. */
   netns?: string;
   /** A socket fd, for socket filters. */
@@ -189,8 +193,13 @@ export function parseSection(section: string): SectionPlan {
       const { symbol, offset } = symbolAndOffset(fn, section);
       return { hook: 'uprobe', path, symbol, offset, ret };
     }
-    case 'usdt':
-      throw new NotSupportedError('USDT probes', `section ${section}: attach the probe with attachUprobe at its address and semaphore`);
+    case 'usdt': {
+      const spec = needRest('binary:provider:name');
+      const last = spec.lastIndexOf(':');
+      const mid = last > 0 ? spec.lastIndexOf(':', last - 1) : -1;
+      if (mid <= 0 || last === mid + 1 || last === spec.length - 1) throw notAttachable(section, `write ${head}/<binary>:<provider>:<name>`);
+      return { hook: 'usdt', path: spec.slice(0, mid), provider: spec.slice(mid + 1, last), name: spec.slice(last + 1) };
+    }
     case 'sk_lookup':
       return { hook: 'sk_lookup' };
     case 'flow_dissector':
@@ -267,6 +276,16 @@ export function attachBySection(program: AttachableProgram, section: string, tar
         offset: plan.offset,
         ret: plan.ret,
         ...(targets.pid !== undefined ? { pid: targets.pid } : {}),
+        ...cookie,
+      });
+    case 'usdt':
+      return attachUsdt({
+        program,
+        path: plan.path,
+        provider: plan.provider,
+        name: plan.name,
+        ...(targets.pid !== undefined ? { pid: targets.pid } : {}),
+        ...(targets.usdtSpecs !== undefined ? { specs: targets.usdtSpecs } : {}),
         ...cookie,
       });
     case 'cgroup':

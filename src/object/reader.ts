@@ -19,7 +19,7 @@ import { fixupDatasecs } from '../btf/fixup.js';
 import { parseBtf } from '../btf/parse.js';
 import { sizeOf } from '../btf/query.js';
 import type { BtfType } from '../btf/types.js';
-import { EM, ET, SHF, SHN, SHT, STB, STT } from '../elf/constants.js';
+import { EM, ET, SHF, SHN, SHT, STB, STT, STV } from '../elf/constants.js';
 import { ElfFile, type ElfSection, type ElfSymbol } from '../elf/file.js';
 import { MapFlags, MapType, ProgramType } from '../sys/types.js';
 import { asObjectError, ObjectError } from './errors.js';
@@ -176,9 +176,27 @@ class ObjectReader {
       if (!symbolOffsets.has(sym.name)) symbolOffsets.set(sym.name, Number(sym.value));
     }
     fixupDatasecs(btf, { sectionSizes, symbolOffsets });
+    this.#hideHiddenFuncs(btf);
     this.#btf = btf;
     const ext = this.#section('.BTF.ext');
     if (ext !== undefined) this.#ext = parseBtfExt(this.#elf.sectionData(ext), btf);
+  }
+
+  /**
+   * Global functions the object hides (`__hidden`, as <bpf/usdt.bpf.h> declares its helpers)
+   * cannot be called or replaced from outside it: their BTF says static, so the verifier checks
+   * them in their callers' context, with what those pass, rather than on their own with every
+   * pointer argument possibly NULL.
+   */
+  #hideHiddenFuncs(btf: Btf): void {
+    const hidden = new Set<string>();
+    for (const sym of this.#symbols) {
+      if (sym.type === STT.FUNC && sym.visibility === STV.HIDDEN && sym.sectionIndex !== SHN.UNDEF && sym.name !== '') hidden.add(sym.name);
+    }
+    if (hidden.size === 0) return;
+    for (const t of btf.types()) {
+      if (t.kind === 'FUNC' && t.linkage === 'global' && hidden.has(t.name)) t.linkage = 'static';
+    }
   }
 
   #datasec(name: string): Extract<BtfType, { kind: 'DATASEC' }> | undefined {

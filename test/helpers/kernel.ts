@@ -1,5 +1,6 @@
 // Shared helpers for kernel tests: privilege checks, unique names, fd counting, netns setup.
-import { execFileSync } from 'node:child_process';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import type { TestContext } from 'node:test';
 
@@ -119,4 +120,27 @@ export function createVethPair(prefix = 'tb'): VethPair {
   }
   const ifindex = Number(sh('cat', [`/sys/class/net/${host}/ifindex`]).trim());
   return { netns, host, peer, hostAddr, peerAddr, hostAddr6, peerAddr6, ifindex, remove };
+}
+
+/**
+ * Runs `binary args...`, a program that waits for a line on stdin before doing its work, so
+ * that `whileWaiting` can attach probes to its pid first; resolves with its output and what
+ * `whileWaiting` returned once it exits with 0 (within 10 s).
+ */
+export async function runWaitingChild<T>(binary: string, args: readonly string[], whileWaiting?: (pid: number) => T): Promise<{ out: string; attached: T | undefined }> {
+  const child = spawn(binary, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  let attached: T | undefined;
+  try {
+    attached = whileWaiting?.(child.pid as number);
+  } finally {
+    child.stdin.end('go\n');
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const code = await Promise.race([exited, new Promise<null>((r) => (timer = setTimeout(() => r(null), 10000)))]);
+  clearTimeout(timer);
+  assert.equal(code, 0, `${binary} ran to the end`);
+  return { out, attached };
 }
