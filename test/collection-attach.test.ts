@@ -66,7 +66,8 @@ describe('planAttach', () => {
       g: 'iter/task',
       h: 'tracepoint/sched/sched_process_exec',
       i: 'struct_ops/init',
-      j: 'usdt/libc.so.6:libc:setjmp',
+      j: 'usdt',
+      l: 'usdt/libc.so.6:libc:setjmp',
       k: 'uprobe/bin/true:main',
     };
     const none = planAttach(sections);
@@ -83,6 +84,7 @@ describe('planAttach', () => {
       i: 'unattachable',
       j: 'unattachable',
       k: 'attach',
+      l: 'attach',
     });
     assert.match(none.find((s) => s.program === 'i')!.skip!.reason, /struct_ops\/init cannot be attached by a link/);
     assert.match(none.find((s) => s.program === 'a')!.skip!.reason, /section xdp attaches to a network interface, and targets\.interface was not given/);
@@ -90,7 +92,7 @@ describe('planAttach', () => {
     assert.equal(some.find((s) => s.program === 'b')!.skip?.missing, 'direction', 'plain tc needs a direction besides the interface');
     assert.deepEqual(
       some.filter((s) => s.skip === undefined).map((s) => s.program),
-      ['a', 'c', 'e', 'g', 'h', 'k'],
+      ['a', 'c', 'e', 'g', 'h', 'l', 'k'],
     );
   });
 });
