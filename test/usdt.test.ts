@@ -16,21 +16,8 @@ import { allIds } from '../src/sys/attrs.js';
 import { packageRoot } from '../src/sys/native.js';
 import { Cmd, MapType } from '../src/sys/types.js';
 import { corpus } from './bpf/corpus.js';
+import type { ReqStats, TickStats } from './bpf/gen/usdt.js';
 import { isRoot, requireRoot, runWaitingChild } from './helpers/kernel.js';
-
-interface ReqStats {
-  count: bigint;
-  sum_i: bigint;
-  last_neg: bigint;
-  last_big: bigint;
-  last_const: bigint;
-  arg_cnt: bigint;
-  cookie: bigint;
-}
-interface TickStats {
-  count: bigint;
-  sum: bigint;
-}
 
 describe('USDT probes', () => {
   let dir = '';
