@@ -7,6 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { UsageError } from '../src/cli/command.js';
+import { command as usdtCommand } from '../src/cli/usdt.js';
 import type { Collection } from '../src/collection.js';
 import { InvalidArgumentError } from '../src/errors.js';
 import { attachBySection, attachUsdt, Link, ProgramTypeError, TargetNotFoundError, usdtSites } from '../src/link/index.js';
@@ -103,6 +105,7 @@ describe('USDT probes', () => {
       assert.throws(() => attachUsdt({ program: prog, path: corpus('usdt.bpf.c'), provider: 'tsbpf', name: 'req' }), TargetNotFoundError);
       assert.throws(() => attachUsdt({ program: prog, path: join(dir, 'missing'), provider: 'tsbpf', name: 'req' }), TargetNotFoundError);
       assert.throws(() => attachUsdt({ program: prog, path: binary, provider: '', name: 'req' }), InvalidArgumentError);
+      assert.throws(() => attachUsdt({ program: prog, path: binary, provider: 'tsbpf', name: 'tick', pid: 0x3ffffff, specs: c.maps.__bpf_usdt_specs! }), (e: unknown) => e instanceof TargetNotFoundError && e.kind === 'process');
       using wrong = Map.create({ type: MapType.ARRAY, keySize: 4, valueSize: 16, maxEntries: 4 });
       assert.throws(() => attachUsdt({ program: prog, path: binary, provider: 'tsbpf', name: 'req', specs: wrong }), (e: unknown) => e instanceof InvalidArgumentError && /208/.test(e.message));
       const xdp = CollectionSpec.fromFile(corpus('attach_xdp.bpf.o')).load();
@@ -124,6 +127,37 @@ describe('USDT probes', () => {
     } finally {
       c.close();
     }
+  });
+
+  test('tsbpf usdt list: the probes of a file or a process, as text or JSON; bad input is a usage error', async (t) => {
+    if (!requireRoot(t)) return;
+    const run = async (...argv: string[]): Promise<string> => {
+      let out = '';
+      const sink = { write: (s: string) => ((out += s), true) } as unknown as NodeJS.WritableStream;
+      assert.equal(await usdtCommand.run(argv, { stdout: sink, stderr: sink, stdin: process.stdin }), 0);
+      return out;
+    };
+    const probes = JSON.parse(await run('list', binary, '--json')) as Array<{ file: string; provider: string; name: string; sites: number[]; semaphoreOffset: number; args: string }>;
+    const sites = usdtSites(binary);
+    assert.deepEqual(
+      probes.map((p) => [p.file, `${p.provider}:${p.name}`, p.sites.length]).sort(),
+      [
+        [binary, 'tsbpf:req', 1],
+        [binary, 'tsbpf:tick', 2],
+      ],
+    );
+    assert.deepEqual(probes.find((p) => p.name === 'tick')!.sites.sort(), sites.filter((s) => s.name === 'tick').map((s) => s.offset).sort());
+    const text = await run('list', binary);
+    assert.match(text, new RegExp(`^${binary}\n`));
+    assert.match(text, /tsbpf:req +1 site +semaphore 0x[0-9a-f]+ +-4@%\w+ /);
+    // A running process: its executable's probes, found through /proc/PID/maps.
+    const viaPid = await runWaitingChild(binary, ['1'], (pid) => run('list', '--pid', String(pid), '--json'));
+    const listed = JSON.parse(await viaPid.attached!) as Array<{ file: string; name: string }>;
+    assert.deepEqual(listed.filter((p) => p.file === binary).map((p) => p.name).sort(), ['req', 'tick']);
+    for (const bad of [['list'], ['list', binary, '--pid', '1'], ['list', '--pid', 'x'], ['nope']]) {
+      await assert.rejects(usdtCommand.run(bad, { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin }), UsageError, bad.join(' '));
+    }
+    await assert.rejects(run('list', corpus('usdt.bpf.c')), (e: unknown) => e instanceof TargetNotFoundError && /not an ELF file/.test(e.message));
   });
 
   test("<bpf/usdt.bpf.h>'s hidden global helpers are static in the loaded BTF", () => {

@@ -19,6 +19,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'map', load: () => import('./map.js') },
   { name: 'feature', load: () => import('./feature.js') },
   { name: 'link', load: () => import('./link.js') },
+  { name: 'usdt', load: () => import('./usdt.js') },
   { name: 'object', load: () => import('./object.js') },
   { name: 'btf', load: () => import('./btf.js') },
   { name: 'gen', load: () => import('./gen.js') },

@@ -41,11 +41,14 @@ export interface UsdtOptions {
   name: string;
   /** Only this process; every process that maps the file by default. */
   pid?: number;
-  /** The value bpf_usdt_cookie() returns. */
+  /**
+   * The value bpf_usdt_cookie() returns; without `specs`, the value bpf_get_attach_cookie()
+   * returns (with `specs`, the BPF cookie is the site's slot in that map).
+   */
   cookie?: bigint;
   /**
    * The `__bpf_usdt_specs` array map of the program's object, where bpf_usdt_arg() finds the
-   * argument locations. Without it the program can only use bpf_get_attach_cookie()-free code.
+   * argument locations. Without it, bpf_usdt_arg() and bpf_usdt_cookie() find nothing.
    */
   specs?: MapLike;
 }
@@ -61,7 +64,7 @@ export function usdtSites(path: string): UsdtSite[] {
   try {
     elf = elfOf(file);
   } catch (err) {
-    if (err instanceof ElfError) throw new TargetNotFoundError('file', file, `not an ELF file: ${err.message}`, { cause: err });
+    if (err instanceof ElfError) throw new TargetNotFoundError('USDT probe', `in ${file}`, err.message, { cause: err });
     throw err;
   }
   const notes = elf.section('.note.stapsdt');
