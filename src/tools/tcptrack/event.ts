@@ -50,48 +50,55 @@ function cstr(bytes: Uint8Array, start: number, length: number): string {
 }
 
 /**
- * Strings made from the same bytes again and again (a task's name, an address) come from a
- * small cache, so a busy trace does not make garbage for every event.
+ * Values made from the same bytes again and again (a task's name, an address, as text or as
+ * bytes) come from a small cache, so a busy trace does not make garbage for every event. The
+ * key only picks the slot; the bytes decide.
  */
-class TextCache {
-  readonly #entries = new Map<number, { bytes: Uint8Array; text: string }>();
+export class BytesCache<T> {
+  readonly #entries = new Map<number, { bytes: Uint8Array; value: T }>();
   readonly #limit: number;
 
-  constructor(limit: number) {
+  constructor(limit = 4096) {
     this.#limit = limit;
   }
 
-  get(key: number, bytes: Uint8Array, start: number, length: number, make: () => string): string {
+  /** The value kept for these bytes, or undefined. */
+  find(key: number, bytes: Uint8Array, start: number, length: number): T | undefined {
     const hit = this.#entries.get(key);
-    if (hit !== undefined && hit.bytes.length === length) {
-      let same = true;
-      for (let i = 0; i < length; i++) {
-        if (hit.bytes[i] !== bytes[start + i]) {
-          same = false;
-          break;
-        }
-      }
-      if (same) return hit.text;
-    }
+    if (hit === undefined || hit.bytes.length !== length) return undefined;
+    for (let i = 0; i < length; i++) if (hit.bytes[i] !== bytes[start + i]) return undefined;
+    return hit.value;
+  }
+
+  /** Keeps `value` for these bytes. */
+  set(key: number, bytes: Uint8Array, start: number, length: number, value: T): T {
     if (this.#entries.size >= this.#limit) this.#entries.clear();
-    const text = make();
-    this.#entries.set(key, { bytes: bytes.slice(start, start + length), text });
-    return text;
+    this.#entries.set(key, { bytes: bytes.slice(start, start + length), value });
+    return value;
+  }
+
+  /** The value kept for these bytes, made and kept if there is none. */
+  get(key: number, bytes: Uint8Array, start: number, length: number, make: () => T): T {
+    return this.find(key, bytes, start, length) ?? this.set(key, bytes, start, length, make());
   }
 }
 
-const comms = new TextCache(4096);
-const addresses = new TextCache(4096);
+const comms = new BytesCache<string>();
+const addresses = new BytesCache<string>();
+
+/** The cache slot for the address at `at` of a record (its 4 or 16 bytes decide the hit). */
+export function addressKey(view: DataView, at: number, family: Family): number {
+  return family === 4 ? view.getUint32(at, true) : view.getUint32(at + 12, true) ^ view.getUint32(at + 8, true) ^ 0x80000000;
+}
 
 function address(bytes: Uint8Array, view: DataView, at: number, family: Family): string {
   const width = family === 4 ? 4 : 16;
-  // The key only picks the slot; the bytes decide.
-  const key = family === 4 ? view.getUint32(at, true) : view.getUint32(at + 12, true) ^ view.getUint32(at + 8, true) ^ 0x80000000;
+  const key = addressKey(view, at, family);
   return addresses.get(key, bytes, at, width, () => formatAddress(bytes.subarray(at, at + width), family));
 }
 
 /** A little-endian u64 as a Number (exact below 2^53: 104 days of nanoseconds, 8 PiB). */
-function u64(view: DataView, at: number): number {
+export function u64(view: DataView, at: number): number {
   return view.getUint32(at + 4, true) * 4294967296 + view.getUint32(at, true);
 }
 

@@ -1,7 +1,7 @@
 // JSON lines of tcptrack events written as bytes straight from the ring record: the same text
 // as eventJsonLine(decodeEventAt(...)), without the event object or any string per event.
 import { formatAddress } from '../common/net.js';
-import { decodeEventAt, eventJsonLine, UNKNOWN_COMM } from './event.js';
+import { addressKey, BytesCache, decodeEventAt, eventJsonLine, u64, UNKNOWN_COMM } from './event.js';
 
 /** The longest line a record can give (a comm of 16 escaped bytes, two IPv6 addresses, u64s). */
 export const MAX_LINE = 512;
@@ -40,24 +40,6 @@ function middle(direction: number, kind: number, outcome: number): Uint8Array {
   return m;
 }
 
-/** A cache of ASCII texts by a 32-bit key, checked against the bytes they were made from. */
-class AsciiCache {
-  readonly #entries = new Map<number, { from: Uint8Array; text: Uint8Array }>();
-
-  get(key: number, bytes: Uint8Array, start: number, length: number): Uint8Array | undefined {
-    const hit = this.#entries.get(key);
-    if (hit === undefined || hit.from.length !== length) return undefined;
-    const from = hit.from;
-    for (let i = 0; i < length; i++) if (from[i] !== bytes[start + i]) return undefined;
-    return hit.text;
-  }
-
-  set(key: number, bytes: Uint8Array, start: number, length: number, text: Uint8Array): void {
-    if (this.#entries.size >= 4096) this.#entries.clear();
-    this.#entries.set(key, { from: bytes.slice(start, start + length), text });
-  }
-}
-
 /**
  * Writes event records as JSON lines into a byte buffer. Fields whose text depends only on
  * their bytes (addresses, task names) and the time up to the second are formatted once and
@@ -66,8 +48,9 @@ class AsciiCache {
  */
 export class EventJsonWriter {
   readonly #monoToWallMs: number;
-  readonly #addresses = new AsciiCache();
-  readonly #comms = new AsciiCache();
+  readonly #addresses = new BytesCache<Uint8Array>();
+  /** Task names as JSON string contents; null for those that need escaping or decoding. */
+  readonly #comms = new BytesCache<Uint8Array | null>();
   #second = Number.NaN;
   #secondText: Uint8Array = new Uint8Array(0);
   #view: DataView | undefined;
@@ -155,26 +138,22 @@ export class EventJsonWriter {
     let end = o + 96;
     while (end < o + 112 && bytes[end] !== 0) end++;
     const length = end - (o + 96);
-    const hit = this.#comms.get(pid, bytes, o + 96, length);
-    if (hit !== undefined) return hit;
-    for (let i = o + 96; i < end; i++) {
-      const c = bytes[i]!;
-      if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return undefined;
+    let text = this.#comms.find(pid, bytes, o + 96, length);
+    if (text === undefined) {
+      text = bytes.slice(o + 96, end);
+      for (let i = o + 96; i < end; i++) {
+        const c = bytes[i]!;
+        if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) text = null;
+      }
+      this.#comms.set(pid, bytes, o + 96, length, text);
     }
-    const text = bytes.slice(o + 96, end);
-    this.#comms.set(pid, bytes, o + 96, length, text);
-    return text;
+    return text ?? undefined;
   }
 
   #address(bytes: Uint8Array, view: DataView, at: number, family: 4 | 6): Uint8Array {
     const width = family === 4 ? 4 : 16;
-    // The key only picks the slot; the bytes decide.
-    const key = family === 4 ? view.getUint32(at, true) : view.getUint32(at + 12, true) ^ view.getUint32(at + 8, true) ^ 0x80000000;
-    const hit = this.#addresses.get(key, bytes, at, width);
-    if (hit !== undefined) return hit;
-    const text = ascii(formatAddress(bytes.subarray(at, at + width), family));
-    this.#addresses.set(key, bytes, at, width, text);
-    return text;
+    const key = addressKey(view, at, family);
+    return this.#addresses.find(key, bytes, at, width) ?? this.#addresses.set(key, bytes, at, width, ascii(formatAddress(bytes.subarray(at, at + width), family)));
   }
 
   #slow(view: DataView, bytes: Uint8Array, o: number, out: Uint8Array, at: number): number {
@@ -191,11 +170,6 @@ function put(out: Uint8Array, at: number, src: Uint8Array): number {
   const n = src.length;
   for (let i = 0; i < n; i++) out[at + i] = src[i]!;
   return at + n;
-}
-
-/** A little-endian u64 as a Number (exact below 2^53). */
-function u64(view: DataView, at: number): number {
-  return view.getUint32(at + 4, true) * 4294967296 + view.getUint32(at, true);
 }
 
 /** The decimal digits of a non-negative integer below 2^53. */
