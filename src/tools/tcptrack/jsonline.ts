@@ -12,46 +12,54 @@ const OUTCOMES = ['established', 'refused', 'timeout', 'failed', 'closed'] as co
 
 const ascii = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));
 
-const HEAD = ascii('{"time":"');
-const PID_KEY = ascii('Z","pid":');
-const TID_KEY = ascii(',"tid":');
-const UID_KEY = ascii(',"uid":');
-const COMM_KEY = ascii(',"comm":"');
-const FAMILY_KEY = ascii('","family":');
-const SADDR_KEY = ascii(',"saddr":"');
 const SPORT_KEY = ascii('","sport":');
-const DADDR_KEY = ascii(',"daddr":"');
-const DPORT_KEY = ascii('","dport":');
 const LATENCY_NULL = ascii('null');
 const DURATION_KEY = ascii(',"durationMs":');
 const TX_KEY = ascii(',"txBytes":');
 const RX_KEY = ascii(',"rxBytes":');
 
-/** `,"direction":"..","event":"..","state":"..","latencyMs":` for each combination. */
-const middles = new Map<number, Uint8Array>();
-
-function middle(direction: number, kind: number, outcome: number): Uint8Array {
-  const key = direction * 64 + kind * 8 + outcome;
-  let m = middles.get(key);
-  if (m === undefined) {
-    m = ascii(`,"direction":"${DIRECTIONS[direction]}","event":"${KINDS[kind]}","state":"${OUTCOMES[outcome]}","latencyMs":`);
-    middles.set(key, m);
-  }
-  return m;
+/** `Z","pid":..,"tid":..,"uid":..,"comm":"..","family":..,"saddr":"` of one task. */
+interface TaskText {
+  pid: number;
+  uid: number;
+  /** The 16 bytes of comm, as four little-endian u32s. */
+  c0: number;
+  c1: number;
+  c2: number;
+  c3: number;
+  family: number;
+  /** Whether the task is unknown (an inbound connection nobody accepted yet). */
+  unknown: boolean;
+  /** null when the comm needs escaping or decoding: such lines take the slow path. */
+  text: Uint8Array | null;
 }
 
+/** `","daddr":..,"dport":..,"direction":..,"event":..,"state":..,"latencyMs":` of one endpoint and outcome. */
+interface EndpointText {
+  address: Uint8Array;
+  port: number;
+  /** direction, kind and outcome in one number. */
+  what: number;
+  text: Uint8Array;
+}
+
+/** Entries kept per cache before it starts again. */
+const CACHE_LIMIT = 4096;
+
 /**
- * Writes event records as JSON lines into a byte buffer. Fields whose text depends only on
- * their bytes (addresses, task names) and the time up to the second are formatted once and
- * kept; numbers are written digit by digit. Anything unusual (a task name that is not plain
- * printable ASCII) goes through eventJsonLine, so the text is always the same.
+ * Writes event records as JSON lines into a byte buffer. A line is made of a few runs of text
+ * kept from earlier lines (the time up to the second; the task's pid, tid, uid and name; the
+ * remote end with the event's kind and outcome) and the numbers that change from line to line,
+ * written digit by digit. Anything unusual (a task name that is not plain printable ASCII)
+ * goes through eventJsonLine, so the text is always the same.
  */
 export class EventJsonWriter {
   readonly #monoToWallMs: number;
   readonly #addresses = new BytesCache<Uint8Array>();
-  /** Task names as JSON string contents; null for those that need escaping or decoding. */
-  readonly #comms = new BytesCache<Uint8Array | null>();
+  readonly #tasks = new Map<number, TaskText>();
+  readonly #endpoints = new Map<number, EndpointText>();
   #second = Number.NaN;
+  /** `{"time":"YYYY-MM-DDTHH:MM:SS` */
   #secondText: Uint8Array = new Uint8Array(0);
   #view: DataView | undefined;
 
@@ -76,47 +84,34 @@ export class EventJsonWriter {
     // Numbers from 2^53 up, and values outside the enums, take the slow path: the text of
     // those is what JavaScript makes of them.
     const high = (view.getUint32(o + 4, true) | view.getUint32(o + 12, true) | view.getUint32(o + 20, true) | view.getUint32(o + 28, true) | view.getUint32(o + 36, true)) >>> 0;
-    const comm = high < 0x200000 && kind <= 2 && outcome <= 4 && direction <= 1 ? this.#comm(bytes, o) : undefined;
-    if (comm === undefined) return this.#slow(view, bytes, o, out, at);
+    if (high >= 0x200000 || kind > 2 || outcome > 4 || direction > 1) return this.#slow(view, bytes, o, out, at);
     const family = bytes[o + 92] === 6 ? 6 : 4;
+    const task = this.#task(view, bytes, o, family, direction);
+    if (task === null) return this.#slow(view, bytes, o, out, at);
     const inbound = direction === 1;
-    const local = this.#address(bytes, view, o + 56, family);
-    const remote = this.#address(bytes, view, o + 72, family);
-    const localPort = view.getUint16(o + 88, true);
-    const remotePort = view.getUint16(o + 90, true);
 
-    let p = put(out, at, HEAD);
     const timeMs = Math.floor(u64(view, o) / 1e6 + this.#monoToWallMs);
     const second = Math.floor(timeMs / 1000);
     if (second !== this.#second) {
       this.#second = second;
-      this.#secondText = ascii(new Date(second * 1000).toISOString().slice(0, 19));
+      this.#secondText = ascii(`{"time":"${new Date(second * 1000).toISOString().slice(0, 19)}`);
     }
-    p = put(out, p, this.#secondText);
+    out.set(this.#secondText, at);
+    let p = at + this.#secondText.length;
     const milli = timeMs - second * 1000;
+    const tens = (milli / 10) | 0;
     out[p] = 0x2e;
-    out[p + 1] = 0x30 + Math.floor(milli / 100);
-    out[p + 2] = 0x30 + (Math.floor(milli / 10) % 10);
-    out[p + 3] = 0x30 + (milli % 10);
-    p = put(out, p + 4, PID_KEY);
-    p = uint(out, p, view.getUint32(o + 40, true));
-    p = put(out, p, TID_KEY);
-    p = uint(out, p, view.getUint32(o + 44, true));
-    p = put(out, p, UID_KEY);
-    p = uint(out, p, view.getUint32(o + 48, true));
-    p = put(out, p, COMM_KEY);
-    p = put(out, p, comm);
-    p = put(out, p, FAMILY_KEY);
-    out[p++] = 0x30 + family;
-    p = put(out, p, SADDR_KEY);
-    p = put(out, p, inbound ? remote : local);
+    out[p + 1] = 0x30 + ((milli / 100) | 0);
+    out[p + 2] = 0x30 + tens - ((tens / 10) | 0) * 10;
+    out[p + 3] = 0x30 + milli - tens * 10;
+    out.set(task, p + 4);
+    p += 4 + task.length;
+    p = put(out, p, this.#address(bytes, view, inbound ? o + 72 : o + 56, family));
     p = put(out, p, SPORT_KEY);
-    p = uint(out, p, inbound ? remotePort : localPort);
-    p = put(out, p, DADDR_KEY);
-    p = put(out, p, inbound ? local : remote);
-    p = put(out, p, DPORT_KEY);
-    p = uint(out, p, inbound ? localPort : remotePort);
-    p = put(out, p, middle(direction, kind, outcome));
+    p = uint(out, p, view.getUint16(inbound ? o + 90 : o + 88, true));
+    const endpoint = this.#endpoint(bytes, view, o, family, direction, kind, outcome);
+    out.set(endpoint, p);
+    p += endpoint.length;
     p = kind === 0 ? milli3(out, p, u64(view, o + 8) / 1e6) : put(out, p, LATENCY_NULL);
     if (kind === 2) {
       p = put(out, p, DURATION_KEY);
@@ -131,23 +126,53 @@ export class EventJsonWriter {
     return p + 2;
   }
 
-  /** The comm as JSON string contents, or undefined when it needs escaping or decoding. */
-  #comm(bytes: Uint8Array, o: number): Uint8Array | undefined {
-    const pid = bytes[o + 40]! | (bytes[o + 41]! << 8) | (bytes[o + 42]! << 16) | (bytes[o + 43]! << 24);
-    if (bytes[o + 93] === 1 && pid === 0) return UNKNOWN;
-    let end = o + 96;
-    while (end < o + 112 && bytes[end] !== 0) end++;
-    const length = end - (o + 96);
-    let text = this.#comms.find(pid, bytes, o + 96, length);
-    if (text === undefined) {
-      text = bytes.slice(o + 96, end);
+  /** The task's run of text, or null when its name needs escaping or decoding. */
+  #task(view: DataView, bytes: Uint8Array, o: number, family: number, direction: number): Uint8Array | null {
+    const pid = view.getUint32(o + 40, true);
+    const tid = view.getUint32(o + 44, true);
+    const uid = view.getUint32(o + 48, true);
+    const c0 = view.getUint32(o + 96, true);
+    const c1 = view.getUint32(o + 100, true);
+    const c2 = view.getUint32(o + 104, true);
+    const c3 = view.getUint32(o + 108, true);
+    const unknown = direction === 1 && pid === 0;
+    const hit = this.#tasks.get(tid);
+    if (hit !== undefined && hit.pid === pid && hit.uid === uid && hit.c0 === c0 && hit.c1 === c1 && hit.c2 === c2 && hit.c3 === c3 && hit.family === family && hit.unknown === unknown) return hit.text;
+    let comm: string | null = UNKNOWN_COMM;
+    if (!unknown) {
+      let end = o + 96;
+      while (end < o + 112 && bytes[end] !== 0) end++;
+      comm = String.fromCharCode(...bytes.subarray(o + 96, end));
       for (let i = o + 96; i < end; i++) {
         const c = bytes[i]!;
-        if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) text = null;
+        if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) comm = null;
       }
-      this.#comms.set(pid, bytes, o + 96, length, text);
     }
-    return text ?? undefined;
+    const text = comm === null ? null : ascii(`Z","pid":${pid},"tid":${tid},"uid":${uid},"comm":"${comm}","family":${family},"saddr":"`);
+    if (this.#tasks.size >= CACHE_LIMIT) this.#tasks.clear();
+    this.#tasks.set(tid, { pid, uid, c0, c1, c2, c3, family, unknown, text });
+    return text;
+  }
+
+  /** The remote end's run of text (the local end for an inbound connection), with the kind and outcome. */
+  #endpoint(bytes: Uint8Array, view: DataView, o: number, family: 4 | 6, direction: number, kind: number, outcome: number): Uint8Array {
+    const at = direction === 1 ? o + 56 : o + 72;
+    const port = view.getUint16(direction === 1 ? o + 88 : o + 90, true);
+    const what = direction * 64 + kind * 8 + outcome;
+    const width = family === 4 ? 4 : 16;
+    const key = (addressKey(view, at, family) ^ (port << 7) ^ what) >>> 0;
+    const hit = this.#endpoints.get(key);
+    if (hit !== undefined && hit.port === port && hit.what === what && hit.address.length === width) {
+      const a = hit.address;
+      let same = true;
+      for (let i = 0; i < width; i++) if (a[i] !== bytes[at + i]) same = false;
+      if (same) return hit.text;
+    }
+    const address = bytes.slice(at, at + width);
+    const text = ascii(`,"daddr":"${formatAddress(address, family)}","dport":${port},"direction":"${DIRECTIONS[direction]}","event":"${KINDS[kind]}","state":"${OUTCOMES[outcome]}","latencyMs":`);
+    if (this.#endpoints.size >= CACHE_LIMIT) this.#endpoints.clear();
+    this.#endpoints.set(key, { address, port, what, text });
+    return text;
   }
 
   #address(bytes: Uint8Array, view: DataView, at: number, family: 4 | 6): Uint8Array {
@@ -164,7 +189,6 @@ export class EventJsonWriter {
   }
 }
 
-const UNKNOWN = ascii(UNKNOWN_COMM);
 
 function put(out: Uint8Array, at: number, src: Uint8Array): number {
   const n = src.length;
@@ -178,10 +202,21 @@ function uint(out: Uint8Array, at: number, n: number): number {
     out[at] = 0x30 + n;
     return at + 1;
   }
-  let digits = 1;
-  for (let t = n; t >= 10; t = Math.floor(t / 10)) digits++;
+  let digits = 2;
+  for (let t = 100; t <= n; t *= 10) digits++;
   let p = at + digits;
-  for (let t = n; p > at; t = Math.floor(t / 10)) out[--p] = 0x30 + (t % 10);
+  if (n < 0x80000000) {
+    // Small integer arithmetic: no floating-point division.
+    let t = n | 0;
+    while (t >= 10) {
+      const q = (t / 10) | 0;
+      out[--p] = 0x30 + t - q * 10;
+      t = q;
+    }
+    out[--p] = 0x30 + t;
+  } else {
+    for (let t = n; p > at; t = Math.floor(t / 10)) out[--p] = 0x30 + (t % 10);
+  }
   return at + digits;
 }
 

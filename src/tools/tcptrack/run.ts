@@ -59,17 +59,23 @@ function readStats(tracker: Tracker): ConnStat[] {
 
 /** Bytes written at once: large enough to save system calls. */
 const CHUNK = 64 * 1024;
+/** Written chunks kept for use again. */
+const SPARE_CHUNKS = 4;
 
 /**
  * Lines for stdout, gathered as bytes and written in chunks: at the end of each turn of the
- * event loop, or sooner when CHUNK bytes are waiting. Each chunk is handed to the stream and a
- * new one started, so a stream that writes later never sees its bytes change. A stream that
+ * event loop, or sooner when CHUNK bytes are waiting. Each chunk is handed to the stream and
+ * another one started, so a stream that writes later never sees its bytes change; a chunk is
+ * used again once the stream says it was written, so a busy trace does not allocate (and
+ * fault in) a new one every CHUNK bytes. A stream that
  * asks to wait (write() returned false) pauses the ring buffer reader until it drains: the
  * kernel then drops what does not fit and counts it as lost.
  */
 class Output {
   readonly #out: NodeJS.WritableStream;
-  #chunk = Buffer.allocUnsafe(CHUNK + MAX_LINE);
+  #chunk: Buffer = Buffer.allocUnsafe(CHUNK + MAX_LINE);
+  /** Chunks the stream is done with. */
+  readonly #spare: Buffer[] = [];
   #pos = 0;
   #scheduled: NodeJS.Immediate | undefined;
   #broken = false;
@@ -123,14 +129,17 @@ class Output {
     if (this.#scheduled !== undefined) clearImmediate(this.#scheduled);
     this.#scheduled = undefined;
     if (this.#pos === 0 || this.#broken) return;
-    const data = this.#chunk.subarray(0, this.#pos);
-    this.#chunk = Buffer.allocUnsafe(CHUNK + MAX_LINE);
+    const full = this.#chunk;
+    this.#chunk = this.#spare.pop() ?? Buffer.allocUnsafe(CHUNK + MAX_LINE);
+    const pos = this.#pos;
     this.#pos = 0;
-    this.#write(data);
+    this.#write(full.subarray(0, pos), () => {
+      if (this.#spare.length < SPARE_CHUNKS) this.#spare.push(full);
+    });
   }
 
-  #write(data: Buffer): void {
-    if (!this.#out.write(data) && !this.#waiting) {
+  #write(data: Buffer, written?: () => void): void {
+    if (!this.#out.write(data, written) && !this.#waiting) {
       this.#waiting = true;
       this.onPause?.();
       this.#out.once('drain', () => {
