@@ -107,20 +107,22 @@ describe('tcptrack events', () => {
       seed ^= seed << 5;
       return (seed >>> 0) % n;
     };
-    const u64s = [0n, 1n, 999n, 1_000_000n, 1_234_567n, 1_500_000n, 2_050_000n, 10_000_000n, 123_456_789_012n, (1n << 53n) - 1n, 1n << 53n, (1n << 64n) - 1n];
+    const u64s = [0n, 1n, 999n, 1_000_000n, 1_234_567n, 1_500_000n, 2_050_000n, 1_005_000n, 2_000_500n, 999_500n, 10_000_000n, 123_456_789_012n, 3_000_000_123_456n, (1n << 53n) - 1n, 1n << 53n, (1n << 64n) - 1n];
+    // Half the times and counters from the list, half anything up to a few hours.
+    const anyU64 = (): bigint => (rnd(2) === 0 ? u64s[rnd(u64s.length)]! : BigInt(rnd(2 ** 31)) * BigInt(1 + rnd(10_000)));
     const comms = ['curl', '', 'a"b', 'back\\slash', 'tab\there', 'ünï', 'x'.repeat(15), 'sp ace'];
     const addrs = [LOOP4, LOOP6, bytes(10, 0, 0, 1), bytes(0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9), bytes(0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1)];
     const offset = monotonicOffsetMs();
     const writer = new EventJsonWriter(offset);
     const ring = new Uint8Array(EVENT_SIZE * 4);
     const out = new Uint8Array(MAX_LINE * 4);
-    for (let i = 0; i < 3000; i++) {
+    for (let i = 0; i < 5000; i++) {
       const rec = record({
         ts_ns: BigInt(rnd(2 ** 31)) * 1_000_003n,
-        latency_ns: u64s[rnd(u64s.length)]!,
-        duration_ns: u64s[rnd(u64s.length)]!,
-        tx_bytes: u64s[rnd(u64s.length)]!,
-        rx_bytes: u64s[rnd(u64s.length)]!,
+        latency_ns: anyU64(),
+        duration_ns: anyU64(),
+        tx_bytes: anyU64(),
+        rx_bytes: anyU64(),
         pid: [0, 1, 4242, 2 ** 31 + 7][rnd(4)]!,
         tid: rnd(2 ** 31),
         uid: [0, 1000, 4294967294][rnd(3)]!,

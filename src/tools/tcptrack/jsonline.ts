@@ -20,6 +20,7 @@ const RX_KEY = ascii(',"rxBytes":');
 
 /** `Z","pid":..,"tid":..,"uid":..,"comm":"..","family":..,"saddr":"` of one task. */
 interface TaskText {
+  tid: number;
   pid: number;
   uid: number;
   /** The 16 bytes of comm, as four little-endian u32s. */
@@ -43,8 +44,8 @@ interface EndpointText {
   text: Uint8Array;
 }
 
-/** Entries kept per cache before it starts again. */
-const CACHE_LIMIT = 4096;
+/** Slots of the task and endpoint caches: each is direct-mapped, a new entry replaces the slot's. */
+const CACHE_SLOTS = 4096;
 
 /**
  * Writes event records as JSON lines into a byte buffer. A line is made of a few runs of text
@@ -56,12 +57,13 @@ const CACHE_LIMIT = 4096;
 export class EventJsonWriter {
   readonly #monoToWallMs: number;
   readonly #addresses = new BytesCache<Uint8Array>();
-  readonly #tasks = new Map<number, TaskText>();
-  readonly #endpoints = new Map<number, EndpointText>();
+  readonly #tasks = new Array<TaskText | undefined>(CACHE_SLOTS).fill(undefined);
+  readonly #endpoints = new Array<EndpointText | undefined>(CACHE_SLOTS).fill(undefined);
   #second = Number.NaN;
   /** `{"time":"YYYY-MM-DDTHH:MM:SS` */
   #secondText: Uint8Array = new Uint8Array(0);
   #view: DataView | undefined;
+  #bytes: Uint8Array | undefined;
 
   constructor(monoToWallMs: number) {
     this.#monoToWallMs = monoToWallMs;
@@ -73,9 +75,11 @@ export class EventJsonWriter {
    */
   write(bytes: Uint8Array, offset: number, out: Uint8Array, at: number): number {
     let view = this.#view;
-    if (view === undefined || view.buffer !== bytes.buffer || view.byteOffset !== bytes.byteOffset) {
+    if (this.#bytes !== bytes || view === undefined) {
+      // A reader hands the same array for every record of its ring: one view serves them all.
       view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       this.#view = view;
+      this.#bytes = bytes;
     }
     const o = offset;
     const kind = bytes[o + 94]!;
@@ -136,8 +140,9 @@ export class EventJsonWriter {
     const c2 = view.getUint32(o + 104, true);
     const c3 = view.getUint32(o + 108, true);
     const unknown = direction === 1 && pid === 0;
-    const hit = this.#tasks.get(tid);
-    if (hit !== undefined && hit.pid === pid && hit.uid === uid && hit.c0 === c0 && hit.c1 === c1 && hit.c2 === c2 && hit.c3 === c3 && hit.family === family && hit.unknown === unknown) return hit.text;
+    const slot = (tid ^ (tid >>> 12)) & (CACHE_SLOTS - 1);
+    const hit = this.#tasks[slot];
+    if (hit !== undefined && hit.tid === tid && hit.pid === pid && hit.uid === uid && hit.c0 === c0 && hit.c1 === c1 && hit.c2 === c2 && hit.c3 === c3 && hit.family === family && hit.unknown === unknown) return hit.text;
     let comm: string | null = UNKNOWN_COMM;
     if (!unknown) {
       let end = o + 96;
@@ -149,8 +154,7 @@ export class EventJsonWriter {
       }
     }
     const text = comm === null ? null : ascii(`Z","pid":${pid},"tid":${tid},"uid":${uid},"comm":"${comm}","family":${family},"saddr":"`);
-    if (this.#tasks.size >= CACHE_LIMIT) this.#tasks.clear();
-    this.#tasks.set(tid, { pid, uid, c0, c1, c2, c3, family, unknown, text });
+    this.#tasks[slot] = { tid, pid, uid, c0, c1, c2, c3, family, unknown, text };
     return text;
   }
 
@@ -160,8 +164,9 @@ export class EventJsonWriter {
     const port = view.getUint16(direction === 1 ? o + 88 : o + 90, true);
     const what = direction * 64 + kind * 8 + outcome;
     const width = family === 4 ? 4 : 16;
-    const key = (addressKey(view, at, family) ^ (port << 7) ^ what) >>> 0;
-    const hit = this.#endpoints.get(key);
+    const key = addressKey(view, at, family) ^ (port << 7) ^ what;
+    const slot = (key ^ (key >>> 12) ^ (key >>> 24)) & (CACHE_SLOTS - 1);
+    const hit = this.#endpoints[slot];
     if (hit !== undefined && hit.port === port && hit.what === what && hit.address.length === width) {
       const a = hit.address;
       let same = true;
@@ -170,8 +175,7 @@ export class EventJsonWriter {
     }
     const address = bytes.slice(at, at + width);
     const text = ascii(`,"daddr":"${formatAddress(address, family)}","dport":${port},"direction":"${DIRECTIONS[direction]}","event":"${KINDS[kind]}","state":"${OUTCOMES[outcome]}","latencyMs":`);
-    if (this.#endpoints.size >= CACHE_LIMIT) this.#endpoints.clear();
-    this.#endpoints.set(key, { address, port, what, text });
+    this.#endpoints[slot] = { address, port, what, text };
     return text;
   }
 
@@ -226,6 +230,26 @@ function uint(out: Uint8Array, at: number, n: number): number {
  */
 function milli3(out: Uint8Array, at: number, n: number): number {
   const v = Math.round(n * 1000);
+  if (v >= 0x80000000) return milli3Large(out, at, v);
+  const whole = (v / 1000) | 0;
+  const frac = v - whole * 1000;
+  let p = uint(out, at, whole);
+  if (frac === 0) return p;
+  const d1 = (frac / 100) | 0;
+  const d23 = frac - d1 * 100;
+  const d2 = (d23 / 10) | 0;
+  const d3 = d23 - d2 * 10;
+  out[p] = 0x2e;
+  out[p + 1] = 0x30 + d1;
+  p += 2;
+  if (d23 === 0) return p;
+  out[p++] = 0x30 + d2;
+  if (d3 !== 0) out[p++] = 0x30 + d3;
+  return p;
+}
+
+/** milli3 of a value of 2^31 thousandths or more, in floating-point arithmetic. */
+function milli3Large(out: Uint8Array, at: number, v: number): number {
   const whole = Math.floor(v / 1000);
   let frac = v - whole * 1000;
   let p = uint(out, at, whole);

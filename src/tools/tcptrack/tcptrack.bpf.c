@@ -216,14 +216,19 @@ static __always_inline void unmap_v4(struct event *e)
 // so each program keeps only its own way.
 #define SK_READ(btf, sk, field) ((btf) ? (sk)->field : BPF_CORE_READ(sk, field))
 
-// Addresses as seen from the local socket: saddr is always the local end.
-static __always_inline void read_addrs(const struct sock *sk, struct event *e, const bool btf)
+// Addresses as seen from the local socket: saddr is always the local end. `closing` says the
+// socket is moving to CLOSE.
+static __always_inline void read_addrs(const struct sock *sk, struct event *e, const bool btf, const bool closing)
 {
 	__u16 family = SK_READ(btf, sk, __sk_common.skc_family);
 
-	// inet_sport, not skc_num: moving to CLOSE releases an automatically bound port (skc_num
-	// becomes 0) before the tracepoint runs; inet_sport keeps it.
-	e->sport = bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
+	// Moving to CLOSE releases an automatically bound port (skc_num becomes 0) before the
+	// tracepoint runs; inet_sport keeps it. skc_num is in struct sock itself, which a tp_btf
+	// program loads directly; inet_sport takes a probe read.
+	if (btf && !closing)
+		e->sport = sk->__sk_common.skc_num;
+	else
+		e->sport = bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
 	e->dport = bpf_ntohs(SK_READ(btf, sk, __sk_common.skc_dport));
 	if (family == AF_INET) {
 		__be32 s = SK_READ(btf, sk, __sk_common.skc_rcv_saddr);
@@ -339,6 +344,11 @@ static __always_inline int on_state(const struct sock *sk, int oldstate, int new
 	struct event e = {};
 	__u64 now;
 
+	// Most changes matter in no mode: they return before the socket is touched.
+	if (newstate != ST_SYN_SENT && oldstate != ST_SYN_SENT &&
+	    !(include_accept && newstate == ST_ESTABLISHED && oldstate == ST_SYN_RECV) &&
+	    !(include_close && (newstate == ST_CLOSE || newstate == ST_FIN_WAIT1 || newstate == ST_LAST_ACK)))
+		return 0;
 	if (SK_READ(btf, sk, sk_protocol) != IPPROTO_TCP)
 		return 0;
 
@@ -366,14 +376,15 @@ static __always_inline int on_state(const struct sock *sk, int oldstate, int new
 
 		if (!include_accept)
 			return 0;
-		read_addrs(sk, &e, btf);
+		read_addrs(sk, &e, btf, false);
 		if (!family_allowed(e.family) || !port_allowed(e.sport))
 			return 0;
 		now = bpf_ktime_get_ns();
 		fresh.start_ns = now;
 		fresh.established_ns = now;
 		fresh.direction = DIR_IN;
-		set_byte_bases(sk, &fresh);
+		if (include_close)
+			set_byte_bases(sk, &fresh);
 		if (!accept_syscalls) {
 			// Nobody will say which task accepts it: report it now, without a task.
 			if (task_filtered())
@@ -405,7 +416,7 @@ static __always_inline int on_state(const struct sock *sk, int oldstate, int new
 		info->fin_queued = 1;
 		return 0;
 	}
-	read_addrs(sk, &e, btf);
+	read_addrs(sk, &e, btf, newstate == ST_CLOSE);
 	if (!family_allowed(e.family) || !port_allowed(info->direction == DIR_OUT ? e.dport : e.sport) ||
 	    (info->direction == DIR_IN && !info->reported && task_filtered())) {
 		// Filtered out, or an inbound connection closing before a task accepted it while
@@ -423,7 +434,8 @@ static __always_inline int on_state(const struct sock *sk, int oldstate, int new
 		if (newstate == ST_ESTABLISHED) {
 			e.outcome = OUTCOME_ESTABLISHED;
 			info->established_ns = now;
-			set_byte_bases(sk, info);
+			if (include_close)
+				set_byte_bases(sk, info);
 			account(&e, false);
 			emit(&e);
 			if (!include_close)
@@ -518,7 +530,7 @@ static __always_inline int on_accept(long fd)
 	info->uid = uid;
 	info->reported = 1;
 	bpf_get_current_comm(info->comm, sizeof(info->comm));
-	read_addrs(sk, &e, false);
+	read_addrs(sk, &e, false, false);
 	fill_from_info(&e, info);
 	e.ts_ns = bpf_ktime_get_ns();
 	e.kind = KIND_ACCEPT;
