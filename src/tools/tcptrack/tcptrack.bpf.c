@@ -216,6 +216,16 @@ static __always_inline void unmap_v4(struct event *e)
 // so each program keeps only its own way.
 #define SK_READ(btf, sk, field) ((btf) ? (sk)->field : BPF_CORE_READ(sk, field))
 
+// The tcp_sock of a socket. A tp_btf program gets a BTF pointer from bpf_skc_to_tcp_sock()
+// and loads its fields directly; the others read each field through bpf_probe_read_kernel,
+// which costs far more than a load. NULL when the socket is not a full TCP socket.
+static __always_inline const struct tcp_sock *tcp_of(const struct sock *sk, const bool btf)
+{
+	return btf ? bpf_skc_to_tcp_sock((void *)sk) : (const struct tcp_sock *)sk;
+}
+
+#define TP_READ(btf, tp, field) ((btf) ? (tp)->field : BPF_CORE_READ(tp, field))
+
 // Addresses as seen from the local socket: saddr is always the local end. `closing` says the
 // socket is moving to CLOSE.
 static __always_inline void read_addrs(const struct sock *sk, struct event *e, const bool btf, const bool closing)
@@ -224,11 +234,15 @@ static __always_inline void read_addrs(const struct sock *sk, struct event *e, c
 
 	// Moving to CLOSE releases an automatically bound port (skc_num becomes 0) before the
 	// tracepoint runs; inet_sport keeps it. skc_num is in struct sock itself, which a tp_btf
-	// program loads directly; inet_sport takes a probe read.
-	if (btf && !closing)
+	// program loads directly; inet_sport is in the tcp_sock around it.
+	if (btf && !closing) {
 		e->sport = sk->__sk_common.skc_num;
-	else
-		e->sport = bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
+	} else {
+		const struct tcp_sock *tp = tcp_of(sk, btf);
+
+		if (tp)
+			e->sport = bpf_ntohs(TP_READ(btf, tp, inet_conn.icsk_inet.inet_sport));
+	}
 	e->dport = bpf_ntohs(SK_READ(btf, sk, __sk_common.skc_dport));
 	if (family == AF_INET) {
 		__be32 s = SK_READ(btf, sk, __sk_common.skc_rcv_saddr);
@@ -309,12 +323,14 @@ static __always_inline void fill_from_info(struct event *e, const struct sock_in
 	__builtin_memcpy(e->comm, info->comm, sizeof(e->comm));
 }
 
-static __always_inline void set_byte_bases(const struct sock *sk, struct sock_info *info)
+static __always_inline void set_byte_bases(const struct sock *sk, struct sock_info *info, const bool btf)
 {
-	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	const struct tcp_sock *tp = tcp_of(sk, btf);
 
-	info->acked_base = BPF_CORE_READ(tp, bytes_acked);
-	info->received_base = BPF_CORE_READ(tp, bytes_received);
+	if (!tp)
+		return;
+	info->acked_base = TP_READ(btf, tp, bytes_acked);
+	info->received_base = TP_READ(btf, tp, bytes_received);
 }
 
 // Data bytes sent (and acknowledged) and received since ESTABLISHED. The FINs occupy a
@@ -323,13 +339,16 @@ static __always_inline void set_byte_bases(const struct sock *sk, struct sock_in
 // SOCK_DONE before any state change it causes).
 static __always_inline void read_bytes(const struct sock *sk, const struct sock_info *info, struct event *e, const bool btf)
 {
-	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
-	__u64 acked = BPF_CORE_READ(tp, bytes_acked) - info->acked_base;
-	__u64 received = BPF_CORE_READ(tp, bytes_received) - info->received_base;
+	const struct tcp_sock *tp = tcp_of(sk, btf);
 	unsigned long flags = SK_READ(btf, sk, __sk_common.skc_flags);
 	int done = bpf_core_enum_value(enum sock_flags, SOCK_DONE);
+	__u64 acked, received;
 
-	if (info->fin_queued && acked > 0 && BPF_CORE_READ(tp, snd_una) == BPF_CORE_READ(tp, write_seq))
+	if (!tp)
+		return;
+	acked = TP_READ(btf, tp, bytes_acked) - info->acked_base;
+	received = TP_READ(btf, tp, bytes_received) - info->received_base;
+	if (info->fin_queued && acked > 0 && TP_READ(btf, tp, snd_una) == TP_READ(btf, tp, write_seq))
 		acked--;
 	if (received > 0 && done >= 0 && done < 64 && (flags >> done) & 1)
 		received--;
@@ -384,7 +403,7 @@ static __always_inline int on_state(const struct sock *sk, int oldstate, int new
 		fresh.established_ns = now;
 		fresh.direction = DIR_IN;
 		if (include_close)
-			set_byte_bases(sk, &fresh);
+			set_byte_bases(sk, &fresh, btf);
 		if (!accept_syscalls) {
 			// Nobody will say which task accepts it: report it now, without a task.
 			if (task_filtered())
@@ -435,7 +454,7 @@ static __always_inline int on_state(const struct sock *sk, int oldstate, int new
 			e.outcome = OUTCOME_ESTABLISHED;
 			info->established_ns = now;
 			if (include_close)
-				set_byte_bases(sk, info);
+				set_byte_bases(sk, info, btf);
 			account(&e, false);
 			emit(&e);
 			if (!include_close)
