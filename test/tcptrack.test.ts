@@ -238,13 +238,13 @@ interface Traced {
  * Runs tcptrack (JSON output) in this process; once it is attached runs `during`, then waits
  * until `enough` holds for the events printed (or `waitMs` passed) and stops it as Ctrl-C would.
  */
-async function traced(options: TcptrackOptions, during: () => Promise<void>, enough: (events: EventJson[]) => boolean, waitMs = 5000, probes?: HookProbes): Promise<Traced> {
+async function traced(options: TcptrackOptions, during: () => Promise<void>, enough: (events: EventJson[]) => boolean, waitMs = 5000, probes?: HookProbes, socketSlots?: number): Promise<Traced> {
   const out = new Capture();
   const err = new Capture();
   const stop = new AbortController();
   let ready: () => void = () => {};
   const attached = new Promise<void>((resolve) => (ready = resolve));
-  const run = runTcptrack({ output: 'json', top: 1000, ...options }, { stdout: out, stderr: err }, stop.signal, { onReady: () => ready(), ...(probes ? { probes } : {}) });
+  const run = runTcptrack({ output: 'json', top: 1000, ...options }, { stdout: out, stderr: err }, stop.signal, { onReady: () => ready(), ...(probes ? { probes } : {}), ...(socketSlots !== undefined ? { socketSlots } : {}) });
   try {
     await within(Promise.race([attached, run.then(() => Promise.reject(new Error('tcptrack stopped before it was ready')))]), 30_000, 'tcptrack to attach');
     await during();
@@ -280,109 +280,116 @@ function kinds(events: EventJson[]): string[] {
 // --- the tests ------------------------------------------------------------------------------
 
 describe('tcptrack (kernel)', () => {
-  test('outbound IPv4 and IPv6 connects, a refused connect, accepts and closes with exact bytes', async (t) => {
-    if (!requireRoot(t)) return;
-    const server = await startServer(['127.0.0.1', '::1']);
-    t.after(() => server.stop());
-    const port4 = server.ports['127.0.0.1']!;
-    const port6 = server.ports['::1']!;
-    const refused = await closedPort();
-    const client = startClient([
-      { op: 'exchange', host: '127.0.0.1', port: port4, send: REQUEST },
-      { op: 'exchange', host: '::1', port: port6, send: REQUEST },
-      { op: 'fail', host: '127.0.0.1', port: refused },
-    ]);
-    t.after(() => client.stop());
-    let results: StepResult[] = [];
-    const ports = [port4, port6, refused];
-    const { events: all, stats, result } = await traced(
-      { accept: true, close: true },
-      async () => {
-        results = await client.go();
-      },
-      (events) => toPorts(events, ports).length >= 9,
-    );
-    assert.equal(results[0]!.received, RESPONSE);
-    assert.equal(results[1]!.received, RESPONSE);
-    assert.equal(results[2]!.error, 'ECONNREFUSED');
-    const events = toPorts(all, ports);
+  // With one slot in the socket table, every socket but the one holding it has its entry in
+  // the hash table behind: both ways of keeping a socket are exercised, side by side.
+  for (const [label, socketSlots] of [['', undefined], [', the socket table down to one slot', 1]] as const) {
+    test(`outbound IPv4 and IPv6 connects, a refused connect, accepts and closes with exact bytes${label}`, async (t) => {
+      if (!requireRoot(t)) return;
+      const server = await startServer(['127.0.0.1', '::1']);
+      t.after(() => server.stop());
+      const port4 = server.ports['127.0.0.1']!;
+      const port6 = server.ports['::1']!;
+      const refused = await closedPort();
+      const client = startClient([
+        { op: 'exchange', host: '127.0.0.1', port: port4, send: REQUEST },
+        { op: 'exchange', host: '::1', port: port6, send: REQUEST },
+        { op: 'fail', host: '127.0.0.1', port: refused },
+      ]);
+      t.after(() => client.stop());
+      let results: StepResult[] = [];
+      const ports = [port4, port6, refused];
+      const { events: all, stats, result } = await traced(
+        { accept: true, close: true },
+        async () => {
+          results = await client.go();
+        },
+        (events) => toPorts(events, ports).length >= 9,
+        5000,
+        undefined,
+        socketSlots,
+      );
+      assert.equal(results[0]!.received, RESPONSE);
+      assert.equal(results[1]!.received, RESPONSE);
+      assert.equal(results[2]!.error, 'ECONNREFUSED');
+      const events = toPorts(all, ports);
 
-    // Exactly these connections, seen from both ends.
-    assert.deepEqual(
-      kinds(events),
-      [
-        `accept/in/4/${port4}/established`,
-        `accept/in/6/${port6}/established`,
-        `close/in/4/${port4}/closed`,
-        `close/in/6/${port6}/closed`,
-        `close/out/4/${port4}/closed`,
-        `close/out/6/${port6}/closed`,
-        `connect/out/4/${port4}/established`,
-        `connect/out/4/${refused}/refused`,
-        `connect/out/6/${port6}/established`,
-      ].sort(),
-    );
-    for (const e of events) {
-      assert.deepEqual(Object.keys(e), e.event === 'close' ? [...JSON_KEYS, ...CLOSE_KEYS] : [...JSON_KEYS], 'the documented keys, in order');
-      assert.match(e.time as string, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
-      assert.equal(e.comm, 'node');
-      assert.equal(e.uid, 0);
-      assert.ok((e.tid as number) > 0);
-      assert.equal(e.pid, e.direction === 'out' ? client.pid : server.pid, `${e.event}/${e.direction}: the ${e.direction === 'out' ? 'connecting' : 'accepting'} process`);
-    }
-
-    for (const [family, host, port, r] of [
-      [4, '127.0.0.1', port4, results[0]!],
-      [6, '::1', port6, results[1]!],
-    ] as const) {
-      const connect = one(events, { event: 'connect', family, dport: port });
-      assert.equal(connect.saddr, host);
-      assert.equal(connect.sport, r.localPort, 'the client socket');
-      assert.equal(connect.daddr, host);
-      assert.ok(typeof connect.latencyMs === 'number' && connect.latencyMs > 0 && connect.latencyMs < 1000, `latency ${connect.latencyMs}`);
-
-      const accept = one(events, { event: 'accept', family, dport: port });
-      assert.equal(accept.saddr, host, 'inbound: the source is the connecting end');
-      assert.equal(accept.sport, r.localPort);
-      assert.equal(accept.daddr, host);
-      assert.equal(accept.latencyMs, null);
-
-      const closeOut = one(events, { event: 'close', direction: 'out', family, dport: port });
-      assert.equal(closeOut.sport, r.localPort);
-      assert.equal(closeOut.txBytes, REQUEST, 'client sent');
-      assert.equal(closeOut.rxBytes, RESPONSE, 'client received');
-      const closeIn = one(events, { event: 'close', direction: 'in', family, dport: port });
-      assert.equal(closeIn.sport, r.localPort);
-      assert.equal(closeIn.txBytes, RESPONSE, 'server sent');
-      assert.equal(closeIn.rxBytes, REQUEST, 'server received');
-      for (const c of [closeOut, closeIn]) {
-        assert.equal(c.latencyMs, null);
-        assert.ok((c.durationMs as number) > 0 && (c.durationMs as number) < 10_000, `duration ${c.durationMs}`);
+      // Exactly these connections, seen from both ends.
+      assert.deepEqual(
+        kinds(events),
+        [
+          `accept/in/4/${port4}/established`,
+          `accept/in/6/${port6}/established`,
+          `close/in/4/${port4}/closed`,
+          `close/in/6/${port6}/closed`,
+          `close/out/4/${port4}/closed`,
+          `close/out/6/${port6}/closed`,
+          `connect/out/4/${port4}/established`,
+          `connect/out/4/${refused}/refused`,
+          `connect/out/6/${port6}/established`,
+        ].sort(),
+      );
+      for (const e of events) {
+        assert.deepEqual(Object.keys(e), e.event === 'close' ? [...JSON_KEYS, ...CLOSE_KEYS] : [...JSON_KEYS], 'the documented keys, in order');
+        assert.match(e.time as string, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+        assert.equal(e.comm, 'node');
+        assert.equal(e.uid, 0);
+        assert.ok((e.tid as number) > 0);
+        assert.equal(e.pid, e.direction === 'out' ? client.pid : server.pid, `${e.event}/${e.direction}: the ${e.direction === 'out' ? 'connecting' : 'accepting'} process`);
       }
 
-      // In the order they happened: connect, then accept, then the closes.
-      const at = (e: EventJson): number => all.indexOf(e);
-      assert.ok(at(connect) < at(accept), 'the connect completes before the accept returns');
-      assert.ok(at(connect) < at(closeOut) && at(accept) < at(closeIn));
-      assert.ok(Date.parse(connect.time as string) <= Date.parse(closeOut.time as string));
-      assert.ok(Date.parse(accept.time as string) <= Date.parse(closeIn.time as string));
-    }
-    const refusal = one(events, { event: 'connect', dport: refused });
-    assert.equal(refusal.saddr, '127.0.0.1');
-    assert.ok((refusal.sport as number) > 0, 'the source port the refused connect had');
-    assert.ok(typeof refusal.latencyMs === 'number' && refusal.latencyMs > 0);
+      for (const [family, host, port, r] of [
+        [4, '127.0.0.1', port4, results[0]!],
+        [6, '::1', port6, results[1]!],
+      ] as const) {
+        const connect = one(events, { event: 'connect', family, dport: port });
+        assert.equal(connect.saddr, host);
+        assert.equal(connect.sport, r.localPort, 'the client socket');
+        assert.equal(connect.daddr, host);
+        assert.ok(typeof connect.latencyMs === 'number' && connect.latencyMs > 0 && connect.latencyMs < 1000, `latency ${connect.latencyMs}`);
 
-    // The statistics from conn_stats: both ends of each connection, the refusal as a failure.
-    const dest = (address: string, port: number) => stats.byDestination.find((d) => d.address === address && d.port === port);
-    assert.deepEqual(dest('127.0.0.1', port4), { address: '127.0.0.1', port: port4, family: 4, connections: 2, failed: 0, txBytes: REQUEST + RESPONSE, rxBytes: REQUEST + RESPONSE });
-    assert.deepEqual(dest('::1', port6), { address: '::1', port: port6, family: 6, connections: 2, failed: 0, txBytes: REQUEST + RESPONSE, rxBytes: REQUEST + RESPONSE });
-    assert.deepEqual(dest('127.0.0.1', refused), { address: '127.0.0.1', port: refused, family: 4, connections: 1, failed: 1, txBytes: 0, rxBytes: 0 });
-    assert.equal(stats.byPort.find((p) => p.port === port4)?.connections, 2);
-    assert.equal(stats.byPort.find((p) => p.port === refused)?.failed, 1);
-    assert.ok(stats.connections >= 5 && stats.outbound >= 3 && stats.inbound >= 2 && stats.failed >= 1);
-    assert.equal(result.reason, 'signal');
-    assert.equal(result.lost, 0);
-  });
+        const accept = one(events, { event: 'accept', family, dport: port });
+        assert.equal(accept.saddr, host, 'inbound: the source is the connecting end');
+        assert.equal(accept.sport, r.localPort);
+        assert.equal(accept.daddr, host);
+        assert.equal(accept.latencyMs, null);
+
+        const closeOut = one(events, { event: 'close', direction: 'out', family, dport: port });
+        assert.equal(closeOut.sport, r.localPort);
+        assert.equal(closeOut.txBytes, REQUEST, 'client sent');
+        assert.equal(closeOut.rxBytes, RESPONSE, 'client received');
+        const closeIn = one(events, { event: 'close', direction: 'in', family, dport: port });
+        assert.equal(closeIn.sport, r.localPort);
+        assert.equal(closeIn.txBytes, RESPONSE, 'server sent');
+        assert.equal(closeIn.rxBytes, REQUEST, 'server received');
+        for (const c of [closeOut, closeIn]) {
+          assert.equal(c.latencyMs, null);
+          assert.ok((c.durationMs as number) > 0 && (c.durationMs as number) < 10_000, `duration ${c.durationMs}`);
+        }
+
+        // In the order they happened: connect, then accept, then the closes.
+        const at = (e: EventJson): number => all.indexOf(e);
+        assert.ok(at(connect) < at(accept), 'the connect completes before the accept returns');
+        assert.ok(at(connect) < at(closeOut) && at(accept) < at(closeIn));
+        assert.ok(Date.parse(connect.time as string) <= Date.parse(closeOut.time as string));
+        assert.ok(Date.parse(accept.time as string) <= Date.parse(closeIn.time as string));
+      }
+      const refusal = one(events, { event: 'connect', dport: refused });
+      assert.equal(refusal.saddr, '127.0.0.1');
+      assert.ok((refusal.sport as number) > 0, 'the source port the refused connect had');
+      assert.ok(typeof refusal.latencyMs === 'number' && refusal.latencyMs > 0);
+
+      // The statistics from conn_stats: both ends of each connection, the refusal as a failure.
+      const dest = (address: string, port: number) => stats.byDestination.find((d) => d.address === address && d.port === port);
+      assert.deepEqual(dest('127.0.0.1', port4), { address: '127.0.0.1', port: port4, family: 4, connections: 2, failed: 0, txBytes: REQUEST + RESPONSE, rxBytes: REQUEST + RESPONSE });
+      assert.deepEqual(dest('::1', port6), { address: '::1', port: port6, family: 6, connections: 2, failed: 0, txBytes: REQUEST + RESPONSE, rxBytes: REQUEST + RESPONSE });
+      assert.deepEqual(dest('127.0.0.1', refused), { address: '127.0.0.1', port: refused, family: 4, connections: 1, failed: 1, txBytes: 0, rxBytes: 0 });
+      assert.equal(stats.byPort.find((p) => p.port === port4)?.connections, 2);
+      assert.equal(stats.byPort.find((p) => p.port === refused)?.failed, 1);
+      assert.ok(stats.connections >= 5 && stats.outbound >= 3 && stats.inbound >= 2 && stats.failed >= 1);
+      assert.equal(result.reason, 'signal');
+      assert.equal(result.lost, 0);
+    });
+  }
 
   test('-p keeps one process, -P some ports, -4/-6 one family', async (t) => {
     if (!requireRoot(t)) return;

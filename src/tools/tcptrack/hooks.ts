@@ -29,6 +29,9 @@ type ProgramName = keyof TcptrackPrograms;
  */
 export const RING_BYTES = 4 * 1024 * 1024;
 
+/** Slots of the socket table (sock_slots), as SOCK_SLOTS in tcptrack.bpf.c. */
+export const SOCKET_SLOTS = 32768;
+
 /** The hooks tcptrack can use, each with the program that runs there. */
 export const HOOKS = {
   stateBtf: { program: 'tcptrack_state_btf', section: 'tp_btf/inet_sock_set_state' },
@@ -136,7 +139,7 @@ export class HookError extends TsbpfError {
 }
 
 /** Filters and switches for the object's rodata, without those the plan decides. */
-export type TrackerConfig = Omit<TcptrackConfig, 'accept_syscalls' | 'connect_exit'>;
+export type TrackerConfig = Omit<TcptrackConfig, 'accept_syscalls' | 'connect_exit' | 'sock_slot_mask'>;
 
 
 function hookOfProgram(plan: HookPlan, program: string | undefined): HookName | undefined {
@@ -148,6 +151,11 @@ export interface TrackerOptions {
   objectPath?: string;
   /** The ring buffer's size in bytes, a power of two of pages (default RING_BYTES). */
   ringBytes?: number;
+  /**
+   * Slots of the socket table, a power of two (default SOCKET_SLOTS). Sockets whose slot is
+   * taken go to the hash table behind it: 1 sends all but one there.
+   */
+  socketSlots?: number;
 }
 
 /**
@@ -155,10 +163,15 @@ export interface TrackerOptions {
  * attaches them; on failure nothing stays behind.
  */
 export async function openTracker(plan: HookPlan, config: TrackerConfig, options: TrackerOptions = {}): Promise<Tracker> {
+  const slots = options.socketSlots ?? SOCKET_SLOTS;
+  if (!Number.isInteger(slots) || slots < 1 || slots > SOCKET_SLOTS || (slots & (slots - 1)) !== 0) {
+    throw new RangeError(`socketSlots: a power of two from 1 to ${SOCKET_SLOTS}, got ${slots}`);
+  }
   const full: TcptrackConfig = {
     ...config,
     accept_syscalls: plan.use.includes('accept4') || plan.use.includes('accept') ? 1 : 0,
     connect_exit: plan.use.includes('connect4') ? 1 : 0,
+    sock_slot_mask: slots - 1,
   };
   let tcptrack: Tcptrack;
   try {
@@ -166,7 +179,7 @@ export async function openTracker(plan: HookPlan, config: TrackerConfig, options
       object: options.objectPath ?? OBJECT_PATH,
       config: full,
       programs: plan.use.map((h) => HOOKS[h].program),
-      maxEntries: { events: options.ringBytes ?? RING_BYTES },
+      maxEntries: { events: options.ringBytes ?? RING_BYTES, sock_slots: slots },
     });
   } catch (err) {
     const hook = hookOfProgram(plan, (err as { program?: string }).program);

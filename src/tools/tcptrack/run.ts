@@ -25,6 +25,8 @@ export interface RunHandlers {
   lostIntervalMs?: number;
   /** The ring buffer's size in bytes (default RING_BYTES). */
   ringBytes?: number;
+  /** Slots of the socket table (see TrackerOptions.socketSlots). */
+  socketSlots?: number;
 }
 
 export type StopReason = 'signal' | 'duration' | 'count' | 'output';
@@ -163,7 +165,10 @@ function say(io: TcptrackIO, line: string): void {
 export async function runTcptrack(options: TcptrackOptions, io: TcptrackIO, signal?: AbortSignal, handlers: RunHandlers = {}): Promise<TcptrackResult> {
   const o = resolveOptions(options);
   checkPrivileges();
-  const tracker = await openTrackerWithFallback(planHooks(handlers.probes ?? kernelProbes, { accept: o.accept }), trackerConfig(o), handlers.ringBytes !== undefined ? { ringBytes: handlers.ringBytes } : {});
+  const tracker = await openTrackerWithFallback(planHooks(handlers.probes ?? kernelProbes, { accept: o.accept }), trackerConfig(o), {
+    ...(handlers.ringBytes !== undefined ? { ringBytes: handlers.ringBytes } : {}),
+    ...(handlers.socketSlots !== undefined ? { socketSlots: handlers.socketSlots } : {}),
+  });
   let reader: RingBufReader | undefined;
   try {
     reader = new RingBufReader(tracker.collection.maps.events!);

@@ -148,6 +148,27 @@ struct {
 	__type(value, struct sock_info);
 } socks SEC(".maps");
 
+// The socket table. A socket's entry is kept in the slot of sock_slots its cookie picks: an
+// array element, found with no hash, lock or helper call (and claimed with one compare-and-
+// swap). A slot holds one socket at a time. A socket whose slot is taken, and every socket
+// seen by a program that has no cookie for it (raw_tp), has its entry in socks instead.
+// User space sizes sock_slots (a power of two) and sets sock_slot_mask to match.
+#define SOCK_SLOTS 32768
+const volatile __u32 sock_slot_mask = SOCK_SLOTS - 1;
+
+struct sock_slot {
+	// The owner's cookie; 0 while the slot is free.
+	__u64 cookie;
+	struct sock_info info;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SOCK_SLOTS);
+	__type(key, __u32);
+	__type(value, struct sock_slot);
+} sock_slots SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
@@ -263,6 +284,51 @@ static __always_inline void read_addrs(const struct sock *sk, struct event *e, c
 	}
 }
 
+// Where one socket's entry is looked for: its slot when it has a cookie, else socks.
+struct sock_ref {
+	// The socket's address, the key in socks.
+	__u64 key;
+	__u64 cookie;
+	struct sock_slot *slot;
+};
+
+static __always_inline void sock_ref(struct sock_ref *r, const struct sock *sk, __u64 cookie)
+{
+	__u32 i = cookie & sock_slot_mask;
+
+	r->key = (__u64)sk;
+	r->cookie = cookie;
+	r->slot = cookie ? bpf_map_lookup_elem(&sock_slots, &i) : NULL;
+}
+
+static __always_inline struct sock_info *sock_find(const struct sock_ref *r)
+{
+	if (r->slot && r->slot->cookie == r->cookie)
+		return &r->slot->info;
+	return bpf_map_lookup_elem(&socks, &r->key);
+}
+
+static __always_inline void sock_put(const struct sock_ref *r, const struct sock_info *info)
+{
+	if (r->slot) {
+		__u64 owner = __sync_val_compare_and_swap(&r->slot->cookie, 0, r->cookie);
+
+		if (owner == 0 || owner == r->cookie) {
+			r->slot->info = *info;
+			return;
+		}
+	}
+	bpf_map_update_elem(&socks, &r->key, info, BPF_ANY);
+}
+
+static __always_inline void sock_drop(const struct sock_ref *r)
+{
+	if (r->slot && r->slot->cookie == r->cookie)
+		__sync_val_compare_and_swap(&r->slot->cookie, r->cookie, 0);
+	else
+		bpf_map_delete_elem(&socks, &r->key);
+}
+
 static __always_inline void count_lost(void)
 {
 	__u32 zero = 0;
@@ -356,9 +422,16 @@ static __always_inline void read_bytes(const struct sock *sk, const struct sock_
 	e->rx_bytes = received;
 }
 
+// A socket's cookie, which picks its slot: tp_btf programs can ask for it (the first ask makes
+// it); the others have none.
+static __always_inline __u64 cookie_of(const struct sock *sk, const bool btf)
+{
+	return btf ? bpf_get_socket_cookie((void *)sk) : 0;
+}
+
 static __always_inline int on_state(const struct sock *sk, int oldstate, int newstate, const bool btf)
 {
-	__u64 key = (__u64)sk;
+	struct sock_ref ref;
 	struct sock_info *info;
 	struct event e = {};
 	__u64 now;
@@ -385,7 +458,8 @@ static __always_inline int on_state(const struct sock *sk, int oldstate, int new
 		fresh.uid = uid;
 		fresh.direction = DIR_OUT;
 		bpf_get_current_comm(fresh.comm, sizeof(fresh.comm));
-		bpf_map_update_elem(&socks, &key, &fresh, BPF_ANY);
+		sock_ref(&ref, sk, cookie_of(sk, btf));
+		sock_put(&ref, &fresh);
 		return 0;
 	}
 
@@ -418,7 +492,8 @@ static __always_inline int on_state(const struct sock *sk, int oldstate, int new
 			if (!include_close)
 				return 0;
 		}
-		bpf_map_update_elem(&socks, &key, &fresh, BPF_ANY);
+		sock_ref(&ref, sk, cookie_of(sk, btf));
+		sock_put(&ref, &fresh);
 		return 0;
 	}
 
@@ -427,7 +502,8 @@ static __always_inline int on_state(const struct sock *sk, int oldstate, int new
 	if (oldstate != ST_SYN_SENT &&
 	    (!include_close || (newstate != ST_CLOSE && newstate != ST_FIN_WAIT1 && newstate != ST_LAST_ACK)))
 		return 0;
-	info = bpf_map_lookup_elem(&socks, &key);
+	sock_ref(&ref, sk, cookie_of(sk, btf));
+	info = sock_find(&ref);
 	if (!info)
 		return 0;
 
@@ -440,7 +516,7 @@ static __always_inline int on_state(const struct sock *sk, int oldstate, int new
 	    (info->direction == DIR_IN && !info->reported && task_filtered())) {
 		// Filtered out, or an inbound connection closing before a task accepted it while
 		// only some tasks are wanted.
-		bpf_map_delete_elem(&socks, &key);
+		sock_drop(&ref);
 		return 0;
 	}
 	fill_from_info(&e, info);
@@ -458,7 +534,7 @@ static __always_inline int on_state(const struct sock *sk, int oldstate, int new
 			account(&e, false);
 			emit(&e);
 			if (!include_close)
-				bpf_map_delete_elem(&socks, &key);
+				sock_drop(&ref);
 			return 0;
 		}
 		if (newstate == ST_CLOSE) {
@@ -471,7 +547,7 @@ static __always_inline int on_state(const struct sock *sk, int oldstate, int new
 			if (connect_exit && !info->connect_returned)
 				info->reported = REPORTED_IN_CONNECT;
 			else
-				bpf_map_delete_elem(&socks, &key);
+				sock_drop(&ref);
 		}
 		return 0;
 	}
@@ -485,7 +561,7 @@ static __always_inline int on_state(const struct sock *sk, int oldstate, int new
 		account(&e, false);
 		emit(&e);
 	}
-	bpf_map_delete_elem(&socks, &key);
+	sock_drop(&ref);
 	return 0;
 }
 
@@ -526,7 +602,8 @@ static __always_inline int on_accept(long fd)
 	const struct sock *sk;
 	struct sock_info *info;
 	struct event e = {};
-	__u64 key, pid_tgid;
+	struct sock_ref ref;
+	__u64 pid_tgid;
 	__u32 uid;
 
 	if (fd < 0 || !include_accept)
@@ -534,14 +611,15 @@ static __always_inline int on_accept(long fd)
 	sk = sock_of_fd(fd);
 	if (!sk)
 		return 0;
-	key = (__u64)sk;
-	info = bpf_map_lookup_elem(&socks, &key);
+	// A cookie the state program made, read here as tracepoints get no BTF socket.
+	sock_ref(&ref, sk, BPF_CORE_READ(sk, __sk_common.skc_cookie.counter));
+	info = sock_find(&ref);
 	if (!info || info->direction != DIR_IN || info->reported)
 		return 0;
 	pid_tgid = bpf_get_current_pid_tgid();
 	uid = (__u32)bpf_get_current_uid_gid();
 	if (!task_allowed(pid_tgid >> 32, uid)) {
-		bpf_map_delete_elem(&socks, &key);
+		sock_drop(&ref);
 		return 0;
 	}
 	info->pid = pid_tgid >> 32;
@@ -557,7 +635,7 @@ static __always_inline int on_accept(long fd)
 	account(&e, false);
 	emit(&e);
 	if (!include_close)
-		bpf_map_delete_elem(&socks, &key);
+		sock_drop(&ref);
 	return 0;
 }
 
@@ -597,7 +675,7 @@ static __always_inline void read_uaddr(const struct sockaddr *uaddr, struct even
 
 static __always_inline int on_connect_exit(struct sock *sk, const struct sockaddr *uaddr, int ret, bool v4_hook)
 {
-	__u64 key = (__u64)sk;
+	struct sock_ref ref;
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 uid = (__u32)bpf_get_current_uid_gid();
 	struct sock_info *info;
@@ -606,7 +684,8 @@ static __always_inline int on_connect_exit(struct sock *sk, const struct sockadd
 	// tcp_v6_connect calls tcp_v4_connect for a v4-mapped destination; its own exit reports.
 	if (v4_hook && BPF_CORE_READ(sk, __sk_common.skc_family) == AF_INET6)
 		return 0;
-	info = bpf_map_lookup_elem(&socks, &key);
+	sock_ref(&ref, sk, cookie_of(sk, true));
+	info = sock_find(&ref);
 	if (ret == 0) {
 		if (info)
 			info->connect_returned = 1;
@@ -617,7 +696,7 @@ static __always_inline int on_connect_exit(struct sock *sk, const struct sockadd
 	if (info) {
 		bool reported = info->reported == REPORTED_IN_CONNECT;
 
-		bpf_map_delete_elem(&socks, &key);
+		sock_drop(&ref);
 		if (reported)
 			return 0;
 	}
