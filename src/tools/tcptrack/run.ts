@@ -15,8 +15,11 @@ export interface TcptrackIO {
 }
 
 export interface RunHandlers {
-  /** Called once every program is attached, before the first event is read. */
-  onReady?(plan: HookPlan): void;
+  /**
+   * Called once every program is attached, before the first event is read, with the plan and
+   * a function that tells how far the trace has come.
+   */
+  onReady?(plan: HookPlan, progress: () => TraceProgress): void;
   /** Called with every event printed. */
   onEvent?(event: ConnEvent): void;
   /** How the kernel's hooks are probed (default: the running kernel). */
@@ -27,6 +30,13 @@ export interface RunHandlers {
   ringBytes?: number;
   /** Slots of the socket table (see TrackerOptions.socketSlots). */
   socketSlots?: number;
+}
+
+export interface TraceProgress {
+  /** Events printed so far. */
+  events: number;
+  /** Events lost so far, as last reported. */
+  lost: number;
 }
 
 export type StopReason = 'signal' | 'duration' | 'count' | 'output';
@@ -254,7 +264,7 @@ async function trace(o: ResolvedOptions, io: TcptrackIO, tracker: Tracker, reade
     out.flush();
     startReading();
     if (o.verbose) say(io, `ready: tracing TCP connections${o.countOnly ? ' (counting only)' : ''}; Ctrl-C to stop`);
-    handlers.onReady?.(tracker.plan);
+    handlers.onReady?.(tracker.plan, () => ({ events, lost: reported }));
     if (signal?.aborted) finish('signal');
     const reason = await stopped;
 
