@@ -6,7 +6,7 @@ import { mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { describe, test } from 'node:test';
+import { describe, test, type TestContext } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CLOSE_KEYS, JSON_KEYS, type EventJson } from '../src/tools/tcptrack/event.js';
 import { kernelProbes, type HookProbes } from '../src/tools/tcptrack/hooks.js';
@@ -196,6 +196,16 @@ async function closedPort(host = '127.0.0.1'): Promise<number> {
   return port;
 }
 
+/**
+ * A server on 127.0.0.1 and ::1 (stopped after the test), its two ports, and a port nothing
+ * listens on.
+ */
+async function dualStack(t: TestContext): Promise<{ server: Server; port4: number; port6: number; refused: number }> {
+  const server = await startServer(['127.0.0.1', '::1']);
+  t.after(() => server.stop());
+  return { server, port4: server.ports['127.0.0.1']!, port6: server.ports['::1']!, refused: await closedPort() };
+}
+
 // --- running tcptrack in this process -------------------------------------------------------
 
 class Capture extends Writable {
@@ -285,11 +295,7 @@ describe('tcptrack (kernel)', () => {
   for (const [label, socketSlots] of [['', undefined], [', the socket table down to one slot', 1]] as const) {
     test(`outbound IPv4 and IPv6 connects, a refused connect, accepts and closes with exact bytes${label}`, async (t) => {
       if (!requireRoot(t)) return;
-      const server = await startServer(['127.0.0.1', '::1']);
-      t.after(() => server.stop());
-      const port4 = server.ports['127.0.0.1']!;
-      const port6 = server.ports['::1']!;
-      const refused = await closedPort();
+      const { server, port4, port6, refused } = await dualStack(t);
       const client = startClient([
         { op: 'exchange', host: '127.0.0.1', port: port4, send: REQUEST },
         { op: 'exchange', host: '::1', port: port6, send: REQUEST },
@@ -393,11 +399,7 @@ describe('tcptrack (kernel)', () => {
 
   test('-p keeps one process, -P some ports, -4/-6 one family', async (t) => {
     if (!requireRoot(t)) return;
-    const server = await startServer(['127.0.0.1', '::1']);
-    t.after(() => server.stop());
-    const port4 = server.ports['127.0.0.1']!;
-    const port6 = server.ports['::1']!;
-    const refused = await closedPort();
+    const { port4, port6, refused } = await dualStack(t);
     const steps: Step[] = [
       { op: 'exchange', host: '127.0.0.1', port: port4, send: REQUEST },
       { op: 'exchange', host: '::1', port: port6, send: REQUEST },
