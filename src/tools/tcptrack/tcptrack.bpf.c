@@ -498,7 +498,9 @@ static __always_inline int on_state(const struct sock *sk, int oldstate, int new
 	}
 
 	// Only these changes matter to a tracked socket; the rest need no lookup. Without close
-	// events only the end of a connect does (inbound entries left behind age out of the LRU).
+	// events only the end of a connect does. An inbound entry whose socket closes before any
+	// task accepts it is left behind: in socks it ages out of the LRU; in a slot it stays,
+	// and sockets that pick that slot use socks instead.
 	if (oldstate != ST_SYN_SENT &&
 	    (!include_close || (newstate != ST_CLOSE && newstate != ST_FIN_WAIT1 && newstate != ST_LAST_ACK)))
 		return 0;
