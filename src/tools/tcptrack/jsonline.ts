@@ -193,7 +193,6 @@ export class EventJsonWriter {
   }
 }
 
-
 function put(out: Uint8Array, at: number, src: Uint8Array): number {
   const n = src.length;
   for (let i = 0; i < n; i++) out[at + i] = src[i]!;

@@ -232,9 +232,9 @@ static __always_inline void unmap_v4(struct event *e)
 	e->family = 4;
 }
 
-// A field of a socket. tp_btf programs get a BTF-typed pointer and load it directly; the
-// others read through bpf_probe_read_kernel. `btf` is a constant wherever this is expanded,
-// so each program keeps only its own way.
+// A field of a socket (struct sock or tcp_sock). tp_btf programs get a BTF-typed pointer and
+// load it directly; the others read through bpf_probe_read_kernel. `btf` is a constant
+// wherever this is expanded, so each program keeps only its own way.
 #define SK_READ(btf, sk, field) ((btf) ? (sk)->field : BPF_CORE_READ(sk, field))
 
 // The tcp_sock of a socket. A tp_btf program gets a BTF pointer from bpf_skc_to_tcp_sock()
@@ -244,8 +244,6 @@ static __always_inline const struct tcp_sock *tcp_of(const struct sock *sk, cons
 {
 	return btf ? bpf_skc_to_tcp_sock((void *)sk) : (const struct tcp_sock *)sk;
 }
-
-#define TP_READ(btf, tp, field) ((btf) ? (tp)->field : BPF_CORE_READ(tp, field))
 
 // Addresses as seen from the local socket: saddr is always the local end. `closing` says the
 // socket is moving to CLOSE.
@@ -262,7 +260,7 @@ static __always_inline void read_addrs(const struct sock *sk, struct event *e, c
 		const struct tcp_sock *tp = tcp_of(sk, btf);
 
 		if (tp)
-			e->sport = bpf_ntohs(TP_READ(btf, tp, inet_conn.icsk_inet.inet_sport));
+			e->sport = bpf_ntohs(SK_READ(btf, tp, inet_conn.icsk_inet.inet_sport));
 	}
 	e->dport = bpf_ntohs(SK_READ(btf, sk, __sk_common.skc_dport));
 	if (family == AF_INET) {
@@ -395,8 +393,8 @@ static __always_inline void set_byte_bases(const struct sock *sk, struct sock_in
 
 	if (!tp)
 		return;
-	info->acked_base = TP_READ(btf, tp, bytes_acked);
-	info->received_base = TP_READ(btf, tp, bytes_received);
+	info->acked_base = SK_READ(btf, tp, bytes_acked);
+	info->received_base = SK_READ(btf, tp, bytes_received);
 }
 
 // Data bytes sent (and acknowledged) and received since ESTABLISHED. The FINs occupy a
@@ -412,9 +410,9 @@ static __always_inline void read_bytes(const struct sock *sk, const struct sock_
 
 	if (!tp)
 		return;
-	acked = TP_READ(btf, tp, bytes_acked) - info->acked_base;
-	received = TP_READ(btf, tp, bytes_received) - info->received_base;
-	if (info->fin_queued && acked > 0 && TP_READ(btf, tp, snd_una) == TP_READ(btf, tp, write_seq))
+	acked = SK_READ(btf, tp, bytes_acked) - info->acked_base;
+	received = SK_READ(btf, tp, bytes_received) - info->received_base;
+	if (info->fin_queued && acked > 0 && SK_READ(btf, tp, snd_una) == SK_READ(btf, tp, write_seq))
 		acked--;
 	if (received > 0 && done >= 0 && done < 64 && (flags >> done) & 1)
 		received--;
