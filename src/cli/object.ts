@@ -17,6 +17,7 @@ import { attachTypeName, mapTypeName, programTypeName } from '../program/names.j
 import { PACKET_TYPES } from '../program.js';
 import { PerfReader } from '../perf/index.js';
 import { RingBufReader } from '../ringbuf/index.js';
+import { parseDuration } from '../tools/common/duration.js';
 import { MapType } from '../sys/types.js';
 import { parse, printHelp } from './args.js';
 import { formatTable, jsonReplacer, UsageError, writeJson, type Command, type CommandIO } from './command.js';
@@ -522,15 +523,14 @@ async function dump(argv: string[], io: CommandIO): Promise<number> {
 /** Targets the command line gives, and the option that gives each. */
 const CLI_TARGETS: Partial<Record<AttachTarget, string>> = { interface: '--iface NAME', cgroup: '--cgroup PATH', netns: '--netns NETNS' };
 
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** `500ms`, `2s`, `1.5m`, `1h`, or a bare number of seconds, in milliseconds. */
-export function parseDuration(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
-  if (m === null) throw new UsageError(`object attach: invalid --for '${text}' (examples: 500ms, 2s, 1.5m, 1h)`);
-  const ms = Number(m[1]) * DURATION_UNITS[m[2] ?? 's']!;
-  if (!Number.isFinite(ms) || ms > 2 ** 31 - 1) throw new UsageError(`object attach: --for '${text}' is too long`);
-  return Math.round(ms);
+/** --for: a positive duration a timer can hold, as a usage error when it is not. */
+function forDuration(text: string): number {
+  try {
+    return parseDuration(text, { name: '--for' });
+  } catch (err) {
+    if (err instanceof InvalidArgumentError) throw new UsageError(`object attach: ${err.message}`);
+    throw err;
+  }
 }
 
 function attachTargets(values: { iface?: string; cgroup?: string; pid?: string; netns?: string }): SectionTargets {
@@ -698,7 +698,7 @@ async function attach(argv: string[], io: CommandIO): Promise<number> {
   if (values.help) return printHelp(io, ATTACH_HELP);
   const f = file('attach', positionals);
   if (values['dump-maps'] === true && values['no-dump-maps'] === true) throw new UsageError('object attach: give --dump-maps or --no-dump-maps, not both');
-  const duration = values.for !== undefined ? parseDuration(values.for) : undefined;
+  const duration = values.for !== undefined ? forDuration(values.for) : undefined;
   const targets = attachTargets(values);
   const json = values.json === true;
   const spec = CollectionSpec.fromFile(f);
