@@ -10,8 +10,8 @@ import { command, parseTcptrackArgs } from '../src/cli/tcptrack.js';
 import { TsbpfError } from '../src/errors.js';
 import { CLOSE_KEYS, decodeEvent, EVENT_SIZE, eventJson, eventJsonLine, JSON_KEYS, monotonicOffsetMs, type ConnEvent } from '../src/tools/tcptrack/event.js';
 import { EventJsonWriter, MAX_LINE } from '../src/tools/tcptrack/jsonline.js';
-import { describePlan, planHooks, withoutHook, type HookProbes } from '../src/tools/tcptrack/hooks.js';
-import { cgroup2Root, checkPid, checkPrivileges, parsePorts, parseUid, resolveCgroup, resolveOptions, trackerConfig } from '../src/tools/tcptrack/options.js';
+import { describePlan, fexitUnavailable, planHooks, withoutHook, type HookProbes } from '../src/tools/tcptrack/hooks.js';
+import { cgroup2Root, checkPid, checkPrivileges, parsePorts, parseUid, resolveCgroup, resolveNetns, resolveOptions, trackerConfig } from '../src/tools/tcptrack/options.js';
 import { outputLayout } from '../src/tools/tcptrack/run.js';
 import { shortBytes, shortDuration, stateText, tableLayout } from '../src/tools/tcptrack/table.js';
 import { connStatFrom, formatSummary, summarize, type ConnStat } from '../src/tools/tcptrack/stats.js';
@@ -363,6 +363,54 @@ describe('tcptrack options', () => {
     assert.equal(parsePorts([Array.from({ length: 16 }, (_, i) => String(i + 1)).join(',')]).length, 16);
   });
 
+  test('negative numbers are values that must be positive, not options; -t=5 is -t 5', () => {
+    const refused: Array<[string[], RegExp]> = [
+      [['-t', '-5'], /^-t '-5' must be positive$/],
+      [['-t=-5'], /^-t '-5' must be positive$/],
+      [['--duration', '-1'], /^-t '-1' must be positive$/],
+      [['-t', '0'], /^-t '0' must be positive$/],
+      [['-t', '720h'], /^-t '720h' is too long: the longest is 2147483647ms/],
+      [['-n', '-1'], /^-n: must be positive, got '-1'$/],
+      [['--events=-1'], /^-n: must be positive, got '-1'$/],
+      [['--top', '-1'], /^--top: must be positive, got '-1'$/],
+      [['-p', '-3'], /^-p: must be positive, got '-3'$/],
+      [['-u', '-1'], /^-u: a uid is not negative, got '-1'$/],
+      [['--netns', '-4'], /^--netns: an inode number is not negative, got '-4'$/],
+      [['-P', '-80'], /^-P: invalid port '-80'/],
+    ];
+    for (const [argv, re] of refused) {
+      assert.throws(() => parseTcptrackArgs(argv), (e: unknown) => e instanceof UsageError && re.test(e.message), argv.join(' '));
+    }
+    assert.deepEqual(parseTcptrackArgs(['-t=5', '-n=2', '-P=80', '-c', '-4']), { accept: false, close: false, countOnly: true, output: 'table', verbose: false, durationMs: 5000, maxEvents: 2, ports: [80], family: 4 });
+    // After --, nothing is rewritten (and tcptrack takes no positionals).
+    assert.throws(() => parseTcptrackArgs(['--', '-t', '-5']), /unexpected argument '-t'/);
+    assert.throws(() => resolveOptions({ durationMs: 2 ** 31 }), /too long/);
+  });
+
+  test('-o life, --life, -w; formats named twice must agree', () => {
+    assert.equal((parseTcptrackArgs(['--life']) as { output: string }).output, 'life');
+    assert.equal((parseTcptrackArgs(['-o', 'life', '--life', '-w']) as { wide: boolean }).wide, true);
+    assert.throws(() => parseTcptrackArgs(['--life', '-j']), /--json and --life contradict each other/);
+    assert.throws(() => parseTcptrackArgs(['-o', 'table', '--life']), /-o table and --life contradict each other/);
+  });
+
+  test('--netns: an inode number, a name in /run/netns or a namespace file', () => {
+    const own = statSync('/proc/self/ns/net').ino;
+    assert.equal(resolveNetns(String(own)), own);
+    assert.equal(resolveNetns('/proc/self/ns/net'), own);
+    const dir = mkdtempSync(join(tmpdir(), 'tcptrack-netns-'));
+    try {
+      writeFileSync(join(dir, 'plain'), '');
+      assert.throws(() => resolveNetns('plain', dir), (e: unknown) => e instanceof TsbpfError && e.code === 'EINVAL' && /not a namespace file/.test(e.message));
+      assert.throws(() => resolveNetns('missing', dir), (e: unknown) => e instanceof TsbpfError && e.code === 'ENOENT' && /no network namespace 'missing' in /.test(e.message));
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+    for (const bad of ['0', '4294967296', '', '..']) assert.throws(() => resolveNetns(bad), UsageError, bad);
+    assert.equal(trackerConfig(resolveOptions({ netns: own })).target_netns, own);
+    assert.equal(trackerConfig(resolveOptions({})).target_netns, 0);
+  });
+
   test('users by name or number', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tcptrack-'));
     try {
@@ -441,6 +489,16 @@ describe('tcptrack hooks', () => {
     ]);
   });
 
+  test('-v says plainly why the connect exits are missing: EPERM on fentry is the kernel, not a privilege', () => {
+    const eperm = fexitUnavailable('loading fentry on bpf_fentry_test1 failed with EPERM');
+    assert.match(eperm, /need ftrace .* this kernel does not allow/);
+    assert.match(eperm, /not a missing privilege/);
+    assert.match(eperm, /connects that fail before their SYN \(no route, no local port\) are not reported$/);
+    assert.match(fexitUnavailable('tracing programs: not supported'), /^fentry\/fexit are not supported \(tracing programs: not supported\); connects that fail/);
+    const lines = describePlan(planHooks(probes({ fexit: () => eperm })));
+    assert.ok(lines.some((l) => l.startsWith('not used: fexit/tcp_v4_connect: fentry/fexit need ftrace')), lines.join('\n'));
+  });
+
   test('a hook that fails is left out: tp_btf falls back to raw_tp, the connect exits go together', () => {
     const plan = planHooks(probes());
     assert.deepEqual(withoutHook(plan, 'stateBtf', 'verifier said no').use, ['stateRaw', 'accept4', 'accept', 'connect4', 'connect6']);
@@ -463,7 +521,7 @@ describe('tsbpf tcptrack --help', () => {
       },
     });
     assert.equal(await command.run(['--help'], { stdout: out, stderr: out, stdin: new PassThrough() }), 0);
-    for (const opt of ['--pid', '--uid', '--port', '--ipv4', '--ipv6', '--cgroup', '--accept', '--close', '--count', '--duration', '--events', '--output', '--json', '--top', '--verbose']) {
+    for (const opt of ['--pid', '--uid', '--port', '--ipv4', '--ipv6', '--cgroup', '--netns', '--accept', '--close', '--count', '--duration', '--events', '--output', '--json', '--life', '--wide', '--top', '--verbose']) {
       assert.ok(text.includes(opt), opt);
     }
     assert.equal(command.name, 'tcptrack');

@@ -750,6 +750,21 @@ describe('tcptrack (kernel)', () => {
     assert.match(out.text, /Connection Statistics/);
   });
 
+  test('-c on a terminal says that it counts; the box starts on a line of its own', async (t) => {
+    if (!requireRoot(t)) return;
+    const tty = Object.assign(new Capture(), { isTTY: true, columns: 80 });
+    const err = new Capture();
+    const result = await within(runTcptrack({ countOnly: true, durationMs: 300, ports: [1] }, { stdout: tty, stderr: err }), 30_000, 'tcptrack -c -t 300ms');
+    assert.equal(result.reason, 'duration');
+    assert.equal(err.text, 'tcptrack: counting TCP connections for 300ms; Ctrl-C to stop\n');
+    // After the ^C the terminal echoes, not on its line.
+    assert.match(tty.text, /^\n╔═+ Connection Statistics ═+╗\n/);
+    // Not on a pipe: stderr stays quiet there.
+    const piped = new Capture();
+    await within(runTcptrack({ countOnly: true, durationMs: 300, ports: [1] }, { stdout: new Capture(), stderr: piped }), 30_000, 'tcptrack -c to a pipe');
+    assert.equal(piped.text, '');
+  });
+
   test('stopping detaches everything: no descriptors are left behind', async (t) => {
     if (!requireRoot(t)) return;
     const quiet = async (): Promise<void> => {

@@ -74,10 +74,23 @@ export const kernelProbes: HookProbes = {
     }
   },
   fexit() {
-    if (haveFentry()) return undefined;
-    return `fentry/fexit are not supported${probeFentry().detail ? ` (${probeFentry().detail})` : ''}`;
+    return haveFentry() ? undefined : fexitUnavailable(probeFentry().detail);
   },
 };
+
+/**
+ * Why the connect exits are not used, from the fentry probe's detail. tcptrack has checked its
+ * privileges before it plans, so an EPERM here is the kernel refusing the program type to
+ * everyone (fentry/fexit attach through ftrace trampolines, which the kernel does not allow),
+ * not a missing capability: the message says so, and what is missed without them.
+ */
+export function fexitUnavailable(detail: string | undefined): string {
+  const missed = 'connects that fail before their SYN (no route, no local port) are not reported';
+  if (detail !== undefined && /\bEPERM\b/.test(detail)) {
+    return `fentry/fexit need ftrace (BPF trampolines), which this kernel does not allow: it refuses to load them even with CAP_BPF and CAP_SYS_ADMIN (EPERM here is the kernel's answer to the program type, not a missing privilege); ${missed}`;
+  }
+  return `fentry/fexit are not supported${detail ? ` (${detail})` : ''}; ${missed}`;
+}
 
 /** The hooks to try first: the best of each kind the probes allow, accept hooks only for `accept`. */
 export function planHooks(probes: HookProbes = kernelProbes, wants: { accept: boolean } = { accept: true }): HookPlan {

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, statSync, statfsSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { TsbpfError } from '../../errors.js';
 import { UsageError } from '../../cli/command.js';
-import { parseDuration } from '../common/duration.js';
+import { formatDuration, MAX_TIMER_MS, parseDuration } from '../common/duration.js';
 import { parsePortList } from '../common/net.js';
 import type { TrackerConfig } from './hooks.js';
 
@@ -21,9 +21,6 @@ export const DRAIN_INTERVAL_MS = 25;
 export type OutputFormat = 'table' | 'life' | 'json';
 
 export const OUTPUT_FORMATS: readonly OutputFormat[] = ['table', 'life', 'json'];
-
-/** The longest -t: setTimeout takes at most 2^31-1 ms (24.8 days). */
-export const MAX_DURATION_MS = 2 ** 31 - 1;
 
 export interface TcptrackOptions {
   /** Only connections of this process (inbound: of the accepting process). */
@@ -133,11 +130,12 @@ export function parseMaxEvents(s: string): number {
   return positiveInt('-n', s, Number.MAX_SAFE_INTEGER);
 }
 
+/** -t TIME, by the parser every duration option shares: at most MAX_TIMER_MS (24.8 days). */
 export function parseDurationOption(s: string): number {
   try {
-    return parseDuration(s);
+    return parseDuration(s, { name: '-t' });
   } catch (err) {
-    throw new UsageError(`-t: ${(err as Error).message}`);
+    throw new UsageError((err as Error).message);
   }
 }
 
@@ -207,7 +205,8 @@ export function resolveOptions(o: TcptrackOptions): ResolvedOptions {
     netns = o.netns;
   }
   if (o.durationMs !== undefined && !(o.durationMs > 0)) throw new UsageError(`invalid duration ${o.durationMs} ms`);
-  if (o.durationMs !== undefined && o.durationMs > MAX_DURATION_MS) throw new UsageError(`duration ${o.durationMs} ms is longer than the longest timer, ${MAX_DURATION_MS} ms (24.8 days)`);
+  // A longer timer would fire at once (Node takes it for 1 ms).
+  if (o.durationMs !== undefined && o.durationMs > MAX_TIMER_MS) throw new UsageError(`duration ${o.durationMs} ms is too long: the longest is ${formatDuration(MAX_TIMER_MS)}`);
   if (o.maxEvents !== undefined && !(Number.isInteger(o.maxEvents) && o.maxEvents > 0)) throw new UsageError(`invalid event count ${o.maxEvents}`);
   const output = o.output ?? 'table';
   if (!OUTPUT_FORMATS.includes(output)) throw new UsageError(`invalid output format '${String(output)}' (${OUTPUT_FORMATS.join(', ')})`);

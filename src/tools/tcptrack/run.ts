@@ -1,6 +1,7 @@
 // tcptrack's user side: loads and attaches the tracker, prints events as they come, and at the
 // end (a signal, -t, -n, or stdout closing) detaches everything and prints the statistics.
 import { Map as BpfMap } from '../../map.js';
+import { formatDuration } from '../common/duration.js';
 import { RingBufReader } from '../../ringbuf/reader.js';
 import { decodeEventAt, monotonicOffsetMs, type ConnEvent } from './event.js';
 import { EventJsonWriter, MAX_LINE } from './jsonline.js';
@@ -282,7 +283,7 @@ async function trace(o: ResolvedOptions, io: TcptrackIO, tracker: Tracker, reade
     startReading();
     if (o.verbose) say(io, `ready: tracing TCP connections${o.countOnly ? ' (counting only)' : ''}; Ctrl-C to stop`);
     // Counting prints nothing until the end: on a terminal, say that it runs.
-    else if (o.countOnly && io.stdout.isTTY === true) say(io, `counting TCP connections${o.durationMs === undefined ? '' : ` for ${o.durationMs / 1000} s`}; Ctrl-C to stop`);
+    else if (o.countOnly && io.stdout.isTTY === true) say(io, `counting TCP connections${o.durationMs === undefined ? '' : ` for ${formatDuration(o.durationMs)}`}; Ctrl-C to stop`);
     handlers.onReady?.(tracker.plan, () => ({ events, lost: reported }));
     if (signal?.aborted) finish('signal');
     const reason = await stopped;
