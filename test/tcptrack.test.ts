@@ -2,7 +2,8 @@
 // loopback and in a network namespace the test creates, and what tcptrack reports about them.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -923,6 +924,40 @@ describe('tsbpf tcptrack (command line)', () => {
       assert.match(row, new RegExp(`^\\S+\\s+${client.pid}\\s+0 node\\s+127\\.0\\.0\\.1\\s+\\d+\\s+127\\.0\\.0\\.1\\s+${port}\\s+\\d+\\.\\d{3} established$`));
     }
     assert.match(run.stdout, /Connection Statistics/);
+  });
+
+  test('on an 80-column terminal (a pty) no row wraps', async (t) => {
+    if (!requireRoot(t)) return;
+    const { port6, refused } = await dualStack(t);
+    const dir = mkdtempSync(join(tmpdir(), 'tcptrack-pty-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    // The runner as a file: `script` takes one shell command line.
+    const runner = join(dir, 'runner.mjs');
+    writeFileSync(runner, RUNNER.replace('process.argv.slice(1)', 'process.argv.slice(2)'));
+    const quote = (a: string): string => `'${a.replace(/'/g, `'\\''`)}'`;
+    const nodeArgs = fromDist ? [] : ['--import', 'tsx'];
+    const line = ['stty cols 80 rows 24; exec', ...[process.execPath, ...nodeArgs, runner, '--accept', '--close', '-n', '5', '-P', `${port6},${refused}`].map(quote)].join(' ');
+    const child = track(spawn('script', ['-qfec', line, '/dev/null'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] }));
+    let text = '';
+    child.stdout!.on('data', (d: Buffer) => (text += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (text += d.toString()));
+    t.after(() => child.kill('SIGKILL'));
+    const exit = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    assert.ok(await waitUntil(() => /STATE/.test(text), 30_000), `the header: ${text}`);
+    const client = startClient([
+      { op: 'exchange', host: '::1', port: port6, send: REQUEST },
+      { op: 'fail', host: '127.0.0.1', port: refused },
+    ]);
+    t.after(() => client.stop());
+    await client.go();
+    assert.equal(await within(exit, 15_000, 'tcptrack to stop after 5 events'), 0, text);
+    const lines = text.split(/\r?\n/);
+    for (const l of lines) assert.ok(l.length <= 80, `${l.length} characters: ${l}`);
+    assert.match(lines[0]!, /^ +PID COMM +LPORT RADDR +RPORT STATE$/);
+    const rows = lines.filter((l) => / node /.test(l));
+    assert.equal(rows.length, 5, text);
+    assert.match(rows.find((r) => r.includes('closed (in)'))!, new RegExp(` ${port6} +::1 +\\d+ +closed \\(in\\) \\d+ms 2\\.3K/1\\.0K$`));
+    assert.ok(rows.some((r) => new RegExp(`127\\.0\\.0\\.1 +${refused} +refused$`).test(r)), text);
   });
 
   test('bad input: one line on stderr, exit 1 (2 for usage errors)', async (t) => {
