@@ -484,8 +484,7 @@ describe('tcptrack hooks', () => {
       'hooks: raw_tp/inet_sock_set_state, tracepoint/syscalls/sys_exit_accept4',
       'not used: tp_btf/inet_sock_set_state: no BTF',
       'not used: tracepoint/syscalls/sys_exit_accept: gone',
-      'not used: fexit/tcp_v4_connect: no trampolines',
-      'not used: fexit/tcp_v6_connect: no trampolines',
+      'not used: fexit/tcp_v4_connect, fexit/tcp_v6_connect: no trampolines',
     ]);
   });
 
@@ -496,7 +495,7 @@ describe('tcptrack hooks', () => {
     assert.match(eperm, /connects that fail before their SYN \(no route, no local port\) are not reported$/);
     assert.match(fexitUnavailable('tracing programs: not supported'), /^fentry\/fexit are not supported \(tracing programs: not supported\); connects that fail/);
     const lines = describePlan(planHooks(probes({ fexit: () => eperm })));
-    assert.ok(lines.some((l) => l.startsWith('not used: fexit/tcp_v4_connect: fentry/fexit need ftrace')), lines.join('\n'));
+    assert.ok(lines.some((l) => l.startsWith('not used: fexit/tcp_v4_connect, fexit/tcp_v6_connect: fentry/fexit need ftrace')), lines.join('\n'));
   });
 
   test('a hook that fails is left out: tp_btf falls back to raw_tp, the connect exits go together', () => {

@@ -24,8 +24,8 @@ export const OBJECT_PATH = join(packageRoot(), 'src', 'tools', 'tcptrack', 'tcpt
 type ProgramName = keyof TcptrackPrograms;
 
 /**
- * The ring buffer's size: about 35,000 records, a second of a busy host's connections and
- * closes, for when the reader does not get a CPU for a while.
+ * The ring buffer's size: about 32,000 records (128 bytes with their header), a second of a
+ * busy host's connections and closes, for when the reader does not get a CPU for a while.
  */
 export const RING_BYTES = 4 * 1024 * 1024;
 
@@ -252,6 +252,9 @@ function firstLine(s: string): string {
 /** "tp_btf/inet_sock_set_state, tracepoint/syscalls/sys_exit_accept4, ..." */
 export function describePlan(plan: HookPlan): string[] {
   const lines = [`hooks: ${plan.use.map((h) => HOOKS[h].section).join(', ')}`];
-  for (const s of plan.skipped) lines.push(`not used: ${HOOKS[s.hook].section}: ${s.reason}`);
+  // Hooks left out for one reason share a line.
+  const byReason = new Map<string, string[]>();
+  for (const s of plan.skipped) byReason.set(s.reason, [...(byReason.get(s.reason) ?? []), HOOKS[s.hook].section]);
+  for (const [reason, sections] of byReason) lines.push(`not used: ${sections.join(', ')}: ${reason}`);
   return lines;
 }
