@@ -12,6 +12,7 @@ import { CLOSE_KEYS, decodeEvent, EVENT_SIZE, eventJson, eventJsonLine, JSON_KEY
 import { EventJsonWriter, MAX_LINE } from '../src/tools/tcptrack/jsonline.js';
 import { describePlan, fexitUnavailable, planHooks, withoutHook, type HookProbes } from '../src/tools/tcptrack/hooks.js';
 import { cgroup2Root, checkPid, checkPrivileges, parsePorts, parseUid, resolveCgroup, resolveNetns, resolveOptions, trackerConfig } from '../src/tools/tcptrack/options.js';
+import { NameCache, NamedRows, remoteAddress } from '../src/tools/tcptrack/names.js';
 import { outputLayout } from '../src/tools/tcptrack/run.js';
 import { shortBytes, shortDuration, stateText, tableLayout } from '../src/tools/tcptrack/table.js';
 import { connStatFrom, formatSummary, summarize, type ConnStat } from '../src/tools/tcptrack/stats.js';
@@ -255,6 +256,69 @@ describe('tcptrack events', () => {
     assert.equal(stateText(close, 32), 'closed (in) 1.0h tx 5.0G rx 977K');
     assert.equal(stateText(close, 5), 'closed (in)');
     assert.equal(stateText(sample()[1]!, 10), 'failed');
+  });
+});
+
+describe('tcptrack -d', () => {
+  const event = (daddr: number[], direction = 0): ConnEvent => decodeEvent(record({ daddr: bytes(...daddr), direction }), 0);
+  const later = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+  test('rows wait in order for the names of their remote ends; each address is looked up once', async () => {
+    const asked: string[] = [];
+    const answers = new Map<string, (names: string[]) => void>();
+    const lookup = (a: string): Promise<string[]> => {
+      asked.push(a);
+      return new Promise((resolve) => answers.set(a, resolve));
+    };
+    const printed: string[] = [];
+    const rows = new NamedRows(new NameCache(lookup), (e, name) => printed.push(`${e.daddr} ${name}`));
+    rows.push(event([10, 0, 0, 1]));
+    rows.push(event([10, 0, 0, 2]));
+    rows.push(event([10, 0, 0, 1]));
+    assert.deepEqual(asked, ['10.0.0.1', '10.0.0.2']);
+    // The second address answers first: its row still waits for the first one's.
+    answers.get('10.0.0.2')!(['two.example']);
+    await later();
+    assert.deepEqual(printed, []);
+    answers.get('10.0.0.1')!(['one.example', 'alias.example']);
+    await later();
+    assert.deepEqual(printed, ['10.0.0.1 one.example', '10.0.0.2 two.example', '10.0.0.1 one.example']);
+    // A known name is printed at once, with no lookup.
+    rows.push(event([10, 0, 0, 2]));
+    assert.equal(printed.at(-1), '10.0.0.2 two.example');
+    assert.equal(asked.length, 2);
+    // Inbound: the remote end is the source.
+    const inbound = event([10, 0, 0, 1], 1);
+    assert.equal(remoteAddress(inbound), '10.0.0.1', 'the record\'s daddr: the peer');
+  });
+
+  test('no name, a failed or a slow lookup: the address stands for itself', async () => {
+    const printed: string[] = [];
+    const never = (): Promise<string[]> => new Promise(() => {});
+    const slow = new NamedRows(new NameCache(never, { timeoutMs: 20 }), (_e, name) => printed.push(name));
+    slow.push(event([192, 0, 2, 1]));
+    await slow.settled();
+    assert.deepEqual(printed, ['192.0.2.1']);
+    const failing = new NamedRows(new NameCache((a) => Promise.reject(Object.assign(new Error(`ENOTFOUND ${a}`), { code: 'ENOTFOUND' }))), (_e, name) => printed.push(name));
+    failing.push(event([192, 0, 2, 2]));
+    await failing.settled();
+    const empty = new NamedRows(new NameCache(() => Promise.resolve([])), (_e, name) => printed.push(name));
+    empty.push(event([192, 0, 2, 3]));
+    await empty.settled();
+    assert.deepEqual(printed, ['192.0.2.1', '192.0.2.2', '192.0.2.3']);
+    // flush prints what waits, unnamed, at once.
+    const pending = new NamedRows(new NameCache(never), (_e, name) => printed.push(name));
+    pending.push(event([192, 0, 2, 4]));
+    assert.equal(pending.waiting, 1);
+    pending.flush();
+    assert.equal(printed.at(-1), '192.0.2.4');
+  });
+
+  test('the name stands in RADDR; -d is for tables', () => {
+    const layout = tableLayout({ kind: 'events' });
+    assert.match(layout.row(event([10, 0, 0, 1]), 'one.example'), / 127\.0\.0\.1 +40000 one\.example +80 /);
+    assert.equal((parseTcptrackArgs(['-d']) as { dns: boolean }).dns, true);
+    assert.throws(() => resolveOptions({ dns: true, output: 'json' }), /JSON lines keep the addresses/);
   });
 });
 
@@ -520,7 +584,7 @@ describe('tsbpf tcptrack --help', () => {
       },
     });
     assert.equal(await command.run(['--help'], { stdout: out, stderr: out, stdin: new PassThrough() }), 0);
-    for (const opt of ['--pid', '--uid', '--port', '--ipv4', '--ipv6', '--cgroup', '--netns', '--accept', '--close', '--count', '--duration', '--events', '--output', '--json', '--life', '--wide', '--top', '--verbose']) {
+    for (const opt of ['--pid', '--uid', '--port', '--ipv4', '--ipv6', '--cgroup', '--netns', '--accept', '--close', '--count', '--duration', '--events', '--output', '--json', '--life', '--wide', '--dns', '--top', '--verbose']) {
       assert.ok(text.includes(opt), opt);
     }
     assert.equal(command.name, 'tcptrack');

@@ -13,6 +13,7 @@ import { CLOSE_KEYS, JSON_KEYS, type EventJson } from '../src/tools/tcptrack/eve
 import { kernelProbes, type HookProbes } from '../src/tools/tcptrack/hooks.js';
 import type { TcptrackOptions } from '../src/tools/tcptrack/options.js';
 import { cgroup2Root } from '../src/tools/tcptrack/options.js';
+import { dnsReverse } from '../src/tools/tcptrack/names.js';
 import { runTcptrack, type TcptrackResult } from '../src/tools/tcptrack/run.js';
 import type { Summary } from '../src/tools/tcptrack/stats.js';
 import { haveFentry } from '../src/features/kernel.js';
@@ -749,6 +750,26 @@ describe('tcptrack (kernel)', () => {
     assert.deepEqual(inbound.slice(8, 10), [String(Math.floor(300_000 / 1024)), String(Math.floor(100_000 / 1024))]);
     for (const f of [outbound, inbound]) assert.match(f[10]!, /^\d+\.\d\d$/);
     assert.match(out.text, /Connection Statistics/);
+  });
+
+  test('-d: the remote end by its name, from a reverse lookup that does not hold up the trace', async (t) => {
+    if (!requireRoot(t)) return;
+    const { port4 } = await dualStack(t);
+    // What the resolver says of 127.0.0.1 here (/etc/hosts), or the address if nothing.
+    const expected = (await dnsReverse()('127.0.0.1').catch(() => []))[0] ?? '127.0.0.1';
+    const client = startClient([{ op: 'exchange', host: '127.0.0.1', port: port4, send: REQUEST }]);
+    t.after(() => client.stop());
+    const out = new Capture();
+    const result = await within(
+      runTcptrack({ dns: true, ports: [port4], maxEvents: 1 }, { stdout: out, stderr: new Capture() }, undefined, { onReady: () => void client.go() }),
+      30_000,
+      'tcptrack -d -n 1',
+    );
+    assert.equal(result.reason, 'count');
+    const row = out.text.split('\n').find((l) => / established$/.test(l));
+    assert.ok(row, out.text);
+    // TIME PID UID COMM LADDR LPORT RADDR RPORT LAT(ms) STATE
+    assert.deepEqual(row.trim().split(/\s+/).slice(6, 8), [expected, String(port4)]);
   });
 
   test('-c on a terminal says that it counts; the box starts on a line of its own', async (t) => {

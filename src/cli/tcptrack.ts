@@ -37,6 +37,8 @@ Options:
       --life             the same as -o life
   -w, --wide             tables: every column (NETNS too), addresses never shortened; without
                          it a table fits the terminal's width (columns dropped as needed)
+  -d, --dns              tables: remote addresses by their DNS names (reverse lookups; a row
+                         waits for its name a second at most)
       --top N            rows per statistics section (default 10)
   -v, --verbose          say on stderr which hooks are in use, and when tracing starts
   -h, --help             this help
@@ -74,6 +76,7 @@ const OPTIONS = {
   json: { type: 'boolean', short: 'j' },
   life: { type: 'boolean' },
   wide: { type: 'boolean', short: 'w' },
+  dns: { type: 'boolean', short: 'd' },
   top: { type: 'string' },
   verbose: { type: 'boolean', short: 'v' },
   help: { type: 'boolean', short: 'h' },
@@ -135,6 +138,7 @@ export function parseTcptrackArgs(argv: string[]): TcptrackOptions | 'help' {
     verbose: values.verbose ?? false,
   };
   if (values.wide) o.wide = true;
+  if (values.dns) o.dns = true;
   if (values.netns !== undefined) o.netns = resolveNetns(values.netns);
   if (values.pid !== undefined) o.pid = parsePid(values.pid);
   if (values.uid !== undefined) o.uid = parseUid(values.uid);

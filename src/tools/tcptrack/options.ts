@@ -50,6 +50,8 @@ export interface TcptrackOptions {
   output?: OutputFormat;
   /** Tables: every column (NETNS too), addresses never shortened, whatever the terminal's width. */
   wide?: boolean;
+  /** Tables: remote addresses by their DNS names (reverse lookups, each row waiting a second at most). */
+  dns?: boolean;
   verbose?: boolean;
   /** Rows per section of the statistics. */
   top?: number;
@@ -210,6 +212,7 @@ export function resolveOptions(o: TcptrackOptions): ResolvedOptions {
   if (o.maxEvents !== undefined && !(Number.isInteger(o.maxEvents) && o.maxEvents > 0)) throw new UsageError(`invalid event count ${o.maxEvents}`);
   const output = o.output ?? 'table';
   if (!OUTPUT_FORMATS.includes(output)) throw new UsageError(`invalid output format '${String(output)}' (${OUTPUT_FORMATS.join(', ')})`);
+  if (o.dns === true && output === 'json') throw new UsageError('-d names addresses in the tables; JSON lines keep the addresses');
   return {
     pid: o.pid,
     uid: o.uid,
@@ -226,6 +229,7 @@ export function resolveOptions(o: TcptrackOptions): ResolvedOptions {
     close: (o.close ?? false) || output === 'life',
     output,
     wide: o.wide ?? false,
+    dns: o.dns ?? false,
     verbose: o.verbose ?? false,
     top: o.top ?? 10,
   };

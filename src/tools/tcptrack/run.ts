@@ -8,6 +8,7 @@ import { EventJsonWriter, MAX_LINE } from './jsonline.js';
 import { describePlan, kernelProbes, openTrackerWithFallback, planHooks, type HookPlan, type HookProbes, type Tracker } from './hooks.js';
 import { checkPrivileges, DRAIN_INTERVAL_MS, resolveOptions, trackerConfig, type ResolvedOptions, type TcptrackOptions } from './options.js';
 import { connStatFrom, formatSummary, summarize, type ConnStat, type Summary } from './stats.js';
+import { dnsReverse, NameCache, NamedRows, type ReverseLookup } from './names.js';
 import { tableLayout, type TableLayout } from './table.js';
 import { connKeyCodec, connStatCodec, type ConnKey, type ConnStat as RawConnStat } from './tcptrack.js';
 
@@ -44,6 +45,8 @@ export interface RunHandlers {
   ringBytes?: number;
   /** Slots of the socket table (see TrackerOptions.socketSlots). */
   socketSlots?: number;
+  /** How -d looks names up (default: reverse DNS lookups). */
+  reverseLookup?: ReverseLookup;
 }
 
 export interface TraceProgress {
@@ -208,6 +211,7 @@ async function trace(o: ResolvedOptions, io: TcptrackIO, tracker: Tracker, reade
   const json = o.output === 'json';
   const life = o.output === 'life';
   const layout = outputLayout(o, io.stdout);
+  const named = layout !== undefined && o.dns ? new NamedRows(new NameCache(handlers.reverseLookup ?? dnsReverse()), (e, name) => out.push(layout.row(e, name))) : undefined;
   const offset = monotonicOffsetMs();
   const jsonWriter = new EventJsonWriter(offset);
   let events = 0;
@@ -232,6 +236,7 @@ async function trace(o: ResolvedOptions, io: TcptrackIO, tracker: Tracker, reade
       if (view === undefined || view.buffer !== data.buffer) view = new DataView(data.buffer, data.byteOffset, data.byteLength);
       const e = decodeEventAt(view, data, offsetInRing, offset);
       if (json) out.pushJson(jsonWriter, data, offsetInRing);
+      else if (named !== undefined) named.push(e);
       else out.push(layout!.row(e));
       handlers.onEvent?.(e);
     }
@@ -292,6 +297,9 @@ async function trace(o: ResolvedOptions, io: TcptrackIO, tracker: Tracker, reade
     stopReading();
     for (const link of tracker.links) link.close();
     if (!o.countOnly && reason !== 'count' && !out.broken) reader.drainRaw(onRecord);
+    // Rows still waiting for names get them (a second at most), or are printed without.
+    if (named !== undefined && !out.broken) await named.settled();
+    named?.flush();
     out.flush();
     reportLost();
     const summary = summarize(readStats(tracker), reported, o.top);

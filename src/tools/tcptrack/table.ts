@@ -23,7 +23,8 @@ export interface TableLayout {
   readonly header: string;
   /** The columns in use, by header. */
   readonly columns: readonly string[];
-  row(e: ConnEvent): string;
+  /** The row of an event; `remoteName` (-d) stands in RADDR for the remote address. */
+  row(e: ConnEvent, remoteName?: string): string;
 }
 
 interface Column {
@@ -48,7 +49,7 @@ interface Column {
    */
   cut?: 'end' | 'middle';
   /** The cell's text. `room` is the width the cell has, for values with a short form. */
-  cell(e: ConnEvent, room: number): string;
+  cell(e: ConnEvent, room: number, remoteName: string | undefined): string;
 }
 
 /** The longest IPv6 address in RFC 5952 text. */
@@ -116,7 +117,7 @@ const COMM: Column = { header: 'COMM', width: COMM_TEXT, min: 10, cut: 'end', ce
 const NETNS: Column = { header: 'NETNS', width: 10, right: true, wideOnly: true, cell: (e) => String(e.netns) };
 const LADDR: Column = { header: 'LADDR', width: IPV4_TEXT, max: IPV6_TEXT, cut: 'middle', keep: 4, cell: localAddr };
 const LPORT: Column = { header: 'LPORT', width: 5, keep: 5, cell: (e) => String(localPort(e)) };
-const RADDR: Column = { header: 'RADDR', width: IPV4_TEXT, max: IPV6_TEXT, cut: 'middle', cell: remoteAddr };
+const RADDR: Column = { header: 'RADDR', width: IPV4_TEXT, max: IPV6_TEXT, cut: 'middle', cell: (e, _room, name) => name ?? remoteAddr(e) };
 const RPORT: Column = { header: 'RPORT', width: 5, cell: (e) => String(remotePort(e)) };
 const LAT: Column = { header: 'LAT(ms)', width: 8, right: true, keep: 1, cell: (e) => (e.latencyMs === null ? '-' : e.latencyMs.toFixed(3)) };
 const STATE: Column = { header: 'STATE', width: 11, cell: stateText };
@@ -202,6 +203,6 @@ export function tableLayout(options: LayoutOptions): TableLayout {
   return {
     header: line((c) => c.header),
     columns: cols.map((c) => c.header),
-    row: (e) => line((c, room) => c.cell(e, room)),
+    row: (e, remoteName) => line((c, room) => c.cell(e, room, remoteName)),
   };
 }
