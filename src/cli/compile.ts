@@ -5,20 +5,7 @@ import { CompileError } from '../codegen/errors.js';
 import { compileFile } from '../codegen/toolchain.js';
 import { parse, printHelp } from './args.js';
 import { UsageError, type Command, type CommandIO } from './command.js';
-
-const HELP = `Usage: tsbpf compile <src.bpf.c> -o <out.o> [-- clang flags]
-
-Compiles BPF C with clang -target bpfel -O2 -g -D__TARGET_ARCH_<arch>, includes from the
-source's directory, libbpf's headers and /usr/include/<multiarch> (and a vmlinux.h generated
-from the kernel's BTF when the source includes one that is not on the include path), then
-strips DWARF keeping BTF. Flags after -- go to clang.
-
-Options:
-  -o, --out <file>  the object to write (required)
-  -h, --help        this help
-
-On a compile error clang's diagnostics are printed and nothing is written.
-`;
+import { HELP } from './help/compile.js';
 
 async function run(argv: string[], io: CommandIO): Promise<number> {
   const dashes = argv.indexOf('--');
