@@ -9,7 +9,7 @@ import { allIds, getFdById } from '../sys/attrs.js';
 import { mapInfo, type MapInfo } from '../sys/info.js';
 import { Cmd, MapType, UpdateFlags } from '../sys/types.js';
 import { formatTable, UsageError, writeJson, type Command, type CommandIO } from './command.js';
-import { help } from './help/map.js';
+import { HELP } from './help/map.js';
 
 interface Flags {
   json: boolean;
@@ -342,12 +342,12 @@ const aliases: Record<string, string> = { ls: 'list' };
 export const command: Command = {
   name: 'map',
   summary: 'list, show, dump, update, delete and pin BPF maps',
-  help,
+  help: HELP,
   async run(argv: string[], io: CommandIO): Promise<number> {
     const [first, ...rest] = argv;
     if (first === undefined) throw new UsageError('missing command (list, show, dump, update, delete, pin)');
     if (first === '-h' || first === '--help' || first === 'help') {
-      io.stdout.write(help);
+      io.stdout.write(HELP);
       return 0;
     }
     const name = aliases[first] ?? first;
@@ -355,7 +355,7 @@ export const command: Command = {
     if (sub === undefined) throw new UsageError(`unknown command "${first}" (list, show, dump, update, delete, pin)`);
     const flags = parse(rest);
     if (flags.help) {
-      io.stdout.write(help);
+      io.stdout.write(HELP);
       return 0;
     }
     try {

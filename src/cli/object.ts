@@ -221,17 +221,17 @@ async function inspect(argv: string[], io: CommandIO): Promise<number> {
 }
 
 /** One line for stderr: what failed and where in the source, then the verifier's explanation. */
-function reportFailure(io: CommandIO, err: unknown): void {
+function reportFailure(io: CommandIO, err: unknown, verb: string): void {
   if (err instanceof VerifierError) {
     const reason = err.reason.filter((l) => !l.startsWith('; ')).slice(-1)[0] ?? err.message.split('\n')[0];
     const where = err.source !== undefined ? ` at ${formatSource(err.source)}` : '';
     const core = err instanceof ProgramVerifierError && err.core !== undefined ? `CO-RE relocation failed: ${err.core.local} (${coreReloKindName(err.core.kind)}) does not exist in the kernel's BTF; ` : '';
-    io.stderr.write(`tsbpf: program ${err.program} rejected by the verifier: ${core}${reason}${where} [${err.code}]\n`);
+    io.stderr.write(`tsbpf object ${verb}: program ${err.program} rejected by the verifier: ${core}${reason}${where} [${err.code}]\n`);
     for (const line of err.reason) io.stderr.write(`  ${line}\n`);
     return;
   }
   const message = err instanceof Error ? err.message.split('\n').join('; ') : String(err);
-  io.stderr.write(`tsbpf: ${message}${err instanceof TsbpfError && !message.includes(`[${err.code}]`) ? ` [${err.code}]` : ''}\n`);
+  io.stderr.write(`tsbpf object ${verb}: ${message}${err instanceof TsbpfError && !message.includes(`[${err.code}]`) ? ` [${err.code}]` : ''}\n`);
 }
 
 function errorText(err: unknown): string {
@@ -291,7 +291,7 @@ async function load(argv: string[], io: CommandIO): Promise<number> {
         values.pretty === true,
       );
     }
-    reportFailure(io, err);
+    reportFailure(io, err, 'load');
     return 1;
   }
   try {
@@ -363,7 +363,7 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
   try {
     c = spec.load(kernelBtf !== undefined ? { kernelBtf } : {});
   } catch (err) {
-    reportFailure(io, err);
+    reportFailure(io, err, 'run');
     return 1;
   }
   try {
@@ -596,7 +596,7 @@ function untilStopped(): { stopped: Promise<void>; run(ms: number | undefined): 
 
 function dumpMaps(c: Collection, io: CommandIO, json: boolean): void {
   const { maps, unreadable } = readMapContents(c.maps);
-  for (const [name, reason] of Object.entries(unreadable)) io.stderr.write(`tsbpf: map ${name} left out of the dump: ${reason}\n`);
+  for (const [name, reason] of Object.entries(unreadable)) io.stderr.write(`tsbpf object attach: map ${name} left out of the dump: ${reason}\n`);
   if (json) {
     writeJson(io.stdout, { maps });
     return;
@@ -648,7 +648,7 @@ async function attach(argv: string[], io: CommandIO): Promise<number> {
   try {
     c = spec.load(kernelBtf !== undefined ? { kernelBtf } : {});
   } catch (err) {
-    reportFailure(io, err);
+    reportFailure(io, err, 'attach');
     return 1;
   }
   const watchers: Watcher[] = [];

@@ -1,5 +1,5 @@
 // The help of `tsbpf map`, apart from its implementation so that `--help` loads no library code.
-export const help = `Usage: tsbpf map <command> [options]
+export const HELP = `Usage: tsbpf map <command> [options]
 
 Commands:
   list [--json]                          every map in the kernel
@@ -29,7 +29,7 @@ Exit status: 0 on success, 1 on failure (reason on stderr), 2 on usage errors.
 `;
 
 /** Each verb and its help text. */
-export const verbs: Readonly<Record<string, string>> = { list: help, show: help, dump: help, update: help, delete: help, pin: help };
+export const verbs: Readonly<Record<string, string>> = { list: HELP, show: HELP, dump: HELP, update: HELP, delete: HELP, pin: HELP };
 
 /** Other names of verbs. */
 export const aliases: Readonly<Record<string, string>> = { ls: 'list' };
