@@ -2,8 +2,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { TsbpfError } from '../errors.js';
-import { UsageError, type Command, type CommandIO } from './command.js';
+// Only types from the rest of tsbpf: every module imported here is paid by every command, and
+// by `--help`, so errors are told apart by their code (TsbpfError's, UsageError's EUSAGE).
+import type { Command, CommandIO } from './command.js';
 
 /** A command's help, kept apart from its implementation (src/cli/help/<name>.ts). */
 interface HelpModule {
@@ -43,8 +44,15 @@ export const COMMANDS: readonly CommandEntry[] = [
 const HELP_FLAGS = new Set(['-h', '--help', 'help']);
 const VERSION_FLAGS = new Set(['-V', '--version', 'version']);
 
+// process.stdin is made on first use, and making it costs every command that reads no input.
 function processIO(): CommandIO {
-  return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin };
+  return {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    get stdin() {
+      return process.stdin;
+    },
+  };
 }
 
 /** The version in the package's package.json. */
@@ -132,16 +140,23 @@ function usage(io: CommandIO, context: string | undefined, message: string): num
 
 function failure(io: CommandIO, context: string | undefined, err: unknown): number {
   let { line } = errorLine(context, messageOf(err));
-  if (err instanceof TsbpfError && !line.includes(`[${err.code}]`)) line += ` [${err.code}]`;
+  const code = codeOf(err);
+  if (code !== undefined && !line.includes(`[${code}]`)) line += ` [${code}]`;
   io.stderr.write(`${line}\n`);
   if (process.env.TSBPF_DEBUG === '1' && err instanceof Error && err.stack) io.stderr.write(`${err.stack}\n`);
   return 1;
 }
 
+/** The code of a TsbpfError (an errno name or a tsbpf code) or of a Node system error. */
+function codeOf(err: unknown): string | undefined {
+  const code = err instanceof Error ? (err as { code?: unknown }).code : undefined;
+  return typeof code === 'string' && /^E[A-Z0-9]+$/.test(code) ? code : undefined;
+}
+
+/** A UsageError (code EUSAGE) or one of parseArgs' own errors. */
 function isUsageError(err: unknown): boolean {
-  if (err instanceof UsageError) return true;
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS');
+  const code = err instanceof Error ? (err as { code?: unknown }).code : undefined;
+  return typeof code === 'string' && (code === 'EUSAGE' || code.startsWith('ERR_PARSE_ARGS'));
 }
 
 /** Whether the arguments ask for help (`-h` or `--help` before any `--`). */
