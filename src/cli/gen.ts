@@ -1,6 +1,6 @@
 // `tsbpf gen`: compile BPF C and generate a typed TypeScript module for it (bpf2go for TypeScript).
-import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, relative } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { CompileError } from '../codegen/errors.js';
 import { generateModule } from '../codegen/generate.js';
 import { pascalCase } from '../codegen/names.js';
@@ -8,6 +8,7 @@ import { compileFile } from '../codegen/toolchain.js';
 import { parse, printHelp } from './args.js';
 import { plural, UsageError, writeJson, type Command, type CommandIO } from './command.js';
 import { HELP } from './help/gen.js';
+import { requireOutputDir, writeOutputs } from './output.js';
 
 /** Quotes an argument for the header's command line when the shell would need it. */
 export function shellQuote(arg: string): string {
@@ -37,7 +38,7 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
   if (values.embed && values['no-embed']) throw new UsageError('gen: --embed and --no-embed contradict each other');
   if (!existsSync(source) || !statSync(source).isFile()) throw new UsageError(`gen: no such source file: ${source}`);
   const outDir = values.out ?? dirname(source);
-  if (existsSync(outDir) && !statSync(outDir).isDirectory()) throw new UsageError(`gen: --out ${outDir} is not a directory`);
+  requireOutputDir(values.out === undefined ? 'the source directory' : '--out', outDir);
 
   const result = await generate({ name, source, outDir, types: values.type ?? [], runtime: values.runtime, embed: values.embed ? true : values['no-embed'] ? false : undefined, cflags, commandLine: ['tsbpf', 'gen', ...argv].map(shellQuote).join(' ') }, io);
   if (result === undefined) return 1;
@@ -91,21 +92,12 @@ export async function generate(req: GenRequest, io: CommandIO): Promise<GenResul
     commandLine: req.commandLine,
     embed: req.embed,
   });
-  mkdirSync(req.outDir, { recursive: true });
   const objectPath = join(req.outDir, objectFile);
   const modulePath = join(req.outDir, `${req.name}.ts`);
-  const tag = `${process.pid}.tmp`;
-  const tmpObject = join(req.outDir, `.${basename(objectPath)}.${tag}`);
-  const tmpModule = join(req.outDir, `.${basename(modulePath)}.${tag}`);
-  try {
-    writeFileSync(tmpObject, compiled.object);
-    writeFileSync(tmpModule, text);
-    renameSync(tmpObject, objectPath);
-    renameSync(tmpModule, modulePath);
-  } finally {
-    rmSync(tmpObject, { force: true });
-    rmSync(tmpModule, { force: true });
-  }
+  writeOutputs([
+    { path: objectPath, data: compiled.object },
+    { path: modulePath, data: text },
+  ]);
   return { objectPath: relative(process.cwd(), objectPath) || objectPath, modulePath: relative(process.cwd(), modulePath) || modulePath, objectBytes: compiled.object.length };
 }
 
