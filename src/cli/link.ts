@@ -59,7 +59,12 @@ function output(io: CommandIO, values: { json?: boolean | undefined; pretty?: bo
     writeJson(io.stdout, single ? docs[0] : docs, values.pretty === true);
     return;
   }
-  for (const i of infos) io.stdout.write(linkText(i));
+  io.stdout.write(listText(infos));
+}
+
+/** The text of `link list`: each link as bpftool prints it, or a line saying there is none. */
+export function listText(infos: readonly LinkInfo[]): string {
+  return infos.length === 0 ? 'no links\n' : infos.map(linkText).join('');
 }
 
 async function list(argv: string[], io: CommandIO): Promise<number> {

@@ -4,7 +4,8 @@ export const HELP = `Usage: tsbpf map <command> [options]
 Commands:
   list [--json]                          every map in the kernel
   show MAP [--json]                      one map's attributes
-  dump MAP [--json]                      every element, keys and values in hex
+  dump MAP [--json] [--hex]              every element, decoded through the map's BTF when it
+                                         has one (as bpftool), else in hex (--hex: always)
   update MAP key BYTES value BYTES [any|noexist|exist]
                                          write one element (default: any)
   update MAP key BYTES value id ID|pinned PATH [any|noexist|exist]
@@ -21,7 +22,9 @@ may hold several bytes each: \`key hex 01 00 00 00\` or \`key hex 01000000\`. Th
 match the map's key or value size. Values of per-CPU maps are given once and written to every CPU.
 
 Options:
-  -j, --json     one JSON document (bpftool's layout for dump: arrays of "0x.." strings)
+  -j, --json     one JSON document (bpftool's layout for dump: arrays of "0x.." strings,
+                 and "formatted" with the decoded key and value when the map has BTF)
+      --hex      dump: keys and values as bytes only
   -p, --pretty   indented JSON (implies --json)
   -h, --help     this text
 
