@@ -2,10 +2,11 @@
 // libbpf (through `bpftool prog loadall`) does, into the same instructions.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { NotSupportedError } from '../src/errors.js';
+import { makeBpffsDir } from '../src/map/bpffs.js';
 import { CollectionSpec, ProgramNotSupportedError } from '../src/object/index.js';
 import { objGet } from '../src/sys/attrs.js';
 import { progInfo } from '../src/sys/info.js';
@@ -20,7 +21,7 @@ function haveBpftool(): boolean {
 /** Loads with libbpf through bpftool; the tags of the programs it loaded, or undefined if it failed. */
 function bpftoolTags(object: string): Map<string, string> | undefined {
   const dir = join('/sys/fs/bpf', uniqueName('tsbpfrw', 40));
-  mkdirSync(dir, { recursive: true });
+  makeBpffsDir(dir);
   try {
     const r = spawnSync('bpftool', ['prog', 'loadall', object, dir], { encoding: 'utf8' });
     if (r.status !== 0) return undefined;

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TsbpfError } from '../errors.js';
+import { onFilesystemMounted } from '../sys/mounts.js';
 import { UsageError, type Command, type CommandIO } from './command.js';
 
 interface CommandEntry {
@@ -145,6 +146,16 @@ export async function main(argv: string[], io: CommandIO = processIO()): Promise
   }
   if (first.startsWith('-')) return usage(io, undefined, `unknown option '${first}'`);
 
+  // A filesystem mounted on the user's behalf (bpffs for a pin, tracefs for a hook) is said once.
+  const stopListening = onFilesystemMounted((fstype, target) => io.stderr.write(`tsbpf: mounted ${fstype} at ${target}, where none was mounted\n`));
+  try {
+    return await dispatch(first, rest, io);
+  } finally {
+    stopListening();
+  }
+}
+
+async function dispatch(first: string, rest: string[], io: CommandIO): Promise<number> {
   const entry = findCommand(first);
   if (entry === undefined) return usage(io, undefined, `unknown command '${first}'`);
 
