@@ -17,14 +17,18 @@ Compiles BPF C with clang and writes, into the output directory:
 
 clang runs with -target bpfel -O2 -g -D__TARGET_ARCH_<arch>, includes from the source's
 directory, libbpf's headers and /usr/include/<multiarch>. A source that includes "vmlinux.h"
-with none on the include path gets one generated from /sys/kernel/btf/vmlinux (cached in
-node_modules/.cache/tsbpf). Flags after -- go to clang (-I, -D, -W...).
+uses the one given with --vmlinux, else one on the include path or beside the source, and only
+otherwise one generated from the running kernel's BTF (/sys/kernel/btf/vmlinux, cached in
+node_modules/.cache/tsbpf; said on stderr): the object then depends on the machine that built
+it. Flags after -- go to clang (-I, -D, -W...).
 
 Options:
   -o, --out <dir>       where to write (default: the source's directory)
   -t, --type <type>     also generate this struct, union, enum or typedef (repeatable);
                         TYPE:MAP also types the records of ring/perf buffer map MAP (a lone
                         --type binds to the object's only ring or perf buffer by itself)
+      --vmlinux <file>  the vmlinux.h the source includes (commit one, for objects that
+                        build the same on every machine)
       --runtime <spec>  the module generated code imports its support from, as written in
                         the import (default '${DEFAULT_RUNTIME}')
       --embed           embed the object in the module as base64 (default up to ${EMBED_LIMIT / 1024 / 1024} MiB)
@@ -55,6 +59,7 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
     out: { type: 'string', short: 'o' },
     type: { type: 'string', short: 't', multiple: true },
     runtime: { type: 'string' },
+    vmlinux: { type: 'string' },
     embed: { type: 'boolean' },
     'no-embed': { type: 'boolean' },
     json: { type: 'boolean', short: 'j' },
@@ -69,7 +74,8 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
   const outDir = values.out ?? dirname(source);
   if (existsSync(outDir) && !statSync(outDir).isDirectory()) throw new UsageError(`gen: --out ${outDir} is not a directory`);
 
-  const result = await generate({ name, source, outDir, types: values.type ?? [], runtime: values.runtime, embed: values.embed ? true : values['no-embed'] ? false : undefined, cflags, commandLine: ['tsbpf', 'gen', ...argv].map(shellQuote).join(' ') }, io);
+  if (values.vmlinux !== undefined && (!existsSync(values.vmlinux) || !statSync(values.vmlinux).isFile())) throw new UsageError(`gen: --vmlinux ${values.vmlinux}: no such file`);
+  const result = await generate({ name, source, outDir, types: values.type ?? [], runtime: values.runtime, vmlinux: values.vmlinux, embed: values.embed ? true : values['no-embed'] ? false : undefined, cflags, commandLine: ['tsbpf', 'gen', ...argv].map(shellQuote).join(' ') }, io);
   if (result === undefined) return 1;
   if (values.json) writeJson(io.stdout, { object: result.objectPath, module: result.modulePath, loader: `load${pascalCase(name)}`, bytes: result.objectBytes });
   else io.stdout.write(`wrote ${result.objectPath} (${result.objectBytes} bytes) and ${result.modulePath}\n`);
@@ -82,6 +88,8 @@ export interface GenRequest {
   readonly outDir: string;
   readonly types: readonly string[];
   readonly runtime?: string | undefined;
+  /** The vmlinux.h to compile with (else one beside the source, else one from this kernel). */
+  readonly vmlinux?: string | undefined;
   readonly embed?: boolean | undefined;
   readonly cflags: readonly string[];
   readonly commandLine: string;
@@ -101,7 +109,7 @@ export interface GenResult {
 export async function generate(req: GenRequest, io: CommandIO): Promise<GenResult | undefined> {
   let compiled;
   try {
-    compiled = await compileFile(req.source, { cflags: req.cflags });
+    compiled = await compileFile(req.source, { cflags: req.cflags, ...(req.vmlinux !== undefined ? { vmlinuxHeader: req.vmlinux } : {}) });
   } catch (err) {
     if (err instanceof CompileError) {
       io.stderr.write(err.diagnostics === '' ? '' : `${err.diagnostics}\n`);
@@ -109,6 +117,11 @@ export async function generate(req: GenRequest, io: CommandIO): Promise<GenResul
       return undefined;
     }
     throw err;
+  }
+  if (compiled.generatedVmlinux !== undefined) {
+    io.stderr.write(
+      `tsbpf gen: vmlinux.h generated from this kernel's BTF (${compiled.generatedVmlinux.btf}); the object depends on this machine's kernel build: give --vmlinux FILE or put a vmlinux.h beside the source to build the same object everywhere\n`,
+    );
   }
   if (compiled.warnings.trim() !== '') io.stderr.write(compiled.warnings.endsWith('\n') ? compiled.warnings : `${compiled.warnings}\n`);
   const objectFile = `${req.name}.bpf.o`;
