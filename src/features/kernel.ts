@@ -6,11 +6,12 @@ import { errnoName } from '../sys/errno.js';
 import { FD } from '../sys/fd.js';
 import { AttachType, MapType, ProgramType } from '../sys/types.js';
 import { loadProbeBtf } from './btf.js';
-import { haveMapType } from './maps.js';
+import { probeMapType } from './maps.js';
 import { FENTRY_TARGET, fentryLoadAttr, isProbeResult, minimalLoadAttr, probeProgramType } from './programs.js';
-import { no, probeLoad, RETURN_ZERO, unknown, YES, type ProbeResult } from './probe.js';
+import { no, probeLoad, refused, RETURN_ZERO, unknown, YES, type ProbeResult } from './probe.js';
 import { BtfKind, haveVmlinuxBtf, vmlinuxTypeId } from './vmlinux.js';
 
+const EPERM = 1;
 const ENODEV = 19;
 const BPF_FS_MAGIC = 0xcafe4a11;
 const TRACEFS_MAGIC = 0x74726163;
@@ -44,7 +45,7 @@ export const probeBtf = once(() => {
     r.close();
     return YES;
   }
-  return no(`BTF_LOAD failed with ${errnoName(-r)}`);
+  return -r === EPERM ? refused() : no(`BTF_LOAD failed with ${errnoName(-r)}`);
 });
 
 /** The kernel describes itself in BTF (/sys/kernel/btf/vmlinux), which CO-RE and tracing programs need. */
@@ -79,7 +80,7 @@ export const probeFentry = once(() => {
 });
 
 /** Ring buffer maps (Linux 5.8). */
-export const probeRingbuf = once(() => (haveMapType(MapType.RINGBUF) ? YES : no()));
+export const probeRingbuf = once(() => probeMapType(MapType.RINGBUF));
 
 /**
  * TCX (Linux 6.6): a TCX link to no device fails with ENODEV where the kernel knows the attach
@@ -89,7 +90,7 @@ export const probeTcx = once(() => {
   const attr = minimalLoadAttr(ProgramType.SCHED_CLS, RETURN_ZERO);
   if (isProbeResult(attr)) return attr;
   const { result } = progLoadRaw(attr);
-  if (result < 0) return unknown(`loading a sched_cls program failed with ${errnoName(-result)}`);
+  if (result < 0) return -result === EPERM ? refused() : unknown(`loading a sched_cls program failed with ${errnoName(-result)}`);
   const prog = new FD(result, 'tcx probe');
   try {
     linkCreate({ progFd: prog.value, targetFd: 0, attachType: AttachType.TCX_INGRESS }, 'tcx probe').close();
@@ -108,7 +109,8 @@ export const probeTcx = once(() => {
  * type is `struct bpf_xdp_link`.
  */
 export const probeXdpLink = once(() => {
-  if (probeProgramType(ProgramType.XDP).supported !== true) return no('no XDP programs');
+  const xdp = probeProgramType(ProgramType.XDP);
+  if (xdp.supported !== true) return xdp.supported === false ? no('no XDP programs') : xdp;
   if (!haveVmlinuxBtf()) return unknown('cannot tell without vmlinux BTF');
   return vmlinuxTypeId('bpf_xdp_link', BtfKind.STRUCT) !== undefined ? YES : no();
 });

@@ -5,6 +5,7 @@ import { accessSync, constants, existsSync, readdirSync, readFileSync } from 'no
 import { delimiter, join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { findClang, findStrip } from '../../src/codegen/toolchain.js';
+import type { ProbeResult } from '../../src/features/probe.js';
 
 /** True when this process may use bpf(2) fully (root). */
 export function isRoot(): boolean {
@@ -74,6 +75,17 @@ export function requireBpfToolchain(t: TestContext): boolean {
   const why = 'needs clang, llvm-strip and libbpf headers (apt-get install clang-19 llvm-19 libbpf-dev; npm test installs them when run as root on Debian or Ubuntu)';
   if (process.env.CI === 'true') throw new Error(why);
   t.skip(why);
+  return false;
+}
+
+/**
+ * Skips — even under CI=true — a test of a feature the running kernel refuses to everyone, as
+ * tsbpf's probes (which ask as libbpf and bpftool do) found it: ARENA maps here, for one. A
+ * feature the probe could not decide on is tried by the test itself.
+ */
+export function requireKernelFeature(t: TestContext, what: string, probe: ProbeResult): boolean {
+  if (probe.supported !== false) return true;
+  t.skip(`this kernel refuses ${what} to everyone${probe.detail ? ` (${probe.detail})` : ''}`);
   return false;
 }
 
