@@ -45,14 +45,23 @@ export function packageRoot(): string {
   return dir;
 }
 
+/**
+ * The addon through node-gyp-build: a local build (build/Release) first, else the prebuilt
+ * binary for this platform shipped in prebuilds/ (linux-x64 with glibc), so running needs no
+ * C compiler where one fits.
+ */
 function load(): Native {
   const root = packageRoot();
-  const candidates = [join(root, 'build', 'Release', 'tsbpf_native.node'), join(root, 'build', 'Debug', 'tsbpf_native.node')];
-  const path = candidates.find((p) => existsSync(p));
-  if (path === undefined) {
-    throw new Error(`tsbpf: the native addon is not built (looked for ${candidates[0]}); run \`npm install\` or \`npx node-gyp rebuild\` in ${root}`);
+  const require = createRequire(import.meta.url);
+  const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
+  try {
+    return nodeGypBuild(root) as Native;
+  } catch (err) {
+    throw new Error(
+      `tsbpf: no native addon fits this machine (${process.platform}-${process.arch}): no build in ${join(root, 'build', 'Release')} and no prebuilt binary in ${join(root, 'prebuilds')}; run \`npm install\` (which builds it with node-gyp) or \`npx node-gyp rebuild\` in ${root}`,
+      { cause: err },
+    );
   }
-  return createRequire(import.meta.url)(path) as Native;
 }
 
 /** The addon, loaded once on first use. */
