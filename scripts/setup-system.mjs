@@ -93,7 +93,7 @@ function main() {
     return 0;
   }
   const packages = [...new Set(missing.map((r) => r.package))];
-  for (const r of missing) say(`missing: ${r.commands.join(', ') || r.package} (${r.package}), for ${r.usedFor}`);
+  for (const r of missing) say(`missing: ${[...r.commands, ...(r.files ?? []).map((f) => f[0])].join(', ')} (package ${r.package}), for ${r.usedFor}`);
   for (const m of mounts) say(`not mounted: ${m.what}`);
   const canAct = isRoot && !check;
   if (canAct && packages.length > 0 && isDebian() && haveCommand('apt-get')) {

@@ -115,3 +115,27 @@ describe('without bpffs and tracefs mounted', () => {
     assert.ok(r.stdout.includes(`made ${dir}`), r.stdout);
   });
 });
+
+describe("npm test's setup step (scripts/setup-system.mjs) without bpffs and tracefs", () => {
+  const setup = [process.execPath, join(root, 'scripts', 'setup-system.mjs')].map(quote).join(' ');
+
+  it('as a user: prints the mount commands to run, and mounts nothing', (t) => {
+    if (!requireRoot(t)) return;
+    const r = bare(`${NOBODY} ${setup}; echo "rc=$?"; stat -f -c 'fs=%t' /sys/fs/bpf`);
+    assert.match(r.stdout, /^rc=0$/m, r.stderr);
+    assert.match(r.stdout, /^setup-system: not mounted: bpffs at \/sys\/fs\/bpf$/m);
+    assert.match(r.stdout, /^ {2}sudo mount -t bpf bpf \/sys\/fs\/bpf$/m);
+    assert.match(r.stdout, /^ {2}sudo mount -t tracefs nodev \/sys\/kernel\/tracing$/m);
+    assert.doesNotMatch(r.stdout, /^fs=cafe4a11$/m);
+  });
+
+  it('as root: mounts bpffs and tracefs and says so', (t) => {
+    if (!requireRoot(t)) return;
+    const r = bare(`${setup}; echo "rc=$?"; stat -f -c 'fs=%t' /sys/fs/bpf /sys/kernel/tracing`);
+    assert.match(r.stdout, /^rc=0$/m, r.stderr);
+    assert.match(r.stdout, /^setup-system: mounted bpffs at \/sys\/fs\/bpf$/m);
+    assert.match(r.stdout, /^setup-system: mounted tracefs at \/sys\/kernel\/tracing$/m);
+    assert.match(r.stdout, /^fs=cafe4a11$/m);
+    assert.match(r.stdout, /^fs=74726163$/m);
+  });
+});
