@@ -1,9 +1,11 @@
 // Facts about the running kernel beyond types and helpers: probe hooks, trampolines, links, BTF.
-import { existsSync, readFileSync, statfsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { BpfError, NotSupportedError } from '../errors.js';
 import { linkCreate, progLoadRaw } from '../sys/attrs.js';
 import { errnoName } from '../sys/errno.js';
 import { FD } from '../sys/fd.js';
+import { TRACEFS_ROOTS } from '../link/tracefs.js';
+import { BPF_FS_MAGIC, fsMagic, TRACEFS_MAGIC } from '../sys/mounts.js';
 import { AttachType, MapType, ProgramType } from '../sys/types.js';
 import { loadProbeBtf } from './btf.js';
 import { probeMapType } from './maps.js';
@@ -13,11 +15,9 @@ import { BtfKind, haveVmlinuxBtf, vmlinuxTypeId } from './vmlinux.js';
 
 const EPERM = 1;
 const ENODEV = 19;
-const BPF_FS_MAGIC = 0xcafe4a11;
-const TRACEFS_MAGIC = 0x74726163;
 
 /** Where tracefs may be mounted. */
-export const TRACEFS_PATHS = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'] as const;
+export const TRACEFS_PATHS = TRACEFS_ROOTS;
 
 function once(fn: () => ProbeResult): () => ProbeResult {
   let result: ProbeResult | undefined;
@@ -140,14 +140,6 @@ function readNumber(path: string): number | undefined {
   }
 }
 
-function fsType(path: string): number | undefined {
-  try {
-    return statfsSync(path).type;
-  } catch {
-    return undefined;
-  }
-}
-
 /** The sysctls and mounts bpftool reports under "system configuration". */
 export interface SystemConfig {
   /** net.core.bpf_jit_enable: 0 off, 1 on, 2 on with debug output. */
@@ -171,14 +163,14 @@ export function systemConfig(): SystemConfig {
   const jitHarden = readNumber('/proc/sys/net/core/bpf_jit_harden');
   const jitKallsyms = readNumber('/proc/sys/net/core/bpf_jit_kallsyms');
   const unprivileged = readNumber('/proc/sys/kernel/unprivileged_bpf_disabled');
-  const tracefs = TRACEFS_PATHS.find((p) => fsType(p) === TRACEFS_MAGIC);
+  const tracefs = TRACEFS_PATHS.find((p) => fsMagic(p) === TRACEFS_MAGIC);
   return {
     ...(jitEnable !== undefined ? { jitEnable } : {}),
     ...(jitHarden !== undefined ? { jitHarden } : {}),
     ...(jitKallsyms !== undefined ? { jitKallsyms } : {}),
     ...(unprivileged !== undefined ? { unprivilegedBpfDisabled: unprivileged } : {}),
     statsEnabled: readNumber('/proc/sys/kernel/bpf_stats_enabled') === 1,
-    bpffsMounted: fsType('/sys/fs/bpf') === BPF_FS_MAGIC,
+    bpffsMounted: fsMagic('/sys/fs/bpf') === BPF_FS_MAGIC,
     ...(tracefs ? { tracefs } : {}),
   };
 }

@@ -46,22 +46,25 @@ export function packageRoot(): string {
 }
 
 /**
- * The addon through node-gyp-build: a local build (build/Release) first, else the prebuilt
- * binary for this platform shipped in prebuilds/ (linux-x64 with glibc), so running needs no
- * C compiler where one fits.
+ * The path of the addon node-gyp-build picks: a local build (build/Release) first, else the
+ * prebuilt binary for this platform shipped in prebuilds/ (linux-x64 and linux-arm64 with glibc),
+ * so running needs no C compiler where one fits. Worker threads load the same file.
  */
-function load(): Native {
+export function nativeAddonPath(): string {
   const root = packageRoot();
-  const require = createRequire(import.meta.url);
-  const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
+  const nodeGypBuild = createRequire(import.meta.url)('node-gyp-build') as { resolve(dir: string): string };
   try {
-    return nodeGypBuild(root) as Native;
+    return nodeGypBuild.resolve(root);
   } catch (err) {
     throw new Error(
       `tsbpf: no native addon fits this machine (${process.platform}-${process.arch}): no build in ${join(root, 'build', 'Release')} and no prebuilt binary in ${join(root, 'prebuilds')}; run \`npm install\` (which builds it with node-gyp) or \`npx node-gyp rebuild\` in ${root}`,
       { cause: err },
     );
   }
+}
+
+function load(): Native {
+  return createRequire(import.meta.url)(nativeAddonPath()) as Native;
 }
 
 /** The addon, loaded once on first use. */
