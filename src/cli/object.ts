@@ -1,6 +1,5 @@
 // `tsbpf object`: inspect a BPF object file, load it, run one of its programs, disassemble one,
 // attach all of its programs and watch what they report.
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { disassembleLines, BPF_LD_IMM64, BPF_PSEUDO_BTF_ID, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE, isFunctionCall, isFunctionReference, isKfuncCall } from '../asm/index.js';
 import { coreReloKindName } from '../btf/ext.js';
@@ -19,6 +18,7 @@ import { PerfReader } from '../perf/index.js';
 import { RingBufReader } from '../ringbuf/index.js';
 import { parseDuration } from '../tools/common/duration.js';
 import { FileError, readRegularFile } from '../sys/readfile.js';
+import { ensureBpffs, makeBpffsDir } from '../map/bpffs.js';
 import { MapType } from '../sys/types.js';
 import { parse, printHelp } from './args.js';
 import { checkIntegerSetting, integerRange } from './settings.js';
@@ -270,6 +270,8 @@ async function load(argv: string[], io: CommandIO): Promise<number> {
   applySettings(spec, values.set ?? []);
   const kernelBtf = values['kernel-btf'];
   const json = values.json === true || values.pretty === true;
+  // The pin directory's filesystem is checked before anything is loaded or created.
+  if (values.pin !== undefined) ensureBpffs(values.pin);
   let c: Collection;
   try {
     c = spec.load({ ...(kernelBtf !== undefined ? { kernelBtf } : {}), ...(values.pin !== undefined ? { pinPath: values.pin } : {}) });
@@ -296,7 +298,7 @@ async function load(argv: string[], io: CommandIO): Promise<number> {
   }
   try {
     if (values.pin !== undefined) {
-      mkdirSync(join(values.pin, 'maps'), { recursive: true });
+      makeBpffsDir(join(values.pin, 'maps'));
       for (const [name, p] of Object.entries(c.programs)) p.pin(join(values.pin, pinName(name)));
       for (const [name, m] of Object.entries(c.maps)) if (m.pinnedPath === undefined) m.pin(join(values.pin, 'maps', pinName(name)));
     }
