@@ -990,6 +990,13 @@ describe('tsbpf tcptrack (command line)', () => {
       [['--cgroup', '/sys/fs/cgroup/no-such-cgroup-here'], 1, /no such cgroup/],
       [['-o', 'xml'], 2, /unknown format 'xml'/],
       [['--bogus'], 2, /bogus/],
+      // Negative numbers are values to refuse, not options; no timer longer than 2^31-1 ms.
+      [['-t', '-5'], 2, /-t '-5' must be positive$/],
+      [['-t=-5'], 2, /-t '-5' must be positive$/],
+      [['-n', '-1'], 2, /-n: must be positive, got '-1'$/],
+      [['-t', '720h'], 2, /-t '720h' is too long/],
+      [['--netns', 'no-such-netns-here'], 1, /no network namespace 'no-such-netns-here' in \/run\/netns/],
+      [['--life', '-j'], 2, /--json and --life contradict each other/],
     ];
     for (const [args, code, re] of cases) {
       const run = cli(args);
@@ -997,6 +1004,8 @@ describe('tsbpf tcptrack (command line)', () => {
       const lines = withoutNoise(run.stderr).filter((l) => !l.startsWith('see tsbpf'));
       assert.equal(lines.length, 1, `one line: ${run.stderr}`);
       assert.match(lines[0]!, re);
+      // Usage errors and failures alike name the command.
+      assert.match(lines[0]!, /^tsbpf tcptrack: /);
       assert.equal(run.stdout, '');
     }
     if (!requireRoot(t)) return;
