@@ -760,12 +760,15 @@ describe('tcptrack (kernel)', () => {
     const client = startClient([{ op: 'exchange', host: '127.0.0.1', port: port4, send: REQUEST }]);
     t.after(() => client.stop());
     const out = new Capture();
+    let going: Promise<StepResult[]> | undefined;
     const result = await within(
-      runTcptrack({ dns: true, ports: [port4], maxEvents: 1 }, { stdout: out, stderr: new Capture() }, undefined, { onReady: () => void client.go() }),
+      runTcptrack({ dns: true, ports: [port4], maxEvents: 1 }, { stdout: out, stderr: new Capture() }, undefined, { onReady: () => (going = client.go()) }),
       30_000,
       'tcptrack -d -n 1',
     );
     assert.equal(result.reason, 'count');
+    // The client finishes before the test ends (and stops it).
+    assert.equal((await within(going!, 30_000, 'the client'))[0]!.received, RESPONSE);
     const row = out.text.split('\n').find((l) => / established$/.test(l));
     assert.ok(row, out.text);
     // TIME PID UID COMM LADDR LPORT RADDR RPORT LAT(ms) STATE
