@@ -603,20 +603,33 @@ class ObjectReader {
     return out;
   }
 
-  /** The program's instructions followed by every function it reaches, offsets resolved. */
+  /**
+   * The program's instructions followed by every function it reaches, offsets resolved. As
+   * libbpf does, a function is appended where it is first called and its own callees follow it
+   * at once (depth-first, in call order), so the layout, and the tag, are libbpf's.
+   */
   #link(main: Func): ProgramInstruction[] {
-    const order: Func[] = [main];
-    const seen = new Set<Func>(order);
-    for (let i = 0; i < order.length; i++) {
-      for (const insn of order[i]!.insns) {
+    const order: Func[] = [];
+    const seen = new Set<Func>([main]);
+    // Each frame is a function and the index of its next instruction to scan.
+    const stack: { f: Func; next: number }[] = [{ f: main, next: 0 }];
+    while (stack.length > 0) {
+      const frame = stack[stack.length - 1]!;
+      if (frame.next === 0) order.push(frame.f);
+      let callee: Func | undefined;
+      while (callee === undefined && frame.next < frame.f.insns.length) {
+        const insn = frame.f.insns[frame.next++]!;
         if (insn.reference === undefined || !(isFunctionCall(insn) || isFunctionReference(insn))) continue;
         const f = this.#funcsByLabel.get(insn.reference);
         if (f === undefined) throw this.#error(`call of unknown function ${insn.reference}`, { program: main.symbol });
-        if (!seen.has(f)) {
-          seen.add(f);
-          order.push(f);
-        }
+        if (!seen.has(f)) callee = f;
       }
+      if (callee === undefined) {
+        stack.pop();
+        continue;
+      }
+      seen.add(callee);
+      stack.push({ f: callee, next: 0 });
     }
     // The program's own function belongs to it alone; subprograms are copied into each caller.
     const out: ProgramInstruction[] = main.insns.slice();

@@ -1,0 +1,33 @@
+// libbpf as the reference loader, through bpftool: what it loads an object into.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { objGet } from '../../src/sys/attrs.js';
+import { progInfo } from '../../src/sys/info.js';
+import { uniqueName } from './kernel.js';
+
+/** True when bpftool runs here. */
+export function haveBpftool(): boolean {
+  return spawnSync('bpftool', ['version'], { stdio: 'ignore' }).status === 0;
+}
+
+/**
+ * Loads every program of an object with libbpf (`bpftool prog loadall`); the tags of the
+ * programs by name, or the reason it failed.
+ */
+export function libbpfTags(object: string): Map<string, string> | { error: string } {
+  const dir = join('/sys/fs/bpf', uniqueName('tsbpflb', 40));
+  mkdirSync(dir, { recursive: true });
+  try {
+    const r = spawnSync('bpftool', ['prog', 'loadall', object, dir], { encoding: 'utf8' });
+    if (r.status !== 0) return { error: r.stderr.trim() };
+    const tags = new Map<string, string>();
+    for (const name of readdirSync(dir)) {
+      using fd = objGet(join(dir, name));
+      tags.set(name, progInfo(fd.value).tag);
+    }
+    return tags;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
