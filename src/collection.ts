@@ -239,6 +239,7 @@ class LoadSession {
       checkCompatible(ms, replacement, `replacement for map ${name}`);
       return replacement as CollectionMap;
     }
+    if (ms.problem !== undefined) throw new ObjectError(ms.problem.message, this.#context({ map: name }), ms.problem.code);
     const btf = this.#spec.btf;
     const key = ms.internal !== undefined ? (u32 as Codec<BtfValue>) : codecOf(btf, ms.keyType, ms.keySize);
     const value = codecOf(btf, ms.valueType, ms.valueSize);
@@ -395,6 +396,7 @@ class LoadSession {
   /** Everything before BPF_PROG_LOAD: CO-RE, calls, maps, kernel symbols, BTF records, attach target. */
   prepare(name: string, ps: ProgramSpec): RelocatedProgram {
     const ctx = this.#context({ program: name });
+    if (ps.problem !== undefined) throw new ObjectError(ps.problem.message, ctx, ps.problem.code);
     if (ps.type === ProgramType.UNSPEC) {
       throw new ObjectError(`section ${ps.sectionName} does not name a program type; set spec.programs.${name}.type before load`, ctx, 'ENOTSUP');
     }

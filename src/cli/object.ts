@@ -46,6 +46,9 @@ const INSPECT_HELP = `Usage: tsbpf object inspect FILE [--json] [--pretty]
 Reads FILE without loading anything (no privileges needed) and lists its programs (section,
 type, attach type, instructions), maps (type, key and value sizes and BTF types, max entries,
 flags), global variables with their types and initial values, externs, and CO-RE relocations.
+Programs and maps that cannot be loaded as the object has them (a static function in a program
+section, a call of a function another object defines, ...) are listed with the reason, the one
+loading fails with (JSON: "problem").
 `;
 
 const LOAD_HELP = `Usage: tsbpf object load FILE [--set NAME=VALUE ...] [--pin DIR] [--kernel-btf PATH] [--json]
@@ -186,6 +189,7 @@ function inspectDoc(spec: CollectionSpec): Record<string, unknown> {
       sleepable: p.sleepable,
       instructions: p.instructions.length,
       coreRelocations: coreCount(p),
+      ...(p.problem !== undefined ? { problem: p.problem.message } : {}),
     })),
     maps: Object.values(spec.maps).map((m) => ({
       name: m.name,
@@ -202,6 +206,7 @@ function inspectDoc(spec: CollectionSpec): Record<string, unknown> {
       ...(m.values.length > 0 && m.internal === undefined
         ? { values: m.values.map((e) => ({ key: e.key, value: e.value instanceof Uint8Array ? e.value : e.value })) }
         : {}),
+      ...(m.problem !== undefined ? { problem: m.problem.message } : {}),
     })),
     variables: Object.values(spec.variables).map((v) => ({
       name: v.name,
@@ -283,6 +288,15 @@ function inspectText(spec: CollectionSpec, name: string): string {
   const core = Object.values(spec.programs).reduce((n, p) => n + coreCount(p), 0);
   out.push('');
   out.push(`CO-RE relocations: ${core}`);
+  const problems = [
+    ...Object.values(spec.programs).flatMap((p) => (p.problem !== undefined ? [`program ${p.name}: ${p.problem.message}`] : [])),
+    ...Object.values(spec.maps).flatMap((m) => (m.problem !== undefined ? [`map ${m.name}: ${m.problem.message}`] : [])),
+  ];
+  if (problems.length > 0) {
+    out.push('');
+    out.push('Cannot load as they are (loading the object fails with these):');
+    for (const p of problems) out.push(`  ${p}`);
+  }
   return `${out.join('\n')}\n`;
 }
 

@@ -99,7 +99,7 @@ function readMaps(elf: ElfFile, btf: Btf): MapInfo[] {
     const symbols = elf
       .symbols()
       .filter((sym) => sym.sectionIndex === legacy.index && (sym.type === STT.OBJECT || sym.type === STT.NOTYPE) && sym.bind !== STB.LOCAL)
-      .map((sym) => ({ name: sym.name, offset: Number(sym.value) }));
+      .map((sym) => ({ name: sym.name, offset: Number(sym.value), size: Number(sym.size) }));
     for (const spec of parseLegacyMaps(elf.sectionData(legacy), elf.littleEndian, symbols)) {
       maps.push({ ...fromSpec(spec), offset: 1e12 + (symbols.find((x) => x.name === spec.name)?.offset ?? 0) });
     }

@@ -17,13 +17,26 @@ function resolve(btf: Btf, id: number): BtfType {
   return t;
 }
 
-/** `__uint(name, value)` is `int (*name)[value]`: the value is the array's length. */
+/**
+ * An integer attribute: `__uint(name, value)` is `int (*name)[value]`, the array's length;
+ * `__ulong(name, value)` is a member whose type is an enum of one value, for 64-bit values.
+ */
+function longMember(btf: Btf, m: BtfMember, map: string): bigint {
+  const t = resolve(btf, m.type);
+  if ((t.kind === 'ENUM' || t.kind === 'ENUM64') && t.values.length === 1) {
+    const v = BigInt(t.values[0]!.value);
+    return t.kind === 'ENUM' && !t.signed ? BigInt.asUintN(32, v) : BigInt.asUintN(64, v);
+  }
+  const a = t.kind === 'PTR' ? resolve(btf, t.type) : undefined;
+  if (a?.kind !== 'ARRAY') throw new ObjectError(`attribute ${m.name} is neither a __uint() (a pointer to an array) nor a __ulong() (an enum of one value)`, { map, section: '.maps' });
+  return BigInt(a.nelems);
+}
+
+/** An attribute the kernel takes as 32 bits. */
 function uintMember(btf: Btf, m: BtfMember, map: string): number {
-  const p = resolve(btf, m.type);
-  if (p.kind !== 'PTR') throw new ObjectError(`attribute ${m.name} is not a __uint() (a pointer to an array)`, { map, section: '.maps' });
-  const a = resolve(btf, p.type);
-  if (a.kind !== 'ARRAY') throw new ObjectError(`attribute ${m.name} is not a __uint() (a pointer to an array)`, { map, section: '.maps' });
-  return a.nelems;
+  const v = longMember(btf, m, map);
+  if (v > 0xffffffffn) throw new ObjectError(`attribute ${m.name} is ${v}, more than 32 bits`, { map, section: '.maps' });
+  return Number(v);
 }
 
 /** `__type(name, T)` is `T *name`: the pointed-to type. */
@@ -88,7 +101,7 @@ export function parseBtfMapDefinition(btf: Btf, name: string, typeId: number, in
         valueSize = uintMember(btf, m, name);
         break;
       case 'map_extra':
-        spec.mapExtra = BigInt(uintMember(btf, m, name));
+        spec.mapExtra = longMember(btf, m, name);
         break;
       case 'pinning': {
         if (inner) throw new ObjectError('the inner map of a map-in-map cannot be pinned', { map: name, section: '.maps' });
@@ -163,17 +176,30 @@ function checkSize(btf: Btf, t: BtfType, given: number | undefined, what: string
 
 const LEGACY_FIELDS = ['type', 'keySize', 'valueSize', 'maxEntries', 'flags', 'innerMapIdx', 'numaNode'] as const;
 
-/** `struct bpf_map_def` entries of the legacy `maps` section, at their symbols' offsets. */
-export function parseLegacyMaps(data: Uint8Array, littleEndian: boolean, symbols: readonly { name: string; offset: number }[]): MapSpec[] {
+/** A map definition's symbol in the legacy `maps` section; `size` is its st_size (0: unknown). */
+export interface LegacyMapSymbol {
+  readonly name: string;
+  readonly offset: number;
+  readonly size: number;
+}
+
+/**
+ * `struct bpf_map_def` entries of the legacy `maps` section, each at its symbol's offset and as
+ * long as its symbol says: objects linked together may hold definitions of different sizes.
+ * Only symbols without a size share the section evenly, as compilers that gave none did.
+ */
+export function parseLegacyMaps(data: Uint8Array, littleEndian: boolean, symbols: readonly LegacyMapSymbol[]): MapSpec[] {
   if (symbols.length === 0) return [];
   if (data.length === 0) throw new ObjectError('the maps section has symbols but no data', { section: 'maps' });
-  const defSize = Math.floor(data.length / symbols.length);
-  if (defSize < 4 * 5 || data.length % symbols.length !== 0 || defSize % 4 !== 0) {
-    throw new ObjectError(`cannot divide ${data.length} bytes among ${symbols.length} map definitions`, { section: 'maps' });
-  }
+  const evenSize = Math.floor(data.length / symbols.length);
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  return symbols.map(({ name, offset }) => {
-    if (offset % defSize !== 0 || offset + defSize > data.length) throw new ObjectError(`map definition at offset ${offset} is misplaced`, { section: 'maps', map: name });
+  return symbols.map(({ name, offset, size }) => {
+    const defSize = size > 0 ? size : evenSize;
+    if (size === 0 && (data.length % symbols.length !== 0 || offset % evenSize !== 0)) {
+      throw new ObjectError(`cannot divide ${data.length} bytes among ${symbols.length} map definitions without sizes`, { section: 'maps', map: name });
+    }
+    if (defSize < 4 * 5 || defSize % 4 !== 0) throw new ObjectError(`a map definition of ${defSize} bytes is not a struct bpf_map_def`, { section: 'maps', map: name });
+    if (offset < 0 || offset + defSize > data.length) throw new ObjectError(`map definition at offset ${offset} is misplaced`, { section: 'maps', map: name });
     const f: Record<(typeof LEGACY_FIELDS)[number], number> = { type: 0, keySize: 0, valueSize: 0, maxEntries: 0, flags: 0, innerMapIdx: 0, numaNode: 0 };
     for (let i = 0; i < LEGACY_FIELDS.length && i * 4 < defSize; i++) f[LEGACY_FIELDS[i]!] = view.getUint32(offset + i * 4, littleEndian);
     for (let o = LEGACY_FIELDS.length * 4; o < defSize; o++) {
