@@ -39,6 +39,8 @@ export interface ProgramLoadOverrides {
 export interface CollectionLoadOptions {
   /** The bpffs directory of LIBBPF_PIN_BY_NAME maps (default /sys/fs/bpf, as libbpf). */
   pinPath?: string;
+  /** The bpffs directory of iproute2's PIN_GLOBAL_NS maps (default /sys/fs/bpf/tc/globals, as tc). */
+  globalNsPinPath?: string;
   /** A BTF file (raw, or an ELF object with .BTF) to resolve CO-RE against instead of the kernel's. */
   kernelBtf?: string;
   /** Verifier log level for every program; the log is kept in Program.verifierLog. */
@@ -54,6 +56,7 @@ export { CollectionLinks, type AttachTarget, type CollectionAttachOptions, type 
 export { Variable } from './object/variable.js';
 
 const DEFAULT_PIN_PATH = '/sys/fs/bpf';
+const DEFAULT_GLOBAL_NS_PIN_PATH = '/sys/fs/bpf/tc/globals';
 /** Helper ids libbpf gives calls of weak kfuncs the kernel lacks: unknown to the verifier. */
 const POISON_KFUNC_BASE = 2002000000;
 
@@ -243,8 +246,8 @@ class LoadSession {
     const btf = this.#spec.btf;
     const key = ms.internal !== undefined ? (u32 as Codec<BtfValue>) : codecOf(btf, ms.keyType, ms.keySize);
     const value = codecOf(btf, ms.valueType, ms.valueSize);
-    if (ms.pinning === 'byName') {
-      const path = join(this.#opts.pinPath ?? DEFAULT_PIN_PATH, ms.name);
+    const path = this.#pinPathOf(ms);
+    if (path !== undefined) {
       if (existsSync(path)) {
         {
           using raw = Map.openPinned(path);
@@ -366,10 +369,17 @@ class LoadSession {
     }
   }
 
+  /** Where a pinned map of the spec lives (and is reused from); undefined for the others. */
+  #pinPathOf(ms: MapSpec): string | undefined {
+    if (ms.pinning === 'byName') return join(this.#opts.pinPath ?? DEFAULT_PIN_PATH, ms.name);
+    if (ms.pinning === 'globalNs') return join(this.#opts.globalNsPinPath ?? DEFAULT_GLOBAL_NS_PIN_PATH, ms.name);
+    return undefined;
+  }
+
   #pin(): void {
     for (const [name, ms] of Object.entries(this.#spec.maps)) {
-      if (ms.pinning !== 'byName' || this.#reused.has(name) || this.#opts.mapReplacements?.[name] !== undefined) continue;
-      const path = join(this.#opts.pinPath ?? DEFAULT_PIN_PATH, ms.name);
+      const path = this.#pinPathOf(ms);
+      if (path === undefined || this.#reused.has(name) || this.#opts.mapReplacements?.[name] !== undefined) continue;
       this.#maps[name]!.pin(path);
       this.#pins.push(path);
     }

@@ -1,13 +1,14 @@
 // Objects whose problems only matter at load time still read: every program and map is listed,
 // those that cannot load say why, and loading fails with that same message.
 import assert from 'node:assert/strict';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { CollectionSpec, ObjectError } from '../src/object/index.js';
 import { MapType } from '../src/sys/types.js';
 import { root } from './bpf/corpus.js';
 import { runCli } from './helpers/cli.js';
-import { requireRoot } from './helpers/kernel.js';
+import { requireRoot, uniqueName } from './helpers/kernel.js';
 
 const fixture = (name: string): string => join(root, 'test', 'fixtures', 'loader', name);
 
@@ -103,5 +104,62 @@ describe('loading what can load', () => {
     assert.equal(c.maps.bloom!.info().mapExtra, 3n);
     using legacy = CollectionSpec.fromFile(fixture('legacy_uneven.bpf.o')).load();
     assert.equal(legacy.maps.second!.info().maxEntries, 5);
+  });
+});
+
+describe("legacy map definitions: libbpf's and iproute2's", () => {
+  it("iproute2's struct bpf_elf_map: id is a name, PIN_GLOBAL_NS pins (not NUMA node 2)", () => {
+    const spec = CollectionSpec.fromFile(fixture('iproute2_map.bpf.o'));
+    const { shared_counts: shared, private_counts: priv } = spec.maps;
+    assert.equal(shared!.pinning, 'globalNs');
+    assert.equal(shared!.numaNode, undefined);
+    assert.equal(shared!.problem, undefined);
+    assert.equal(priv!.pinning, 'none');
+    assert.equal(priv!.problem, undefined, 'a non-zero id is only a name for inner_id references');
+  });
+
+  it('unknown non-zero fields and per-object pinning read, and fail the load', () => {
+    const spec = CollectionSpec.fromFile(fixture('invalid_map.bpf.o'));
+    assert.equal(spec.maps.invalid_map!.problem?.code, 'EINVAL');
+    assert.match(spec.maps.invalid_map!.problem!.message, /non-zero field at byte 36/);
+    assert.equal(spec.maps.object_ns_map!.problem?.code, 'ENOTSUP');
+    assert.match(spec.maps.object_ns_map!.problem!.message, /PIN_OBJECT_NS/);
+  });
+
+  it('creating a map with a problem fails with it, before anything reaches the kernel', (t) => {
+    if (!requireRoot(t)) return;
+    const spec = CollectionSpec.fromFile(fixture('invalid_map.bpf.o'));
+    assert.throws(
+      () => spec.load(),
+      (err: unknown) => err instanceof ObjectError && err.map === 'invalid_map' && err.code === 'EINVAL' && err.message.endsWith(spec.maps.invalid_map!.problem!.message),
+    );
+  });
+
+  it('a PIN_GLOBAL_NS map is pinned in tc/globals and shared by the next load', (t) => {
+    if (!requireRoot(t)) return;
+    const dir = join('/sys/fs/bpf', uniqueName('tsbpfgns', 40));
+    try {
+      const spec = CollectionSpec.fromFile(fixture('iproute2_map.bpf.o'));
+      using first = spec.load({ globalNsPinPath: dir });
+      assert.ok(existsSync(join(dir, 'shared_counts')));
+      assert.ok(!existsSync(join(dir, 'private_counts')));
+      using second = spec.load({ globalNsPinPath: dir });
+      assert.equal(second.maps.shared_counts!.info().id, first.maps.shared_counts!.info().id, 'the pinned map is reused');
+      assert.notEqual(second.maps.private_counts!.info().id, first.maps.private_counts!.info().id);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    // Without a directory given, where tc puts them.
+    const spec = CollectionSpec.fromFile(fixture('iproute2_map.bpf.o'));
+    const name = uniqueName('tsbpf_shared', 15);
+    spec.maps.shared_counts!.name = name;
+    const pinned = join('/sys/fs/bpf/tc/globals', name);
+    try {
+      using c = spec.load();
+      assert.ok(c.maps.shared_counts !== undefined);
+      assert.ok(existsSync(pinned));
+    } finally {
+      rmSync(pinned, { force: true });
+    }
   });
 });

@@ -264,7 +264,7 @@ function inspectText(spec: CollectionSpec, name: string): string {
         `${m.keySize}${btfName(m.keyType, spec) ? ` (${btfName(m.keyType, spec)})` : ''}`,
         `${m.valueSize}${btfName(m.valueType, spec) ? ` (${btfName(m.valueType, spec)})` : ''}`,
         String(m.maxEntries),
-        `${flagsText(m.flags)}${m.pinning === 'byName' ? ' pinned' : ''}`,
+        `${flagsText(m.flags)}${m.pinning !== 'none' ? ' pinned' : ''}`,
       ]),
     ).trimEnd(),
   );

@@ -4,7 +4,7 @@ import { sizeOf } from '../btf/query.js';
 import type { BtfMember, BtfType } from '../btf/types.js';
 import { MapType } from '../sys/types.js';
 import { ObjectError } from './errors.js';
-import type { MapSpec, PinType } from './types.js';
+import type { LoadProblem, MapSpec, PinType } from './types.js';
 
 const MAX_DEPTH = 32;
 
@@ -174,7 +174,33 @@ function checkSize(btf: Btf, t: BtfType, given: number | undefined, what: string
   return size;
 }
 
-const LEGACY_FIELDS = ['type', 'keySize', 'valueSize', 'maxEntries', 'flags', 'innerMapIdx', 'numaNode'] as const;
+/**
+ * The words of a legacy definition: libbpf's `struct bpf_map_def` has the first five;
+ * iproute2's `struct bpf_elf_map` (tc objects) adds id, pinning, inner_id and inner_idx.
+ */
+const LEGACY_FIELDS = ['type', 'keySize', 'valueSize', 'maxEntries', 'flags', 'id', 'pinning', 'innerId', 'innerIdx'] as const;
+
+/** iproute2's pinning values: PIN_GLOBAL_NS maps live in <bpffs>/tc/globals, shared by every object. */
+const PIN_NONE = 0;
+const PIN_OBJECT_NS = 1;
+const PIN_GLOBAL_NS = 2;
+
+/** What of iproute2's definition tsbpf cannot do, or fields nobody defines that are not zero. */
+function legacyProblem(f: Record<(typeof LEGACY_FIELDS)[number], number>, unknownNonZero: number | undefined): LoadProblem | undefined {
+  if (unknownNonZero !== undefined) {
+    return { code: 'EINVAL', message: `the definition has a non-zero field at byte ${unknownNonZero}, beyond iproute2's struct bpf_elf_map (36 bytes): unknown to tsbpf and to libbpf` };
+  }
+  if (f.pinning === PIN_OBJECT_NS) {
+    return { code: 'ENOTSUP', message: "iproute2's pinning PIN_OBJECT_NS (1), a directory per object, is not supported by tsbpf (PIN_GLOBAL_NS is)" };
+  }
+  if (f.pinning !== PIN_NONE && f.pinning !== PIN_GLOBAL_NS) {
+    return { code: 'ENOTSUP', message: `pinning ${f.pinning} (iproute2's custom pinning through /etc/iproute2/bpf_pinning) is not supported by tsbpf` };
+  }
+  if (f.innerId !== 0 || f.innerIdx !== 0) {
+    return { code: 'ENOTSUP', message: `iproute2's map-in-map fields (inner_id ${f.innerId}, inner_idx ${f.innerIdx}) are not supported by tsbpf; declare the map in .maps with __array(values, ...)` };
+  }
+  return undefined;
+}
 
 /** A map definition's symbol in the legacy `maps` section; `size` is its st_size (0: unknown). */
 export interface LegacyMapSymbol {
@@ -200,11 +226,11 @@ export function parseLegacyMaps(data: Uint8Array, littleEndian: boolean, symbols
     }
     if (defSize < 4 * 5 || defSize % 4 !== 0) throw new ObjectError(`a map definition of ${defSize} bytes is not a struct bpf_map_def`, { section: 'maps', map: name });
     if (offset < 0 || offset + defSize > data.length) throw new ObjectError(`map definition at offset ${offset} is misplaced`, { section: 'maps', map: name });
-    const f: Record<(typeof LEGACY_FIELDS)[number], number> = { type: 0, keySize: 0, valueSize: 0, maxEntries: 0, flags: 0, innerMapIdx: 0, numaNode: 0 };
+    const f: Record<(typeof LEGACY_FIELDS)[number], number> = { type: 0, keySize: 0, valueSize: 0, maxEntries: 0, flags: 0, id: 0, pinning: 0, innerId: 0, innerIdx: 0 };
     for (let i = 0; i < LEGACY_FIELDS.length && i * 4 < defSize; i++) f[LEGACY_FIELDS[i]!] = view.getUint32(offset + i * 4, littleEndian);
-    for (let o = LEGACY_FIELDS.length * 4; o < defSize; o++) {
-      if (data[offset + o] !== 0) throw new ObjectError(`map definition has ${defSize} bytes with unknown non-zero fields`, { section: 'maps', map: name }, 'ENOTSUP');
-    }
+    let unknownNonZero: number | undefined;
+    for (let o = LEGACY_FIELDS.length * 4; o < defSize && unknownNonZero === undefined; o++) if (data[offset + o] !== 0) unknownNonZero = o;
+    const problem = legacyProblem(f, unknownNonZero);
     return {
       name,
       type: f.type as MapType,
@@ -212,11 +238,11 @@ export function parseLegacyMaps(data: Uint8Array, littleEndian: boolean, symbols
       valueSize: f.valueSize,
       maxEntries: f.maxEntries,
       flags: f.flags,
-      ...(f.numaNode !== 0 ? { numaNode: f.numaNode } : {}),
-      pinning: 'none',
+      pinning: f.pinning === PIN_GLOBAL_NS ? 'globalNs' : 'none',
       mapExtra: 0n,
       values: [],
       freeze: false,
+      ...(problem !== undefined ? { problem } : {}),
     } satisfies MapSpec;
   });
 }

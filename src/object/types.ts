@@ -5,8 +5,12 @@ import type { CoreRelocation } from '../core/relocate.js';
 import type { AttachType, MapType, ProgramType } from '../sys/types.js';
 import type { AttachBtfKind } from './sections.js';
 
-/** `LIBBPF_PIN_BY_NAME` maps are pinned as `<pinPath>/<name>` and reused from there. */
-export type PinType = 'none' | 'byName';
+/**
+ * `byName` (libbpf's LIBBPF_PIN_BY_NAME) maps are pinned as `<pinPath>/<name>` and reused from
+ * there; `globalNs` (iproute2's PIN_GLOBAL_NS) ones likewise in `<globalNsPinPath>/<name>`,
+ * /sys/fs/bpf/tc/globals as tc has them.
+ */
+export type PinType = 'none' | 'byName' | 'globalNs';
 
 /** What a global data or kconfig map holds. */
 export type InternalMapKind = 'data' | 'rodata' | 'bss' | 'kconfig';
