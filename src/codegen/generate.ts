@@ -1,6 +1,7 @@
 // `tsbpf gen`'s core: a BPF object in, the text of a typed TypeScript module out.
 import { createHash } from 'node:crypto';
 import type { Btf } from '../btf/btf.js';
+import { resolveType } from '../btf/query.js';
 import { MapType } from '../sys/types.js';
 import { codecArrows, codecFunctions, enumText, HELPERS, interfaceText, readerName, tsType, writerName, type HelperUse } from './emit-codec.js';
 import { cTypeString } from './ctype.js';
@@ -234,6 +235,14 @@ class ModuleWriter {
       }
       if (target.record !== undefined) throw new GenError(`--type ${spec}: map ${mapName} already has a record type`);
       target.record = codec;
+    }
+    // A buffer whose definition names its records' type (`__type(value, struct event)`).
+    for (const b of buffers) {
+      if (b.record !== undefined || b.info.valueType === undefined) continue;
+      const t = resolveType(this.#btf, b.info.valueType);
+      if (t.kind !== 'STRUCT' && t.kind !== 'UNION') continue;
+      b.record = this.#root(this.#builder.layoutOf(b.info.valueType, t.name !== '' ? t.name : `${b.info.name}_record`), pascalCase(`${b.info.name}_record`));
+      b.record.exported = true;
     }
     // One buffer and one plain type: they belong together.
     const unbound = buffers.filter((b) => b.record === undefined);

@@ -156,9 +156,15 @@ export function parseBtfMapDefinition(btf: Btf, name: string, typeId: number, in
   if ((spec.type === MapType.ARRAY_OF_MAPS || spec.type === MapType.HASH_OF_MAPS) && spec.innerMap === undefined) {
     throw new ObjectError('a map of maps needs an inner map definition (__array(values, ...))', { map: name, section: '.maps' });
   }
+  // bpf2go-style objects name their records' type as a buffer map's value (`__type(value,
+  // struct event)`), which the kernel does not take as a size: as cilium/ebpf, keep the type
+  // (code generation types the records with it) and give the kernel the sizes it wants.
   if (spec.type === MapType.PERF_EVENT_ARRAY) {
     if (spec.keySize === 0) spec.keySize = 4;
-    if (spec.valueSize === 0) spec.valueSize = 4;
+    spec.valueSize = 4;
+  } else if (spec.type === MapType.RINGBUF || spec.type === MapType.USER_RINGBUF || spec.type === MapType.ARENA) {
+    spec.keySize = 0;
+    spec.valueSize = 0;
   }
   return { spec, ...(valuesOffset !== undefined ? { valuesOffset } : {}) };
 }
