@@ -1,6 +1,7 @@
-// Buffer maps that name their records' type as the value (`__type(value, struct event)`, as
-// bpf2go users write them): the kernel gets the sizes it takes, and `gen` types the readers
-// with that type, with no global to anchor it and no --type.
+// `gen` reads objects as the loader does (through CollectionSpec). Buffer maps that name their
+// records' type as the value (`__type(value, struct event)`, as bpf2go users write them): the
+// kernel gets the sizes it takes, and `gen` types the readers with that type, with no global to
+// anchor it and no --type.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,18 +10,48 @@ import { after, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import ts from 'typescript';
 import { generateModule } from '../src/codegen/generate.js';
+import { ElfFile } from '../src/elf/file.js';
+import { TsbpfError } from '../src/errors.js';
 import { CollectionSpec } from '../src/object/index.js';
 import { MapType } from '../src/sys/types.js';
 import { root } from './bpf/corpus.js';
 import { requireRoot } from './helpers/kernel.js';
 
 const object = join(root, 'test', 'fixtures', 'loader', 'typed_buffers.bpf.o');
-const work = mkdtempSync(join(tmpdir(), 'tsbpf-gen-buffers-'));
+const work = mkdtempSync(join(tmpdir(), 'tsbpf-gen-spec-'));
 after(() => rmSync(work, { recursive: true, force: true }));
 
-function generate(runtime: string): string {
-  return generateModule({ name: 'typed_buffers', object: readFileSync(object), objectFile: 'typed_buffers.bpf.o', runtime, embed: true });
+function generate(runtime: string, bytes: Uint8Array = readFileSync(object)): string {
+  return generateModule({ name: 'typed_buffers', object: bytes, objectFile: 'typed_buffers.bpf.o', runtime, embed: true });
 }
+
+describe('gen reads through CollectionSpec', () => {
+  it('an object the loader refuses gets no module, and the same error', () => {
+    // The map load of the program becomes a move: a relocation on neither a call nor a load.
+    const bytes = new Uint8Array(readFileSync(object));
+    const elf = new ElfFile(bytes);
+    const xdp = elf.sections.find((s) => s.name === 'xdp')!;
+    const code = bytes.subarray(xdp.offset, xdp.offset + xdp.size);
+    let patched = 0;
+    for (let o = 0; o < code.length; o += 8) {
+      if (code[o] === 0x18) {
+        code[o] = 0xb7;
+        code[o + 8] = 0xb7;
+        patched++;
+        o += 8;
+      }
+    }
+    assert.ok(patched > 0);
+    let refusal: unknown;
+    try {
+      CollectionSpec.fromBuffer(bytes, { name: 'typed_buffers.bpf.o' });
+    } catch (err) {
+      refusal = err;
+    }
+    assert.ok(refusal instanceof TsbpfError, 'CollectionSpec refuses it');
+    assert.throws(() => generate('RUNTIME', bytes), (err: unknown) => err instanceof TsbpfError && err.message === refusal.message);
+  });
+});
 
 describe('__type(value, struct ...) on buffer maps', () => {
   it('keeps the type and gives the kernel the sizes it takes', () => {
