@@ -458,7 +458,7 @@ class LoadSession {
         const probe = probeFentry();
         if (probe.supported === false) throw new ProgramNotSupportedError(name, ps.sectionName, `${ps.sectionName.split('/')[0]} programs`, probe.detail ?? 'no BPF trampolines');
       }
-      if (err instanceof NotSupportedError && !(err instanceof ProgramNotSupportedError)) throw new ProgramNotSupportedError(name, ps.sectionName, err.feature, err.message);
+      if (err instanceof NotSupportedError && !(err instanceof ProgramNotSupportedError)) throw new ProgramNotSupportedError(name, ps.sectionName, err.feature, err.detail, { by: err.by });
       if (err instanceof BpfError) throw new ProgramLoadError(name, ps.sectionName, err);
       throw err;
     }
@@ -591,7 +591,7 @@ class LoadSession {
     const ctx = this.#context({ program: name });
     const override = this.#opts.programs?.[name];
     const target = override?.attachTo ?? ps.attachTo;
-    if (kind === 'struct_ops') throw new NotSupportedError('struct_ops programs in objects', 'tsbpf does not load .struct_ops maps yet');
+    if (kind === 'struct_ops') throw new NotSupportedError('struct_ops programs in objects', 'the .struct_ops maps that attach them are not loaded', { by: 'tsbpf' });
     if (target === undefined || target === '') {
       throw new ObjectError(`section ${ps.sectionName} needs a target (${ps.sectionName}/<name>)`, ctx, 'EINVAL');
     }

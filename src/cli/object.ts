@@ -316,7 +316,8 @@ function reportFailure(io: CommandIO, err: unknown): void {
     const reason = err.reason.filter((l) => !l.startsWith('; ')).slice(-1)[0] ?? err.message.split('\n')[0];
     const where = err.source !== undefined ? ` at ${formatSource(err.source)}` : '';
     const core = err instanceof ProgramVerifierError && err.core !== undefined ? `CO-RE relocation failed: ${err.core.local} (${coreReloKindName(err.core.kind)}) does not exist in the kernel's BTF; ` : '';
-    io.stderr.write(`tsbpf: program ${err.program} rejected by the verifier: ${core}${reason}${where} [${err.code}]\n`);
+    const code = reason.includes(`[${err.code}]`) ? '' : ` [${err.code}]`;
+    io.stderr.write(`tsbpf: program ${err.program} rejected by the verifier: ${core}${reason}${where}${code}\n`);
     for (const line of err.reason) io.stderr.write(`  ${line}\n`);
     return;
   }
