@@ -408,7 +408,7 @@ class LoadSession {
     const ctx = this.#context({ program: name });
     if (ps.problem !== undefined) throw new ObjectError(ps.problem.message, ctx, ps.problem.code);
     if (ps.type === ProgramType.UNSPEC) {
-      throw new ObjectError(`section ${ps.sectionName} does not name a program type; set spec.programs.${name}.type before load`, ctx, 'ENOTSUP');
+      throw new ObjectError(`section ${ps.sectionName} does not name a program type; set spec.programs.${name}.type before load (tsbpf object load: --type ${name}=TYPE)`, ctx, 'ENOTSUP');
     }
     let insns: ProgramInstruction[] = ps.instructions;
     let poisoned = new globalThis.Map<number, CoreOutcome>();

@@ -20,6 +20,7 @@ import { RingBufReader } from '../ringbuf/index.js';
 import { MapType } from '../sys/types.js';
 import { parse, printHelp } from './args.js';
 import { formatTable, jsonReplacer, UsageError, writeJson, type Command, type CommandIO } from './command.js';
+import { applyMapSizes, applyProgramTypes } from './spec-options.js';
 
 const HELP = `Usage: tsbpf object <verb> FILE [options]
 
@@ -38,6 +39,12 @@ Options:
       --set NAME=VALUE   set a global variable before load (repeatable); VALUE is a number,
                          true/false, a string, or JSON for arrays and structs
       --kernel-btf PATH  resolve CO-RE relocations against this BTF instead of the kernel's
+      --map NAME.value_size=N,max_entries=M
+                         size a map before it is created (repeatable): for objects that leave
+                         a stack map's depth or a table's size to user space
+      --type PROG=TYPE   the type of a program whose section names none (socket/1,
+                         classifier/ingress): a section name (tc, xdp, socket,
+                         cgroup_skb/ingress...) or a program type (sched_cls...) (repeatable)
   -h, --help             this help; \`tsbpf object <verb> --help\` for a verb
 `;
 
@@ -51,16 +58,21 @@ section, a call of a function another object defines, ...) are listed with the r
 loading fails with (JSON: "problem").
 `;
 
-const LOAD_HELP = `Usage: tsbpf object load FILE [--set NAME=VALUE ...] [--pin DIR] [--kernel-btf PATH] [--json]
+const LOAD_HELP = `Usage: tsbpf object load FILE [--set NAME=VALUE ...] [--map NAME.value_size=N,max_entries=M ...]
+                          [--type PROG=TYPE ...] [--pin DIR] [--kernel-btf PATH] [--json]
 
 Loads every map and program of FILE. Without --pin they are unloaded when the command exits;
 with --pin DIR programs are pinned as DIR/<program> and maps as DIR/maps/<map> (periods in names
 become underscores, as bpffs requires), and LIBBPF_PIN_BY_NAME maps live in DIR.
 JSON: {"programs":[{"name","section","type","loaded","error"?}],"maps":[{"name","type","id"}]}.
 On failure the exit status is 1 and stderr has the verifier's reason and the C source line.
+--map sizes maps the object leaves to user space (bcc's profile: a stack map's value_size);
+--type gives the type of a program whose section names none (socket/1, classifier/ingress):
+a section name (tc, xdp, socket, cgroup_skb/ingress...) or a program type (sched_cls...).
 `;
 
 const RUN_HELP = `Usage: tsbpf object run FILE --program NAME [--set NAME=VALUE ...] [--data FILE] [--ctx FILE]
+                         [--map NAME.value_size=N,max_entries=M ...] [--type PROG=TYPE ...]
                          [--repeat N] [--kernel-btf PATH] [--json]
 
 Loads FILE, then runs program NAME once (or N times) with BPF_PROG_TEST_RUN on the packet in
@@ -106,6 +118,9 @@ Options:
       --dump-maps         print every map's contents on exit (the default)
       --no-dump-maps      do not
       --set NAME=VALUE    set a global variable before load (repeatable)
+      --map NAME.value_size=N,max_entries=M
+                          size a map before it is created (repeatable)
+      --type PROG=TYPE    the type of a program whose section names none (repeatable)
       --kernel-btf PATH   resolve CO-RE relocations against this BTF instead of the kernel's
   -j, --json              JSON lines: {"map","record"} per ring buffer record, {"map","cpu","record"}
                           per perf sample, {"map","cpu","lost"} for samples the kernel dropped,
@@ -122,6 +137,8 @@ const LOAD_OPTIONS = {
   ...OUTPUT,
   set: { type: 'string', multiple: true },
   'kernel-btf': { type: 'string' },
+  map: { type: 'string', multiple: true },
+  type: { type: 'string', multiple: true },
 } as const;
 
 function file(verb: string, positionals: string[]): string {
@@ -359,6 +376,8 @@ async function load(argv: string[], io: CommandIO): Promise<number> {
   const f = file('load', positionals);
   const spec = CollectionSpec.fromFile(f);
   applySettings(spec, values.set ?? []);
+  applyMapSizes(spec, values.map ?? []);
+  applyProgramTypes(spec, values.type ?? []);
   const kernelBtf = values['kernel-btf'];
   const json = values.json === true || values.pretty === true;
   let c: Collection;
@@ -442,6 +461,8 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
   const spec = CollectionSpec.fromFile(f);
   if (spec.programs[name] === undefined) throw new UsageError(`object run: ${f} has no program ${name} (it has ${Object.keys(spec.programs).join(', ')})`);
   applySettings(spec, values.set ?? []);
+  applyMapSizes(spec, values.map ?? []);
+  applyProgramTypes(spec, values.type ?? []);
   const data = readInput(values.data, 'data');
   const ctx = readInput(values.ctx, 'context');
   const kernelBtf = values['kernel-btf'];
@@ -701,6 +722,8 @@ async function attach(argv: string[], io: CommandIO): Promise<number> {
     help: { type: 'boolean', short: 'h' },
     set: { type: 'string', multiple: true },
     'kernel-btf': { type: 'string' },
+    map: { type: 'string', multiple: true },
+    type: { type: 'string', multiple: true },
     iface: { type: 'string' },
     cgroup: { type: 'string' },
     pid: { type: 'string' },
@@ -718,6 +741,8 @@ async function attach(argv: string[], io: CommandIO): Promise<number> {
   const json = values.json === true;
   const spec = CollectionSpec.fromFile(f);
   applySettings(spec, values.set ?? []);
+  applyMapSizes(spec, values.map ?? []);
+  applyProgramTypes(spec, values.type ?? []);
   const sources = (values.events ?? []).map((e) => eventSource(spec, f, e));
   const sections: Record<string, string> = {};
   for (const [name, p] of Object.entries(spec.programs)) sections[name] = p.sectionName;

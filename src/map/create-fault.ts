@@ -82,6 +82,10 @@ export function mapCreateFault(r: MapCreateRequest, typeName: string): string | 
   } else if (maxEntries === 0) {
     return `max_entries 0: ${typeName} maps need room for at least one entry`;
   }
+  if (type === MapType.STACK_TRACE) {
+    if (keySize !== 4) return `key_size ${keySize}: stack trace maps have 4-byte stack ids as keys`;
+    if (valueSize === 0 || valueSize % 8 !== 0) return `value_size ${valueSize} of a stack trace map is its depth times 8 bytes (one address per frame)`;
+  }
   if (INDEXED.has(type) && keySize !== 4) return `key_size ${keySize}: ${typeName} maps are indexed by a 4-byte key`;
   if (FD_VALUES.has(type) && valueSize !== 4) return `value_size ${valueSize}: ${typeName} maps hold 4-byte values`;
   if (KEYED.has(type) && keySize === 0) return `key_size 0: ${typeName} maps need a key`;

@@ -5,3 +5,4 @@ export { ObjectError, ProgramLoadError, ProgramNotSupportedError, ProgramVerifie
 export { parseSectionName, knownSectionPrefixes, type SectionInfo, type AttachBtfKind } from './sections.js';
 export type { ExternSpec, InternalMapKind, LineRef, LoadProblem, MapEntry, MapEntryValue, MapSpec, PinType, ProgramInstruction, ProgramSpec } from './types.js';
 export { readKernelConfig, parseKernelConfig, kernelVersionCode } from './kconfig.js';
+export { resizeMap, type MapSizes } from './resize.js';
