@@ -17,7 +17,7 @@ import type { Btf } from '../btf/btf.js';
 import { parseBtfExt, type BtfExt } from '../btf/ext.js';
 import { fixupDatasecs } from '../btf/fixup.js';
 import { parseBtf } from '../btf/parse.js';
-import { sizeOf } from '../btf/query.js';
+import { alignOf, sizeOf } from '../btf/query.js';
 import type { BtfType } from '../btf/types.js';
 import { EM, ET, SHF, SHN, SHT, STB, STT, STV } from '../elf/constants.js';
 import { ElfFile, type ElfSection, type ElfSymbol } from '../elf/file.js';
@@ -284,12 +284,16 @@ class ObjectReader {
     };
     const kconfig = this.#datasec(KCONFIG_SECTION);
     if (kconfig !== undefined) {
-      let offset = 0;
-      for (const v of kconfig.vars) {
+      const entries = kconfig.vars.map((v) => {
         const variable = btf.type(v.type);
         if (variable.kind !== 'VAR') throw this.#error(`DATASEC entry is a ${variable.kind}, not a VAR`, { section: KCONFIG_SECTION });
-        const size = sizeOf(btf, variable.type);
-        const align = Math.min(8, size & -size || 1);
+        return { v, variable, size: sizeOf(btf, variable.type), align: alignOf(btf, variable.type) };
+      });
+      // libbpf's layout, which the programs' offsets into the map follow: largest alignment
+      // first, then smallest size, then by name.
+      entries.sort((a, b) => b.align - a.align || a.size - b.size || (a.variable.name < b.variable.name ? -1 : a.variable.name > b.variable.name ? 1 : 0));
+      let offset = 0;
+      for (const { v, variable, size, align } of entries) {
         offset = Math.ceil(offset / align) * align;
         this.#externs[variable.name] = { name: variable.name, kind: 'kconfig', weak: weak.has(variable.name), typeId: variable.id, offset, size };
         variable.linkage = 'global';
@@ -297,6 +301,8 @@ class ObjectReader {
         v.size = size;
         offset += size;
       }
+      // The kernel takes a DATASEC's variables in the order of their offsets.
+      kconfig.vars.sort((a, b) => a.offset - b.offset);
       kconfig.size = offset;
       if (offset > 0) {
         const spec: MapSpec = {
