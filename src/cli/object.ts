@@ -19,6 +19,7 @@ import { PerfReader } from '../perf/index.js';
 import { RingBufReader } from '../ringbuf/index.js';
 import { parseDuration } from '../tools/common/duration.js';
 import { MapType } from '../sys/types.js';
+import { pinName } from '../map/pinname.js';
 import { parse, printHelp } from './args.js';
 import { formatTable, jsonReplacer, UsageError, writeJson, type Command, type CommandIO } from './command.js';
 
@@ -333,10 +334,6 @@ function programStatuses(spec: CollectionSpec, kernelBtf: string | undefined): {
     }
   }
   return out;
-}
-
-function pinName(name: string): string {
-  return name.replace(/\./g, '_');
 }
 
 async function load(argv: string[], io: CommandIO): Promise<number> {
