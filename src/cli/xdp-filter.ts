@@ -75,7 +75,7 @@ ${Object.values(VERB_HELP).join('\n')}
 
 Rule commands act on every loaded interface unless --iface names one. Under the deny policy,
 rules that would drop every packet or this SSH session are refused unless --force is given.
-Commands are matched by unique prefix (\`stat\` is status). Durations: 500ms, 2s, 1m, 1h.
+Commands are matched by unique prefix (\`li\` is list, \`statu\` status). Durations: 500ms, 2s, 1m, 1h.
 Exit status: 0 on success, 1 on failure, 2 on usage errors.
 `;
 
@@ -331,9 +331,13 @@ async function stats(argv: string[], io: CommandIO): Promise<number> {
     }
     prev = { at: now.getTime(), stats: all };
   };
-  show();
-  if (watch === undefined) return 0;
+  if (watch === undefined) {
+    show();
+    return 0;
+  }
+  // Ctrl-C from the first sample on ends the watch cleanly.
   await untilSignal(async (signal) => {
+    show();
     while (!signal.aborted) {
       await sleep(watch, signal);
       if (!signal.aborted) show();

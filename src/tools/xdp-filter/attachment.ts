@@ -8,7 +8,8 @@ import { Link } from '../../link/link.js';
 import { Program } from '../../program.js';
 import { allIds } from '../../sys/attrs.js';
 import { Cmd } from '../../sys/types.js';
-import { FilterError, pinDir } from './state.js';
+import { BpfError } from '../../errors.js';
+import { FilterError, permissionDenied, pinDir } from './state.js';
 
 /** attached: on the interface of that name now; removed: its device is gone or was recreated. */
 export type LinkState = { state: 'attached'; programId: number; ifindex: number } | { state: 'removed'; programId: number };
@@ -113,7 +114,14 @@ export interface RunSession {
  */
 export function runSessions(pinnedLinkIds: ReadonlySet<number>): RunSession[] {
   const out: RunSession[] = [];
-  for (const id of allIds(Cmd.LINK_GET_NEXT_ID)) {
+  let ids: number[];
+  try {
+    ids = allIds(Cmd.LINK_GET_NEXT_ID);
+  } catch (err) {
+    if (err instanceof BpfError && (err.code === 'EPERM' || err.code === 'EACCES')) throw permissionDenied();
+    throw err;
+  }
+  for (const id of ids) {
     if (pinnedLinkIds.has(id)) continue;
     try {
       using link = Link.fromId(id);

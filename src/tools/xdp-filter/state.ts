@@ -90,9 +90,22 @@ export function pinnedInterfaces(): string[] {
     .sort();
 }
 
+/**
+ * Throws when the pin directory of `iface` holds another interface's filter: bpffs names cannot
+ * hold a '.', so eth0.100 and eth0_100 share a directory name.
+ */
+export function requireOwner(iface: string): void {
+  const owner = recordedName(pinName(iface));
+  if (owner !== undefined && owner !== iface) {
+    throw new FilterError(`${pinDir(iface)} holds the filter of ${owner}, not ${iface} (bpffs names cannot hold a '.', so both names use that directory)`, 'EEXIST');
+  }
+}
+
 /** Whether the interface's filter has its link pinned (it may since have lost its device). */
 export function hasPinnedLink(iface: string): boolean {
-  return pinExists(join(pinDir(iface), 'link'));
+  if (!pinExists(join(pinDir(iface), 'link'))) return false;
+  requireOwner(iface);
+  return true;
 }
 
 /** Interfaces where a link is pinned: loaded, or loaded on a device since removed. */
@@ -182,12 +195,8 @@ export class FilterMaps implements Disposable {
         const path = join(dir, name);
         if (pinExists(path)) maps[name] = openPinnedMap(path);
       }
-      const f = new FilterMaps(iface, maps);
-      const owner = f.maps['config'] ? f.config().ifname : undefined;
-      if (owner !== undefined && owner !== iface) {
-        throw new FilterError(`${dir} holds the filter of ${owner}, not ${iface} (bpffs names cannot hold a '.', so both names use that directory)`, 'EEXIST');
-      }
-      return f;
+      requireOwner(iface);
+      return new FilterMaps(iface, maps);
     } catch (err) {
       for (const m of Object.values(maps)) m.close();
       throw err;
