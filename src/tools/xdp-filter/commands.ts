@@ -70,17 +70,21 @@ export function addRules(targets: FilterMaps[], rules: Rule[]): RuleChange[] {
  */
 export function removeRules(targets: FilterMaps[], groups: Rule[][]): RuleChange[] {
   const plan: RuleChange[] = [];
+  const flat = groups.flat();
+  const present = targets.map((maps) => ({ policy: maps.config().policy, has: maps.hasAll(flat) }));
+  let at = 0;
   for (const group of groups) {
     let any = false;
-    for (const maps of targets) {
-      const policy = maps.config().policy;
-      for (const rule of group) {
-        const here = maps.has(rule);
+    targets.forEach((maps, t) => {
+      const { policy, has } = present[t]!;
+      group.forEach((rule, i) => {
+        const here = has[at + i]!;
         any ||= here;
         // Absent alternatives of a group go unmentioned; an absent single rule is reported.
         if (here || group.length === 1) plan.push({ iface: maps.iface, policy, rule, changed: here });
-      }
-    }
+      });
+    });
+    at += group.length;
     if (!any) throw new FilterError(`no rule ${group.map(ruleLabel).join(' or ')} on ${targets.map((m) => m.iface).join(', ')}`, 'ENOENT');
   }
   const byIface = new Map(targets.map((m) => [m.iface, m]));

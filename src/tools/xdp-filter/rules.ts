@@ -70,10 +70,6 @@ export function ruleLabel(rule: Rule): string {
   return rule.direction === 'dst' ? `${what} (dst)` : what;
 }
 
-export function ruleDirection(rule: Rule): Direction {
-  return rule.direction;
-}
-
 export function ruleMap(rule: Rule): RuleMap {
   if (rule.kind === 'port') return 'ports';
   if (rule.kind === 'mac') return 'macs';

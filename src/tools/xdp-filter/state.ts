@@ -226,18 +226,16 @@ export class FilterMaps implements Disposable {
   }
 
   /**
-   * Whether exactly this rule is in its map. An LPM trie's lookup is a longest-prefix match
-   * (10.0.0.2/32 finds 10.0.0.0/16), so the trie's keys are compared instead.
+   * Whether exactly these rules are in their maps. An LPM trie's lookup is a longest-prefix
+   * match (10.0.0.2/32 finds 10.0.0.0/16), so each trie's keys are walked once and compared.
    */
-  has(rule: Rule): boolean {
-    const name = ruleMap(rule);
-    if (lpmMaps.includes(name)) return this.#lpmKeys(name).has(hex(ruleKey(rule)));
-    return this.#map(name).lookup(ruleKey(rule)) !== undefined;
-  }
-
-  /** Adds a rule; false when it was already there (nothing changes then). */
-  add(rule: Rule): boolean {
-    return this.addAll([rule])[0]!;
+  hasAll(rules: Rule[]): boolean[] {
+    const tries: Partial<Record<RuleMap, Set<string>>> = {};
+    return rules.map((rule) => {
+      const name = ruleMap(rule);
+      if (lpmMaps.includes(name)) return (tries[name] ??= this.#lpmKeys(name)).has(hex(ruleKey(rule)));
+      return this.#map(name).lookup(ruleKey(rule)) !== undefined;
+    });
   }
 
   /**
