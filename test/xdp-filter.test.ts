@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type Server } from 'node:net';
@@ -16,6 +16,7 @@ import { cliArgv, runCli, spawnCli, type CliResult } from './helpers/cli.js';
 import { createVethPair, isRoot, sh, uniqueName, type VethPair } from './helpers/kernel.js';
 import { formatStats } from '../src/tools/xdp-filter/commands.js';
 import { sshSession } from '../src/tools/xdp-filter/ssh.js';
+import { pinName } from '../src/map/pinname.js';
 
 const PIN_ROOT = '/sys/fs/bpf/tsbpf/xdp-filter';
 
@@ -107,6 +108,38 @@ function tcpConnects(netns: string, src: string, dst: string, port: number): boo
   }
 }
 
+interface PrivateBpffs {
+  /** The command prefix that runs a command in the namespace. */
+  wrap: string[];
+  /** Ends the namespace: its bpffs, pins and the filters they hold go with it. */
+  close(): void;
+}
+
+/**
+ * A mount namespace with a bpffs of its own, held open by a sleeping process: filters loaded
+ * through it are invisible to every other xdp-filter on this machine, and it to them.
+ */
+async function privateBpffs(): Promise<PrivateBpffs> {
+  const holder = spawn('unshare', ['-m', '--propagation', 'private', 'sleep', 'infinity'], { stdio: 'ignore' });
+  const pid = holder.pid!;
+  const ours = readlinkSync('/proc/self/ns/mnt');
+  try {
+    await until('the mount namespace', () => {
+      try {
+        return readlinkSync(`/proc/${pid}/ns/mnt`) !== ours && readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sleep';
+      } catch {
+        return false;
+      }
+    });
+    const wrap = ['nsenter', '-t', String(pid), '-m'];
+    sh(wrap[0]!, [...wrap.slice(1), 'mount', '-t', 'bpf', 'bpf', '/sys/fs/bpf']);
+    return { wrap, close: () => holder.kill() };
+  } catch (err) {
+    holder.kill();
+    throw err;
+  }
+}
+
 describe('xdp-filter on a veth pair', { skip: !isRoot() && process.env.CI !== 'true' ? 'needs root (CAP_BPF, CAP_NET_ADMIN)' : false }, () => {
   let v: VethPair;
   let peer2: string;
@@ -156,7 +189,7 @@ describe('xdp-filter on a veth pair', { skip: !isRoot() && process.env.CI !== 't
   test('a blocked IPv4 address is dropped and counted exactly; others pass', async () => {
     const rx = await udpReceiver(v.hostAddr, 47010);
     try {
-      ok(['block', v.peerAddr]);
+      ok(['block', v.peerAddr, '--iface', v.host]);
       sendUdp(v.netns, v.peerAddr, v.hostAddr, 47010, 20);
       await settle();
       assert.equal(rx.count(), 0);
@@ -178,7 +211,7 @@ describe('xdp-filter on a veth pair', { skip: !isRoot() && process.env.CI !== 't
   test('a CIDR prefix drops every address inside it', async () => {
     const rx = await udpReceiver(v.hostAddr, 47011);
     try {
-      const r = cli(['block', prefix.replace(/\.128\//, '.131/')]);
+      const r = cli(['block', prefix.replace(/\.128\//, '.131/'), '--iface', v.host]);
       assert.equal(r.status, 0, r.stderr);
       assert.match(r.stdout, new RegExp(prefix.replace(/\./g, '\\.')));
       sendUdp(v.netns, cidrPeer, v.hostAddr, 47011, 15);
@@ -196,7 +229,7 @@ describe('xdp-filter on a veth pair', { skip: !isRoot() && process.env.CI !== 't
       sendUdp(v.netns, v.peerAddr6, v.hostAddr6, 47012, 3);
       await settle();
       assert.equal(rx.count(), 3, 'IPv6 passes before the rule');
-      ok(['block', v.peerAddr6]);
+      ok(['block', v.peerAddr6, '--iface', v.host]);
       sendUdp(v.netns, v.peerAddr6, v.hostAddr6, 47012, 12);
       await settle();
       assert.equal(rx.count(), 3);
@@ -226,14 +259,14 @@ describe('xdp-filter on a veth pair', { skip: !isRoot() && process.env.CI !== 't
     const a = await udpReceiver(v.hostAddr, 47020);
     const b = await udpReceiver(v.hostAddr, 47021);
     try {
-      ok(['port', '47020', '--proto', 'udp']);
+      ok(['port', '47020', '--proto', 'udp', '--iface', v.host]);
       sendUdp(v.netns, peer2, v.hostAddr, 47020, 5);
       sendUdp(v.netns, peer2, v.hostAddr, 47021, 5);
       await settle();
       assert.equal(a.count(), 0);
       assert.equal(b.count(), 5);
       assert.equal(hits(v.host, '47020/udp', 'dst'), 5);
-      ok(['port', '47020', '--proto', 'udp', '--remove']);
+      ok(['port', '47020', '--proto', 'udp', '--remove', '--iface', v.host]);
       sendUdp(v.netns, peer2, v.hostAddr, 47020, 2);
       await settle();
       assert.equal(a.count(), 2);
@@ -248,21 +281,21 @@ describe('xdp-filter on a veth pair', { skip: !isRoot() && process.env.CI !== 't
     try {
       const sender = sendUdpPaced(v.netns, peer2, v.hostAddr, 47030, 300, 5);
       await new Promise((r) => setTimeout(r, 500));
-      ok(['block', peer2]);
+      ok(['block', peer2, '--iface', v.host]);
       await sender;
       await settle();
       const dropped = hits(v.host, `${peer2}/32`);
       assert.ok(dropped > 0, 'some packets were dropped after the rule');
       assert.ok(rx.count() > 0, 'some packets passed before the rule');
       assert.equal(rx.count() + dropped, 300);
-      ok(['unblock', peer2]);
+      ok(['unblock', peer2, '--iface', v.host]);
     } finally {
       rx.close();
     }
   });
 
   test('state persists across processes and list shows every rule', () => {
-    const list = JSON.parse(ok(['list', '--json'])) as { rules: Array<{ rule: string; direction: string; interface: string }> };
+    const list = JSON.parse(ok(['list', '--iface', v.host, '--json'])) as { rules: Array<{ rule: string; direction: string; interface: string }> };
     const rules = list.rules.filter((r) => r.interface === v.host).map((r) => r.rule).sort();
     assert.deepEqual(rules, [`${v.peerAddr}/32`, `${v.peerAddr6}/128`, prefix].sort());
   });
@@ -270,11 +303,11 @@ describe('xdp-filter on a veth pair', { skip: !isRoot() && process.env.CI !== 't
   test('bad input is refused with state untouched', () => {
     const before = ifStatus(v.host).rules;
     for (const [args, code] of [
-      [['block', '10.0.0.300'], 2],
-      [['block', '10.0.0.0/40'], 2],
-      [['port', '70000'], 2],
-      [['port', '80', '--proto', 'icmp'], 2],
-      [['unblock', '192.0.2.99'], 1],
+      [['block', '10.0.0.300', '--iface', v.host], 2],
+      [['block', '10.0.0.0/40', '--iface', v.host], 2],
+      [['port', '70000', '--iface', v.host], 2],
+      [['port', '80', '--proto', 'icmp', '--iface', v.host], 2],
+      [['unblock', '192.0.2.99', '--iface', v.host], 1],
       [['block', '192.0.2.1', '--iface', 'nosuchif0'], 1],
       [['load', 'nosuchif0'], 1],
       [['unload', 'nosuchif0'], 1],
@@ -299,7 +332,7 @@ describe('xdp-filter on a veth pair', { skip: !isRoot() && process.env.CI !== 't
   test('the allow-list policy drops everything but the listed sources', async () => {
     ok(['unload', v.host]);
     ok(['load', v.host, '--policy', 'allow', '--no-ssh-guard']);
-    ok(['block', peer2]);
+    ok(['block', peer2, '--iface', v.host]);
     const rx = await udpReceiver(v.hostAddr, 47040);
     try {
       sendUdp(v.netns, peer2, v.hostAddr, 47040, 6);
@@ -348,51 +381,60 @@ describe('xdp-filter on a veth pair', { skip: !isRoot() && process.env.CI !== 't
 describe('xdp-filter on several interfaces', { skip: !isRoot() && process.env.CI !== 'true' ? 'needs root (CAP_BPF, CAP_NET_ADMIN)' : false }, () => {
   let a: VethPair;
   let b: VethPair;
+  // Rule commands without --iface act on every loaded filter: here only on this bpffs's.
+  let bpffs: PrivateBpffs;
+  const okP = (args: string[]): string => {
+    const r = cliVia(bpffs.wrap, args);
+    assert.equal(r.status, 0, `tsbpf xdp-filter ${args.join(' ')} failed: ${r.stderr}`);
+    return r.stdout;
+  };
 
-  before(() => {
+  before(async () => {
+    bpffs = await privateBpffs();
     a = createVethPair('xa');
     b = createVethPair('xb');
   });
 
   after(() => {
-    cli(['unload', a.host]);
-    cli(['unload', b.host]);
+    bpffs?.close();
     a?.remove();
     b?.remove();
   });
 
   test('rules apply to every loaded interface unless --iface names one; unload is per interface', () => {
-    ok(['load', a.host, '--mode', 'generic']);
-    ok(['load', b.host, '--mode', 'native', '--policy', 'deny']);
-    const both = ok(['block', '192.0.2.0/24']);
+    okP(['load', a.host, '--mode', 'generic']);
+    okP(['load', b.host, '--mode', 'native', '--policy', 'deny']);
+    const both = okP(['block', '192.0.2.0/24']);
     assert.match(both, new RegExp(`on ${a.host}`));
     assert.match(both, new RegExp(`on ${b.host}`));
-    ok(['block', '198.51.100.7', '--iface', b.host]);
-    const rules = (JSON.parse(ok(['list', '--json'])) as { rules: Array<{ rule: string; interface: string }> }).rules;
+    okP(['block', '198.51.100.7', '--iface', b.host]);
+    const rules = (JSON.parse(okP(['list', '--json'])) as { rules: Array<{ rule: string; interface: string }> }).rules;
     const on = (iface: string): string[] => rules.filter((r) => r.interface === iface).map((r) => r.rule).sort();
     assert.deepEqual(on(a.host), ['192.0.2.0/24']);
     assert.deepEqual(on(b.host), ['192.0.2.0/24', '198.51.100.7/32']);
-    assert.equal(ifStatus(a.host).mode, 'generic');
-    assert.equal(ifStatus(b.host).mode, 'native');
-    ok(['unload', a.host]);
-    assert.equal(existsSync(`${PIN_ROOT}/${a.host}`), false);
-    assert.equal(ifStatus(b.host).state, 'attached', 'the other interface stays loaded');
+    const s = JSON.parse(okP(['status', '--json'])) as { interfaces: Array<{ name: string; mode: string; rules: Array<{ rule: string }> }> };
+    assert.deepEqual(s.interfaces.map((i) => [i.name, i.mode, i.rules.length]), [[a.host, 'generic', 1], [b.host, 'native', 2]], JSON.stringify(s));
+    okP(['unload', a.host]);
+    assert.deepEqual((JSON.parse(okP(['status', '--json'])) as { interfaces: Array<{ name: string }> }).interfaces.map((i) => i.name), [b.host], 'the other interface stays loaded');
+    assert.doesNotMatch(sh('ip', ['link', 'show', a.host]), /xdp/);
     assert.match(sh('ip', ['link', 'show', b.host]), /xdp/);
   });
 
   test('stats --watch prints repeatedly until stopped', async () => {
-    const child = spawnCli(['xdp-filter', 'stats', '--watch', '200ms', '--iface', b.host, '--json']);
+    const [cmd, ...pre] = bpffs.wrap;
+    const child = spawn(cmd!, [...pre, process.execPath, ...cliArgv(['xdp-filter', 'stats', '--watch', '200ms', '--iface', b.host, '--json'])], { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-    await new Promise((r) => setTimeout(r, 1500));
+    await until('three samples', () => out.split('\n').length > 3);
     child.kill('SIGINT');
-    const code = await new Promise<number | null>((r) => child.on('exit', r));
+    const code = await new Promise<number | null>((r) => (child.exitCode !== null ? r(child.exitCode) : child.on('exit', r)));
     assert.equal(code, 0);
     const lines = out.trim().split('\n').map((l) => JSON.parse(l) as { interfaces: Array<{ interface: string; total: number }> });
     assert.ok(lines.length >= 3, `expected several samples, got ${lines.length}`);
     assert.equal(lines[0]?.interfaces[0]?.interface, b.host);
   });
 });
+
 
 const NEEDS_ROOT = { skip: !isRoot() && process.env.CI !== 'true' ? 'needs root (CAP_BPF, CAP_NET_ADMIN)' : false };
 
@@ -699,6 +741,7 @@ describe('xdp-filter: loading, unloading and what status says', NEEDS_ROOT, () =
   });
 
   test('an interface name with a dot is escaped in bpffs and shown as itself (row 5)', async () => {
+    assert.equal(pinName('eth0.100'), 'eth0_100');
     const v = pair('x.');
     assert.ok(v.host.includes('.'));
     ok(['load', v.host]);

@@ -110,7 +110,7 @@ export interface RunSession {
 
 /**
  * Filters attached by `xdp-filter run` without --pin: XDP links to a program named xdp_filter
- * that no pin of this tool holds.
+ * that no pin of this tool holds and a process does.
  */
 export function runSessions(pinnedLinkIds: ReadonlySet<number>): RunSession[] {
   const out: RunSession[] = [];
@@ -128,8 +128,10 @@ export function runSessions(pinnedLinkIds: ReadonlySet<number>): RunSession[] {
       const info = link.info();
       if (info.details.kind !== 'xdp' || info.details.ifindex === 0) continue;
       if (programName(info.progId) !== 'xdp_filter') continue;
-      const iface = interfaceName(info.details.ifindex) ?? String(info.details.ifindex);
-      out.push({ iface, programId: info.progId, pids: holders('link', id).map((h) => h.pid).filter((p) => p !== process.pid) });
+      const pids = holders('link', id).map((h) => h.pid).filter((p) => p !== process.pid);
+      // Held by no process: pinned, in a bpffs of another mount namespace.
+      if (pids.length === 0) continue;
+      out.push({ iface: interfaceName(info.details.ifindex) ?? String(info.details.ifindex), programId: info.progId, pids });
     } catch {
       // Gone since listed.
     }
