@@ -20,6 +20,7 @@ import { parseDuration } from '../tools/common/duration.js';
 import { FileError, readRegularFile } from '../sys/readfile.js';
 import { ensureBpffs, makeBpffsDir } from '../map/bpffs.js';
 import { MapType } from '../sys/types.js';
+import { pinName } from '../map/pinname.js';
 import { parse, printHelp } from './args.js';
 import { checkIntegerSetting, integerRange } from './settings.js';
 import { formatTable, jsonReplacer, plural, UsageError, writeJson, type Command, type CommandIO } from './command.js';
@@ -271,10 +272,6 @@ function programStatuses(spec: CollectionSpec, kernelBtf: string | undefined): {
     }
   }
   return out;
-}
-
-function pinName(name: string): string {
-  return name.replace(/\./g, '_');
 }
 
 async function load(argv: string[], io: CommandIO): Promise<number> {
