@@ -996,7 +996,7 @@ describe('tsbpf tcptrack (command line)', () => {
       // Negative numbers are values to refuse, not options; no timer longer than 2^31-1 ms.
       [['-t', '-5'], 2, /-t '-5' must be positive$/],
       [['-t=-5'], 2, /-t '-5' must be positive$/],
-      [['-n', '-1'], 2, /-n: must be positive, got '-1'$/],
+      [['-n', '-1'], 2, /-n '-1' must be positive$/],
       [['-t', '720h'], 2, /-t '720h' is too long/],
       [['--netns', 'no-such-netns-here'], 1, /no network namespace 'no-such-netns-here' in \/run\/netns/],
       [['--life', '-j'], 2, /--json and --life contradict each other/],

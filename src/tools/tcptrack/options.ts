@@ -78,7 +78,8 @@ export const NETNS_RUN_DIR = '/run/netns';
 const CGROUP_ROOT = '/sys/fs/cgroup';
 
 function positiveInt(what: string, s: string, max = 0xffffffff): number {
-  if (/^-\d/.test(s)) throw new UsageError(`${what}: must be positive, got '${s}'`);
+  // As the shared duration parser says it of -t.
+  if (/^-\.?\d/.test(s)) throw new UsageError(`${what} '${s}' must be positive`);
   if (!/^\d+$/.test(s) || Number(s) < 1 || Number(s) > max) throw new UsageError(`${what}: invalid value '${s}' (a whole number from 1 to ${max})`);
   return Number(s);
 }
@@ -90,7 +91,7 @@ export function parsePid(s: string): number {
 
 /** -u UID or a user name from /etc/passwd. */
 export function parseUid(s: string, passwd = '/etc/passwd'): number {
-  if (/^-\d/.test(s)) throw new UsageError(`-u: a uid is not negative, got '${s}'`);
+  if (/^-\.?\d/.test(s)) throw new UsageError(`-u '${s}' must not be negative`);
   if (/^\d+$/.test(s)) {
     if (Number(s) > 0xfffffffe) throw new UsageError(`-u: invalid uid '${s}'`);
     return Number(s);
@@ -171,7 +172,7 @@ export function resolveCgroup(path: string): { path: string; id: bigint } {
  * /run/netns (`ip netns add NAME`), or a path (/proc/PID/ns/net).
  */
 export function resolveNetns(s: string, runDir = NETNS_RUN_DIR): number {
-  if (/^-\d/.test(s)) throw new UsageError(`--netns: an inode number is not negative, got '${s}'`);
+  if (/^-\.?\d/.test(s)) throw new UsageError(`--netns '${s}' must be positive`);
   if (/^\d+$/.test(s)) {
     if (Number(s) < 1 || Number(s) > 0xffffffff) throw new UsageError(`--netns: invalid inode number '${s}'`);
     return Number(s);
