@@ -462,6 +462,7 @@ describe('tcptrack options', () => {
     const own = statSync('/proc/self/ns/net').ino;
     assert.equal(resolveNetns(String(own)), own);
     assert.equal(resolveNetns('/proc/self/ns/net'), own);
+    assert.throws(() => resolveNetns('/proc/self/ns/mnt'), (e: unknown) => e instanceof TsbpfError && e.code === 'EINVAL' && /is a mnt namespace, not a network namespace/.test(e.message));
     const dir = mkdtempSync(join(tmpdir(), 'tcptrack-netns-'));
     try {
       writeFileSync(join(dir, 'plain'), '');

@@ -1,5 +1,5 @@
 // tcptrack's options: what the command line says, checked, and the rodata filters they become.
-import { existsSync, readFileSync, statSync, statfsSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readlinkSync, statSync, statfsSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { TsbpfError } from '../../errors.js';
 import { UsageError } from '../../cli/command.js';
@@ -181,6 +181,12 @@ export function resolveNetns(s: string, runDir = NETNS_RUN_DIR): number {
   const path = s.includes('/') ? s : join(runDir, s);
   if (!existsSync(path)) throw new TsbpfError('ENOENT', `no network namespace '${s}'${s.includes('/') ? '' : ` in ${runDir}`}`);
   if (Number(statfsSync(path).type) !== NSFS_MAGIC) throw new TsbpfError('EINVAL', `${path} is not a namespace file (like /proc/PID/ns/net or ${runDir}/NAME)`);
+  // /proc/PID/ns/* are links that name their type ("net:[4026531840]"); a bind mount in
+  // /run/netns is not a link, and ip netns puts only network namespaces there.
+  if (lstatSync(path).isSymbolicLink()) {
+    const type = /^(\w+):/.exec(readlinkSync(path))?.[1];
+    if (type !== undefined && type !== 'net') throw new TsbpfError('EINVAL', `${path} is a ${type} namespace, not a network namespace`);
+  }
   return Number(statSync(path).ino);
 }
 
