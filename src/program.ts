@@ -6,7 +6,7 @@ import { bpfFdKind, memlockOf } from './program/fdinfo.js';
 import { loadWithLog } from './program/load.js';
 import { kernelObjectName, programTypeName } from './program/names.js';
 import { bootTimeToDate } from './program/time.js';
-import { enableStats as enableStatsFd, getFdById, objGet, objPin, progTestRun, type ProgLoadAttr } from './sys/attrs.js';
+import { getFdById, objGet, objPin, progTestRun, type ProgLoadAttr } from './sys/attrs.js';
 import { FD } from './sys/fd.js';
 import { progInfo } from './sys/info.js';
 import { AttachType, Cmd, ProgramType } from './sys/types.js';
@@ -453,10 +453,4 @@ function loadError(type: ProgramType, label: string, errno: number, log: string)
   return new BpfError('BPF_PROG_LOAD', errno, `program ${label}`);
 }
 
-/**
- * Turns on run-time statistics (run count and time in info()) for every program, for as long as
- * the returned handle stays open.
- */
-export function enableStats(): FD {
-  return enableStatsFd(0);
-}
+export { enableStats } from './sys/attrs.js';

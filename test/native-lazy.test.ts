@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { test } from 'node:test';
-import { loadNative, NATIVE_METHODS } from '../src/sys/native.js';
-import { packageRoot } from '../src/sys/native.js';
+import { loadNative, NATIVE_METHODS, nativeAddonPath } from '../src/sys/native.js';
+import { packageRoot } from '../src/sys/package.js';
 
 test('the method list is every function of the addon', () => {
   const addon = loadNative() as unknown as Record<string, unknown>;
@@ -14,7 +14,7 @@ test('importing the loader does not load the addon; the first system call does',
   // A fresh process: which shared objects it has mapped, before and after a call.
   const script = `
     const { CollectionSpec } = await import('./dist/src/object/index.js');
-    const mapped = () => require('node:fs').readFileSync('/proc/self/maps', 'utf8').includes('tsbpf_native.node');
+    const mapped = () => require('node:fs').readFileSync('/proc/self/maps', 'utf8').includes(${JSON.stringify(nativeAddonPath())});
     const before = mapped();
     CollectionSpec.fromFile('examples/xdp-drop/xdp_drop.bpf.o');
     const afterRead = mapped();

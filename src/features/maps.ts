@@ -4,7 +4,7 @@ import { mapTypeName } from '../program/names.js';
 import { ENOTSUPP, errnoName } from '../sys/errno.js';
 import { mapCreate, type MapCreateAttr } from '../sys/attrs.js';
 import type { FD } from '../sys/fd.js';
-import { native } from '../sys/native.js';
+import { pageSize } from '../sys/memory.js';
 import { MapFlags, MapType } from '../sys/types.js';
 import { loadProbeBtf, ProbeBtfIds } from './btf.js';
 import { cached, no, refused, unknown, YES, type ProbeResult } from './probe.js';
@@ -39,7 +39,7 @@ function probeSpec(type: MapType, btfFd: number | undefined, innerFd: number | u
       return { attr: { ...attr, keySize: 0 } };
     case MapType.RINGBUF:
     case MapType.USER_RINGBUF:
-      return { attr: { ...attr, keySize: 0, valueSize: 0, maxEntries: native.constants.PAGE_SIZE } };
+      return { attr: { ...attr, keySize: 0, valueSize: 0, maxEntries: pageSize() } };
     case MapType.ARENA:
       return { attr: { ...attr, keySize: 0, valueSize: 0, maxEntries: 1, mapFlags: MapFlags.MMAPABLE } };
     case MapType.ARRAY_OF_MAPS:

@@ -2,7 +2,7 @@
 // bpf_links (netlink, PROG_ATTACH, perf event ioctls, socket options).
 import { attachTypeName } from '../program/names.js';
 import { objGetInfoByFd } from '../sys/attrs.js';
-import { native } from '../sys/native.js';
+import { addressOf } from '../sys/memory.js';
 import { fromCString } from '../sys/syscall.js';
 import { AttachType, LinkType } from '../sys/types.js';
 import { interfaceName } from './interfaces.js';
@@ -78,7 +78,7 @@ function getInfo(fd: number, prepare?: (v: DataView) => void): DataView {
 function withName(fd: number, ptrOff: number, lenOff: number, size: number): [DataView, string] {
   const name = new Uint8Array(new ArrayBuffer(Math.max(size, 1)));
   const v = getInfo(fd, (p) => {
-    p.setBigUint64(ptrOff, native.addressOf(name), true);
+    p.setBigUint64(ptrOff, addressOf(name), true);
     p.setUint32(lenOff, name.byteLength, true);
   });
   return [v, fromCString(name)];

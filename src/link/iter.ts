@@ -2,7 +2,7 @@
 // through a new iterator fd per pass.
 import { BpfError, ClosedError, InvalidArgumentError } from '../errors.js';
 import { iterCreate, linkCreate } from '../sys/attrs.js';
-import { native } from '../sys/native.js';
+import { readFd } from '../sys/file.js';
 import { AttachType, ProgramType } from '../sys/types.js';
 import { programFd, programLabel, requireType, type AttachableProgram } from './attachable.js';
 import { openCgroup } from './cgroup.js';
@@ -59,7 +59,7 @@ export function attachIter(opts: IterOptions): Link {
         progFd: programFd(opts.program),
         targetFd: 0,
         attachType: AttachType.TRACE_ITER,
-        extra: given > 0 ? (a) => a.ptr(16, info).u32(24, info.byteLength) : undefined,
+        tail: given > 0 ? { kind: 'iter', info } : undefined,
       },
       `iterator ${target}`,
     );
@@ -78,7 +78,7 @@ export async function* readIter(link: Link, chunkSize = 64 * 1024): AsyncGenerat
     const buf = new Uint8Array(new ArrayBuffer(chunkSize));
     const decoder = new TextDecoder();
     for (;;) {
-      const n = native.read(it.value, buf);
+      const n = readFd(it.value, buf);
       if (n === -EINTR || n === -EAGAIN) continue;
       if (n < 0) throw new BpfError('read', -n, `iterator ${link.target}`);
       if (n === 0) break;

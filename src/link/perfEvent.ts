@@ -6,7 +6,8 @@ import { requireType, type AttachableProgram } from './attachable.js';
 import { TargetNotFoundError } from './errors.js';
 import { onlineCpus } from './kernel.js';
 import { Link } from './link.js';
-import { attachToPerfEvent, perfEventOpen, PerfType } from './perf.js';
+import { attachToPerfEvent } from './perf.js';
+import { perfEventOpen, PerfType } from '../sys/perf.js';
 
 export type PerfEventType = 'software' | 'hardware';
 

@@ -4,7 +4,8 @@ import { ProgramType } from '../sys/types.js';
 import { requireType, type AttachableProgram } from './attachable.js';
 import { TargetNotFoundError } from './errors.js';
 import type { Link } from './link.js';
-import { attachToPerfEvent, perfEventOpen, PerfType } from './perf.js';
+import { attachToPerfEvent } from './perf.js';
+import { perfEventOpen, PerfType } from '../sys/perf.js';
 import { tracepointId } from './tracefs.js';
 
 export interface TracepointOptions {

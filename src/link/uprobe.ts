@@ -3,15 +3,14 @@
 import { existsSync } from 'node:fs';
 import { BpfError, InvalidArgumentError, NotSupportedError } from '../errors.js';
 import { FD } from '../sys/fd.js';
-import { keepAlive, native } from '../sys/native.js';
-import { cString } from '../sys/syscall.js';
 import { ProgramType } from '../sys/types.js';
 import { requireType, type AttachableProgram } from './attachable.js';
 import { resolveBinary, symbolOffset } from './binaries.js';
 import { TargetNotFoundError } from './errors.js';
 import { pmuRetprobeBit, pmuType } from './kernel.js';
 import type { Link } from './link.js';
-import { attachToPerfEvent, perfEventOpenRaw, PerfType } from './perf.js';
+import { attachToPerfEvent } from './perf.js';
+import { perfEventOpenRaw, PerfType } from '../sys/perf.js';
 import { addProbeEvent, haveProbeEvents, probeEventName, removeProbeEvent } from './tracefs.js';
 
 export interface UprobeOptions {
@@ -66,10 +65,8 @@ export function attachUprobe(opts: UprobeOptions): Link {
   };
   const type = pmuType('uprobe');
   if (opts.mechanism !== 'tracefs' && type !== undefined) {
-    const file = cString(path);
     const config = (opts.ret ? 1n << BigInt(pmuRetprobeBit('uprobe')) : 0n) | (BigInt(ref) << 32n);
-    const r = perfEventOpenRaw({ type, config, config1: native.addressOf(file), config2: BigInt(offset) }, pid, cpu);
-    keepAlive(file);
+    const r = perfEventOpenRaw({ type, config, probeName: path, config2: BigInt(offset) }, pid, cpu);
     if (r < 0) throw fail(-r);
     return attachToPerfEvent(opts.program, new FD(r, `perf event ${hook} ${target}`), common);
   }

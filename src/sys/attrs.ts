@@ -5,6 +5,8 @@ import { FD } from './fd.js';
 import { Attr, bpf, bpfRaw, cString } from './syscall.js';
 import { Cmd } from './types.js';
 
+const BPF_STATS_RUN_TIME = 0;
+
 export interface MapCreateAttr {
   mapType: number;
   keySize: number;
@@ -64,6 +66,14 @@ export class ElemOp {
     v.setBigUint64(24, BigInt(flags), true);
     return bpfRaw(cmd, this.#attr);
   }
+}
+
+/**
+ * One element command with the key and value (or next key) given as buffers: the attr is
+ * built for this call. Returns 0 or -errno; the caller decides which errnos are expected.
+ */
+export function mapElemRaw(cmd: Cmd, mapFd: number, key: ArrayBufferView | undefined, value?: ArrayBufferView, flags = 0): number {
+  return bpfRaw(cmd, new Attr(32).u32(0, mapFd).ptr(8, key).ptr(16, value).u64(24, flags));
 }
 
 export interface BatchAttr {
@@ -308,11 +318,14 @@ export function progQuery(a: ProgQueryAttr, context?: string): ProgQueryResult {
   return { attachFlags: attr.getU32(12), count: attr.getU32(24), revision: attr.getU64(56) };
 }
 
-/** BPF_RAW_TRACEPOINT_OPEN; name undefined attaches tracing programs by their attach_btf_id. */
-export function rawTracepointOpen(progFd: number, name: string | undefined, cookie = 0n): FD {
+/**
+ * BPF_RAW_TRACEPOINT_OPEN: a raw tracepoint by name, or (name undefined) a tracing program by
+ * its attach_btf_id. `context` names the link in errors (default: the tracepoint).
+ */
+export function rawTracepointOpen(progFd: number, name: string | undefined, cookie = 0n, context = name === undefined ? undefined : `raw tracepoint ${name}`): FD {
   const n = name === undefined ? undefined : cString(name);
   const attr = new Attr(24).ptr(0, n).u32(8, progFd).u64(16, cookie);
-  return new FD(bpf(Cmd.RAW_TRACEPOINT_OPEN, attr, name ? `raw tracepoint ${name}` : undefined), `raw tracepoint ${name ?? ''}`.trim());
+  return new FD(bpf(Cmd.RAW_TRACEPOINT_OPEN, attr, context), context === undefined ? 'raw tracepoint' : `link ${context}`);
 }
 
 export interface BtfLoadAttr {
@@ -359,49 +372,78 @@ export function taskFdQuery(pid: number, fd: number): TaskFdQueryResult {
   };
 }
 
-/** The union of BPF_LINK_CREATE, as written by each hook's encoder. */
+/** The attach-type specific part of BPF_LINK_CREATE's attr, one shape per hook. */
+export type LinkCreateTail =
+  | { kind: 'iter'; info: Uint8Array }
+  | { kind: 'perf_event'; cookie: bigint }
+  | { kind: 'kprobe_multi'; flags: number; count: number; symbols?: readonly string[] | undefined; addrs?: BigUint64Array | undefined; cookies?: BigUint64Array | undefined }
+  | { kind: 'tracing'; targetBtfId: number; cookie: bigint }
+  | { kind: 'netfilter'; pf: number; hooknum: number; priority: number; flags: number }
+  | { kind: 'tcx'; relative: number; expectedRevision: bigint };
+
 export interface LinkCreateAttr {
   progFd: number;
   targetFd: number;
   attachType: number;
   flags?: number;
-  /** Writes the attach-type specific part of the union, starting at offset 16. */
-  extra?: (attr: Attr) => void;
+  tail?: LinkCreateTail | undefined;
+}
+
+/** Offsets within BPF_LINK_CREATE's part of union bpf_attr: the common head and each hook's tail. */
+export const LinkCreateOffsets = {
+  prog_fd: 0,
+  target_fd: 4,
+  attach_type: 8,
+  flags: 12,
+  target_btf_id: 16,
+  iter_info: 16,
+  iter_info_len: 24,
+  perf_event: { bpf_cookie: 16 },
+  kprobe_multi: { flags: 16, cnt: 20, syms: 24, addrs: 32, cookies: 40 },
+  tracing: { target_btf_id: 16, cookie: 24 },
+  netfilter: { pf: 16, hooknum: 20, priority: 24, flags: 28 },
+  tcx: { relative_fd: 16, expected_revision: 24 },
+} as const;
+
+function writeLinkTail(attr: Attr, t: LinkCreateTail): void {
+  const O = LinkCreateOffsets;
+  switch (t.kind) {
+    case 'iter':
+      attr.ptr(O.iter_info, t.info).u32(O.iter_info_len, t.info.byteLength);
+      return;
+    case 'perf_event':
+      attr.u64(O.perf_event.bpf_cookie, t.cookie);
+      return;
+    case 'kprobe_multi': {
+      // An array of pointers to the names: the attr holds the names' buffers alive too.
+      const names = t.symbols?.map((s) => cString(s));
+      const syms = names ? BigUint64Array.from(names, (n) => attr.hold(n)) : undefined;
+      attr
+        .u32(O.kprobe_multi.flags, t.flags)
+        .u32(O.kprobe_multi.cnt, t.count)
+        .ptr(O.kprobe_multi.syms, syms)
+        .ptr(O.kprobe_multi.addrs, t.addrs)
+        .ptr(O.kprobe_multi.cookies, t.cookies);
+      return;
+    }
+    case 'tracing':
+      attr.u32(O.tracing.target_btf_id, t.targetBtfId).u64(O.tracing.cookie, t.cookie);
+      return;
+    case 'netfilter':
+      attr.u32(O.netfilter.pf, t.pf).u32(O.netfilter.hooknum, t.hooknum).s32(O.netfilter.priority, t.priority).u32(O.netfilter.flags, t.flags);
+      return;
+    case 'tcx':
+      attr.u32(O.tcx.relative_fd, t.relative).u64(O.tcx.expected_revision, t.expectedRevision);
+      return;
+  }
 }
 
 export function linkCreate(a: LinkCreateAttr, context?: string): FD {
-  const attr = new Attr(64).u32(0, a.progFd).u32(4, a.targetFd).u32(8, a.attachType).u32(12, a.flags ?? 0);
-  a.extra?.(attr);
+  const O = LinkCreateOffsets;
+  const attr = new Attr(64).u32(O.prog_fd, a.progFd).u32(O.target_fd, a.targetFd).u32(O.attach_type, a.attachType).u32(O.flags, a.flags ?? 0);
+  if (a.tail) writeLinkTail(attr, a.tail);
   return new FD(bpf(Cmd.LINK_CREATE, attr, context), `link ${context ?? ''}`.trim());
 }
-
-/** Offsets within link_create's union for the hooks' encoders. */
-export const LinkCreateOffsets = {
-  TARGET_BTF_ID: 16,
-  ITER_INFO: 16,
-  ITER_INFO_LEN: 24,
-  PERF_EVENT_BPF_COOKIE: 16,
-  KPROBE_MULTI_FLAGS: 16,
-  KPROBE_MULTI_CNT: 20,
-  KPROBE_MULTI_SYMS: 24,
-  KPROBE_MULTI_ADDRS: 32,
-  KPROBE_MULTI_COOKIES: 40,
-  TRACING_TARGET_BTF_ID: 16,
-  TRACING_COOKIE: 24,
-  NETFILTER_PF: 16,
-  NETFILTER_HOOKNUM: 20,
-  NETFILTER_PRIORITY: 24,
-  NETFILTER_FLAGS: 28,
-  TCX_RELATIVE: 16,
-  TCX_EXPECTED_REVISION: 24,
-  UPROBE_MULTI_PATH: 16,
-  UPROBE_MULTI_OFFSETS: 24,
-  UPROBE_MULTI_REF_CTR_OFFSETS: 32,
-  UPROBE_MULTI_COOKIES: 40,
-  UPROBE_MULTI_CNT: 48,
-  UPROBE_MULTI_FLAGS: 52,
-  UPROBE_MULTI_PID: 56,
-} as const;
 
 export function linkUpdate(linkFd: number, newProgFd: number, oldProgFd = 0, flags = 0, context?: string): void {
   bpf(Cmd.LINK_UPDATE, new Attr(16).u32(0, linkFd).u32(4, newProgFd).u32(8, flags).u32(12, oldProgFd), context);
@@ -411,9 +453,12 @@ export function linkDetach(linkFd: number, context?: string): void {
   bpf(Cmd.LINK_DETACH, new Attr(4).u32(0, linkFd), context);
 }
 
-/** BPF_ENABLE_STATS(BPF_STATS_RUN_TIME): stats stay on while the returned FD is open. */
-export function enableStats(type = 0): FD {
-  return new FD(bpf(Cmd.ENABLE_STATS, new Attr(4).u32(0, type), 'run time statistics'), 'stats');
+/**
+ * Turns on run-time statistics (run count and time in a program's info()) for every program,
+ * for as long as the returned handle stays open: BPF_ENABLE_STATS(BPF_STATS_RUN_TIME).
+ */
+export function enableStats(): FD {
+  return new FD(bpf(Cmd.ENABLE_STATS, new Attr(4).u32(0, BPF_STATS_RUN_TIME), 'run time statistics'), 'stats');
 }
 
 export function iterCreate(linkFd: number, flags = 0): FD {

@@ -59,6 +59,12 @@ export class Attr {
     return this;
   }
 
+  /** The address of a buffer a pointer elsewhere (an array of pointers) names, kept alive as long as the attr is. */
+  hold(buf: ArrayBufferView | ArrayBuffer): bigint {
+    (this.#refs ??= []).push(buf);
+    return native.addressOf(buf);
+  }
+
   /** A fixed-size NUL-padded char array. */
   str(off: number, s: string, size: number): this {
     const enc = new TextEncoder().encode(s);

@@ -10,7 +10,7 @@ import { attachXdp } from '../../link/xdp.js';
 import { BpfError, TsbpfError } from '../../errors.js';
 import { Map } from '../../map.js';
 import { BPFFS_ROOT, ensureBpffs, removePin } from '../../map/bpffs.js';
-import { packageRoot } from '../../sys/native.js';
+import { packageRoot } from '../../sys/package.js';
 import { describeAttached } from './attachment.js';
 import type { Rule } from './rules.js';
 import { ALL_MAPS, FilterError, FilterMaps, KEPT_MAPS, pinDir, pinExists, PIN_ROOT, type Mode, type Policy } from './state.js';

@@ -1,8 +1,8 @@
 // Element commands on attrs prefilled once per map: the fd, key and value addresses never
 // change while the map is open, so a call writes at most the flags word. This is ElemOp
 // (src/sys/attrs.ts) specialised for one map's fixed buffers.
-import { native } from '../sys/native.js';
-import { Cmd } from '../sys/types.js';
+import { native } from './native.js';
+import type { Cmd } from './types.js';
 
 const EINTR = -4;
 const ATTR_SIZE = 32;
