@@ -1,5 +1,6 @@
 // `tsbpf feature probe`: what this kernel supports, in the manner of `bpftool feature probe`.
 import { probeAll, type FeatureReport, type KernelFact } from '../features/index.js';
+import { NEEDS_PRIVILEGE } from '../features/probe.js';
 import { OUTPUT_OPTIONS, parse, printHelp } from './args.js';
 import { UsageError, writeJson, type Command, type CommandIO } from './command.js';
 import { HELP } from './help/feature.js';
@@ -66,6 +67,10 @@ export function reportText(r: FeatureReport): string {
   for (const [k, names] of Object.entries(r.attachTypes)) {
     out.push(`Attach types supported for program type ${k}:`);
     for (const n of names) out.push(`\t- ${n}`);
+  }
+  if (Object.values(r.notes).includes(NEEDS_PRIVILEGE)) {
+    out.push('');
+    out.push('Features marked "could not be probed (needs CAP_BPF)" need privileges to probe: run as root (sudo tsbpf feature probe) for the full report.');
   }
   return `${out.join('\n')}\n`;
 }

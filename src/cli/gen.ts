@@ -26,6 +26,7 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
     out: { type: 'string', short: 'o' },
     type: { type: 'string', short: 't', multiple: true },
     runtime: { type: 'string' },
+    vmlinux: { type: 'string' },
     embed: { type: 'boolean' },
     'no-embed': { type: 'boolean' },
     json: { type: 'boolean', short: 'j' },
@@ -40,7 +41,8 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
   const outDir = values.out ?? dirname(source);
   requireOutputDir(values.out === undefined ? 'the source directory' : '--out', outDir);
 
-  const result = await generate({ name, source, outDir, types: values.type ?? [], runtime: values.runtime, embed: values.embed ? true : values['no-embed'] ? false : undefined, cflags, commandLine: ['tsbpf', 'gen', ...argv].map(shellQuote).join(' ') }, io);
+  if (values.vmlinux !== undefined && (!existsSync(values.vmlinux) || !statSync(values.vmlinux).isFile())) throw new UsageError(`gen: --vmlinux ${values.vmlinux}: no such file`);
+  const result = await generate({ name, source, outDir, types: values.type ?? [], runtime: values.runtime, vmlinux: values.vmlinux, embed: values.embed ? true : values['no-embed'] ? false : undefined, cflags, commandLine: ['tsbpf', 'gen', ...argv].map(shellQuote).join(' ') }, io);
   if (result === undefined) return 1;
   if (values.json) writeJson(io.stdout, { object: result.objectPath, module: result.modulePath, loader: `load${pascalCase(name)}`, bytes: result.objectBytes });
   else io.stdout.write(`wrote ${result.objectPath} (${plural(result.objectBytes, 'byte')}) and ${result.modulePath}\n`);
@@ -53,6 +55,8 @@ export interface GenRequest {
   readonly outDir: string;
   readonly types: readonly string[];
   readonly runtime?: string | undefined;
+  /** The vmlinux.h to compile with (else one beside the source, else one from this kernel). */
+  readonly vmlinux?: string | undefined;
   readonly embed?: boolean | undefined;
   readonly cflags: readonly string[];
   readonly commandLine: string;
@@ -72,7 +76,7 @@ export interface GenResult {
 export async function generate(req: GenRequest, io: CommandIO): Promise<GenResult | undefined> {
   let compiled;
   try {
-    compiled = await compileFile(req.source, { cflags: req.cflags });
+    compiled = await compileFile(req.source, { cflags: req.cflags, ...(req.vmlinux !== undefined ? { vmlinuxHeader: req.vmlinux } : {}) });
   } catch (err) {
     if (err instanceof CompileError) {
       io.stderr.write(err.diagnostics === '' ? '' : `${err.diagnostics}\n`);
@@ -80,6 +84,11 @@ export async function generate(req: GenRequest, io: CommandIO): Promise<GenResul
       return undefined;
     }
     throw err;
+  }
+  if (compiled.generatedVmlinux !== undefined) {
+    io.stderr.write(
+      `tsbpf gen: vmlinux.h generated from this kernel's BTF (${compiled.generatedVmlinux.btf}); the object depends on this machine's kernel build: give --vmlinux FILE or put a vmlinux.h beside the source to build the same object everywhere\n`,
+    );
   }
   if (compiled.warnings.trim() !== '') io.stderr.write(compiled.warnings.endsWith('\n') ? compiled.warnings : `${compiled.warnings}\n`);
   const objectFile = `${req.name}.bpf.o`;

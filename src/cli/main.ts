@@ -13,6 +13,7 @@ interface HelpModule {
   readonly verbs?: Readonly<Record<string, string>>;
   readonly aliases?: Readonly<Record<string, string>>;
 }
+import { onFilesystemMounted } from '../sys/mounts.js';
 
 interface CommandEntry {
   readonly name: string;
@@ -207,6 +208,16 @@ export async function main(argv: string[], io: CommandIO = processIO()): Promise
   }
   if (first.startsWith('-')) return usage(io, undefined, `unknown option '${first}'`);
 
+  // A filesystem mounted on the user's behalf (bpffs for a pin, tracefs for a hook) is said once.
+  const stopListening = onFilesystemMounted((fstype, target) => io.stderr.write(`tsbpf: mounted ${fstype} at ${target}, where none was mounted\n`));
+  try {
+    return await dispatch(first, rest, io);
+  } finally {
+    stopListening();
+  }
+}
+
+async function dispatch(first: string, rest: string[], io: CommandIO): Promise<number> {
   const entry = findCommand(first);
   if (entry === undefined) return usage(io, undefined, `unknown command '${first}'`);
   let context = entry.name;

@@ -1,6 +1,5 @@
 // `tsbpf object`: inspect a BPF object file, load it, run one of its programs, disassemble one,
 // attach all of its programs and watch what they report.
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { disassembleLines, BPF_LD_IMM64, BPF_PSEUDO_BTF_ID, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE, isFunctionCall, isFunctionReference, isKfuncCall } from '../asm/index.js';
 import { coreReloKindName } from '../btf/ext.js';
@@ -19,12 +18,14 @@ import { PerfReader } from '../perf/index.js';
 import { RingBufReader } from '../ringbuf/index.js';
 import { parseDuration } from '../tools/common/duration.js';
 import { FileError, readRegularFile } from '../sys/readfile.js';
+import { ensureBpffs, makeBpffsDir } from '../map/bpffs.js';
 import { MapType } from '../sys/types.js';
 import { OUTPUT_OPTIONS, parse, printHelp } from './args.js';
 import { checkPinDirFree, unloadPinDir } from './object-pins.js';
 import { checkIntegerSetting, integerRange } from './settings.js';
 import { formatTable, jsonReplacer, plural, UsageError, writeJson, type Command, type CommandIO } from './command.js';
 import { HELP, INSPECT_HELP, LOAD_HELP, RUN_HELP, DUMP_HELP, ATTACH_HELP, UNLOAD_HELP } from './help/object.js';
+import { applyMapSizes, applyProgramTypes } from './spec-options.js';
 
 const OUTPUT = {
   json: { type: 'boolean', short: 'j' },
@@ -36,6 +37,8 @@ const LOAD_OPTIONS = {
   ...OUTPUT,
   set: { type: 'string', multiple: true },
   'kernel-btf': { type: 'string' },
+  map: { type: 'string', multiple: true },
+  type: { type: 'string', multiple: true },
 } as const;
 
 function file(verb: string, positionals: string[]): string {
@@ -111,6 +114,7 @@ function inspectDoc(spec: CollectionSpec): Record<string, unknown> {
       sleepable: p.sleepable,
       instructions: p.instructions.length,
       coreRelocations: coreCount(p),
+      ...(p.problem !== undefined ? { problem: p.problem.message } : {}),
     })),
     maps: Object.values(spec.maps).map((m) => ({
       name: m.name,
@@ -127,6 +131,7 @@ function inspectDoc(spec: CollectionSpec): Record<string, unknown> {
       ...(m.values.length > 0 && m.internal === undefined
         ? { values: m.values.map((e) => ({ key: e.key, value: e.value instanceof Uint8Array ? e.value : e.value })) }
         : {}),
+      ...(m.problem !== undefined ? { problem: m.problem.message } : {}),
     })),
     variables: Object.values(spec.variables).map((v) => ({
       name: v.name,
@@ -184,7 +189,7 @@ function inspectText(spec: CollectionSpec, name: string): string {
         `${m.keySize}${btfName(m.keyType, spec) ? ` (${btfName(m.keyType, spec)})` : ''}`,
         `${m.valueSize}${btfName(m.valueType, spec) ? ` (${btfName(m.valueType, spec)})` : ''}`,
         String(m.maxEntries),
-        `${flagsText(m.flags)}${m.pinning === 'byName' ? ' pinned' : ''}`,
+        `${flagsText(m.flags)}${m.pinning !== 'none' ? ' pinned' : ''}`,
       ]),
     ).trimEnd(),
   );
@@ -208,6 +213,15 @@ function inspectText(spec: CollectionSpec, name: string): string {
   const core = Object.values(spec.programs).reduce((n, p) => n + coreCount(p), 0);
   out.push('');
   out.push(`CO-RE relocations: ${core}`);
+  const problems = [
+    ...Object.values(spec.programs).flatMap((p) => (p.problem !== undefined ? [`program ${p.name}: ${p.problem.message}`] : [])),
+    ...Object.values(spec.maps).flatMap((m) => (m.problem !== undefined ? [`map ${m.name}: ${m.problem.message}`] : [])),
+  ];
+  if (problems.length > 0) {
+    out.push('');
+    out.push('Cannot load as they are (loading the object fails with these):');
+    for (const p of problems) out.push(`  ${p}`);
+  }
   return `${out.join('\n')}\n`;
 }
 
@@ -227,7 +241,8 @@ function reportFailure(io: CommandIO, err: unknown, verb: string): void {
     const reason = err.reason.filter((l) => !l.startsWith('; ')).slice(-1)[0] ?? err.message.split('\n')[0];
     const where = err.source !== undefined ? ` at ${formatSource(err.source)}` : '';
     const core = err instanceof ProgramVerifierError && err.core !== undefined ? `CO-RE relocation failed: ${err.core.local} (${coreReloKindName(err.core.kind)}) does not exist in the kernel's BTF; ` : '';
-    io.stderr.write(`tsbpf object ${verb}: program ${err.program} rejected by the verifier: ${core}${reason}${where} [${err.code}]\n`);
+    const code = reason.includes(`[${err.code}]`) ? '' : ` [${err.code}]`;
+    io.stderr.write(`tsbpf object ${verb}: program ${err.program} rejected by the verifier: ${core}${reason}${where}${code}\n`);
     for (const line of err.reason) io.stderr.write(`  ${line}\n`);
     return;
   }
@@ -269,9 +284,15 @@ async function load(argv: string[], io: CommandIO): Promise<number> {
   const f = file('load', positionals);
   const spec = CollectionSpec.fromFile(f);
   applySettings(spec, values.set ?? []);
+  applyMapSizes(spec, values.map ?? []);
+  applyProgramTypes(spec, values.type ?? []);
   const kernelBtf = values['kernel-btf'];
   const json = values.json === true || values.pretty === true;
-  if (values.pin !== undefined) checkPinDirFree(values.pin, Object.keys(spec.programs), Object.keys(spec.maps).filter((m) => spec.maps[m]!.pinning !== 'byName'), pinName);
+  // The pin directory's filesystem, then its pins, are checked before anything is loaded or created.
+  if (values.pin !== undefined) {
+    ensureBpffs(values.pin);
+    checkPinDirFree(values.pin, Object.keys(spec.programs), Object.keys(spec.maps).filter((m) => spec.maps[m]!.pinning !== 'byName'), pinName);
+  }
   let c: Collection;
   try {
     c = spec.load({ ...(kernelBtf !== undefined ? { kernelBtf } : {}), ...(values.pin !== undefined ? { pinPath: values.pin } : {}) });
@@ -298,7 +319,7 @@ async function load(argv: string[], io: CommandIO): Promise<number> {
   }
   try {
     if (values.pin !== undefined) {
-      mkdirSync(join(values.pin, 'maps'), { recursive: true });
+      makeBpffsDir(join(values.pin, 'maps'));
       for (const [name, p] of Object.entries(c.programs)) p.pin(join(values.pin, pinName(name)));
       for (const [name, m] of Object.entries(c.maps)) if (m.pinnedPath === undefined) m.pin(join(values.pin, 'maps', pinName(name)));
     }
@@ -358,6 +379,8 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
   const spec = CollectionSpec.fromFile(f);
   if (spec.programs[name] === undefined) throw new UsageError(`object run: ${f} has no program ${name} (it has ${Object.keys(spec.programs).join(', ')})`);
   applySettings(spec, values.set ?? []);
+  applyMapSizes(spec, values.map ?? []);
+  applyProgramTypes(spec, values.type ?? []);
   const data = readInput(values.data, 'data');
   const ctx = readInput(values.ctx, 'context');
   const kernelBtf = values['kernel-btf'];
@@ -620,6 +643,8 @@ async function attach(argv: string[], io: CommandIO): Promise<number> {
     help: { type: 'boolean', short: 'h' },
     set: { type: 'string', multiple: true },
     'kernel-btf': { type: 'string' },
+    map: { type: 'string', multiple: true },
+    type: { type: 'string', multiple: true },
     iface: { type: 'string' },
     cgroup: { type: 'string' },
     pid: { type: 'string' },
@@ -637,6 +662,8 @@ async function attach(argv: string[], io: CommandIO): Promise<number> {
   const json = values.json === true;
   const spec = CollectionSpec.fromFile(f);
   applySettings(spec, values.set ?? []);
+  applyMapSizes(spec, values.map ?? []);
+  applyProgramTypes(spec, values.type ?? []);
   const sources = (values.events ?? []).map((e) => eventSource(spec, f, e));
   const sections: Record<string, string> = {};
   for (const [name, p] of Object.entries(spec.programs)) sections[name] = p.sectionName;

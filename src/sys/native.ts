@@ -45,14 +45,26 @@ export function packageRoot(): string {
   return dir;
 }
 
-function load(): Native {
+/**
+ * The path of the addon node-gyp-build picks: a local build (build/Release) first, else the
+ * prebuilt binary for this platform shipped in prebuilds/ (linux-x64 and linux-arm64 with glibc),
+ * so running needs no C compiler where one fits. Worker threads load the same file.
+ */
+export function nativeAddonPath(): string {
   const root = packageRoot();
-  const candidates = [join(root, 'build', 'Release', 'tsbpf_native.node'), join(root, 'build', 'Debug', 'tsbpf_native.node')];
-  const path = candidates.find((p) => existsSync(p));
-  if (path === undefined) {
-    throw new Error(`tsbpf: the native addon is not built (looked for ${candidates[0]}); run \`npm install\` or \`npx node-gyp rebuild\` in ${root}`);
+  const nodeGypBuild = createRequire(import.meta.url)('node-gyp-build') as { resolve(dir: string): string };
+  try {
+    return nodeGypBuild.resolve(root);
+  } catch (err) {
+    throw new Error(
+      `tsbpf: no native addon fits this machine (${process.platform}-${process.arch}): no build in ${join(root, 'build', 'Release')} and no prebuilt binary in ${join(root, 'prebuilds')}; run \`npm install\` (which builds it with node-gyp) or \`npx node-gyp rebuild\` in ${root}`,
+      { cause: err },
+    );
   }
-  return createRequire(import.meta.url)(path) as Native;
+}
+
+function load(): Native {
+  return createRequire(import.meta.url)(nativeAddonPath()) as Native;
 }
 
 type NativeMethod = Exclude<keyof Native, 'constants'>;

@@ -8,14 +8,18 @@ Compiles BPF C with clang and writes, into the output directory:
 
 clang runs with -target bpfel -O2 -g -D__TARGET_ARCH_<arch>, includes from the source's
 directory, libbpf's headers and /usr/include/<multiarch>. A source that includes "vmlinux.h"
-with none on the include path gets one generated from /sys/kernel/btf/vmlinux (cached in
-node_modules/.cache/tsbpf). Flags after -- go to clang (-I, -D, -W...).
+uses the one given with --vmlinux, else one on the include path or beside the source, and only
+otherwise one generated from the running kernel's BTF (/sys/kernel/btf/vmlinux, cached in
+node_modules/.cache/tsbpf; said on stderr): the object then depends on the machine that built
+it. Flags after -- go to clang (-I, -D, -W...).
 
 Options:
   -o, --out <dir>       where to write (default: the source's directory)
   -t, --type <type>     also generate this struct, union, enum or typedef (repeatable);
                         TYPE:MAP also types the records of ring/perf buffer map MAP (a lone
                         --type binds to the object's only ring or perf buffer by itself)
+      --vmlinux <file>  the vmlinux.h the source includes (commit one, for objects that
+                        build the same on every machine)
       --runtime <spec>  the module generated code imports its support from, as written in
                         the import (default 'tsbpf/gen')
       --embed           embed the object in the module as base64 (default up to 4 MiB)

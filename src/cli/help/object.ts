@@ -17,6 +17,12 @@ Options:
       --set NAME=VALUE   set a global variable before load (repeatable); VALUE is a number,
                          true/false, a string, or JSON for arrays and structs
       --kernel-btf PATH  resolve CO-RE relocations against this BTF instead of the kernel's
+      --map NAME.value_size=N,max_entries=M
+                         size a map before it is created (repeatable): for objects that leave
+                         a stack map's depth or a table's size to user space
+      --type PROG=TYPE   the type of a program whose section names none (socket/1,
+                         classifier/ingress): a section name (tc, xdp, socket,
+                         cgroup_skb/ingress...) or a program type (sched_cls...) (repeatable)
   -h, --help             this help; \`tsbpf object <verb> --help\` for a verb
 `;
 
@@ -25,20 +31,28 @@ export const INSPECT_HELP = `Usage: tsbpf object inspect FILE [--json] [--pretty
 Reads FILE without loading anything (no privileges needed) and lists its programs (section,
 type, attach type, instructions), maps (type, key and value sizes and BTF types, max entries,
 flags), global variables with their types and initial values, externs, and CO-RE relocations.
+Programs and maps that cannot be loaded as the object has them (a static function in a program
+section, a call of a function another object defines, ...) are listed with the reason, the one
+loading fails with (JSON: "problem").
 `;
 
-export const LOAD_HELP = `Usage: tsbpf object load FILE [--set NAME=VALUE ...] [--pin DIR] [--kernel-btf PATH] [--json]
+export const LOAD_HELP = `Usage: tsbpf object load FILE [--set NAME=VALUE ...] [--map NAME.value_size=N,max_entries=M ...]
+                          [--type PROG=TYPE ...] [--pin DIR] [--kernel-btf PATH] [--json]
 
 Loads every map and program of FILE. Without --pin they are unloaded when the command exits;
 with --pin DIR programs are pinned as DIR/<program> and maps as DIR/maps/<map> (periods in names
 become underscores, as bpffs requires), and LIBBPF_PIN_BY_NAME maps live in DIR.
 JSON: {"programs":[{"name","section","type","loaded","error"?}],"maps":[{"name","type","id"}]}.
 On failure the exit status is 1 and stderr has the verifier's reason and the C source line.
+--map sizes maps the object leaves to user space (bcc's profile: a stack map's value_size);
+--type gives the type of a program whose section names none (socket/1, classifier/ingress):
+a section name (tc, xdp, socket, cgroup_skb/ingress...) or a program type (sched_cls...).
 A DIR that still holds the pins of an earlier load is refused before anything loads; remove
 them with \`tsbpf object unload DIR\`.
 `;
 
 export const RUN_HELP = `Usage: tsbpf object run FILE --program NAME [--set NAME=VALUE ...] [--data FILE] [--ctx FILE]
+                         [--map NAME.value_size=N,max_entries=M ...] [--type PROG=TYPE ...]
                          [--repeat N] [--kernel-btf PATH] [--json]
 
 Loads FILE, then runs program NAME once (or N times) with BPF_PROG_TEST_RUN on the packet in
@@ -84,6 +98,9 @@ Options:
       --dump-maps         print every map's contents on exit (the default)
       --no-dump-maps      do not
       --set NAME=VALUE    set a global variable before load (repeatable)
+      --map NAME.value_size=N,max_entries=M
+                          size a map before it is created (repeatable)
+      --type PROG=TYPE    the type of a program whose section names none (repeatable)
       --kernel-btf PATH   resolve CO-RE relocations against this BTF instead of the kernel's
   -j, --json              JSON lines: {"map","record"} per ring buffer record, {"map","cpu","record"}
                           per perf sample, {"map","cpu","lost"} for samples the kernel dropped,
