@@ -20,6 +20,7 @@ import { parseDuration } from '../tools/common/duration.js';
 import { FileError, readRegularFile } from '../sys/readfile.js';
 import { ensureBpffs, makeBpffsDir } from '../map/bpffs.js';
 import { MapType } from '../sys/types.js';
+import { pinName } from '../map/pinname.js';
 import { OUTPUT_OPTIONS, parse, printHelp } from './args.js';
 import { checkPinDirFree, unloadPinDir } from './object-pins.js';
 import { checkIntegerSetting, integerRange } from './settings.js';
@@ -272,10 +273,6 @@ function programStatuses(spec: CollectionSpec, kernelBtf: string | undefined): {
     }
   }
   return out;
-}
-
-function pinName(name: string): string {
-  return name.replace(/\./g, '_');
 }
 
 async function load(argv: string[], io: CommandIO): Promise<number> {
