@@ -11,8 +11,8 @@ const seconds = values.seconds !== undefined ? integer(program, '--seconds', val
 await run(program, async () => {
   using counter = await loadExecCount({ config: uid !== undefined ? { target_uid: uid } : {} });
   counter.attach();
-  process.stderr.write(`counting exec() per command${uid !== undefined ? ` of uid ${uid}` : ''}; Ctrl-C to stop\n`);
   const stop = stopSignal();
+  process.stderr.write(`counting exec() per command${uid !== undefined ? ` of uid ${uid}` : ''}; Ctrl-C to stop\n`);
   for (let elapsed = 0; elapsed < seconds && (await wait(1000, stop)); elapsed++) {
     const top = [...counter.maps.counts.entries()].sort((a, b) => Number(b[1] - a[1])).slice(0, 10);
     const perCpu = counter.maps.per_cpu.get(0) ?? [];

@@ -15,8 +15,8 @@ const total = (perCpu: Counters[] | undefined): { packets: bigint; bytes: bigint
 await run(program, async () => {
   using xdp = await loadXdpDrop({ config: { blocked_port: port } });
   xdp.programs.xdp_drop_udp.attach({ interface: ifname });
-  process.stderr.write(`dropping UDP to port ${port} on ${ifname}; Ctrl-C to stop\n`);
   const stop = stopSignal();
+  process.stderr.write(`dropping UDP to port ${port} on ${ifname}; Ctrl-C to stop\n`);
   for (let elapsed = 0; elapsed < seconds && (await wait(1000, stop)); elapsed++) {
     const passed = total(xdp.maps.stats.get('VERDICT_PASS'));
     const dropped = total(xdp.maps.stats.get('VERDICT_DROP'));
