@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { test } from 'node:test';
-import { loadNative, NATIVE_METHODS, nativeAddonPath } from '../src/sys/native.js';
+import { loadNative, NATIVE_METHODS } from '../src/sys/native.js';
 import { packageRoot } from '../src/sys/package.js';
 
 test('the method list is every function of the addon', () => {
@@ -14,7 +14,9 @@ test('importing the loader does not load the addon; the first system call does',
   // A fresh process: which shared objects it has mapped, before and after a call.
   const script = `
     const { CollectionSpec } = await import('./dist/src/object/index.js');
-    const mapped = () => require('node:fs').readFileSync('/proc/self/maps', 'utf8').includes(${JSON.stringify(nativeAddonPath())});
+    const { nativeAddonPath } = await import('./dist/src/sys/native.js');
+    const addon = require('node:fs').realpathSync(nativeAddonPath());
+    const mapped = () => require('node:fs').readFileSync('/proc/self/maps', 'utf8').includes(addon);
     const before = mapped();
     CollectionSpec.fromFile('examples/xdp-drop/xdp_drop.bpf.o');
     const afterRead = mapped();
