@@ -21,17 +21,13 @@ import { directSlab, ElemAttrs, type ElemAttr } from './sys/elem.js';
 import { KeyWalker } from './map/walk.js';
 import { mapCreateFault } from './map/create-fault.js';
 import { MapCreateError } from './map/errors.js';
+import { EACCES, ENOENT, ENOTSUPP, EPERM } from './sys/errno.js';
 
 export { BatchChunk } from './map/batch.js';
 export type { BatchOptions, UpdateBatchOptions } from './map/batch.js';
 export { BatchError, BpffsError, IterationAbortedError } from './map/errors.js';
 export { possibleCpus } from './map/cpus.js';
 export { structOpsValueType } from './map/vmlinux.js';
-
-const ENOENT = 2;
-const EPERM = 1;
-const EACCES = 13;
-const ENOTSUPP = 524;
 
 /** BTF describing a map's key and value, as BPF_MAP_CREATE takes it. */
 export interface MapBtf {

@@ -12,9 +12,7 @@ import { progInfo } from './sys/info.js';
 import { AttachType, Cmd, ProgramType } from './sys/types.js';
 import { parseVerifierLog } from './verifier.js';
 import { checkPinnedPath, preparePinPath, removePin } from './map/bpffs.js';
-
-const EPERM = 1;
-const EINVAL = 22;
+import { EINVAL, EPERM } from './sys/errno.js';
 
 /** A file descriptor given as a number, an owning FD, or an object that has one (a Map, a Btf). */
 export type FdLike = number | FD | { readonly fd: number | FD };

@@ -1,7 +1,7 @@
 // What the probes share: the outcome type, minimal programs, and loading one with a small log.
 import { readFileSync } from 'node:fs';
 import { BPF_ALU64, BPF_CALL, BPF_EXIT, BPF_JMP, BPF_K, BPF_MOV, encode, type Instruction } from '../asm/index.js';
-import { errnoName } from '../sys/errno.js';
+import { E2BIG, EINVAL, EPERM, errnoName } from '../sys/errno.js';
 import { progLoadRaw, type ProgLoadAttr } from '../sys/attrs.js';
 import { closeFd } from '../sys/file.js';
 
@@ -21,9 +21,6 @@ export function unknown(detail: string): ProbeResult {
   return Object.freeze({ supported: undefined, detail });
 }
 
-const EPERM = 1;
-const E2BIG = 7;
-const EINVAL = 22;
 const CAP_NET_ADMIN = 12n;
 const CAP_SYS_ADMIN = 21n;
 const CAP_PERFMON = 38n;

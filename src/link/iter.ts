@@ -10,6 +10,7 @@ import { LinkOperationError } from './errors.js';
 import { Link } from './link.js';
 import { mapFd, type MapLike } from './maps.js';
 import type { FD } from '../sys/fd.js';
+import { EAGAIN, EINTR } from '../sys/errno.js';
 
 export type CgroupIterOrder = 'self' | 'descendants_pre' | 'descendants_post' | 'ancestors_up';
 
@@ -24,8 +25,6 @@ export interface IterOptions {
 }
 
 const ORDER: Record<CgroupIterOrder, number> = { self: 1, descendants_pre: 2, descendants_post: 3, ancestors_up: 4 };
-const EINTR = 4;
-const EAGAIN = 11;
 
 /** Creates an iterator link; read it with readIter()/readAllIter(). */
 export function attachIter(opts: IterOptions): Link {

@@ -12,6 +12,7 @@ import { Link } from './link.js';
 import { attachToPerfEvent } from './perf.js';
 import { perfEventOpenRaw, PerfType } from '../sys/perf.js';
 import { addProbeEvent, haveProbeEvents, probeEventName, removeProbeEvent, tracefsRoot } from './tracefs.js';
+import { EINVAL, ENOENT, ENOTSUPP, EOPNOTSUPP, ESRCH } from '../sys/errno.js';
 
 export interface KprobeOptions {
   program: AttachableProgram;
@@ -27,11 +28,6 @@ export interface KprobeOptions {
   mechanism?: 'pmu' | 'tracefs';
 }
 
-const ENOENT = 2;
-const ESRCH = 3;
-const EINVAL = 22;
-const EOPNOTSUPP = 95;
-const ENOTSUPP = 524;
 const SYMBOL = /^[A-Za-z_.][A-Za-z0-9_.$]*$/;
 
 /** Throws NotSupportedError('kprobes') unless the kernel has the kprobe PMU or kprobe_events. */

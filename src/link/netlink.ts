@@ -3,6 +3,7 @@
 import { BpfError } from '../errors.js';
 import { FD } from '../sys/fd.js';
 import { bind, recv, send, setsockopt, socket } from '../sys/socket.js';
+import { EAGAIN, EINTR } from '../sys/errno.js';
 
 export const NETLINK_ROUTE = 0;
 
@@ -14,8 +15,6 @@ const SO_RCVTIMEO = 20;
 const SOL_NETLINK = 270;
 const NETLINK_CAP_ACK = 10;
 const NETLINK_EXT_ACK = 11;
-const EAGAIN = 11;
-const EINTR = 4;
 
 const NLMSG_HDRLEN = 16;
 const NLA_HDRLEN = 4;

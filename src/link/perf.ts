@@ -1,6 +1,7 @@
 // perf_event_open and attaching a program to a perf event: a BPF_PERF_EVENT bpf_link where the
 // kernel has one (5.15+), else PERF_EVENT_IOC_SET_BPF; then the event is enabled.
 import { BpfError } from '../errors.js';
+import { EINVAL } from '../sys/errno.js';
 import { linkCreate } from '../sys/attrs.js';
 import { FD } from '../sys/fd.js';
 import { PERF_EVENT_IOC_DISABLE, PERF_EVENT_IOC_ENABLE, PERF_EVENT_IOC_SET_BPF, perfIoctl } from '../sys/perf.js';
@@ -50,7 +51,7 @@ export function attachToPerfEvent(program: AttachableProgram, perf: FD, opts: Pe
         perfLinks = true;
       } catch (err) {
         // Kernels before 5.15 refuse BPF_PERF_EVENT links with EINVAL; others meant it.
-        if (!(err instanceof BpfError && err.errno === 22 && !kernelAtLeast(5, 15) && opts.cookie === undefined)) throw err;
+        if (!(err instanceof BpfError && err.errno === EINVAL && !kernelAtLeast(5, 15) && opts.cookie === undefined)) throw err;
         perfLinks = false;
       }
     }

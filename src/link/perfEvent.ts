@@ -8,6 +8,7 @@ import { onlineCpus } from './kernel.js';
 import { Link } from './link.js';
 import { attachToPerfEvent } from './perf.js';
 import { perfEventOpen, PerfType } from '../sys/perf.js';
+import { ENODEV, ENOENT, EOPNOTSUPP, ESRCH } from '../sys/errno.js';
 
 export type PerfEventType = 'software' | 'hardware';
 
@@ -57,11 +58,6 @@ export interface PerfEventOptions {
   pid?: number;
   cookie?: bigint;
 }
-
-const ENOENT = 2;
-const ESRCH = 3;
-const ENODEV = 19;
-const EOPNOTSUPP = 95;
 
 function eventType(type: PerfEventType | number): number {
   if (type === 'software') return PerfType.SOFTWARE;

@@ -6,6 +6,7 @@ import { ProgramType } from '../sys/types.js';
 import { programFd, requireType, type AttachableProgram } from './attachable.js';
 import { TargetNotFoundError } from './errors.js';
 import { Link } from './link.js';
+import { ENOENT } from '../sys/errno.js';
 
 export interface RawTracepointOptions {
   program: AttachableProgram;
@@ -14,8 +15,6 @@ export interface RawTracepointOptions {
   /** A value the program reads with bpf_get_attach_cookie() (Linux 6.10+). */
   cookie?: bigint;
 }
-
-const ENOENT = 2;
 
 /** Attaches a RAW_TRACEPOINT (or writable) program to a tracepoint by name. */
 export function attachRawTracepoint(opts: RawTracepointOptions): Link {

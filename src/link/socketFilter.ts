@@ -6,6 +6,7 @@ import { ProgramType } from '../sys/types.js';
 import { programFd, programId, requireType, type AttachableProgram } from './attachable.js';
 import { TargetNotFoundError } from './errors.js';
 import { Link } from './link.js';
+import { EBADF, ENOENT, ENOTSOCK } from '../sys/errno.js';
 
 export interface SocketFilterOptions {
   program: AttachableProgram;
@@ -16,9 +17,6 @@ export interface SocketFilterOptions {
 const SOL_SOCKET = 1;
 const SO_ATTACH_BPF = 50;
 const SO_DETACH_BPF = 27;
-const EBADF = 9;
-const ENOTSOCK = 88;
-const ENOENT = 2;
 
 function setFilter(sock: number, name: number, fd: number, context: string): void {
   const r = setsockopt(sock, SOL_SOCKET, name, new Int32Array([fd]));

@@ -7,6 +7,7 @@ import type { Link } from './link.js';
 import { attachToPerfEvent } from './perf.js';
 import { perfEventOpen, PerfType } from '../sys/perf.js';
 import { tracepointId } from './tracefs.js';
+import { ENOENT } from '../sys/errno.js';
 
 export interface TracepointOptions {
   program: AttachableProgram;
@@ -17,8 +18,6 @@ export interface TracepointOptions {
   /** A value the program reads with bpf_get_attach_cookie(). */
   cookie?: bigint;
 }
-
-const ENOENT = 2;
 
 /** Attaches a TRACEPOINT program to a kernel tracepoint. */
 export function attachTracepoint(opts: TracepointOptions): Link {

@@ -7,6 +7,7 @@ import { AttachType, ProgramType } from '../sys/types.js';
 import { programFd, programLabel, requireType, type AttachableProgram } from './attachable.js';
 import { Link } from './link.js';
 import { rawTracepointOpen } from '../sys/attrs.js';
+import { ENODEV, ENOTSUPP, EOPNOTSUPP, ESRCH } from '../sys/errno.js';
 
 export interface TracingOptions {
   program: AttachableProgram;
@@ -16,10 +17,6 @@ export interface TracingOptions {
   target?: { program: AttachableProgram; btfId: number };
 }
 
-const ESRCH = 3;
-const ENODEV = 19;
-const EOPNOTSUPP = 95;
-const ENOTSUPP = 524;
 const NO_TRAMPOLINE = new Set([ESRCH, ENODEV, EOPNOTSUPP, ENOTSUPP]);
 
 const TRAMPOLINE_TYPES = new Set<AttachType>([AttachType.TRACE_FENTRY, AttachType.TRACE_FEXIT, AttachType.MODIFY_RETURN, AttachType.LSM_MAC]);

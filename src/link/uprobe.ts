@@ -12,6 +12,7 @@ import type { Link } from './link.js';
 import { attachToPerfEvent } from './perf.js';
 import { perfEventOpenRaw, PerfType } from '../sys/perf.js';
 import { addProbeEvent, haveProbeEvents, probeEventName, removeProbeEvent } from './tracefs.js';
+import { ENOENT, ESRCH } from '../sys/errno.js';
 
 export interface UprobeOptions {
   program: AttachableProgram;
@@ -32,9 +33,6 @@ export interface UprobeOptions {
   /** 'pmu' (the default when the kernel has the uprobe PMU) or 'tracefs' (uprobe_events). */
   mechanism?: 'pmu' | 'tracefs';
 }
-
-const ESRCH = 3;
-const ENOENT = 2;
 
 /** Attaches a KPROBE-type program to a user-space function. */
 export function attachUprobe(opts: UprobeOptions): Link {

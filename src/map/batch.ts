@@ -5,10 +5,7 @@ import { BatchOp } from '../sys/attrs.js';
 import { addressOf } from '../sys/memory.js';
 import { Cmd } from '../sys/types.js';
 import { BatchError } from './errors.js';
-
-const ENOENT = 2;
-const ENOSPC = 28;
-const ENOTSUPP = 524;
+import { ENOENT, ENOSPC, ENOTSUPP } from '../sys/errno.js';
 
 /** Upper bound for one chunk's key plus value buffers. */
 const MAX_CHUNK_BYTES = 32 << 20;

@@ -5,10 +5,7 @@ import { Cmd } from '../sys/types.js';
 import { ElemAttr } from '../sys/elem.js';
 import { IterationAbortedError } from './errors.js';
 import { KeySet } from './keyset.js';
-
-const ENOENT = 2;
-const EOPNOTSUPP = 95;
-const ENOTSUPP = 524;
+import { EINVAL, ENOENT, ENOTSUPP, EOPNOTSUPP } from '../sys/errno.js';
 
 interface Slot {
   bytes: Uint8Array;
@@ -159,7 +156,7 @@ export class KeyWalker {
   #check(r: number): boolean {
     if (r === 0) return true;
     if (r === -ENOENT) return false;
-    if (r === -EOPNOTSUPP || r === -ENOTSUPP || (r === -22 && this.#o.keySize === 0)) {
+    if (r === -EOPNOTSUPP || r === -ENOTSUPP || (r === -EINVAL && this.#o.keySize === 0)) {
       throw new NotSupportedError(`iterating the keys of ${this.#o.typeName} maps`, this.#o.what);
     }
     throw new BpfError('BPF_MAP_GET_NEXT_KEY', -r, this.#o.what);

@@ -11,9 +11,7 @@ import { Cmd, MapType } from '../sys/types.js';
 import { PERF_EVENT_IOC_ENABLE, bpfOutputAttr, perfEventOpenRaw, perfIoctl } from '../sys/perf.js';
 import { possibleCpuIds } from './cpus.js';
 import { LOST, NOTHING, PerfRing } from './ring.js';
-
-const ENOENT = 2;
-const ENODEV = 19;
+import { ENODEV, ENOENT } from '../sys/errno.js';
 
 export interface PerfReaderOptions<T> {
   /** Decodes each sample; the decoded value never aliases the ring. */

@@ -23,10 +23,9 @@ import {
   TestRunAttr as TEST_RUN,
 } from './layout.js';
 import { Cmd } from './types.js';
+import { EAGAIN, ENOENT } from './errno.js';
 
 const BPF_STATS_RUN_TIME = 0;
-const ENOENT = 2;
-const EAGAIN = 11;
 
 export interface MapCreateAttr {
   mapType: number;

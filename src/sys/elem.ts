@@ -4,8 +4,8 @@
 import { native } from './native.js';
 import { MapElemAttr as ELEM } from './layout.js';
 import type { Cmd } from './types.js';
+import { EINTR } from './errno.js';
 
-const EINTR = -4;
 const ATTR_SIZE = 32;
 // Word indexes of the attr's members: u32 words for map_fd and the low half of flags, u64 for the pointers.
 const FD_WORD = ELEM.map_fd / 4;
@@ -38,7 +38,7 @@ export class ElemAttr {
     if (w[FLAGS_WORD] !== flags) w[FLAGS_WORD] = flags;
     const call = this.#call;
     let r = call(cmd);
-    while (r === EINTR) r = call(cmd);
+    while (r === -EINTR) r = call(cmd);
     return r;
   }
 

@@ -1,9 +1,7 @@
 import { BpfError } from '../errors.js';
 import { keepAlive, native } from './native.js';
 import { Cmd } from './types.js';
-
-const EINTR = 4;
-const EAGAIN = 11;
+import { EAGAIN, EINTR } from './errno.js';
 
 /**
  * A zeroed bpf_attr (or other syscall struct) with little helpers to set fields at the
