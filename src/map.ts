@@ -14,8 +14,9 @@ import { Cmd, MapFlags, MapType, UpdateFlags } from './sys/types.js';
 import { lookupBatch, updateBatch, deleteBatch, type BatchChunk, type BatchOptions, type BatchTarget, type UpdateBatchOptions } from './map/batch.js';
 import { checkPinnedPath, preparePinPath, removePin } from './map/bpffs.js';
 import { placeholderBtf, storageBtf } from './map/btf.js';
-import { possibleCpus } from './map/cpus.js';
-import { isIndexed, isKnownMapType, isLocalStorage, isPerCpu, mapTypeName } from './map/kinds.js';
+import { possibleCpus } from './sys/cpus.js';
+import { isIndexed, isKnownMapType, isLocalStorage, isPerCpu } from './map/kinds.js';
+import { mapTypeName } from './program/names.js';
 import { structOpsValueType } from './map/vmlinux.js';
 import { directSlab, ElemAttrs, type ElemAttr } from './sys/elem.js';
 import { KeyWalker } from './map/walk.js';
@@ -26,7 +27,7 @@ import { EACCES, ENOENT, ENOTSUPP, EPERM } from './sys/errno.js';
 export { BatchChunk } from './map/batch.js';
 export type { BatchOptions, UpdateBatchOptions } from './map/batch.js';
 export { BatchError, BpffsError, IterationAbortedError } from './map/errors.js';
-export { possibleCpus } from './map/cpus.js';
+export { possibleCpus } from './sys/cpus.js';
 export { structOpsValueType } from './map/vmlinux.js';
 
 /** BTF describing a map's key and value, as BPF_MAP_CREATE takes it. */
@@ -89,7 +90,7 @@ function checkSize(what: string, field: string, v: unknown): number {
 }
 
 function describeMap(name: string, type: number, id: number): string {
-  return name ? `map ${name} (${mapTypeName(type)}, id ${id})` : `map id ${id} (${mapTypeName(type)})`;
+  return name ? `map ${name} (${mapTypeName(type, 'uapi')}, id ${id})` : `map id ${id} (${mapTypeName(type, 'uapi')})`;
 }
 
 /**
@@ -182,7 +183,7 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
   static create<K, V>(opts: MapCreateOptions<K, V>): Map<K, V> {
     const label = `map${opts.name ? ` ${opts.name}` : ''}`;
     if (!isKnownMapType(opts.type)) throw new InvalidArgumentError(`${label}: unknown map type ${String(opts.type)}`);
-    const typeName = mapTypeName(opts.type);
+    const typeName = mapTypeName(opts.type, 'uapi');
     const what = `${label} (${typeName})`;
     const name = opts.name ?? '';
     if (typeof name !== 'string' || !NAME_RE.test(name)) throw new InvalidArgumentError(`${what}: a map name has at most 15 characters of [A-Za-z0-9_.], got ${JSON.stringify(name)}`);
@@ -386,7 +387,7 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
   // ENOTSUPP (524) is the kernel's "this map type has no such operation"; EOPNOTSUPP is left
   // as it is, because element commands use it to refuse a particular fd (XSKMAP, sockmaps).
   #fail(cmd: Cmd, r: number): Error {
-    if (r === -ENOTSUPP) return new NotSupportedError(`BPF_${Cmd[cmd]} on ${mapTypeName(this.type)} maps`, this.#what);
+    if (r === -ENOTSUPP) return new NotSupportedError(`BPF_${Cmd[cmd]} on ${mapTypeName(this.type, 'uapi')} maps`, this.#what);
     return new BpfError(`BPF_${Cmd[cmd]}`, -r, this.#what);
   }
 
@@ -535,7 +536,7 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
       maxEntries: this.maxEntries,
       restarts: !isIndexed(this.type),
       what: this.#what,
-      typeName: mapTypeName(this.type),
+      typeName: mapTypeName(this.type, 'uapi'),
     });
   }
 
@@ -593,7 +594,7 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
       keyCodec: this.keyCodec,
       valueCodec: this.valueCodec,
       what: this.#what,
-      typeName: mapTypeName(this.type),
+      typeName: mapTypeName(this.type, 'uapi'),
     };
     return this.#batchTarget;
   }

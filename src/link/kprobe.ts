@@ -7,7 +7,8 @@ import { FD } from '../sys/fd.js';
 import { AttachType, ProgramType } from '../sys/types.js';
 import { programFd, requireType, type AttachableProgram } from './attachable.js';
 import { TargetNotFoundError } from './errors.js';
-import { havePmu, kernelSymbolExists, pmuRetprobeBit, pmuType, syscallPrefix } from './kernel.js';
+import { havePmu, kernelSymbolExists, pmuRetprobeBit, pmuType } from './kernel.js';
+import { syscallPrefix } from '../sys/arch.js';
 import { Link } from './link.js';
 import { attachToPerfEvent } from './perf.js';
 import { perfEventOpenRaw, PerfType } from '../sys/perf.js';
@@ -162,7 +163,7 @@ export interface KsyscallOptions {
 
 /** The kernel function a syscall enters through on this machine. */
 export function syscallSymbol(syscall: string): string {
-  const prefixed = `${syscallPrefix()}${syscall}`;
+  const prefixed = `${syscallPrefix() ?? 'sys_'}${syscall}`;
   if (kernelSymbolExists(prefixed)) return prefixed;
   // Kernels without syscall wrappers name the entry sys_<name>.
   return kernelSymbolExists(`sys_${syscall}`) ? `sys_${syscall}` : prefixed;

@@ -4,7 +4,7 @@ import { BpfError, InvalidArgumentError, NotSupportedError } from '../errors.js'
 import { ProgramType } from '../sys/types.js';
 import { requireType, type AttachableProgram } from './attachable.js';
 import { TargetNotFoundError } from './errors.js';
-import { onlineCpus } from './kernel.js';
+import { onlineCpuIds } from '../sys/cpus.js';
 import { Link } from './link.js';
 import { attachToPerfEvent } from './perf.js';
 import { perfEventOpen, PerfType } from '../sys/perf.js';
@@ -84,7 +84,7 @@ export function attachPerfEvent(opts: PerfEventOptions): Link {
   const pid = opts.pid ?? -1;
   if (pid !== -1 && (!Number.isInteger(pid) || pid <= 0)) throw new InvalidArgumentError(`invalid pid ${pid}`);
   if (pid > 0 && !existsSync(`/proc/${pid}`)) throw new TargetNotFoundError('process', String(pid));
-  const cpus = opts.cpu !== undefined ? [opts.cpu] : pid > 0 ? [-1] : onlineCpus();
+  const cpus = opts.cpu !== undefined ? [opts.cpu] : pid > 0 ? [-1] : onlineCpuIds();
   const sampling = opts.sampleFreq !== undefined ? { sampleFreq: BigInt(opts.sampleFreq) } : { samplePeriod: BigInt(opts.samplePeriod as number | bigint) };
   const name = typeof opts.config === 'string' ? opts.config : `config ${config}`;
   const target = `${typeof opts.type === 'string' ? opts.type : `type ${type}`} ${name}${pid > 0 ? ` pid ${pid}` : ''}${opts.cpu !== undefined ? ` cpu ${opts.cpu}` : ''}`;

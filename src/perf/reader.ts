@@ -9,7 +9,7 @@ import { FD } from '../sys/fd.js';
 import { mapElemRaw } from '../sys/attrs.js';
 import { Cmd, MapType } from '../sys/types.js';
 import { PERF_EVENT_IOC_ENABLE, bpfOutputAttr, perfEventOpenRaw, perfIoctl } from '../sys/perf.js';
-import { possibleCpuIds } from './cpus.js';
+import { possibleCpuIds } from '../sys/cpus.js';
 import { LOST, NOTHING, PerfRing } from './ring.js';
 import { ENODEV, ENOENT } from '../sys/errno.js';
 

@@ -20,7 +20,12 @@ export function programTypeName(t: number): string {
   return nameOf(ProgramType, t);
 }
 
-export function mapTypeName(t: number): string {
+/**
+ * `hash`, `lru_hash`, ...: the name bpftool prints for a map type; with `uapi`, the kernel's own
+ * spelling (`HASH`), and `type N` for a type this package does not know.
+ */
+export function mapTypeName(t: number, spelling: 'bpftool' | 'uapi' = 'bpftool'): string {
+  if (spelling === 'uapi') return MapType[t] ?? `type ${t}`;
   return nameOf(MapType, t);
 }
 
