@@ -116,7 +116,10 @@ export const haveKprobes = (): boolean => probeKprobes().supported === true;
 export const haveUprobes = (): boolean => probeUprobes().supported === true;
 export const haveBtf = (): boolean => probeBtf().supported === true;
 export const haveFentry = (): boolean => probeFentry().supported === true;
-/** BPF trampolines over ftrace, which fentry, fexit, fmod_ret and LSM programs attach through. */
+/**
+ * BPF trampolines over ftrace, which fentry, fexit, fmod_ret and LSM programs attach through.
+ * @alias
+ */
 export const haveFtrace = haveFentry;
 export const haveRingbuf = (): boolean => probeRingbuf().supported === true;
 export const haveTcx = (): boolean => probeTcx().supported === true;

@@ -6,7 +6,7 @@ import { FD } from '../sys/fd.js';
 import { AttachFlags, Cmd, LinkType } from '../sys/types.js';
 import { programFd, programId, type AttachableProgram } from './attachable.js';
 import { LinkOperationError, TargetNotFoundError } from './errors.js';
-import { bpfLinkInfo, describeDetails, linkTypeName, type LinkDetails, type LinkInfo, type LinkMechanism } from './info.js';
+import { bpfLinkInfo, describeDetails, type LinkDetails, type LinkInfo, type LinkMechanism } from './info.js';
 import { checkPinnedPath, preparePinPath, removePin } from '../map/bpffs.js';
 import { EINVAL, ENOENT, ENOTSUPP, EOPNOTSUPP } from '../sys/errno.js';
 
@@ -272,5 +272,3 @@ export class Link {
     return `${this.hook} link on ${this.target}${this.#closed ? ' (closed)' : ''}`;
   }
 }
-
-export { linkTypeName };

@@ -38,14 +38,6 @@ export function parseProgramType(name: string): ProgramType {
   return valueOf(ProgramType, 'program type', name);
 }
 
-export function parseMapType(name: string): MapType {
-  return valueOf(MapType, 'map type', name);
-}
-
-export function parseAttachType(name: string): AttachType {
-  return valueOf(AttachType, 'attach type', name);
-}
-
 /** The kernel's object-name limit: 15 characters of [A-Za-z0-9_.] and a NUL (BPF_OBJ_NAME_LEN). */
 export const OBJ_NAME_MAX = 15;
 

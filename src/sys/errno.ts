@@ -80,11 +80,3 @@ export function errnoMessage(errno: number): string {
   const name = errnoName(errno);
   return messages[name] ?? name;
 }
-
-/** The positive errno value for a name, e.g. 'ENOENT' -> 2. */
-export function errnoValue(name: string): number {
-  if (name === 'ENOTSUPP') return ENOTSUPP;
-  const v = (constants.errno as Record<string, number>)[name];
-  if (v === undefined) throw new RangeError(`unknown errno name ${name}`);
-  return v;
-}

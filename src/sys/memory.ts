@@ -1,7 +1,6 @@
 // Memory the kernel reads or writes through pointers, and mappings of kernel objects (mmap(2)).
 import { native, type NativeMapping } from './native.js';
 
-export { keepAlive } from './native.js';
 export type { NativeMapping as Mapped } from './native.js';
 
 export const PROT_READ = 1;
