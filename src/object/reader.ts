@@ -25,6 +25,7 @@ import { MapFlags, MapType, ProgramType } from '../sys/types.js';
 import { asObjectError, ObjectError } from './errors.js';
 import { parseBtfMapDefinition, parseLegacyMaps } from './maps.js';
 import { parseSectionName } from './sections.js';
+import { memberAt, STRUCT_OPS_SECTION, structOpsMap } from './structops.js';
 import type { ExternSpec, InternalMapKind, LoadProblem, MapSpec, ProgramInstruction, ProgramSpec } from './types.js';
 
 export interface ReadResult {
@@ -106,6 +107,8 @@ class ObjectReader {
   readonly #funcsByLabel = new Map<string, Func>();
   /** Symbols the object uses but does not define (a link input): what loading a user of one fails with. */
   readonly #undefined = new Map<string, LoadProblem>();
+  /** `.struct_ops` variables: where each is, and its map. */
+  readonly #structOps: { section: ElfSection; offset: number; spec: MapSpec }[] = [];
 
   constructor(bytes: Uint8Array, file: string | undefined) {
     this.#file = file;
@@ -128,11 +131,13 @@ class ObjectReader {
     this.#readDataSections();
     this.#readBtfMaps();
     this.#readLegacyMaps();
+    this.#readStructOps();
     this.#readExterns();
     this.#decodeCode();
     this.#resolveRelocations();
     this.#splitFunctions();
     this.#readMapValues();
+    this.#readStructOpsPrograms();
     const programs = this.#programs(license, kernelVersion);
     return {
       littleEndian: this.#le,
@@ -268,6 +273,47 @@ class ObjectReader {
     for (const spec of parseLegacyMaps(this.#elf.sectionData(s), this.#le, syms)) {
       this.#addMap(spec, LEGACY_MAPS_SECTION);
       this.#mapSymbols.set(spec.name, spec);
+    }
+  }
+
+  /** Each variable of `.struct_ops` and `.struct_ops.link`: a STRUCT_OPS map. */
+  #readStructOps(): void {
+    for (const s of this.#elf.sections) {
+      if (!STRUCT_OPS_SECTION.test(s.name) || s.type !== SHT.PROGBITS) continue;
+      const btf = this.#btf;
+      const datasec = this.#datasec(s.name);
+      if (btf === undefined || datasec === undefined) throw this.#error(`${s.name} needs BTF describing its variables`, { section: s.name });
+      const data = this.#elf.sectionData(s);
+      for (const v of datasec.vars) {
+        const variable = btf.type(v.type);
+        if (variable.kind !== 'VAR') throw this.#error(`DATASEC entry is a ${variable.kind}, not a VAR`, { section: s.name });
+        if (v.offset + v.size > data.length) throw this.#error(`variable ${variable.name} extends past the section`, { section: s.name });
+        const spec = structOpsMap(btf, variable.name, variable.type, data.slice(v.offset, v.offset + v.size), s.name);
+        this.#addMap(spec, s.name);
+        this.#structOps.push({ section: s, offset: v.offset, spec });
+      }
+    }
+  }
+
+  /** The function pointers of `.struct_ops` variables: relocations naming the programs. */
+  #readStructOpsPrograms(): void {
+    if (this.#structOps.length === 0) return;
+    const btf = this.#btf!;
+    for (const rs of this.#elf.relocationSections()) {
+      const target = rs.target;
+      if (target === undefined || !STRUCT_OPS_SECTION.test(target.name)) continue;
+      for (const rel of rs.relocations) {
+        const off = Number(rel.offset);
+        const owner = this.#structOps.find((x) => x.section.index === target.index && off >= x.offset && off < x.offset + x.spec.valueSize);
+        if (owner === undefined) throw this.#error(`relocation at byte ${off} is in no variable`, { section: target.name, symbol: rel.symbol.name });
+        const member = memberAt(btf, owner.spec.valueType!, off - owner.offset);
+        if (member === undefined || member.bitOffset / 8 !== off - owner.offset) throw this.#error(`relocation at byte ${off} is not at a member`, { map: owner.spec.name, symbol: rel.symbol.name });
+        const sym = rel.symbol;
+        const code = this.#code.get(sym.sectionIndex);
+        const f = sym.type === STT.FUNC ? code?.funcs.find((x) => x.symbol === sym.name) : undefined;
+        if (f === undefined) throw this.#error(`member ${member.name} points to ${sym.name}, which is not a program`, { map: owner.spec.name });
+        owner.spec.structOps!.programs[member.name] = f.symbol;
+      }
     }
   }
 
