@@ -324,6 +324,7 @@ class LoadSession {
 
   #newMap(ms: MapSpec, key: Codec<BtfValue> | undefined, value: Codec<BtfValue> | undefined): CollectionMap {
     if (ms.type === MapType.UNSPEC) throw new ObjectError('map has no type', this.#context({ map: ms.name }));
+    if (ms.problem !== undefined) throw new ObjectError(ms.problem.message, this.#context({ map: ms.name }), ms.problem.code);
     if (ms.structOps !== undefined) {
       try {
         return this.#newStructOpsMap(ms);

@@ -58,6 +58,12 @@ describe('objects with load-time problems read', () => {
     assert.equal(spec.maps.bloom!.mapExtra, 3n);
   });
 
+  it('an unknown map attribute is a problem of that map only', () => {
+    const spec = CollectionSpec.fromFile(fixture('ulong_map.bpf.o'));
+    assert.deepEqual(spec.maps.future!.problem, { code: 'ENOTSUP', message: "unknown map attribute 'future_attribute'" });
+    assert.equal(spec.maps.bloom!.problem, undefined);
+  });
+
   it('legacy map definitions of different sizes, each as long as its symbol', () => {
     const spec = CollectionSpec.fromFile(fixture('legacy_uneven.bpf.o'));
     const { first, second } = spec.maps;
@@ -100,6 +106,8 @@ describe('loading what can load', () => {
     const spec = CollectionSpec.fromFile(fixture('ulong_map.bpf.o'));
     // This kernel refuses arena maps to everyone.
     delete spec.maps.arena;
+    assert.throws(() => spec.copy().load(), (err: unknown) => err instanceof ObjectError && err.map === 'future' && /unknown map attribute 'future_attribute'/.test(err.message));
+    delete spec.maps.future;
     using c = spec.load();
     assert.equal(c.maps.bloom!.info().mapExtra, 3n);
     using legacy = CollectionSpec.fromFile(fixture('legacy_uneven.bpf.o')).load();
