@@ -11,7 +11,7 @@ import { FD } from './sys/fd.js';
 import { progInfo } from './sys/info.js';
 import { AttachType, Cmd, ProgramType } from './sys/types.js';
 import { parseVerifierLog } from './verifier.js';
-import { removePin } from './map/bpffs.js';
+import { checkPinnedPath, preparePinPath, removePin } from './map/bpffs.js';
 
 const EPERM = 1;
 const EINVAL = 22;
@@ -273,7 +273,14 @@ export class Program {
 
   /** Opens a program pinned in bpffs. */
   static openPinned(path: string): Program {
-    return Program.#open(objGet(path, 0, 'pinned program'));
+    let fd: FD;
+    try {
+      fd = objGet(path, 0, 'pinned program');
+    } catch (err) {
+      checkPinnedPath(path);
+      throw err;
+    }
+    return Program.#open(fd);
   }
 
   /** Opens a loaded program by its id. */
@@ -398,7 +405,7 @@ export class Program {
 
   /** Pins the program at a path in bpffs, so it outlives this process. */
   pin(path: string): void {
-    objPin(this.fd, path);
+    objPin(this.fd, preparePinPath(path));
     this.#pinnedPath = path;
   }
 

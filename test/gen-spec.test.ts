@@ -72,7 +72,7 @@ describe('__type(value, struct ...) on buffer maps', () => {
 
   it('loads, and the typed readers decode what the program wrote', async (t) => {
     if (!requireRoot(t)) return;
-    const runtime = pathToFileURL(join(root, 'src', 'codegen', 'runtime.js')).href;
+    const runtime = new URL('../src/codegen/runtime.js', import.meta.url).href;
     const file = join(work, 'typed_buffers.mjs');
     writeFileSync(file, ts.transpileModule(generate(runtime), { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText);
     interface Loaded extends Disposable {

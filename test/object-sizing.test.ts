@@ -79,7 +79,7 @@ describe('object load --map and --type', () => {
 describe('generated modules: valueSize next to maxEntries', () => {
   it('sizes a stack map from the load options; its values are raw bytes of that size', async (t) => {
     if (!requireRoot(t)) return;
-    const runtime = pathToFileURL(join(root, 'src', 'codegen', 'runtime.js')).href;
+    const runtime = new URL('../src/codegen/runtime.js', import.meta.url).href;
     const text = generateModule({ name: 'user_sized', object: readFileSync(object), objectFile: 'user_sized.bpf.o', runtime, embed: true });
     const file = join(work, 'user_sized.mjs');
     writeFileSync(file, ts.transpileModule(text, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText);

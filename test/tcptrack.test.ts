@@ -15,7 +15,7 @@ import { cgroup2Root } from '../src/tools/tcptrack/options.js';
 import { runTcptrack, type TcptrackResult } from '../src/tools/tcptrack/run.js';
 import type { Summary } from '../src/tools/tcptrack/stats.js';
 import { haveFentry } from '../src/features/kernel.js';
-import { openFds, requireRoot, sh, skipUnsupported, uniqueName } from './helpers/kernel.js';
+import { openFds, requireCommand, requireRoot, sh, skipUnsupported, uniqueName } from './helpers/kernel.js';
 
 const REQUEST = 1000;
 const RESPONSE = 2345;
@@ -557,7 +557,7 @@ describe('tcptrack (kernel)', () => {
   });
 
   test('timeout and failed: a SYN nobody answers, and a connect given up on', async (t) => {
-    if (!requireRoot(t)) return;
+    if (!requireRoot(t) || !requireCommand(t, 'nft', 'nftables')) return;
     // A namespace whose loopback drops SYNs to ports 8 and 9 on input: nobody answers them.
     const ns = uniqueName('tcptrackns', 30);
     sh('ip', ['netns', 'add', ns]);

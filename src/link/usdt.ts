@@ -9,6 +9,7 @@ import { keepAlive, native } from '../sys/native.js';
 import { mapInfo } from '../sys/info.js';
 import { Cmd, MapType, ProgramType } from '../sys/types.js';
 import { requireType, type AttachableProgram } from './attachable.js';
+import { FileError } from '../sys/readfile.js';
 import { addressToOffset, elfOf, resolveBinary } from './binaries.js';
 import { TargetNotFoundError } from './errors.js';
 import { Link } from './link.js';
@@ -65,6 +66,7 @@ export function usdtSites(path: string): UsdtSite[] {
     elf = elfOf(file);
   } catch (err) {
     if (err instanceof ElfError) throw new TargetNotFoundError('USDT probe', `in ${file}`, err.message, { cause: err });
+    if (err instanceof FileError && err.code === 'ENOEXEC') throw new TargetNotFoundError('USDT probe', `in ${file}`, err.reason, { cause: err });
     throw err;
   }
   const notes = elf.section('.note.stapsdt');
