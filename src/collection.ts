@@ -124,7 +124,7 @@ export class Collection implements Disposable {
 
   /**
    * Closes every program and every map the collection created (pins stay). `.struct_ops` maps
-   * registered at load (a TCP congestion control...) are unregistered first.
+   * registered at load (a TCP congestion control...) are unregistered first, unless pinned.
    */
   close(): void {
     unregisterStructOps(this.#structOps);
@@ -732,10 +732,13 @@ interface StructOpsMap {
   readonly link: boolean;
 }
 
-/** Unregisters the `.struct_ops` maps registered at load (deleting their one element). */
+/**
+ * Unregisters the `.struct_ops` maps registered at load (deleting their one element), except
+ * those pinned to outlive the process, as `bpftool struct_ops register` leaves them.
+ */
 function unregisterStructOps(maps: readonly StructOpsMap[]): void {
   for (const s of maps) {
-    if (s.link || s.map.closed) continue;
+    if (s.link || s.map.closed || s.map.pinnedPath !== undefined) continue;
     tryDelete(s.map, encodeKey(0, 4));
   }
 }

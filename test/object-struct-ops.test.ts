@@ -2,9 +2,10 @@
 // sockets can use it, and it is gone when the collection closes.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { Map } from '../src/map.js';
 import { CollectionSpec } from '../src/object/index.js';
 import { MapFlags, MapType, ProgramType } from '../src/sys/types.js';
 import { root } from './bpf/corpus.js';
@@ -66,6 +67,24 @@ describe('.struct_ops maps', () => {
       assert.ok((c.variables.inits!.value as bigint) >= 1n, 'the init program ran for the connection');
     }
     assert.ok(!available().includes(name), 'closing the collection unregistered it');
+  });
+
+  it('a pinned one stays registered after close, until its element is deleted', (t) => {
+    if (!requireRoot(t)) return;
+    const name = uniqueName('tsbpf_pn', 15);
+    const pin = join('/sys/fs/bpf', uniqueName('tsbpf_so', 40));
+    try {
+      {
+        using c = specNamed(name).load();
+        c.maps.tsbpf_ca!.pin(pin);
+      }
+      assert.ok(available().includes(name), 'still registered');
+      using m = Map.openPinned(pin);
+      m.delete(new Uint8Array(4));
+      assert.ok(!available().includes(name), 'deleting the element unregisters it');
+    } finally {
+      rmSync(pin, { force: true });
+    }
   });
 
   it('.struct_ops.link maps register when attached, and detach with the link', (t) => {
