@@ -51,6 +51,15 @@ describe('objects with load-time problems read', () => {
     assert.ok(err.message.endsWith(spec.programs[err.program!]!.problem!.message), err.message);
   });
 
+  it('arena globals (.addr_space.1) fail only the program that uses them', () => {
+    const spec = CollectionSpec.fromFile(fixture('arena_globals.bpf.o'));
+    assert.equal(spec.programs.count_hit!.problem?.code, 'ENOTSUP');
+    assert.match(spec.programs.count_hit!.problem!.message, /^refers to hits in section \.addr_space\.1/);
+    assert.equal(spec.programs.plain!.problem, undefined);
+    const err = loadError(spec);
+    assert.equal(err.program, 'count_hit');
+  });
+
   it('__ulong() attributes: 64-bit map_extra from an enum member', () => {
     const spec = CollectionSpec.fromFile(fixture('ulong_map.bpf.o'));
     assert.equal(spec.maps.arena!.type, MapType.ARENA);

@@ -105,8 +105,12 @@ class ObjectReader {
   readonly #externs: Record<string, ExternSpec> = {};
   readonly #code = new Map<number, CodeSection>();
   readonly #funcsByLabel = new Map<string, Func>();
-  /** Symbols the object uses but does not define (a link input): what loading a user of one fails with. */
-  readonly #undefined = new Map<string, LoadProblem>();
+  /**
+   * References no program can load with, by the name instructions refer to them by: symbols
+   * another object defines (a link input), data tsbpf does not place. What loading a program
+   * that reaches one fails with.
+   */
+  readonly #unloadable = new Map<string, LoadProblem>();
   /** `.struct_ops` variables: where each is, and its map. */
   readonly #structOps: { section: ElfSection; offset: number; spec: MapSpec }[] = [];
 
@@ -560,7 +564,10 @@ class ObjectReader {
       insn.imm2 = offset;
       return;
     }
-    throw this.#error(`64-bit load of an address in section ${ts.name}, which is not maps, data or code`, { section: here, symbol: sym.name }, 'ENOTSUP');
+    // Arena globals (`.addr_space.1`) and the like: the object reads, programs using them do not load.
+    const ref = sym.type === STT.SECTION || sym.name === '' ? ts.name : sym.name;
+    this.#unloadable.set(ref, { code: 'ENOTSUP', message: `refers to ${ref} in section ${ts.name}, which is not maps, global data or code: tsbpf does not load such data` });
+    insn.reference = ref;
   }
 
   #mapForSymbol(sym: ElfSymbol, section: ElfSection, imm: number): MapSpec {
@@ -581,7 +588,7 @@ class ObjectReader {
     if (ext === undefined) {
       // A link input: another object defines it. Only the programs that reach it cannot load.
       const what = isCall ? `calls ${sym.name}()` : `refers to ${sym.name}`;
-      this.#undefined.set(sym.name, {
+      this.#unloadable.set(sym.name, {
         code: 'ENOENT',
         message: `${what}, which this object does not define: link it with the object that does (bpftool gen object), or declare it __ksym or __kconfig if the kernel provides it`,
       });
@@ -660,8 +667,10 @@ class ObjectReader {
       const info = parseSectionName(code.section.name);
       for (const f of code.funcs) {
         const { instructions, problem } = this.#link(f);
-        out[f.symbol] = {
-          name: f.symbol,
+        // Static functions of different sections may share a name: the later ones go by their label.
+        const key = Object.hasOwn(out, f.symbol) ? f.label : f.symbol;
+        out[key] = {
+          name: key,
           sectionName: code.section.name,
           type: info?.type ?? ProgramType.UNSPEC,
           ...(info?.expectedAttachType !== undefined ? { expectedAttachType: info.expectedAttachType } : {}),
@@ -697,7 +706,7 @@ class ObjectReader {
       while (callee === undefined && frame.next < frame.f.insns.length) {
         const insn = frame.f.insns[frame.next++]!;
         if (insn.reference === undefined) continue;
-        const undef = this.#undefined.get(insn.reference);
+        const undef = this.#unloadable.get(insn.reference);
         if (undef !== undefined) {
           if (!problems.includes(undef)) problems.push(undef);
           continue;
@@ -717,7 +726,7 @@ class ObjectReader {
     // The program's own function belongs to it alone; subprograms are copied into each caller.
     const out: ProgramInstruction[] = main.insns.slice();
     for (let i = 1; i < order.length; i++) for (const insn of order[i]!.insns) out.push(copyInstruction(insn));
-    const instructions = resolveCalls(out, this.#undefined);
+    const instructions = resolveCalls(out, this.#unloadable);
     if (problems.length === 0) return { instructions };
     const problem = problems.length === 1 ? problems[0]! : { code: problems[0]!.code, message: problems.map((p) => p.message).join('; ') };
     return { instructions, problem };
