@@ -1,6 +1,6 @@
-// Decoders for the bpf_*_info structs returned by BPF_OBJ_GET_INFO_BY_FD.
+// Decoders for the bpf_*_info structs returned by BPF_OBJ_GET_INFO_BY_FD (bpf_link_info: linkinfo.ts).
 import { objGetInfoByFd } from './attrs.js';
-import { BtfInfo as BTF, InfoSize, LinkInfo as LINK, MapInfo as MAP, ProgInfo as PROG } from './layout.js';
+import { BtfInfo as BTF, InfoSize, MapInfo as MAP, ProgInfo as PROG } from './layout.js';
 import { addressOf } from './memory.js';
 import { fromCString } from './syscall.js';
 
@@ -127,21 +127,6 @@ export function mapInfo(fd: number): MapInfo {
     btfValueTypeId: v.getUint32(MAP.btf_value_type_id, true),
     mapExtra: v.getBigUint64(MAP.map_extra, true),
   };
-}
-
-export interface LinkInfo {
-  type: number;
-  id: number;
-  progId: number;
-  /** The raw bytes of the type-specific union (from offset 16), for the hooks to decode. */
-  extra: DataView;
-}
-
-export function linkInfo(fd: number): LinkInfo {
-  const info = new Uint8Array(new ArrayBuffer(InfoSize.link));
-  objGetInfoByFd(fd, info, 'link info');
-  const v = new DataView(info.buffer);
-  return { type: v.getUint32(LINK.type, true), id: v.getUint32(LINK.id, true), progId: v.getUint32(LINK.prog_id, true), extra: new DataView(info.buffer, LINK.raw_tracepoint) };
 }
 
 export interface BtfInfo {

@@ -201,8 +201,32 @@ export const MapInfo = {
 /** struct bpf_btf_info */
 export const BtfInfo = { btf: 0, btf_size: 8, id: 12, name: 16, name_len: 24, kernel_btf: 28 } as const;
 
-/** struct bpf_link_info: the head; the per-type union starts at `raw_tracepoint`. */
-export const LinkInfo = { type: 0, id: 4, prog_id: 8, raw_tracepoint: 16 } as const;
+/** struct bpf_link_info: the head, then one part of a union per link type. */
+export const LinkInfo = {
+  type: 0,
+  id: 4,
+  prog_id: 8,
+  raw_tracepoint: { tp_name: 16, tp_name_len: 24, cookie: 32 },
+  tracing: { attach_type: 16, target_obj_id: 20, target_btf_id: 24, cookie: 32 },
+  cgroup: { cgroup_id: 16, attach_type: 24 },
+  iter: { target_name: 16, target_name_len: 24, map: { map_id: 28 }, cgroup: { cgroup_id: 32, order: 40 }, task: { tid: 32, pid: 36 } },
+  netns: { netns_ino: 16, attach_type: 20 },
+  xdp: { ifindex: 16 },
+  struct_ops: { map_id: 16 },
+  netfilter: { pf: 16, hooknum: 20, priority: 24, flags: 28 },
+  kprobe_multi: { count: 24, flags: 28, missed: 32 },
+  uprobe_multi: { path: 16, path_size: 48, count: 52, flags: 56, pid: 60 },
+  perf_event: {
+    type: 16,
+    uprobe: { file_name: 24, name_len: 32, offset: 36, cookie: 40 },
+    kprobe: { func_name: 24, name_len: 32, offset: 36, addr: 40, missed: 48, cookie: 56 },
+    tracepoint: { tp_name: 24, name_len: 32, cookie: 40 },
+    event: { config: 24, type: 32, cookie: 40 },
+  },
+  tcx: { ifindex: 16, attach_type: 20 },
+  netkit: { ifindex: 16, attach_type: 20 },
+  sockmap: { map_id: 16, attach_type: 20 },
+} as const;
 
 /** The sizes of the info structs as this package asks for them (the kernel fills what it knows). */
 export const InfoSize = { prog: 232, map: 104, btf: 32, link: 96 } as const;
