@@ -140,7 +140,7 @@ describe('kernel layout', { skip: !existsSync(VMLINUX) && `no ${VMLINUX}: this k
     assert.deepEqual(wrong, []);
   });
 
-  test('the bpf_*_info tables match the kernel structs', () => {
+  test('the bpf_*_info and bpf_iter_link_info tables match the kernel', () => {
     const wrong: string[] = [];
     const structs: Array<[string, Table]> = [
       ['bpf_prog_info', layout.ProgInfo],
@@ -149,6 +149,7 @@ describe('kernel layout', { skip: !existsSync(VMLINUX) && `no ${VMLINUX}: this k
       ['bpf_link_info', layout.LinkInfo],
     ];
     for (const [name, table] of structs) wrong.push(...compare(btf!, named(btf!, 'STRUCT', name) as BtfComposite, table).map((w) => `${name}.${w}`));
+    wrong.push(...compare(btf!, named(btf!, 'UNION', 'bpf_iter_link_info') as BtfComposite, layout.IterLinkInfo).map((w) => `bpf_iter_link_info.${w}`));
     assert.deepEqual(wrong, []);
   });
 

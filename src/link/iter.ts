@@ -1,7 +1,7 @@
 // BPF iterators: a link for the program (with its map, cgroup or task), and reading its output
 // through a new iterator fd per pass.
 import { BpfError, ClosedError, InvalidArgumentError } from '../errors.js';
-import { iterCreate, linkCreate } from '../sys/attrs.js';
+import { iterCreate, linkCreate, type IterTarget } from '../sys/attrs.js';
 import { readFd } from '../sys/file.js';
 import { AttachType, ProgramType } from '../sys/types.js';
 import { programFd, programLabel, requireType, type AttachableProgram } from './attachable.js';
@@ -31,24 +31,20 @@ export function attachIter(opts: IterOptions): Link {
   requireType('iter', opts.program, ProgramType.TRACING);
   const given = [opts.map, opts.cgroup, opts.task].filter((x) => x !== undefined).length;
   if (given > 1) throw new InvalidArgumentError('an iterator takes at most one of map, cgroup and task');
-  const info = new Uint8Array(new ArrayBuffer(16));
-  const v = new DataView(info.buffer);
+  let iter: IterTarget | undefined;
   let cg: FD | undefined;
   let what = '';
   if (opts.map !== undefined) {
-    v.setUint32(0, mapFd(opts.map), true);
+    iter = { mapFd: mapFd(opts.map) };
     what = ' on a map';
   } else if (opts.cgroup) {
     cg = openCgroup(opts.cgroup.path);
     const order = ORDER[opts.cgroup.order ?? 'self'];
     if (order === undefined) throw new InvalidArgumentError(`unknown cgroup iterator order '${String(opts.cgroup.order)}'`);
-    v.setUint32(0, order, true);
-    v.setUint32(4, cg.value, true);
+    iter = { cgroupFd: cg.value, order };
     what = ` on cgroup ${opts.cgroup.path}`;
   } else if (opts.task) {
-    v.setUint32(0, opts.task.tid ?? 0, true);
-    v.setUint32(4, opts.task.pid ?? 0, true);
-    v.setUint32(8, opts.task.pidfd ?? 0, true);
+    iter = { tid: opts.task.tid ?? 0, pid: opts.task.pid ?? 0, pidFd: opts.task.pidfd ?? 0 };
     what = ` on task ${opts.task.tid ?? opts.task.pid ?? `pidfd ${opts.task.pidfd}`}`;
   }
   const target = `${programLabel(opts.program)}${what}`;
@@ -58,7 +54,7 @@ export function attachIter(opts: IterOptions): Link {
         progFd: programFd(opts.program),
         targetFd: 0,
         attachType: AttachType.TRACE_ITER,
-        tail: given > 0 ? { kind: 'iter', info } : undefined,
+        tail: iter ? { kind: 'iter', target: iter } : undefined,
       },
       `iterator ${target}`,
     );

@@ -7,6 +7,7 @@ import {
   BtfLoadAttr as BTF_LOAD,
   EnableStatsAttr as ENABLE_STATS,
   GetIdAttr as GET_ID,
+  IterLinkInfo,
   InfoAttr as INFO,
   IterCreateAttr as ITER_CREATE,
   LinkCreateAttr as LINK_CREATE,
@@ -375,9 +376,21 @@ export function btfLoadRaw(a: BtfLoadAttr): { result: number; logTrueSize: numbe
   return { result: r, logTrueSize: attr.getU32(BTF_LOAD.btf_log_true_size) };
 }
 
+/** What an iterator link walks (union bpf_iter_link_info). */
+export type IterTarget = { mapFd: number } | { cgroupFd: number; order: number } | { tid: number; pid: number; pidFd: number };
+
+function iterLinkInfo(t: IterTarget): Uint8Array {
+  const I = IterLinkInfo;
+  const a = new Attr(16);
+  if ('mapFd' in t) a.u32(I.map.map_fd, t.mapFd);
+  else if ('cgroupFd' in t) a.u32(I.cgroup.order, t.order).u32(I.cgroup.cgroup_fd, t.cgroupFd);
+  else a.u32(I.task.tid, t.tid).u32(I.task.pid, t.pid).u32(I.task.pid_fd, t.pidFd);
+  return a.bytes;
+}
+
 /** The attach-type specific part of BPF_LINK_CREATE's attr, one shape per hook. */
 export type LinkCreateTail =
-  | { kind: 'iter'; info: Uint8Array }
+  | { kind: 'iter'; target: IterTarget }
   | { kind: 'perf_event'; cookie: bigint }
   | { kind: 'kprobe_multi'; flags: number; count: number; symbols?: readonly string[] | undefined; addrs?: BigUint64Array | undefined; cookies?: BigUint64Array | undefined }
   | { kind: 'tracing'; targetBtfId: number; cookie: bigint }
@@ -395,9 +408,11 @@ export interface LinkCreateAttr {
 function writeLinkTail(attr: Attr, t: LinkCreateTail): void {
   const O = LINK_CREATE;
   switch (t.kind) {
-    case 'iter':
-      attr.ptr(O.iter_info, t.info).u32(O.iter_info_len, t.info.byteLength);
+    case 'iter': {
+      const info = iterLinkInfo(t.target);
+      attr.ptr(O.iter_info, info).u32(O.iter_info_len, info.byteLength);
       return;
+    }
     case 'perf_event':
       attr.u64(O.perf_event.bpf_cookie, t.cookie);
       return;

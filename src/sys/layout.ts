@@ -142,6 +142,13 @@ export const LinkCreateAttr = {
   tcx: { relative_fd: 16, expected_revision: 24 },
 } as const;
 
+/** union bpf_iter_link_info: what an iterator link walks, pointed at by link_create's iter_info. */
+export const IterLinkInfo = {
+  map: { map_fd: 0 },
+  cgroup: { order: 0, cgroup_fd: 4 },
+  task: { tid: 0, pid: 4, pid_fd: 8 },
+} as const;
+
 /** BPF_LINK_UPDATE */
 export const LinkUpdateAttr = { link_fd: 0, new_prog_fd: 4, flags: 8, old_prog_fd: 12 } as const;
 
