@@ -7,16 +7,19 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { command } from '../src/cli/gen.js';
 
+/** The committed vmlinux.h every object is built with, so the bytes do not depend on the builder's kernel. */
+const VMLINUX = 'vmlinux/x86/vmlinux.h';
+
 /** `tsbpf gen` arguments of each example, in the order of the table in examples/README.md. */
 export const EXAMPLES: readonly (readonly string[])[] = [
-  ['exec_count', 'examples/exec-count/exec_count.bpf.c', '--runtime', '../../src/codegen/runtime.js'],
-  ['exec_stream', 'examples/exec-stream/exec_stream.bpf.c', '--type', 'event', '--runtime', '../../src/codegen/runtime.js'],
+  ['exec_count', 'examples/exec-count/exec_count.bpf.c', '--vmlinux', VMLINUX, '--runtime', '../../src/codegen/runtime.js'],
+  ['exec_stream', 'examples/exec-stream/exec_stream.bpf.c', '--type', 'event', '--vmlinux', VMLINUX, '--runtime', '../../src/codegen/runtime.js'],
   ['xdp_drop', 'examples/xdp-drop/xdp_drop.bpf.c', '--runtime', '../../src/codegen/runtime.js'],
 ];
 
 /** The tools whose BPF side is a generated module, regenerated the same way. */
 export const TOOLS: readonly (readonly string[])[] = [
-  ['tcptrack', 'src/tools/tcptrack/tcptrack.bpf.c', '--type', 'event', '--type', 'conn_key', '--type', 'conn_stat', '--runtime', '../../codegen/runtime.js', '--no-embed'],
+  ['tcptrack', 'src/tools/tcptrack/tcptrack.bpf.c', '--type', 'event', '--type', 'conn_key', '--type', 'conn_stat', '--vmlinux', VMLINUX, '--runtime', '../../codegen/runtime.js', '--no-embed'],
 ];
 
 async function main(): Promise<number> {

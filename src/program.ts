@@ -11,8 +11,9 @@ import { FD } from './sys/fd.js';
 import { progInfo } from './sys/info.js';
 import { AttachType, Cmd, ProgramType } from './sys/types.js';
 import { parseVerifierLog } from './verifier.js';
-import { removePin } from './map/bpffs.js';
+import { checkPinnedPath, preparePinPath, removePin } from './map/bpffs.js';
 
+const EPERM = 1;
 const EINVAL = 22;
 
 /** A file descriptor given as a number, an owning FD, or an object that has one (a Map, a Btf). */
@@ -272,7 +273,14 @@ export class Program {
 
   /** Opens a program pinned in bpffs. */
   static openPinned(path: string): Program {
-    return Program.#open(objGet(path, 0, 'pinned program'));
+    let fd: FD;
+    try {
+      fd = objGet(path, 0, 'pinned program');
+    } catch (err) {
+      checkPinnedPath(path);
+      throw err;
+    }
+    return Program.#open(fd);
   }
 
   /** Opens a loaded program by its id. */
@@ -397,7 +405,7 @@ export class Program {
 
   /** Pins the program at a path in bpffs, so it outlives this process. */
   pin(path: string): void {
-    objPin(this.fd, path);
+    objPin(this.fd, preparePinPath(path));
     this.#pinnedPath = path;
   }
 
@@ -428,6 +436,12 @@ export class Program {
 function loadError(type: ProgramType, label: string, errno: number, log: string): Error {
   if (log.trim() !== '') {
     const failure = parseVerifierLog(log);
+    // EPERM is refused before the verifier walks the program (capabilities, lockdown, a hook
+    // the kernel cannot provide): not a rejection by the verifier, whatever the log holds.
+    if (errno === EPERM && failure.failedInstruction === undefined) {
+      const said = failure.reason.at(-1);
+      return new BpfError('BPF_PROG_LOAD', errno, `program ${label}${said !== undefined && said !== '' ? `; the kernel logged: ${said}` : ''}`);
+    }
     const at: { failedInstruction?: number; source?: SourceLocation } = {};
     if (failure.failedInstruction !== undefined) at.failedInstruction = failure.failedInstruction;
     const m = failure.source === undefined ? null : /^;\s*(.*?)\s*@\s*(\S+):(\d+)\s*$/.exec(failure.source);

@@ -47,8 +47,8 @@ function bpftoolRaw(args: string[]): string {
 }
 
 const skipKernel = unreadable(VMLINUX);
-const skipBpftool = skipKernel || (!hasCommand(BPFTOOL) && `${BPFTOOL} not found`);
-const skipClang = skipKernel || (!hasCommand(CLANG) && `${CLANG} not found`);
+const skipBpftool = skipKernel || (!hasCommand(BPFTOOL) && !UNDER_CI && `${BPFTOOL} not found (apt-get install bpftool; npm test installs it when run as root on Debian or Ubuntu)`);
+const skipClang = skipKernel || (!hasCommand(CLANG) && !UNDER_CI && `${CLANG} not found (apt-get install clang-19 libbpf-dev; npm test installs it when run as root on Debian or Ubuntu)`);
 
 describe('kernel BTF', { skip: skipKernel }, () => {
   it('parses lazily in well under 100 ms and keeps little on the JS heap', (t) => {

@@ -190,9 +190,12 @@ describe('tsbpf map: kernel', () => {
     const r = await run('show', String(0x7ffffff0));
     assert.equal(r.code, 1);
     assert.match(r.stderr, /^tsbpf map show: .*ENOENT.*\n$/);
-    const notBpffs = await run('show', '/tmp/definitely-not-a-pin');
+    const noPin = await run('show', '/tmp/definitely-not-a-pin');
+    assert.equal(noPin.code, 1);
+    assert.match(noPin.stderr, /^tsbpf map show: no such pin: \/tmp\/definitely-not-a-pin\n$/);
+    const notBpffs = await run('show', '/etc/hostname');
     assert.equal(notBpffs.code, 1);
-    assert.match(notBpffs.stderr, /mount -t bpf bpf \/sys\/fs\/bpf/);
+    assert.match(notBpffs.stderr, /not on a BPF filesystem .*mount -t bpf bpf \/sys\/fs\/bpf/);
     using q = Map.create({ type: MapType.QUEUE, valueSize: 4, maxEntries: 2 });
     const dumpQueue = await run('dump', String(q.id));
     assert.equal(dumpQueue.code, 1);

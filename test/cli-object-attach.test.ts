@@ -139,7 +139,7 @@ describe('tsbpf object attach: bad input', () => {
       assert.equal(r.stdout, '');
       const lines = r.stderr.split('\n').filter((l) => l !== '');
       assert.equal(lines.length, 1, `one line: ${r.stderr}`);
-      assert.match(lines[0]!, /^tsbpf: /);
+      assert.match(lines[0]!, /^tsbpf object attach: /);
       assert.match(lines[0]!, message);
     }
   });
@@ -159,7 +159,7 @@ describe('tsbpf object attach: bad input', () => {
     if (!requireRoot(t)) return;
     const r = runCli(['object', 'attach', XDP, '--iface', uniqueName('tsbpfnoif'), '--for', '100ms']);
     assert.equal(r.status, 1, r.stderr);
-    assert.match(r.stderr, /^tsbpf: interface tsbpfnoif\S* not found/m);
+    assert.match(r.stderr, /^tsbpf object attach: interface tsbpfnoif\S* not found/m);
     assert.doesNotMatch(r.stderr, /^attached/m);
   });
 });

@@ -1,11 +1,12 @@
 // Loading objects into the running kernel and checking what their programs do.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { Collection } from '../src/collection.js';
 import { Map } from '../src/map.js';
+import { makeBpffsDir } from '../src/map/bpffs.js';
 import { CollectionSpec, ObjectError, ProgramVerifierError, readKernelConfig, kernelVersionCode } from '../src/object/index.js';
 import { allIds, getFdById, rawTracepointOpen } from '../src/sys/attrs.js';
 import { mapInfo, progInfo } from '../src/sys/info.js';
@@ -42,7 +43,7 @@ let pinDir = '';
 before(() => {
   if (!isRoot()) return;
   pinDir = join('/sys/fs/bpf', uniqueName('tsbpfcoll', 40));
-  mkdirSync(pinDir, { recursive: true });
+  makeBpffsDir(pinDir);
 });
 after(() => {
   if (pinDir !== '') rmSync(pinDir, { recursive: true, force: true });
@@ -164,7 +165,7 @@ describe('maps', () => {
   it('pins LIBBPF_PIN_BY_NAME maps under pinPath and reuses them on the next load', (t) => {
     if (!requireRoot(t)) return;
     const dir = join(pinDir, 'reuse');
-    mkdirSync(dir, { recursive: true });
+    makeBpffsDir(dir);
     const spec = CollectionSpec.fromFile(corpus('maps.bpf.o'));
     {
       using c = spec.load({ pinPath: dir });
@@ -185,7 +186,7 @@ describe('maps', () => {
   it('refuses a pinned map of another shape', (t) => {
     if (!requireRoot(t)) return;
     const dir = join(pinDir, 'clash');
-    mkdirSync(dir, { recursive: true });
+    makeBpffsDir(dir);
     using other = Map.create({ type: MapType.ARRAY, keySize: 4, valueSize: 4, maxEntries: 1 });
     other.pin(join(dir, 'pinned_counter'));
     const before = openFds();
@@ -385,7 +386,7 @@ describe('failed loads', () => {
   it('a failure after pinning leaves no pins', (t) => {
     if (!requireRoot(t)) return;
     const dir = join(pinDir, 'failpin');
-    mkdirSync(dir, { recursive: true });
+    makeBpffsDir(dir);
     const spec = CollectionSpec.fromFile(corpus('maps.bpf.o'));
     const bad = spec.programs.tail_one!;
     spec.programs.unfinished = { ...bad, name: 'unfinished', instructions: [{ opcode: 0x95, dst: 0, src: 0, off: 0, imm: 0 }] };

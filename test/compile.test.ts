@@ -1,31 +1,18 @@
 // Run-time compilation (compile(), like BCC's BPF(text=...)) and `tsbpf compile`.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it, type TestContext } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { command } from '../src/cli/compile.js';
 import type { CommandIO } from '../src/cli/command.js';
 import { CompileError, compile, compileToObject } from '../src/compile.js';
 import { GenError } from '../src/codegen/errors.js';
-import { findClang, findStrip } from '../src/codegen/toolchain.js';
 import { ProgramType } from '../src/sys/types.js';
-import { requireRoot } from './helpers/kernel.js';
+import { requireBpfToolchain, requireRoot } from './helpers/kernel.js';
 
 const work = mkdtempSync(join(tmpdir(), 'tsbpf-compile-'));
 after(() => rmSync(work, { recursive: true, force: true }));
-
-function requireClang(t: TestContext): boolean {
-  try {
-    findClang();
-    findStrip();
-    if (existsSync('/usr/include/bpf/bpf_helpers.h')) return true;
-  } catch {
-    // Skipped below.
-  }
-  t.skip('needs clang, llvm-strip and libbpf headers (apt-get install clang-19 llvm-19 libbpf-dev)');
-  return false;
-}
 
 const XDP = `
 #include <linux/bpf.h>
@@ -53,7 +40,7 @@ class Capture implements CommandIO {
 
 describe('compile()', () => {
   it('turns C text into a CollectionSpec', async (t) => {
-    if (!requireClang(t)) return;
+    if (!requireBpfToolchain(t)) return;
     const spec = await compile(XDP);
     assert.deepEqual(Object.keys(spec.programs), ['decide']);
     assert.equal(spec.programs.decide!.type, ProgramType.XDP);
@@ -62,7 +49,7 @@ describe('compile()', () => {
   });
 
   it('gives clang diagnostics with the name and line in a CompileError', async (t) => {
-    if (!requireClang(t)) return;
+    if (!requireBpfToolchain(t)) return;
     await assert.rejects(compile('int main(void) {\n  return nope;\n}\n', { name: 'broken.bpf.c' }), (err: unknown) => {
       assert.ok(err instanceof CompileError);
       assert.equal(err.code, 'ECOMPILE');
@@ -73,7 +60,7 @@ describe('compile()', () => {
   });
 
   it('takes extra flags and include directories', async (t) => {
-    if (!requireClang(t)) return;
+    if (!requireBpfToolchain(t)) return;
     const inc = join(work, 'inc');
     mkdirSync(inc, { recursive: true });
     writeFileSync(join(inc, 'answer.h'), '#define ANSWER_BASE 40\n');
@@ -93,7 +80,7 @@ describe('compile()', () => {
   });
 
   it('loads and runs what it compiled', async (t) => {
-    if (!requireClang(t) || !requireRoot(t)) return;
+    if (!requireBpfToolchain(t) || !requireRoot(t)) return;
     const spec = await compile(XDP);
     spec.rewriteConstants({ verdict: 1 });
     using coll = spec.load();
@@ -105,7 +92,7 @@ describe('compile()', () => {
 
 describe('tsbpf compile', () => {
   it('writes the object, or nothing with diagnostics', async (t) => {
-    if (!requireClang(t)) return;
+    if (!requireBpfToolchain(t)) return;
     const src = join(work, 'ok.bpf.c');
     writeFileSync(src, XDP);
     const out = join(work, 'ok.o');

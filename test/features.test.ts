@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { NotSupportedError } from '../src/errors.js';
@@ -25,6 +26,7 @@ import {
   supportedHelpers,
 } from '../src/features/index.js';
 import { AttachType, MapType, ProgramType } from '../src/sys/types.js';
+import { cliArgv } from './helpers/cli.js';
 import { requireRoot } from './helpers/kernel.js';
 
 describe('feature probes on this kernel', () => {
@@ -117,5 +119,32 @@ describe('feature probes on this kernel', () => {
     for (const [k, v] of Object.entries(r.programTypes)) {
       if (v === null) assert.ok(`programTypes.${k}` in r.notes, `undecided ${k} says why`);
     }
+  });
+});
+
+describe('tsbpf feature probe without privileges', () => {
+  test('says "could not be probed (needs CAP_BPF)", never "NOT available", for what failed for privilege, and hints once', (t) => {
+    if (!requireRoot(t)) return;
+    const r = spawnSync('setpriv', ['--reuid', '65534', '--regid', '65534', '--clear-groups', process.execPath, ...cliArgv(['feature', 'probe'])], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const lines = r.stdout.split('\n');
+    const notAvailable = lines.filter((l) => l.includes('NOT available'));
+    // What a user can see is missing without bpf(2): kprobes (in sysfs and tracefs), kernel BTF.
+    for (const l of notAvailable) assert.match(l, /^(kprobe support|uprobe support|Kernel BTF) /, l);
+    for (const fact of ['BTF loading', 'Ring buffer support', 'TCX link support', 'XDP link support', 'fentry/fexit support', 'eBPF map_type hash_of_maps', 'eBPF map_type task_storage', 'eBPF program_type xdp', 'eBPF map_type arena']) {
+      assert.ok(lines.includes(`${fact} could not be probed (needs CAP_BPF)`), `${fact}: ${lines.find((l) => l.startsWith(fact))}`);
+    }
+    assert.equal(lines.filter((l) => /run as root/.test(l)).length, 1);
+  });
+
+  test('as root, the ARENA map type the kernel refuses to everyone is reported NOT available', (t) => {
+    if (!requireRoot(t)) return;
+    const r = probeMapType(MapType.ARENA);
+    if (r.supported === true) return t.skip('this kernel creates ARENA maps');
+    assert.equal(r.supported, false);
+    assert.match(r.detail ?? '', /refused by the kernel \(EPERM\) despite full privileges/);
   });
 });

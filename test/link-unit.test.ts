@@ -15,6 +15,7 @@ import { encodeUsdtSpec, parseUsdtArgs } from '../src/link/usdt.js';
 import { attrString, attrU32, NetlinkMessageBuilder, NLM_F, parseAttrs, parseMessages, RTM } from '../src/link/netlink.js';
 import { packageRoot } from '../src/sys/native.js';
 import { AttachType, LinkType } from '../src/sys/types.js';
+import { toolSkip } from './helpers/kernel.js';
 
 describe('parseSection', () => {
   const cases: Array<[string, SectionPlan]> = [
@@ -215,7 +216,7 @@ describe('the linker cache', () => {
   });
 });
 
-describe('ELF offsets', () => {
+describe('ELF offsets', { skip: toolSkip('cc', 'gcc') }, () => {
   let dir = '';
   let binary = '';
   before(() => {

@@ -48,7 +48,7 @@ import { allIds, ElemOp, mapCreate, mapFreeze, progQuery } from '../src/sys/attr
 import type { FD } from '../src/sys/fd.js';
 import { native, packageRoot } from '../src/sys/native.js';
 import { AttachType, Cmd, MapFlags, MapType, ProgramType } from '../src/sys/types.js';
-import { createVethPair, isRoot, openFds, requireCgroup2, requireRoot, runWaitingChild, sh, uniqueName, type VethPair } from './helpers/kernel.js';
+import { createVethPair, isRoot, openFds, requireCgroup2, requireRoot, runWaitingChild, sh, toolSkip, uniqueName, type VethPair } from './helpers/kernel.js';
 
 // ---------------------------------------------------------------------------------------------
 // Maps and programs
@@ -710,7 +710,7 @@ describe('tracing hooks', () => {
   });
 });
 
-describe('uprobes', () => {
+describe('uprobes', { skip: toolSkip('cc', 'gcc') }, () => {
   let dir = '';
   let binary = '';
   before(() => {

@@ -14,7 +14,8 @@ import { native } from '../src/sys/native.js';
 import { MapFlags, MapType, ProgramType } from '../src/sys/types.js';
 import { Assembler, R1, R2, R3 } from '../src/asm/index.js';
 import { Program } from '../src/program.js';
-import { createVethPair, requireCgroup2, requireRoot, uniqueName } from './helpers/kernel.js';
+import { probeMapType } from '../src/features/index.js';
+import { createVethPair, requireCgroup2, requireKernelFeature, requireRoot, uniqueName } from './helpers/kernel.js';
 import { createXskSocket } from './helpers/xsk.js';
 
 const XDP_PASS = 2;
@@ -131,7 +132,7 @@ describe('every map type', () => {
 
   for (const c of creatable) {
     it(`creates ${MapType[c.type]}`, (t) => {
-      if (!requireRoot(t)) return;
+      if (!requireRoot(t) || !requireKernelFeature(t, `map type ${MapType[c.type]}`, probeMapType(c.type))) return;
       const name = uniqueName('t', 15).replace(/[^A-Za-z0-9_]/g, '_');
       using m = Map.create({ ...c, name });
       const info = m.info();
@@ -426,7 +427,7 @@ describe('other special maps', () => {
   });
 
   it('ARENA: mmap gives pages shared with the kernel', (t) => {
-    if (!requireRoot(t)) return;
+    if (!requireRoot(t) || !requireKernelFeature(t, 'map type ARENA', probeMapType(MapType.ARENA))) return;
     const page = native.constants.PAGE_SIZE;
     const m = Map.create({ type: MapType.ARENA, maxEntries: 4, flags: MapFlags.MMAPABLE });
     let buf: ArrayBuffer;
@@ -445,7 +446,7 @@ describe('other special maps', () => {
   });
 
   it('ARENA with map_extra keeps its address; mapping it needs that address', (t) => {
-    if (!requireRoot(t)) return;
+    if (!requireRoot(t) || !requireKernelFeature(t, 'map type ARENA', probeMapType(MapType.ARENA))) return;
     const want = 1n << 40n;
     using m = Map.create({ type: MapType.ARENA, maxEntries: 4, flags: MapFlags.MMAPABLE, mapExtra: want });
     assert.equal(m.mapExtra, want);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { array, bytes, chars, struct, u32, u32be, u64, u8 } from '../src/codec/index.js';
-import { BpfError, ClosedError, InvalidArgumentError, NotSupportedError } from '../src/errors.js';
+import { BpfError, ClosedError, InvalidArgumentError, NotSupportedError, TsbpfError } from '../src/errors.js';
 import { BatchError, BpffsError, IterationAbortedError, Map, possibleCpus } from '../src/map.js';
 import { BtfBuilder } from '../src/map/btf.js';
 import { native } from '../src/sys/native.js';
@@ -545,7 +545,9 @@ describe('pinning and opening', () => {
     try {
       using m = Map.create({ type: MapType.ARRAY, key: u32, value: u32, maxEntries: 1 });
       assert.throws(() => m.pin(join(dir, 'x')), (e: unknown) => e instanceof BpffsError && e.code === 'ENOTBPFFS' && /mount -t bpf bpf \/sys\/fs\/bpf/.test(e.message));
-      assert.throws(() => Map.openPinned(join(dir, 'x')), BpffsError);
+      assert.throws(() => Map.openPinned(join(dir, 'x')), (e: unknown) => e instanceof TsbpfError && e.code === 'ENOENT' && e.message === `no such pin: ${join(dir, 'x')}`);
+      writeFileSync(join(dir, 'y'), '');
+      assert.throws(() => Map.openPinned(join(dir, 'y')), BpffsError);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -555,7 +557,7 @@ describe('pinning and opening', () => {
     if (!requireRoot(t)) return;
     const fs = privateBpffs();
     try {
-      assert.throws(() => Map.openPinned(join(fs.dir, 'missing')), (e: unknown) => e instanceof BpfError && e.code === 'ENOENT');
+      assert.throws(() => Map.openPinned(join(fs.dir, 'missing')), (e: unknown) => e instanceof TsbpfError && e.code === 'ENOENT' && e.message.startsWith('no such pin: '));
     } finally {
       fs.remove();
     }

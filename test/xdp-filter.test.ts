@@ -13,7 +13,7 @@ import { linkInfo } from '../src/sys/info.js';
 import { getFdById } from '../src/sys/attrs.js';
 import { Cmd } from '../src/sys/types.js';
 import { cliArgv, type CliResult } from './helpers/cli.js';
-import { createVethPair, isRoot, sh, uniqueName, type VethPair } from './helpers/kernel.js';
+import { createVethPair, isRoot, sh, toolSkip, uniqueName, type VethPair } from './helpers/kernel.js';
 import { formatStats } from '../src/tools/xdp-filter/commands.js';
 import { sshSession } from '../src/tools/xdp-filter/ssh.js';
 import { pinName } from '../src/map/pinname.js';
@@ -281,7 +281,7 @@ describe('xdp-filter on a veth pair', { skip: !isRoot() && process.env.CI !== 't
     assert.ok(hits(v.host, `${v.peerAddr}/32`) > before, 'the SYNs were counted');
   });
 
-  test('ICMP echo from a blocked source is dropped', () => {
+  test('ICMP echo from a blocked source is dropped', { skip: toolSkip('ping', 'iputils-ping') }, () => {
     const before = hits(v.host, `${v.peerAddr}/32`);
     const out = sh('ip', ['netns', 'exec', v.netns, 'ping', '-c', '3', '-i', '0.2', '-W', '1', '-I', v.peerAddr, v.hostAddr], { allowFail: true });
     assert.doesNotMatch(out, / 0% packet loss/);
@@ -981,7 +981,7 @@ describe('xdp-filter: the command line and the prompt', NEEDS_ROOT, () => {
     assert.match(r.stderr, /2 commands failed/);
   });
 
-  test('run on a terminal: the stats block redraws the prompt and the typed line (row 11)', async () => {
+  test('run on a terminal: the stats block redraws the prompt and the typed line (row 11)', { skip: toolSkip('script', 'bsdutils') }, async () => {
     const command = [process.execPath, ...cliArgv(['xdp-filter', 'run', v.host, '--interval', '200ms', '--no-ssh-guard'])].join(' ');
     const [cmd, ...pre] = [...inBpffs(), 'script', '-qfec', command, '/dev/null'];
     const child = spawn(cmd!, pre, { stdio: ['pipe', 'pipe', 'pipe'] });

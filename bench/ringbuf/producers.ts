@@ -10,10 +10,9 @@
 import { Assembler, BPF_DW, BPF_W, R0, R1, R2, R3, R4, R5, R6, R7, R8, R9, R10, encode, type Instruction } from '../../src/asm/index.js';
 import { struct, u32, u64 } from '../../src/codec/index.js';
 import { Map } from '../../src/map.js';
-import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Program } from '../../src/program.js';
-import { packageRoot } from '../../src/sys/native.js';
+import { nativeAddonPath } from '../../src/sys/native.js';
 import { MapType, ProgramType } from '../../src/sys/types.js';
 
 export type ProducerKind = 'output' | 'reserve' | 'perf';
@@ -212,7 +211,7 @@ export function produceOnWorker(prog: Program, rounds: number, repeat: number): 
       if (r < 0) throw new Error('BPF_PROG_TEST_RUN: ' + r);
     }
   `;
-  const addon = join(packageRoot(), 'build', 'Release', 'tsbpf_native.node');
+  const addon = nativeAddonPath();
   return new Promise((resolve, reject) => {
     const w = new Worker(source, { eval: true, workerData: { addon, progFd: prog.fd, rounds, repeat } });
     w.once('error', reject);

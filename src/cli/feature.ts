@@ -1,24 +1,9 @@
 // `tsbpf feature probe`: what this kernel supports, in the manner of `bpftool feature probe`.
 import { probeAll, type FeatureReport, type KernelFact } from '../features/index.js';
+import { NEEDS_PRIVILEGE } from '../features/probe.js';
 import { OUTPUT_OPTIONS, parse, printHelp } from './args.js';
 import { UsageError, writeJson, type Command, type CommandIO } from './command.js';
-
-const HELP = `Usage: tsbpf feature probe [kernel] [options]
-
-Probes the running kernel for eBPF features by loading minimal programs and creating minimal
-maps: program types, map types, helpers per program type, attach types, and kernel facts
-(BTF, kprobes, uprobes, fentry, ring buffers, TCX, XDP links). Needs CAP_BPF (root).
-
-Options:
-  -j, --json       one JSON document:
-                   { "system", "programTypes": {"xdp": true, ...}, "mapTypes", "helpers":
-                     {"xdp": ["map_lookup_elem", ...]}, "attachTypes", "kernel", "notes" }
-                   where null means the probe could not decide (see "notes")
-  -p, --pretty     indented JSON (implies --json)
-      --full       also probe helpers whose use the kernel logs (trace_printk, probe_write_user)
-      --no-helpers skip the helper probes
-  -h, --help       this help
-`;
+import { HELP } from './help/feature.js';
 
 const KERNEL_TEXT: Record<KernelFact, string> = {
   btf: 'BTF loading',
@@ -82,6 +67,10 @@ export function reportText(r: FeatureReport): string {
   for (const [k, names] of Object.entries(r.attachTypes)) {
     out.push(`Attach types supported for program type ${k}:`);
     for (const n of names) out.push(`\t- ${n}`);
+  }
+  if (Object.values(r.notes).includes(NEEDS_PRIVILEGE)) {
+    out.push('');
+    out.push('Features marked "could not be probed (needs CAP_BPF)" need privileges to probe: run as root (sudo tsbpf feature probe) for the full report.');
   }
   return `${out.join('\n')}\n`;
 }

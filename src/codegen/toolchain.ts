@@ -31,6 +31,12 @@ export interface CompileOptions {
   readonly cacheFrom?: string;
   /** The kernel BTF a generated vmlinux.h describes. Default /sys/kernel/btf/vmlinux. */
   readonly kernelBtf?: string;
+  /**
+   * The vmlinux.h a source including "vmlinux.h" gets, for objects that do not depend on the
+   * kernel of the machine that builds them. Without it, one on the include path or beside the
+   * source is used, and only otherwise one is generated from `kernelBtf`.
+   */
+  readonly vmlinuxHeader?: string;
   /** clang (default: the first of clang-19, clang on PATH, or $TSBPF_CLANG). */
   readonly clang?: string;
   /** llvm-strip (default: the first of llvm-strip-19, llvm-strip on PATH, or $TSBPF_STRIP). */
@@ -46,6 +52,11 @@ export interface CompileResult {
   readonly command: readonly string[];
   /** Warnings clang printed. */
   readonly warnings: string;
+  /**
+   * Set when the source's vmlinux.h was generated from the running kernel's BTF (none was
+   * given, on the include path or beside the source): the header used and the BTF it came from.
+   */
+  readonly generatedVmlinux?: { readonly header: string; readonly btf: string };
 }
 
 /** Finds an executable on PATH. */
@@ -182,6 +193,29 @@ export function vmlinuxHeaderDir(cacheDir: string, btfPath = join(KERNEL_BTF_DIR
   return dir;
 }
 
+/**
+ * The directory to put on the include path so that "vmlinux.h" is `header`: its own directory
+ * when it is named vmlinux.h, else a cache directory holding a copy under that name.
+ */
+function vmlinuxDirFor(header: string): string {
+  let text: Buffer;
+  try {
+    text = readFileSync(header);
+  } catch (err) {
+    throw new GenError(`cannot read the vmlinux.h given (${header}): ${(err as Error).message}`, (err as NodeJS.ErrnoException).code ?? 'ENOENT', { cause: err });
+  }
+  if (basename(header) === 'vmlinux.h') return dirname(resolve(header));
+  const key = createHash('sha256').update(text).digest('hex').slice(0, 16);
+  const dir = join(cacheDirFor(dirname(resolve(header))), `vmlinux-h-${key}`);
+  if (!existsSync(join(dir, 'vmlinux.h'))) {
+    mkdirSync(dir, { recursive: true });
+    const tmp = join(dir, `vmlinux.h.${process.pid}.tmp`);
+    writeFileSync(tmp, text);
+    renameSync(tmp, join(dir, 'vmlinux.h'));
+  }
+  return dir;
+}
+
 function run(cmd: string, args: readonly string[], cwd?: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolvePromise, reject) => {
     execFile(cmd, args, { cwd, maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' }, (err, stdout, stderr) => {
@@ -223,9 +257,15 @@ export async function compileFile(sourcePath: string, options: CompileOptions = 
     return r === '' ? '.' : r;
   };
   const dirs = [...(options.includeDirs ?? []).map((d) => `-I${resolve(d)}`)];
-  if (headers.includes('vmlinux.h') && !searched.some((d) => existsSync(join(d, 'vmlinux.h')))) {
+  let generatedVmlinux: CompileResult['generatedVmlinux'];
+  if (headers.includes('vmlinux.h') && options.vmlinuxHeader !== undefined) {
+    dirs.unshift(`-I${local(vmlinuxDirFor(options.vmlinuxHeader))}`);
+  } else if (headers.includes('vmlinux.h') && !searched.some((d) => existsSync(join(d, 'vmlinux.h')))) {
     const cacheDir = options.cacheDir ?? cacheDirFor(options.cacheFrom ?? srcDir);
-    dirs.push(`-I${local(vmlinuxHeaderDir(cacheDir, options.kernelBtf))}`);
+    const btf = options.kernelBtf ?? join(KERNEL_BTF_DIR, 'vmlinux');
+    const dir = vmlinuxHeaderDir(cacheDir, btf);
+    generatedVmlinux = { header: join(dir, 'vmlinux.h'), btf };
+    dirs.push(`-I${local(dir)}`);
   }
   dirs.push('-I.', `-I${LIBBPF_INCLUDE}`);
   const multiarch = multiarchInclude();
@@ -258,9 +298,16 @@ export async function compileFile(sourcePath: string, options: CompileOptions = 
     const base = basename(sourcePath).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     const rename = (text: string): string => text.replace(new RegExp(`(^|\\n|In file included from )${base}:`, 'g'), (_m, pre: string) => `${pre}${shown}:`);
     if (cc.code !== 0) throw new CompileError(options.diagnosticName ?? sourcePath, rename(cc.stderr));
+    // clang succeeds without output when the input is no source it compiles (an object, say).
+    if (!existsSync(out)) throw new CompileError(shown, `clang produced no object from ${shown}: is it C source?`);
     const st = await run(strip, ['-g', out]);
     if (st.code !== 0) throw new GenError(`llvm-strip -g ${sourcePath}: ${st.stderr.trim()}`, 'EIO');
-    return { object: new Uint8Array(readFileSync(out)), command: ['clang', ...args.map((a) => (a === out ? '<out>' : a))], warnings: rename(cc.stderr) };
+    return {
+      object: new Uint8Array(readFileSync(out)),
+      command: ['clang', ...args.map((a) => (a === out ? '<out>' : a))],
+      warnings: rename(cc.stderr),
+      ...(generatedVmlinux !== undefined ? { generatedVmlinux } : {}),
+    };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

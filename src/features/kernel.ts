@@ -1,22 +1,23 @@
 // Facts about the running kernel beyond types and helpers: probe hooks, trampolines, links, BTF.
-import { existsSync, readFileSync, statfsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { BpfError, NotSupportedError } from '../errors.js';
 import { linkCreate, progLoadRaw } from '../sys/attrs.js';
 import { errnoName } from '../sys/errno.js';
 import { FD } from '../sys/fd.js';
+import { TRACEFS_ROOTS } from '../link/tracefs.js';
+import { BPF_FS_MAGIC, fsMagic, TRACEFS_MAGIC } from '../sys/mounts.js';
 import { AttachType, MapType, ProgramType } from '../sys/types.js';
 import { loadProbeBtf } from './btf.js';
-import { haveMapType } from './maps.js';
+import { probeMapType } from './maps.js';
 import { FENTRY_TARGET, fentryLoadAttr, isProbeResult, minimalLoadAttr, probeProgramType } from './programs.js';
-import { no, probeLoad, RETURN_ZERO, unknown, YES, type ProbeResult } from './probe.js';
+import { no, probeLoad, refused, RETURN_ZERO, unknown, YES, type ProbeResult } from './probe.js';
 import { BtfKind, haveVmlinuxBtf, vmlinuxTypeId } from './vmlinux.js';
 
+const EPERM = 1;
 const ENODEV = 19;
-const BPF_FS_MAGIC = 0xcafe4a11;
-const TRACEFS_MAGIC = 0x74726163;
 
 /** Where tracefs may be mounted. */
-export const TRACEFS_PATHS = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'] as const;
+export const TRACEFS_PATHS = TRACEFS_ROOTS;
 
 function once(fn: () => ProbeResult): () => ProbeResult {
   let result: ProbeResult | undefined;
@@ -44,7 +45,7 @@ export const probeBtf = once(() => {
     r.close();
     return YES;
   }
-  return no(`BTF_LOAD failed with ${errnoName(-r)}`);
+  return -r === EPERM ? refused() : no(`BTF_LOAD failed with ${errnoName(-r)}`);
 });
 
 /** The kernel describes itself in BTF (/sys/kernel/btf/vmlinux), which CO-RE and tracing programs need. */
@@ -79,7 +80,7 @@ export const probeFentry = once(() => {
 });
 
 /** Ring buffer maps (Linux 5.8). */
-export const probeRingbuf = once(() => (haveMapType(MapType.RINGBUF) ? YES : no()));
+export const probeRingbuf = once(() => probeMapType(MapType.RINGBUF));
 
 /**
  * TCX (Linux 6.6): a TCX link to no device fails with ENODEV where the kernel knows the attach
@@ -89,7 +90,7 @@ export const probeTcx = once(() => {
   const attr = minimalLoadAttr(ProgramType.SCHED_CLS, RETURN_ZERO);
   if (isProbeResult(attr)) return attr;
   const { result } = progLoadRaw(attr);
-  if (result < 0) return unknown(`loading a sched_cls program failed with ${errnoName(-result)}`);
+  if (result < 0) return -result === EPERM ? refused() : unknown(`loading a sched_cls program failed with ${errnoName(-result)}`);
   const prog = new FD(result, 'tcx probe');
   try {
     linkCreate({ progFd: prog.value, targetFd: 0, attachType: AttachType.TCX_INGRESS }, 'tcx probe').close();
@@ -108,7 +109,8 @@ export const probeTcx = once(() => {
  * type is `struct bpf_xdp_link`.
  */
 export const probeXdpLink = once(() => {
-  if (probeProgramType(ProgramType.XDP).supported !== true) return no('no XDP programs');
+  const xdp = probeProgramType(ProgramType.XDP);
+  if (xdp.supported !== true) return xdp.supported === false ? no('no XDP programs') : xdp;
   if (!haveVmlinuxBtf()) return unknown('cannot tell without vmlinux BTF');
   return vmlinuxTypeId('bpf_xdp_link', BtfKind.STRUCT) !== undefined ? YES : no();
 });
@@ -138,14 +140,6 @@ function readNumber(path: string): number | undefined {
   }
 }
 
-function fsType(path: string): number | undefined {
-  try {
-    return statfsSync(path).type;
-  } catch {
-    return undefined;
-  }
-}
-
 /** The sysctls and mounts bpftool reports under "system configuration". */
 export interface SystemConfig {
   /** net.core.bpf_jit_enable: 0 off, 1 on, 2 on with debug output. */
@@ -169,14 +163,14 @@ export function systemConfig(): SystemConfig {
   const jitHarden = readNumber('/proc/sys/net/core/bpf_jit_harden');
   const jitKallsyms = readNumber('/proc/sys/net/core/bpf_jit_kallsyms');
   const unprivileged = readNumber('/proc/sys/kernel/unprivileged_bpf_disabled');
-  const tracefs = TRACEFS_PATHS.find((p) => fsType(p) === TRACEFS_MAGIC);
+  const tracefs = TRACEFS_PATHS.find((p) => fsMagic(p) === TRACEFS_MAGIC);
   return {
     ...(jitEnable !== undefined ? { jitEnable } : {}),
     ...(jitHarden !== undefined ? { jitHarden } : {}),
     ...(jitKallsyms !== undefined ? { jitKallsyms } : {}),
     ...(unprivileged !== undefined ? { unprivilegedBpfDisabled: unprivileged } : {}),
     statsEnabled: readNumber('/proc/sys/kernel/bpf_stats_enabled') === 1,
-    bpffsMounted: fsType('/sys/fs/bpf') === BPF_FS_MAGIC,
+    bpffsMounted: fsMagic('/sys/fs/bpf') === BPF_FS_MAGIC,
     ...(tracefs ? { tracefs } : {}),
   };
 }

@@ -87,6 +87,8 @@ export const probeMapType = cached((type: MapType): ProbeResult => {
   const btf = storage ? loadProbeBtf() : undefined;
   const inner = nested ? tryCreate({ mapType: MapType.ARRAY, keySize: 4, valueSize: 4, maxEntries: 1 }) : undefined;
   try {
+    // What these types need first is refused for the same lack of privilege as the type itself.
+    if ((typeof btf === 'number' && -btf === EPERM) || (typeof inner === 'number' && -inner === EPERM)) return refused();
     const spec = probeSpec(type, typeof btf === 'object' ? btf.value : undefined, typeof inner === 'object' ? inner.value : undefined);
     if ('supported' in spec) return spec;
     const r = tryCreate(spec.attr);

@@ -46,9 +46,12 @@ export function privileged(): boolean {
   return privilegedCache;
 }
 
+/** Why a probe could not decide when the process lacks the capabilities to ask. */
+export const NEEDS_PRIVILEGE = 'needs CAP_BPF';
+
 /** EPERM for a privileged process means the kernel will not do it; otherwise it may be us. */
 export function refused(): ProbeResult {
-  return privileged() ? no('refused by the kernel (EPERM) despite full privileges') : unknown('not permitted (needs CAP_BPF)');
+  return privileged() ? no('refused by the kernel (EPERM) despite full privileges') : unknown(NEEDS_PRIVILEGE);
 }
 
 const r0Imm = (imm: number): Instruction => ({ opcode: BPF_ALU64 | BPF_MOV | BPF_K, dst: 0, src: 0, off: 0, imm });

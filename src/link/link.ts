@@ -7,7 +7,7 @@ import { AttachFlags, Cmd, LinkType } from '../sys/types.js';
 import { programFd, programId, type AttachableProgram } from './attachable.js';
 import { LinkOperationError, TargetNotFoundError } from './errors.js';
 import { bpfLinkInfo, describeDetails, linkTypeName, type LinkDetails, type LinkInfo, type LinkMechanism } from './info.js';
-import { removePin } from '../map/bpffs.js';
+import { checkPinnedPath, preparePinPath, removePin } from '../map/bpffs.js';
 
 export type { AttachableProgram } from './attachable.js';
 export type { LinkDetails, LinkInfo, LinkMechanism } from './info.js';
@@ -87,7 +87,13 @@ export class Link {
 
   /** Opens a bpf_link pinned in bpffs. Closing it leaves the pin, and so the attachment, in place. */
   static openPinned(path: string): Link {
-    const fd = objGet(path, 0, 'pinned link');
+    let fd: FD;
+    try {
+      fd = objGet(path, 0, 'pinned link');
+    } catch (err) {
+      checkPinnedPath(path);
+      throw err;
+    }
     const kind = bpfFdKind(fd.value);
     if (kind !== 'link') {
       fd.close();
@@ -166,7 +172,7 @@ export class Link {
   /** Pins the bpf_link in bpffs: it stays attached after this process exits, until unpinned. */
   pin(path: string): void {
     const fd = this.#live();
-    objPin(fd.value, path);
+    objPin(fd.value, preparePinPath(path));
     this.#pinnedPath = path;
   }
 

@@ -1,25 +1,38 @@
 // tracefs: where it is (mounting it when it is missing), tracepoint ids, and the dynamic
 // kprobe_events/uprobe_events files for kernels without the perf PMUs.
-import { execFileSync } from 'node:child_process';
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
-import { NotSupportedError } from '../errors.js';
+import { TsbpfError } from '../errors.js';
+import { fsMagic, isRoot, mountFilesystem, TRACEFS_MAGIC } from '../sys/mounts.js';
 import { TargetNotFoundError } from './errors.js';
 
-const ROOTS = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'];
+/** Where tracefs is looked for, in libbpf's order; the first is where it is mounted if missing. */
+export const TRACEFS_ROOTS = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'] as const;
 let root: string | undefined;
 
-/** The tracefs mount, mounting it at /sys/kernel/tracing when neither usual place has it. */
-export function tracefsRoot(): string {
-  if (root && existsSync(`${root}/events`)) return root;
-  root = ROOTS.find((r) => existsSync(`${r}/events`));
-  if (root) return root;
-  try {
-    execFileSync('mount', ['-t', 'tracefs', 'nodev', ROOTS[0] as string], { stdio: 'pipe' });
-  } catch (err) {
-    const msg = (err as { stderr?: Buffer }).stderr?.toString().trim();
-    throw new NotSupportedError('tracefs', `not mounted, and mounting it at ${ROOTS[0]} failed${msg ? `: ${msg}` : ''}`);
+/** tracefs is not mounted and this process cannot mount it; the message says how. */
+export class TracefsError extends TsbpfError {
+  constructor(detail: string) {
+    super('ENOTRACEFS', `tracefs is not mounted at ${TRACEFS_ROOTS[0]} or ${TRACEFS_ROOTS[1]}${detail}; mount it with \`mount -t tracefs nodev ${TRACEFS_ROOTS[0]}\``);
   }
-  root = ROOTS[0] as string;
+}
+
+/**
+ * The tracefs mount. When neither usual place has one, root mounts it at /sys/kernel/tracing
+ * (listeners of onFilesystemMounted hear of it); anyone else gets a TracefsError.
+ */
+export function tracefsRoot(): string {
+  if (root && fsMagic(root) === TRACEFS_MAGIC) return root;
+  root = TRACEFS_ROOTS.find((r) => fsMagic(r) === TRACEFS_MAGIC && existsSync(`${r}/events`));
+  if (root) return root;
+  const target = TRACEFS_ROOTS[0];
+  if (!isRoot()) throw new TracefsError(', and mounting it needs root');
+  if (!existsSync(target)) throw new TracefsError(` (this kernel has no ${target} to mount it on)`);
+  try {
+    mountFilesystem('tracefs', 'nodev', target);
+  } catch (err) {
+    throw new TracefsError(`, and ${(err as Error).message}`);
+  }
+  root = target;
   return root;
 }
 

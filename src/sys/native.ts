@@ -45,18 +45,59 @@ export function packageRoot(): string {
   return dir;
 }
 
-function load(): Native {
+/**
+ * The path of the addon node-gyp-build picks: a local build (build/Release) first, else the
+ * prebuilt binary for this platform shipped in prebuilds/ (linux-x64 and linux-arm64 with glibc),
+ * so running needs no C compiler where one fits. Worker threads load the same file.
+ */
+export function nativeAddonPath(): string {
   const root = packageRoot();
-  const candidates = [join(root, 'build', 'Release', 'tsbpf_native.node'), join(root, 'build', 'Debug', 'tsbpf_native.node')];
-  const path = candidates.find((p) => existsSync(p));
-  if (path === undefined) {
-    throw new Error(`tsbpf: the native addon is not built (looked for ${candidates[0]}); run \`npm install\` or \`npx node-gyp rebuild\` in ${root}`);
+  const nodeGypBuild = createRequire(import.meta.url)('node-gyp-build') as { resolve(dir: string): string };
+  try {
+    return nodeGypBuild.resolve(root);
+  } catch (err) {
+    throw new Error(
+      `tsbpf: no native addon fits this machine (${process.platform}-${process.arch}): no build in ${join(root, 'build', 'Release')} and no prebuilt binary in ${join(root, 'prebuilds')}; run \`npm install\` (which builds it with node-gyp) or \`npx node-gyp rebuild\` in ${root}`,
+      { cause: err },
+    );
   }
-  return createRequire(import.meta.url)(path) as Native;
 }
 
-/** The addon, loaded once on first use. */
-export const native: Native = load();
+function load(): Native {
+  return createRequire(import.meta.url)(nativeAddonPath()) as Native;
+}
+
+type NativeMethod = Exclude<keyof Native, 'constants'>;
+
+/** Every function of the addon (a test checks the list against the addon). */
+export const NATIVE_METHODS: readonly NativeMethod[] = [
+  'bpf', 'bpfBound', 'perfEventOpen', 'ioctl', 'close', 'mmap', 'munmap', 'pollStart', 'pollStop', 'pollRef',
+  'setsockopt', 'setrlimit', 'addressOf', 'socket', 'bind', 'send', 'recv', 'read', 'dup',
+];
+
+let addon: Native | undefined;
+
+/** The addon itself, loaded (dlopen) the first time it is needed. */
+export function loadNative(): Native {
+  if (addon === undefined) {
+    addon = load();
+    // From now on every method is the addon's own function: no stub stays on the call path.
+    for (const name of NATIVE_METHODS) (native as unknown as Record<string, unknown>)[name] = addon[name];
+  }
+  return addon;
+}
+
+/**
+ * The addon's functions. The addon loads on the first system call, not on import, so a command
+ * that makes none (help, reading an object file) does not pay for it. Until then each method
+ * is a stub that loads the addon and calls through.
+ */
+export const native: Native = {
+  get constants() {
+    return loadNative().constants;
+  },
+  ...(Object.fromEntries(NATIVE_METHODS.map((name) => [name, (...args: unknown[]) => (loadNative()[name] as (...a: unknown[]) => unknown)(...args)])) as Omit<Native, 'constants'>),
+};
 
 /** The value last given to keepAlive(): a store the optimiser cannot drop. */
 const kept: { value: unknown } = { value: undefined };

@@ -1,8 +1,11 @@
 // Shared helpers for kernel tests: privilege checks, unique names, fd counting, netns setup.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { findClang, findStrip } from '../../src/codegen/toolchain.js';
+import type { ProbeResult } from '../../src/features/probe.js';
 
 /** True when this process may use bpf(2) fully (root). */
 export function isRoot(): boolean {
@@ -17,6 +20,72 @@ export function requireRoot(t: TestContext): boolean {
   if (isRoot()) return true;
   if (process.env.CI === 'true') throw new Error('kernel tests must run as root under CI');
   t.skip('needs root (CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON)');
+  return false;
+}
+
+/** Directories searched for commands: PATH, and the sbin directories a user's PATH may lack. */
+function searchPath(): string[] {
+  return [...(process.env.PATH ?? '').split(delimiter), '/usr/local/sbin', '/usr/sbin', '/sbin'].filter((d) => d !== '');
+}
+
+/** True when `name` is an executable command here. */
+export function haveCommand(name: string): boolean {
+  return searchPath().some((dir) => {
+    try {
+      accessSync(join(dir, name), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
+ * The reason a test needing `command` (from the Debian package `pkg`) skips, or false when it
+ * runs: the command is here, or CI=true, where `npm test`'s setup step installs it and its
+ * absence must be a failure. For `{ skip: toolSkip(...) }` on a describe or an it.
+ */
+export function toolSkip(command: string, pkg: string): string | false {
+  if (haveCommand(command) || process.env.CI === 'true') return false;
+  return `needs ${command} (apt-get install ${pkg}; npm test installs it when run as root on Debian or Ubuntu)`;
+}
+
+/** Skips a test that needs `command`, naming it and its package; under CI=true a failure. */
+export function requireCommand(t: TestContext, command: string, pkg: string): boolean {
+  if (haveCommand(command)) return true;
+  if (process.env.CI === 'true') throw new Error(`${command} is not installed (apt-get install ${pkg}); npm test's setup step installs it as root`);
+  t.skip(toolSkip(command, pkg) as string);
+  return false;
+}
+
+/** True when clang, llvm-strip and libbpf's headers are here, to build BPF C. */
+export function haveBpfToolchain(): boolean {
+  try {
+    findClang();
+    findStrip();
+    return existsSync('/usr/include/bpf/bpf_helpers.h');
+  } catch {
+    return false;
+  }
+}
+
+/** Skips a test that builds BPF C without clang, llvm-strip or libbpf-dev; under CI=true a failure. */
+export function requireBpfToolchain(t: TestContext): boolean {
+  if (haveBpfToolchain()) return true;
+  const why = 'needs clang, llvm-strip and libbpf headers (apt-get install clang-19 llvm-19 libbpf-dev; npm test installs them when run as root on Debian or Ubuntu)';
+  if (process.env.CI === 'true') throw new Error(why);
+  t.skip(why);
+  return false;
+}
+
+/**
+ * Skips — even under CI=true — a test of a feature the running kernel refuses to everyone, as
+ * tsbpf's probes (which ask as libbpf and bpftool do) found it: ARENA maps here, for one. A
+ * feature the probe could not decide on is tried by the test itself.
+ */
+export function requireKernelFeature(t: TestContext, what: string, probe: ProbeResult): boolean {
+  if (probe.supported !== false) return true;
+  t.skip(`this kernel refuses ${what} to everyone${probe.detail ? ` (${probe.detail})` : ''}`);
   return false;
 }
 
@@ -36,12 +105,12 @@ export function cgroup2Root(): string | undefined {
 
 /**
  * The cgroup v2 mount a cgroup test works under. Without one the test is skipped with the
- * reason, except under CI=true, whose setup (.ci/run) mounts one: there it is a failure.
+ * reason, except under CI=true, where `npm test`'s setup step mounts one: there it is a failure.
  */
 export function requireCgroup2(t: TestContext): string | undefined {
   const root = cgroup2Root();
   if (root !== undefined) return root;
-  if (process.env.CI === 'true') throw new Error('no cgroup v2 hierarchy is mounted under CI (.ci/run mounts one)');
+  if (process.env.CI === 'true') throw new Error("no cgroup v2 hierarchy is mounted under CI (npm test's setup step mounts one as root)");
   t.skip('no cgroup v2 hierarchy is mounted (mount -t cgroup2 none /sys/fs/cgroup)');
   return undefined;
 }

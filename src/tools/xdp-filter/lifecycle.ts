@@ -9,7 +9,7 @@ import { resolveInterface } from '../../link/interfaces.js';
 import { attachXdp } from '../../link/xdp.js';
 import { BpfError, TsbpfError } from '../../errors.js';
 import { Map } from '../../map.js';
-import { isOnBpffs, removePin } from '../../map/bpffs.js';
+import { BPFFS_ROOT, ensureBpffs, removePin } from '../../map/bpffs.js';
 import { packageRoot } from '../../sys/native.js';
 import { describeAttached } from './attachment.js';
 import type { Rule } from './rules.js';
@@ -35,11 +35,9 @@ export function requireInterface(name: string): number {
   }
 }
 
-/** Throws with how to mount bpffs when /sys/fs/bpf is not one. */
+/** Mounts bpffs at /sys/fs/bpf as root when none is there; throws with how to mount it otherwise. */
 export function requireBpffs(): void {
-  if (!isOnBpffs('/sys/fs/bpf')) {
-    throw new FilterError('/sys/fs/bpf is not a BPF filesystem; mount one with `mount -t bpf bpf /sys/fs/bpf`', 'ENOTBPFFS');
-  }
+  ensureBpffs(BPFFS_ROOT);
 }
 
 /** A filter loaded by this process: its maps, program and link (not yet pinned). */

@@ -1,0 +1,17 @@
+// What the kernel tests need from the system, as Debian and Ubuntu package it: the commands (or
+// files) each package gives, and what for. scripts/setup-system.mjs installs what is missing.
+const MULTIARCH = ['x86_64-linux-gnu', 'aarch64-linux-gnu', 'arm-linux-gnueabihf', 'i386-linux-gnu', 's390x-linux-gnu', 'powerpc64le-linux-gnu', 'riscv64-linux-gnu'];
+
+export const REQUIREMENTS = [
+  { package: 'clang-19', commands: ['clang-19'], usedFor: 'BPF C: tsbpf gen and compile, the test corpus, the vmlinux.h compile test' },
+  { package: 'llvm-19', commands: ['llvm-strip-19', 'llvm-objdump-19'], usedFor: 'stripping DWARF from BPF objects, the disassembler comparison' },
+  { package: 'libbpf-dev', commands: [], files: [['/usr/include/bpf/bpf_helpers.h']], usedFor: "libbpf's headers, which BPF C includes" },
+  { package: 'bpftool', commands: ['bpftool'], usedFor: 'the reference loader and BTF dumper the tests compare with' },
+  { package: 'iproute2', commands: ['ip', 'tc'], usedFor: 'network namespaces, veth pairs and tc qdiscs of the network tests' },
+  { package: 'iputils-ping', commands: ['ping'], usedFor: 'ICMP traffic through the xdp-filter tests' },
+  { package: 'nftables', commands: ['nft'], usedFor: "the tcptrack connect-timeout test's dropped SYNs" },
+  { package: 'procps', commands: ['sysctl'], usedFor: 'network namespace settings' },
+  { package: 'gcc', commands: ['cc'], usedFor: 'the uprobe and USDT target programs' },
+  { package: 'libc6-dev', commands: [], files: [['/usr/include/stdio.h']], usedFor: 'the C headers of the uprobe and USDT target programs' },
+  { package: 'systemtap-sdt-dev', commands: [], files: [['/usr/include/sys/sdt.h', ...MULTIARCH.map((m) => `/usr/include/${m}/sys/sdt.h`)]], usedFor: 'the USDT target program' },
+];
