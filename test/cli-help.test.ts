@@ -75,7 +75,7 @@ test('verbs match by unique prefix and alias, as commands do; an ambiguous prefi
   assert.equal(unknown.stderr, "tsbpf usdt: unknown verb 'frob' (list)\nsee tsbpf usdt --help\n");
   const option = await run('object', '--json');
   assert.equal(option.code, 2);
-  assert.match(option.stderr, /^tsbpf object: expected a verb \(inspect, load, run, dump, attach\) before '--json'\n/);
+  assert.match(option.stderr, /^tsbpf object: expected a verb \(inspect, load, run, dump, attach, unload\) before '--json'\n/);
 });
 
 test('failures and usage errors share one prefix, `tsbpf <command> <verb>:`, and the hint names the verb', async () => {

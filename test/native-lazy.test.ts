@@ -14,7 +14,9 @@ test('importing the loader does not load the addon; the first system call does',
   // A fresh process: which shared objects it has mapped, before and after a call.
   const script = `
     const { CollectionSpec } = await import('./dist/src/object/index.js');
-    const mapped = () => require('node:fs').readFileSync('/proc/self/maps', 'utf8').includes('tsbpf_native.node');
+    const { nativeAddonPath } = await import('./dist/src/sys/native.js');
+    const addon = require('node:fs').realpathSync(nativeAddonPath());
+    const mapped = () => require('node:fs').readFileSync('/proc/self/maps', 'utf8').includes(addon);
     const before = mapped();
     CollectionSpec.fromFile('examples/xdp-drop/xdp_drop.bpf.o');
     const afterRead = mapped();
