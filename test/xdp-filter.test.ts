@@ -956,7 +956,7 @@ describe('xdp-filter: the command line and the prompt', NEEDS_ROOT, () => {
     assert.match(none.stderr, /Usage: tsbpf xdp-filter/);
     const ambiguous = cli(['st']);
     assert.equal(ambiguous.status, 2);
-    assert.match(ambiguous.stderr, /'st' is ambiguous \(stats, status\)/);
+    assert.match(ambiguous.stderr, /'st' is ambiguous: stats, status/);
     assert.match(ok(['statu', '--iface', v.host]), /not loaded on/);
     const help = ok(['block', '--help']);
     assert.match(help, /block <ip\|cidr>/);
