@@ -875,8 +875,13 @@ describe('xdp-filter: loading, unloading and what status says', NEEDS_ROOT, () =
     const session = spawnXf(['run', v.host, '--no-ssh-guard']);
     try {
       await until('the run session', () => JSON.parse(ok(['status', '--iface', v.host, '--json'])).interfaces.length === 1);
+      session.stdin.write(`block ${v.peerAddr}\n`);
+      await until('the rule', () => ifStatus(v.host).rules.length === 1);
+      assert.equal(await delivered(v, v.peerAddr, 47206, 3), 0);
       const s = ifStatus(v.host);
       assert.equal(s.state, 'run');
+      assert.deepEqual([s.mode, s.policy, s.stats?.dropped, s.rules[0]?.rule, s.rules[0]?.hits], ['native', 'deny', 3, `${v.peerAddr}/32`, 3]);
+      assert.match(ok(['status', '--iface', v.host]), new RegExp(`attached by \`xdp-filter run\` \\(pid ${session.pid}; not pinned\\)`));
       const r = cli(['load', v.host]);
       assert.equal(r.status, 1);
       assert.match(r.stderr, new RegExp(`another XDP program is attached to ${v.host} \\(xdp_filter, prog id ${s.programId}, held by pid ${session.pid} \\(tsbpf xdp-filter run`));

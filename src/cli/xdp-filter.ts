@@ -299,18 +299,18 @@ async function stats(argv: string[], io: CommandIO): Promise<number> {
 function formatInterface(i: ReturnType<typeof status>['interfaces'][number]): string {
   const head =
     i.state === 'run'
-      ? `${i.name}: attached by \`xdp-filter run\` (not pinned; program id ${i.programId}${i.pids?.length ? `, pid ${i.pids.join(', ')}` : ''})`
+      ? `${i.name}: ${i.mode} mode, ${i.policy} policy, program id ${i.programId}, attached by \`xdp-filter run\` (pid ${i.pids?.join(', ')}; not pinned)`
       : i.state === 'kept'
         ? `${i.name}: not loaded; ${plural(i.rules.length, 'rule')} kept for the ${i.policy} policy (\`unload ${i.name} --forget\` drops them)`
         : i.state === 'removed'
           ? `${i.name}: REMOVED: the interface is gone or was recreated, so nothing is filtered; run \`tsbpf xdp-filter unload ${i.name}\``
           : `${i.name}: ${i.mode} mode, ${i.policy} policy, program id ${i.programId}`;
   const lines = [head];
-  if (i.stats && i.state === 'attached') {
+  if (i.stats && (i.state === 'attached' || i.state === 'run')) {
     const s = i.stats;
     lines.push(`  packets: total ${s.total}, passed ${s.passed}, dropped ${s.dropped} (${plural(s.bytesDropped, 'byte')}), invalid ${s.invalid}`);
   }
-  if (i.state !== 'run') lines.push(i.rules.length ? `  rules:\n${i.rules.map((r) => `    ${r.direction} ${r.kind === 'addr' ? '' : `${r.kind} `}${r.rule}  hits ${r.hits}`).join('\n')}` : '  rules: none');
+  lines.push(i.rules.length ? `  rules:\n${i.rules.map((r) => `    ${r.direction} ${r.kind === 'addr' ? '' : `${r.kind} `}${r.rule}  hits ${r.hits}`).join('\n')}` : '  rules: none');
   return lines.join('\n');
 }
 
