@@ -199,9 +199,9 @@ function runStatus(s: RunSession): InterfaceStatus {
  * attached without pins; stats summed over the attached ones.
  */
 export function status(only?: string): Status {
-  const names = pinnedInterfaces().filter((i) => only === undefined || i === only);
-  const interfaces = names.map(pinnedStatus);
-  const pinnedLinks = new Set(pinnedInterfaces().map(pinnedLinkId).filter((id): id is number => id !== undefined));
+  const pinned = pinnedInterfaces();
+  const interfaces = pinned.filter((i) => only === undefined || i === only).map(pinnedStatus);
+  const pinnedLinks = new Set(pinned.map(pinnedLinkId).filter((id): id is number => id !== undefined));
   for (const s of runSessions(pinnedLinks)) if (only === undefined || s.iface === only) interfaces.push(runStatus(s));
   interfaces.sort((a, b) => a.name.localeCompare(b.name));
   const stats = noStats();
