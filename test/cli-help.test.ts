@@ -88,3 +88,11 @@ test('failures and usage errors share one prefix, `tsbpf <command> <verb>:`, and
   const top = await run('help', 'object', 'run');
   assert.match(top.stdout, /^Usage: tsbpf object run /);
 });
+
+test('main.ts and entry.ts import no tsbpf module at start (types only; the rest on use)', () => {
+  const dir = join(packageRoot(), 'src', 'cli');
+  const main = readFileSync(join(dir, 'main.ts'), 'utf8');
+  for (const line of main.split('\n').filter((l) => /^import /.test(l) && /from '\./.test(l))) assert.match(line, /^import type /, line);
+  const entry = readFileSync(join(dir, 'entry.ts'), 'utf8');
+  assert.deepEqual(entry.split('\n').filter((l) => /^import /.test(l)), ["import { main } from './main.js';"]);
+});

@@ -124,3 +124,13 @@ describe('the shared option parser', () => {
     }
   });
 });
+
+describe('--set ranges', () => {
+  test('signed ranges read as "from LO to HI"', async () => {
+    const { checkIntegerSetting } = await import('../src/cli/settings.js');
+    assert.throws(() => checkIntegerSetting('x', 'abc', 'abc', [-128n, 127n]), /--set x: expected a number from -128 to 127, got 'abc'/);
+    assert.throws(() => checkIntegerSetting('x', '300', 300n, [0n, 255n]), /--set x: expected a number 0-255, got '300'/);
+    assert.doesNotThrow(() => checkIntegerSetting('x', '-5', -5n, [-128n, 127n]));
+    assert.doesNotThrow(() => checkIntegerSetting('x', 'abc', 'abc', undefined));
+  });
+});
