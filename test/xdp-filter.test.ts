@@ -609,6 +609,9 @@ describe('xdp-filter: rules as users write them', NEEDS_ROOT, () => {
       const r = cli(['block', '-f', join(dir, 'bad'), '--iface', v.host]);
       assert.equal(r.status, 2);
       assert.match(r.stderr, /bad:3: invalid IP address/);
+      const notFile = cli(['block', '-f', dir, '--iface', v.host]);
+      assert.equal(notFile.status, 1);
+      assert.match(notFile.stderr, /cannot read the rule file .*: is a directory \[EISDIR\]/);
       const listed = (): string[] => ifStatus(v.host).rules.map((x) => x.rule);
       assert.deepEqual(listed(), ['192.0.2.1/32', '192.0.2.2/32', '192.0.2.3/32'], 'nothing of a refused batch is added');
       const many = Array.from({ length: 1000 }, (_, i) => `198.18.${i >> 8}.${i & 255}`);

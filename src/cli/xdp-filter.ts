@@ -170,12 +170,16 @@ function applyRules(io: CommandIO, ifaceOption: string | undefined, adding: bool
   return 0;
 }
 
+const READ_ERRORS: Record<string, string> = { ENOENT: 'no such file', EISDIR: 'is a directory', EACCES: 'permission denied' };
+
 function readRuleFile(verb: string, file: string, direction: Direction): Rule[] {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new FilterError(`cannot read the rule file ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`, (err as NodeJS.ErrnoException).code ?? 'EIO');
+    const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
+    const why = READ_ERRORS[code] ?? (err as Error).message;
+    throw new FilterError(`cannot read the rule file ${file}: ${why}`, code);
   }
   return option(verb, () => parseRuleFile(text, file, direction));
 }
