@@ -39,6 +39,8 @@ export interface ProgramLoadOverrides {
 export interface CollectionLoadOptions {
   /** The bpffs directory of LIBBPF_PIN_BY_NAME maps (default /sys/fs/bpf, as libbpf). */
   pinPath?: string;
+  /** The bpffs directory of iproute2's PIN_GLOBAL_NS maps (default /sys/fs/bpf/tc/globals, as tc). */
+  globalNsPinPath?: string;
   /** A BTF file (raw, or an ELF object with .BTF) to resolve CO-RE against instead of the kernel's. */
   kernelBtf?: string;
   /** Verifier log level for every program; the log is kept in Program.verifierLog. */
@@ -54,6 +56,7 @@ export { CollectionLinks, type AttachTarget, type CollectionAttachOptions, type 
 export { Variable } from './object/variable.js';
 
 const DEFAULT_PIN_PATH = '/sys/fs/bpf';
+const DEFAULT_GLOBAL_NS_PIN_PATH = '/sys/fs/bpf/tc/globals';
 /** Helper ids libbpf gives calls of weak kfuncs the kernel lacks: unknown to the verifier. */
 const POISON_KFUNC_BASE = 2002000000;
 
@@ -239,11 +242,12 @@ class LoadSession {
       checkCompatible(ms, replacement, `replacement for map ${name}`);
       return replacement as CollectionMap;
     }
+    if (ms.problem !== undefined) throw new ObjectError(ms.problem.message, this.#context({ map: name }), ms.problem.code);
     const btf = this.#spec.btf;
     const key = ms.internal !== undefined ? (u32 as Codec<BtfValue>) : codecOf(btf, ms.keyType, ms.keySize);
     const value = codecOf(btf, ms.valueType, ms.valueSize);
-    if (ms.pinning === 'byName') {
-      const path = join(this.#opts.pinPath ?? DEFAULT_PIN_PATH, ms.name);
+    const path = this.#pinPathOf(ms);
+    if (path !== undefined) {
       if (existsSync(path)) {
         {
           using raw = Map.openPinned(path);
@@ -365,10 +369,17 @@ class LoadSession {
     }
   }
 
+  /** Where a pinned map of the spec lives (and is reused from); undefined for the others. */
+  #pinPathOf(ms: MapSpec): string | undefined {
+    if (ms.pinning === 'byName') return join(this.#opts.pinPath ?? DEFAULT_PIN_PATH, ms.name);
+    if (ms.pinning === 'globalNs') return join(this.#opts.globalNsPinPath ?? DEFAULT_GLOBAL_NS_PIN_PATH, ms.name);
+    return undefined;
+  }
+
   #pin(): void {
     for (const [name, ms] of Object.entries(this.#spec.maps)) {
-      if (ms.pinning !== 'byName' || this.#reused.has(name) || this.#opts.mapReplacements?.[name] !== undefined) continue;
-      const path = join(this.#opts.pinPath ?? DEFAULT_PIN_PATH, ms.name);
+      const path = this.#pinPathOf(ms);
+      if (path === undefined || this.#reused.has(name) || this.#opts.mapReplacements?.[name] !== undefined) continue;
       this.#maps[name]!.pin(path);
       this.#pins.push(path);
     }
@@ -395,8 +406,9 @@ class LoadSession {
   /** Everything before BPF_PROG_LOAD: CO-RE, calls, maps, kernel symbols, BTF records, attach target. */
   prepare(name: string, ps: ProgramSpec): RelocatedProgram {
     const ctx = this.#context({ program: name });
+    if (ps.problem !== undefined) throw new ObjectError(ps.problem.message, ctx, ps.problem.code);
     if (ps.type === ProgramType.UNSPEC) {
-      throw new ObjectError(`section ${ps.sectionName} does not name a program type; set spec.programs.${name}.type before load`, ctx, 'ENOTSUP');
+      throw new ObjectError(`section ${ps.sectionName} does not name a program type; set spec.programs.${name}.type before load (tsbpf object load: --type ${name}=TYPE)`, ctx, 'ENOTSUP');
     }
     let insns: ProgramInstruction[] = ps.instructions;
     let poisoned = new globalThis.Map<number, CoreOutcome>();
@@ -446,7 +458,7 @@ class LoadSession {
         const probe = probeFentry();
         if (probe.supported === false) throw new ProgramNotSupportedError(name, ps.sectionName, `${ps.sectionName.split('/')[0]} programs`, probe.detail ?? 'no BPF trampolines');
       }
-      if (err instanceof NotSupportedError && !(err instanceof ProgramNotSupportedError)) throw new ProgramNotSupportedError(name, ps.sectionName, err.feature, err.message);
+      if (err instanceof NotSupportedError && !(err instanceof ProgramNotSupportedError)) throw new ProgramNotSupportedError(name, ps.sectionName, err.feature, err.detail, { by: err.by });
       if (err instanceof BpfError) throw new ProgramLoadError(name, ps.sectionName, err);
       throw err;
     }
@@ -579,7 +591,7 @@ class LoadSession {
     const ctx = this.#context({ program: name });
     const override = this.#opts.programs?.[name];
     const target = override?.attachTo ?? ps.attachTo;
-    if (kind === 'struct_ops') throw new NotSupportedError('struct_ops programs in objects', 'tsbpf does not load .struct_ops maps yet');
+    if (kind === 'struct_ops') throw new NotSupportedError('struct_ops programs in objects', 'the .struct_ops maps that attach them are not loaded', { by: 'tsbpf' });
     if (target === undefined || target === '') {
       throw new ObjectError(`section ${ps.sectionName} needs a target (${ps.sectionName}/<name>)`, ctx, 'EINVAL');
     }

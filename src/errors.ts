@@ -10,7 +10,14 @@ export class TsbpfError extends Error {
   }
 }
 
-function permissionHint(command: string): string {
+function permissionHint(command: string, code: string): string {
+  // Root has every capability: the refusal is about something else, and saying "run as root"
+  // to root sends the reader the wrong way.
+  if (typeof process.getuid === 'function' && process.getuid() === 0) {
+    return code === 'EPERM'
+      ? '; not for lack of privileges (this is root): the kernel refuses it to everyone here, as it does a hook or map type it keeps from all, under lockdown or by an LSM policy'
+      : '';
+  }
   const net = /PROG_LOAD|LINK_CREATE|PROG_ATTACH/.test(command) ? ' and CAP_NET_ADMIN or CAP_PERFMON for the hook' : '';
   return `; run as root, or grant CAP_BPF${net} (and raise RLIMIT_MEMLOCK on kernels before 5.11)`;
 }
@@ -22,7 +29,7 @@ export class BpfError extends TsbpfError {
   constructor(command: string, errno: number, context?: string, options?: { cause?: unknown; hint?: boolean }) {
     const code = errnoName(errno);
     const where = context ? ` (${context})` : '';
-    const hint = options?.hint !== false && (code === 'EPERM' || code === 'EACCES') ? permissionHint(command) : '';
+    const hint = options?.hint !== false && (code === 'EPERM' || code === 'EACCES') ? permissionHint(command, code) : '';
     super(code, `${command}${where}: ${errnoMessage(errno)} [${code}]${hint}`, options);
     this.errno = errno;
     this.command = command;
@@ -61,12 +68,21 @@ export class VerifierError extends BpfError {
   }
 }
 
-/** The running kernel lacks a feature. */
+/**
+ * A feature is missing: from the running kernel (`by: 'kernel'`, the default), or from tsbpf
+ * itself (`by: 'tsbpf'`: another kernel would not help, a later tsbpf may).
+ */
 export class NotSupportedError extends TsbpfError {
   readonly feature: string;
-  constructor(feature: string, detail?: string) {
-    super('ENOTSUP', `${feature} is not supported by this kernel${detail ? `: ${detail}` : ''}`);
+  readonly detail: string | undefined;
+  readonly by: 'kernel' | 'tsbpf';
+  constructor(feature: string, detail?: string, options: { by?: 'kernel' | 'tsbpf' } = {}) {
+    const by = options.by ?? 'kernel';
+    const what = by === 'kernel' ? `this kernel does not support ${feature}` : `tsbpf does not support ${feature} yet`;
+    super('ENOTSUP', `${what}${detail ? `: ${detail}` : ''}`);
     this.feature = feature;
+    this.detail = detail;
+    this.by = by;
   }
 }
 

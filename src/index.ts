@@ -4,6 +4,7 @@ export { AttachFlags, AttachType, Cmd, LinkType, MapFlags, MapType, OpenFlags, P
 export { FD } from './sys/fd.js';
 export type { MapInfo, ProgInfo, LinkInfo as KernelLinkInfo, BtfInfo } from './sys/info.js';
 export * from './map.js';
+export { pinName } from './map/pinname.js';
 export * from './codec/index.js';
 export * from './program.js';
 export { parseVerifierLog, logLines, type VerifierFailure } from './verifier.js';

@@ -18,6 +18,8 @@ import { isIndexed, isKnownMapType, isLocalStorage, isPerCpu, mapTypeName } from
 import { structOpsValueType } from './map/vmlinux.js';
 import { directSlab, ElemAttrs, type ElemAttr } from './map/elem.js';
 import { KeyWalker } from './map/walk.js';
+import { mapCreateFault } from './map/create-fault.js';
+import { MapCreateError } from './map/errors.js';
 
 export { BatchChunk } from './map/batch.js';
 export type { BatchOptions, UpdateBatchOptions } from './map/batch.js';
@@ -230,6 +232,11 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
     let fd: FD;
     try {
       fd = mapCreate(attr, what);
+    } catch (err) {
+      if (!(err instanceof BpfError) || err.code !== 'EINVAL') throw err;
+      const fault = mapCreateFault({ type: opts.type, keySize, valueSize, maxEntries, mapExtra: attr.mapExtra ?? 0n, ...(opts.numaNode !== undefined ? { numaNode: opts.numaNode } : {}) }, typeName);
+      if (fault === undefined) throw err;
+      throw new MapCreateError(err.errno, what, fault, { cause: err });
     } finally {
       ownBtf?.close();
     }

@@ -13,6 +13,7 @@ import { AttachType, Cmd, ProgramType } from './sys/types.js';
 import { parseVerifierLog } from './verifier.js';
 import { checkPinnedPath, preparePinPath, removePin } from './map/bpffs.js';
 
+const EPERM = 1;
 const EINVAL = 22;
 
 /** A file descriptor given as a number, an owning FD, or an object that has one (a Map, a Btf). */
@@ -435,6 +436,12 @@ export class Program {
 function loadError(type: ProgramType, label: string, errno: number, log: string): Error {
   if (log.trim() !== '') {
     const failure = parseVerifierLog(log);
+    // EPERM is refused before the verifier walks the program (capabilities, lockdown, a hook
+    // the kernel cannot provide): not a rejection by the verifier, whatever the log holds.
+    if (errno === EPERM && failure.failedInstruction === undefined) {
+      const said = failure.reason.at(-1);
+      return new BpfError('BPF_PROG_LOAD', errno, `program ${label}${said !== undefined && said !== '' ? `; the kernel logged: ${said}` : ''}`);
+    }
     const at: { failedInstruction?: number; source?: SourceLocation } = {};
     if (failure.failedInstruction !== undefined) at.failedInstruction = failure.failedInstruction;
     const m = failure.source === undefined ? null : /^;\s*(.*?)\s*@\s*(\S+):(\d+)\s*$/.exec(failure.source);

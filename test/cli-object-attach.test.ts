@@ -139,13 +139,13 @@ describe('tsbpf object attach: bad input', () => {
       assert.equal(r.stdout, '');
       const lines = r.stderr.split('\n').filter((l) => l !== '');
       assert.equal(lines.length, 1, `one line: ${r.stderr}`);
-      assert.match(lines[0]!, /^tsbpf: /);
+      assert.match(lines[0]!, /^tsbpf object attach: /);
       assert.match(lines[0]!, message);
     }
   });
 
   test('usage errors exit 2', () => {
-    for (const args of [[], [EXEC, '--for', 'soon'], [EXEC, '--pid', 'x'], [EXEC, '--events', 'events:'], [EXEC, '--dump-maps', '--no-dump-maps'], [EXEC, '--bogus']]) {
+    for (const args of [[], [EXEC, '--for', 'soon'], [EXEC, '--for', '0'], [EXEC, '--for', '-5'], [EXEC, '--for', '3000000'], [EXEC, '--for', '720h'], [EXEC, '--pid', 'x'], [EXEC, '--events', 'events:'], [EXEC, '--dump-maps', '--no-dump-maps'], [EXEC, '--bogus']]) {
       const r = runCli(['object', 'attach', ...args]);
       assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, /^tsbpf object/);
@@ -157,9 +157,9 @@ describe('tsbpf object attach: bad input', () => {
 
   test('a hook that fails to attach leaves nothing attached and exits 1', (t) => {
     if (!requireRoot(t)) return;
-    const r = runCli(['object', 'attach', XDP, '--iface', uniqueName('tsbpfnoif'), '--for', '0']);
+    const r = runCli(['object', 'attach', XDP, '--iface', uniqueName('tsbpfnoif'), '--for', '100ms']);
     assert.equal(r.status, 1, r.stderr);
-    assert.match(r.stderr, /^tsbpf: interface tsbpfnoif\S* not found/m);
+    assert.match(r.stderr, /^tsbpf object attach: interface tsbpfnoif\S* not found/m);
     assert.doesNotMatch(r.stderr, /^attached/m);
   });
 });

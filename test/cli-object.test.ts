@@ -131,7 +131,7 @@ describe('tsbpf object load and run', () => {
     if (!requireRoot(t)) return;
     const r = await object('load', corpus('fail.bpf.o'), '--json');
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /^tsbpf: program missing_null_check rejected by the verifier: R0 invalid mem access 'map_value_or_null' at fail\.bpf\.c:37:\d+: return \*v \+ 1;/);
+    assert.match(r.stderr, /^tsbpf object load: program missing_null_check rejected by the verifier: R0 invalid mem access 'map_value_or_null' at fail\.bpf\.c:37:\d+: return \*v \+ 1;/);
     const doc = JSON.parse(r.stdout) as { programs: { name: string; loaded: boolean; error?: string }[]; maps: unknown[] };
     assert.deepEqual(doc.maps, []);
     const good = doc.programs.find((p) => p.name === 'good')!;

@@ -78,13 +78,13 @@ describe('tsbpf top level', () => {
   test('subcommand usage errors say where the help is', async () => {
     const verb = await run('prog', 'frob');
     assert.equal(verb.code, 2);
-    assert.equal(verb.stderr, "tsbpf prog: unknown verb 'frob'\nsee tsbpf prog --help\n");
+    assert.equal(verb.stderr, "tsbpf prog: unknown verb 'frob' (list, show, dump)\nsee tsbpf prog --help\n");
     const option = await run('prog', 'list', '--frob');
     assert.equal(option.code, 2);
-    assert.equal(option.stderr, "tsbpf prog list: Unknown option '--frob'\nsee tsbpf prog --help\n");
+    assert.equal(option.stderr, "tsbpf prog list: Unknown option '--frob'\nsee tsbpf prog list --help\n");
     const missing = await run('prog', 'dump', 'xlated');
     assert.equal(missing.code, 2);
-    assert.match(missing.stderr, /^tsbpf prog dump: expected an id, a pinned path\nsee tsbpf prog --help\n$/);
+    assert.match(missing.stderr, /^tsbpf prog dump: expected an id, a pinned path\nsee tsbpf prog dump --help\n$/);
     const badId = await run('prog', 'show', 'id', 'x');
     assert.equal(badId.code, 2);
     const kind = await run('prog', 'dump', 'jited', '1');
@@ -96,7 +96,7 @@ describe('tsbpf top level', () => {
     const r = await run('prog', 'show', '4294967295');
     assert.equal(r.code, 1);
     assert.equal(r.stdout, '');
-    assert.match(r.stderr, /^tsbpf: .*4294967295.*\[ENOENT\]\n$/);
+    assert.match(r.stderr, /^tsbpf prog show: .*4294967295.*\[ENOENT\]\n$/);
   });
 
   test('TSBPF_DEBUG=1 adds the stack', async (t) => {
@@ -105,7 +105,7 @@ describe('tsbpf top level', () => {
     try {
       const r = await run('prog', 'show', '4294967295');
       assert.equal(r.code, 1);
-      assert.match(r.stderr, /^tsbpf: .*\n.*Error.*\n\s+at /);
+      assert.match(r.stderr, /^tsbpf prog show: .*\n.*Error.*\n\s+at /);
     } finally {
       delete process.env.TSBPF_DEBUG;
     }

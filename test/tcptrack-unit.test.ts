@@ -8,10 +8,13 @@ import { describe, test } from 'node:test';
 import { UsageError } from '../src/cli/command.js';
 import { command, parseTcptrackArgs } from '../src/cli/tcptrack.js';
 import { TsbpfError } from '../src/errors.js';
-import { CLOSE_KEYS, decodeEvent, EVENT_SIZE, eventJson, eventJsonLine, JSON_KEYS, monotonicOffsetMs, TABLE_HEADER, tableRow } from '../src/tools/tcptrack/event.js';
+import { CLOSE_KEYS, decodeEvent, EVENT_SIZE, eventJson, eventJsonLine, JSON_KEYS, monotonicOffsetMs, type ConnEvent } from '../src/tools/tcptrack/event.js';
 import { EventJsonWriter, MAX_LINE } from '../src/tools/tcptrack/jsonline.js';
-import { describePlan, planHooks, withoutHook, type HookProbes } from '../src/tools/tcptrack/hooks.js';
-import { cgroup2Root, checkPid, checkPrivileges, parsePorts, parseUid, resolveCgroup, resolveOptions, trackerConfig } from '../src/tools/tcptrack/options.js';
+import { describePlan, fexitUnavailable, planHooks, withoutHook, type HookProbes } from '../src/tools/tcptrack/hooks.js';
+import { cgroup2Root, checkPid, checkPrivileges, parsePorts, parseUid, resolveCgroup, resolveNetns, resolveOptions, trackerConfig } from '../src/tools/tcptrack/options.js';
+import { NameCache, NamedRows, remoteAddress } from '../src/tools/tcptrack/names.js';
+import { outputLayout } from '../src/tools/tcptrack/run.js';
+import { shortBytes, shortDuration, stateText, tableLayout } from '../src/tools/tcptrack/table.js';
 import { connStatFrom, formatSummary, summarize, type ConnStat } from '../src/tools/tcptrack/stats.js';
 import { connKeyCodec, connStatCodec, eventCodec, type Event } from '../src/tools/tcptrack/tcptrack.js';
 
@@ -44,6 +47,7 @@ function record(fields: Partial<Event>): Uint8Array {
     kind: 0,
     outcome: 0,
     comm: 'curl',
+    netns: 4026531840,
     ...fields,
   };
   const out = new Uint8Array(EVENT_SIZE);
@@ -61,6 +65,7 @@ describe('tcptrack events', () => {
       tid: 101,
       uid: 1000,
       comm: 'curl',
+      netns: 4026531840,
       family: 4,
       saddr: '127.0.0.1',
       sport: 40000,
@@ -136,6 +141,7 @@ describe('tcptrack events', () => {
         kind: rnd(4),
         outcome: rnd(6),
         comm: comms[rnd(comms.length)]!,
+        netns: [4026531840, 4026532999, 0xffffffff][rnd(3)]!,
       });
       // In the middle of a larger ring, at an offset, as the reader hands records over.
       const at = EVENT_SIZE * (1 + rnd(3));
@@ -148,21 +154,171 @@ describe('tcptrack events', () => {
     }
   });
 
-  test('table rows line up under the header', () => {
+  test('table rows line up under the header: TIME PID UID COMM LADDR LPORT RADDR RPORT LAT(ms) STATE', () => {
+    const layout = tableLayout({ kind: 'events' });
     const rows = [
-      tableRow(decodeEvent(record({ latency_ns: 250_000n }), 0)),
-      tableRow(decodeEvent(record({ outcome: 3, error: 99, latency_ns: 10n }), 0)),
-      tableRow(decodeEvent(record({ kind: 2, outcome: 4, direction: 1, duration_ns: 3_000_000_000n, tx_bytes: 4096n, rx_bytes: 10n }), 0)),
-      tableRow(decodeEvent(record({ kind: 1, direction: 1, pid: 0, comm: '', family: 6, saddr: LOOP6, daddr: LOOP6 }), 0)),
+      layout.row(decodeEvent(record({ latency_ns: 250_000n }), 0)),
+      layout.row(decodeEvent(record({ outcome: 3, error: 99, latency_ns: 10n }), 0)),
+      layout.row(decodeEvent(record({ kind: 2, outcome: 4, direction: 1, duration_ns: 3_000_000_000n, tx_bytes: 4096n, rx_bytes: 10n }), 0)),
+      layout.row(decodeEvent(record({ kind: 1, direction: 1, pid: 0, comm: '', family: 6, saddr: LOOP6, daddr: LOOP6 }), 0)),
     ];
-    const stateAt = TABLE_HEADER.indexOf('STATE');
-    const latEnd = TABLE_HEADER.indexOf('LAT(ms)') + 'LAT(ms)'.length;
-    assert.match(rows[0]!, / 0\.250 established$/);
+    const header = layout.header;
+    assert.match(header, /^TIME\s+PID\s+UID COMM\s+LADDR\s+LPORT RADDR\s+RPORT\s+LAT\(ms\) STATE$/);
+    const stateAt = header.indexOf('STATE');
+    const latEnd = header.indexOf('LAT(ms)') + 'LAT(ms)'.length;
+    assert.match(rows[0]!, / 100 +1000 curl +127\.0\.0\.1 +40000 127\.0\.0\.1 +80 +0\.250 established$/);
     assert.equal(rows[0]!.indexOf('0.250') + 5, latEnd);
     assert.equal(rows[0]!.indexOf('established'), stateAt);
+    assert.equal(rows[0]!.indexOf('40000'), header.indexOf('LPORT'));
     assert.match(rows[1]!, / failed \(EADDRNOTAVAIL\)$/);
-    assert.match(rows[2]!, / - closed \(in\) after 3\.000s, tx 4\.0 KiB, rx 10 B$/);
-    assert.match(rows[3]!, /^\S+\s+- \?\s+\[::1\]:80\s+\[::1\]:40000\s+- accepted$/);
+    // Inbound: the local end is the listener's (saddr/sport of the record).
+    assert.match(rows[2]!, / 127\.0\.0\.1 +40000 127\.0\.0\.1 +80 +- closed \(in\) after 3\.000s, tx 4\.0 KiB, rx 10 B$/);
+    assert.match(rows[3]!, /^\S+ +- +- \? +::1 +40000 ::1 +80 +- accepted$/);
+  });
+
+  const sample = (): ConnEvent[] => {
+    const v6a = bytes(0x20, 0x01, 0x0d, 0xb8, 0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0, 0x12, 0x34, 0x56, 0x78);
+    const v6b = bytes(0xfd, 0x00, 0xaa, 0xaa, 0xbb, 0xbb, 0xcc, 0xcc, 0xdd, 0xdd, 0xee, 0xee, 0xff, 0xff, 0x11, 0x11);
+    const wide4 = bytes(255, 255, 255, 254);
+    return [
+      record({ latency_ns: 3_021_474_000n, saddr: wide4, daddr: wide4, sport: 65535, dport: 65535, pid: 4194304, uid: 4294967294, comm: 'x'.repeat(15) }),
+      record({ outcome: 3, error: 101, latency_ns: 10n, saddr: wide4 }),
+      record({ kind: 2, outcome: 4, direction: 1, duration_ns: 3_600_000_000_000n, tx_bytes: 5n * 1024n ** 3n, rx_bytes: 1_000_000n, saddr: wide4, daddr: wide4, sport: 65535, dport: 65535 }),
+      // The record's saddr and sport are the local end: for inbound, the listener.
+      record({ kind: 1, direction: 1, family: 6, saddr: v6b, daddr: v6a, sport: 443, dport: 65535 }),
+      record({ kind: 2, outcome: 4, family: 6, saddr: v6a, daddr: v6b, sport: 65535, dport: 443, duration_ns: 12_345_678n, tx_bytes: 123_456n, rx_bytes: 999n }),
+    ].map((r) => decodeEvent(r, 0));
+  };
+
+  test('on a terminal no row is wider than it: columns go (LAT, UID, TIME, LADDR, LPORT), addresses shorten', () => {
+    const expected: Record<number, string[]> = {
+      60: ['PID', 'COMM', 'RADDR', 'RPORT', 'STATE'],
+      80: ['PID', 'COMM', 'LADDR', 'LPORT', 'RADDR', 'RPORT', 'STATE'],
+      100: ['TIME', 'PID', 'UID', 'COMM', 'LADDR', 'LPORT', 'RADDR', 'RPORT', 'STATE'],
+      120: ['TIME', 'PID', 'UID', 'COMM', 'LADDR', 'LPORT', 'RADDR', 'RPORT', 'LAT(ms)', 'STATE'],
+    };
+    for (const width of [40, 60, 80, 100, 120, 200]) {
+      const layout = tableLayout({ kind: 'events', width });
+      if (expected[width] !== undefined) assert.deepEqual(layout.columns, expected[width], `width ${width}`);
+      for (const line of [layout.header, ...sample().map((e) => layout.row(e))]) assert.ok(line.length <= width, `width ${width}: ${line.length} characters: ${line}`);
+    }
+    // IPv4 ends are never shortened at 80; IPv6 ends too long for their column are shortened
+    // in the middle; at 200 they fit.
+    const at80 = tableLayout({ kind: 'events', width: 80 });
+    const [connect, , close, accept] = sample();
+    assert.match(at80.row(connect!), /^4194304 x{15} 255\.255\.255\.254 65535 255\.255\.255\.254 +65535 established$/);
+    assert.match(at80.row(accept!), / fd00:aa…ff:1111 443 +2001:db8…34:5678 65535 accepted$/);
+    assert.match(tableLayout({ kind: 'events', width: 200 }).row(accept!), / fd00:aaaa:bbbb:cccc:dddd:eeee:ffff:1111 443 +2001:db8:1234:5678:9abc:def0:1234:5678 +65535 /);
+    // With close events STATE keeps room for what they carry, in short: LADDR goes instead.
+    const closing80 = tableLayout({ kind: 'events', close: true, width: 80 });
+    assert.deepEqual(closing80.columns, ['PID', 'COMM', 'LPORT', 'RADDR', 'RPORT', 'STATE']);
+    assert.match(closing80.row(close!), / 65535 255\.255\.255\.254 +65535 closed \(in\) 1\.0h 5\.0G\/977K$/);
+    for (const e of sample()) assert.ok(closing80.row(e).length <= 80);
+  });
+
+  test('-w: every column, NETNS too, nothing shortened; a pipe gets the fixed layout', () => {
+    const wide = tableLayout({ kind: 'events', width: 80, wide: true });
+    assert.deepEqual(wide.columns, ['TIME', 'PID', 'UID', 'COMM', 'NETNS', 'LADDR', 'LPORT', 'RADDR', 'RPORT', 'LAT(ms)', 'STATE']);
+    const rows = sample().map((e) => wide.row(e));
+    assert.match(rows[3]!, / 4026531840 fd00:aaaa:bbbb:cccc:dddd:eeee:ffff:1111 443 +2001:db8:1234:5678:9abc:def0:1234:5678 +65535 +- accepted$/);
+    assert.equal(rows[3]!.indexOf('443'), wide.header.indexOf('LPORT'));
+    assert.match(rows[2]!, /closed \(in\) after 3600\.000s, tx 5\.0 GiB, rx 976\.6 KiB$/);
+    const fixed = tableLayout({ kind: 'events' });
+    assert.deepEqual(fixed.columns, ['TIME', 'PID', 'UID', 'COMM', 'LADDR', 'LPORT', 'RADDR', 'RPORT', 'LAT(ms)', 'STATE']);
+    assert.deepEqual(fixed.columns, tableLayout({ kind: 'events', width: undefined }).columns);
+    assert.ok(fixed.row(sample()[3]!).includes('2001:db8:1234:5678:9abc:def0:1234:5678'), 'a pipe gets whole addresses');
+    // The layout follows stdout: a terminal's width, or none for a pipe.
+    const o = resolveOptions({});
+    assert.deepEqual(outputLayout(o, Object.assign(new PassThrough(), { isTTY: true, columns: 60 }))!.columns, ['PID', 'COMM', 'RADDR', 'RPORT', 'STATE']);
+    assert.deepEqual(outputLayout(o, Object.assign(new PassThrough(), { columns: 60 }))!.columns, fixed.columns);
+    assert.equal(outputLayout(resolveOptions({ output: 'json' }), new PassThrough()), undefined);
+  });
+
+  test('the life table: a row per closed connection in tcplife\'s shape', () => {
+    const life = tableLayout({ kind: 'life' });
+    assert.match(life.header, /^TIME\s+PID\s+UID COMM\s+LADDR\s+LPORT RADDR\s+RPORT TX_KB RX_KB\s+MS$/);
+    const close = sample()[4]!;
+    assert.match(life.row(close), / 100 +1000 curl +2001:db8:1234:5678:9abc:def0:1234:5678 65535 fd00:aaaa:bbbb:cccc:dddd:eeee:ffff:1111 443 +120 +0 +12\.35$/);
+    assert.deepEqual(tableLayout({ kind: 'life', width: 80 }).columns, ['PID', 'UID', 'COMM', 'LPORT', 'RADDR', 'RPORT', 'TX_KB', 'RX_KB', 'MS']);
+    for (const width of [60, 80, 120]) {
+      const fitted = tableLayout({ kind: 'life', width });
+      for (const line of [fitted.header, ...sample().map((e) => fitted.row(e))]) assert.ok(line.length <= width, `width ${width}: ${line}`);
+      assert.deepEqual(fitted.columns.slice(-3), ['TX_KB', 'RX_KB', 'MS']);
+    }
+    assert.equal(resolveOptions({ output: 'life' }).close, true, 'the life table implies --close');
+  });
+
+  test('short forms of durations, byte counts and states', () => {
+    assert.deepEqual([0.4, 950, 3020, 45_000, 750_000, 7_200_000].map(shortDuration), ['0ms', '950ms', '3.02s', '45.0s', '12.5m', '2.0h']);
+    assert.deepEqual([0, 999, 1000, 2345, 10_240, 1_023_487, 15 * 1024 ** 2, 1.1 * 1024 ** 3].map(shortBytes), ['0', '999', '1.0K', '2.3K', '10K', '999K', '15M', '1.1G']);
+    const close = sample()[2]!;
+    assert.equal(stateText(close), 'closed (in) after 3600.000s, tx 5.0 GiB, rx 976.6 KiB');
+    assert.equal(stateText(close, 32), 'closed (in) 1.0h tx 5.0G rx 977K');
+    assert.equal(stateText(close, 5), 'closed (in)');
+    assert.equal(stateText(sample()[1]!, 10), 'failed');
+  });
+});
+
+describe('tcptrack -d', () => {
+  const event = (daddr: number[], direction = 0): ConnEvent => decodeEvent(record({ daddr: bytes(...daddr), direction }), 0);
+  const later = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+  test('rows wait in order for the names of their remote ends; each address is looked up once', async () => {
+    const asked: string[] = [];
+    const answers = new Map<string, (names: string[]) => void>();
+    const lookup = (a: string): Promise<string[]> => {
+      asked.push(a);
+      return new Promise((resolve) => answers.set(a, resolve));
+    };
+    const printed: string[] = [];
+    const rows = new NamedRows(new NameCache(lookup), (e, name) => printed.push(`${e.daddr} ${name}`));
+    rows.push(event([10, 0, 0, 1]));
+    rows.push(event([10, 0, 0, 2]));
+    rows.push(event([10, 0, 0, 1]));
+    assert.deepEqual(asked, ['10.0.0.1', '10.0.0.2']);
+    // The second address answers first: its row still waits for the first one's.
+    answers.get('10.0.0.2')!(['two.example']);
+    await later();
+    assert.deepEqual(printed, []);
+    answers.get('10.0.0.1')!(['one.example', 'alias.example']);
+    await later();
+    assert.deepEqual(printed, ['10.0.0.1 one.example', '10.0.0.2 two.example', '10.0.0.1 one.example']);
+    // A known name is printed at once, with no lookup.
+    rows.push(event([10, 0, 0, 2]));
+    assert.equal(printed.at(-1), '10.0.0.2 two.example');
+    assert.equal(asked.length, 2);
+    // Inbound: the remote end is the source.
+    const inbound = event([10, 0, 0, 1], 1);
+    assert.equal(remoteAddress(inbound), '10.0.0.1', 'the record\'s daddr: the peer');
+  });
+
+  test('no name, a failed or a slow lookup: the address stands for itself', async () => {
+    const printed: string[] = [];
+    const never = (): Promise<string[]> => new Promise(() => {});
+    const slow = new NamedRows(new NameCache(never, { timeoutMs: 20 }), (_e, name) => printed.push(name));
+    slow.push(event([192, 0, 2, 1]));
+    await slow.settled();
+    assert.deepEqual(printed, ['192.0.2.1']);
+    const failing = new NamedRows(new NameCache((a) => Promise.reject(Object.assign(new Error(`ENOTFOUND ${a}`), { code: 'ENOTFOUND' }))), (_e, name) => printed.push(name));
+    failing.push(event([192, 0, 2, 2]));
+    await failing.settled();
+    const empty = new NamedRows(new NameCache(() => Promise.resolve([])), (_e, name) => printed.push(name));
+    empty.push(event([192, 0, 2, 3]));
+    await empty.settled();
+    assert.deepEqual(printed, ['192.0.2.1', '192.0.2.2', '192.0.2.3']);
+    // flush prints what waits, unnamed, at once.
+    const pending = new NamedRows(new NameCache(never), (_e, name) => printed.push(name));
+    pending.push(event([192, 0, 2, 4]));
+    assert.equal(pending.waiting, 1);
+    pending.flush();
+    assert.equal(printed.at(-1), '192.0.2.4');
+  });
+
+  test('the name stands in RADDR; -d is for tables', () => {
+    const layout = tableLayout({ kind: 'events' });
+    assert.match(layout.row(event([10, 0, 0, 1]), 'one.example'), / 127\.0\.0\.1 +40000 one\.example +80 /);
+    assert.equal((parseTcptrackArgs(['-d']) as { dns: boolean }).dns, true);
+    assert.throws(() => resolveOptions({ dns: true, output: 'json' }), /JSON lines keep the addresses/);
   });
 });
 
@@ -271,6 +427,54 @@ describe('tcptrack options', () => {
     assert.equal(parsePorts([Array.from({ length: 16 }, (_, i) => String(i + 1)).join(',')]).length, 16);
   });
 
+  test('negative numbers are values that must be positive, not options; -t=5 is -t 5', () => {
+    const refused: Array<[string[], RegExp]> = [
+      [['-t', '-5'], /^-t '-5' must be positive$/],
+      [['-t=-5'], /^-t '-5' must be positive$/],
+      [['--duration', '-1'], /^-t '-1' must be positive$/],
+      [['-t', '0'], /^-t '0' must be positive$/],
+      [['-t', '720h'], /^-t '720h' is too long: the longest is 2147483647ms/],
+      [['-n', '-1'], /^-n: must be positive, got '-1'$/],
+      [['--events=-1'], /^-n: must be positive, got '-1'$/],
+      [['--top', '-1'], /^--top: must be positive, got '-1'$/],
+      [['-p', '-3'], /^-p: must be positive, got '-3'$/],
+      [['-u', '-1'], /^-u: a uid is not negative, got '-1'$/],
+      [['--netns', '-4'], /^--netns: an inode number is not negative, got '-4'$/],
+      [['-P', '-80'], /^-P: invalid port '-80'/],
+    ];
+    for (const [argv, re] of refused) {
+      assert.throws(() => parseTcptrackArgs(argv), (e: unknown) => e instanceof UsageError && re.test(e.message), argv.join(' '));
+    }
+    assert.deepEqual(parseTcptrackArgs(['-t=5', '-n=2', '-P=80', '-c', '-4']), { accept: false, close: false, countOnly: true, output: 'table', verbose: false, durationMs: 5000, maxEvents: 2, ports: [80], family: 4 });
+    // After --, nothing is rewritten (and tcptrack takes no positionals).
+    assert.throws(() => parseTcptrackArgs(['--', '-t', '-5']), /unexpected argument '-t'/);
+    assert.throws(() => resolveOptions({ durationMs: 2 ** 31 }), /too long/);
+  });
+
+  test('-o life, --life, -w; formats named twice must agree', () => {
+    assert.equal((parseTcptrackArgs(['--life']) as { output: string }).output, 'life');
+    assert.equal((parseTcptrackArgs(['-o', 'life', '--life', '-w']) as { wide: boolean }).wide, true);
+    assert.throws(() => parseTcptrackArgs(['--life', '-j']), /--json and --life contradict each other/);
+    assert.throws(() => parseTcptrackArgs(['-o', 'table', '--life']), /-o table and --life contradict each other/);
+  });
+
+  test('--netns: an inode number, a name in /run/netns or a namespace file', () => {
+    const own = statSync('/proc/self/ns/net').ino;
+    assert.equal(resolveNetns(String(own)), own);
+    assert.equal(resolveNetns('/proc/self/ns/net'), own);
+    const dir = mkdtempSync(join(tmpdir(), 'tcptrack-netns-'));
+    try {
+      writeFileSync(join(dir, 'plain'), '');
+      assert.throws(() => resolveNetns('plain', dir), (e: unknown) => e instanceof TsbpfError && e.code === 'EINVAL' && /not a namespace file/.test(e.message));
+      assert.throws(() => resolveNetns('missing', dir), (e: unknown) => e instanceof TsbpfError && e.code === 'ENOENT' && /no network namespace 'missing' in /.test(e.message));
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+    for (const bad of ['0', '4294967296', '', '..']) assert.throws(() => resolveNetns(bad), UsageError, bad);
+    assert.equal(trackerConfig(resolveOptions({ netns: own })).target_netns, own);
+    assert.equal(trackerConfig(resolveOptions({})).target_netns, 0);
+  });
+
   test('users by name or number', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tcptrack-'));
     try {
@@ -344,9 +548,18 @@ describe('tcptrack hooks', () => {
       'hooks: raw_tp/inet_sock_set_state, tracepoint/syscalls/sys_exit_accept4',
       'not used: tp_btf/inet_sock_set_state: no BTF',
       'not used: tracepoint/syscalls/sys_exit_accept: gone',
-      'not used: fexit/tcp_v4_connect: no trampolines',
-      'not used: fexit/tcp_v6_connect: no trampolines',
+      'not used: fexit/tcp_v4_connect, fexit/tcp_v6_connect: no trampolines',
     ]);
+  });
+
+  test('-v says plainly why the connect exits are missing: EPERM on fentry is the kernel, not a privilege', () => {
+    const eperm = fexitUnavailable('loading fentry on bpf_fentry_test1 failed with EPERM');
+    assert.match(eperm, /need ftrace .* this kernel does not allow/);
+    assert.match(eperm, /not a missing privilege/);
+    assert.match(eperm, /connects that fail before their SYN \(no route, no local port\) are not reported$/);
+    assert.match(fexitUnavailable('tracing programs: not supported'), /^fentry\/fexit are not supported \(tracing programs: not supported\); connects that fail/);
+    const lines = describePlan(planHooks(probes({ fexit: () => eperm })));
+    assert.ok(lines.some((l) => l.startsWith('not used: fexit/tcp_v4_connect, fexit/tcp_v6_connect: fentry/fexit need ftrace')), lines.join('\n'));
   });
 
   test('a hook that fails is left out: tp_btf falls back to raw_tp, the connect exits go together', () => {
@@ -371,7 +584,7 @@ describe('tsbpf tcptrack --help', () => {
       },
     });
     assert.equal(await command.run(['--help'], { stdout: out, stderr: out, stdin: new PassThrough() }), 0);
-    for (const opt of ['--pid', '--uid', '--port', '--ipv4', '--ipv6', '--cgroup', '--accept', '--close', '--count', '--duration', '--events', '--output', '--json', '--top', '--verbose']) {
+    for (const opt of ['--pid', '--uid', '--port', '--ipv4', '--ipv6', '--cgroup', '--netns', '--accept', '--close', '--count', '--duration', '--events', '--output', '--json', '--life', '--wide', '--dns', '--top', '--verbose']) {
       assert.ok(text.includes(opt), opt);
     }
     assert.equal(command.name, 'tcptrack');

@@ -2,7 +2,8 @@
 // loopback and in a network namespace the test creates, and what tcptrack reports about them.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -12,6 +13,7 @@ import { CLOSE_KEYS, JSON_KEYS, type EventJson } from '../src/tools/tcptrack/eve
 import { kernelProbes, type HookProbes } from '../src/tools/tcptrack/hooks.js';
 import type { TcptrackOptions } from '../src/tools/tcptrack/options.js';
 import { cgroup2Root } from '../src/tools/tcptrack/options.js';
+import { dnsReverse } from '../src/tools/tcptrack/names.js';
 import { runTcptrack, type TcptrackResult } from '../src/tools/tcptrack/run.js';
 import type { Summary } from '../src/tools/tcptrack/stats.js';
 import { haveFentry } from '../src/features/kernel.js';
@@ -156,10 +158,12 @@ interface Server {
   stop(): void;
 }
 
-async function startServer(hosts: string[]): Promise<Server> {
-  const child = track(spawn(process.execPath, ['-e', SERVER, JSON.stringify({ hosts, expect: REQUEST, send: RESPONSE })], { stdio: ['ignore', 'pipe', 'inherit'] }));
+/** `prefix` runs it another way (in a namespace); it answers `send` bytes once `expect` came. */
+async function startServer(hosts: string[], prefix: string[] = [], sizes = { expect: REQUEST, send: RESPONSE }): Promise<Server> {
+  const [cmd, ...args] = [...prefix, process.execPath, '-e', SERVER, JSON.stringify({ hosts, ...sizes })];
+  const child = track(spawn(cmd!, args, { stdio: ['ignore', 'pipe', 'inherit'] }));
   const info = JSON.parse(await firstLine(child.stdout!, 'the server')) as { pid: number; ports: Record<string, number> };
-  assert.equal(info.pid, child.pid);
+  if (prefix.length === 0) assert.equal(info.pid, child.pid);
   return { ...info, stop: () => child.kill('SIGKILL') };
 }
 
@@ -659,6 +663,130 @@ describe('tcptrack (kernel)', () => {
     assert.equal(dest?.failed, COUNT);
   });
 
+  test('--netns keeps the sockets of one network namespace; every event names its namespace and task uid', async (t) => {
+    if (!requireRoot(t)) return;
+    const ns = uniqueName('tcptrackns', 30);
+    sh('ip', ['netns', 'add', ns]);
+    t.after(() => sh('ip', ['netns', 'del', ns], { allowFail: true }));
+    sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    const inode = statSync(`/run/netns/${ns}`).ino;
+    const hostInode = statSync('/proc/self/ns/net').ino;
+    assert.notEqual(inode, hostInode);
+    const inNs = ['ip', 'netns', 'exec', ns];
+    // 127.0.0.1 in both namespaces: only the namespace tells them apart.
+    const nsServer = await startServer(['127.0.0.1'], inNs);
+    t.after(() => nsServer.stop());
+    const { server: hostServer, port4: hostPort } = await dualStack(t);
+    const nsPort = nsServer.ports['127.0.0.1']!;
+    const run = async (netns: string | undefined): Promise<EventJson[]> => {
+      const clients = [
+        startClient([{ op: 'exchange', host: '127.0.0.1', port: nsPort, send: REQUEST }], [...inNs, 'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']),
+        startClient([{ op: 'exchange', host: '127.0.0.1', port: hostPort, send: REQUEST }]),
+      ];
+      for (const c of clients) t.after(() => c.stop());
+      const ports = [nsPort, hostPort];
+      const { events } = await traced(
+        { accept: true, close: true, ...(netns === undefined ? {} : { netns }) },
+        async () => {
+          for (const c of clients) assert.equal((await c.go())[0]!.received, RESPONSE);
+        },
+        (evs) => toPorts(evs, ports).length >= (netns === undefined ? 8 : 4),
+      );
+      return toPorts(events, ports);
+    };
+
+    // Unfiltered: both namespaces, each event with its own.
+    const all = await run(undefined);
+    assert.deepEqual(kinds(all.filter((e) => e.netns === inode)), [`accept/in/4/${nsPort}/established`, `close/in/4/${nsPort}/closed`, `close/out/4/${nsPort}/closed`, `connect/out/4/${nsPort}/established`].sort());
+    assert.deepEqual(kinds(all.filter((e) => e.netns === hostInode)), [`accept/in/4/${hostPort}/established`, `close/in/4/${hostPort}/closed`, `close/out/4/${hostPort}/closed`, `connect/out/4/${hostPort}/established`].sort());
+    // The uid of the task: the client in the namespace runs as 65534, the servers as root.
+    assert.equal(one(all, { netns: inode, event: 'connect' }).uid, 65534);
+    assert.equal(one(all, { netns: inode, event: 'accept' }).uid, 0);
+    assert.equal(one(all, { netns: hostInode, event: 'accept' }).pid, hostServer.pid);
+
+    // By name, by path and by inode number: only the namespace's connections, in the kernel.
+    for (const netns of [ns, `/run/netns/${ns}`, String(inode)]) {
+      const only = await run(netns);
+      assert.deepEqual(kinds(only), [`accept/in/4/${nsPort}/established`, `close/in/4/${nsPort}/closed`, `close/out/4/${nsPort}/closed`, `connect/out/4/${nsPort}/established`].sort(), netns);
+      assert.ok(only.every((e) => e.netns === inode));
+    }
+  });
+
+  test('-o life: a row per closed connection, with its bytes in KiB, as tcplife', async (t) => {
+    if (!requireRoot(t)) return;
+    const sizes = { expect: 100_000, send: 300_000 };
+    const server = await startServer(['127.0.0.1'], [], sizes);
+    t.after(() => server.stop());
+    const port = server.ports['127.0.0.1']!;
+    const client = startClient([{ op: 'exchange', host: '127.0.0.1', port, send: sizes.expect }], ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']);
+    t.after(() => client.stop());
+    const out = new Capture();
+    const stop = new AbortController();
+    let ready: () => void = () => {};
+    const attached = new Promise<void>((resolve) => (ready = resolve));
+    const run = runTcptrack({ output: 'life', accept: true, ports: [port] }, { stdout: out, stderr: new Capture() }, stop.signal, { onReady: () => ready() });
+    try {
+      await within(attached, 30_000, 'tcptrack to attach');
+      assert.equal((await client.go())[0]!.received, sizes.send);
+      await waitUntil(() => out.text.split('\n').length >= 4, 5000);
+    } finally {
+      stop.abort();
+    }
+    const result = await within(run, 10_000, 'tcptrack to stop');
+    const lines = out.text.split('\n');
+    assert.match(lines[0]!, /^TIME\s+PID\s+UID COMM\s+LADDR\s+LPORT RADDR\s+RPORT TX_KB RX_KB\s+MS$/);
+    const rows = lines.filter((l) => /^\d\d:\d\d:\d\d\.\d{3} /.test(l));
+    // Two rows, both ends of the one connection; its connect and accept only counted.
+    assert.equal(rows.length, 2, out.text);
+    assert.equal(result.events, 2);
+    assert.equal(result.summary.connections, 2);
+    const field = (row: string): string[] => row.trim().split(/\s+/);
+    const outbound = rows.map(field).find((f) => f[7] === String(port))!;
+    const inbound = rows.map(field).find((f) => f[5] === String(port))!;
+    // TIME PID UID COMM LADDR LPORT RADDR RPORT TX_KB RX_KB MS
+    assert.deepEqual(outbound.slice(1, 5), [String(client.pid), '65534', 'node', '127.0.0.1']);
+    assert.deepEqual(outbound.slice(8, 10), [String(Math.floor(100_000 / 1024)), String(Math.floor(300_000 / 1024))]);
+    assert.deepEqual(inbound.slice(1, 3), [String(server.pid), '0']);
+    assert.deepEqual(inbound.slice(8, 10), [String(Math.floor(300_000 / 1024)), String(Math.floor(100_000 / 1024))]);
+    for (const f of [outbound, inbound]) assert.match(f[10]!, /^\d+\.\d\d$/);
+    assert.match(out.text, /Connection Statistics/);
+  });
+
+  test('-d: the remote end by its name, from a reverse lookup that does not hold up the trace', async (t) => {
+    if (!requireRoot(t)) return;
+    const { port4 } = await dualStack(t);
+    // What the resolver says of 127.0.0.1 here (/etc/hosts), or the address if nothing.
+    const expected = (await dnsReverse()('127.0.0.1').catch(() => []))[0] ?? '127.0.0.1';
+    const client = startClient([{ op: 'exchange', host: '127.0.0.1', port: port4, send: REQUEST }]);
+    t.after(() => client.stop());
+    const out = new Capture();
+    const result = await within(
+      runTcptrack({ dns: true, ports: [port4], maxEvents: 1 }, { stdout: out, stderr: new Capture() }, undefined, { onReady: () => void client.go() }),
+      30_000,
+      'tcptrack -d -n 1',
+    );
+    assert.equal(result.reason, 'count');
+    const row = out.text.split('\n').find((l) => / established$/.test(l));
+    assert.ok(row, out.text);
+    // TIME PID UID COMM LADDR LPORT RADDR RPORT LAT(ms) STATE
+    assert.deepEqual(row.trim().split(/\s+/).slice(6, 8), [expected, String(port4)]);
+  });
+
+  test('-c on a terminal says that it counts; the box starts on a line of its own', async (t) => {
+    if (!requireRoot(t)) return;
+    const tty = Object.assign(new Capture(), { isTTY: true, columns: 80 });
+    const err = new Capture();
+    const result = await within(runTcptrack({ countOnly: true, durationMs: 300, ports: [1] }, { stdout: tty, stderr: err }), 30_000, 'tcptrack -c -t 300ms');
+    assert.equal(result.reason, 'duration');
+    assert.equal(err.text, 'tcptrack: counting TCP connections for 300ms; Ctrl-C to stop\n');
+    // After the ^C the terminal echoes, not on its line.
+    assert.match(tty.text, /^\n╔═+ Connection Statistics ═+╗\n/);
+    // Not on a pipe: stderr stays quiet there.
+    const piped = new Capture();
+    await within(runTcptrack({ countOnly: true, durationMs: 300, ports: [1] }, { stdout: new Capture(), stderr: piped }), 30_000, 'tcptrack -c to a pipe');
+    assert.equal(piped.text, '');
+  });
+
   test('stopping detaches everything: no descriptors are left behind', async (t) => {
     if (!requireRoot(t)) return;
     const quiet = async (): Promise<void> => {
@@ -809,13 +937,48 @@ describe('tsbpf tcptrack (command line)', () => {
     await client.go();
     assert.equal(await within(run.exit, 10_000, 'tcptrack to stop after 2 events'), 0, run.stderr);
     const lines = run.stdout.split('\n');
-    assert.match(lines[0]!, /^TIME\s+PID COMM\s+SOURCE\s+DESTINATION\s+LAT\(ms\) STATE$/);
+    // stdout is a pipe: the fixed layout, whatever the terminal.
+    assert.match(lines[0]!, /^TIME\s+PID\s+UID COMM\s+LADDR\s+LPORT RADDR\s+RPORT\s+LAT\(ms\) STATE$/);
     const rows = lines.filter((l) => /^\d\d:\d\d:\d\d\.\d{3} /.test(l));
     assert.equal(rows.length, 2);
     for (const row of rows) {
-      assert.match(row, new RegExp(`^\\S+\\s+${client.pid} node\\s+127\\.0\\.0\\.1:\\d+\\s+127\\.0\\.0\\.1:${port}\\s+\\d+\\.\\d{3} established$`));
+      assert.match(row, new RegExp(`^\\S+\\s+${client.pid}\\s+0 node\\s+127\\.0\\.0\\.1\\s+\\d+\\s+127\\.0\\.0\\.1\\s+${port}\\s+\\d+\\.\\d{3} established$`));
     }
     assert.match(run.stdout, /Connection Statistics/);
+  });
+
+  test('on an 80-column terminal (a pty) no row wraps', async (t) => {
+    if (!requireRoot(t)) return;
+    const { port6, refused } = await dualStack(t);
+    const dir = mkdtempSync(join(tmpdir(), 'tcptrack-pty-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    // The runner as a file: `script` takes one shell command line.
+    const runner = join(dir, 'runner.mjs');
+    writeFileSync(runner, RUNNER.replace('process.argv.slice(1)', 'process.argv.slice(2)'));
+    const quote = (a: string): string => `'${a.replace(/'/g, `'\\''`)}'`;
+    const nodeArgs = fromDist ? [] : ['--import', 'tsx'];
+    const line = ['stty cols 80 rows 24; exec', ...[process.execPath, ...nodeArgs, runner, '--accept', '--close', '-n', '5', '-P', `${port6},${refused}`].map(quote)].join(' ');
+    const child = track(spawn('script', ['-qfec', line, '/dev/null'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] }));
+    let text = '';
+    child.stdout!.on('data', (d: Buffer) => (text += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (text += d.toString()));
+    t.after(() => child.kill('SIGKILL'));
+    const exit = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    assert.ok(await waitUntil(() => /STATE/.test(text), 30_000), `the header: ${text}`);
+    const client = startClient([
+      { op: 'exchange', host: '::1', port: port6, send: REQUEST },
+      { op: 'fail', host: '127.0.0.1', port: refused },
+    ]);
+    t.after(() => client.stop());
+    await client.go();
+    assert.equal(await within(exit, 15_000, 'tcptrack to stop after 5 events'), 0, text);
+    const lines = text.split(/\r?\n/);
+    for (const l of lines) assert.ok(l.length <= 80, `${l.length} characters: ${l}`);
+    assert.match(lines[0]!, /^ +PID COMM +LPORT RADDR +RPORT STATE$/);
+    const rows = lines.filter((l) => / node /.test(l));
+    assert.equal(rows.length, 5, text);
+    assert.match(rows.find((r) => r.includes('closed (in)'))!, new RegExp(` ${port6} +::1 +\\d+ +closed \\(in\\) \\d+ms 2\\.3K/1\\.0K$`));
+    assert.ok(rows.some((r) => new RegExp(`127\\.0\\.0\\.1 +${refused} +refused$`).test(r)), text);
   });
 
   test('bad input: one line on stderr, exit 1 (2 for usage errors)', async (t) => {

@@ -19,7 +19,7 @@ export const OUTPUT_OPTIONS = {
  */
 export function parse<O extends Options>(verb: string, argv: string[], options: O): Parsed<O> {
   try {
-    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    return parseArgs({ args: attachNegativeValues(argv, options), options, allowPositionals: true, strict: true });
   } catch (err) {
     const code = (err as { code?: unknown }).code;
     if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
@@ -27,6 +27,31 @@ export function parse<O extends Options>(verb: string, argv: string[], options: 
     }
     throw err;
   }
+}
+
+/**
+ * `--repeat -1`, `-t -5`: parseArgs calls a value that starts with '-' ambiguous and stops there.
+ * A negative number after an option that takes a value is that value, so the option's own check
+ * can say what is wrong with it ("must be positive").
+ */
+function attachNegativeValues(argv: readonly string[], options: Options): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    const next = argv[i + 1];
+    const name = arg.startsWith('--') ? arg.slice(2) : arg.length === 2 && arg.startsWith('-') ? Object.keys(options).find((k) => options[k]?.short === arg[1]) : undefined;
+    if (name !== undefined && options[name]?.type === 'string' && next !== undefined && /^-\.?\d/.test(next)) {
+      out.push(arg.startsWith('--') ? `${arg}=${next}` : `${arg}${next}`);
+      i++;
+      continue;
+    }
+    out.push(arg);
+  }
+  return out;
 }
 
 // parseArgs appends advice about `--` to unknown options; the first sentence is the message.

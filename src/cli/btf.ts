@@ -1,5 +1,4 @@
 // `tsbpf btf dump`: the types of a BTF blob as bpftool prints them, or as a C header (vmlinux.h).
-import { readFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Btf } from '../btf/btf.js';
 import { formatC } from '../btf/format-c.js';
@@ -8,24 +7,10 @@ import { KERNEL_BTF_DIR, readKernelBtf, readModuleBtf } from '../btf/kernel.js';
 import { parseBtf } from '../btf/parse.js';
 import { readBtfFile } from '../core/targets.js';
 import { TsbpfError } from '../errors.js';
+import { FileError, readRegularFile } from '../sys/readfile.js';
 import { parse, printHelp } from './args.js';
 import { UsageError, type Command, type CommandIO } from './command.js';
-
-const HELP = `Usage: tsbpf btf dump [--file PATH] [--base PATH] [--format raw|c|json]
-
-The types of a BTF blob: the running kernel's (/sys/kernel/btf/vmlinux) by default, a kernel
-module's (/sys/kernel/btf/<module>, read on top of vmlinux), a raw BTF file, or the .BTF section
-of an ELF object.
-
-Options:
-      --file PATH        the BTF to dump (default /sys/kernel/btf/vmlinux)
-      --base PATH        the base BTF of a split BTF file (default: vmlinux for module BTF)
-      --format FORMAT    raw: one line per type as \`bpftool btf dump\` prints them (default);
-                         c: a C header of every type, as \`bpftool btf dump ... format c\`
-                         (what BPF programs include as vmlinux.h); json: \`bpftool -j\` output
-  -j, --json             same as --format json
-  -h, --help             this help
-`;
+import { HELP } from './help/btf.js';
 
 /** Reads the BTF named on the command line, resolving module BTF against vmlinux. */
 export function readBtfArgument(path: string, base?: string): Btf {
@@ -39,9 +24,10 @@ export function readBtfArgument(path: string, base?: string): Btf {
 
 function readRaw(path: string): Uint8Array {
   try {
-    return readFileSync(path);
+    return readRegularFile(path);
   } catch (err) {
-    throw new TsbpfError((err as NodeJS.ErrnoException).code ?? 'EIO', `cannot read ${path}: ${(err as Error).message}`);
+    if (!(err instanceof FileError)) throw err;
+    throw new TsbpfError(err.code, `cannot read ${path}: ${err.reason}`, { cause: err });
   }
 }
 

@@ -1,24 +1,12 @@
 // `tsbpf compile`: compile BPF C with the system clang the way `tsbpf gen` does, object only.
-import { existsSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, basename } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { CompileError } from '../codegen/errors.js';
 import { compileFile } from '../codegen/toolchain.js';
 import { parse, printHelp } from './args.js';
 import { UsageError, type Command, type CommandIO } from './command.js';
-
-const HELP = `Usage: tsbpf compile <src.bpf.c> -o <out.o> [-- clang flags]
-
-Compiles BPF C with clang -target bpfel -O2 -g -D__TARGET_ARCH_<arch>, includes from the
-source's directory, libbpf's headers and /usr/include/<multiarch> (and a vmlinux.h generated
-from the kernel's BTF when the source includes one that is not on the include path), then
-strips DWARF keeping BTF. Flags after -- go to clang.
-
-Options:
-  -o, --out <file>  the object to write (required)
-  -h, --help        this help
-
-On a compile error clang's diagnostics are printed and nothing is written.
-`;
+import { HELP } from './help/compile.js';
+import { requireOutputFile, writeOutputs } from './output.js';
 
 async function run(argv: string[], io: CommandIO): Promise<number> {
   const dashes = argv.indexOf('--');
@@ -33,6 +21,7 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
   const source = positionals[0]!;
   if (values.out === undefined) throw new UsageError('compile: -o <out.o> is required');
   if (!existsSync(source) || !statSync(source).isFile()) throw new UsageError(`compile: no such source file: ${source}`);
+  requireOutputFile('-o', values.out);
   let object: Uint8Array;
   try {
     const r = await compileFile(source, { cflags, cacheFrom: dirname(values.out) });
@@ -44,13 +33,7 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
     io.stderr.write(`tsbpf compile: ${source}: compilation failed; nothing was written\n`);
     return 1;
   }
-  const tmp = join(dirname(values.out), `.${basename(values.out)}.${process.pid}.tmp`);
-  try {
-    writeFileSync(tmp, object);
-    renameSync(tmp, values.out);
-  } finally {
-    rmSync(tmp, { force: true });
-  }
+  writeOutputs([{ path: values.out, data: object }]);
   return 0;
 }
 

@@ -1,47 +1,14 @@
 // `tsbpf gen`: compile BPF C and generate a typed TypeScript module for it (bpf2go for TypeScript).
-import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, relative } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { CompileError } from '../codegen/errors.js';
-import { DEFAULT_RUNTIME, EMBED_LIMIT, generateModule } from '../codegen/generate.js';
+import { generateModule } from '../codegen/generate.js';
 import { pascalCase } from '../codegen/names.js';
 import { compileFile } from '../codegen/toolchain.js';
 import { parse, printHelp } from './args.js';
-import { UsageError, writeJson, type Command, type CommandIO } from './command.js';
-
-const HELP = `Usage: tsbpf gen <name> <src.bpf.c> [options] [-- clang flags]
-
-Compiles BPF C with clang and writes, into the output directory:
-  <name>.bpf.o   the object (BTF kept, DWARF stripped)
-  <name>.ts      a typed module: load<Name>(options) returning the loaded object with typed
-                 maps, programs, globals (.data/.bss), config (.rodata) and buffer readers
-
-clang runs with -target bpfel -O2 -g -D__TARGET_ARCH_<arch>, includes from the source's
-directory, libbpf's headers and /usr/include/<multiarch>. A source that includes "vmlinux.h"
-uses the one given with --vmlinux, else one on the include path or beside the source, and only
-otherwise one generated from the running kernel's BTF (/sys/kernel/btf/vmlinux, cached in
-node_modules/.cache/tsbpf; said on stderr): the object then depends on the machine that built
-it. Flags after -- go to clang (-I, -D, -W...).
-
-Options:
-  -o, --out <dir>       where to write (default: the source's directory)
-  -t, --type <type>     also generate this struct, union, enum or typedef (repeatable);
-                        TYPE:MAP also types the records of ring/perf buffer map MAP (a lone
-                        --type binds to the object's only ring or perf buffer by itself)
-      --vmlinux <file>  the vmlinux.h the source includes (commit one, for objects that
-                        build the same on every machine)
-      --runtime <spec>  the module generated code imports its support from, as written in
-                        the import (default '${DEFAULT_RUNTIME}')
-      --embed           embed the object in the module as base64 (default up to ${EMBED_LIMIT / 1024 / 1024} MiB)
-      --no-embed        read <name>.bpf.o from beside the module at run time
-  -j, --json            print what was written as JSON
-  -h, --help            this help
-
-Example:
-  tsbpf gen exec_stream exec_stream.bpf.c --type event
-  → exec_stream.bpf.o, exec_stream.ts exporting loadExecStream() and interface Event
-
-See docs/gen.md for the generated API and the naming rules.
-`;
+import { plural, UsageError, writeJson, type Command, type CommandIO } from './command.js';
+import { HELP } from './help/gen.js';
+import { requireOutputDir, writeOutputs } from './output.js';
 
 /** Quotes an argument for the header's command line when the shell would need it. */
 export function shellQuote(arg: string): string {
@@ -72,13 +39,13 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
   if (values.embed && values['no-embed']) throw new UsageError('gen: --embed and --no-embed contradict each other');
   if (!existsSync(source) || !statSync(source).isFile()) throw new UsageError(`gen: no such source file: ${source}`);
   const outDir = values.out ?? dirname(source);
-  if (existsSync(outDir) && !statSync(outDir).isDirectory()) throw new UsageError(`gen: --out ${outDir} is not a directory`);
+  requireOutputDir(values.out === undefined ? 'the source directory' : '--out', outDir);
 
   if (values.vmlinux !== undefined && (!existsSync(values.vmlinux) || !statSync(values.vmlinux).isFile())) throw new UsageError(`gen: --vmlinux ${values.vmlinux}: no such file`);
   const result = await generate({ name, source, outDir, types: values.type ?? [], runtime: values.runtime, vmlinux: values.vmlinux, embed: values.embed ? true : values['no-embed'] ? false : undefined, cflags, commandLine: ['tsbpf', 'gen', ...argv].map(shellQuote).join(' ') }, io);
   if (result === undefined) return 1;
   if (values.json) writeJson(io.stdout, { object: result.objectPath, module: result.modulePath, loader: `load${pascalCase(name)}`, bytes: result.objectBytes });
-  else io.stdout.write(`wrote ${result.objectPath} (${result.objectBytes} bytes) and ${result.modulePath}\n`);
+  else io.stdout.write(`wrote ${result.objectPath} (${plural(result.objectBytes, 'byte')}) and ${result.modulePath}\n`);
   return 0;
 }
 
@@ -134,21 +101,12 @@ export async function generate(req: GenRequest, io: CommandIO): Promise<GenResul
     commandLine: req.commandLine,
     embed: req.embed,
   });
-  mkdirSync(req.outDir, { recursive: true });
   const objectPath = join(req.outDir, objectFile);
   const modulePath = join(req.outDir, `${req.name}.ts`);
-  const tag = `${process.pid}.tmp`;
-  const tmpObject = join(req.outDir, `.${basename(objectPath)}.${tag}`);
-  const tmpModule = join(req.outDir, `.${basename(modulePath)}.${tag}`);
-  try {
-    writeFileSync(tmpObject, compiled.object);
-    writeFileSync(tmpModule, text);
-    renameSync(tmpObject, objectPath);
-    renameSync(tmpModule, modulePath);
-  } finally {
-    rmSync(tmpObject, { force: true });
-    rmSync(tmpModule, { force: true });
-  }
+  writeOutputs([
+    { path: objectPath, data: compiled.object },
+    { path: modulePath, data: text },
+  ]);
   return { objectPath: relative(process.cwd(), objectPath) || objectPath, modulePath: relative(process.cwd(), modulePath) || modulePath, objectBytes: compiled.object.length };
 }
 

@@ -6,40 +6,7 @@ import { allIds } from '../sys/attrs.js';
 import { Cmd } from '../sys/types.js';
 import { OUTPUT_OPTIONS, parse, parseSelector, printHelp, type ObjectSelector } from './args.js';
 import { UsageError, writeJson, type Command, type CommandIO } from './command.js';
-
-const HELP = `Usage: tsbpf link <verb> [arguments] [options]
-
-The bpf_links in the kernel: programs attached to hooks.
-
-Verbs:
-  list                    every link (also: show with no argument)
-  show LINK               one link
-  detach LINK             remove the link's program from its hook (LINK_DETACH)
-
-LINK is an id or a pinned path: 12, id 12, /sys/fs/bpf/l, pinned /sys/fs/bpf/l.
-
-Options:
-  -j, --json     one JSON document (field names as bpftool's)
-  -p, --pretty   indented JSON (implies --json)
-  -h, --help     this help; \`tsbpf link <verb> --help\` for a verb
-`;
-
-const LIST_HELP = `Usage: tsbpf link list [--json] [--pretty]
-
-Every bpf_link in the kernel: id, type, program id, and what it is attached to.
-`;
-
-const SHOW_HELP = `Usage: tsbpf link show [LINK] [--json] [--pretty]
-
-One link by id (12, id 12) or pinned path (/sys/fs/bpf/l, pinned /sys/fs/bpf/l).
-Without LINK: every link.
-`;
-
-const DETACH_HELP = `Usage: tsbpf link detach LINK
-
-Removes the link's program from its hook now. The link object stays (as do its pins and
-open fds) but no longer runs anything. Links of some types cannot be detached this way.
-`;
+import { HELP, LIST_HELP, SHOW_HELP, DETACH_HELP } from './help/link.js';
 
 const snake = (s: string): string => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
@@ -92,7 +59,12 @@ function output(io: CommandIO, values: { json?: boolean | undefined; pretty?: bo
     writeJson(io.stdout, single ? docs[0] : docs, values.pretty === true);
     return;
   }
-  for (const i of infos) io.stdout.write(linkText(i));
+  io.stdout.write(listText(infos));
+}
+
+/** The text of `link list`: each link as bpftool prints it, or a line saying there is none. */
+export function listText(infos: readonly LinkInfo[]): string {
+  return infos.length === 0 ? 'no links\n' : infos.map(linkText).join('');
 }
 
 async function list(argv: string[], io: CommandIO): Promise<number> {

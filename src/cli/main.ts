@@ -2,38 +2,58 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { TsbpfError } from '../errors.js';
+// Only types from the rest of tsbpf: every module imported here is paid by every command, and
+// by `--help`, so errors are told apart by their code (TsbpfError's, UsageError's EUSAGE).
+import type { Command, CommandIO } from './command.js';
+
+/** A command's help, kept apart from its implementation (src/cli/help/<name>.ts). */
+interface HelpModule {
+  readonly HELP: string;
+  /** Each verb and its help; absent for commands without verbs (gen, compile). */
+  readonly verbs?: Readonly<Record<string, string>>;
+  readonly aliases?: Readonly<Record<string, string>>;
+}
 import { onFilesystemMounted } from '../sys/mounts.js';
-import { UsageError, type Command, type CommandIO } from './command.js';
 
 interface CommandEntry {
   readonly name: string;
+  /** One line for the top-level help (the module's `command.summary`, checked by a test). */
+  readonly summary: string;
   readonly load: () => Promise<{ command: Command }>;
+  /** The help alone, so that `--help`, and verb checks, load no library code. */
+  readonly help?: () => Promise<HelpModule>;
 }
 
 /**
  * Every subcommand, one line each. Modules load on use, so `tsbpf map` does not pay for the
- * code generator and a broken module only breaks its own command.
+ * code generator and a broken module only breaks its own command; `--help` loads only the help.
  */
 export const COMMANDS: readonly CommandEntry[] = [
-  { name: 'prog', load: () => import('./prog.js') },
-  { name: 'map', load: () => import('./map.js') },
-  { name: 'feature', load: () => import('./feature.js') },
-  { name: 'link', load: () => import('./link.js') },
-  { name: 'usdt', load: () => import('./usdt.js') },
-  { name: 'object', load: () => import('./object.js') },
-  { name: 'btf', load: () => import('./btf.js') },
-  { name: 'gen', load: () => import('./gen.js') },
-  { name: 'compile', load: () => import('./compile.js') },
-  { name: 'tcptrack', load: () => import('./tcptrack.js') },
-  { name: 'xdp-filter', load: () => import('./xdp-filter.js') },
+  { name: 'prog', summary: 'list, show and dump the programs loaded in the kernel', load: () => import('./prog.js'), help: () => import('./help/prog.js') },
+  { name: 'map', summary: 'list, show, dump, update, delete and pin BPF maps', load: () => import('./map.js'), help: () => import('./help/map.js') },
+  { name: 'feature', summary: 'probe the running kernel for eBPF features', load: () => import('./feature.js'), help: () => import('./help/feature.js') },
+  { name: 'link', summary: 'list, show and detach the bpf_links in the kernel', load: () => import('./link.js'), help: () => import('./help/link.js') },
+  { name: 'usdt', summary: 'list the USDT probes of a binary, library or process', load: () => import('./usdt.js'), help: () => import('./help/usdt.js') },
+  { name: 'object', summary: 'inspect, load, run and disassemble BPF object files', load: () => import('./object.js'), help: () => import('./help/object.js') },
+  { name: 'btf', summary: 'dump BTF type information (raw, JSON, or as a C header)', load: () => import('./btf.js'), help: () => import('./help/btf.js') },
+  { name: 'gen', summary: 'compile BPF C and generate a typed TypeScript module for it', load: () => import('./gen.js'), help: () => import('./help/gen.js') },
+  { name: 'compile', summary: 'compile BPF C to an object with BTF (clang, as tsbpf gen does)', load: () => import('./compile.js'), help: () => import('./help/compile.js') },
+  { name: 'tcptrack', summary: 'trace TCP connections: latency, outcome, bytes, and connection statistics', load: () => import('./tcptrack.js') },
+  { name: 'xdp-filter', summary: 'XDP firewall: block addresses, prefixes and ports, with pinned state', load: () => import('./xdp-filter.js') },
 ];
 
 const HELP_FLAGS = new Set(['-h', '--help', 'help']);
 const VERSION_FLAGS = new Set(['-V', '--version', 'version']);
 
+// process.stdin is made on first use, and making it costs every command that reads no input.
 function processIO(): CommandIO {
-  return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin };
+  return {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    get stdin() {
+      return process.stdin;
+    },
+  };
 }
 
 /** The version in the package's package.json. */
@@ -48,15 +68,8 @@ export function version(): string {
   }
 }
 
-async function topHelp(): Promise<string> {
-  const rows: Array<[string, string]> = [];
-  for (const entry of COMMANDS) {
-    try {
-      rows.push([entry.name, (await entry.load()).command.summary]);
-    } catch (err) {
-      rows.push([entry.name, `(unavailable: ${oneLine(messageOf(err))})`]);
-    }
-  }
+function topHelp(): string {
+  const rows = COMMANDS.map((c) => [c.name, c.summary] as const);
   const width = Math.max(...rows.map(([n]) => n.length));
   return [
     'Usage: tsbpf <command> [arguments] [options]',
@@ -97,30 +110,79 @@ function oneLine(s: string): string {
     .join('; ');
 }
 
-// A usage error in one line (messages that already name the command keep their wording), then
-// where to read more.
-function usage(io: CommandIO, command: string | undefined, message: string): number {
-  const text = oneLine(message);
-  let line: string;
-  if (command === undefined) line = `tsbpf: ${text}`;
-  else if (text.startsWith(`${command} `) || text.startsWith(`${command}:`)) line = `tsbpf ${text}`;
-  else line = `tsbpf ${command}: ${text}`;
-  io.stderr.write(`${line}\nsee tsbpf${command === undefined ? '' : ` ${command}`} --help\n`);
+/**
+ * The one prefix of every error line, failures and usage errors alike: `tsbpf <command> <verb>:`
+ * as far as they are known. A message that starts with (part of) that context does not repeat it;
+ * one that names a verb main did not resolve (`xdp-filter stats: ...`) keeps the verb.
+ */
+function errorLine(context: string | undefined, message: string): { line: string; where: string } {
+  let text = oneLine(message).replace(/^tsbpf:? /, '');
+  if (context === undefined) return { line: `tsbpf: ${text}`, where: 'tsbpf' };
+  const words = context.split(' ');
+  for (let n = words.length; n > 0; n--) {
+    const prefix = `${words.slice(0, n).join(' ')}: `;
+    if (text.startsWith(prefix)) {
+      text = text.slice(prefix.length);
+      break;
+    }
+  }
+  const where = `tsbpf ${context}`;
+  const verb = words.length === 1 ? new RegExp(`^${context} ([a-z-]+): `).exec(text) : null;
+  if (verb !== null) return { line: `tsbpf ${context} ${verb[1]}: ${text.slice(verb[0].length)}`, where };
+  return { line: `tsbpf ${context}: ${text}`, where };
+}
+
+// A usage error in one line, then where to read more.
+function usage(io: CommandIO, context: string | undefined, message: string): number {
+  const { line, where } = errorLine(context, message);
+  io.stderr.write(`${line}\nsee ${where} --help\n`);
   return 2;
 }
 
-function failure(io: CommandIO, err: unknown): number {
-  let message = oneLine(messageOf(err)).replace(/^tsbpf: /, '');
-  if (err instanceof TsbpfError && !message.includes(`[${err.code}]`)) message += ` [${err.code}]`;
-  io.stderr.write(`tsbpf: ${message}\n`);
+function failure(io: CommandIO, context: string | undefined, err: unknown): number {
+  let { line } = errorLine(context, messageOf(err));
+  const code = codeOf(err);
+  if (code !== undefined && !line.includes(`[${code}]`)) line += ` [${code}]`;
+  io.stderr.write(`${line}\n`);
   if (process.env.TSBPF_DEBUG === '1' && err instanceof Error && err.stack) io.stderr.write(`${err.stack}\n`);
   return 1;
 }
 
+/** The code of a TsbpfError (an errno name or a tsbpf code) or of a Node system error. */
+function codeOf(err: unknown): string | undefined {
+  const code = err instanceof Error ? (err as { code?: unknown }).code : undefined;
+  return typeof code === 'string' && /^E[A-Z0-9]+$/.test(code) ? code : undefined;
+}
+
+/** A UsageError (code EUSAGE) or one of parseArgs' own errors. */
 function isUsageError(err: unknown): boolean {
-  if (err instanceof UsageError) return true;
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS');
+  const code = err instanceof Error ? (err as { code?: unknown }).code : undefined;
+  return typeof code === 'string' && (code === 'EUSAGE' || code.startsWith('ERR_PARSE_ARGS'));
+}
+
+/** Whether the arguments ask for help (`-h` or `--help` before any `--`). */
+function asksForHelp(args: readonly string[]): boolean {
+  for (const a of args) {
+    if (a === '--') return false;
+    if (a === '-h' || a === '--help') return true;
+  }
+  return false;
+}
+
+function write(out: NodeJS.WritableStream, text: string): void {
+  out.write(text.endsWith('\n') ? text : `${text}\n`);
+}
+
+/** The verb named exactly, by another name, or by a unique prefix. */
+function findVerb(help: HelpModule, word: string): string | { error: string } {
+  const verbs = Object.keys(help.verbs ?? {});
+  if (verbs.includes(word)) return word;
+  const alias = help.aliases?.[word];
+  if (alias !== undefined) return alias;
+  const matches = verbs.filter((v) => v.startsWith(word));
+  if (matches.length === 1) return matches[0]!;
+  if (matches.length > 1) return { error: `'${word}' is ambiguous: ${matches.join(', ')}` };
+  return { error: `unknown verb '${word}' (${verbs.join(', ')})` };
 }
 
 /**
@@ -130,15 +192,15 @@ function isUsageError(err: unknown): boolean {
 export async function main(argv: string[], io: CommandIO = processIO()): Promise<number> {
   const [first, ...rest] = argv;
   if (first === undefined) {
-    io.stderr.write(await topHelp());
+    io.stderr.write(topHelp());
     return 2;
   }
   if (HELP_FLAGS.has(first)) {
     if (rest.length === 0 || first !== 'help') {
-      io.stdout.write(await topHelp());
+      io.stdout.write(topHelp());
       return 0;
     }
-    return main([rest[0] ?? '', '--help'], io);
+    return main([...rest, '--help'], io);
   }
   if (VERSION_FLAGS.has(first)) {
     io.stdout.write(`tsbpf ${version()}\n`);
@@ -158,21 +220,56 @@ export async function main(argv: string[], io: CommandIO = processIO()): Promise
 async function dispatch(first: string, rest: string[], io: CommandIO): Promise<number> {
   const entry = findCommand(first);
   if (entry === undefined) return usage(io, undefined, `unknown command '${first}'`);
+  let context = entry.name;
+  let args = rest;
+
+  if (entry.help !== undefined) {
+    let help: HelpModule;
+    try {
+      help = await entry.help();
+    } catch (err) {
+      return failure(io, context, err);
+    }
+    const [verb, ...verbArgs] = args;
+    if (verb === undefined) {
+      // Nothing to do: what there is to do, as a usage error.
+      write(io.stderr, help.HELP);
+      return 2;
+    }
+    if (help.verbs !== undefined) {
+      if (HELP_FLAGS.has(verb)) {
+        write(io.stdout, help.HELP);
+        return 0;
+      }
+      if (verb.startsWith('-')) return usage(io, context, `expected a verb (${Object.keys(help.verbs).join(', ')}) before '${verb}'`);
+      const name = findVerb(help, verb);
+      if (typeof name !== 'string') return usage(io, context, name.error);
+      context = `${entry.name} ${name}`;
+      if (asksForHelp(verbArgs)) {
+        write(io.stdout, help.verbs[name] ?? help.HELP);
+        return 0;
+      }
+      args = [name, ...verbArgs];
+    } else if (asksForHelp(args) || (args.length === 1 && verb === 'help')) {
+      write(io.stdout, help.HELP);
+      return 0;
+    }
+  }
 
   let command: Command;
   try {
     command = (await entry.load()).command;
   } catch (err) {
-    return failure(io, err);
+    return failure(io, context, err);
   }
-  if (rest.length === 1 && (rest[0] === '--help' || rest[0] === '-h' || rest[0] === 'help')) {
-    io.stdout.write(command.help.endsWith('\n') ? command.help : `${command.help}\n`);
+  if (args.length === 1 && HELP_FLAGS.has(args[0]!)) {
+    write(io.stdout, command.help);
     return 0;
   }
   try {
-    return await command.run(rest, io);
+    return await command.run(args, io);
   } catch (err) {
-    if (isUsageError(err)) return usage(io, command.name, messageOf(err));
-    return failure(io, err);
+    if (isUsageError(err)) return usage(io, context, messageOf(err));
+    return failure(io, context, err);
   }
 }

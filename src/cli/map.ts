@@ -8,40 +8,15 @@ import { isKeyless, mapTypeName } from '../map/kinds.js';
 import { allIds, getFdById } from '../sys/attrs.js';
 import { mapInfo, type MapInfo } from '../sys/info.js';
 import { Cmd, MapType, UpdateFlags } from '../sys/types.js';
-import { formatTable, UsageError, writeJson, type Command, type CommandIO } from './command.js';
-
-const help = `Usage: tsbpf map <command> [options]
-
-Commands:
-  list [--json]                          every map in the kernel
-  show MAP [--json]                      one map's attributes
-  dump MAP [--json]                      every element, keys and values in hex
-  update MAP key BYTES value BYTES [any|noexist|exist]
-                                         write one element (default: any)
-  update MAP key BYTES value id ID|pinned PATH [any|noexist|exist]
-                                         put a program (prog arrays) or a map (maps of
-                                         maps) in the element, by id or pinned path
-  delete MAP key BYTES                   delete one element
-  pin MAP PATH                           pin a map on a bpffs (parent directories are created)
-
-MAP is a map id (\`12\` or \`id 12\`) or the path of a pin (\`/sys/fs/bpf/x\` or \`pinned /sys/fs/bpf/x\`).
-
-BYTES, as in bpftool, is one token per byte: \`0x0a\` (hex) or \`10\` (decimal), for example
-\`key 0x01 0x00 0x00 0x00\`. After the word \`hex\`, tokens are hex digits without a prefix and
-may hold several bytes each: \`key hex 01 00 00 00\` or \`key hex 01000000\`. The count must
-match the map's key or value size. Values of per-CPU maps are given once and written to every CPU.
-
-Options:
-  -j, --json     one JSON document (bpftool's layout for dump: arrays of "0x.." strings)
-  -p, --pretty   indented JSON (implies --json)
-  -h, --help     this text
-
-Exit status: 0 on success, 1 on failure (reason on stderr), 2 on usage errors.
-`;
+import { formatTable, jsonReplacer, plural, UsageError, writeJson, type Command, type CommandIO } from './command.js';
+import { mapCodecs } from './map-btf.js';
+import { HELP } from './help/map.js';
 
 interface Flags {
   json: boolean;
   pretty: boolean;
+  /** dump: bytes in hex even when the map's BTF could decode them. */
+  hex: boolean;
   positionals: string[];
 }
 
@@ -53,11 +28,12 @@ function parse(args: string[]): Flags & { help: boolean } {
         json: { type: 'boolean', short: 'j' },
         pretty: { type: 'boolean', short: 'p' },
         help: { type: 'boolean', short: 'h' },
+        hex: { type: 'boolean' },
       },
       allowPositionals: true,
       strict: true,
     });
-    return { json: Boolean(values.json || values.pretty), pretty: Boolean(values.pretty), help: Boolean(values.help), positionals };
+    return { json: Boolean(values.json || values.pretty), pretty: Boolean(values.pretty), hex: Boolean(values.hex), help: Boolean(values.help), positionals };
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
@@ -241,6 +217,13 @@ interface DumpEntry {
   key: string[];
   value?: string[] | null;
   values?: { cpu: number; value: string[] }[];
+  /** Key and value(s) decoded through the map's BTF, as bpftool adds them. */
+  formatted?: { key: unknown; value?: unknown; values?: { cpu: number; value: unknown }[] };
+}
+
+/** One decoded key or value in a line of text: JSON, with 64-bit numbers exact. */
+function decodedText(v: unknown): string {
+  return JSON.stringify(v, jsonReplacer);
 }
 
 function dump(f: Flags, io: CommandIO): number {
@@ -252,6 +235,9 @@ function dump(f: Flags, io: CommandIO): number {
   const entries: DumpEntry[] = [];
   let text = '';
   let unreadable = false;
+  const codecs = f.hex ? undefined : mapCodecs(map.info());
+  const keyOf = (key: Uint8Array): unknown => (codecs?.key !== undefined ? codecs.key.decodeAt(key, 0) : undefined);
+  const keyText = (key: Uint8Array): string => (codecs?.key !== undefined ? decodedText(keyOf(key)) : hex(key).join(' '));
   for (const key of map.keys()) {
     let value: Uint8Array | Uint8Array[] | undefined;
     try {
@@ -260,25 +246,31 @@ function dump(f: Flags, io: CommandIO): number {
       if (!(err instanceof NotSupportedError)) throw err;
       unreadable = true;
       entries.push({ key: jsonBytes(key), value: null });
-      text += `key: ${hex(key).join(' ')}  value: <not readable from user space>\n`;
+      text += `key: ${keyText(key)}  value: <not readable from user space>\n`;
       continue;
     }
     if (value === undefined) continue; // deleted meanwhile, or an empty fd-array slot
     if (Array.isArray(value)) {
-      entries.push({ key: jsonBytes(key), values: value.map((v, cpu) => ({ cpu, value: jsonBytes(v) })) });
-      text += `key:\n${hex(key).join(' ')}\n`;
+      const decoded = codecs === undefined ? undefined : value.map((v) => codecs.value.decodeAt(v, 0));
+      entries.push({
+        key: jsonBytes(key),
+        values: value.map((v, cpu) => ({ cpu, value: jsonBytes(v) })),
+        ...(decoded !== undefined ? { formatted: { key: keyOf(key) ?? jsonBytes(key), values: decoded.map((v, cpu) => ({ cpu, value: v })) } } : {}),
+      });
+      text += `key:\n${keyText(key)}\n`;
       value.forEach((v, cpu) => {
-        text += `value (CPU ${String(cpu).padStart(2, '0')}): ${hex(v).join(' ')}\n`;
+        text += `value (CPU ${String(cpu).padStart(2, '0')}): ${decoded !== undefined ? decodedText(decoded[cpu]) : hex(v).join(' ')}\n`;
       });
     } else {
-      entries.push({ key: jsonBytes(key), value: jsonBytes(value) });
-      text += `key: ${hex(key).join(' ')}  value: ${hex(value).join(' ')}\n`;
+      const decoded = codecs?.value.decodeAt(value, 0);
+      entries.push({ key: jsonBytes(key), value: jsonBytes(value), ...(codecs !== undefined ? { formatted: { key: keyOf(key) ?? jsonBytes(key), value: decoded } } : {}) });
+      text += `key: ${keyText(key)}  value: ${codecs !== undefined ? decodedText(decoded) : hex(value).join(' ')}\n`;
     }
   }
   if (f.json) {
     writeJson(io.stdout, entries, f.pretty);
   } else {
-    io.stdout.write(`${text}Found ${entries.length} element${entries.length === 1 ? '' : 's'}\n`);
+    io.stdout.write(`${text}Found ${plural(entries.length, 'element')}\n`);
   }
   if (unreadable && !f.json) io.stderr.write(`note: ${mapTypeName(map.type)} values cannot be read from user space\n`);
   return 0;
@@ -370,12 +362,12 @@ const aliases: Record<string, string> = { ls: 'list' };
 export const command: Command = {
   name: 'map',
   summary: 'list, show, dump, update, delete and pin BPF maps',
-  help,
+  help: HELP,
   async run(argv: string[], io: CommandIO): Promise<number> {
     const [first, ...rest] = argv;
     if (first === undefined) throw new UsageError('missing command (list, show, dump, update, delete, pin)');
     if (first === '-h' || first === '--help' || first === 'help') {
-      io.stdout.write(help);
+      io.stdout.write(HELP);
       return 0;
     }
     const name = aliases[first] ?? first;
@@ -383,7 +375,7 @@ export const command: Command = {
     if (sub === undefined) throw new UsageError(`unknown command "${first}" (list, show, dump, update, delete, pin)`);
     const flags = parse(rest);
     if (flags.help) {
-      io.stdout.write(help);
+      io.stdout.write(HELP);
       return 0;
     }
     try {

@@ -1,6 +1,5 @@
 // `tsbpf object`: inspect a BPF object file, load it, run one of its programs, disassemble one,
 // attach all of its programs and watch what they report.
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { disassembleLines, BPF_LD_IMM64, BPF_PSEUDO_BTF_ID, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE, isFunctionCall, isFunctionReference, isKfuncCall } from '../asm/index.js';
 import { coreReloKindName } from '../btf/ext.js';
@@ -17,98 +16,16 @@ import { attachTypeName, mapTypeName, programTypeName } from '../program/names.j
 import { PACKET_TYPES } from '../program.js';
 import { PerfReader } from '../perf/index.js';
 import { RingBufReader } from '../ringbuf/index.js';
+import { parseDuration } from '../tools/common/duration.js';
+import { FileError, readRegularFile } from '../sys/readfile.js';
 import { ensureBpffs, makeBpffsDir } from '../map/bpffs.js';
 import { MapType } from '../sys/types.js';
+import { pinName } from '../map/pinname.js';
 import { parse, printHelp } from './args.js';
-import { formatTable, jsonReplacer, UsageError, writeJson, type Command, type CommandIO } from './command.js';
-
-const HELP = `Usage: tsbpf object <verb> FILE [options]
-
-BPF ELF objects as clang compiles them (.bpf.o): what they hold, and whether and how they load.
-
-Verbs:
-  inspect FILE                      programs, maps, global variables, externs, CO-RE relocations
-  load FILE                         load every map and program (and pin them with --pin)
-  run FILE --program NAME           load, then run one program with BPF_PROG_TEST_RUN
-  dump FILE --program NAME          a program's instructions with its C source interleaved
-  attach FILE                       load, attach every program, print events and maps until stopped
-
-Options:
-  -j, --json             one JSON document
-  -p, --pretty           indented JSON (implies --json)
-      --set NAME=VALUE   set a global variable before load (repeatable); VALUE is a number,
-                         true/false, a string, or JSON for arrays and structs
-      --kernel-btf PATH  resolve CO-RE relocations against this BTF instead of the kernel's
-  -h, --help             this help; \`tsbpf object <verb> --help\` for a verb
-`;
-
-const INSPECT_HELP = `Usage: tsbpf object inspect FILE [--json] [--pretty]
-
-Reads FILE without loading anything (no privileges needed) and lists its programs (section,
-type, attach type, instructions), maps (type, key and value sizes and BTF types, max entries,
-flags), global variables with their types and initial values, externs, and CO-RE relocations.
-`;
-
-const LOAD_HELP = `Usage: tsbpf object load FILE [--set NAME=VALUE ...] [--pin DIR] [--kernel-btf PATH] [--json]
-
-Loads every map and program of FILE. Without --pin they are unloaded when the command exits;
-with --pin DIR programs are pinned as DIR/<program> and maps as DIR/maps/<map> (periods in names
-become underscores, as bpffs requires), and LIBBPF_PIN_BY_NAME maps live in DIR.
-JSON: {"programs":[{"name","section","type","loaded","error"?}],"maps":[{"name","type","id"}]}.
-On failure the exit status is 1 and stderr has the verifier's reason and the C source line.
-`;
-
-const RUN_HELP = `Usage: tsbpf object run FILE --program NAME [--set NAME=VALUE ...] [--data FILE] [--ctx FILE]
-                         [--repeat N] [--kernel-btf PATH] [--json]
-
-Loads FILE, then runs program NAME once (or N times) with BPF_PROG_TEST_RUN on the packet in
---data and the context in --ctx (raw bytes; packet programs get 64 zero bytes by default), and
-prints its return value, the mean run time, and the data it left. JSON: {"program","retval","durationNs","dataOut"?} with dataOut in hex.
-`;
-
-const DUMP_HELP = `Usage: tsbpf object dump FILE --program NAME [--json]
-
-The program's instructions as the object has them (subprograms linked in, before relocation),
-with C source lines interleaved as \`llvm-objdump -S\` shows them and references (maps, global
-data, kernel functions, CO-RE relocations) named.
-`;
-
-const ATTACH_HELP = `Usage: tsbpf object attach FILE [--set NAME=VALUE ...] [--iface NAME] [--cgroup PATH] [--pid PID]
-                            [--netns NETNS] [--for DURATION] [--events MAP[:TYPE] ...]
-                            [--dump-maps | --no-dump-maps] [--kernel-btf PATH] [--json]
-
-Loads FILE and attaches every program where its section says: xdp, tc and netkit programs to
---iface, cgroup programs to --cgroup, sk_lookup and flow_dissector programs in --netns;
-tracepoints, raw tracepoints, tp_btf, fentry/fexit, kprobes and uprobes (limited to --pid when
-given) on their own. A program that needs --iface, --cgroup or --netns when it is not given is
-an error; programs the command line cannot attach (socket filters, sk_msg, perf_event, xdp/devmap,
-struct_ops...) are skipped with a note on stderr. All or nothing: if one attach fails, nothing
-stays attached.
-
-Once everything is attached, stderr has one line per link and then "attached N programs" (or
-"attached 1 program"). Records of the ring buffers and perf event arrays named with --events are
-printed as they come, one per line. It runs until Ctrl-C, SIGTERM or the end of --for; then it
-detaches every program, prints the records still buffered and the contents of every map decoded
-through BTF (ring buffers, perf event arrays and maps without keys left out), and exits 0.
-
-Options:
-      --iface NAME        the network interface (name or index) of xdp, tc and netkit programs
-      --cgroup PATH       the cgroup v2 directory of cgroup programs
-      --pid PID           limit uprobes (and task iterators) to this process
-      --netns NETNS       the network namespace (path or \`ip netns\` name) of sk_lookup and
-                          flow_dissector programs
-      --for DURATION      stop after DURATION: 500ms, 2s, 1.5m, 1h; a bare number is seconds
-      --events MAP[:TYPE] print the records of ring buffer or perf event array MAP (repeatable),
-                          decoded as TYPE (a struct, union or typedef of the object's BTF:
-                          \`event\` or \`struct event\`); in hex without TYPE
-      --dump-maps         print every map's contents on exit (the default)
-      --no-dump-maps      do not
-      --set NAME=VALUE    set a global variable before load (repeatable)
-      --kernel-btf PATH   resolve CO-RE relocations against this BTF instead of the kernel's
-  -j, --json              JSON lines: {"map","record"} per ring buffer record, {"map","cpu","record"}
-                          per perf sample, {"map","cpu","lost"} for samples the kernel dropped,
-                          and last {"maps":{"<name>":[{"key","value"}]}}
-`;
+import { checkIntegerSetting, integerRange } from './settings.js';
+import { formatTable, jsonReplacer, plural, UsageError, writeJson, type Command, type CommandIO } from './command.js';
+import { HELP, INSPECT_HELP, LOAD_HELP, RUN_HELP, DUMP_HELP, ATTACH_HELP } from './help/object.js';
+import { applyMapSizes, applyProgramTypes } from './spec-options.js';
 
 const OUTPUT = {
   json: { type: 'boolean', short: 'j' },
@@ -120,6 +37,8 @@ const LOAD_OPTIONS = {
   ...OUTPUT,
   set: { type: 'string', multiple: true },
   'kernel-btf': { type: 'string' },
+  map: { type: 'string', multiple: true },
+  type: { type: 'string', multiple: true },
 } as const;
 
 function file(verb: string, positionals: string[]): string {
@@ -137,7 +56,15 @@ export function applySettings(spec: CollectionSpec, settings: readonly string[])
     const name = s.slice(0, eq);
     const v = spec.variables[name];
     if (v === undefined) throw new UsageError(`--set ${name}: the object has no global variable ${name}`);
-    v.set(parseValue(s.slice(eq + 1)));
+    const text = s.slice(eq + 1);
+    const value = parseValue(text);
+    checkIntegerSetting(name, text, value, integerRange(spec.btf, v.type));
+    try {
+      v.set(value);
+    } catch (err) {
+      if (err instanceof InvalidArgumentError) throw new UsageError(`--set ${name}: ${err.message.replace(`variable ${name}: `, '')}`);
+      throw err;
+    }
   }
 }
 
@@ -187,6 +114,7 @@ function inspectDoc(spec: CollectionSpec): Record<string, unknown> {
       sleepable: p.sleepable,
       instructions: p.instructions.length,
       coreRelocations: coreCount(p),
+      ...(p.problem !== undefined ? { problem: p.problem.message } : {}),
     })),
     maps: Object.values(spec.maps).map((m) => ({
       name: m.name,
@@ -203,6 +131,7 @@ function inspectDoc(spec: CollectionSpec): Record<string, unknown> {
       ...(m.values.length > 0 && m.internal === undefined
         ? { values: m.values.map((e) => ({ key: e.key, value: e.value instanceof Uint8Array ? e.value : e.value })) }
         : {}),
+      ...(m.problem !== undefined ? { problem: m.problem.message } : {}),
     })),
     variables: Object.values(spec.variables).map((v) => ({
       name: v.name,
@@ -233,7 +162,7 @@ function valueText(v: unknown): string {
 
 function inspectText(spec: CollectionSpec, name: string): string {
   const out: string[] = [];
-  out.push(`${name}: ${Object.keys(spec.programs).length} programs, ${Object.keys(spec.maps).length} maps, license ${JSON.stringify(spec.license)}`);
+  out.push(`${name}: ${plural(Object.keys(spec.programs).length, 'program')}, ${plural(Object.keys(spec.maps).length, 'map')}, license ${JSON.stringify(spec.license)}`);
   out.push('');
   out.push('Programs:');
   out.push(
@@ -260,7 +189,7 @@ function inspectText(spec: CollectionSpec, name: string): string {
         `${m.keySize}${btfName(m.keyType, spec) ? ` (${btfName(m.keyType, spec)})` : ''}`,
         `${m.valueSize}${btfName(m.valueType, spec) ? ` (${btfName(m.valueType, spec)})` : ''}`,
         String(m.maxEntries),
-        `${flagsText(m.flags)}${m.pinning === 'byName' ? ' pinned' : ''}`,
+        `${flagsText(m.flags)}${m.pinning !== 'none' ? ' pinned' : ''}`,
       ]),
     ).trimEnd(),
   );
@@ -284,6 +213,15 @@ function inspectText(spec: CollectionSpec, name: string): string {
   const core = Object.values(spec.programs).reduce((n, p) => n + coreCount(p), 0);
   out.push('');
   out.push(`CO-RE relocations: ${core}`);
+  const problems = [
+    ...Object.values(spec.programs).flatMap((p) => (p.problem !== undefined ? [`program ${p.name}: ${p.problem.message}`] : [])),
+    ...Object.values(spec.maps).flatMap((m) => (m.problem !== undefined ? [`map ${m.name}: ${m.problem.message}`] : [])),
+  ];
+  if (problems.length > 0) {
+    out.push('');
+    out.push('Cannot load as they are (loading the object fails with these):');
+    for (const p of problems) out.push(`  ${p}`);
+  }
   return `${out.join('\n')}\n`;
 }
 
@@ -298,17 +236,18 @@ async function inspect(argv: string[], io: CommandIO): Promise<number> {
 }
 
 /** One line for stderr: what failed and where in the source, then the verifier's explanation. */
-function reportFailure(io: CommandIO, err: unknown): void {
+function reportFailure(io: CommandIO, err: unknown, verb: string): void {
   if (err instanceof VerifierError) {
     const reason = err.reason.filter((l) => !l.startsWith('; ')).slice(-1)[0] ?? err.message.split('\n')[0];
     const where = err.source !== undefined ? ` at ${formatSource(err.source)}` : '';
     const core = err instanceof ProgramVerifierError && err.core !== undefined ? `CO-RE relocation failed: ${err.core.local} (${coreReloKindName(err.core.kind)}) does not exist in the kernel's BTF; ` : '';
-    io.stderr.write(`tsbpf: program ${err.program} rejected by the verifier: ${core}${reason}${where} [${err.code}]\n`);
+    const code = reason.includes(`[${err.code}]`) ? '' : ` [${err.code}]`;
+    io.stderr.write(`tsbpf object ${verb}: program ${err.program} rejected by the verifier: ${core}${reason}${where}${code}\n`);
     for (const line of err.reason) io.stderr.write(`  ${line}\n`);
     return;
   }
   const message = err instanceof Error ? err.message.split('\n').join('; ') : String(err);
-  io.stderr.write(`tsbpf: ${message}${err instanceof TsbpfError && !message.includes(`[${err.code}]`) ? ` [${err.code}]` : ''}\n`);
+  io.stderr.write(`tsbpf object ${verb}: ${message}${err instanceof TsbpfError && !message.includes(`[${err.code}]`) ? ` [${err.code}]` : ''}\n`);
 }
 
 function errorText(err: unknown): string {
@@ -335,16 +274,14 @@ function programStatuses(spec: CollectionSpec, kernelBtf: string | undefined): {
   return out;
 }
 
-function pinName(name: string): string {
-  return name.replace(/\./g, '_');
-}
-
 async function load(argv: string[], io: CommandIO): Promise<number> {
   const { values, positionals } = parse('object load', argv, { ...LOAD_OPTIONS, pin: { type: 'string' } });
   if (values.help) return printHelp(io, LOAD_HELP);
   const f = file('load', positionals);
   const spec = CollectionSpec.fromFile(f);
   applySettings(spec, values.set ?? []);
+  applyMapSizes(spec, values.map ?? []);
+  applyProgramTypes(spec, values.type ?? []);
   const kernelBtf = values['kernel-btf'];
   const json = values.json === true || values.pretty === true;
   // The pin directory's filesystem is checked before anything is loaded or created.
@@ -370,7 +307,7 @@ async function load(argv: string[], io: CommandIO): Promise<number> {
         values.pretty === true,
       );
     }
-    reportFailure(io, err);
+    reportFailure(io, err, 'load');
     return 1;
   }
   try {
@@ -385,7 +322,7 @@ async function load(argv: string[], io: CommandIO): Promise<number> {
     };
     if (json) writeJson(io.stdout, doc, values.pretty === true);
     else {
-      io.stdout.write(`${f}: loaded ${doc.programs.length} programs and ${doc.maps.length} maps${values.pin !== undefined ? `, pinned under ${values.pin}` : ''}\n`);
+      io.stdout.write(`${f}: loaded ${plural(doc.programs.length, 'program')} and ${plural(doc.maps.length, 'map')}${values.pin !== undefined ? `, pinned under ${values.pin}` : ''}\n`);
       io.stdout.write(formatTable(['PROGRAM', 'SECTION', 'TYPE', 'ID'], doc.programs.map((p) => [p.name, p.section, p.type, String(p.id)])));
       io.stdout.write(formatTable(['MAP', 'TYPE', 'ID'], doc.maps.map((m) => [m.name, m.type, String(m.id)])));
     }
@@ -398,11 +335,14 @@ async function load(argv: string[], io: CommandIO): Promise<number> {
 function readInput(path: string | undefined, what: string): Uint8Array | undefined {
   if (path === undefined) return undefined;
   try {
-    return new Uint8Array(readFileSync(path));
+    return new Uint8Array(readRegularFile(path));
   } catch (err) {
-    throw new TsbpfError((err as NodeJS.ErrnoException).code ?? 'EIO', `cannot read the ${what} file ${path}: ${(err as Error).message}`);
+    if (!(err instanceof FileError)) throw err;
+    throw new TsbpfError(err.code, `cannot read the ${what} file ${path}: ${err.reason}`, { cause: err });
   }
 }
+
+const ETH_HLEN = 14;
 
 function hexDump(b: Uint8Array): string {
   const lines: string[] = [];
@@ -426,10 +366,14 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
   const name = values.program;
   if (name === undefined) throw new UsageError('object run: --program NAME is required');
   const repeat = values.repeat === undefined ? undefined : Number(values.repeat);
-  if (repeat !== undefined && (!Number.isInteger(repeat) || repeat < 1)) throw new UsageError(`object run: invalid --repeat '${values.repeat}'`);
+  if (repeat !== undefined && (!Number.isInteger(repeat) || repeat < 1 || repeat > 0xffffffff)) {
+    throw new UsageError(`object run: --repeat '${values.repeat}': expected a number 1-4294967295`);
+  }
   const spec = CollectionSpec.fromFile(f);
   if (spec.programs[name] === undefined) throw new UsageError(`object run: ${f} has no program ${name} (it has ${Object.keys(spec.programs).join(', ')})`);
   applySettings(spec, values.set ?? []);
+  applyMapSizes(spec, values.map ?? []);
+  applyProgramTypes(spec, values.type ?? []);
   const data = readInput(values.data, 'data');
   const ctx = readInput(values.ctx, 'context');
   const kernelBtf = values['kernel-btf'];
@@ -437,19 +381,23 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
   try {
     c = spec.load(kernelBtf !== undefined ? { kernelBtf } : {});
   } catch (err) {
-    reportFailure(io, err);
+    reportFailure(io, err, 'run');
     return 1;
   }
   try {
     const prog = c.programs[name]!;
     // Packet programs cannot run on nothing: give them an all-zero minimum-size Ethernet frame.
     const input = data ?? (ctx === undefined && PACKET_TYPES.has(prog.type) ? new Uint8Array(64) : undefined);
+    // The kernel refuses (EINVAL) packet data that cannot hold an Ethernet header.
+    if (data !== undefined && PACKET_TYPES.has(prog.type) && data.length < ETH_HLEN) {
+      throw new UsageError(`object run: --data ${values.data}: the packet is ${plural(data.length, 'byte')}, shorter than the ${ETH_HLEN}-byte Ethernet header that ${programTypeName(prog.type)} programs need`);
+    }
     const r = prog.testRun({ ...(input ? { data: input } : {}), ...(ctx ? { ctx } : {}), ...(repeat !== undefined ? { repeat } : {}) });
     if (values.json || values.pretty) {
       writeJson(io.stdout, { program: name, retval: r.retval, durationNs: r.durationNs, ...(r.dataOut ? { dataOut: r.dataOut } : {}) }, values.pretty === true);
     } else {
       io.stdout.write(`${name}: retval ${r.retval} (0x${(r.retval >>> 0).toString(16)}), duration ${r.durationNs} ns\n`);
-      if (r.dataOut && r.dataOut.length > 0) io.stdout.write(`data out (${r.dataOut.length} bytes):\n${hexDump(r.dataOut)}\n`);
+      if (r.dataOut && r.dataOut.length > 0) io.stdout.write(`data out (${plural(r.dataOut.length, 'byte')}):\n${hexDump(r.dataOut)}\n`);
     }
   } finally {
     c.close();
@@ -525,15 +473,14 @@ async function dump(argv: string[], io: CommandIO): Promise<number> {
 /** Targets the command line gives, and the option that gives each. */
 const CLI_TARGETS: Partial<Record<AttachTarget, string>> = { interface: '--iface NAME', cgroup: '--cgroup PATH', netns: '--netns NETNS' };
 
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** `500ms`, `2s`, `1.5m`, `1h`, or a bare number of seconds, in milliseconds. */
-export function parseDuration(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
-  if (m === null) throw new UsageError(`object attach: invalid --for '${text}' (examples: 500ms, 2s, 1.5m, 1h)`);
-  const ms = Number(m[1]) * DURATION_UNITS[m[2] ?? 's']!;
-  if (!Number.isFinite(ms) || ms > 2 ** 31 - 1) throw new UsageError(`object attach: --for '${text}' is too long`);
-  return Math.round(ms);
+/** --for: a positive duration a timer can hold, as a usage error when it is not. */
+function forDuration(text: string): number {
+  try {
+    return parseDuration(text, { name: '--for' });
+  } catch (err) {
+    if (err instanceof InvalidArgumentError) throw new UsageError(`object attach: ${err.message}`);
+    throw err;
+  }
 }
 
 function attachTargets(values: { iface?: string; cgroup?: string; pid?: string; netns?: string }): SectionTargets {
@@ -667,7 +614,7 @@ function untilStopped(): { stopped: Promise<void>; run(ms: number | undefined): 
 
 function dumpMaps(c: Collection, io: CommandIO, json: boolean): void {
   const { maps, unreadable } = readMapContents(c.maps);
-  for (const [name, reason] of Object.entries(unreadable)) io.stderr.write(`tsbpf: map ${name} left out of the dump: ${reason}\n`);
+  for (const [name, reason] of Object.entries(unreadable)) io.stderr.write(`tsbpf object attach: map ${name} left out of the dump: ${reason}\n`);
   if (json) {
     writeJson(io.stdout, { maps });
     return;
@@ -689,6 +636,8 @@ async function attach(argv: string[], io: CommandIO): Promise<number> {
     help: { type: 'boolean', short: 'h' },
     set: { type: 'string', multiple: true },
     'kernel-btf': { type: 'string' },
+    map: { type: 'string', multiple: true },
+    type: { type: 'string', multiple: true },
     iface: { type: 'string' },
     cgroup: { type: 'string' },
     pid: { type: 'string' },
@@ -701,11 +650,13 @@ async function attach(argv: string[], io: CommandIO): Promise<number> {
   if (values.help) return printHelp(io, ATTACH_HELP);
   const f = file('attach', positionals);
   if (values['dump-maps'] === true && values['no-dump-maps'] === true) throw new UsageError('object attach: give --dump-maps or --no-dump-maps, not both');
-  const duration = values.for !== undefined ? parseDuration(values.for) : undefined;
+  const duration = values.for !== undefined ? forDuration(values.for) : undefined;
   const targets = attachTargets(values);
   const json = values.json === true;
   const spec = CollectionSpec.fromFile(f);
   applySettings(spec, values.set ?? []);
+  applyMapSizes(spec, values.map ?? []);
+  applyProgramTypes(spec, values.type ?? []);
   const sources = (values.events ?? []).map((e) => eventSource(spec, f, e));
   const sections: Record<string, string> = {};
   for (const [name, p] of Object.entries(spec.programs)) sections[name] = p.sectionName;
@@ -719,7 +670,7 @@ async function attach(argv: string[], io: CommandIO): Promise<number> {
   try {
     c = spec.load(kernelBtf !== undefined ? { kernelBtf } : {});
   } catch (err) {
-    reportFailure(io, err);
+    reportFailure(io, err, 'attach');
     return 1;
   }
   const watchers: Watcher[] = [];

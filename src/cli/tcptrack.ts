@@ -1,6 +1,6 @@
 // `tsbpf tcptrack`: TCP connections as they happen, with latency, outcome, bytes and statistics.
 import { runTcptrack, type TcptrackIO } from '../tools/tcptrack/run.js';
-import { parseDurationOption, parseMaxEvents, parsePid, parsePorts, parseTop, parseUid, type TcptrackOptions } from '../tools/tcptrack/options.js';
+import { OUTPUT_FORMATS, parseDurationOption, parseMaxEvents, parsePid, parsePorts, parseTop, parseUid, resolveNetns, type OutputFormat, type TcptrackOptions } from '../tools/tcptrack/options.js';
 import { parse, printHelp } from './args.js';
 import { UsageError, type Command, type CommandIO } from './command.js';
 
@@ -22,19 +22,28 @@ Options:
   -6, --ipv6             only IPv6
       --cgroup PATH      only tasks in this cgroup v2 directory (absolute, or relative to
                          the cgroup v2 mount)
+      --netns NS         only sockets of this network namespace: a name in /run/netns, a
+                         path (/proc/PID/ns/net), or its inode number
       --accept           include inbound connections (accept events)
       --close            include close events (duration, bytes sent and received) of
                          outbound connections, and with --accept of inbound ones
   -c, --count            print no events, only the statistics at the end
   -t, --duration TIME    stop after TIME (10s, 500ms, 2m; a bare number is seconds)
   -n, --events COUNT     stop after COUNT events
-  -o, --output FORMAT    table (default) or json: one object per line, then {"stats": ...}
+  -o, --output FORMAT    table (default): a row per event; life: a row per closed
+                         connection, as bcc's tcplife (implies --close); json: one object
+                         per line, then {"stats": ...}
   -j, --json             the same as -o json
+      --life             the same as -o life
+  -w, --wide             tables: every column (NETNS too), addresses never shortened; without
+                         it a table fits the terminal's width (columns dropped as needed)
+  -d, --dns              tables: remote addresses by their DNS names (reverse lookups; a row
+                         waits for its name a second at most)
       --top N            rows per statistics section (default 10)
   -v, --verbose          say on stderr which hooks are in use, and when tracing starts
   -h, --help             this help
 
-JSON lines have the keys time, pid, tid, uid, comm, family, saddr, sport, daddr, dport,
+JSON lines have the keys time, pid, tid, uid, comm, netns, family, saddr, sport, daddr, dport,
 direction ("out"|"in"), event ("connect"|"accept"|"close"), state ("established"|"refused"|
 "timeout"|"failed"|"closed"), latencyMs (connects; else null), and on close durationMs,
 txBytes, rxBytes. Lost events are reported on stderr ("N events lost").
@@ -44,36 +53,82 @@ Examples:
   tsbpf tcptrack --accept --close -j      everything, as JSON lines
   tsbpf tcptrack -p 1234 -P 80,443 -t 30s connects of pid 1234 to ports 80 and 443
   tsbpf tcptrack -c --accept -t 1m        one minute of statistics only
+  tsbpf tcptrack --life --accept          a line per connection, as tcplife
+  tsbpf tcptrack --netns blue -w          the namespace of \`ip netns add blue\`, all columns
 
 See docs/tcptrack.md.
 `;
 
+const OPTIONS = {
+  pid: { type: 'string', short: 'p' },
+  uid: { type: 'string', short: 'u' },
+  port: { type: 'string', short: 'P', multiple: true },
+  ipv4: { type: 'boolean', short: '4' },
+  ipv6: { type: 'boolean', short: '6' },
+  cgroup: { type: 'string' },
+  netns: { type: 'string' },
+  accept: { type: 'boolean' },
+  close: { type: 'boolean' },
+  count: { type: 'boolean', short: 'c' },
+  duration: { type: 'string', short: 't' },
+  events: { type: 'string', short: 'n' },
+  output: { type: 'string', short: 'o' },
+  json: { type: 'boolean', short: 'j' },
+  life: { type: 'boolean' },
+  wide: { type: 'boolean', short: 'w' },
+  dns: { type: 'boolean', short: 'd' },
+  top: { type: 'string' },
+  verbose: { type: 'boolean', short: 'v' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/**
+ * The command line as its user means it, for util.parseArgs: that reads `-t -5` as -t with no
+ * value followed by an option -5, and `-t=5` as -t with the value "=5". A value option followed
+ * by a negative number takes it as its value (`--duration=-5`, for the option's own check to
+ * refuse with a reason), and `-t=5` is `-t 5`.
+ */
+export function valueArguments(argv: readonly string[], options: Readonly<Record<string, { type: string; short?: string }>>): string[] {
+  const takesValue = new Map<string, string>();
+  for (const [name, o] of Object.entries(options)) {
+    if (o.type !== 'string') continue;
+    takesValue.set(`--${name}`, name);
+    if (o.short !== undefined) takesValue.set(`-${o.short}`, name);
+  }
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    const eq = /^(-[^-])=(.*)$/s.exec(a);
+    const name = takesValue.get(eq?.[1] ?? a);
+    if (eq !== null && name !== undefined) out.push(`--${name}=${eq[2]}`);
+    else if (name !== undefined && /^-\d/.test(argv[i + 1] ?? '')) out.push(`--${name}=${argv[++i]}`);
+    else out.push(a);
+  }
+  return out;
+}
+
+/** The output format of -o, -j and --life; naming two different ones is an error. */
+function outputFormat(values: { output?: string; json?: boolean; life?: boolean }): OutputFormat {
+  const named: Array<[string, string]> = [];
+  if (values.output !== undefined) named.push([values.output, `-o ${values.output}`]);
+  if (values.json) named.push(['json', '--json']);
+  if (values.life) named.push(['life', '--life']);
+  for (const [f] of named) if (!(OUTPUT_FORMATS as readonly string[]).includes(f)) throw new UsageError(`tcptrack: -o: unknown format '${f}' (${OUTPUT_FORMATS.join(', ')})`);
+  if (new Set(named.map(([f]) => f)).size > 1) throw new UsageError(`tcptrack: ${named.map(([, how]) => how).join(' and ')} contradict each other`);
+  return (named[0]?.[0] as OutputFormat | undefined) ?? 'table';
+}
+
 /** TcptrackOptions from the command line; UsageError on anything malformed. */
 export function parseTcptrackArgs(argv: string[]): TcptrackOptions | 'help' {
-  const { values, positionals } = parse('tcptrack', argv, {
-    pid: { type: 'string', short: 'p' },
-    uid: { type: 'string', short: 'u' },
-    port: { type: 'string', short: 'P', multiple: true },
-    ipv4: { type: 'boolean', short: '4' },
-    ipv6: { type: 'boolean', short: '6' },
-    cgroup: { type: 'string' },
-    accept: { type: 'boolean' },
-    close: { type: 'boolean' },
-    count: { type: 'boolean', short: 'c' },
-    duration: { type: 'string', short: 't' },
-    events: { type: 'string', short: 'n' },
-    output: { type: 'string', short: 'o' },
-    json: { type: 'boolean', short: 'j' },
-    top: { type: 'string' },
-    verbose: { type: 'boolean', short: 'v' },
-    help: { type: 'boolean', short: 'h' },
-  });
+  const { values, positionals } = parse('tcptrack', valueArguments(argv, OPTIONS), OPTIONS);
   if (values.help) return 'help';
   if (positionals.length > 0) throw new UsageError(`tcptrack: unexpected argument '${positionals[0]}'`);
   if (values.ipv4 && values.ipv6) throw new UsageError('tcptrack: -4 and -6 exclude each other');
-  const output = values.json ? 'json' : (values.output ?? 'table');
-  if (output !== 'table' && output !== 'json') throw new UsageError(`tcptrack: -o: unknown format '${output}' (table or json)`);
-  if (values.json && values.output !== undefined && values.output !== 'json') throw new UsageError(`tcptrack: --json and -o ${values.output} contradict each other`);
+  const output = outputFormat(values);
   if (values.cgroup === '') throw new UsageError('tcptrack: --cgroup needs a path');
   const o: TcptrackOptions = {
     accept: values.accept ?? false,
@@ -82,6 +137,9 @@ export function parseTcptrackArgs(argv: string[]): TcptrackOptions | 'help' {
     output,
     verbose: values.verbose ?? false,
   };
+  if (values.wide) o.wide = true;
+  if (values.dns) o.dns = true;
+  if (values.netns !== undefined) o.netns = resolveNetns(values.netns);
   if (values.pid !== undefined) o.pid = parsePid(values.pid);
   if (values.uid !== undefined) o.uid = parseUid(values.uid);
   if (values.port !== undefined) o.ports = parsePorts(values.port);

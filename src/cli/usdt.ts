@@ -6,23 +6,7 @@ import { resolveBinary } from '../link/binaries.js';
 import { usdtSites, type UsdtSite } from '../link/usdt.js';
 import { OUTPUT_OPTIONS, parse, printHelp } from './args.js';
 import { UsageError, writeJson, type Command, type CommandIO } from './command.js';
-
-const HELP = `Usage: tsbpf usdt list (FILE | --pid PID) [--json] [--pretty]
-
-The USDT probes (<sys/sdt.h> DTRACE_PROBE sites) of an executable or library, or of every file
-a running process maps. FILE is a path, or a library or program name to look up ('libc.so.6',
-'python3'). Each probe is listed once with its number of sites, its semaphore (the file offset
-of the counter its code checks; '-' for none) and the arguments of its first site.
-
-A program attaches to every site of a probe with SEC("usdt/FILE:PROVIDER:NAME"), or with
-attachUsdt() in the library.
-
-Options:
-      --pid PID  the files mapped by this process
-  -j, --json     one JSON document
-  -p, --pretty   indented JSON (implies --json)
-  -h, --help     this help
-`;
+import { HELP } from './help/usdt.js';
 
 interface Probe {
   file: string;

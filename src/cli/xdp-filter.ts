@@ -1,61 +1,93 @@
 // `tsbpf xdp-filter`: an XDP firewall whose state lives in bpffs, so each command is a separate
 // process and the filter keeps running after it exits; `run` is the interactive prompt.
-import { createInterface } from 'node:readline';
+import { readFileSync } from 'node:fs';
+import { clearLine, createInterface, cursorTo } from 'node:readline';
 import { InvalidArgumentError } from '../errors.js';
 import { parseDuration } from '../tools/common/duration.js';
+import { removedError, linkState } from '../tools/xdp-filter/attachment.js';
 import {
   addRules,
+  formatRates,
   formatRules,
   formatStats,
+  lockoutRisk,
+  parseMacTarget,
   parsePortTarget,
+  parseRuleFile,
   parseRuleTarget,
+  plural,
+  rates,
   removeRules,
   rulesOf,
-  sshPeer,
   status,
   statsOf,
   targetInterfaces,
   withMaps,
+  type RuleChange,
 } from '../tools/xdp-filter/commands.js';
-import { loadFilter, pinFilter, requireBpffs, requireInterface, unloadFilter, type LoadedFilter } from '../tools/xdp-filter/lifecycle.js';
-import { addressRule, ruleText, type Rule } from '../tools/xdp-filter/rules.js';
-import { FilterError, loadedInterfaces, parseMode, parsePolicy } from '../tools/xdp-filter/state.js';
+import { keptState, loadFilter, pinFilter, requireBpffs, requireInterface, unloadFilter, type LoadedFilter } from '../tools/xdp-filter/lifecycle.js';
+import { addressRule, ruleLabel, type Direction, type Rule } from '../tools/xdp-filter/rules.js';
+import { sshSession, type SshSession } from '../tools/xdp-filter/ssh.js';
+import { FilterError, hasPinnedLink, loadedInterfaces, parseMode, parsePolicy, pinnedInterfaces, type FilterMaps, type Policy, type Stats } from '../tools/xdp-filter/state.js';
 import { parse, printHelp } from './args.js';
 import { UsageError, writeJson, type Command, type CommandIO } from './command.js';
 
+const VERB_HELP: Record<string, string> = {
+  load: `  load <iface> [--mode native|generic] [--policy deny|allow] [--no-ssh-guard] [--json]
+                        attach the filter (deny: drop what matches; allow: drop what doesn't).
+                        Native mode by default, generic where the device has no native XDP.
+                        The allow list always admits the peer of the current SSH session`,
+  unload: `  unload <iface>... | --all [--keep-rules] [--forget]
+                        detach it and remove its pins (--keep-rules keeps the rules and their
+                        policy for the next load; --forget also drops rules kept earlier)`,
+  block: `  block <ip|cidr>... [-f FILE] [--dst] [--iface IF] [--force]
+                        add address rules (source by default); all or none are added.
+                        FILE: one address or prefix per line, optionally followed by dst`,
+  unblock: `  unblock <ip|cidr>... [-f FILE] [--dst] [--iface IF] [--force]
+                        remove them; a rule that is not there is an error`,
+  port: `  port <port>... [--proto tcp|udp] [--src] [--remove] [--iface IF] [--force]
+                        add (or remove) destination port rules (source ports with --src;
+                        both protocols unless --proto names one)`,
+  ether: `  ether <mac>... [--dst] [--remove] [--iface IF] [--force]
+                        add (or remove) MAC address rules (source by default); they match
+                        every frame of that station, ARP included`,
+  list: `  list [--iface IF] [--json]                rules with their hit counts`,
+  stats: `  stats [--watch [DURATION]] [--iface IF] [--json]
+                        packets and bytes per verdict: total, passed, dropped, invalid;
+                        --watch (every 1s by default, at least 100ms) adds rates in pps and bit/s`,
+  status: `  status [--iface IF] [--json]
+                        interfaces (attached, removed, kept rules, run sessions), mode,
+                        policy, program, stats and rules of each`,
+  run: `  run <iface> [--mode M] [--policy P] [--pin] [--interval DURATION] [--no-ssh-guard]
+                        interactive prompt (block, unblock, port, ether, list, stats, help, quit);
+                        prints stats every 5s (--interval, at least 100ms) and at exit;
+                        detaches at exit unless --pin`,
+};
+
 const HELP = `Usage: tsbpf xdp-filter <command> [options]
 
-Drops packets in XDP by source or destination address (IPv4/IPv6, CIDR prefixes) and by
-TCP/UDP destination port, with a deny-list or allow-list policy. The filter's state is pinned
-under /sys/fs/bpf/tsbpf/xdp-filter/<iface>/, so it keeps running after each command exits.
+Drops packets in XDP by source or destination address (IPv4/IPv6, CIDR prefixes), MAC address
+and TCP/UDP port, with a deny-list or allow-list policy. The filter's state is pinned under
+/sys/fs/bpf/tsbpf/xdp-filter/<iface>/, so it keeps running after each command exits.
 
 Commands:
-  load <iface> [--mode native|generic] [--policy deny|allow] [--no-ssh-guard]
-                        attach the filter (deny: drop what matches; allow: drop what doesn't;
-                        the allow list always admits the peer of the current SSH session)
-  unload <iface> [--keep-rules]
-                        detach it and remove its pins (--keep-rules keeps the rules for the
-                        next load)
-  block <ip|cidr> [--dst] [--iface IF]      add an address rule (source by default)
-  unblock <ip|cidr> [--dst] [--iface IF]    remove it
-  port <port> [--proto tcp|udp] [--remove] [--iface IF]
-                        add (or remove) a destination port rule (both protocols by default)
-  list [--iface IF] [--json]                rules with their hit counts
-  stats [--watch [SEC]] [--iface IF] [--json]
-                        packets and bytes per verdict: total, passed, dropped, invalid
-  status [--json]       interfaces, mode, policy, program, stats and rules
-  run <iface> [--mode M] [--policy P] [--pin]
-                        interactive prompt (block, unblock, port, list, stats, help, quit);
-                        prints stats every 5 s and at exit; detaches at exit unless --pin
+${Object.values(VERB_HELP).join('\n')}
 
-Rule commands act on every loaded interface unless --iface names one.
+Rule commands act on every loaded interface unless --iface names one. Under the deny policy,
+rules that would drop every packet or this SSH session are refused unless --force is given.
+Commands are matched by unique prefix (\`li\` is list, \`statu\` status). Durations: 500ms, 2s, 1m, 1h.
 Exit status: 0 on success, 1 on failure, 2 on usage errors.
 `;
+
+function verbHelp(verb: string): string {
+  return `Usage: tsbpf xdp-filter ${verb} ...\n\n${VERB_HELP[verb]}\n`;
+}
 
 const IFACE = { iface: { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;
 
 function one(verb: string, positionals: string[], what: string): string {
-  if (positionals.length !== 1) throw new UsageError(`xdp-filter ${verb}: expected ${what}`);
+  if (positionals.length === 0) throw new UsageError(`xdp-filter ${verb}: expected ${what}`);
+  if (positionals.length > 1) throw new UsageError(`xdp-filter ${verb}: unexpected argument '${positionals[1]}'`);
   return positionals[0]!;
 }
 
@@ -68,12 +100,35 @@ function option<T>(verb: string, fn: () => T): T {
   }
 }
 
-function guardRules(policy: string, noGuard: boolean | undefined, io: CommandIO): Rule[] {
+function interval(verb: string, name: string, text: string): number {
+  return option(verb, () => parseDuration(text, { name, minMs: 100 }));
+}
+
+/** Under the allow policy: the SSH peer, admitted before the filter is attached. */
+function guardRules(iface: string, policy: Policy, noGuard: boolean | undefined, io: CommandIO): Rule[] {
   if (policy !== 'allow' || noGuard) return [];
-  const peer = sshPeer();
-  if (peer === undefined) return [];
-  io.stderr.write(`xdp-filter: allowing the SSH peer ${peer} so this session is not locked out\n`);
-  return [addressRule(peer, 'src')];
+  const ssh = sshSession();
+  if (ssh === undefined) {
+    const kept = keptState(iface);
+    if (!kept || kept.rules === 0) {
+      io.stderr.write(`xdp-filter: warning: allow policy, no rules and no SSH session found: every IP packet to ${iface} is dropped until rules admit it (\`tsbpf xdp-filter block ADDR\` adds to the allow list)\n`);
+    }
+    return [];
+  }
+  io.stderr.write(`xdp-filter: allowing the SSH peer ${ssh.peers.join(', ')} (from the ${ssh.source}) so this session is not locked out\n`);
+  return ssh.peers.map((p) => addressRule(p, 'src'));
+}
+
+/** Refuses a load on an interface that has one, saying what to do when its device is gone. */
+function requireNotLoaded(iface: string): void {
+  if (!hasPinnedLink(iface)) return;
+  if (linkState(iface).state === 'removed') throw removedError(iface);
+  throw new FilterError(`xdp-filter is already loaded on ${iface}; unload it first`, 'EEXIST');
+}
+
+function loadedLine(f: LoadedFilter, programId: number): string {
+  const kept = f.keptRules ? `, ${plural(f.keptRules, 'kept rule')}` : '';
+  return `(${f.mode} mode${f.fellBack ? ': no native XDP on this device' : ''}, ${f.policy} policy${kept}, program id ${programId})`;
 }
 
 async function load(argv: string[], io: CommandIO): Promise<number> {
@@ -81,22 +136,23 @@ async function load(argv: string[], io: CommandIO): Promise<number> {
     mode: { type: 'string' },
     policy: { type: 'string' },
     'no-ssh-guard': { type: 'boolean' },
-    json: { type: 'boolean' },
+    json: { type: 'boolean', short: 'j' },
     help: { type: 'boolean', short: 'h' },
   });
-  if (values.help) return printHelp(io, HELP);
+  if (values.help) return printHelp(io, verbHelp('load'));
   const iface = one('load', positionals, 'an interface');
-  const mode = option('load', () => parseMode(values.mode ?? 'native'));
-  const policy = option('load', () => parsePolicy(values.policy ?? 'deny'));
+  const mode = values.mode === undefined ? undefined : option('load', () => parseMode(values.mode!));
+  const policy = values.policy === undefined ? undefined : option('load', () => parsePolicy(values.policy!));
   requireBpffs();
   requireInterface(iface);
-  if (loadedInterfaces().includes(iface)) throw new FilterError(`xdp-filter is already loaded on ${iface}; unload it first`, 'EEXIST');
-  const f = loadFilter(iface, { mode, policy, initialRules: guardRules(policy, values['no-ssh-guard'], io) });
+  requireNotLoaded(iface);
+  const effective = policy ?? keptState(iface)?.policy ?? 'deny';
+  const f = loadFilter(iface, { ...(mode ? { mode } : {}), ...(policy ? { policy } : {}), initialRules: guardRules(iface, effective, values['no-ssh-guard'], io) });
   try {
     pinFilter(f);
     const programId = f.collection.programs.xdp_filter?.id ?? 0;
-    if (values.json) writeJson(io.stdout, { interface: iface, mode, policy, programId });
-    else io.stdout.write(`xdp-filter loaded on ${iface} (${mode} mode, ${policy} policy, program id ${programId})\n`);
+    if (values.json) writeJson(io.stdout, { interface: iface, mode: f.mode, policy: f.policy, programId, keptRules: f.keptRules });
+    else io.stdout.write(`xdp-filter loaded on ${iface} ${loadedLine(f, programId)}\n`);
   } finally {
     closeLoaded(f);
   }
@@ -110,44 +166,100 @@ function closeLoaded(f: LoadedFilter): void {
 }
 
 async function unload(argv: string[], io: CommandIO): Promise<number> {
-  const { values, positionals } = parse('xdp-filter unload', argv, { 'keep-rules': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
-  if (values.help) return printHelp(io, HELP);
-  const iface = one('unload', positionals, 'an interface');
-  unloadFilter(iface, values['keep-rules'] ?? false);
-  io.stdout.write(`xdp-filter unloaded from ${iface}${values['keep-rules'] ? ' (rules kept)' : ''}\n`);
+  const { values, positionals } = parse('xdp-filter unload', argv, {
+    'keep-rules': { type: 'boolean' },
+    forget: { type: 'boolean' },
+    all: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help) return printHelp(io, verbHelp('unload'));
+  if (values['keep-rules'] && values.forget) throw new UsageError('xdp-filter unload: --keep-rules and --forget contradict each other');
+  if (values.all && positionals.length > 0) throw new UsageError(`xdp-filter unload: --all takes no interface; got '${positionals[0]}'`);
+  if (!values.all && positionals.length === 0) throw new UsageError('xdp-filter unload: expected an interface, or --all');
+  requireBpffs();
+  const ifaces = values.all ? (values.forget ? pinnedInterfaces() : loadedInterfaces()) : positionals;
+  if (values.all && ifaces.length === 0) {
+    io.stdout.write('xdp-filter is not loaded on any interface\n');
+    return 0;
+  }
+  for (const iface of ifaces) {
+    const detached = unloadFilter(iface, { keepRules: values['keep-rules'] ?? false, forget: values.forget ?? false });
+    if (!detached) io.stdout.write(`dropped the rules kept for ${iface}\n`);
+    else io.stdout.write(`xdp-filter unloaded from ${iface}${values['keep-rules'] ? ' (rules kept)' : ''}\n`);
+  }
   return 0;
 }
 
-function reportChanges(io: CommandIO, verb: 'blocked' | 'unblocked' | 'added' | 'removed', changes: ReturnType<typeof addRules>): void {
+function reportChanges(io: CommandIO, adding: boolean, changes: RuleChange[]): void {
   for (const c of changes) {
-    const text = ruleText(c.rule);
-    if (c.changed) io.stdout.write(`${verb} ${text} on ${c.iface}\n`);
-    else io.stdout.write(`${text} was already ${verb} on ${c.iface}\n`);
+    const label = ruleLabel(c.rule);
+    const allow = c.policy === 'allow';
+    let line: string;
+    if (adding) line = c.changed ? `${allow ? 'allowed' : 'blocked'} ${label} on ${c.iface}` : `${label} was already ${allow ? 'allowed' : 'blocked'} on ${c.iface}`;
+    else line = c.changed ? (allow ? `removed ${label} from the allow list on ${c.iface}` : `unblocked ${label} on ${c.iface}`) : `${label} was not ${allow ? 'allowed' : 'blocked'} on ${c.iface}`;
+    io.stdout.write(`${line}\n`);
   }
+}
+
+/** Refuses a change that would cut off all traffic or this SSH session, unless forced. */
+function guardLockout(targets: FilterMaps[], adding: boolean, rules: Rule[], force: boolean | undefined, ssh: SshSession | undefined = sshSession()): void {
+  if (force) return;
+  for (const maps of targets) {
+    const risk = lockoutRisk(maps.config().policy, adding, rules, ssh);
+    if (risk) throw new FilterError(`refusing on ${maps.iface}: ${risk}; add --force to do it anyway`, 'ELOCKOUT');
+  }
+}
+
+/** Applies rules (adding, or removing groups of alternatives) to the targets, all or nothing. */
+function applyRules(io: CommandIO, ifaceOption: string | undefined, adding: boolean, groups: Rule[][], force: boolean | undefined): number {
+  const ifaces = targetInterfaces(ifaceOption);
+  withMaps(ifaces, (maps) => {
+    guardLockout(maps, adding, groups.flat(), force);
+    reportChanges(io, adding, adding ? addRules(maps, groups.flat()) : removeRules(maps, groups));
+  });
+  return 0;
+}
+
+function readRuleFile(verb: string, file: string, direction: Direction): Rule[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new FilterError(`cannot read the rule file ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`, (err as NodeJS.ErrnoException).code ?? 'EIO');
+  }
+  return option(verb, () => parseRuleFile(text, file, direction));
 }
 
 async function block(argv: string[], io: CommandIO, remove: boolean): Promise<number> {
   const verb = remove ? 'unblock' : 'block';
-  const { values, positionals } = parse(`xdp-filter ${verb}`, argv, { ...IFACE, dst: { type: 'boolean' } });
-  if (values.help) return printHelp(io, HELP);
-  const rule = option(verb, () => parseRuleTarget(one(verb, positionals, 'an IP address or CIDR prefix'), values.dst ? 'dst' : 'src'));
-  const ifaces = targetInterfaces(values.iface);
-  withMaps(ifaces, (maps) => reportChanges(io, remove ? 'unblocked' : 'blocked', remove ? removeRules(maps, [rule]) : addRules(maps, [rule])));
-  return 0;
+  const { values, positionals } = parse(`xdp-filter ${verb}`, argv, { ...IFACE, dst: { type: 'boolean' }, file: { type: 'string', short: 'f' }, force: { type: 'boolean' } });
+  if (values.help) return printHelp(io, verbHelp(verb));
+  const direction: Direction = values.dst ? 'dst' : 'src';
+  if (positionals.length === 0 && values.file === undefined) throw new UsageError(`xdp-filter ${verb}: expected an IP address or CIDR prefix, or -f FILE`);
+  const rules = positionals.map((p) => option(verb, () => parseRuleTarget(p, direction)));
+  if (values.file !== undefined) rules.push(...readRuleFile(verb, values.file, direction));
+  return applyRules(io, values.iface, !remove, rules.map((r) => [r]), values.force);
 }
 
 async function port(argv: string[], io: CommandIO): Promise<number> {
-  const { values, positionals } = parse('xdp-filter port', argv, { ...IFACE, proto: { type: 'string' }, remove: { type: 'boolean' } });
-  if (values.help) return printHelp(io, HELP);
-  const rules = option('port', () => parsePortTarget(one('port', positionals, 'a port number'), values.proto));
-  const ifaces = targetInterfaces(values.iface);
-  withMaps(ifaces, (maps) => reportChanges(io, values.remove ? 'removed' : 'added', values.remove ? removeRules(maps, rules) : addRules(maps, rules)));
-  return 0;
+  const { values, positionals } = parse('xdp-filter port', argv, { ...IFACE, proto: { type: 'string' }, src: { type: 'boolean' }, remove: { type: 'boolean' }, force: { type: 'boolean' } });
+  if (values.help) return printHelp(io, verbHelp('port'));
+  if (positionals.length === 0) throw new UsageError('xdp-filter port: expected a port number');
+  const groups = positionals.map((p) => option('port', () => parsePortTarget(p, values.proto, values.src ? 'src' : 'dst')));
+  return applyRules(io, values.iface, !values.remove, groups, values.force);
+}
+
+async function ether(argv: string[], io: CommandIO): Promise<number> {
+  const { values, positionals } = parse('xdp-filter ether', argv, { ...IFACE, dst: { type: 'boolean' }, remove: { type: 'boolean' }, force: { type: 'boolean' } });
+  if (values.help) return printHelp(io, verbHelp('ether'));
+  if (positionals.length === 0) throw new UsageError('xdp-filter ether: expected a MAC address');
+  const rules = positionals.map((p) => option('ether', () => parseMacTarget(p, values.dst ? 'dst' : 'src')));
+  return applyRules(io, values.iface, !values.remove, rules.map((r) => [r]), values.force);
 }
 
 async function list(argv: string[], io: CommandIO): Promise<number> {
   const { values, positionals } = parse('xdp-filter list', argv, { ...IFACE, json: { type: 'boolean', short: 'j' } });
-  if (values.help) return printHelp(io, HELP);
+  if (values.help) return printHelp(io, verbHelp('list'));
   if (positionals.length > 0) throw new UsageError(`xdp-filter list: unexpected argument '${positionals[0]}'`);
   const rules = rulesOf(targetInterfaces(values.iface));
   if (values.json) writeJson(io.stdout, { rules });
@@ -179,34 +291,53 @@ async function untilSignal<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<
   }
 }
 
-async function stats(argv: string[], io: CommandIO): Promise<number> {
-  // `--watch` takes an optional interval: `--watch`, `--watch 2`, `--watch=2`.
+/**
+ * Takes `--watch` and its optional value out of argv: `--watch`, `--watch=2s`, `--watch 2s`.
+ * stats takes no positional arguments, so a word after --watch that is not an option is its value.
+ */
+function takeWatch(argv: string[]): { args: string[]; watch: string | undefined } {
   const args = [...argv];
-  let watch: number | undefined;
   const w = args.findIndex((a) => a === '--watch' || a.startsWith('--watch='));
-  if (w >= 0) {
-    const arg = args[w]!;
-    let text = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : undefined;
-    const next = args[w + 1];
-    if (text === undefined && next !== undefined && /^\d+(\.\d+)?(ms|s|m)?$/.test(next)) {
-      text = next;
-      args.splice(w + 1, 1);
-    }
-    args.splice(w, 1);
-    watch = option('stats', () => parseDuration(text ?? '1'));
+  if (w < 0) return { args, watch: undefined };
+  const arg = args[w]!;
+  let text = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : undefined;
+  const next = args[w + 1];
+  if (text === undefined && next !== undefined && !next.startsWith('-')) {
+    text = next;
+    args.splice(w + 1, 1);
   }
+  args.splice(w, 1);
+  return { args, watch: text ?? '1s' };
+}
+
+async function stats(argv: string[], io: CommandIO): Promise<number> {
+  const { args, watch: watchText } = takeWatch(argv);
+  const watch = watchText === undefined ? undefined : interval('stats', '--watch', watchText);
   const { values, positionals } = parse('xdp-filter stats', args, { ...IFACE, json: { type: 'boolean', short: 'j' } });
-  if (values.help) return printHelp(io, HELP);
+  if (values.help) return printHelp(io, verbHelp('stats'));
   if (positionals.length > 0) throw new UsageError(`xdp-filter stats: unexpected argument '${positionals[0]}'`);
   const ifaces = targetInterfaces(values.iface);
+  let prev: { at: number; stats: Stats[] } | undefined;
   const show = (): void => {
+    const now = new Date();
     const all = statsOf(ifaces);
-    if (values.json) writeJson(io.stdout, { time: new Date().toISOString(), interfaces: all });
-    else io.stdout.write(`${all.map(formatStats).join('\n')}\n`);
+    const r = prev ? all.map((s, i) => rates(prev!.stats[i]!, s, (now.getTime() - prev!.at) / 1000)) : undefined;
+    if (values.json) {
+      writeJson(io.stdout, { time: now.toISOString(), interfaces: all.map((s, i) => (r ? { ...s, pps: r[i]!.pps, bps: r[i]!.bps } : s)) });
+    } else if (r) {
+      io.stdout.write(`${r.map((x) => formatRates(now, x)).join('\n')}\n`);
+    } else {
+      io.stdout.write(`${watch === undefined ? '' : `${now.toTimeString().slice(0, 8)}\n`}${all.map(formatStats).join('\n')}\n`);
+    }
+    prev = { at: now.getTime(), stats: all };
   };
-  show();
-  if (watch === undefined) return 0;
+  if (watch === undefined) {
+    show();
+    return 0;
+  }
+  // Ctrl-C from the first sample on ends the watch cleanly.
   await untilSignal(async (signal) => {
+    show();
     while (!signal.aborted) {
       await sleep(watch, signal);
       if (!signal.aborted) show();
@@ -215,77 +346,115 @@ async function stats(argv: string[], io: CommandIO): Promise<number> {
   return 0;
 }
 
+function formatInterface(i: ReturnType<typeof status>['interfaces'][number]): string {
+  const head =
+    i.state === 'run'
+      ? `${i.name}: attached by \`xdp-filter run\` (not pinned; program id ${i.programId}${i.pids?.length ? `, pid ${i.pids.join(', ')}` : ''})`
+      : i.state === 'kept'
+        ? `${i.name}: not loaded; ${plural(i.rules.length, 'rule')} kept for the ${i.policy} policy (\`unload ${i.name} --forget\` drops them)`
+        : i.state === 'removed'
+          ? `${i.name}: REMOVED: the interface is gone or was recreated, so nothing is filtered; run \`tsbpf xdp-filter unload ${i.name}\``
+          : `${i.name}: ${i.mode} mode, ${i.policy} policy, program id ${i.programId}`;
+  const lines = [head];
+  if (i.stats && i.state === 'attached') {
+    const s = i.stats;
+    lines.push(`  packets: total ${s.total}, passed ${s.passed}, dropped ${s.dropped} (${plural(s.bytesDropped, 'byte')}), invalid ${s.invalid}`);
+  }
+  if (i.state !== 'run') lines.push(i.rules.length ? `  rules:\n${i.rules.map((r) => `    ${r.direction} ${r.kind === 'addr' ? '' : `${r.kind} `}${r.rule}  hits ${r.hits}`).join('\n')}` : '  rules: none');
+  return lines.join('\n');
+}
+
 async function statusCmd(argv: string[], io: CommandIO): Promise<number> {
-  const { values, positionals } = parse('xdp-filter status', argv, { json: { type: 'boolean', short: 'j' }, help: { type: 'boolean', short: 'h' } });
-  if (values.help) return printHelp(io, HELP);
+  const { values, positionals } = parse('xdp-filter status', argv, { ...IFACE, json: { type: 'boolean', short: 'j' } });
+  if (values.help) return printHelp(io, verbHelp('status'));
   if (positionals.length > 0) throw new UsageError(`xdp-filter status: unexpected argument '${positionals[0]}'`);
-  const s = status();
+  const s = status(values.iface);
   if (values.json) {
     writeJson(io.stdout, s);
     return 0;
   }
   if (s.interfaces.length === 0) {
-    io.stdout.write('xdp-filter is not loaded on any interface\n');
+    io.stdout.write(values.iface === undefined ? 'xdp-filter is not loaded on any interface\n' : `xdp-filter is not loaded on ${values.iface}\n`);
     return 0;
   }
-  for (const i of s.interfaces) io.stdout.write(`${i.name}: ${i.mode} mode, ${i.policy} policy, program id ${i.programId}\n`);
-  io.stdout.write(`packets: total ${s.stats.total}, passed ${s.stats.passed}, dropped ${s.stats.dropped} (${s.stats.bytesDropped} bytes), invalid ${s.stats.invalid}\n`);
-  io.stdout.write(s.rules.length ? `rules:\n${s.rules.map((r) => `  ${r.direction} ${r.rule}  hits ${r.hits}`).join('\n')}\n` : 'rules: none\n');
+  io.stdout.write(`${s.interfaces.map(formatInterface).join('\n')}\n`);
   return 0;
 }
 
 const PROMPT_HELP = `Commands:
-  block <ip|cidr> [dst]     drop packets from (or to) an address or prefix
-  unblock <ip|cidr> [dst]   remove that rule
-  port <port> [tcp|udp]     drop packets to a port; "port <port> remove" removes it
-  list                      rules and their hits
-  stats                     packet counters
-  help                      this text
-  quit                      detach and exit (Ctrl-D and Ctrl-C too)
+  block <ip|cidr> [dst] [force]     drop packets from (or to) an address or prefix
+  unblock <ip|cidr> [dst] [force]   remove that rule
+  port <port> [tcp|udp] [src] [remove] [force]
+                                    drop packets to (or from) a port; remove removes it
+  ether <mac> [dst] [remove] [force]
+                                    drop frames from (or to) a MAC address
+  list                              rules and their hits
+  stats                             packet counters
+  help                              this text
+  quit                              detach and exit (Ctrl-D and Ctrl-C too)
 `;
 
-/** One line of the interactive prompt; returns false on quit. */
+/** The words after a prompt command's target, each at most once and all from `allowed`. */
+function flags(cmd: string, words: string[], allowed: readonly string[]): Set<string> {
+  const out = new Set<string>();
+  for (const w of words) {
+    if (!allowed.includes(w) || out.has(w)) throw new InvalidArgumentError(`${cmd}: unexpected '${w}' (allowed after the target: ${allowed.join(', ')})`);
+    out.add(w);
+  }
+  return out;
+}
+
+/** One line of the interactive prompt; returns false on quit, throws on a bad or failed command. */
 export function promptCommand(line: string, f: LoadedFilter, io: CommandIO): boolean {
-  const [cmd, ...args] = line.trim().split(/\s+/);
+  const [cmd, target, ...rest] = line.trim().split(/\s+/);
   const targets = [f.maps];
-  try {
-    switch (cmd) {
-      case undefined:
-      case '':
-        return true;
-      case 'block':
-      case 'unblock': {
-        const rule = parseRuleTarget(args[0], args[1] === 'dst' ? 'dst' : 'src');
-        reportChanges(io, cmd === 'block' ? 'blocked' : 'unblocked', (cmd === 'block' ? addRules : removeRules)(targets, [rule]));
-        return true;
-      }
-      case 'port': {
-        const remove = args.includes('remove');
-        const proto = args.slice(1).find((a) => a === 'tcp' || a === 'udp');
-        const rules = parsePortTarget(args[0], proto);
-        reportChanges(io, remove ? 'removed' : 'added', (remove ? removeRules : addRules)(targets, rules));
-        return true;
-      }
-      case 'list':
-        io.stdout.write(formatRules(f.maps.rules().map((r) => ({ ...r, interface: f.iface }))));
-        return true;
-      case 'stats':
-        io.stdout.write(`${formatStats({ ...f.maps.stats(), interface: f.iface })}\n`);
-        return true;
-      case 'help':
-      case '?':
-        io.stdout.write(PROMPT_HELP);
-        return true;
-      case 'quit':
-      case 'exit':
-        return false;
-      default:
-        io.stdout.write(`unknown command '${cmd}'; type help\n`);
-        return true;
+  const apply = (adding: boolean, groups: Rule[][], force: boolean): void => {
+    guardLockout(targets, adding, groups.flat(), force);
+    reportChanges(io, adding, adding ? addRules(targets, groups.flat()) : removeRules(targets, groups));
+  };
+  const noArgs = (): void => {
+    if (target !== undefined) throw new InvalidArgumentError(`${cmd}: unexpected '${target}'`);
+  };
+  switch (cmd) {
+    case undefined:
+    case '':
+      return true;
+    case 'block':
+    case 'unblock': {
+      const w = flags(cmd, rest, ['dst', 'src', 'force']);
+      apply(cmd === 'block', [[parseRuleTarget(target, w.has('dst') ? 'dst' : 'src')]], w.has('force'));
+      return true;
     }
-  } catch (err) {
-    io.stdout.write(`error: ${(err as Error).message}\n`);
-    return true;
+    case 'port': {
+      const w = flags(cmd, rest, ['tcp', 'udp', 'src', 'remove', 'force']);
+      if (w.has('tcp') && w.has('udp')) throw new InvalidArgumentError('port: tcp or udp, not both (neither means both)');
+      const proto = w.has('tcp') ? 'tcp' : w.has('udp') ? 'udp' : undefined;
+      apply(!w.has('remove'), [parsePortTarget(target, proto, w.has('src') ? 'src' : 'dst')], w.has('force'));
+      return true;
+    }
+    case 'ether': {
+      const w = flags(cmd, rest, ['dst', 'src', 'remove', 'force']);
+      apply(!w.has('remove'), [[parseMacTarget(target, w.has('dst') ? 'dst' : 'src')]], w.has('force'));
+      return true;
+    }
+    case 'list':
+      noArgs();
+      io.stdout.write(formatRules(f.maps.rules().map((r) => ({ ...r, interface: f.iface }))));
+      return true;
+    case 'stats':
+      noArgs();
+      io.stdout.write(`${formatStats({ ...f.maps.stats(), interface: f.iface })}\n`);
+      return true;
+    case 'help':
+    case '?':
+      io.stdout.write(PROMPT_HELP);
+      return true;
+    case 'quit':
+    case 'exit':
+      noArgs();
+      return false;
+    default:
+      throw new InvalidArgumentError(`unknown command '${cmd}'; type help`);
   }
 }
 
@@ -298,35 +467,62 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
     'no-ssh-guard': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
-  if (values.help) return printHelp(io, HELP);
+  if (values.help) return printHelp(io, verbHelp('run'));
   const iface = one('run', positionals, 'an interface');
-  const mode = option('run', () => parseMode(values.mode ?? 'native'));
-  const policy = option('run', () => parsePolicy(values.policy ?? 'deny'));
-  const every = option('run', () => parseDuration(values.interval ?? '5s'));
+  const mode = values.mode === undefined ? undefined : option('run', () => parseMode(values.mode!));
+  const policy = values.policy === undefined ? undefined : option('run', () => parsePolicy(values.policy!));
+  const every = interval('run', '--interval', values.interval ?? '5s');
   requireInterface(iface);
-  if (loadedInterfaces().includes(iface)) throw new FilterError(`xdp-filter is already loaded on ${iface}; unload it first`, 'EEXIST');
+  requireNotLoaded(iface);
   if (values.pin) requireBpffs();
-  const f = loadFilter(iface, { mode, policy, initialRules: guardRules(policy, values['no-ssh-guard'], io) });
+  const effective = policy ?? keptState(iface)?.policy ?? 'deny';
+  const f = loadFilter(iface, { ...(mode ? { mode } : {}), ...(policy ? { policy } : {}), initialRules: guardRules(iface, effective, values['no-ssh-guard'], io) });
+  let failed = 0;
   try {
     if (values.pin) pinFilter(f);
-    io.stdout.write(`xdp-filter attached to ${iface} (${mode} mode, ${policy} policy). Type help for commands.\n`);
-    const timer = setInterval(() => io.stdout.write(`\n${formatStats({ ...f.maps.stats(), interface: iface })}\n`), every);
-    const rl = createInterface({ input: io.stdin, output: io.stdout, prompt: 'xdp-filter> ', terminal: Boolean((io.stdin as { isTTY?: boolean }).isTTY) });
+    // Piped commands get answers only: no prompt, no banner mixed into their output.
+    const terminal = Boolean((io.stdin as { isTTY?: boolean }).isTTY);
+    if (terminal) io.stdout.write(`xdp-filter attached to ${iface} ${loadedLine(f, f.collection.programs.xdp_filter?.id ?? 0)}. Type help for commands.\n`);
+    const rl = createInterface({ input: io.stdin, output: io.stdout, prompt: 'xdp-filter> ', terminal });
+    const timer = setInterval(() => {
+      const block = `${formatStats({ ...f.maps.stats(), interface: iface })}\n`;
+      if (!terminal) {
+        io.stdout.write(block);
+        return;
+      }
+      // Over the half-typed line, then the prompt and what was typed again below.
+      clearLine(io.stdout, 0);
+      cursorTo(io.stdout, 0);
+      io.stdout.write(block);
+      rl.prompt(true);
+    }, every);
     await untilSignal(
       (signal) =>
         new Promise<void>((resolve) => {
           signal.addEventListener('abort', () => rl.close(), { once: true });
           rl.on('line', (line) => {
-            if (!promptCommand(line, f, io)) rl.close();
-            else rl.prompt();
+            let more = true;
+            try {
+              more = promptCommand(line, f, io);
+            } catch (err) {
+              failed++;
+              io.stderr.write(`error: ${(err as Error).message}\n`);
+            }
+            if (!more) rl.close();
+            else if (terminal) rl.prompt();
           });
           rl.on('close', resolve);
-          rl.prompt();
+          if (terminal) rl.prompt();
         }),
     );
     clearInterval(timer);
     io.stdout.write(`\nFinal statistics:\n${formatStats({ ...f.maps.stats(), interface: iface })}\n`);
     io.stdout.write(values.pin ? `xdp-filter stays loaded on ${iface} (pinned); \`tsbpf xdp-filter unload ${iface}\` removes it\n` : `xdp-filter detached from ${iface}\n`);
+    // A script fed through a pipe learns that one of its commands failed.
+    if (!terminal && failed > 0) {
+      io.stderr.write(`tsbpf xdp-filter run: ${plural(failed, 'command')} failed\n`);
+      return 1;
+    }
   } finally {
     closeLoaded(f);
   }
@@ -339,21 +535,34 @@ const VERBS: Record<string, (argv: string[], io: CommandIO) => Promise<number>> 
   block: (a, io) => block(a, io, false),
   unblock: (a, io) => block(a, io, true),
   port,
+  ether,
   list,
   stats,
   status: statusCmd,
   run,
 };
 
+/** The verb named exactly, or the only one the word is a prefix of. */
+function findVerb(word: string): string {
+  if (VERBS[word]) return word;
+  const matches = Object.keys(VERBS).filter((v) => v.startsWith(word));
+  if (matches.length === 1) return matches[0]!;
+  if (matches.length > 1) throw new UsageError(`xdp-filter: '${word}' is ambiguous (${matches.join(', ')})`);
+  throw new UsageError(`xdp-filter: unknown command '${word}'`);
+}
+
 export const command: Command = {
   name: 'xdp-filter',
-  summary: 'XDP firewall: block addresses, prefixes and ports, with pinned state',
+  summary: 'XDP firewall: block addresses, prefixes, ports and MACs, with pinned state',
   help: HELP,
   async run(argv: string[], io: CommandIO): Promise<number> {
     const [verb, ...rest] = argv;
-    if (verb === undefined || verb === '--help' || verb === '-h' || verb === 'help') return printHelp(io, HELP);
-    const fn = VERBS[verb];
-    if (!fn) throw new UsageError(`xdp-filter: unknown command '${verb}'`);
+    if (verb === undefined) {
+      io.stderr.write(HELP);
+      return 2;
+    }
+    if (verb === '--help' || verb === '-h' || verb === 'help') return printHelp(io, HELP);
+    const fn = VERBS[findVerb(verb)]!;
     return fn(rest, io);
   },
 };

@@ -1,13 +1,15 @@
 // `tsbpf gen`'s core: a BPF object in, the text of a typed TypeScript module out.
 import { createHash } from 'node:crypto';
 import type { Btf } from '../btf/btf.js';
+import { resolveType } from '../btf/query.js';
+import { CollectionSpec } from '../object/spec.js';
 import { MapType } from '../sys/types.js';
 import { codecArrows, codecFunctions, enumText, HELPERS, interfaceText, readerName, tsType, writerName, type HelperUse } from './emit-codec.js';
 import { cTypeString } from './ctype.js';
 import { GenError } from './errors.js';
 import { layoutSize, LayoutBuilder, type Decl, type Layout } from './layout.js';
 import { camelCase, memberNames, NameScope, pascalCase, RESERVED_GLOBALS, stringLiteral } from './names.js';
-import { readObjectInfo, type MapInfo, type ObjectInfo, type VariableInfo } from './object-info.js';
+import { objectInfo, type MapInfo, type ObjectInfo, type VariableInfo } from './spec-info.js';
 
 /** Objects up to this size are embedded (base64) in the module by default. */
 export const EMBED_LIMIT = 4 * 1024 * 1024;
@@ -94,7 +96,7 @@ interface VarPlan {
 
 /** Generates the module text for an object. */
 export function generateModule(opts: GenerateOptions): string {
-  const info = readObjectInfo(opts.object, opts.objectFile);
+  const info = objectInfo(CollectionSpec.fromBuffer(opts.object, { name: opts.objectFile }), opts.objectFile);
   return new ModuleWriter(opts, info).write();
 }
 
@@ -234,6 +236,14 @@ class ModuleWriter {
       }
       if (target.record !== undefined) throw new GenError(`--type ${spec}: map ${mapName} already has a record type`);
       target.record = codec;
+    }
+    // A buffer whose definition names its records' type (`__type(value, struct event)`).
+    for (const b of buffers) {
+      if (b.record !== undefined || b.info.valueType === undefined) continue;
+      const t = resolveType(this.#btf, b.info.valueType);
+      if (t.kind !== 'STRUCT' && t.kind !== 'UNION') continue;
+      b.record = this.#root(this.#builder.layoutOf(b.info.valueType, t.name !== '' ? t.name : `${b.info.name}_record`), pascalCase(`${b.info.name}_record`));
+      b.record.exported = true;
     }
     // One buffer and one plain type: they belong together.
     const unbound = buffers.filter((b) => b.record === undefined);

@@ -1,6 +1,7 @@
 // The loader side of generated modules: a CollectionSpec from the object's bytes, constants set
 // by name, then the Collection whose maps, programs and variables the typed parts wrap.
 import { Collection } from '../collection.js';
+import { bytes } from '../codec/bytes.js';
 import type { OffsetCodec } from '../codec/codec.js';
 import { InvalidArgumentError } from '../errors.js';
 import { Map } from '../map.js';
@@ -55,7 +56,14 @@ export interface LoadedCollection {
 }
 
 
-export function loadCollection(o: ObjectSpec, options: { pinPath?: string | undefined; btfPath?: string | undefined }): LoadedCollection {
+/**
+ * `rawValues`: maps whose value size the caller set, so the generated value codec no longer
+ * fits: their values are raw bytes of the new size.
+ */
+export function loadCollection(
+  o: ObjectSpec,
+  options: { pinPath?: string | undefined; btfPath?: string | undefined; rawValues?: ReadonlySet<string> },
+): LoadedCollection {
   const { spec } = o;
   const what = spec.source ?? 'object';
   const collection = spec.load({ ...(options.pinPath !== undefined ? { pinPath: options.pinPath } : {}), ...(options.btfPath !== undefined ? { kernelBtf: options.btfPath } : {}) });
@@ -68,8 +76,9 @@ export function loadCollection(o: ObjectSpec, options: { pinPath?: string | unde
   return {
     collection,
     map,
-    typedMap<K, V>(name: string, key: OffsetCodec<K> | undefined, value: OffsetCodec<unknown>): Map<K, V> {
+    typedMap<K, V>(name: string, key: OffsetCodec<K> | undefined, generated: OffsetCodec<unknown>): Map<K, V> {
       const m = map(name);
+      const value = options.rawValues?.has(name) === true && generated.size !== m.valueSize ? bytes(m.valueSize, `value of map ${name}`) : generated;
       if (key !== undefined && key.size !== m.keySize) throw new InvalidArgumentError(`map ${name}: the generated key codec is ${key.size} bytes, the map's keys ${m.keySize}; regenerate the module`);
       if (value.size !== m.valueSize) throw new InvalidArgumentError(`map ${name}: the generated value codec is ${value.size} bytes, the map's values ${m.valueSize}; regenerate the module`);
       // A second fd on the same map, owned by the view: the collection's maps keep their BTF codecs.

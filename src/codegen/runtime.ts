@@ -12,6 +12,7 @@ import type { Link } from '../link/link.js';
 import { PerfReader, type PerfReaderOptions } from '../perf/reader.js';
 import type { Program, TestRunOptions, TestRunResult } from '../program.js';
 import { RingBufReader, type RingBufReaderOptions } from '../ringbuf/reader.js';
+import { resizeMap } from '../object/resize.js';
 import { BloomFilterMap, KeyedMap, PerCpuMap, QueueMap, type RawMap } from './runtime-maps.js';
 import { loadCollection, openSpec, type Collection, type LoadedCollection, type ObjectSpec } from './runtime-object.js';
 
@@ -40,6 +41,11 @@ export interface LoadOptions<Config, MapName extends string = string, ProgramNam
   programs?: readonly ProgramName[];
   /** Sizes of maps, set before they are created: entries, or bytes for ring buffers. */
   maxEntries?: Partial<Record<MapName, number>>;
+  /**
+   * Value sizes of maps, set before they are created, for objects that leave them to user space
+   * (a stack map's depth). A map given a size here holds raw bytes (Uint8Array) of that size.
+   */
+  valueSize?: Partial<Record<MapName, number>>;
   /**
    * The object to load instead of the module's own: its path, or its bytes. For the same source
    * built elsewhere, such as beside the sources when the module runs compiled from another
@@ -206,9 +212,10 @@ export async function loadObject<Config, MapName extends string, ProgramName ext
   const object = objectSource(source, options.object);
   const spec = openSpec(object.bytes(), object.file);
   const selected = selectPrograms(spec, names, options.programs);
-  setMaxEntries(spec, names, options.maxEntries);
+  setSizes(spec, names, 'maxEntries', options.maxEntries);
+  const resized = setSizes(spec, names, 'valueSize', options.valueSize);
   prepare(spec);
-  const loaded = loadCollection(spec, { pinPath: options.pinPath, btfPath: options.btfPath });
+  const loaded = loadCollection(spec, { pinPath: options.pinPath, btfPath: options.btfPath, rawValues: resized });
   return new ObjectLoader(loaded, object.file, names, selected);
 }
 
@@ -225,16 +232,25 @@ function selectPrograms(o: ObjectSpec, names: NameTable, wanted: readonly string
   return new Set(all.filter((prop) => keep.has(names.programs[prop]!)));
 }
 
-function setMaxEntries(o: ObjectSpec, names: NameTable, sizes: Partial<Record<string, number>> | undefined): void {
-  if (sizes === undefined) return;
+/** Applies `maxEntries` or `valueSize` load options; returns the object's names of the maps set. */
+function setSizes(o: ObjectSpec, names: NameTable, option: 'maxEntries' | 'valueSize', sizes: Partial<Record<string, number>> | undefined): Set<string> {
+  const set = new Set<string>();
+  if (sizes === undefined) return set;
   for (const [prop, n] of Object.entries(sizes)) {
     if (n === undefined) continue;
-    if (!Object.hasOwn(names.maps, prop)) throw new InvalidArgumentError(`maxEntries: ${prop} is not a map of this object (it has: ${Object.keys(names.maps).join(', ') || 'none'})`);
-    if (!Number.isInteger(n) || n <= 0 || n > 0xffffffff) throw new InvalidArgumentError(`maxEntries.${prop}: ${n} is not a size (a positive 32-bit integer)`);
-    const m = o.spec.maps[names.maps[prop]!];
-    if (m === undefined) throw new InvalidArgumentError(`${o.spec.source ?? 'object'}: no map ${names.maps[prop]}; regenerate the module`);
-    m.maxEntries = n;
+    if (!Object.hasOwn(names.maps, prop)) throw new InvalidArgumentError(`${option}: ${prop} is not a map of this object (it has: ${Object.keys(names.maps).join(', ') || 'none'})`);
+    if (!Number.isInteger(n) || n <= 0 || n > 0xffffffff) throw new InvalidArgumentError(`${option}.${prop}: ${n} is not a size (a positive 32-bit integer)`);
+    const name = names.maps[prop]!;
+    if (o.spec.maps[name] === undefined) throw new InvalidArgumentError(`${o.spec.source ?? 'object'}: no map ${name}; regenerate the module`);
+    try {
+      resizeMap(o.spec, name, { [option]: n });
+    } catch (err) {
+      if (err instanceof InvalidArgumentError) throw new InvalidArgumentError(`${option}.${prop}: ${err.message}`);
+      throw err;
+    }
+    set.add(name);
   }
+  return set;
 }
 
 /** Builds a loaded object's typed parts; owns what they open until close(). */

@@ -301,6 +301,8 @@ export async function compileFile(sourcePath: string, options: CompileOptions = 
     const base = basename(sourcePath).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     const rename = (text: string): string => text.replace(new RegExp(`(^|\\n|In file included from )${base}:`, 'g'), (_m, pre: string) => `${pre}${shown}:`);
     if (cc.code !== 0) throw new CompileError(options.diagnosticName ?? sourcePath, rename(cc.stderr));
+    // clang succeeds without output when the input is no source it compiles (an object, say).
+    if (!existsSync(out)) throw new CompileError(shown, `clang produced no object from ${shown}: is it C source?`);
     const st = await run(strip, ['-g', out]);
     if (st.code !== 0) throw new GenError(`llvm-strip -g ${sourcePath}: ${st.stderr.trim()}`, 'EIO');
     return {

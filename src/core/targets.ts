@@ -1,6 +1,6 @@
 // The BTF that CO-RE relocations are resolved against: the running kernel's vmlinux and module
 // BTF, or one custom BTF that replaces them. Candidates are found by essential name.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import type { Btf } from '../btf/btf.js';
 import { join } from 'node:path';
 import { KERNEL_BTF_DIR } from '../btf/kernel.js';
@@ -12,6 +12,7 @@ import { SHT } from '../elf/constants.js';
 import { ElfFile } from '../elf/file.js';
 import { kindsCompatible } from './compat.js';
 import { RawNameIndex } from './names.js';
+import { readRegularFile } from '../sys/readfile.js';
 
 /** A BTF types are resolved in: vmlinux, a kernel module, or a custom file. */
 export interface TargetBtf {
@@ -34,12 +35,9 @@ export function readBtfFile(path: string): Btf {
   return readTargetFile(path).btf;
 }
 
+// A FileError names the path and carries the errno of what went wrong (ENOENT, EISDIR...).
 function readBytes(path: string): Uint8Array {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new BtfError('ENOENT', `cannot read ${path}: ${(err as Error).message}`, { cause: err });
-  }
+  return readRegularFile(path);
 }
 
 /** The BTF blob of a raw BTF file or of an ELF object's `.BTF` section. */

@@ -5,6 +5,7 @@ import { accessSync, closeSync, constants, existsSync, openSync, readdirSync, re
 import { arch } from 'node:os';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { EM, ElfError, parseElf, PT, SHN, STT, type ElfFile, type ElfSymbol } from '../elf/index.js';
+import { FileError, readRegularFile } from '../sys/readfile.js';
 import { TargetNotFoundError } from './errors.js';
 
 const CACHE_PATH = '/etc/ld.so.cache';
@@ -131,18 +132,37 @@ export function resolveLibrary(name: string): string {
   throw new TargetNotFoundError('library', name, `not in ${CACHE_PATH}, ldconfig -p, or ${[...multiarchDirs(), ...LIBRARY_DIRS].join(', ')}`);
 }
 
+// The first executable ELF file of that name on PATH. Wrapper scripts (pyenv and asdf shims,
+// for instance) hold no probes or symbols: a later ELF of the same name is what they run in the
+// common case. With only scripts on PATH, the first script, for elfOf to say what it is.
 function onPath(name: string): string | undefined {
+  let script: string | undefined;
   for (const dir of (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(delimiter)) {
     if (!dir) continue;
     const p = join(dir, name);
     try {
       accessSync(p, constants.X_OK);
-      if (statSync(p).isFile()) return p;
+      if (!statSync(p).isFile()) continue;
+      if (isElf(p)) return p;
+      script ??= p;
     } catch {
       // Not here.
     }
   }
-  return undefined;
+  return script;
+}
+
+function isElf(path: string): boolean {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const h = Buffer.alloc(4);
+    return readSync(fd, h, 0, 4, 0) === 4 && h.readUInt32BE(0) === 0x7f454c46;
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 /**
@@ -186,12 +206,25 @@ export function addressToOffset(elf: ElfFile, address: bigint): number | undefin
 
 const parsed = new Map<string, { mtimeMs: number; elf: ElfFile }>();
 
+/** Refuses a file without the ELF magic, saying what it is when it is a script. */
+function notElf(path: string, bytes: Uint8Array): void {
+  if (bytes.length >= 4 && bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46) return;
+  if (bytes[0] === 0x23 && bytes[1] === 0x21) {
+    const end = bytes.indexOf(0x0a);
+    const line = Buffer.from(bytes.subarray(0, end < 0 ? Math.min(bytes.length, 128) : Math.min(end, 128))).toString('utf8');
+    throw new FileError('ENOEXEC', path, `is a script (${line.trim()}), not an ELF binary; give the program it runs`);
+  }
+  throw new FileError('ENOEXEC', path, 'is not an ELF file');
+}
+
 /** The parsed ELF file at `path`, kept while the file is unchanged. */
 export function elfOf(path: string): ElfFile {
   const st = statSync(path);
   const hit = parsed.get(path);
   if (hit && hit.mtimeMs === st.mtimeMs) return hit.elf;
-  const elf = parseElf(new Uint8Array(readFileSync(path)));
+  const bytes = readRegularFile(path);
+  notElf(path, bytes);
+  const elf = parseElf(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   parsed.set(path, { mtimeMs: st.mtimeMs, elf });
   return elf;
 }
@@ -203,6 +236,7 @@ export function symbolOffset(path: string, symbol: string): number {
     elf = elfOf(path);
   } catch (err) {
     if (err instanceof ElfError) throw new TargetNotFoundError('symbol', `${symbol} in ${path}`, `not an ELF file: ${err.message}`, { cause: err });
+    if (err instanceof FileError && err.code === 'ENOEXEC') throw new TargetNotFoundError('symbol', `${symbol} in ${path}`, err.reason, { cause: err });
     throw err;
   }
   const sym = findSymbol(elf, symbol);

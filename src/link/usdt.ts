@@ -9,6 +9,7 @@ import { keepAlive, native } from '../sys/native.js';
 import { mapInfo } from '../sys/info.js';
 import { Cmd, MapType, ProgramType } from '../sys/types.js';
 import { requireType, type AttachableProgram } from './attachable.js';
+import { FileError } from '../sys/readfile.js';
 import { addressToOffset, elfOf, resolveBinary } from './binaries.js';
 import { TargetNotFoundError } from './errors.js';
 import { Link } from './link.js';
@@ -65,6 +66,7 @@ export function usdtSites(path: string): UsdtSite[] {
     elf = elfOf(file);
   } catch (err) {
     if (err instanceof ElfError) throw new TargetNotFoundError('USDT probe', `in ${file}`, err.message, { cause: err });
+    if (err instanceof FileError && err.code === 'ENOEXEC') throw new TargetNotFoundError('USDT probe', `in ${file}`, err.reason, { cause: err });
     throw err;
   }
   const notes = elf.section('.note.stapsdt');
@@ -131,18 +133,18 @@ const REGISTER_OFFSETS = new Map<string, number>(X86_64_REGS.flatMap(([off, name
 /** The pt_regs offset of an x86-64 register name ('eax', 'r8', ...). */
 function registerOffset(register: string, spec: string): number {
   // A RIP-relative address counts from the instruction after the probe, not from its ip.
-  if (register === 'rip' || register === 'eip' || register === 'ip') throw new NotSupportedError('USDT argument', `an address relative to %${register} in '${spec}'`);
+  if (register === 'rip' || register === 'eip' || register === 'ip') throw new NotSupportedError('USDT argument', `an address relative to %${register} in '${spec}'`, { by: 'tsbpf' });
   const off = REGISTER_OFFSETS.get(register);
-  if (off === undefined) throw new NotSupportedError('USDT argument', `register %${register} in '${spec}'`);
+  if (off === undefined) throw new NotSupportedError('USDT argument', `register %${register} in '${spec}'`, { by: 'tsbpf' });
   // The high-byte registers sit 8 bits up in their word: no bit shift here reads them.
-  if (/^[abcd]h$/.test(register)) throw new NotSupportedError('USDT argument', `high-byte register %${register} in '${spec}'`);
+  if (/^[abcd]h$/.test(register)) throw new NotSupportedError('USDT argument', `high-byte register %${register} in '${spec}'`, { by: 'tsbpf' });
   return off;
 }
 
 /** Parses one probe's argument specification ('-4@%eax 8@-8(%rbp) 4@$5'): x86-64 only. */
 export function parseUsdtArgs(text: string): UsdtArg[] {
   const words = text.trim() === '' ? [] : text.trim().split(/\s+/);
-  if (words.length > MAX_ARGS) throw new NotSupportedError('USDT probe', `${words.length} arguments (at most ${MAX_ARGS})`);
+  if (words.length > MAX_ARGS) throw new NotSupportedError('USDT probe', `${words.length} arguments (at most ${MAX_ARGS})`, { by: 'tsbpf' });
   return words.map((w) => {
     const m = /^(-?)(1|2|4|8)@(.+)$/.exec(w) ?? /^()()(.+)$/.exec(w);
     if (m === null) throw new InvalidArgumentError(`bad USDT argument '${w}'`);
@@ -160,7 +162,7 @@ export function parseUsdtArgs(text: string): UsdtArg[] {
       registerOffset(r[2]!, w);
       return { kind: 'deref', size, signed: signed || m[2] === '', register: r[2]!, offset: r[1] === undefined ? 0n : parseBig(r[1]) };
     }
-    throw new NotSupportedError('USDT argument', `location '${loc}' in '${w}' (register, constant and register+offset are supported)`);
+    throw new NotSupportedError('USDT argument', `location '${loc}' in '${w}' (register, constant and register+offset are supported)`, { by: 'tsbpf' });
   });
 }
 
@@ -233,7 +235,7 @@ export function attachUsdt(opts: UsdtOptions): Link {
   const target = `${file}:${opts.provider}:${opts.name}${opts.pid !== undefined ? ` pid ${opts.pid}` : ''}`;
   const sites = usdtSites(file).filter((s) => s.provider === opts.provider && s.name === opts.name);
   if (sites.length === 0) throw new TargetNotFoundError('USDT probe', `${opts.provider}:${opts.name} in ${file}`);
-  if (process.arch !== 'x64' && opts.specs !== undefined) throw new NotSupportedError('USDT arguments', `argument locations on ${process.arch}`);
+  if (process.arch !== 'x64' && opts.specs !== undefined) throw new NotSupportedError('USDT arguments', `argument locations on ${process.arch}`, { by: 'tsbpf' });
   // Every site's arguments are understood before anything is attached.
   const specs = opts.specs !== undefined ? sites.map((s) => encodeUsdtSpec(parseUsdtArgs(s.args), opts.cookie ?? 0n)) : [];
   const shape = opts.specs !== undefined ? arrayShape(opts.specs) : undefined;

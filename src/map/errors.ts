@@ -31,3 +31,16 @@ export class IterationAbortedError extends TsbpfError {
     );
   }
 }
+
+/**
+ * BPF_MAP_CREATE refused an attribute: the kernel only says EINVAL, `fault` says which attribute
+ * and why, from the kernel's rules for the map type.
+ */
+export class MapCreateError extends BpfError {
+  readonly fault: string;
+  constructor(errno: number, context: string, fault: string, options?: { cause?: unknown }) {
+    super('BPF_MAP_CREATE', errno, context, options);
+    this.fault = fault;
+    this.message += `: ${fault}`;
+  }
+}

@@ -117,13 +117,16 @@ export class ProgramLoadError extends BpfError {
   }
 }
 
-/** A program of an object needs a kernel feature this kernel lacks (fentry without trampolines, ...). */
+/**
+ * A program of an object needs a feature this kernel lacks (fentry without trampolines, ...),
+ * or one tsbpf does not have yet (`by`).
+ */
 export class ProgramNotSupportedError extends NotSupportedError {
   readonly program: string;
   readonly section: string;
 
-  constructor(program: string, section: string, feature: string, detail?: string) {
-    super(feature, `${detail ?? 'no details'} (program ${program} in section ${section})`);
+  constructor(program: string, section: string, feature: string, detail?: string, options: { by?: 'kernel' | 'tsbpf' } = {}) {
+    super(feature, `${detail ?? 'no details'} (program ${program} in section ${section})`, options);
     this.program = program;
     this.section = section;
   }

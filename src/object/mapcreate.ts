@@ -31,6 +31,7 @@ export const NO_BTF = new Set<MapType>([
   MapType.PROG_ARRAY,
   MapType.RINGBUF,
   MapType.USER_RINGBUF,
+  MapType.ARENA,
 ]);
 
 /** The BTF codec of a key or value type, when it has the size the map says. */

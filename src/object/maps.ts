@@ -4,7 +4,7 @@ import { sizeOf } from '../btf/query.js';
 import type { BtfMember, BtfType } from '../btf/types.js';
 import { MapType } from '../sys/types.js';
 import { ObjectError } from './errors.js';
-import type { MapSpec, PinType } from './types.js';
+import type { LoadProblem, MapSpec, PinType } from './types.js';
 
 const MAX_DEPTH = 32;
 
@@ -17,13 +17,26 @@ function resolve(btf: Btf, id: number): BtfType {
   return t;
 }
 
-/** `__uint(name, value)` is `int (*name)[value]`: the value is the array's length. */
+/**
+ * An integer attribute: `__uint(name, value)` is `int (*name)[value]`, the array's length;
+ * `__ulong(name, value)` is a member whose type is an enum of one value, for 64-bit values.
+ */
+function longMember(btf: Btf, m: BtfMember, map: string): bigint {
+  const t = resolve(btf, m.type);
+  if ((t.kind === 'ENUM' || t.kind === 'ENUM64') && t.values.length === 1) {
+    const v = BigInt(t.values[0]!.value);
+    return t.kind === 'ENUM' && !t.signed ? BigInt.asUintN(32, v) : BigInt.asUintN(64, v);
+  }
+  const a = t.kind === 'PTR' ? resolve(btf, t.type) : undefined;
+  if (a?.kind !== 'ARRAY') throw new ObjectError(`attribute ${m.name} is neither a __uint() (a pointer to an array) nor a __ulong() (an enum of one value)`, { map, section: '.maps' });
+  return BigInt(a.nelems);
+}
+
+/** An attribute the kernel takes as 32 bits. */
 function uintMember(btf: Btf, m: BtfMember, map: string): number {
-  const p = resolve(btf, m.type);
-  if (p.kind !== 'PTR') throw new ObjectError(`attribute ${m.name} is not a __uint() (a pointer to an array)`, { map, section: '.maps' });
-  const a = resolve(btf, p.type);
-  if (a.kind !== 'ARRAY') throw new ObjectError(`attribute ${m.name} is not a __uint() (a pointer to an array)`, { map, section: '.maps' });
-  return a.nelems;
+  const v = longMember(btf, m, map);
+  if (v > 0xffffffffn) throw new ObjectError(`attribute ${m.name} is ${v}, more than 32 bits`, { map, section: '.maps' });
+  return Number(v);
 }
 
 /** `__type(name, T)` is `T *name`: the pointed-to type. */
@@ -88,7 +101,7 @@ export function parseBtfMapDefinition(btf: Btf, name: string, typeId: number, in
         valueSize = uintMember(btf, m, name);
         break;
       case 'map_extra':
-        spec.mapExtra = BigInt(uintMember(btf, m, name));
+        spec.mapExtra = longMember(btf, m, name);
         break;
       case 'pinning': {
         if (inner) throw new ObjectError('the inner map of a map-in-map cannot be pinned', { map: name, section: '.maps' });
@@ -143,9 +156,15 @@ export function parseBtfMapDefinition(btf: Btf, name: string, typeId: number, in
   if ((spec.type === MapType.ARRAY_OF_MAPS || spec.type === MapType.HASH_OF_MAPS) && spec.innerMap === undefined) {
     throw new ObjectError('a map of maps needs an inner map definition (__array(values, ...))', { map: name, section: '.maps' });
   }
+  // bpf2go-style objects name their records' type as a buffer map's value (`__type(value,
+  // struct event)`), which the kernel does not take as a size: as cilium/ebpf, keep the type
+  // (code generation types the records with it) and give the kernel the sizes it wants.
   if (spec.type === MapType.PERF_EVENT_ARRAY) {
     if (spec.keySize === 0) spec.keySize = 4;
-    if (spec.valueSize === 0) spec.valueSize = 4;
+    spec.valueSize = 4;
+  } else if (spec.type === MapType.RINGBUF || spec.type === MapType.USER_RINGBUF || spec.type === MapType.ARENA) {
+    spec.keySize = 0;
+    spec.valueSize = 0;
   }
   return { spec, ...(valuesOffset !== undefined ? { valuesOffset } : {}) };
 }
@@ -161,24 +180,63 @@ function checkSize(btf: Btf, t: BtfType, given: number | undefined, what: string
   return size;
 }
 
-const LEGACY_FIELDS = ['type', 'keySize', 'valueSize', 'maxEntries', 'flags', 'innerMapIdx', 'numaNode'] as const;
+/**
+ * The words of a legacy definition: libbpf's `struct bpf_map_def` has the first five;
+ * iproute2's `struct bpf_elf_map` (tc objects) adds id, pinning, inner_id and inner_idx.
+ */
+const LEGACY_FIELDS = ['type', 'keySize', 'valueSize', 'maxEntries', 'flags', 'id', 'pinning', 'innerId', 'innerIdx'] as const;
 
-/** `struct bpf_map_def` entries of the legacy `maps` section, at their symbols' offsets. */
-export function parseLegacyMaps(data: Uint8Array, littleEndian: boolean, symbols: readonly { name: string; offset: number }[]): MapSpec[] {
+/** iproute2's pinning values: PIN_GLOBAL_NS maps live in <bpffs>/tc/globals, shared by every object. */
+const PIN_NONE = 0;
+const PIN_OBJECT_NS = 1;
+const PIN_GLOBAL_NS = 2;
+
+/** What of iproute2's definition tsbpf cannot do, or fields nobody defines that are not zero. */
+function legacyProblem(f: Record<(typeof LEGACY_FIELDS)[number], number>, unknownNonZero: number | undefined): LoadProblem | undefined {
+  if (unknownNonZero !== undefined) {
+    return { code: 'EINVAL', message: `the definition has a non-zero field at byte ${unknownNonZero}, beyond iproute2's struct bpf_elf_map (36 bytes): unknown to tsbpf and to libbpf` };
+  }
+  if (f.pinning === PIN_OBJECT_NS) {
+    return { code: 'ENOTSUP', message: "iproute2's pinning PIN_OBJECT_NS (1), a directory per object, is not supported by tsbpf (PIN_GLOBAL_NS is)" };
+  }
+  if (f.pinning !== PIN_NONE && f.pinning !== PIN_GLOBAL_NS) {
+    return { code: 'ENOTSUP', message: `pinning ${f.pinning} (iproute2's custom pinning through /etc/iproute2/bpf_pinning) is not supported by tsbpf` };
+  }
+  if (f.innerId !== 0 || f.innerIdx !== 0) {
+    return { code: 'ENOTSUP', message: `iproute2's map-in-map fields (inner_id ${f.innerId}, inner_idx ${f.innerIdx}) are not supported by tsbpf; declare the map in .maps with __array(values, ...)` };
+  }
+  return undefined;
+}
+
+/** A map definition's symbol in the legacy `maps` section; `size` is its st_size (0: unknown). */
+export interface LegacyMapSymbol {
+  readonly name: string;
+  readonly offset: number;
+  readonly size: number;
+}
+
+/**
+ * `struct bpf_map_def` entries of the legacy `maps` section, each at its symbol's offset and as
+ * long as its symbol says: objects linked together may hold definitions of different sizes.
+ * Only symbols without a size share the section evenly, as compilers that gave none did.
+ */
+export function parseLegacyMaps(data: Uint8Array, littleEndian: boolean, symbols: readonly LegacyMapSymbol[]): MapSpec[] {
   if (symbols.length === 0) return [];
   if (data.length === 0) throw new ObjectError('the maps section has symbols but no data', { section: 'maps' });
-  const defSize = Math.floor(data.length / symbols.length);
-  if (defSize < 4 * 5 || data.length % symbols.length !== 0 || defSize % 4 !== 0) {
-    throw new ObjectError(`cannot divide ${data.length} bytes among ${symbols.length} map definitions`, { section: 'maps' });
-  }
+  const evenSize = Math.floor(data.length / symbols.length);
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  return symbols.map(({ name, offset }) => {
-    if (offset % defSize !== 0 || offset + defSize > data.length) throw new ObjectError(`map definition at offset ${offset} is misplaced`, { section: 'maps', map: name });
-    const f: Record<(typeof LEGACY_FIELDS)[number], number> = { type: 0, keySize: 0, valueSize: 0, maxEntries: 0, flags: 0, innerMapIdx: 0, numaNode: 0 };
-    for (let i = 0; i < LEGACY_FIELDS.length && i * 4 < defSize; i++) f[LEGACY_FIELDS[i]!] = view.getUint32(offset + i * 4, littleEndian);
-    for (let o = LEGACY_FIELDS.length * 4; o < defSize; o++) {
-      if (data[offset + o] !== 0) throw new ObjectError(`map definition has ${defSize} bytes with unknown non-zero fields`, { section: 'maps', map: name }, 'ENOTSUP');
+  return symbols.map(({ name, offset, size }) => {
+    const defSize = size > 0 ? size : evenSize;
+    if (size === 0 && (data.length % symbols.length !== 0 || offset % evenSize !== 0)) {
+      throw new ObjectError(`cannot divide ${data.length} bytes among ${symbols.length} map definitions without sizes`, { section: 'maps', map: name });
     }
+    if (defSize < 4 * 5 || defSize % 4 !== 0) throw new ObjectError(`a map definition of ${defSize} bytes is not a struct bpf_map_def`, { section: 'maps', map: name });
+    if (offset < 0 || offset + defSize > data.length) throw new ObjectError(`map definition at offset ${offset} is misplaced`, { section: 'maps', map: name });
+    const f: Record<(typeof LEGACY_FIELDS)[number], number> = { type: 0, keySize: 0, valueSize: 0, maxEntries: 0, flags: 0, id: 0, pinning: 0, innerId: 0, innerIdx: 0 };
+    for (let i = 0; i < LEGACY_FIELDS.length && i * 4 < defSize; i++) f[LEGACY_FIELDS[i]!] = view.getUint32(offset + i * 4, littleEndian);
+    let unknownNonZero: number | undefined;
+    for (let o = LEGACY_FIELDS.length * 4; o < defSize && unknownNonZero === undefined; o++) if (data[offset + o] !== 0) unknownNonZero = o;
+    const problem = legacyProblem(f, unknownNonZero);
     return {
       name,
       type: f.type as MapType,
@@ -186,11 +244,11 @@ export function parseLegacyMaps(data: Uint8Array, littleEndian: boolean, symbols
       valueSize: f.valueSize,
       maxEntries: f.maxEntries,
       flags: f.flags,
-      ...(f.numaNode !== 0 ? { numaNode: f.numaNode } : {}),
-      pinning: 'none',
+      pinning: f.pinning === PIN_GLOBAL_NS ? 'globalNs' : 'none',
       mapExtra: 0n,
       values: [],
       freeze: false,
+      ...(problem !== undefined ? { problem } : {}),
     } satisfies MapSpec;
   });
 }

@@ -17,7 +17,7 @@ import type { Btf } from '../btf/btf.js';
 import { parseBtfExt, type BtfExt } from '../btf/ext.js';
 import { fixupDatasecs } from '../btf/fixup.js';
 import { parseBtf } from '../btf/parse.js';
-import { sizeOf } from '../btf/query.js';
+import { alignOf, sizeOf } from '../btf/query.js';
 import type { BtfType } from '../btf/types.js';
 import { EM, ET, SHF, SHN, SHT, STB, STT, STV } from '../elf/constants.js';
 import { ElfFile, type ElfSection, type ElfSymbol } from '../elf/file.js';
@@ -25,7 +25,7 @@ import { MapFlags, MapType, ProgramType } from '../sys/types.js';
 import { asObjectError, ObjectError } from './errors.js';
 import { parseBtfMapDefinition, parseLegacyMaps } from './maps.js';
 import { parseSectionName } from './sections.js';
-import type { ExternSpec, InternalMapKind, MapSpec, ProgramInstruction, ProgramSpec } from './types.js';
+import type { ExternSpec, InternalMapKind, LoadProblem, MapSpec, ProgramInstruction, ProgramSpec } from './types.js';
 
 export interface ReadResult {
   readonly littleEndian: boolean;
@@ -57,6 +57,8 @@ interface Func {
   readonly endSlot: number;
   readonly bind: number;
   insns: ProgramInstruction[];
+  /** Why it cannot be a program of its own, found when the object was read. */
+  ownProblem?: LoadProblem;
 }
 
 interface CodeSection {
@@ -102,6 +104,8 @@ class ObjectReader {
   readonly #externs: Record<string, ExternSpec> = {};
   readonly #code = new Map<number, CodeSection>();
   readonly #funcsByLabel = new Map<string, Func>();
+  /** Symbols the object uses but does not define (a link input): what loading a user of one fails with. */
+  readonly #undefined = new Map<string, LoadProblem>();
 
   constructor(bytes: Uint8Array, file: string | undefined) {
     this.#file = file;
@@ -259,7 +263,7 @@ class ObjectReader {
     if (s === undefined) return;
     const syms = this.#symbols
       .filter((x) => x.sectionIndex === s.index && x.type !== STT.SECTION && x.type !== STT.FILE && x.name !== '')
-      .map((x) => ({ name: x.name, offset: Number(x.value) }))
+      .map((x) => ({ name: x.name, offset: Number(x.value), size: Number(x.size) }))
       .sort((a, b) => a.offset - b.offset);
     for (const spec of parseLegacyMaps(this.#elf.sectionData(s), this.#le, syms)) {
       this.#addMap(spec, LEGACY_MAPS_SECTION);
@@ -280,12 +284,16 @@ class ObjectReader {
     };
     const kconfig = this.#datasec(KCONFIG_SECTION);
     if (kconfig !== undefined) {
-      let offset = 0;
-      for (const v of kconfig.vars) {
+      const entries = kconfig.vars.map((v) => {
         const variable = btf.type(v.type);
         if (variable.kind !== 'VAR') throw this.#error(`DATASEC entry is a ${variable.kind}, not a VAR`, { section: KCONFIG_SECTION });
-        const size = sizeOf(btf, variable.type);
-        const align = Math.min(8, size & -size || 1);
+        return { v, variable, size: sizeOf(btf, variable.type), align: alignOf(btf, variable.type) };
+      });
+      // libbpf's layout, which the programs' offsets into the map follow: largest alignment
+      // first, then smallest size, then by name.
+      entries.sort((a, b) => b.align - a.align || a.size - b.size || (a.variable.name < b.variable.name ? -1 : a.variable.name > b.variable.name ? 1 : 0));
+      let offset = 0;
+      for (const { v, variable, size, align } of entries) {
         offset = Math.ceil(offset / align) * align;
         this.#externs[variable.name] = { name: variable.name, kind: 'kconfig', weak: weak.has(variable.name), typeId: variable.id, offset, size };
         variable.linkage = 'global';
@@ -293,6 +301,8 @@ class ObjectReader {
         v.size = size;
         offset += size;
       }
+      // The kernel takes a DATASEC's variables in the order of their offsets.
+      kconfig.vars.sort((a, b) => a.offset - b.offset);
       kconfig.size = offset;
       if (offset > 0) {
         const spec: MapSpec = {
@@ -320,8 +330,7 @@ class ObjectReader {
         if (t.kind === 'FUNC') {
           this.#externs[t.name] = { name: t.name, kind: 'kfunc', weak: weak.has(t.name), typeId: t.id };
           t.linkage = 'static';
-          const proto = btf.type(t.type);
-          if (proto.kind === 'FUNC_PROTO') proto.params.forEach((p, i) => p.name === '' && p.type !== 0 && (p.name = `arg${i}`));
+          nameParams(btf, t.type);
           v.type = btf.add({ kind: 'VAR', name: t.name, type: int(), linkage: 'global' });
           v.size = 4;
         } else if (t.kind === 'VAR') {
@@ -338,6 +347,17 @@ class ObjectReader {
         offset += v.size;
       }
       ksyms.size = offset;
+    }
+    // What is left extern another object defines (a link input). The kernel takes no extern
+    // linkage; the programs that use these cannot load, but the rest can with this BTF.
+    // A FUNC's parameters need names, which a declaration may not give.
+    for (const t of btf.types()) {
+      if (t.kind === 'FUNC' && t.linkage === 'extern') {
+        t.linkage = 'static';
+        nameParams(btf, t.type);
+      } else if (t.kind === 'VAR' && t.linkage === 'extern') {
+        t.linkage = 'global';
+      }
     }
   }
 
@@ -393,10 +413,12 @@ class ObjectReader {
       if (funcs.length > 0 && start < funcs[funcs.length - 1]!.endSlot) {
         throw this.#error('functions overlap', { section: s.name, symbol: sym.name });
       }
+      const f: Func = { label: sym.name, symbol: sym.name, section: s, startSlot: start, endSlot: end, bind: sym.bind, insns: [] };
+      // libbpf refuses such an object outright; it can still be read, and its function called.
       if (s.name !== TEXT_SECTION && sym.bind === STB.LOCAL) {
-        throw this.#error('a static function in a program section is not supported (programs must be global)', { section: s.name, symbol: sym.name }, 'ENOTSUP');
+        f.ownProblem = { code: 'ENOTSUP', message: 'a static function in a program section is not a program (make it global to load it as one)' };
       }
-      funcs.push({ label: sym.name, symbol: sym.name, section: s, startSlot: start, endSlot: end, bind: sym.bind, insns: [] });
+      funcs.push(f);
     }
     for (const f of funcs) {
       if (this.#funcsByLabel.has(f.label)) f.label = `${f.symbol}@${s.name}`;
@@ -511,7 +533,14 @@ class ObjectReader {
   #relocateExtern(insn: ProgramInstruction, sym: ElfSymbol, isCall: boolean, here: string): void {
     const ext = this.#externs[sym.name];
     if (ext === undefined) {
-      throw this.#error('reference to an undefined symbol that is neither __kconfig nor __ksym (or the object has no BTF)', { section: here, symbol: sym.name });
+      // A link input: another object defines it. Only the programs that reach it cannot load.
+      const what = isCall ? `calls ${sym.name}()` : `refers to ${sym.name}`;
+      this.#undefined.set(sym.name, {
+        code: 'ENOENT',
+        message: `${what}, which this object does not define: link it with the object that does (bpftool gen object), or declare it __ksym or __kconfig if the kernel provides it`,
+      });
+      insn.reference = sym.name;
+      return;
     }
     if (isCall) {
       if (ext.kind !== 'kfunc') throw this.#error(`call of ${ext.kind} extern, which is not a function`, { section: here, symbol: sym.name });
@@ -584,7 +613,7 @@ class ObjectReader {
       if (code.section.name === TEXT_SECTION) continue;
       const info = parseSectionName(code.section.name);
       for (const f of code.funcs) {
-        const instructions = this.#link(f);
+        const { instructions, problem } = this.#link(f);
         out[f.symbol] = {
           name: f.symbol,
           sectionName: code.section.name,
@@ -597,31 +626,55 @@ class ObjectReader {
           instructions,
           license,
           kernelVersion,
+          ...(problem !== undefined ? { problem } : {}),
         };
       }
     }
     return out;
   }
 
-  /** The program's instructions followed by every function it reaches, offsets resolved. */
-  #link(main: Func): ProgramInstruction[] {
-    const order: Func[] = [main];
-    const seen = new Set<Func>(order);
-    for (let i = 0; i < order.length; i++) {
-      for (const insn of order[i]!.insns) {
-        if (insn.reference === undefined || !(isFunctionCall(insn) || isFunctionReference(insn))) continue;
+  /**
+   * The program's instructions followed by every function it reaches, offsets resolved. As
+   * libbpf does, a function is appended where it is first called and its own callees follow it
+   * at once (depth-first, in call order), so the layout, and the tag, are libbpf's.
+   */
+  #link(main: Func): { instructions: ProgramInstruction[]; problem?: LoadProblem } {
+    const problems: LoadProblem[] = main.ownProblem !== undefined ? [main.ownProblem] : [];
+    const order: Func[] = [];
+    const seen = new Set<Func>([main]);
+    // Each frame is a function and the index of its next instruction to scan.
+    const stack: { f: Func; next: number }[] = [{ f: main, next: 0 }];
+    while (stack.length > 0) {
+      const frame = stack[stack.length - 1]!;
+      if (frame.next === 0) order.push(frame.f);
+      let callee: Func | undefined;
+      while (callee === undefined && frame.next < frame.f.insns.length) {
+        const insn = frame.f.insns[frame.next++]!;
+        if (insn.reference === undefined) continue;
+        const undef = this.#undefined.get(insn.reference);
+        if (undef !== undefined) {
+          if (!problems.includes(undef)) problems.push(undef);
+          continue;
+        }
+        if (!(isFunctionCall(insn) || isFunctionReference(insn))) continue;
         const f = this.#funcsByLabel.get(insn.reference);
         if (f === undefined) throw this.#error(`call of unknown function ${insn.reference}`, { program: main.symbol });
-        if (!seen.has(f)) {
-          seen.add(f);
-          order.push(f);
-        }
+        if (!seen.has(f)) callee = f;
       }
+      if (callee === undefined) {
+        stack.pop();
+        continue;
+      }
+      seen.add(callee);
+      stack.push({ f: callee, next: 0 });
     }
     // The program's own function belongs to it alone; subprograms are copied into each caller.
     const out: ProgramInstruction[] = main.insns.slice();
     for (let i = 1; i < order.length; i++) for (const insn of order[i]!.insns) out.push(copyInstruction(insn));
-    return resolveCalls(out);
+    const instructions = resolveCalls(out, this.#undefined);
+    if (problems.length === 0) return { instructions };
+    const problem = problems.length === 1 ? problems[0]! : { code: problems[0]!.code, message: problems.map((p) => p.message).join('; ') };
+    return { instructions, problem };
   }
 
   #variables(): VariableInit[] {
@@ -667,6 +720,12 @@ function copyInstruction(i: ProgramInstruction): ProgramInstruction {
   return c;
 }
 
+/** Names a prototype's unnamed parameters `arg<i>`, as the kernel wants of a FUNC's. */
+function nameParams(btf: Btf, protoId: number): void {
+  const proto = btf.type(protoId);
+  if (proto.kind === 'FUNC_PROTO') proto.params.forEach((p, i) => p.name === '' && p.type !== 0 && (p.name = `arg${i}`));
+}
+
 function skipMods(btf: Btf, id: number): BtfType {
   let t = btf.type(id);
   for (let i = 0; i < 32 && (t.kind === 'CONST' || t.kind === 'VOLATILE' || t.kind === 'RESTRICT' || t.kind === 'TYPE_TAG' || t.kind === 'TYPEDEF'); i++) t = btf.type(t.type);
@@ -675,9 +734,10 @@ function skipMods(btf: Btf, id: number): BtfType {
 
 /**
  * Sets the offsets of bpf-to-bpf calls and function references from their `reference` to the
- * instruction whose `symbol` it names. Returns the same array.
+ * instruction whose `symbol` it names, leaving alone those to symbols in `undefinedSymbols` (a
+ * link input's). Returns the same array.
  */
-export function resolveCalls<T extends ProgramInstruction>(insns: T[]): T[] {
+export function resolveCalls<T extends ProgramInstruction>(insns: T[], undefinedSymbols?: ReadonlyMap<string, unknown>): T[] {
   const starts = new Map<string, number>();
   let slot = 0;
   for (const insn of insns) {
@@ -687,7 +747,7 @@ export function resolveCalls<T extends ProgramInstruction>(insns: T[]): T[] {
   slot = 0;
   for (const insn of insns) {
     const size = insn.opcode === BPF_LD_IMM64 ? 2 : 1;
-    if (insn.reference !== undefined && (isFunctionCall(insn) || isFunctionReference(insn))) {
+    if (insn.reference !== undefined && (isFunctionCall(insn) || isFunctionReference(insn)) && undefinedSymbols?.has(insn.reference) !== true) {
       const target = starts.get(insn.reference);
       if (target === undefined) throw new ObjectError(`call of function ${insn.reference}, which is not among the program's instructions`);
       insn.imm = target - slot - 1;

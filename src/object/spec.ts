@@ -1,9 +1,9 @@
 // CollectionSpec: everything a BPF object declares, as data that can be inspected and changed
 // before it is loaded.
-import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Btf } from '../btf/btf.js';
 import { InvalidArgumentError } from '../errors.js';
+import { FileError, readRegularFile } from '../sys/readfile.js';
 import type { Collection, CollectionLoadOptions, RelocatedProgram } from '../collection.js';
 import { loadCollection, relocateCollection } from '../collection.js';
 import { ObjectError } from './errors.js';
@@ -60,10 +60,10 @@ export class CollectionSpec {
   static fromFile(path: string, options: ReadObjectOptions = {}): CollectionSpec {
     let bytes: Uint8Array;
     try {
-      bytes = readFileSync(path);
+      bytes = readRegularFile(path);
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
-      throw new ObjectError(`cannot read: ${(err as Error).message}`, { file: path, cause: err }, code);
+      if (!(err instanceof FileError)) throw err;
+      throw new ObjectError(`cannot read: ${err.reason}`, { file: path, cause: err }, err.code);
     }
     return CollectionSpec.fromBuffer(bytes, { name: options.name ?? basename(path) });
   }

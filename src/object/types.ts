@@ -5,14 +5,28 @@ import type { CoreRelocation } from '../core/relocate.js';
 import type { AttachType, MapType, ProgramType } from '../sys/types.js';
 import type { AttachBtfKind } from './sections.js';
 
-/** `LIBBPF_PIN_BY_NAME` maps are pinned as `<pinPath>/<name>` and reused from there. */
-export type PinType = 'none' | 'byName';
+/**
+ * `byName` (libbpf's LIBBPF_PIN_BY_NAME) maps are pinned as `<pinPath>/<name>` and reused from
+ * there; `globalNs` (iproute2's PIN_GLOBAL_NS) ones likewise in `<globalNsPinPath>/<name>`,
+ * /sys/fs/bpf/tc/globals as tc has them.
+ */
+export type PinType = 'none' | 'byName' | 'globalNs';
 
 /** What a global data or kconfig map holds. */
 export type InternalMapKind = 'data' | 'rodata' | 'bss' | 'kconfig';
 
 /** A value given before load: raw bytes, or a program or map of the collection by name. */
 export type MapEntryValue = Uint8Array | { readonly program: string } | { readonly map: string };
+
+/**
+ * Why a map or program cannot be loaded as the object has it, found when the object was read.
+ * Reading goes on (the rest of the object can be inspected, and loaded without it); loading it
+ * fails with this message and code (an errno name, as TsbpfError.code).
+ */
+export interface LoadProblem {
+  readonly code: string;
+  readonly message: string;
+}
 
 /** One element written into a map after it is created. */
 export interface MapEntry {
@@ -47,6 +61,8 @@ export interface MapSpec {
   internal?: InternalMapKind;
   /** Freeze after writing `values` (read-only data), so the verifier can trust its contents. */
   freeze: boolean;
+  /** Set when the definition cannot be loaded as it is; creating the map fails with it. */
+  problem?: LoadProblem;
 }
 
 /** bpf_line_info of an instruction, with offsets into the object's BTF string section. */
@@ -91,6 +107,8 @@ export interface ProgramSpec {
   instructions: ProgramInstruction[];
   license: string;
   kernelVersion: number;
+  /** Set when the program cannot be loaded as it is (delete it to load the rest); load fails with it. */
+  problem?: LoadProblem;
 }
 
 /** An `extern` the object needs from the kernel. */

@@ -67,8 +67,37 @@ function load(): Native {
   return createRequire(import.meta.url)(nativeAddonPath()) as Native;
 }
 
-/** The addon, loaded once on first use. */
-export const native: Native = load();
+type NativeMethod = Exclude<keyof Native, 'constants'>;
+
+/** Every function of the addon (a test checks the list against the addon). */
+export const NATIVE_METHODS: readonly NativeMethod[] = [
+  'bpf', 'bpfBound', 'perfEventOpen', 'ioctl', 'close', 'mmap', 'munmap', 'pollStart', 'pollStop', 'pollRef',
+  'setsockopt', 'setrlimit', 'addressOf', 'socket', 'bind', 'send', 'recv', 'read', 'dup',
+];
+
+let addon: Native | undefined;
+
+/** The addon itself, loaded (dlopen) the first time it is needed. */
+export function loadNative(): Native {
+  if (addon === undefined) {
+    addon = load();
+    // From now on every method is the addon's own function: no stub stays on the call path.
+    for (const name of NATIVE_METHODS) (native as unknown as Record<string, unknown>)[name] = addon[name];
+  }
+  return addon;
+}
+
+/**
+ * The addon's functions. The addon loads on the first system call, not on import, so a command
+ * that makes none (help, reading an object file) does not pay for it. Until then each method
+ * is a stub that loads the addon and calls through.
+ */
+export const native: Native = {
+  get constants() {
+    return loadNative().constants;
+  },
+  ...(Object.fromEntries(NATIVE_METHODS.map((name) => [name, (...args: unknown[]) => (loadNative()[name] as (...a: unknown[]) => unknown)(...args)])) as Omit<Native, 'constants'>),
+};
 
 /** The value last given to keepAlive(): a store the optimiser cannot drop. */
 const kept: { value: unknown } = { value: undefined };

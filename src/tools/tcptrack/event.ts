@@ -1,9 +1,8 @@
 // The records of tcptrack.bpf.c and how they are shown: a live table or JSON lines.
-import { errnoName } from '../../sys/errno.js';
 import { formatAddress, type Family } from '../common/net.js';
 
-/** struct event of tcptrack.bpf.c (112 bytes); the generated eventCodec has the same layout. */
-export const EVENT_SIZE = 112;
+/** struct event of tcptrack.bpf.c (120 bytes); the generated eventCodec has the same layout. */
+export const EVENT_SIZE = 120;
 
 export type EventKind = 'connect' | 'accept' | 'close';
 export type Outcome = 'established' | 'refused' | 'timeout' | 'failed' | 'closed';
@@ -22,6 +21,8 @@ export interface ConnEvent {
   tid: number;
   uid: number;
   comm: string;
+  /** The inode number of the socket's network namespace. */
+  netns: number;
   family: Family;
   /** The initiating end: the local end of outbound connections, the peer of inbound ones. */
   saddr: string;
@@ -125,6 +126,7 @@ export function decodeEventAt(view: DataView, bytes: Uint8Array, offset: number,
     tid: view.getUint32(o + 44, true),
     uid: view.getUint32(o + 48, true),
     comm: inbound && pid === 0 ? UNKNOWN_COMM : comms.get(pid, bytes, o + 96, 16, () => cstr(bytes, o + 96, 16)),
+    netns: view.getUint32(o + 112, true),
     family,
     saddr: inbound ? remote : local,
     sport: inbound ? remotePort : localPort,
@@ -156,7 +158,7 @@ export function monotonicOffsetMs(): number {
 }
 
 /** The keys of a JSON event line, in order; close events add CLOSE_KEYS. */
-export const JSON_KEYS = ['time', 'pid', 'tid', 'uid', 'comm', 'family', 'saddr', 'sport', 'daddr', 'dport', 'direction', 'event', 'state', 'latencyMs'] as const;
+export const JSON_KEYS = ['time', 'pid', 'tid', 'uid', 'comm', 'netns', 'family', 'saddr', 'sport', 'daddr', 'dport', 'direction', 'event', 'state', 'latencyMs'] as const;
 export const CLOSE_KEYS = ['durationMs', 'txBytes', 'rxBytes'] as const;
 
 export type EventJson = Record<(typeof JSON_KEYS)[number], string | number | null> & Partial<Record<(typeof CLOSE_KEYS)[number], number>>;
@@ -169,6 +171,7 @@ export function eventJson(e: ConnEvent): EventJson {
     tid: e.tid,
     uid: e.uid,
     comm: e.comm,
+    netns: e.netns,
     family: e.family,
     saddr: e.saddr,
     sport: e.sport,
@@ -214,8 +217,6 @@ class SecondCache {
 }
 
 const isoSeconds = new SecondCache((d) => d.toISOString().slice(0, 19));
-const two = (n: number): string => (n < 10 ? `0${n}` : String(n));
-const localSeconds = new SecondCache((d) => `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`);
 
 /** Printable ASCII without quote or backslash goes into JSON as it is. */
 const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
@@ -229,7 +230,7 @@ function jsonString(s: string): string {
  * JSON.stringify(eventJson(e)), built without the intermediate object.
  */
 export function eventJsonLine(e: ConnEvent): string {
-  const head = `{"time":"${isoSeconds.at(e.timeMs)}Z","pid":${e.pid},"tid":${e.tid},"uid":${e.uid},"comm":${jsonString(e.comm)},"family":${e.family},"saddr":"${e.saddr}","sport":${e.sport},"daddr":"${e.daddr}","dport":${e.dport},"direction":"${e.direction}","event":"${e.event}","state":"${e.state}","latencyMs":${e.latencyMs === null ? 'null' : round3(e.latencyMs)}`;
+  const head = `{"time":"${isoSeconds.at(e.timeMs)}Z","pid":${e.pid},"tid":${e.tid},"uid":${e.uid},"comm":${jsonString(e.comm)},"netns":${e.netns},"family":${e.family},"saddr":"${e.saddr}","sport":${e.sport},"daddr":"${e.daddr}","dport":${e.dport},"direction":"${e.direction}","event":"${e.event}","state":"${e.state}","latencyMs":${e.latencyMs === null ? 'null' : round3(e.latencyMs)}`;
   if (e.event !== 'close') return `${head}}`;
   return `${head},"durationMs":${round3(e.durationMs ?? 0)},"txBytes":${e.txBytes ?? 0},"rxBytes":${e.rxBytes ?? 0}}`;
 }
@@ -239,31 +240,10 @@ export function endpoint(addr: string, port: number, family: Family): string {
   return family === 6 ? `[${addr}]:${port}` : `${addr}:${port}`;
 }
 
-const COLUMNS = { time: 12, pid: 7, comm: 16, source: 26, destination: 26, latency: 8 } as const;
-
-export const TABLE_HEADER = `${'TIME'.padEnd(COLUMNS.time)} ${'PID'.padStart(COLUMNS.pid)} ${'COMM'.padEnd(COLUMNS.comm)} ${'SOURCE'.padEnd(COLUMNS.source)} ${'DESTINATION'.padEnd(COLUMNS.destination)} ${'LAT(ms)'.padStart(COLUMNS.latency)} STATE`;
-
 /** 1023 B, 1.5 KiB, 2.0 MiB, 1.1 GiB */
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
   if (n < 1024 * 1024 * 1024) return `${(n / 1024 / 1024).toFixed(1)} MiB`;
   return `${(n / 1024 / 1024 / 1024).toFixed(1)} GiB`;
-}
-
-/** The STATE column: the outcome, "accepted", or what a close carried. */
-function stateText(e: ConnEvent): string {
-  if (e.event === 'accept') return 'accepted';
-  if (e.event === 'close') return `closed${e.direction === 'in' ? ' (in)' : ''} after ${((e.durationMs ?? 0) / 1000).toFixed(3)}s, tx ${formatBytes(e.txBytes ?? 0)}, rx ${formatBytes(e.rxBytes ?? 0)}`;
-  if (e.state === 'failed' && e.error !== 0) return `failed (${errnoName(e.error)})`;
-  return e.state;
-}
-
-/** One row of the live table. */
-export function tableRow(e: ConnEvent): string {
-  const pid = e.pid === 0 ? '-' : String(e.pid);
-  const lat = e.latencyMs === null ? '-' : e.latencyMs.toFixed(3);
-  const src = endpoint(e.saddr, e.sport, e.family);
-  const dst = endpoint(e.daddr, e.dport, e.family);
-  return `${localSeconds.at(e.timeMs).padEnd(COLUMNS.time)} ${pid.padStart(COLUMNS.pid)} ${e.comm.padEnd(COLUMNS.comm)} ${src.padEnd(COLUMNS.source)} ${dst.padEnd(COLUMNS.destination)} ${lat.padStart(COLUMNS.latency)} ${stateText(e)}`;
 }

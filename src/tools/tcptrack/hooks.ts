@@ -24,8 +24,8 @@ export const OBJECT_PATH = join(packageRoot(), 'src', 'tools', 'tcptrack', 'tcpt
 type ProgramName = keyof TcptrackPrograms;
 
 /**
- * The ring buffer's size: about 35,000 records, a second of a busy host's connections and
- * closes, for when the reader does not get a CPU for a while.
+ * The ring buffer's size: about 32,000 records (128 bytes with their header), a second of a
+ * busy host's connections and closes, for when the reader does not get a CPU for a while.
  */
 export const RING_BYTES = 4 * 1024 * 1024;
 
@@ -74,10 +74,23 @@ export const kernelProbes: HookProbes = {
     }
   },
   fexit() {
-    if (haveFentry()) return undefined;
-    return `fentry/fexit are not supported${probeFentry().detail ? ` (${probeFentry().detail})` : ''}`;
+    return haveFentry() ? undefined : fexitUnavailable(probeFentry().detail);
   },
 };
+
+/**
+ * Why the connect exits are not used, from the fentry probe's detail. tcptrack has checked its
+ * privileges before it plans, so an EPERM here is the kernel refusing the program type to
+ * everyone (fentry/fexit attach through ftrace trampolines, which the kernel does not allow),
+ * not a missing capability: the message says so, and what is missed without them.
+ */
+export function fexitUnavailable(detail: string | undefined): string {
+  const missed = 'connects that fail before their SYN (no route, no local port) are not reported';
+  if (detail !== undefined && /\bEPERM\b/.test(detail)) {
+    return `fentry/fexit need ftrace (BPF trampolines), which this kernel does not allow: it refuses to load them even with CAP_BPF and CAP_SYS_ADMIN (EPERM here is the kernel's answer to the program type, not a missing privilege); ${missed}`;
+  }
+  return `fentry/fexit are not supported${detail ? ` (${detail})` : ''}; ${missed}`;
+}
 
 /** The hooks to try first: the best of each kind the probes allow, accept hooks only for `accept`. */
 export function planHooks(probes: HookProbes = kernelProbes, wants: { accept: boolean } = { accept: true }): HookPlan {
@@ -239,6 +252,9 @@ function firstLine(s: string): string {
 /** "tp_btf/inet_sock_set_state, tracepoint/syscalls/sys_exit_accept4, ..." */
 export function describePlan(plan: HookPlan): string[] {
   const lines = [`hooks: ${plan.use.map((h) => HOOKS[h].section).join(', ')}`];
-  for (const s of plan.skipped) lines.push(`not used: ${HOOKS[s.hook].section}: ${s.reason}`);
+  // Hooks left out for one reason share a line.
+  const byReason = new Map<string, string[]>();
+  for (const s of plan.skipped) byReason.set(s.reason, [...(byReason.get(s.reason) ?? []), HOOKS[s.hook].section]);
+  for (const [reason, sections] of byReason) lines.push(`not used: ${sections.join(', ')}: ${reason}`);
   return lines;
 }

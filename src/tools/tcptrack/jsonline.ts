@@ -18,7 +18,7 @@ const DURATION_KEY = ascii(',"durationMs":');
 const TX_KEY = ascii(',"txBytes":');
 const RX_KEY = ascii(',"rxBytes":');
 
-/** `Z","pid":..,"tid":..,"uid":..,"comm":"..","family":..,"saddr":"` of one task. */
+/** `Z","pid":..,"tid":..,"uid":..,"comm":"..","netns":..,"family":..,"saddr":"` of one task in one namespace. */
 interface TaskText {
   tid: number;
   pid: number;
@@ -28,6 +28,7 @@ interface TaskText {
   c1: number;
   c2: number;
   c3: number;
+  netns: number;
   family: number;
   /** Whether the task is unknown (an inbound connection nobody accepted yet). */
   unknown: boolean;
@@ -139,10 +140,11 @@ export class EventJsonWriter {
     const c1 = view.getUint32(o + 100, true);
     const c2 = view.getUint32(o + 104, true);
     const c3 = view.getUint32(o + 108, true);
+    const netns = view.getUint32(o + 112, true);
     const unknown = direction === 1 && pid === 0;
     const slot = (tid ^ (tid >>> 12)) & (CACHE_SLOTS - 1);
     const hit = this.#tasks[slot];
-    if (hit !== undefined && hit.tid === tid && hit.pid === pid && hit.uid === uid && hit.c0 === c0 && hit.c1 === c1 && hit.c2 === c2 && hit.c3 === c3 && hit.family === family && hit.unknown === unknown) return hit.text;
+    if (hit !== undefined && hit.tid === tid && hit.pid === pid && hit.uid === uid && hit.c0 === c0 && hit.c1 === c1 && hit.c2 === c2 && hit.c3 === c3 && hit.netns === netns && hit.family === family && hit.unknown === unknown) return hit.text;
     let comm: string | null = UNKNOWN_COMM;
     if (!unknown) {
       let end = o + 96;
@@ -153,8 +155,8 @@ export class EventJsonWriter {
         if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) comm = null;
       }
     }
-    const text = comm === null ? null : ascii(`Z","pid":${pid},"tid":${tid},"uid":${uid},"comm":"${comm}","family":${family},"saddr":"`);
-    this.#tasks[slot] = { tid, pid, uid, c0, c1, c2, c3, family, unknown, text };
+    const text = comm === null ? null : ascii(`Z","pid":${pid},"tid":${tid},"uid":${uid},"comm":"${comm}","netns":${netns},"family":${family},"saddr":"`);
+    this.#tasks[slot] = { tid, pid, uid, c0, c1, c2, c3, netns, family, unknown, text };
     return text;
   }
 

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, statSync, statfsSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { TsbpfError } from '../../errors.js';
 import { UsageError } from '../../cli/command.js';
-import { parseDuration } from '../common/duration.js';
+import { formatDuration, MAX_TIMER_MS, parseDuration } from '../common/duration.js';
 import { parsePortList } from '../common/net.js';
 import type { TrackerConfig } from './hooks.js';
 
@@ -17,7 +17,10 @@ export const MAX_PORTS = 16;
  */
 export const DRAIN_INTERVAL_MS = 25;
 
-export type OutputFormat = 'table' | 'json';
+/** table: a row per event; life: a row per closed connection (bcc's tcplife); json: JSON lines. */
+export type OutputFormat = 'table' | 'life' | 'json';
+
+export const OUTPUT_FORMATS: readonly OutputFormat[] = ['table', 'life', 'json'];
 
 export interface TcptrackOptions {
   /** Only connections of this process (inbound: of the accepting process). */
@@ -29,6 +32,11 @@ export interface TcptrackOptions {
   family?: 4 | 6;
   /** Only tasks in this cgroup v2 directory (not its descendants). */
   cgroup?: string;
+  /**
+   * Only sockets of this network namespace: its inode number, a name under /run/netns, or the
+   * path of a namespace file (/proc/PID/ns/net).
+   */
+  netns?: number | string;
   /** Print only the statistics at the end. */
   countOnly?: boolean;
   /** Stop after this many milliseconds. */
@@ -40,40 +48,51 @@ export interface TcptrackOptions {
   /** Include close events, with duration and bytes. */
   close?: boolean;
   output?: OutputFormat;
+  /** Tables: every column (NETNS too), addresses never shortened, whatever the terminal's width. */
+  wide?: boolean;
+  /** Tables: remote addresses by their DNS names (reverse lookups, each row waiting a second at most). */
+  dns?: boolean;
   verbose?: boolean;
   /** Rows per section of the statistics. */
   top?: number;
 }
 
 /** Options with every default filled in and the filters checked against the system. */
-export interface ResolvedOptions extends Required<Omit<TcptrackOptions, 'pid' | 'uid' | 'family' | 'cgroup' | 'durationMs' | 'maxEvents'>> {
+export interface ResolvedOptions extends Required<Omit<TcptrackOptions, 'pid' | 'uid' | 'family' | 'cgroup' | 'netns' | 'durationMs' | 'maxEvents'>> {
   pid: number | undefined;
   uid: number | undefined;
   family: 4 | 6 | undefined;
   cgroup: string | undefined;
   /** The cgroup's id: the inode number of its directory. */
   cgroupId: bigint | undefined;
+  /** The network namespace's inode number. */
+  netns: number | undefined;
   durationMs: number | undefined;
   maxEvents: number | undefined;
 }
 
 const CGROUP2_SUPER_MAGIC = 0x63677270;
+const NSFS_MAGIC = 0x6e736673;
+/** Where `ip netns add NAME` mounts its namespaces. */
+export const NETNS_RUN_DIR = '/run/netns';
 const CGROUP_ROOT = '/sys/fs/cgroup';
 
 function positiveInt(what: string, s: string, max = 0xffffffff): number {
-  if (!/^\d+$/.test(s) || Number(s) < 1 || Number(s) > max) throw new UsageError(`invalid ${what} '${s}' (a whole number from 1 to ${max})`);
+  if (/^-\d/.test(s)) throw new UsageError(`${what}: must be positive, got '${s}'`);
+  if (!/^\d+$/.test(s) || Number(s) < 1 || Number(s) > max) throw new UsageError(`${what}: invalid value '${s}' (a whole number from 1 to ${max})`);
   return Number(s);
 }
 
 /** -p PID */
 export function parsePid(s: string): number {
-  return positiveInt('pid', s, 0x3fffffff);
+  return positiveInt('-p', s, 0x3fffffff);
 }
 
 /** -u UID or a user name from /etc/passwd. */
 export function parseUid(s: string, passwd = '/etc/passwd'): number {
+  if (/^-\d/.test(s)) throw new UsageError(`-u: a uid is not negative, got '${s}'`);
   if (/^\d+$/.test(s)) {
-    if (Number(s) > 0xfffffffe) throw new UsageError(`invalid uid '${s}'`);
+    if (Number(s) > 0xfffffffe) throw new UsageError(`-u: invalid uid '${s}'`);
     return Number(s);
   }
   let text = '';
@@ -113,11 +132,12 @@ export function parseMaxEvents(s: string): number {
   return positiveInt('-n', s, Number.MAX_SAFE_INTEGER);
 }
 
+/** -t TIME, by the parser every duration option shares: at most MAX_TIMER_MS (24.8 days). */
 export function parseDurationOption(s: string): number {
   try {
-    return parseDuration(s);
+    return parseDuration(s, { name: '-t' });
   } catch (err) {
-    throw new UsageError(`-t: ${(err as Error).message}`);
+    throw new UsageError((err as Error).message);
   }
 }
 
@@ -146,6 +166,23 @@ export function resolveCgroup(path: string): { path: string; id: bigint } {
   return { path: found, id: st.ino };
 }
 
+/**
+ * --netns: an inode number as it is, or the inode number of a namespace file: a name under
+ * /run/netns (`ip netns add NAME`), or a path (/proc/PID/ns/net).
+ */
+export function resolveNetns(s: string, runDir = NETNS_RUN_DIR): number {
+  if (/^-\d/.test(s)) throw new UsageError(`--netns: an inode number is not negative, got '${s}'`);
+  if (/^\d+$/.test(s)) {
+    if (Number(s) < 1 || Number(s) > 0xffffffff) throw new UsageError(`--netns: invalid inode number '${s}'`);
+    return Number(s);
+  }
+  if (s === '' || s === '.' || s === '..') throw new UsageError('--netns needs a namespace name, path or inode number');
+  const path = s.includes('/') ? s : join(runDir, s);
+  if (!existsSync(path)) throw new TsbpfError('ENOENT', `no network namespace '${s}'${s.includes('/') ? '' : ` in ${runDir}`}`);
+  if (Number(statfsSync(path).type) !== NSFS_MAGIC) throw new TsbpfError('EINVAL', `${path} is not a namespace file (like /proc/PID/ns/net or ${runDir}/NAME)`);
+  return Number(statSync(path).ino);
+}
+
 /** Throws unless /proc/<pid> exists. */
 export function checkPid(pid: number, proc = '/proc'): void {
   if (!existsSync(join(proc, String(pid)))) throw new TsbpfError('ESRCH', `no process with pid ${pid}`);
@@ -163,10 +200,19 @@ export function resolveOptions(o: TcptrackOptions): ResolvedOptions {
   for (const p of ports) if (!Number.isInteger(p) || p < 1 || p > 65535) throw new UsageError(`invalid port ${p} (1-65535)`);
   if (o.family !== undefined && o.family !== 4 && o.family !== 6) throw new UsageError(`invalid family ${String(o.family)} (4 or 6)`);
   const cgroup = o.cgroup === undefined ? undefined : resolveCgroup(o.cgroup);
+  let netns: number | undefined;
+  if (typeof o.netns === 'string') netns = resolveNetns(o.netns);
+  else if (o.netns !== undefined) {
+    if (!Number.isInteger(o.netns) || o.netns < 1 || o.netns > 0xffffffff) throw new UsageError(`invalid network namespace inode ${o.netns}`);
+    netns = o.netns;
+  }
   if (o.durationMs !== undefined && !(o.durationMs > 0)) throw new UsageError(`invalid duration ${o.durationMs} ms`);
+  // A longer timer would fire at once (Node takes it for 1 ms).
+  if (o.durationMs !== undefined && o.durationMs > MAX_TIMER_MS) throw new UsageError(`duration ${o.durationMs} ms is too long: the longest is ${formatDuration(MAX_TIMER_MS)}`);
   if (o.maxEvents !== undefined && !(Number.isInteger(o.maxEvents) && o.maxEvents > 0)) throw new UsageError(`invalid event count ${o.maxEvents}`);
   const output = o.output ?? 'table';
-  if (output !== 'table' && output !== 'json') throw new UsageError(`invalid output format '${String(output)}' (table or json)`);
+  if (!OUTPUT_FORMATS.includes(output)) throw new UsageError(`invalid output format '${String(output)}' (${OUTPUT_FORMATS.join(', ')})`);
+  if (o.dns === true && output === 'json') throw new UsageError('-d names addresses in the tables; JSON lines keep the addresses');
   return {
     pid: o.pid,
     uid: o.uid,
@@ -174,12 +220,16 @@ export function resolveOptions(o: TcptrackOptions): ResolvedOptions {
     family: o.family,
     cgroup: cgroup?.path,
     cgroupId: cgroup?.id,
+    netns,
     countOnly: o.countOnly ?? false,
     durationMs: o.durationMs,
     maxEvents: o.maxEvents,
     accept: o.accept ?? false,
-    close: o.close ?? false,
+    // A row per closed connection needs the close events.
+    close: (o.close ?? false) || output === 'life',
     output,
+    wide: o.wide ?? false,
+    dns: o.dns ?? false,
     verbose: o.verbose ?? false,
     top: o.top ?? 10,
   };
@@ -198,6 +248,7 @@ export function trackerConfig(o: ResolvedOptions): TrackerConfig {
     include_close: o.close ? 1 : 0,
     count_only: o.countOnly ? 1 : 0,
     target_cgroup: o.cgroupId ?? 0n,
+    target_netns: o.netns ?? 0,
     nports: o.ports.length,
     ports: ports as TrackerConfig['ports'],
     timer_reader: 1,

@@ -1,17 +1,32 @@
 // tcptrack's user side: loads and attaches the tracker, prints events as they come, and at the
 // end (a signal, -t, -n, or stdout closing) detaches everything and prints the statistics.
 import { Map as BpfMap } from '../../map.js';
+import { formatDuration } from '../common/duration.js';
 import { RingBufReader } from '../../ringbuf/reader.js';
-import { decodeEventAt, monotonicOffsetMs, tableRow, TABLE_HEADER, type ConnEvent } from './event.js';
+import { decodeEventAt, monotonicOffsetMs, type ConnEvent } from './event.js';
 import { EventJsonWriter, MAX_LINE } from './jsonline.js';
 import { describePlan, kernelProbes, openTrackerWithFallback, planHooks, type HookPlan, type HookProbes, type Tracker } from './hooks.js';
 import { checkPrivileges, DRAIN_INTERVAL_MS, resolveOptions, trackerConfig, type ResolvedOptions, type TcptrackOptions } from './options.js';
 import { connStatFrom, formatSummary, summarize, type ConnStat, type Summary } from './stats.js';
+import { dnsReverse, NameCache, NamedRows, type ReverseLookup } from './names.js';
+import { tableLayout, type TableLayout } from './table.js';
 import { connKeyCodec, connStatCodec, type ConnKey, type ConnStat as RawConnStat } from './tcptrack.js';
 
 export interface TcptrackIO {
-  stdout: NodeJS.WritableStream;
+  /** A terminal (isTTY, with columns) gets tables that fit its width. */
+  stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
   stderr: NodeJS.WritableStream;
+}
+
+/** The offset of `kind` in a ring record (struct event); KIND_CLOSE is 2. */
+const KIND_AT = 94;
+const KIND_CLOSE = 2;
+
+/** The table for these options and this stdout: fitted to a terminal, fixed for a pipe. */
+export function outputLayout(o: ResolvedOptions, stdout: TcptrackIO['stdout']): TableLayout | undefined {
+  if (o.output === 'json') return undefined;
+  const width = stdout.isTTY === true && typeof stdout.columns === 'number' && stdout.columns > 0 ? stdout.columns : undefined;
+  return tableLayout({ kind: o.output === 'life' ? 'life' : 'events', close: o.close, width, wide: o.wide });
 }
 
 export interface RunHandlers {
@@ -30,6 +45,8 @@ export interface RunHandlers {
   ringBytes?: number;
   /** Slots of the socket table (see TrackerOptions.socketSlots). */
   socketSlots?: number;
+  /** How -d looks names up (default: reverse DNS lookups). */
+  reverseLookup?: ReverseLookup;
 }
 
 export interface TraceProgress {
@@ -192,6 +209,9 @@ export async function runTcptrack(options: TcptrackOptions, io: TcptrackIO, sign
 async function trace(o: ResolvedOptions, io: TcptrackIO, tracker: Tracker, reader: RingBufReader, signal: AbortSignal | undefined, handlers: RunHandlers): Promise<TcptrackResult> {
   const out = new Output(io.stdout);
   const json = o.output === 'json';
+  const life = o.output === 'life';
+  const layout = outputLayout(o, io.stdout);
+  const named = layout !== undefined && o.dns ? new NamedRows(new NameCache(handlers.reverseLookup ?? dnsReverse()), (e, name) => out.push(layout.row(e, name))) : undefined;
   const offset = monotonicOffsetMs();
   const jsonWriter = new EventJsonWriter(offset);
   let events = 0;
@@ -208,13 +228,16 @@ async function trace(o: ResolvedOptions, io: TcptrackIO, tracker: Tracker, reade
   let view: DataView | undefined;
   const onRecord = (data: Uint8Array, offsetInRing: number): void => {
     if (o.maxEvents !== undefined && events >= o.maxEvents) return;
+    // The life table has a row per closed connection; the rest went into the statistics.
+    if (life && data[offsetInRing + KIND_AT] !== KIND_CLOSE) return;
     if (json && handlers.onEvent === undefined) {
       out.pushJson(jsonWriter, data, offsetInRing);
     } else {
       if (view === undefined || view.buffer !== data.buffer) view = new DataView(data.buffer, data.byteOffset, data.byteLength);
       const e = decodeEventAt(view, data, offsetInRing, offset);
       if (json) out.pushJson(jsonWriter, data, offsetInRing);
-      else out.push(tableRow(e));
+      else if (named !== undefined) named.push(e);
+      else out.push(layout!.row(e));
       handlers.onEvent?.(e);
     }
     events++;
@@ -260,10 +283,12 @@ async function trace(o: ResolvedOptions, io: TcptrackIO, tracker: Tracker, reade
 
   try {
     if (o.verbose) for (const line of describePlan(tracker.plan)) say(io, line);
-    if (!json && !o.countOnly) out.push(TABLE_HEADER);
+    if (layout !== undefined && !o.countOnly) out.push(layout.header);
     out.flush();
     startReading();
     if (o.verbose) say(io, `ready: tracing TCP connections${o.countOnly ? ' (counting only)' : ''}; Ctrl-C to stop`);
+    // Counting prints nothing until the end: on a terminal, say that it runs.
+    else if (o.countOnly && io.stdout.isTTY === true) say(io, `counting TCP connections${o.durationMs === undefined ? '' : ` for ${formatDuration(o.durationMs)}`}; Ctrl-C to stop`);
     handlers.onReady?.(tracker.plan, () => ({ events, lost: reported }));
     if (signal?.aborted) finish('signal');
     const reason = await stopped;
@@ -272,12 +297,16 @@ async function trace(o: ResolvedOptions, io: TcptrackIO, tracker: Tracker, reade
     stopReading();
     for (const link of tracker.links) link.close();
     if (!o.countOnly && reason !== 'count' && !out.broken) reader.drainRaw(onRecord);
+    // Rows still waiting for names get them (a second at most), or are printed without.
+    if (named !== undefined && !out.broken) await named.settled();
+    named?.flush();
     out.flush();
     reportLost();
     const summary = summarize(readStats(tracker), reported, o.top);
     if (!out.broken) {
       if (json) io.stdout.write(`${JSON.stringify({ stats: summary })}\n`);
-      else io.stdout.write(`${o.countOnly ? '' : '\n'}${formatSummary(summary)}`);
+      // A blank line first: after the rows, or after the ^C the terminal echoed.
+      else io.stdout.write(`\n${formatSummary(summary)}`);
     }
     return { events, lost: reported, summary, plan: tracker.plan, reason };
   } finally {

@@ -69,6 +69,8 @@ struct event {
 	__u8 kind;
 	__u8 outcome;
 	char comm[16];
+	// The inode number of the socket's network namespace (as `stat -L /proc/PID/ns/net`).
+	__u32 netns;
 };
 
 // Names struct event in the object's BTF, for the generated TypeScript types.
@@ -127,6 +129,8 @@ const volatile __u8 count_only = 0;
 const volatile __u64 target_cgroup = 0;
 const volatile __u32 nports = 0;
 const volatile __u16 ports[MAX_PORTS] = {};
+// Only sockets of the network namespace with this inode number; 0: every namespace.
+const volatile __u32 target_netns = 0;
 // Set when the accept syscall tracepoints are attached: inbound connections are reported when
 // accepted, with the accepting task. Otherwise they are reported when established, pid 0.
 const volatile __u8 accept_syscalls = 0;
@@ -245,6 +249,25 @@ static __always_inline const struct tcp_sock *tcp_of(const struct sock *sk, cons
 	return btf ? bpf_skc_to_tcp_sock((void *)sk) : (const struct tcp_sock *)sk;
 }
 
+// The one field of struct net read here. Naming struct net itself would put its whole type
+// graph into the object's BTF (47 KB more to load); CO-RE matches this to the kernel's.
+struct net___tcptrack {
+	struct ns_common ns;
+} __attribute__((preserve_access_index));
+
+// The inode number of the socket's network namespace: two loads in tp_btf.
+static __always_inline __u32 netns_of(const struct sock *sk, const bool btf)
+{
+	const struct net___tcptrack *net = (const void *)SK_READ(btf, sk, __sk_common.skc_net.net);
+
+	return btf ? net->ns.inum : BPF_CORE_READ(net, ns.inum);
+}
+
+static __always_inline bool netns_allowed(const struct sock *sk, const bool btf)
+{
+	return target_netns == 0 || netns_of(sk, btf) == target_netns;
+}
+
 // Addresses as seen from the local socket: saddr is always the local end. `closing` says the
 // socket is moving to CLOSE.
 static __always_inline void read_addrs(const struct sock *sk, struct event *e, const bool btf, const bool closing)
@@ -263,6 +286,7 @@ static __always_inline void read_addrs(const struct sock *sk, struct event *e, c
 			e->sport = bpf_ntohs(SK_READ(btf, tp, inet_conn.icsk_inet.inet_sport));
 	}
 	e->dport = bpf_ntohs(SK_READ(btf, sk, __sk_common.skc_dport));
+	e->netns = netns_of(sk, btf);
 	if (family == AF_INET) {
 		__be32 s = SK_READ(btf, sk, __sk_common.skc_rcv_saddr);
 		__be32 d = SK_READ(btf, sk, __sk_common.skc_daddr);
@@ -440,6 +464,9 @@ static __always_inline int on_state(const struct sock *sk, int oldstate, int new
 	    !(include_close && (newstate == ST_CLOSE || newstate == ST_FIN_WAIT1 || newstate == ST_LAST_ACK)))
 		return 0;
 	if (SK_READ(btf, sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	// With --netns, sockets of other namespaces leave here, before any map is touched.
+	if (!netns_allowed(sk, btf))
 		return 0;
 
 	if (newstate == ST_SYN_SENT) {
@@ -691,7 +718,7 @@ static __always_inline int on_connect_exit(struct sock *sk, const struct sockadd
 			info->connect_returned = 1;
 		return 0;
 	}
-	if (BPF_CORE_READ(sk, __sk_common.skc_state) != ST_CLOSE)
+	if (BPF_CORE_READ(sk, __sk_common.skc_state) != ST_CLOSE || !netns_allowed(sk, true))
 		return 0;
 	if (info) {
 		bool reported = info->reported == REPORTED_IN_CONNECT;
@@ -713,6 +740,7 @@ static __always_inline int on_connect_exit(struct sock *sk, const struct sockadd
 	e.kind = KIND_CONNECT;
 	e.outcome = OUTCOME_FAILED;
 	e.direction = DIR_OUT;
+	e.netns = netns_of(sk, true);
 	bpf_get_current_comm(e.comm, sizeof(e.comm));
 	account(&e, true);
 	emit(&e);

@@ -1,20 +1,25 @@
 // Loading and unloading the filter on an interface, with its state pinned in bpffs. Each step
 // that changes the system is undone if a later one fails, so a failed command leaves nothing.
-import { existsSync, readdirSync, rmdirSync } from 'node:fs';
+import { readdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Collection } from '../../collection.js';
 import { CollectionSpec } from '../../object/spec.js';
 import { Link } from '../../link/link.js';
 import { resolveInterface } from '../../link/interfaces.js';
 import { attachXdp } from '../../link/xdp.js';
-import { TsbpfError } from '../../errors.js';
+import { BpfError, TsbpfError } from '../../errors.js';
 import { Map } from '../../map.js';
 import { BPFFS_ROOT, ensureBpffs, removePin } from '../../map/bpffs.js';
 import { packageRoot } from '../../sys/native.js';
+import { describeAttached } from './attachment.js';
 import type { Rule } from './rules.js';
-import { ALL_MAPS, FilterError, FilterMaps, pinDir, PIN_ROOT, RULE_STATE_MAPS, type Mode, type Policy } from './state.js';
+import { ALL_MAPS, FilterError, FilterMaps, KEPT_MAPS, pinDir, pinExists, PIN_ROOT, type Mode, type Policy } from './state.js';
 
 export const OBJECT_PATH = join(packageRoot(), 'src', 'tools', 'xdp-filter', 'xdp_filter.bpf.o');
+
+const EBUSY = 16;
+const EEXIST = 17;
+const EOPNOTSUPP = 95;
 
 /**
  * The ifindex of a network interface of this process's network namespace (asked over netlink:
@@ -41,48 +46,95 @@ export interface LoadedFilter {
   collection: Collection;
   link: Link;
   maps: FilterMaps;
+  mode: Mode;
+  policy: Policy;
+  /** Native mode was asked for by default, the device has none, and generic mode was used. */
+  fellBack: boolean;
+  /** How many rules kept by an earlier `unload --keep-rules` are in force. */
+  keptRules: number;
 }
 
 export interface LoadOptions {
+  /** Native by default, falling back to generic where the device has no native XDP. */
   mode?: Mode;
+  /** The policy of kept rules, else deny. */
   policy?: Policy;
   /** Rules in place before the program is attached (the allow list's guard for an SSH peer). */
   initialRules?: Rule[];
 }
 
+/** The policy and rule count of the state kept for `iface` by `unload --keep-rules`, if any. */
+export function keptState(iface: string): { policy: Policy; rules: number } | undefined {
+  if (!pinExists(join(pinDir(iface), 'src_v4'))) return undefined;
+  using maps = FilterMaps.open(iface);
+  return { policy: maps.maps['config'] ? maps.config().policy : 'deny', rules: maps.ruleList().length };
+}
+
+function attach(f: { collection: Collection; iface: string }, mode: Mode): Link {
+  const program = f.collection.programs.xdp_filter;
+  if (!program) throw new FilterError(`${OBJECT_PATH}: program xdp_filter is missing`);
+  try {
+    return attachXdp({ program, interface: f.iface, mode: mode === 'native' ? 'driver' : 'generic' });
+  } catch (err) {
+    if (err instanceof BpfError && (err.errno === EBUSY || err.errno === EEXIST)) {
+      throw new FilterError(`${describeAttached(f.iface)}; stop or detach it first (one XDP program per interface, see docs/xdp-filter.md)`, 'EBUSY');
+    }
+    throw err;
+  }
+}
+
 /**
  * Loads the filter and attaches it to `iface`. Rule maps kept pinned by an earlier
- * `unload --keep-rules` are reused, so their rules take effect at once.
+ * `unload --keep-rules` are reused, so their rules take effect at once; they must be used with
+ * the policy they were written for (a deny list loaded as an allow list would let through only
+ * what the user blocked).
  */
 export function loadFilter(iface: string, opts: LoadOptions = {}): LoadedFilter {
-  requireInterface(iface);
-  const mode = opts.mode ?? 'native';
-  const policy = opts.policy ?? 'deny';
-  const kept: Record<string, Map> = {};
+  const ifindex = requireInterface(iface);
+  const kept = keptState(iface);
+  if (kept && kept.rules > 0 && opts.policy !== undefined && opts.policy !== kept.policy) {
+    throw new FilterError(
+      `the ${kept.rules} rule(s) kept for ${iface} were written for the ${kept.policy} policy, so --policy ${opts.policy} would invert them; load with --policy ${kept.policy}, or drop them with \`tsbpf xdp-filter unload ${iface} --forget\``,
+      'EINVAL',
+    );
+  }
+  const policy = opts.policy ?? kept?.policy ?? 'deny';
+  const keptMaps: Record<string, Map> = {};
   const dir = pinDir(iface);
   let collection: Collection | undefined;
   let filterMaps: FilterMaps | undefined;
   const added: Rule[] = [];
   try {
-    for (const name of RULE_STATE_MAPS) {
-      if (existsSync(join(dir, name))) kept[name] = Map.openPinned(join(dir, name));
+    for (const name of KEPT_MAPS) {
+      if (pinExists(join(dir, name))) keptMaps[name] = Map.openPinned(join(dir, name));
     }
     const spec = CollectionSpec.fromFile(OBJECT_PATH);
-    collection = spec.load({ mapReplacements: kept });
+    collection = spec.load({ mapReplacements: keptMaps });
     // The filter works on raw keys and values: its own fds on the collection's maps.
     const maps: Record<string, Map> = {};
     for (const name of ALL_MAPS) {
-      const m = kept[name] ?? collection.maps[name];
+      const m = keptMaps[name] ?? collection.maps[name];
       if (!m) throw new FilterError(`${OBJECT_PATH}: map ${name} is missing`);
       maps[name] = m.withCodecs();
     }
     filterMaps = new FilterMaps(iface, maps);
-    filterMaps.setConfig(policy, mode);
-    for (const rule of opts.initialRules ?? []) if (filterMaps.add(rule)) added.push(rule);
-    const program = collection.programs.xdp_filter;
-    if (!program) throw new FilterError(`${OBJECT_PATH}: program xdp_filter is missing`);
-    const link = attachXdp({ program, interface: iface, mode: mode === 'native' ? 'driver' : 'generic' });
-    return { iface, collection, link, maps: filterMaps };
+    let mode = opts.mode ?? 'native';
+    filterMaps.setConfig(policy, mode, ifindex);
+    const results = filterMaps.addAll(opts.initialRules ?? []);
+    (opts.initialRules ?? []).forEach((rule, i) => results[i] && added.push(rule));
+    let link: Link;
+    let fellBack = false;
+    try {
+      link = attach({ collection, iface }, mode);
+    } catch (err) {
+      if (!(err instanceof BpfError && err.errno === EOPNOTSUPP && mode === 'native')) throw err;
+      if (opts.mode !== undefined) throw new FilterError(`${iface} does not support native XDP; use --mode generic`, 'ENOTSUP');
+      mode = 'generic';
+      fellBack = true;
+      filterMaps.setConfig(policy, mode, ifindex);
+      link = attach({ collection, iface }, mode);
+    }
+    return { iface, collection, link, maps: filterMaps, mode, policy, fellBack, keptRules: kept?.rules ?? 0 };
   } catch (err) {
     // Kept rule maps outlive this load: take back what it added to them.
     for (const rule of added) filterMaps?.remove(rule);
@@ -90,7 +142,7 @@ export function loadFilter(iface: string, opts: LoadOptions = {}): LoadedFilter 
     collection?.close();
     throw err;
   } finally {
-    for (const m of Object.values(kept)) m.close();
+    for (const m of Object.values(keptMaps)) m.close();
   }
 }
 
@@ -102,7 +154,7 @@ export function pinFilter(f: LoadedFilter): void {
   try {
     for (const [name, m] of Object.entries(f.maps.maps)) {
       const path = join(dir, name);
-      if (existsSync(path)) continue;
+      if (pinExists(path)) continue;
       m.pin(path);
       pinned.push(path);
     }
@@ -116,33 +168,52 @@ export function pinFilter(f: LoadedFilter): void {
   }
 }
 
-/** Detaches the filter of an interface and removes its pins (rule state kept on request). */
-export function unloadFilter(iface: string, keepRules = false): void {
+export interface UnloadOptions {
+  /** Keep the rules, their counters and their policy for the next load. */
+  keepRules?: boolean;
+  /** Also remove rules kept earlier; with no filter loaded, remove only those. */
+  forget?: boolean;
+}
+
+/**
+ * Detaches the filter of an interface and removes its pins (rule state kept on request).
+ * Returns whether a filter was detached (false when --forget removed only kept rules).
+ */
+export function unloadFilter(iface: string, opts: UnloadOptions = {}): boolean {
   requireBpffs();
   const dir = pinDir(iface);
   const linkPath = join(dir, 'link');
-  if (!existsSync(linkPath)) {
-    throw new FilterError(`xdp-filter is not loaded on ${iface} (no link pinned at ${linkPath})`, 'ENOENT');
+  const hasLink = pinExists(linkPath);
+  if (!hasLink) {
+    if (!pinExists(join(dir, 'src_v4'))) throw new FilterError(`xdp-filter is not loaded on ${iface} (nothing pinned at ${dir})`, 'ENOENT');
+    if (!opts.forget) {
+      throw new FilterError(`xdp-filter is not loaded on ${iface}, but its rules are kept at ${dir}; \`tsbpf xdp-filter unload ${iface} --forget\` removes them`, 'ENOENT');
+    }
   }
-  const link = Link.openPinned(linkPath);
-  try {
-    link.unpin();
-    link.detach();
-  } finally {
-    link.close();
+  // Another name can map to the same directory (eth0.1 and eth0_1): never remove its filter.
+  if (pinExists(join(dir, 'config'))) FilterMaps.open(iface).close();
+  if (hasLink) {
+    const link = Link.openPinned(linkPath);
+    try {
+      link.unpin();
+      link.detach();
+    } finally {
+      link.close();
+    }
   }
   for (const name of ALL_MAPS) {
-    if (keepRules && RULE_STATE_MAPS.includes(name)) continue;
+    if (opts.keepRules && !opts.forget && KEPT_MAPS.includes(name)) continue;
     removePin(join(dir, name));
   }
   removeEmptyDirs(iface);
+  return hasLink;
 }
 
 /** Removes the interface's pin directory (and the tool's root) when nothing is left in them. */
 export function removeEmptyDirs(iface: string): void {
   for (const d of [pinDir(iface), PIN_ROOT, join(PIN_ROOT, '..')]) {
     try {
-      if (existsSync(d) && readdirSync(d).length === 0) rmdirSync(d);
+      if (pinExists(d) && readdirSync(d).length === 0) rmdirSync(d);
     } catch {
       return;
     }

@@ -1,24 +1,28 @@
 // The filter's state in bpffs: per interface, the pinned maps of xdp_filter.bpf.c and the
 // pinned XDP link. Every command is a separate process acting on these pins.
-import { existsSync, readdirSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidArgumentError, TsbpfError } from '../../errors.js';
 import { Map, possibleCpus } from '../../map.js';
+import { pinName } from '../../map/pinname.js';
 import { UpdateFlags } from '../../sys/types.js';
-import { ruleFromKey, ruleKey, ruleMap, ruleMaps, ruleText, ruleDirection, type Rule, type RuleMap } from './rules.js';
+import { compareRules, lpmMaps, ruleFromKey, ruleKey, ruleMap, ruleMaps, ruleText, type Rule, type RuleMap } from './rules.js';
 
 export const PIN_ROOT = '/sys/fs/bpf/tsbpf/xdp-filter';
-/** Maps kept across `unload --keep-rules`: the rules and their hit counters. */
-export const RULE_STATE_MAPS: readonly string[] = [...ruleMaps, 'rule_hits'];
+/** Maps kept across `unload --keep-rules`: the rules, their hit counters and the policy they were written for. */
+export const KEPT_MAPS: readonly string[] = [...ruleMaps, 'rule_hits', 'config'];
 /** Every map of the object that is pinned while the filter is loaded. */
-export const ALL_MAPS: readonly string[] = [...RULE_STATE_MAPS, 'stats', 'config'];
+export const ALL_MAPS: readonly string[] = [...KEPT_MAPS, 'stats'];
 export const MAX_RULES = 4096;
 
 export type Policy = 'deny' | 'allow';
 export type Mode = 'native' | 'generic';
 
-/** struct config { u32 policy; u32 flags } — flags hold the attach mode. */
+/** struct config flags: the attach mode. */
 export const MODE_FLAG: Record<Mode, number> = { native: 1, generic: 2 };
+/** sizeof(struct config): policy, flags, ifindex, pad, ifname[16]. */
+const CONFIG_SIZE = 32;
+const IFNAME_OFFSET = 16;
 
 export class FilterError extends TsbpfError {
   constructor(message: string, code = 'EFILTER') {
@@ -26,23 +30,92 @@ export class FilterError extends TsbpfError {
   }
 }
 
+/** The pins are root's (mode 0700): without the right to read them, say so, never "not loaded". */
+export function permissionDenied(): FilterError {
+  return new FilterError('permission denied: run as root', 'EACCES');
+}
+
+function isPermissionError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'EACCES' || code === 'EPERM';
+}
+
+/** Whether a pin or directory exists; a permission error is thrown as one. */
+export function pinExists(path: string): boolean {
+  try {
+    statSync(path);
+    return true;
+  } catch (err) {
+    if (isPermissionError(err)) throw permissionDenied();
+    return false;
+  }
+}
+
+/** The directory of an interface's pins: its name with the characters bpffs refuses escaped. */
 export function pinDir(iface: string): string {
-  return join(PIN_ROOT, iface);
+  return join(PIN_ROOT, pinName(iface));
 }
 
-/** Interfaces with filter state pinned (loaded, or unloaded with --keep-rules). */
+/** Map.openPinned with permission errors said plainly. */
+function openPinnedMap(path: string): Map<Uint8Array, Uint8Array> {
+  try {
+    return Map.openPinned(path);
+  } catch (err) {
+    if (isPermissionError(err)) throw permissionDenied();
+    throw err;
+  }
+}
+
+/** The interface whose state a pin directory holds, as its config map records it. */
+function recordedName(dir: string): string | undefined {
+  const configPath = join(PIN_ROOT, dir, 'config');
+  if (!pinExists(configPath)) return undefined;
+  using config = openPinnedMap(configPath);
+  const v = config.lookup(u32(0));
+  return v && v.length >= CONFIG_SIZE ? ifnameOf(v) : undefined;
+}
+
+/** Interfaces with filter state pinned (loaded, or unloaded with --keep-rules), sorted. */
 export function pinnedInterfaces(): string[] {
-  if (!existsSync(PIN_ROOT)) return [];
-  return readdirSync(PIN_ROOT).filter((d) => existsSync(join(PIN_ROOT, d, 'src_v4'))).sort();
+  let dirs: string[];
+  try {
+    dirs = readdirSync(PIN_ROOT);
+  } catch (err) {
+    if (isPermissionError(err)) throw permissionDenied();
+    return [];
+  }
+  return dirs
+    .filter((d) => pinExists(join(PIN_ROOT, d, 'src_v4')))
+    .map((d) => recordedName(d) ?? d)
+    .sort();
 }
 
-/** Interfaces where the filter is attached (a pinned link exists). */
+/**
+ * Throws when the pin directory of `iface` holds another interface's filter: bpffs names cannot
+ * hold a '.', so eth0.100 and eth0_100 share a directory name.
+ */
+export function requireOwner(iface: string): void {
+  const owner = recordedName(pinName(iface));
+  if (owner !== undefined && owner !== iface) {
+    throw new FilterError(`${pinDir(iface)} holds the filter of ${owner}, not ${iface} (bpffs names cannot hold a '.', so both names use that directory)`, 'EEXIST');
+  }
+}
+
+/** Whether the interface's filter has its link pinned (it may since have lost its device). */
+export function hasPinnedLink(iface: string): boolean {
+  if (!pinExists(join(pinDir(iface), 'link'))) return false;
+  requireOwner(iface);
+  return true;
+}
+
+/** Interfaces where a link is pinned: loaded, or loaded on a device since removed. */
 export function loadedInterfaces(): string[] {
-  return pinnedInterfaces().filter((i) => existsSync(join(pinDir(i), 'link')));
+  return pinnedInterfaces().filter(hasPinnedLink);
 }
 
 export interface RuleState {
   rule: string;
+  kind: Rule['kind'];
   direction: 'src' | 'dst';
   hits: number;
   bytes: number;
@@ -56,6 +129,14 @@ export interface Stats {
   bytesTotal: number;
   bytesPassed: number;
   bytesDropped: number;
+}
+
+export interface FilterConfig {
+  policy: Policy;
+  mode: Mode | undefined;
+  /** The ifindex the filter was loaded on; 0 when not recorded. */
+  ifindex: number;
+  ifname: string | undefined;
 }
 
 const STAT_INDEX = { total: 0, passed: 1, dropped: 2, invalid: 3 } as const;
@@ -77,6 +158,17 @@ function u32(n: number): Uint8Array {
   return b;
 }
 
+function ifnameOf(config: Uint8Array): string | undefined {
+  const raw = config.subarray(IFNAME_OFFSET, IFNAME_OFFSET + 16);
+  const end = raw.indexOf(0);
+  const name = Buffer.from(raw.subarray(0, end < 0 ? raw.length : end)).toString('utf8');
+  return name === '' ? undefined : name;
+}
+
+function hex(key: Uint8Array): string {
+  return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('hex');
+}
+
 /**
  * The maps of one interface's filter, opened from their pins (or handed over by a loader that
  * just created them). Closing it closes the map fds, not the pins.
@@ -94,20 +186,21 @@ export class FilterMaps implements Disposable {
 
   static open(iface: string): FilterMaps {
     const dir = pinDir(iface);
-    if (!existsSync(join(dir, 'src_v4'))) {
+    if (!pinExists(join(dir, 'src_v4'))) {
       throw new FilterError(`xdp-filter is not loaded on ${iface} (nothing pinned at ${dir}); run \`tsbpf xdp-filter load ${iface}\``, 'ENOENT');
     }
     const maps: Record<string, Map<Uint8Array, Uint8Array>> = {};
     try {
       for (const name of ALL_MAPS) {
         const path = join(dir, name);
-        if (existsSync(path)) maps[name] = Map.openPinned(path);
+        if (pinExists(path)) maps[name] = openPinnedMap(path);
       }
+      requireOwner(iface);
+      return new FilterMaps(iface, maps);
     } catch (err) {
       for (const m of Object.values(maps)) m.close();
       throw err;
     }
-    return new FilterMaps(iface, maps);
   }
 
   #map(name: string): Map<Uint8Array, Uint8Array> {
@@ -125,41 +218,95 @@ export class FilterMaps implements Disposable {
     return used;
   }
 
-  /** Adds a rule; false when it was already there (nothing changes then). */
-  add(rule: Rule): boolean {
-    const map = this.#map(ruleMap(rule));
-    const key = ruleKey(rule);
-    if (map.lookup(key) !== undefined) return false;
-    const used = this.#usedIds();
-    let id = 0;
-    while (used.has(id)) id++;
-    if (id >= MAX_RULES) throw new FilterError(`xdp-filter on ${this.iface}: all ${MAX_RULES} rule slots are in use`, 'ENOSPC');
-    // Its counters start from zero before the rule can match anything.
-    const zeros = Array.from({ length: possibleCpus() }, () => new Uint8Array(16));
-    this.#perCpu['rule_hits']!.update(u32(id), zeros);
-    map.update(key, u32(id), UpdateFlags.NOEXIST);
-    return true;
+  /** The keys of a longest-prefix-match map, for exact comparisons. */
+  #lpmKeys(name: RuleMap): Set<string> {
+    const keys = new Set<string>();
+    for (const k of this.#map(name).keys()) keys.add(hex(k));
+    return keys;
   }
 
-  /** Removes a rule; false when it was not there. */
+  /**
+   * Whether exactly these rules are in their maps. An LPM trie's lookup is a longest-prefix
+   * match (10.0.0.2/32 finds 10.0.0.0/16), so each trie's keys are walked once and compared.
+   */
+  hasAll(rules: Rule[]): boolean[] {
+    const tries: Partial<Record<RuleMap, Set<string>>> = {};
+    return rules.map((rule) => {
+      const name = ruleMap(rule);
+      if (lpmMaps.includes(name)) return (tries[name] ??= this.#lpmKeys(name)).has(hex(ruleKey(rule)));
+      return this.#map(name).lookup(ruleKey(rule)) !== undefined;
+    });
+  }
+
+  /**
+   * Adds rules; for each, false when it was already there. On failure the rules this call
+   * added are removed again, so the maps are as before.
+   */
+  addAll(rules: Rule[]): boolean[] {
+    const present: Partial<Record<RuleMap, Set<string>>> = {};
+    const exists = (rule: Rule): boolean => {
+      const name = ruleMap(rule);
+      const key = hex(ruleKey(rule));
+      if (!lpmMaps.includes(name)) return present[name]?.has(key) === true || this.#map(name).lookup(ruleKey(rule)) !== undefined;
+      return (present[name] ??= this.#lpmKeys(name)).has(key);
+    };
+    const used = this.#usedIds();
+    const zeros = Array.from({ length: possibleCpus() }, () => new Uint8Array(16));
+    const added: Rule[] = [];
+    const out: boolean[] = [];
+    let next = 0;
+    try {
+      for (const rule of rules) {
+        if (exists(rule)) {
+          out.push(false);
+          continue;
+        }
+        while (used.has(next)) next++;
+        if (next >= MAX_RULES) throw new FilterError(`xdp-filter on ${this.iface}: all ${MAX_RULES} rule slots are in use`, 'ENOSPC');
+        used.add(next);
+        // Its counters start from zero before the rule can match anything.
+        this.#perCpu['rule_hits']!.update(u32(next), zeros);
+        this.#map(ruleMap(rule)).update(ruleKey(rule), u32(next), UpdateFlags.NOEXIST);
+        added.push(rule);
+        (present[ruleMap(rule)] ??= new Set()).add(hex(ruleKey(rule)));
+        out.push(true);
+      }
+      return out;
+    } catch (err) {
+      for (const rule of added.reverse()) this.remove(rule);
+      throw err;
+    }
+  }
+
+  /** Removes a rule (exactly that key, as the kernel's delete is exact); false when it was not there. */
   remove(rule: Rule): boolean {
     return this.#map(ruleMap(rule)).delete(ruleKey(rule));
   }
 
-  has(rule: Rule): boolean {
-    return this.#map(ruleMap(rule)).lookup(ruleKey(rule)) !== undefined;
-  }
-
+  /** Every rule with its counters, sorted by direction, kind and value. */
   rules(): RuleState[] {
     const hits = this.#perCpu['rule_hits'];
-    const out: RuleState[] = [];
+    const found: Array<{ rule: Rule; state: RuleState }> = [];
     for (const name of ruleMaps) {
-      for (const [k, v] of this.#map(name)) {
-        const rule = ruleFromKey(name as RuleMap, k);
+      const map = this.maps[name];
+      // State pinned by a version without this map.
+      if (!map) continue;
+      for (const [k, v] of map) {
+        const rule = ruleFromKey(name, k);
         const id = new DataView(v.buffer, v.byteOffset).getUint32(0, true);
         const counted = hits ? sumCounters(hits.lookup(u32(id)) ?? []) : { packets: 0, bytes: 0 };
-        out.push({ rule: ruleText(rule), direction: ruleDirection(rule), hits: counted.packets, bytes: counted.bytes });
+        found.push({ rule, state: { rule: ruleText(rule), kind: rule.kind, direction: rule.direction, hits: counted.packets, bytes: counted.bytes } });
       }
+    }
+    return found.sort((a, b) => compareRules(a.rule, b.rule)).map((r) => r.state);
+  }
+
+  /** The rules themselves, for checks against what a command is about to do. */
+  ruleList(): Rule[] {
+    const out: Rule[] = [];
+    for (const name of ruleMaps) {
+      const map = this.maps[name];
+      if (map) for (const k of map.keys()) out.push(ruleFromKey(name, k));
     }
     return out;
   }
@@ -182,20 +329,23 @@ export class FilterMaps implements Disposable {
     };
   }
 
-  config(): { policy: Policy; mode: Mode | undefined } {
+  config(): FilterConfig {
     const v = this.#map('config').lookup(u32(0));
-    const dv = v ? new DataView(v.buffer, v.byteOffset) : undefined;
+    const dv = v ? new DataView(v.buffer, v.byteOffset, v.byteLength) : undefined;
     const policy = dv?.getUint32(0, true) === 1 ? 'allow' : 'deny';
     const flags = dv?.getUint32(4, true) ?? 0;
     const mode = flags & MODE_FLAG.native ? 'native' : flags & MODE_FLAG.generic ? 'generic' : undefined;
-    return { policy, mode };
+    const recorded = v !== undefined && v.length >= CONFIG_SIZE;
+    return { policy, mode, ifindex: recorded ? dv!.getUint32(8, true) : 0, ifname: recorded ? ifnameOf(v) : undefined };
   }
 
-  setConfig(policy: Policy, mode: Mode): void {
-    const v = new Uint8Array(8);
+  setConfig(policy: Policy, mode: Mode, ifindex: number): void {
+    const v = new Uint8Array(CONFIG_SIZE);
     const dv = new DataView(v.buffer);
     dv.setUint32(0, policy === 'allow' ? 1 : 0, true);
     dv.setUint32(4, MODE_FLAG[mode], true);
+    dv.setUint32(8, ifindex, true);
+    v.set(Buffer.from(this.iface, 'utf8').subarray(0, 15), IFNAME_OFFSET);
     this.#map('config').update(u32(0), v);
   }
 

@@ -1,13 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
-// xdp-filter: drop (deny policy) or keep only (allow policy) packets matching address prefixes
-// and ports, counting every verdict and every rule's hits per CPU.
+// xdp-filter: drop (deny policy) or keep only (allow policy) packets matching MAC addresses,
+// address prefixes and ports, counting every verdict and every rule's hits per CPU.
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
 #include <linux/ip.h>
 #include <linux/ipv6.h>
-#include <linux/tcp.h>
-#include <linux/udp.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
@@ -44,9 +42,20 @@ struct lpm_v6 {
 	__u8 addr[16];
 };
 
+enum rule_dir {
+	DIR_DST = 0,
+	DIR_SRC = 1,
+};
+
 struct port_key {
 	__u16 port;
 	__u8 proto;
+	__u8 dir;
+};
+
+struct mac_key {
+	__u8 addr[ETH_ALEN];
+	__u8 dir;
 	__u8 pad;
 };
 
@@ -55,9 +64,15 @@ struct rule_ref {
 	__u32 id;
 };
 
+// Only policy is read here; the rest tells the user side which interface the pinned state
+// belongs to (bpffs names cannot hold every interface name, and an interface can be recreated
+// under the same name with another ifindex).
 struct config {
 	__u32 policy;
 	__u32 flags;
+	__u32 ifindex;
+	__u32 pad;
+	char ifname[16];
 };
 
 #define LPM_MAP(name, key_type)                        \
@@ -80,6 +95,13 @@ struct {
 	__type(key, struct port_key);
 	__type(value, struct rule_ref);
 } ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_RULES);
+	__type(key, struct mac_key);
+	__type(value, struct rule_ref);
+} macs SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -118,27 +140,40 @@ static __always_inline int verdict(__u32 action, __u64 bytes)
 	return action;
 }
 
-// The first matching rule, or NULL.
+// The first matching port rule (destination, then source), or NULL.
 static __always_inline struct rule_ref *match_port(__u8 proto, void *l4, void *end)
 {
-	struct port_key key = { .proto = proto };
+	struct port_key key = { .proto = proto, .dir = DIR_DST };
+	struct rule_ref *rule;
+	__u16 source;
 
-	if (proto == IPPROTO_TCP) {
-		struct tcphdr *tcp = l4;
-
-		if ((void *)(tcp + 1) > end)
-			return NULL;
-		key.port = bpf_ntohs(tcp->dest);
-	} else if (proto == IPPROTO_UDP) {
-		struct udphdr *udp = l4;
-
-		if ((void *)(udp + 1) > end)
-			return NULL;
-		key.port = bpf_ntohs(udp->dest);
-	} else {
+	// TCP and UDP both start with the source and destination ports.
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
 		return NULL;
-	}
+	if (l4 + 4 > end)
+		return NULL;
+	source = bpf_ntohs(*(__u16 *)l4);
+	key.port = bpf_ntohs(*(__u16 *)(l4 + 2));
+	rule = bpf_map_lookup_elem(&ports, &key);
+	if (rule)
+		return rule;
+	key.port = source;
+	key.dir = DIR_SRC;
 	return bpf_map_lookup_elem(&ports, &key);
+}
+
+static __always_inline struct rule_ref *match_mac(struct ethhdr *eth)
+{
+	struct mac_key key = { .dir = DIR_SRC };
+	struct rule_ref *rule;
+
+	__builtin_memcpy(key.addr, eth->h_source, ETH_ALEN);
+	rule = bpf_map_lookup_elem(&macs, &key);
+	if (rule)
+		return rule;
+	__builtin_memcpy(key.addr, eth->h_dest, ETH_ALEN);
+	key.dir = DIR_DST;
+	return bpf_map_lookup_elem(&macs, &key);
 }
 
 SEC("xdp")
@@ -159,6 +194,17 @@ int xdp_filter(struct xdp_md *ctx)
 		count(&stats, STAT_INVALID, bytes);
 		return verdict(XDP_PASS, bytes);
 	}
+	cfg = bpf_map_lookup_elem(&config, &zero);
+	if (cfg)
+		policy = cfg->policy;
+
+	// A MAC rule covers every frame of that station, ARP included, under the deny policy.
+	rule = match_mac(eth);
+	if (rule) {
+		count(&rule_hits, rule->id, bytes);
+		return verdict(policy == POLICY_DENY ? XDP_DROP : XDP_PASS, bytes);
+	}
+
 	proto = eth->h_proto;
 	l3 = eth + 1;
 	if (proto == ETH_P_8021Q_BE || proto == ETH_P_8021AD_BE) {
@@ -169,10 +215,6 @@ int xdp_filter(struct xdp_md *ctx)
 		proto = *(__u16 *)(l3 + 2);
 		l3 += VLAN_HDR_LEN;
 	}
-
-	cfg = bpf_map_lookup_elem(&config, &zero);
-	if (cfg)
-		policy = cfg->policy;
 
 	if (proto == bpf_htons(ETH_P_IP)) {
 		struct iphdr *ip = l3;

@@ -1,0 +1,38 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { test } from 'node:test';
+import { packageRoot } from '../src/sys/native.js';
+import { cliArgv } from './helpers/cli.js';
+
+/** Runs `tsbpf args` with its stdout read up to the first chunk and then closed, as `| head -1` does. */
+function runIntoClosedPipe(args: string[]): Promise<{ code: number | null; signal: string | null; stderr: string; gotOutput: boolean }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, cliArgv(args), { cwd: packageRoot(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    let gotOutput = false;
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    child.stdout.once('data', () => {
+      gotOutput = true;
+      child.stdout.destroy();
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stderr, gotOutput });
+    });
+  });
+}
+
+for (const args of [['btf', 'dump'], ['btf', 'dump', '--format', 'c'], ['usdt', 'list', '/usr/bin/python3']]) {
+  test(`tsbpf ${args.join(' ')} into a pipe closed after its first line exits 0 without a stack trace`, async (t) => {
+    if (args[0] === 'btf' && !existsSync('/sys/kernel/btf/vmlinux')) return t.skip('no kernel BTF at /sys/kernel/btf/vmlinux');
+    if (args[0] === 'usdt' && !existsSync(args[2]!)) return t.skip(`${args[2]} is not installed`);
+    const r = await runIntoClosedPipe(args);
+    assert.ok(r.gotOutput, 'the command printed something');
+    assert.equal(r.signal, null);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, '');
+  });
+}

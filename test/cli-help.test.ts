@@ -1,0 +1,90 @@
+// The command table, the help modules kept apart from the commands, and how verbs are found.
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PassThrough, Writable } from 'node:stream';
+import { test } from 'node:test';
+import type { CommandIO } from '../src/cli/command.js';
+import { COMMANDS, main } from '../src/cli/main.js';
+import { DEFAULT_RUNTIME, EMBED_LIMIT } from '../src/codegen/generate.js';
+import { packageRoot } from '../src/sys/native.js';
+
+async function run(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const sink = (chunks: string[]): Writable => new Writable({ write: (c: Buffer | string, _e, done) => (chunks.push(c.toString()), done()) });
+  const io: CommandIO = { stdout: sink(out), stderr: sink(err), stdin: new PassThrough() };
+  const code = await main(argv, io);
+  return { code, stdout: out.join(''), stderr: err.join('') };
+}
+
+test('the table has each command module’s name and summary, and its help module the module’s help', async () => {
+  for (const entry of COMMANDS) {
+    const { command } = await entry.load();
+    assert.equal(command.name, entry.name);
+    assert.equal(command.summary, entry.summary, entry.name);
+    if (entry.help !== undefined) assert.equal(command.help, (await entry.help()).HELP, entry.name);
+  }
+});
+
+test('help modules import nothing, so help loads no library code', () => {
+  const dir = join(packageRoot(), 'src', 'cli', 'help');
+  for (const file of readdirSync(dir)) assert.doesNotMatch(readFileSync(join(dir, file), 'utf8'), /^import /m, file);
+});
+
+test("gen's help states the module's defaults", async () => {
+  const help = (await import('../src/cli/help/gen.js')).HELP;
+  assert.ok(help.includes(`(default '${DEFAULT_RUNTIME}')`));
+  assert.ok(help.includes(`(default up to ${EMBED_LIMIT / 1024 / 1024} MiB)`));
+});
+
+test('every verb: `<cmd> <verb> --help` prints its help, and the command module takes the verb', async () => {
+  for (const entry of COMMANDS) {
+    const help = entry.help === undefined ? undefined : await entry.help();
+    if (help?.verbs === undefined) continue;
+    const { command } = await entry.load();
+    for (const [verb, text] of Object.entries(help.verbs)) {
+      const r = await run(entry.name, verb, '--help');
+      assert.equal(r.code, 0, `${entry.name} ${verb}`);
+      assert.equal(r.stdout, text);
+      const sink = new Writable({ write: (_c, _e, done) => done() });
+      assert.equal(await command.run([verb, '--help'], { stdout: sink, stderr: sink, stdin: new PassThrough() }), 0, `${entry.name} ${verb}`);
+    }
+  }
+});
+
+test('a command with no verb or arguments prints its help on stderr and exits 2', async () => {
+  for (const entry of COMMANDS) {
+    if (entry.help === undefined) continue;
+    const r = await run(entry.name);
+    assert.equal(r.code, 2, entry.name);
+    assert.equal(r.stdout, '');
+    assert.equal(r.stderr, (await entry.help()).HELP, entry.name);
+  }
+});
+
+test('verbs match by unique prefix and alias, as commands do; an ambiguous prefix says which verbs it could be', async () => {
+  const load = await run('o', 'l', '--help');
+  assert.equal(load.code, 0);
+  assert.match(load.stdout, /^Usage: tsbpf object load /);
+  assert.match((await run('map', 'ls', '-h')).stdout, /^Usage: tsbpf map /);
+  const ambiguous = await run('map', 'd', 'x');
+  assert.equal(ambiguous.code, 2);
+  assert.equal(ambiguous.stderr, "tsbpf map: 'd' is ambiguous: dump, delete\nsee tsbpf map --help\n");
+  const unknown = await run('usdt', 'frob');
+  assert.equal(unknown.stderr, "tsbpf usdt: unknown verb 'frob' (list)\nsee tsbpf usdt --help\n");
+  const option = await run('object', '--json');
+  assert.equal(option.code, 2);
+  assert.match(option.stderr, /^tsbpf object: expected a verb \(inspect, load, run, dump, attach\) before '--json'\n/);
+});
+
+test('failures and usage errors share one prefix, `tsbpf <command> <verb>:`, and the hint names the verb', async () => {
+  const failure = await run('object', 'inspect', '/nonexistent/x.bpf.o');
+  assert.equal(failure.code, 1);
+  assert.match(failure.stderr, /^tsbpf object inspect: \/nonexistent\/x\.bpf\.o: cannot read: no such file \[ENOENT\]\n$/);
+  const usage = await run('object', 'run', 'x.o');
+  assert.equal(usage.code, 2);
+  assert.equal(usage.stderr, 'tsbpf object run: --program NAME is required\nsee tsbpf object run --help\n');
+  const top = await run('help', 'object', 'run');
+  assert.match(top.stdout, /^Usage: tsbpf object run /);
+});
