@@ -131,7 +131,9 @@ async function privateBpffs(): Promise<PrivateBpffs> {
         return false;
       }
     });
-    const wrap = ['nsenter', '-t', String(pid), '-m'];
+    // -r and -w: the holder's root and directory, which setns alone would leave for the
+    // namespace's (outside a chroot the tests run in, where the package is not).
+    const wrap = ['nsenter', '-t', String(pid), '-m', '-r', '-w'];
     sh(wrap[0]!, [...wrap.slice(1), 'mount', '-t', 'bpf', 'bpf', '/sys/fs/bpf']);
     return { wrap, close: () => holder.kill() };
   } catch (err) {
