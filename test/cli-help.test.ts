@@ -75,7 +75,7 @@ test('verbs match by unique prefix and alias, as commands do; an ambiguous prefi
   assert.equal(unknown.stderr, "tsbpf usdt: unknown verb 'frob' (list)\nsee tsbpf usdt --help\n");
   const option = await run('object', '--json');
   assert.equal(option.code, 2);
-  assert.match(option.stderr, /^tsbpf object: expected a verb \(inspect, load, run, dump, attach\) before '--json'\n/);
+  assert.match(option.stderr, /^tsbpf object: expected a verb \(inspect, load, run, dump, attach, unload\) before '--json'\n/);
 });
 
 test('failures and usage errors share one prefix, `tsbpf <command> <verb>:`, and the hint names the verb', async () => {
@@ -87,4 +87,12 @@ test('failures and usage errors share one prefix, `tsbpf <command> <verb>:`, and
   assert.equal(usage.stderr, 'tsbpf object run: --program NAME is required\nsee tsbpf object run --help\n');
   const top = await run('help', 'object', 'run');
   assert.match(top.stdout, /^Usage: tsbpf object run /);
+});
+
+test('main.ts and entry.ts import no tsbpf module at start (types only; the rest on use)', () => {
+  const dir = join(packageRoot(), 'src', 'cli');
+  const main = readFileSync(join(dir, 'main.ts'), 'utf8');
+  for (const line of main.split('\n').filter((l) => /^import /.test(l) && /from '\./.test(l))) assert.match(line, /^import type /, line);
+  const entry = readFileSync(join(dir, 'entry.ts'), 'utf8');
+  assert.deepEqual(entry.split('\n').filter((l) => /^import /.test(l)), ["import { main } from './main.js';"]);
 });

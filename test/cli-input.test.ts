@@ -116,11 +116,21 @@ describe('the shared option parser', () => {
   });
 
   test('tcptrack -t -5 and -n -1 say what is wrong with the value', () => {
-    for (const [args, message] of [[['-t', '-5'], /-5' must be positive/], [['-n', '-1'], /-n '-1'/]] as const) {
+    for (const [args, message] of [[['-t', '-5'], /-t '-5' must be positive/], [['-n', '-1'], /-n: must be positive, got '-1'/]] as const) {
       const r = runCli(['tcptrack', ...args]);
       assert.equal(r.status, 2, r.stderr);
       assert.match(r.stderr, message);
       assert.doesNotMatch(r.stderr, /ambiguous/);
     }
+  });
+});
+
+describe('--set ranges', () => {
+  test('signed ranges read as "from LO to HI"', async () => {
+    const { checkIntegerSetting } = await import('../src/cli/settings.js');
+    assert.throws(() => checkIntegerSetting('x', 'abc', 'abc', [-128n, 127n]), /--set x: expected a number from -128 to 127, got 'abc'/);
+    assert.throws(() => checkIntegerSetting('x', '300', 300n, [0n, 255n]), /--set x: expected a number 0-255, got '300'/);
+    assert.doesNotThrow(() => checkIntegerSetting('x', '-5', -5n, [-128n, 127n]));
+    assert.doesNotThrow(() => checkIntegerSetting('x', 'abc', 'abc', undefined));
   });
 });

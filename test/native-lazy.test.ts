@@ -14,8 +14,9 @@ test('importing the loader does not load the addon; the first system call does',
   // A fresh process: which shared objects it has mapped, before and after a call.
   const script = `
     const { CollectionSpec } = await import('./dist/src/object/index.js');
-    // The addon is build/Release/tsbpf_native.node or, with no local build, prebuilds/<platform>-<arch>/*.node.
-    const mapped = () => require('node:fs').readFileSync('/proc/self/maps', 'utf8').split('\\n').some((l) => l.endsWith('.node') && l.includes(process.cwd() + '/'));
+    const { nativeAddonPath } = await import('./dist/src/sys/native.js');
+    const addon = require('node:fs').realpathSync(nativeAddonPath());
+    const mapped = () => require('node:fs').readFileSync('/proc/self/maps', 'utf8').includes(addon);
     const before = mapped();
     CollectionSpec.fromFile('examples/xdp-drop/xdp_drop.bpf.o');
     const afterRead = mapped();

@@ -434,12 +434,12 @@ describe('tcptrack options', () => {
       [['--duration', '-1'], /^-t '-1' must be positive$/],
       [['-t', '0'], /^-t '0' must be positive$/],
       [['-t', '720h'], /^-t '720h' is too long: the longest is 2147483647ms/],
-      [['-n', '-1'], /^-n: must be positive, got '-1'$/],
-      [['--events=-1'], /^-n: must be positive, got '-1'$/],
-      [['--top', '-1'], /^--top: must be positive, got '-1'$/],
-      [['-p', '-3'], /^-p: must be positive, got '-3'$/],
-      [['-u', '-1'], /^-u: a uid is not negative, got '-1'$/],
-      [['--netns', '-4'], /^--netns: an inode number is not negative, got '-4'$/],
+      [['-n', '-1'], /^-n '-1' must be positive$/],
+      [['--events=-1'], /^-n '-1' must be positive$/],
+      [['--top', '-1'], /^--top '-1' must be positive$/],
+      [['-p', '-3'], /^-p '-3' must be positive$/],
+      [['-u', '-1'], /^-u '-1' must not be negative$/],
+      [['--netns', '-4'], /^--netns '-4' must be positive$/],
       [['-P', '-80'], /^-P: invalid port '-80'/],
     ];
     for (const [argv, re] of refused) {
@@ -462,6 +462,7 @@ describe('tcptrack options', () => {
     const own = statSync('/proc/self/ns/net').ino;
     assert.equal(resolveNetns(String(own)), own);
     assert.equal(resolveNetns('/proc/self/ns/net'), own);
+    assert.throws(() => resolveNetns('/proc/self/ns/mnt'), (e: unknown) => e instanceof TsbpfError && e.code === 'EINVAL' && /is a mnt namespace, not a network namespace/.test(e.message));
     const dir = mkdtempSync(join(tmpdir(), 'tcptrack-netns-'));
     try {
       writeFileSync(join(dir, 'plain'), '');

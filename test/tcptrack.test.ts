@@ -760,12 +760,15 @@ describe('tcptrack (kernel)', () => {
     const client = startClient([{ op: 'exchange', host: '127.0.0.1', port: port4, send: REQUEST }]);
     t.after(() => client.stop());
     const out = new Capture();
+    let going: Promise<StepResult[]> | undefined;
     const result = await within(
-      runTcptrack({ dns: true, ports: [port4], maxEvents: 1 }, { stdout: out, stderr: new Capture() }, undefined, { onReady: () => void client.go() }),
+      runTcptrack({ dns: true, ports: [port4], maxEvents: 1 }, { stdout: out, stderr: new Capture() }, undefined, { onReady: () => (going = client.go()) }),
       30_000,
       'tcptrack -d -n 1',
     );
     assert.equal(result.reason, 'count');
+    // The client finishes before the test ends (and stops it).
+    assert.equal((await within(going!, 30_000, 'the client'))[0]!.received, RESPONSE);
     const row = out.text.split('\n').find((l) => / established$/.test(l));
     assert.ok(row, out.text);
     // TIME PID UID COMM LADDR LPORT RADDR RPORT LAT(ms) STATE
@@ -990,6 +993,13 @@ describe('tsbpf tcptrack (command line)', () => {
       [['--cgroup', '/sys/fs/cgroup/no-such-cgroup-here'], 1, /no such cgroup/],
       [['-o', 'xml'], 2, /unknown format 'xml'/],
       [['--bogus'], 2, /bogus/],
+      // Negative numbers are values to refuse, not options; no timer longer than 2^31-1 ms.
+      [['-t', '-5'], 2, /-t '-5' must be positive$/],
+      [['-t=-5'], 2, /-t '-5' must be positive$/],
+      [['-n', '-1'], 2, /-n '-1' must be positive$/],
+      [['-t', '720h'], 2, /-t '720h' is too long/],
+      [['--netns', 'no-such-netns-here'], 1, /no network namespace 'no-such-netns-here' in \/run\/netns/],
+      [['--life', '-j'], 2, /--json and --life contradict each other/],
     ];
     for (const [args, code, re] of cases) {
       const run = cli(args);
@@ -997,6 +1007,8 @@ describe('tsbpf tcptrack (command line)', () => {
       const lines = withoutNoise(run.stderr).filter((l) => !l.startsWith('see tsbpf'));
       assert.equal(lines.length, 1, `one line: ${run.stderr}`);
       assert.match(lines[0]!, re);
+      // Usage errors and failures alike name the command.
+      assert.match(lines[0]!, /^tsbpf tcptrack: /);
       assert.equal(run.stdout, '');
     }
     if (!requireRoot(t)) return;

@@ -13,7 +13,6 @@ interface HelpModule {
   readonly verbs?: Readonly<Record<string, string>>;
   readonly aliases?: Readonly<Record<string, string>>;
 }
-import { onFilesystemMounted } from '../sys/mounts.js';
 
 interface CommandEntry {
   readonly name: string;
@@ -39,7 +38,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'gen', summary: 'compile BPF C and generate a typed TypeScript module for it', load: () => import('./gen.js'), help: () => import('./help/gen.js') },
   { name: 'compile', summary: 'compile BPF C to an object with BTF (clang, as tsbpf gen does)', load: () => import('./compile.js'), help: () => import('./help/compile.js') },
   { name: 'tcptrack', summary: 'trace TCP connections: latency, outcome, bytes, and connection statistics', load: () => import('./tcptrack.js') },
-  { name: 'xdp-filter', summary: 'XDP firewall: block addresses, prefixes and ports, with pinned state', load: () => import('./xdp-filter.js') },
+  { name: 'xdp-filter', summary: 'XDP firewall: block addresses, prefixes, ports and MACs, with pinned state', load: () => import('./xdp-filter.js') },
 ];
 
 const HELP_FLAGS = new Set(['-h', '--help', 'help']);
@@ -207,14 +206,7 @@ export async function main(argv: string[], io: CommandIO = processIO()): Promise
     return 0;
   }
   if (first.startsWith('-')) return usage(io, undefined, `unknown option '${first}'`);
-
-  // A filesystem mounted on the user's behalf (bpffs for a pin, tracefs for a hook) is said once.
-  const stopListening = onFilesystemMounted((fstype, target) => io.stderr.write(`tsbpf: mounted ${fstype} at ${target}, where none was mounted\n`));
-  try {
-    return await dispatch(first, rest, io);
-  } finally {
-    stopListening();
-  }
+  return dispatch(first, rest, io);
 }
 
 async function dispatch(first: string, rest: string[], io: CommandIO): Promise<number> {
@@ -257,8 +249,11 @@ async function dispatch(first: string, rest: string[], io: CommandIO): Promise<n
   }
 
   let command: Command;
+  let onFilesystemMounted: typeof import('../sys/mounts.js').onFilesystemMounted;
   try {
     command = (await entry.load()).command;
+    // Loaded with the command, not before: help and usage errors pay for no library module.
+    ({ onFilesystemMounted } = await import('../sys/mounts.js'));
   } catch (err) {
     return failure(io, context, err);
   }
@@ -266,10 +261,14 @@ async function dispatch(first: string, rest: string[], io: CommandIO): Promise<n
     write(io.stdout, command.help);
     return 0;
   }
+  // A filesystem mounted on the user's behalf (bpffs for a pin, tracefs for a hook) is said once.
+  const stopListening = onFilesystemMounted((fstype, target) => io.stderr.write(`tsbpf: mounted ${fstype} at ${target}, where none was mounted\n`));
   try {
     return await command.run(args, io);
   } catch (err) {
     if (isUsageError(err)) return usage(io, context, messageOf(err));
     return failure(io, context, err);
+  } finally {
+    stopListening();
   }
 }

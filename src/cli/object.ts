@@ -21,10 +21,11 @@ import { FileError, readRegularFile } from '../sys/readfile.js';
 import { ensureBpffs, makeBpffsDir } from '../map/bpffs.js';
 import { MapType } from '../sys/types.js';
 import { pinName } from '../map/pinname.js';
-import { parse, printHelp } from './args.js';
+import { OUTPUT_OPTIONS, parse, printHelp } from './args.js';
+import { checkPinDirFree, unloadPinDir } from './object-pins.js';
 import { checkIntegerSetting, integerRange } from './settings.js';
 import { formatTable, jsonReplacer, plural, UsageError, writeJson, type Command, type CommandIO } from './command.js';
-import { HELP, INSPECT_HELP, LOAD_HELP, RUN_HELP, DUMP_HELP, ATTACH_HELP } from './help/object.js';
+import { HELP, INSPECT_HELP, LOAD_HELP, RUN_HELP, DUMP_HELP, ATTACH_HELP, UNLOAD_HELP } from './help/object.js';
 import { applyMapSizes, applyProgramTypes } from './spec-options.js';
 
 const OUTPUT = {
@@ -284,8 +285,11 @@ async function load(argv: string[], io: CommandIO): Promise<number> {
   applyProgramTypes(spec, values.type ?? []);
   const kernelBtf = values['kernel-btf'];
   const json = values.json === true || values.pretty === true;
-  // The pin directory's filesystem is checked before anything is loaded or created.
-  if (values.pin !== undefined) ensureBpffs(values.pin);
+  // The pin directory's filesystem, then its pins, are checked before anything is loaded or created.
+  if (values.pin !== undefined) {
+    ensureBpffs(values.pin);
+    checkPinDirFree(values.pin, Object.keys(spec.programs), Object.keys(spec.maps).filter((m) => spec.maps[m]!.pinning !== 'byName'), pinName);
+  }
   let c: Collection;
   try {
     c = spec.load({ ...(kernelBtf !== undefined ? { kernelBtf } : {}), ...(values.pin !== undefined ? { pinPath: values.pin } : {}) });
@@ -707,7 +711,18 @@ async function attach(argv: string[], io: CommandIO): Promise<number> {
   return 0;
 }
 
-const VERBS: Record<string, (argv: string[], io: CommandIO) => Promise<number>> = { inspect, load, run, dump, attach };
+async function unload(argv: string[], io: CommandIO): Promise<number> {
+  const { values, positionals } = parse('object unload', argv, OUTPUT_OPTIONS);
+  if (values.help) return printHelp(io, UNLOAD_HELP);
+  if (positionals.length !== 1) throw new UsageError(`object unload: expected the DIR of \`object load --pin DIR\`${positionals.length > 1 ? `; got '${positionals[1]}' too` : ''}`);
+  const dir = positionals[0]!;
+  const { pins } = unloadPinDir(dir);
+  if (values.json || values.pretty) writeJson(io.stdout, { directory: dir, removed: pins }, values.pretty === true);
+  else io.stdout.write(`${dir}: removed ${plural(pins.length, 'pin')} and the directory\n`);
+  return 0;
+}
+
+const VERBS: Record<string, (argv: string[], io: CommandIO) => Promise<number>> = { inspect, load, run, dump, attach, unload };
 
 export const command: Command = {
   name: 'object',
@@ -715,7 +730,7 @@ export const command: Command = {
   help: HELP,
   async run(argv: string[], io: CommandIO): Promise<number> {
     const [verb, ...rest] = argv;
-    if (verb === undefined) throw new UsageError('object: expected a verb (inspect, load, run, dump, attach)');
+    if (verb === undefined) throw new UsageError('object: expected a verb (inspect, load, run, dump, attach, unload)');
     if (verb === '--help' || verb === '-h' || verb === 'help') return printHelp(io, HELP);
     const matches = Object.keys(VERBS).filter((v) => v.startsWith(verb));
     const name = verb in VERBS ? verb : matches.length === 1 ? matches[0] : undefined;

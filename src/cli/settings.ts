@@ -19,5 +19,6 @@ export function checkIntegerSetting(name: string, text: string, value: unknown, 
   if (range === undefined) return;
   const [lo, hi] = range;
   if (typeof value === 'bigint' && value >= lo && value <= hi) return;
-  throw new UsageError(`--set ${name}: expected a number ${lo}-${hi}, got '${text}'`);
+  const span = lo < 0n ? `from ${lo} to ${hi}` : `${lo}-${hi}`;
+  throw new UsageError(`--set ${name}: expected a number ${span}, got '${text}'`);
 }

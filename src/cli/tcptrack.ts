@@ -83,32 +83,19 @@ const OPTIONS = {
 } as const;
 
 /**
- * The command line as its user means it, for util.parseArgs: that reads `-t -5` as -t with no
- * value followed by an option -5, and `-t=5` as -t with the value "=5". A value option followed
- * by a negative number takes it as its value (`--duration=-5`, for the option's own check to
- * refuse with a reason), and `-t=5` is `-t 5`.
+ * `-t=5` as its user means it: parseArgs takes a short option's inline value as it is ("=5").
+ * A short value option written with `=` is given its value without it. (A negative number after
+ * a value option is that option's value already: the shared parse() sees to it.)
  */
-export function valueArguments(argv: readonly string[], options: Readonly<Record<string, { type: string; short?: string }>>): string[] {
-  const takesValue = new Map<string, string>();
-  for (const [name, o] of Object.entries(options)) {
-    if (o.type !== 'string') continue;
-    takesValue.set(`--${name}`, name);
-    if (o.short !== undefined) takesValue.set(`-${o.short}`, name);
-  }
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--') {
-      out.push(...argv.slice(i));
-      break;
-    }
-    const eq = /^(-[^-])=(.*)$/s.exec(a);
-    const name = takesValue.get(eq?.[1] ?? a);
-    if (eq !== null && name !== undefined) out.push(`--${name}=${eq[2]}`);
-    else if (name !== undefined && /^-\d/.test(argv[i + 1] ?? '')) out.push(`--${name}=${argv[++i]}`);
-    else out.push(a);
-  }
-  return out;
+export function shortEquals(argv: readonly string[], options: Readonly<Record<string, { type: string; short?: string }>>): string[] {
+  const byShort = new Map<string, string>();
+  for (const [name, o] of Object.entries(options)) if (o.type === 'string' && o.short !== undefined) byShort.set(o.short, name);
+  const end = argv.indexOf('--');
+  return argv.map((a, i) => {
+    const eq = /^-([^-])=(.*)$/s.exec(a);
+    const name = eq === null || (end >= 0 && i > end) ? undefined : byShort.get(eq[1]!);
+    return name === undefined ? a : `--${name}=${eq![2]}`;
+  });
 }
 
 /** The output format of -o, -j and --life; naming two different ones is an error. */
@@ -124,7 +111,7 @@ function outputFormat(values: { output?: string; json?: boolean; life?: boolean 
 
 /** TcptrackOptions from the command line; UsageError on anything malformed. */
 export function parseTcptrackArgs(argv: string[]): TcptrackOptions | 'help' {
-  const { values, positionals } = parse('tcptrack', valueArguments(argv, OPTIONS), OPTIONS);
+  const { values, positionals } = parse('tcptrack', shortEquals(argv, OPTIONS), OPTIONS);
   if (values.help) return 'help';
   if (positionals.length > 0) throw new UsageError(`tcptrack: unexpected argument '${positionals[0]}'`);
   if (values.ipv4 && values.ipv6) throw new UsageError('tcptrack: -4 and -6 exclude each other');

@@ -9,6 +9,7 @@ Verbs:
   run FILE --program NAME           load, then run one program with BPF_PROG_TEST_RUN
   dump FILE --program NAME          a program's instructions with its C source interleaved
   attach FILE                       load, attach every program, print events and maps until stopped
+  unload DIR                        remove what \`load FILE --pin DIR\` pinned, and DIR
 
 Options:
   -j, --json             one JSON document
@@ -46,6 +47,8 @@ On failure the exit status is 1 and stderr has the verifier's reason and the C s
 --map sizes maps the object leaves to user space (bcc's profile: a stack map's value_size);
 --type gives the type of a program whose section names none (socket/1, classifier/ingress):
 a section name (tc, xdp, socket, cgroup_skb/ingress...) or a program type (sched_cls...).
+A DIR that still holds the pins of an earlier load is refused before anything loads; remove
+them with \`tsbpf object unload DIR\`.
 `;
 
 export const RUN_HELP = `Usage: tsbpf object run FILE --program NAME [--set NAME=VALUE ...] [--data FILE] [--ctx FILE]
@@ -104,5 +107,14 @@ Options:
                           and last {"maps":{"<name>":[{"key","value"}]}}
 `;
 
+export const UNLOAD_HELP = `Usage: tsbpf object unload DIR [--json]
+
+Removes the pins \`tsbpf object load FILE --pin DIR\` made: programs and maps pinned by name in
+DIR, maps in DIR/maps, then both directories. Programs and maps stay loaded while something
+else holds them (an attachment, another pin, an open fd) and are freed when the last goes.
+Nothing is removed when DIR holds a directory a load does not make there.
+JSON: {"directory","removed":[paths]}.
+`;
+
 /** Each verb and its help text. */
-export const verbs: Readonly<Record<string, string>> = { inspect: INSPECT_HELP, load: LOAD_HELP, run: RUN_HELP, dump: DUMP_HELP, attach: ATTACH_HELP };
+export const verbs: Readonly<Record<string, string>> = { inspect: INSPECT_HELP, load: LOAD_HELP, run: RUN_HELP, dump: DUMP_HELP, attach: ATTACH_HELP, unload: UNLOAD_HELP };

@@ -1,5 +1,5 @@
 // tcptrack's options: what the command line says, checked, and the rodata filters they become.
-import { existsSync, readFileSync, statSync, statfsSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readlinkSync, statSync, statfsSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { TsbpfError } from '../../errors.js';
 import { UsageError } from '../../cli/command.js';
@@ -78,7 +78,8 @@ export const NETNS_RUN_DIR = '/run/netns';
 const CGROUP_ROOT = '/sys/fs/cgroup';
 
 function positiveInt(what: string, s: string, max = 0xffffffff): number {
-  if (/^-\d/.test(s)) throw new UsageError(`${what}: must be positive, got '${s}'`);
+  // As the shared duration parser says it of -t.
+  if (/^-\.?\d/.test(s)) throw new UsageError(`${what} '${s}' must be positive`);
   if (!/^\d+$/.test(s) || Number(s) < 1 || Number(s) > max) throw new UsageError(`${what}: invalid value '${s}' (a whole number from 1 to ${max})`);
   return Number(s);
 }
@@ -90,7 +91,7 @@ export function parsePid(s: string): number {
 
 /** -u UID or a user name from /etc/passwd. */
 export function parseUid(s: string, passwd = '/etc/passwd'): number {
-  if (/^-\d/.test(s)) throw new UsageError(`-u: a uid is not negative, got '${s}'`);
+  if (/^-\.?\d/.test(s)) throw new UsageError(`-u '${s}' must not be negative`);
   if (/^\d+$/.test(s)) {
     if (Number(s) > 0xfffffffe) throw new UsageError(`-u: invalid uid '${s}'`);
     return Number(s);
@@ -171,7 +172,7 @@ export function resolveCgroup(path: string): { path: string; id: bigint } {
  * /run/netns (`ip netns add NAME`), or a path (/proc/PID/ns/net).
  */
 export function resolveNetns(s: string, runDir = NETNS_RUN_DIR): number {
-  if (/^-\d/.test(s)) throw new UsageError(`--netns: an inode number is not negative, got '${s}'`);
+  if (/^-\.?\d/.test(s)) throw new UsageError(`--netns '${s}' must be positive`);
   if (/^\d+$/.test(s)) {
     if (Number(s) < 1 || Number(s) > 0xffffffff) throw new UsageError(`--netns: invalid inode number '${s}'`);
     return Number(s);
@@ -180,6 +181,12 @@ export function resolveNetns(s: string, runDir = NETNS_RUN_DIR): number {
   const path = s.includes('/') ? s : join(runDir, s);
   if (!existsSync(path)) throw new TsbpfError('ENOENT', `no network namespace '${s}'${s.includes('/') ? '' : ` in ${runDir}`}`);
   if (Number(statfsSync(path).type) !== NSFS_MAGIC) throw new TsbpfError('EINVAL', `${path} is not a namespace file (like /proc/PID/ns/net or ${runDir}/NAME)`);
+  // /proc/PID/ns/* are links that name their type ("net:[4026531840]"); a bind mount in
+  // /run/netns is not a link, and ip netns puts only network namespaces there.
+  if (lstatSync(path).isSymbolicLink()) {
+    const type = /^(\w+):/.exec(readlinkSync(path))?.[1];
+    if (type !== undefined && type !== 'net') throw new TsbpfError('EINVAL', `${path} is a ${type} namespace, not a network namespace`);
+  }
   return Number(statSync(path).ino);
 }
 
