@@ -949,7 +949,8 @@ describe('xdp-filter: the command line and the prompt', NEEDS_ROOT, () => {
 
   test('run on a terminal: the stats block redraws the prompt and the typed line (row 11)', async () => {
     const command = [process.execPath, ...cliArgv(['xdp-filter', 'run', v.host, '--interval', '200ms', '--no-ssh-guard'])].join(' ');
-    const child = spawn('script', ['-qfec', command, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    // A terminal that can redraw: under TERM=dumb (as CI and `env -i` give) readline cannot.
+    const child = spawn('script', ['-qfec', command, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, TERM: 'xterm' } });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     try {
