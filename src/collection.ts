@@ -8,25 +8,30 @@ import type { Codec } from './codec/codec.js';
 import { u32 } from './codec/int.js';
 import { applyCoreRelocations, type CoreOutcome } from './core/relocate.js';
 import { CoreTargets, type Candidate } from './core/targets.js';
-import { attachPrograms, type CollectionAttachOptions, type CollectionLinks } from './collection/attach.js';
+import { attachPrograms, CollectionLinks, type CollectionAttachOptions } from './collection/attach.js';
 import { BpfError, NotSupportedError, TsbpfError, VerifierError } from './errors.js';
 import { probeFentry } from './features/kernel.js';
 import type { SectionTargets } from './link/section.js';
 import { Map } from './map.js';
 import { loadObjectBtf } from './object/btfload.js';
-import { encodeKey, rawUpdate } from './object/elements.js';
+import { encodeKey, rawUpdate, tryDelete, tryUpdate } from './object/elements.js';
 import { asObjectError, ObjectError, ProgramLoadError, ProgramNotSupportedError, ProgramVerifierError, type ObjectErrorContext } from './object/errors.js';
 import { kconfigData, kernelVersionCode, readKernelConfig } from './object/kconfig.js';
 import { KernelResolver } from './object/kernel.js';
 import { adjustedMaxEntries, checkCompatible, codecOf, kernelName, NO_BTF, type CollectionMap } from './object/mapcreate.js';
 import { btfRecords, extensionTarget, isRoot, needsTrampoline, prefixName } from './object/progload.js';
 import { resolveCalls } from './object/reader.js';
+import { kernelStructOps, structOpsAttach, structOpsValue, type KernelStructOps } from './object/structops.js';
+import { readKernelBtf } from './btf/kernel.js';
+import { errnoName } from './sys/errno.js';
 import type { CollectionSpec } from './object/spec.js';
 import type { ExternSpec, MapSpec, ProgramInstruction, ProgramSpec } from './object/types.js';
 import { Variable } from './object/variable.js';
 import { Program, type FdLike } from './program.js';
 import type { FD } from './sys/fd.js';
-import { MapFlags, MapType, ProgramType } from './sys/types.js';
+import { AttachType, MapFlags, MapType, ProgramType } from './sys/types.js';
+import { linkCreate } from './sys/attrs.js';
+import { Link } from './link/link.js';
 import { parseVerifierLog } from './verifier.js';
 
 export interface ProgramLoadOverrides {
@@ -68,6 +73,7 @@ export class Collection implements Disposable {
   readonly #owned: CollectionMap[];
   /** Each program's section name, by program name. */
   readonly #sections: Record<string, string>;
+  readonly #structOps: readonly StructOpsMap[];
 
   constructor(
     maps: Record<string, CollectionMap>,
@@ -75,12 +81,14 @@ export class Collection implements Disposable {
     variables: Record<string, Variable>,
     owned: CollectionMap[],
     sections: Record<string, string> = {},
+    structOps: readonly StructOpsMap[] = [],
   ) {
     this.maps = maps;
     this.programs = programs;
     this.variables = variables;
     this.#owned = owned;
     this.#sections = sections;
+    this.#structOps = structOps;
   }
 
   /**
@@ -88,8 +96,9 @@ export class Collection implements Disposable {
    * a section cannot name: the interface of `xdp`, the cgroup of `cgroup_skb/egress`... Programs
    * whose section names no attach point (`xdp/devmap`, `struct_ops`), or whose hook needs a
    * target not given (`xdp` without an interface, `socket` without a socket), are skipped and
-   * listed in `skipped` with the reason;
-   * with `options.strict` a missing target throws MissingTargetError instead, before anything is
+   * listed in `skipped` with the reason; struct_ops programs are attached through their map:
+   * each `.struct_ops.link` map gets a link, `struct_ops <map>` in `links`.
+   * With `options.strict` a missing target throws MissingTargetError instead, before anything is
    * attached. All or nothing: when one attach fails, the links made so far are closed and the
    * error is thrown. The result owns the links: its close() detaches them all (closing the
    * collection does not).
@@ -98,11 +107,27 @@ export class Collection implements Disposable {
     // USDT programs built with <bpf/usdt.bpf.h> find their argument locations in this map.
     const usdtSpecs = this.maps['__bpf_usdt_specs'];
     const withSpecs = targets.usdtSpecs === undefined && usdtSpecs !== undefined ? { ...targets, usdtSpecs } : targets;
-    return attachPrograms(this.programs, this.#sections, withSpecs, options);
+    const attached = attachPrograms(this.programs, this.#sections, withSpecs, options);
+    const linked = this.#structOps.filter((s) => s.link);
+    if (linked.length === 0) return attached;
+    // `.struct_ops.link` maps register when a link is made from them (the others did at load).
+    const links: Record<string, Link> = { ...attached.links };
+    try {
+      for (const s of linked) links[`struct_ops ${s.name}`] = attachStructOps(s);
+    } catch (err) {
+      for (const l of Object.values(links).reverse()) if (!Object.values(attached.links).includes(l)) l.close();
+      attached.close();
+      throw err;
+    }
+    return new CollectionLinks(links, [...attached.skipped]);
   }
 
-  /** Closes every program and every map the collection created (pins stay). */
+  /**
+   * Closes every program and every map the collection created (pins stay). `.struct_ops` maps
+   * registered at load (a TCP congestion control...) are unregistered first, unless pinned.
+   */
   close(): void {
+    unregisterStructOps(this.#structOps);
     for (const p of Object.values(this.programs)) p.close();
     for (const m of this.#owned) m.close();
   }
@@ -121,6 +146,8 @@ export interface RelocatedProgram {
   readonly attachBtfId?: number;
   readonly attachBtfObjFd?: number;
   readonly attachProgFd?: FdLike;
+  /** When the attach target decides it (a struct_ops program: the member's index). */
+  readonly expectedAttachType?: number;
   /** What each CO-RE relocation resolved to. */
   readonly core: CoreOutcome[];
   /** Slots poisoned by CO-RE relocations that found nothing. */
@@ -177,6 +204,8 @@ class LoadSession {
   #btfFd: FD | undefined;
   /** Relocate only: no maps exist, map references keep fd 0. */
   readonly #dry: boolean;
+  readonly #structOpsTypes = new globalThis.Map<string, KernelStructOps>();
+  readonly #structOps: StructOpsMap[] = [];
 
   constructor(spec: CollectionSpec, options: CollectionLoadOptions, dry = false) {
     this.#spec = spec;
@@ -213,13 +242,15 @@ class LoadSession {
     }
     for (const [name, ps] of Object.entries(spec.programs)) this.#programs[name] = this.#loadProgram(name, ps);
     this.#fillProgramArrays();
+    this.#fillStructOps();
     this.#pin();
     const sections: Record<string, string> = {};
     for (const [name, ps] of Object.entries(spec.programs)) sections[name] = ps.sectionName;
-    return new Collection(this.#maps, this.#programs, this.#variables(), this.#owned, sections);
+    return new Collection(this.#maps, this.#programs, this.#variables(), this.#owned, sections, this.#structOps);
   }
 
   abort(): void {
+    unregisterStructOps(this.#structOps);
     for (const p of Object.values(this.#programs)) p.close();
     for (const m of this.#owned) m.close();
     for (const path of this.#pins) {
@@ -261,12 +292,47 @@ class LoadSession {
     }
     const m = this.#newMap(ms, key, value);
     this.#owned.push(m);
-    this.#writeValues(name, ms, m);
+    // A struct_ops map's value needs the programs' fds: written once they are loaded.
+    if (ms.structOps === undefined) this.#writeValues(name, ms, m);
     return m;
+  }
+
+  /** The kernel's side of a struct_ops type, or NotSupportedError when this kernel lacks it. */
+  #kernelStructOps(type: string, context: { map?: string; program?: string }): KernelStructOps {
+    let k = this.#structOpsTypes.get(type);
+    if (k === undefined) {
+      k = kernelStructOps(readKernelBtf(), type, this.#context(context));
+      if (k === undefined) throw new NotSupportedError(`struct_ops ${type}`, `its kernel BTF has no struct bpf_struct_ops_${type} (${Object.values(context)[0] ?? ''})`);
+      this.#structOpsTypes.set(type, k);
+    }
+    return k;
+  }
+
+  #newStructOpsMap(ms: MapSpec): CollectionMap {
+    const k = this.#kernelStructOps(ms.structOps!.type, { map: ms.name });
+    if (this.#btfFd === undefined) throw new ObjectError('a struct_ops map needs the object BTF', this.#context({ map: ms.name }));
+    return Map.create<BtfValue, BtfValue>({
+      type: MapType.STRUCT_OPS,
+      keySize: 4,
+      valueSize: k.valueSize,
+      maxEntries: 1,
+      flags: ms.flags,
+      name: kernelName(ms.name),
+      btf: { fd: this.#btfFd.value, keyTypeId: 0, valueTypeId: 0, vmlinuxValueTypeId: k.valueId },
+    }) as CollectionMap;
   }
 
   #newMap(ms: MapSpec, key: Codec<BtfValue> | undefined, value: Codec<BtfValue> | undefined): CollectionMap {
     if (ms.type === MapType.UNSPEC) throw new ObjectError('map has no type', this.#context({ map: ms.name }));
+    if (ms.problem !== undefined) throw new ObjectError(ms.problem.message, this.#context({ map: ms.name }), ms.problem.code);
+    if (ms.structOps !== undefined) {
+      try {
+        return this.#newStructOpsMap(ms);
+      } catch (err) {
+        if (err instanceof TsbpfError && !(err instanceof ObjectError) && !(err instanceof NotSupportedError)) throw new ObjectError(err.message, { ...this.#context({ map: ms.name }), cause: err }, err.code);
+        throw err;
+      }
+    }
     const btfFd = this.#btfFd;
     const withBtf =
       btfFd !== undefined && ms.valueType !== undefined && !NO_BTF.has(ms.type) && (ms.keyType !== undefined || ms.internal !== undefined);
@@ -376,6 +442,33 @@ class LoadSession {
     return undefined;
   }
 
+  /**
+   * Writes each struct_ops map's value, the programs' fds in its function pointers. For a
+   * `.struct_ops` map this registers it with the kernel (the congestion control appears); a
+   * `.struct_ops.link` one registers when attached.
+   */
+  #fillStructOps(): void {
+    const btf = this.#spec.btf;
+    for (const [name, ms] of Object.entries(this.#spec.maps)) {
+      if (ms.structOps === undefined || this.#opts.mapReplacements?.[name] !== undefined) continue;
+      const ctx = this.#context({ map: name });
+      const k = this.#kernelStructOps(ms.structOps.type, { map: name });
+      const value = structOpsValue(ms, btf!, readKernelBtf(), k, (program) => {
+        const p = this.#programs[program];
+        if (p === undefined) throw new ObjectError(`points to program ${program}, which is not in the collection`, ctx, 'ENOENT');
+        return p.fd;
+      }, ctx);
+      const map = this.#maps[name]!;
+      const link = (ms.flags & MapFlags.LINK) !== 0;
+      const r = tryUpdate(map, encodeKey(0, 4), value);
+      if (r < 0) {
+        const what = link ? 'cannot set the value of' : 'the kernel refused to register';
+        throw new ObjectError(`${what} struct_ops ${ms.structOps.type} ${name}: errno ${errnoName(-r)}${-r === 17 ? ' (one of this name is registered already)' : ''}`, ctx, errnoName(-r));
+      }
+      this.#structOps.push({ name, type: ms.structOps.type, map, link });
+    }
+  }
+
   #pin(): void {
     for (const [name, ms] of Object.entries(this.#spec.maps)) {
       const path = this.#pinPathOf(ms);
@@ -439,7 +532,7 @@ class LoadSession {
         instructions: insns,
         license: ps.license,
         name,
-        ...(ps.expectedAttachType !== undefined ? { expectedAttachType: ps.expectedAttachType } : {}),
+        ...(prepared.expectedAttachType !== undefined ? { expectedAttachType: prepared.expectedAttachType } : ps.expectedAttachType !== undefined ? { expectedAttachType: ps.expectedAttachType } : {}),
         // Kernels before 5.0 refused kprobe programs whose version was not theirs.
         ...(ps.kernelVersion !== 0 ? { kernelVersion: ps.kernelVersion } : ps.type === ProgramType.KPROBE ? { kernelVersion: kernelVersionCode() } : {}),
         ...(ps.flags !== 0 ? { flags: ps.flags } : {}),
@@ -585,13 +678,28 @@ class LoadSession {
     insn.imm2 = Number(BigInt.asIntN(32, addr >> 32n));
   }
 
-  #attachTarget(name: string, ps: ProgramSpec): { attachBtfId?: number; attachBtfObjFd?: number; attachProgFd?: FdLike } {
+  /** A struct_ops program attaches to the member of the kernel struct that points to it. */
+  #structOpsTarget(name: string): { attachBtfId: number; expectedAttachType: number } {
+    const ctx = this.#context({ program: name });
+    const uses: { type: string; member: string }[] = [];
+    for (const ms of Object.values(this.#spec.maps)) {
+      for (const [member, program] of Object.entries(ms.structOps?.programs ?? {})) if (program === name) uses.push({ type: ms.structOps!.type, member });
+    }
+    const first = uses[0];
+    if (first === undefined) throw new ObjectError('a struct_ops program that no .struct_ops map points to', ctx, 'ENOENT');
+    if (uses.some((u) => u.type !== first.type || u.member !== first.member)) {
+      throw new ObjectError(`one struct_ops program for several members (${uses.map((u) => `${u.type}.${u.member}`).join(', ')})`, ctx, 'EINVAL');
+    }
+    return structOpsAttach(this.#kernelStructOps(first.type, { program: name }), first.member, ctx);
+  }
+
+  #attachTarget(name: string, ps: ProgramSpec): { attachBtfId?: number; attachBtfObjFd?: number; attachProgFd?: FdLike; expectedAttachType?: number } {
     const kind = ps.attachBtf;
     if (kind === undefined) return {};
     const ctx = this.#context({ program: name });
     const override = this.#opts.programs?.[name];
     const target = override?.attachTo ?? ps.attachTo;
-    if (kind === 'struct_ops') throw new NotSupportedError('struct_ops programs in objects', 'the .struct_ops maps that attach them are not loaded', { by: 'tsbpf' });
+    if (kind === 'struct_ops') return this.#structOpsTarget(name);
     if (target === undefined || target === '') {
       throw new ObjectError(`section ${ps.sectionName} needs a target (${ps.sectionName}/<name>)`, ctx, 'EINVAL');
     }
@@ -615,3 +723,28 @@ class LoadSession {
   }
 }
 
+
+/** A struct_ops map the collection filled: registered at load, or on attach for `link` ones. */
+interface StructOpsMap {
+  readonly name: string;
+  readonly type: string;
+  readonly map: CollectionMap;
+  readonly link: boolean;
+}
+
+/**
+ * Unregisters the `.struct_ops` maps registered at load (deleting their one element), except
+ * those pinned to outlive the process, as `bpftool struct_ops register` leaves them.
+ */
+function unregisterStructOps(maps: readonly StructOpsMap[]): void {
+  for (const s of maps) {
+    if (s.link || s.map.closed || s.map.pinnedPath !== undefined) continue;
+    tryDelete(s.map, encodeKey(0, 4));
+  }
+}
+
+/** Registers a `.struct_ops.link` map with BPF_LINK_CREATE; closing the link unregisters it. */
+function attachStructOps(s: StructOpsMap): Link {
+  const fd = linkCreate({ progFd: s.map.fd.value, targetFd: 0, attachType: AttachType.STRUCT_OPS }, `struct_ops ${s.type} ${s.name}`);
+  return new Link({ hook: 'struct_ops', target: `${s.type} ${s.name}`, mechanism: 'bpf_link', fd });
+}

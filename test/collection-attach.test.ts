@@ -86,7 +86,7 @@ describe('planAttach', () => {
       k: 'attach',
       l: 'attach',
     });
-    assert.match(none.find((s) => s.program === 'i')!.skip!.reason, /struct_ops\/init cannot be attached by a link/);
+    assert.match(none.find((s) => s.program === 'i')!.skip!.reason, /a struct_ops program runs through the .struct_ops map that points to it/);
     assert.match(none.find((s) => s.program === 'a')!.skip!.reason, /section xdp attaches to a network interface, and targets\.interface was not given/);
     const some = planAttach(sections, { interface: 'lo', netns: '/proc/self/ns/net' });
     assert.equal(some.find((s) => s.program === 'b')!.skip?.missing, 'direction', 'plain tc needs a direction besides the interface');

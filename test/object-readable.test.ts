@@ -51,11 +51,26 @@ describe('objects with load-time problems read', () => {
     assert.ok(err.message.endsWith(spec.programs[err.program!]!.problem!.message), err.message);
   });
 
+  it('arena globals (.addr_space.1) fail only the program that uses them', () => {
+    const spec = CollectionSpec.fromFile(fixture('arena_globals.bpf.o'));
+    assert.equal(spec.programs.count_hit!.problem?.code, 'ENOTSUP');
+    assert.match(spec.programs.count_hit!.problem!.message, /^refers to hits in section \.addr_space\.1/);
+    assert.equal(spec.programs.plain!.problem, undefined);
+    const err = loadError(spec);
+    assert.equal(err.program, 'count_hit');
+  });
+
   it('__ulong() attributes: 64-bit map_extra from an enum member', () => {
     const spec = CollectionSpec.fromFile(fixture('ulong_map.bpf.o'));
     assert.equal(spec.maps.arena!.type, MapType.ARENA);
     assert.equal(spec.maps.arena!.mapExtra, 0x1000_0000_0000n);
     assert.equal(spec.maps.bloom!.mapExtra, 3n);
+  });
+
+  it('an unknown map attribute is a problem of that map only', () => {
+    const spec = CollectionSpec.fromFile(fixture('ulong_map.bpf.o'));
+    assert.deepEqual(spec.maps.future!.problem, { code: 'ENOTSUP', message: "unknown map attribute 'future_attribute'" });
+    assert.equal(spec.maps.bloom!.problem, undefined);
   });
 
   it('legacy map definitions of different sizes, each as long as its symbol', () => {
@@ -100,6 +115,8 @@ describe('loading what can load', () => {
     const spec = CollectionSpec.fromFile(fixture('ulong_map.bpf.o'));
     // This kernel refuses arena maps to everyone.
     delete spec.maps.arena;
+    assert.throws(() => spec.copy().load(), (err: unknown) => err instanceof ObjectError && err.map === 'future' && /unknown map attribute 'future_attribute'/.test(err.message));
+    delete spec.maps.future;
     using c = spec.load();
     assert.equal(c.maps.bloom!.info().mapExtra, 3n);
     using legacy = CollectionSpec.fromFile(fixture('legacy_uneven.bpf.o')).load();

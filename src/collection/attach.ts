@@ -5,6 +5,7 @@ import type { AttachableProgram } from '../link/attachable.js';
 import { MissingTargetError } from '../link/errors.js';
 import type { Link } from '../link/link.js';
 import { attachBySection, parseSection, type SectionPlan, type SectionTargets } from '../link/section.js';
+import { parseSectionName } from '../object/sections.js';
 
 /** A target a section cannot name: `interface`, `cgroup`, `netns`, `socket`... */
 export type AttachTarget = keyof SectionTargets;
@@ -90,6 +91,11 @@ function missingSkip(program: string, section: string, missing: AttachTarget): S
 export function planAttach(sections: Readonly<Record<string, string>>, targets: SectionTargets = {}): AttachStep[] {
   const steps: AttachStep[] = [];
   for (const [program, section] of Object.entries(sections)) {
+    if (parseSectionName(section)?.attachBtf === 'struct_ops') {
+      const reason = 'a struct_ops program runs through the .struct_ops map that points to it, registered at load (or, for .struct_ops.link, by its own link)';
+      steps.push({ program, section, skip: { program, section, reason } });
+      continue;
+    }
     let plan: SectionPlan;
     try {
       plan = parseSection(section);

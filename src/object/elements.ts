@@ -34,3 +34,18 @@ export function encodeKey(key: number | Uint8Array, size: number): Uint8Array {
   return out;
 }
 
+
+/** Writes one element; 0 or -errno, for callers that explain failures themselves. */
+export function tryUpdate(map: Map<unknown, unknown>, key: Uint8Array, value: Uint8Array): number {
+  const r = new ElemOp().run(Cmd.MAP_UPDATE_ELEM, map.fd.value, native.addressOf(key), native.addressOf(value), 0);
+  keepAlive(key);
+  keepAlive(value);
+  return r;
+}
+
+/** Deletes one element; 0 or -errno. */
+export function tryDelete(map: Map<unknown, unknown>, key: Uint8Array): number {
+  const r = new ElemOp().run(Cmd.MAP_DELETE_ELEM, map.fd.value, native.addressOf(key), 0n, 0);
+  keepAlive(key);
+  return r;
+}

@@ -80,6 +80,7 @@ export function parseBtfMapDefinition(btf: Btf, name: string, typeId: number, in
   let valuesOffset: number | undefined;
   let innerDef: { typeId: number } | undefined;
   let valuesIsFunc = false;
+  const unknown: string[] = [];
   for (const m of def.members) {
     switch (m.name) {
       case 'type':
@@ -136,8 +137,12 @@ export function parseBtfMapDefinition(btf: Btf, name: string, typeId: number, in
         break;
       }
       default:
-        throw new ObjectError(`unknown map attribute '${m.name}'`, { map: name, section: '.maps' }, 'ENOTSUP');
+        // Newer libbpf may know it; the rest of the object can still be read and loaded.
+        unknown.push(m.name);
     }
+  }
+  if (unknown.length > 0) {
+    spec.problem = { code: 'ENOTSUP', message: `unknown map attribute${unknown.length === 1 ? '' : 's'} ${unknown.map((u) => `'${u}'`).join(', ')}` };
   }
   if (keySize !== undefined) spec.keySize = keySize;
   if (valueSize !== undefined) spec.valueSize = valueSize;

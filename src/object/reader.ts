@@ -25,6 +25,7 @@ import { MapFlags, MapType, ProgramType } from '../sys/types.js';
 import { asObjectError, ObjectError } from './errors.js';
 import { parseBtfMapDefinition, parseLegacyMaps } from './maps.js';
 import { parseSectionName } from './sections.js';
+import { memberAt, STRUCT_OPS_SECTION, structOpsMap } from './structops.js';
 import type { ExternSpec, InternalMapKind, LoadProblem, MapSpec, ProgramInstruction, ProgramSpec } from './types.js';
 
 export interface ReadResult {
@@ -104,8 +105,14 @@ class ObjectReader {
   readonly #externs: Record<string, ExternSpec> = {};
   readonly #code = new Map<number, CodeSection>();
   readonly #funcsByLabel = new Map<string, Func>();
-  /** Symbols the object uses but does not define (a link input): what loading a user of one fails with. */
-  readonly #undefined = new Map<string, LoadProblem>();
+  /**
+   * References no program can load with, by the name instructions refer to them by: symbols
+   * another object defines (a link input), data tsbpf does not place. What loading a program
+   * that reaches one fails with.
+   */
+  readonly #unloadable = new Map<string, LoadProblem>();
+  /** `.struct_ops` variables: where each is, and its map. */
+  readonly #structOps: { section: ElfSection; offset: number; spec: MapSpec }[] = [];
 
   constructor(bytes: Uint8Array, file: string | undefined) {
     this.#file = file;
@@ -128,11 +135,13 @@ class ObjectReader {
     this.#readDataSections();
     this.#readBtfMaps();
     this.#readLegacyMaps();
+    this.#readStructOps();
     this.#readExterns();
     this.#decodeCode();
     this.#resolveRelocations();
     this.#splitFunctions();
     this.#readMapValues();
+    this.#readStructOpsPrograms();
     const programs = this.#programs(license, kernelVersion);
     return {
       littleEndian: this.#le,
@@ -268,6 +277,47 @@ class ObjectReader {
     for (const spec of parseLegacyMaps(this.#elf.sectionData(s), this.#le, syms)) {
       this.#addMap(spec, LEGACY_MAPS_SECTION);
       this.#mapSymbols.set(spec.name, spec);
+    }
+  }
+
+  /** Each variable of `.struct_ops` and `.struct_ops.link`: a STRUCT_OPS map. */
+  #readStructOps(): void {
+    for (const s of this.#elf.sections) {
+      if (!STRUCT_OPS_SECTION.test(s.name) || s.type !== SHT.PROGBITS) continue;
+      const btf = this.#btf;
+      const datasec = this.#datasec(s.name);
+      if (btf === undefined || datasec === undefined) throw this.#error(`${s.name} needs BTF describing its variables`, { section: s.name });
+      const data = this.#elf.sectionData(s);
+      for (const v of datasec.vars) {
+        const variable = btf.type(v.type);
+        if (variable.kind !== 'VAR') throw this.#error(`DATASEC entry is a ${variable.kind}, not a VAR`, { section: s.name });
+        if (v.offset + v.size > data.length) throw this.#error(`variable ${variable.name} extends past the section`, { section: s.name });
+        const spec = structOpsMap(btf, variable.name, variable.type, data.slice(v.offset, v.offset + v.size), s.name);
+        this.#addMap(spec, s.name);
+        this.#structOps.push({ section: s, offset: v.offset, spec });
+      }
+    }
+  }
+
+  /** The function pointers of `.struct_ops` variables: relocations naming the programs. */
+  #readStructOpsPrograms(): void {
+    if (this.#structOps.length === 0) return;
+    const btf = this.#btf!;
+    for (const rs of this.#elf.relocationSections()) {
+      const target = rs.target;
+      if (target === undefined || !STRUCT_OPS_SECTION.test(target.name)) continue;
+      for (const rel of rs.relocations) {
+        const off = Number(rel.offset);
+        const owner = this.#structOps.find((x) => x.section.index === target.index && off >= x.offset && off < x.offset + x.spec.valueSize);
+        if (owner === undefined) throw this.#error(`relocation at byte ${off} is in no variable`, { section: target.name, symbol: rel.symbol.name });
+        const member = memberAt(btf, owner.spec.valueType!, off - owner.offset);
+        if (member === undefined || member.bitOffset / 8 !== off - owner.offset) throw this.#error(`relocation at byte ${off} is not at a member`, { map: owner.spec.name, symbol: rel.symbol.name });
+        const sym = rel.symbol;
+        const code = this.#code.get(sym.sectionIndex);
+        const f = sym.type === STT.FUNC ? code?.funcs.find((x) => x.symbol === sym.name) : undefined;
+        if (f === undefined) throw this.#error(`member ${member.name} points to ${sym.name}, which is not a program`, { map: owner.spec.name });
+        owner.spec.structOps!.programs[member.name] = f.symbol;
+      }
     }
   }
 
@@ -514,7 +564,10 @@ class ObjectReader {
       insn.imm2 = offset;
       return;
     }
-    throw this.#error(`64-bit load of an address in section ${ts.name}, which is not maps, data or code`, { section: here, symbol: sym.name }, 'ENOTSUP');
+    // Arena globals (`.addr_space.1`) and the like: the object reads, programs using them do not load.
+    const ref = sym.type === STT.SECTION || sym.name === '' ? ts.name : sym.name;
+    this.#unloadable.set(ref, { code: 'ENOTSUP', message: `refers to ${ref} in section ${ts.name}, which is not maps, global data or code: tsbpf does not load such data` });
+    insn.reference = ref;
   }
 
   #mapForSymbol(sym: ElfSymbol, section: ElfSection, imm: number): MapSpec {
@@ -535,7 +588,7 @@ class ObjectReader {
     if (ext === undefined) {
       // A link input: another object defines it. Only the programs that reach it cannot load.
       const what = isCall ? `calls ${sym.name}()` : `refers to ${sym.name}`;
-      this.#undefined.set(sym.name, {
+      this.#unloadable.set(sym.name, {
         code: 'ENOENT',
         message: `${what}, which this object does not define: link it with the object that does (bpftool gen object), or declare it __ksym or __kconfig if the kernel provides it`,
       });
@@ -614,8 +667,10 @@ class ObjectReader {
       const info = parseSectionName(code.section.name);
       for (const f of code.funcs) {
         const { instructions, problem } = this.#link(f);
-        out[f.symbol] = {
-          name: f.symbol,
+        // Static functions of different sections may share a name: the later ones go by their label.
+        const key = Object.hasOwn(out, f.symbol) ? f.label : f.symbol;
+        out[key] = {
+          name: key,
           sectionName: code.section.name,
           type: info?.type ?? ProgramType.UNSPEC,
           ...(info?.expectedAttachType !== undefined ? { expectedAttachType: info.expectedAttachType } : {}),
@@ -651,7 +706,7 @@ class ObjectReader {
       while (callee === undefined && frame.next < frame.f.insns.length) {
         const insn = frame.f.insns[frame.next++]!;
         if (insn.reference === undefined) continue;
-        const undef = this.#undefined.get(insn.reference);
+        const undef = this.#unloadable.get(insn.reference);
         if (undef !== undefined) {
           if (!problems.includes(undef)) problems.push(undef);
           continue;
@@ -671,7 +726,7 @@ class ObjectReader {
     // The program's own function belongs to it alone; subprograms are copied into each caller.
     const out: ProgramInstruction[] = main.insns.slice();
     for (let i = 1; i < order.length; i++) for (const insn of order[i]!.insns) out.push(copyInstruction(insn));
-    const instructions = resolveCalls(out, this.#undefined);
+    const instructions = resolveCalls(out, this.#unloadable);
     if (problems.length === 0) return { instructions };
     const problem = problems.length === 1 ? problems[0]! : { code: problems[0]!.code, message: problems.map((p) => p.message).join('; ') };
     return { instructions, problem };

@@ -137,5 +137,10 @@ function copyEntry(e: MapEntry): MapEntry {
 }
 
 function copyMap(m: MapSpec): MapSpec {
-  return { ...m, values: m.values.map(copyEntry), ...(m.innerMap ? { innerMap: copyMap(m.innerMap) } : {}) };
+  return {
+    ...m,
+    values: m.values.map(copyEntry),
+    ...(m.innerMap ? { innerMap: copyMap(m.innerMap) } : {}),
+    ...(m.structOps ? { structOps: { type: m.structOps.type, programs: { ...m.structOps.programs } } } : {}),
+  };
 }

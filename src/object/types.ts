@@ -4,6 +4,7 @@ import type { BtfType } from '../btf/types.js';
 import type { CoreRelocation } from '../core/relocate.js';
 import type { AttachType, MapType, ProgramType } from '../sys/types.js';
 import type { AttachBtfKind } from './sections.js';
+import type { StructOpsSpec } from './structops.js';
 
 /**
  * `byName` (libbpf's LIBBPF_PIN_BY_NAME) maps are pinned as `<pinPath>/<name>` and reused from
@@ -63,6 +64,8 @@ export interface MapSpec {
   freeze: boolean;
   /** Set when the definition cannot be loaded as it is; creating the map fails with it. */
   problem?: LoadProblem;
+  /** For `.struct_ops` maps: the kernel struct they fill and the programs they point to. */
+  structOps?: StructOpsSpec;
 }
 
 /** bpf_line_info of an instruction, with offsets into the object's BTF string section. */
