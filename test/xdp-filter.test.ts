@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { createServer, type Server } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { allIds } from '../src/sys/attrs.js';
-import { linkInfo } from '../src/sys/info.js';
+import { linkInfo } from '../src/sys/linkinfo.js';
 import { getFdById } from '../src/sys/attrs.js';
 import { Cmd } from '../src/sys/types.js';
 import { cliArgv, type CliResult } from './helpers/cli.js';

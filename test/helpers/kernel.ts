@@ -7,7 +7,7 @@ import type { TestContext } from 'node:test';
 import { findClang, findStrip } from '../../src/codegen/toolchain.js';
 import type { ProbeResult } from '../../src/features/probe.js';
 import { allIds, getFdById } from '../../src/sys/attrs.js';
-import { linkInfo } from '../../src/sys/info.js';
+import { linkInfo } from '../../src/sys/linkinfo.js';
 import { Cmd } from '../../src/sys/types.js';
 
 /** True when this process may use bpf(2) fully (root). */
