@@ -16,7 +16,7 @@ import { NameCache, NamedRows, remoteAddress } from '../src/tools/tcptrack/names
 import { outputLayout } from '../src/tools/tcptrack/run.js';
 import { shortBytes, shortDuration, stateText, tableLayout } from '../src/tools/tcptrack/table.js';
 import { connStatFrom, formatSummary, summarize, type ConnStat } from '../src/tools/tcptrack/stats.js';
-import { connKeyCodec, connStatCodec, eventCodec, type Event } from '../src/tools/tcptrack/tcptrack.js';
+import { connKeyCodec, connStatCodec, eventCodec, type Event } from '../src/tools/tcptrack/tcptrack_bpf.js';
 
 function bytes(...parts: number[]): Uint8Array {
   const out = new Uint8Array(16);

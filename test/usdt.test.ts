@@ -18,7 +18,7 @@ import { allIds } from '../src/sys/attrs.js';
 import { packageRoot } from '../src/sys/native.js';
 import { Cmd, MapType } from '../src/sys/types.js';
 import { corpus } from './bpf/corpus.js';
-import type { ReqStats, TickStats } from './bpf/gen/usdt.js';
+import type { ReqStats, TickStats } from './bpf/gen/usdt_bpf.js';
 import { isRoot, requireRoot, runWaitingChild } from './helpers/kernel.js';
 
 describe('USDT probes', () => {

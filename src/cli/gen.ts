@@ -102,7 +102,7 @@ export async function generate(req: GenRequest, io: CommandIO): Promise<GenResul
     embed: req.embed,
   });
   const objectPath = join(req.outDir, objectFile);
-  const modulePath = join(req.outDir, `${req.name}.ts`);
+  const modulePath = join(req.outDir, `${req.name}_bpf.ts`);
   writeOutputs([
     { path: objectPath, data: compiled.object },
     { path: modulePath, data: text },
