@@ -8,7 +8,7 @@ import { basename, dirname, join, relative } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { command as gen } from '../src/cli/gen.js';
-import { UsageError, type CommandIO } from '../src/cli/command.js';
+import { UsageError, type CommandIO } from '../src/cli/framework/index.js';
 import { generateModule } from '../src/codegen/generate.js';
 import { requireBpfToolchain } from './helpers/kernel.js';
 

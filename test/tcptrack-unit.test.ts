@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { describe, test } from 'node:test';
-import { UsageError } from '../src/cli/command.js';
+import { UsageError } from '../src/cli/framework/index.js';
 import { command, parseTcptrackArgs } from '../src/cli/tcptrack.js';
 import { TsbpfError } from '../src/errors.js';
 import { CLOSE_KEYS, decodeEvent, EVENT_SIZE, eventJson, eventJsonLine, JSON_KEYS, monotonicOffsetMs, type ConnEvent } from '../src/tools/tcptrack/event.js';

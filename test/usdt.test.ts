@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
-import { UsageError } from '../src/cli/command.js';
+import { UsageError } from '../src/cli/framework/index.js';
 import { command as usdtCommand } from '../src/cli/usdt.js';
 import type { Collection } from '../src/collection.js';
 import { InvalidArgumentError } from '../src/errors.js';

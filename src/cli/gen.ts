@@ -5,8 +5,7 @@ import { CompileError } from '../codegen/errors.js';
 import { generateModule } from '../codegen/generate.js';
 import { pascalCase } from '../codegen/names.js';
 import { compileFile } from '../codegen/toolchain.js';
-import { parse, printHelp } from './args.js';
-import { plural, UsageError, writeJson, type Command, type CommandIO } from './command.js';
+import { parse, printHelp, plural, UsageError, writeJson, type Command, type CommandIO } from './framework/index.js';
 import { HELP } from './help/gen.js';
 import { requireOutputDir, writeOutputs } from './output.js';
 

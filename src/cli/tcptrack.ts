@@ -1,8 +1,7 @@
 // `tsbpf tcptrack`: TCP connections as they happen, with latency, outcome, bytes and statistics.
 import { runTcptrack, type TcptrackIO } from '../tools/tcptrack/run.js';
 import { OUTPUT_FORMATS, parseDurationOption, parseMaxEvents, parsePid, parsePorts, parseTop, parseUid, resolveNetns, type OutputFormat, type TcptrackOptions } from '../tools/tcptrack/options.js';
-import { parse, printHelp } from './args.js';
-import { UsageError, type Command, type CommandIO } from './command.js';
+import { parse, printHelp, UsageError, type Command, type CommandIO } from './framework/index.js';
 
 const HELP = `Usage: tsbpf tcptrack [options]
 

@@ -29,8 +29,7 @@ import { keptState, loadFilter, pinFilter, requireBpffs, requireInterface, unloa
 import { addressRule, ruleLabel, type Direction, type Rule } from '../tools/xdp-filter/rules.js';
 import { sshSession, type SshSession } from '../tools/xdp-filter/ssh.js';
 import { FilterError, hasPinnedLink, loadedInterfaces, parseMode, parsePolicy, pinnedInterfaces, type FilterMaps, type Policy, type Stats } from '../tools/xdp-filter/state.js';
-import { parse, printHelp } from './args.js';
-import { UsageError, writeJson, type Command, type CommandIO } from './command.js';
+import { parse, printHelp, UsageError, writeJson, type Command, type CommandIO } from './framework/index.js';
 
 const VERB_HELP: Record<string, string> = {
   load: `  load <iface> [--mode native|generic] [--policy deny|allow] [--no-ssh-guard] [--json]
