@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { UsageError } from '../src/cli/framework/index.js';
-import { command, parseTcptrackArgs } from '../src/cli/tcptrack.js';
+import { command, parseTcptrackArgs } from '../src/tools/tcptrack/cli.js';
 import { TsbpfError } from '../src/errors.js';
 import { CLOSE_KEYS, decodeEvent, EVENT_SIZE, eventJson, eventJsonLine, JSON_KEYS, monotonicOffsetMs, type ConnEvent } from '../src/tools/tcptrack/event.js';
 import { EventJsonWriter, MAX_LINE } from '../src/tools/tcptrack/jsonline.js';
