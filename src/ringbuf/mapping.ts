@@ -6,8 +6,13 @@ export const PROT_READ = 1;
 export const PROT_WRITE = 2;
 export const MAP_SHARED = 1;
 
-/** The size of a page, the unit every ring buffer mapping is measured in. */
-export const PAGE_SIZE: number = native.constants.PAGE_SIZE;
+/**
+ * The size of a page, the unit every ring buffer mapping is measured in. Asked of the addon on
+ * first use, not at import: importing tsbpf (parsing an object, `--help`) loads no native code.
+ */
+export function pageSize(): number {
+  return native.constants.PAGE_SIZE;
+}
 
 /**
  * A shared mapping of `length` bytes of `fd` at `offset`. `buffer` is detached by unmap(), so a
