@@ -12,7 +12,7 @@ import { NotSupportedError } from '../src/errors.js';
 import { addressToOffset, describeDetails, MissingTargetError, parseSection, readLdCache, symbolOffset, TargetNotFoundError, type SectionPlan } from '../src/link/index.js';
 import { parseCpuIds as parseCpuList } from '../src/sys/cpus.js';
 import { encodeUsdtSpec, parseUsdtArgs } from '../src/link/usdt.js';
-import { attrString, attrU32, NetlinkMessageBuilder, NLM_F, parseAttrs, parseMessages, RTM } from '../src/link/netlink.js';
+import { attrString, attrU32, NetlinkMessageBuilder, NLM_F, parseAttrs, parseMessages, RTM } from '../src/sys/netlink.js';
 import { packageRoot } from '../src/sys/native.js';
 import { AttachType, LinkType } from '../src/sys/types.js';
 import { toolSkip } from './helpers/kernel.js';
