@@ -13,20 +13,20 @@ import { BpfError, NotSupportedError, TsbpfError, VerifierError } from './errors
 import { probeFentry } from './features/kernel.js';
 import type { SectionTargets } from './link/section.js';
 import { Map } from './map.js';
-import { loadObjectBtf } from './object/btfload.js';
-import { encodeKey, rawUpdate, tryDelete, tryUpdate } from './object/elements.js';
+import { loadObjectBtf } from './collection/btfload.js';
+import { encodeKey, rawUpdate, tryDelete, tryUpdate } from './collection/elements.js';
 import { asObjectError, ObjectError, ProgramLoadError, ProgramNotSupportedError, ProgramVerifierError, type ObjectErrorContext } from './object/errors.js';
 import { kconfigData, kernelVersionCode, readKernelConfig } from './object/kconfig.js';
-import { KernelResolver } from './object/kernel.js';
-import { adjustedMaxEntries, checkCompatible, codecOf, kernelName, NO_BTF, type CollectionMap } from './object/mapcreate.js';
-import { btfRecords, extensionTarget, isRoot, needsTrampoline, prefixName } from './object/progload.js';
+import { KernelResolver } from './collection/kernel.js';
+import { adjustedMaxEntries, checkCompatible, codecOf, kernelName, NO_BTF, type CollectionMap } from './collection/mapcreate.js';
+import { btfRecords, extensionTarget, isRoot, needsTrampoline, prefixName } from './collection/progload.js';
 import { resolveCalls } from './object/reader.js';
 import { kernelStructOps, structOpsAttach, structOpsValue, type KernelStructOps } from './object/structops.js';
 import { readKernelBtf } from './btf/kernel.js';
 import { errnoName } from './sys/errno.js';
-import type { CollectionSpec } from './object/spec.js';
+import { registerSpecLoader, type CollectionSpec } from './object/spec.js';
 import type { ExternSpec, MapSpec, ProgramInstruction, ProgramSpec } from './object/types.js';
-import { Variable } from './object/variable.js';
+import { Variable } from './collection/variable.js';
 import { Program, type FdLike } from './program.js';
 import type { FD } from './sys/fd.js';
 import { AttachType, MapFlags, MapType, ProgramType } from './sys/types.js';
@@ -56,9 +56,11 @@ export interface CollectionLoadOptions {
   programs?: Record<string, ProgramLoadOverrides>;
 }
 
-export type { CollectionMap } from './object/mapcreate.js';
+// The live side hands out CollectionSpec too: importing it from here guarantees load() works.
+export { CollectionSpec } from './object/spec.js';
+export type { CollectionMap } from './collection/mapcreate.js';
 export { CollectionLinks, type AttachTarget, type CollectionAttachOptions, type SkippedProgram } from './collection/attach.js';
-export { Variable } from './object/variable.js';
+export { Variable } from './collection/variable.js';
 
 const DEFAULT_PIN_PATH = '/sys/fs/bpf';
 const DEFAULT_GLOBAL_NS_PIN_PATH = '/sys/fs/bpf/tc/globals';
@@ -188,6 +190,8 @@ export function loadCollection(spec: CollectionSpec, options: CollectionLoadOpti
     session.finish();
   }
 }
+
+registerSpecLoader({ load: loadCollection, relocate: relocateCollection });
 
 class LoadSession {
   readonly #spec: CollectionSpec;

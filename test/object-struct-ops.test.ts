@@ -6,7 +6,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Map } from '../src/map.js';
-import { CollectionSpec } from '../src/object/index.js';
+import { CollectionSpec } from '../src/index.js';
 import { MapFlags, MapType, ProgramType } from '../src/sys/types.js';
 import { root } from './bpf/corpus.js';
 import { requireRoot, uniqueName } from './helpers/kernel.js';

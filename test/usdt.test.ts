@@ -13,7 +13,7 @@ import type { Collection } from '../src/collection.js';
 import { InvalidArgumentError } from '../src/errors.js';
 import { attachBySection, attachUsdt, Link, ProgramTypeError, TargetNotFoundError, usdtSites } from '../src/link/index.js';
 import { Map } from '../src/map.js';
-import { CollectionSpec } from '../src/object/index.js';
+import { CollectionSpec } from '../src/index.js';
 import { allIds } from '../src/sys/attrs.js';
 import { packageRoot } from '../src/sys/native.js';
 import { Cmd, MapType } from '../src/sys/types.js';

@@ -1,11 +1,10 @@
 // The loader side of generated modules: a CollectionSpec from the object's bytes, constants set
 // by name, then the Collection whose maps, programs and variables the typed parts wrap.
-import { Collection } from '../collection.js';
+import { Collection, CollectionSpec } from '../collection.js';
 import { bytes } from '../codec/bytes.js';
 import type { OffsetCodec } from '../codec/codec.js';
 import { InvalidArgumentError } from '../errors.js';
 import { Map } from '../map.js';
-import { CollectionSpec } from '../object/spec.js';
 import type { Program } from '../program.js';
 import { MapFlags } from '../sys/types.js';
 

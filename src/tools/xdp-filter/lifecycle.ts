@@ -3,7 +3,7 @@
 import { readdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Collection } from '../../collection.js';
-import { CollectionSpec } from '../../object/spec.js';
+import { CollectionSpec } from '../../index.js';
 import { Link } from '../../link/link.js';
 import { resolveInterface } from '../../link/interfaces.js';
 import { attachXdp } from '../../link/xdp.js';

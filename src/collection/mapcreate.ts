@@ -7,8 +7,8 @@ import type { Codec } from '../codec/codec.js';
 import { possibleCpus, type Map } from '../map.js';
 import { native } from '../sys/native.js';
 import { MapFlags, MapType } from '../sys/types.js';
-import { ObjectError } from './errors.js';
-import type { MapSpec } from './types.js';
+import { ObjectError } from '../object/errors.js';
+import type { MapSpec } from '../object/types.js';
 
 /** A BTF-typed map of a collection: keys and values as BtfValues, raw bytes without BTF. */
 export type CollectionMap = Map<BtfValue, BtfValue>;

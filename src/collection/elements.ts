@@ -4,7 +4,7 @@ import type { Map } from '../map.js';
 import { ElemOp } from '../sys/attrs.js';
 import { keepAlive, native } from '../sys/native.js';
 import { Cmd } from '../sys/types.js';
-import { ObjectError } from './errors.js';
+import { ObjectError } from '../object/errors.js';
 
 /** The raw value at key 0 (global data maps have one element). */
 export function rawLookup(map: Map<unknown, unknown>): Uint8Array {
