@@ -22,3 +22,17 @@ test('api/*.api.md match the exported surface (npm run api rewrites them)', asyn
     assert.equal(readFileSync(join(root, 'api', file), 'utf8'), text, `api/${file} is stale: run npm run api and review the diff`);
   }
 });
+
+test('every entry point resolves by package name and exports what its report lists', async () => {
+  const { apiReports, entryPoints } = (await import(pathToFileURL(join(root, 'scripts/api-report.mjs')).href)) as {
+    apiReports(): Record<string, string>;
+    entryPoints(): { name: string; file: string }[];
+  };
+  const reports = apiReports();
+  for (const e of entryPoints()) {
+    const listed = new Set(reports[`${e.file}.api.md`]!.split('\n').map((l) => /^(\w+): /.exec(l)?.[1]).filter((n) => n !== undefined));
+    const runtime = Object.keys((await import(e.name)) as object);
+    assert.ok(runtime.length > 0, `${e.name} exports values`);
+    assert.deepEqual(runtime.filter((n) => !listed.has(n)), [], `${e.name}: run-time names missing from its report`);
+  }
+});
