@@ -419,7 +419,7 @@ class LoadSession {
         const inner = this.#maps[e.value.map];
         if (inner === undefined) throw new ObjectError(`slot ${String(e.key)} holds map ${e.value.map}, which is not in the collection`, this.#context({ map: name }), 'ENOENT');
         const v = new Uint8Array(4);
-        new DataView(v.buffer).setUint32(0, inner.fd.value, true);
+        new DataView(v.buffer).setUint32(0, inner.fd, true);
         rawUpdate(this.#maps[name]!, encodeKey(e.key, ms.keySize), v, `map ${name} slot ${String(e.key)}`);
       }
     }
@@ -610,7 +610,7 @@ class LoadSession {
           if (this.#dry && spec.maps[ref] !== undefined) continue;
           throw new ObjectError(`refers to map ${ref}, which is not in the collection`, ctx, 'ENOENT');
         }
-        insn.imm = m.fd.value;
+        insn.imm = m.fd;
         continue;
       }
       const ext = spec.externs[ref];
@@ -749,6 +749,6 @@ function unregisterStructOps(maps: readonly StructOpsMap[]): void {
 
 /** Registers a `.struct_ops.link` map with BPF_LINK_CREATE; closing the link unregisters it. */
 function attachStructOps(s: StructOpsMap): Link {
-  const fd = linkCreate({ progFd: s.map.fd.value, targetFd: 0, attachType: AttachType.STRUCT_OPS }, `struct_ops ${s.type} ${s.name}`);
+  const fd = linkCreate({ progFd: s.map.fd, targetFd: 0, attachType: AttachType.STRUCT_OPS }, `struct_ops ${s.type} ${s.name}`);
   return new Link({ hook: 'struct_ops', target: `${s.type} ${s.name}`, mechanism: 'bpf_link', fd });
 }

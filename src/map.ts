@@ -120,8 +120,7 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
   readonly mapExtra: bigint;
   readonly name: string;
   readonly id: number;
-  /** The owned fd; closing the map closes it. */
-  readonly fd: FD;
+  readonly #fd: FD;
   readonly keyCodec: OffsetCodec<K>;
   /** The codec of a whole value as the kernel copies it (all CPUs for per-CPU maps). */
   readonly valueCodec: OffsetCodec<V>;
@@ -164,7 +163,7 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
     this.#attrs = new ElemAttrs(fd.value, this.keySize === 0 ? 0n : native.addressOf(this.#key), this.#valueAddr);
     this.#direct = !perCpuMap && isRawBytes(this.valueCodec) && this.valueSize > 0 && this.valueSize <= SLAB_MAX ? this.valueSize : 0;
     // Last, so a constructor that throws leaves the fd with the caller.
-    this.fd = new FD(fd.release(), this.#what);
+    this.#fd = new FD(fd.release(), this.#what);
   }
 
   #keyCodec(key: Codec<unknown> | undefined): OffsetCodec<K> {
@@ -214,7 +213,7 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
     };
     if (opts.innerMap !== undefined) {
       if (!(opts.innerMap instanceof Map)) throw new InvalidArgumentError(`${what}: innerMap must be a Map`);
-      attr.innerMapFd = opts.innerMap.fd.value;
+      attr.innerMapFd = opts.innerMap.fd;
     }
     let ownBtf: FD | undefined;
     if (opts.btf) {
@@ -297,7 +296,7 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
    * beyond holding this map.
    */
   withCodecs<K2 = Uint8Array, V2 = Uint8Array>(opts: MapOpenOptions<K2, V2> = {}): Map<K2, V2> {
-    const r = native.dup(this.fd.value);
+    const r = native.dup(this.#fd.value);
     if (r < 0) throw new BpfError('dup', -r, this.#what);
     const fd = new FD(r, this.#what);
     try {
@@ -341,7 +340,7 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
 
   /** The map's current info from the kernel. */
   info(): MapInfo {
-    return mapInfo(this.fd.value);
+    return mapInfo(this.#fd.value);
   }
 
   /** True when values are arrays of one value per possible CPU. */
@@ -354,15 +353,24 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
     return this.#pinned;
   }
 
+  /**
+   * The raw file descriptor, for attr fields and other processes; the map owns it, so it stays
+   * valid until close(), after which reading it throws ClosedError. A number, as on Program and
+   * Link.
+   */
+  get fd(): number {
+    return this.#fd.value;
+  }
+
   get closed(): boolean {
-    return this.fd.closed;
+    return this.#fd.closed;
   }
 
   // --- element operations -------------------------------------------------------------------
 
   // The attrs hold the fd number: refuse to use them once the fd is closed (ClosedError).
   #open(): void {
-    if (this.fd.closed) void this.fd.value;
+    if (this.#fd.closed) void this.#fd.value;
   }
 
   #encodeKey(key: K): void {
@@ -535,7 +543,7 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
 
   #walker(): KeyWalker {
     return new KeyWalker({
-      fd: this.fd.value,
+      fd: this.#fd.value,
       valueAddr: this.#valueAddr,
       keySize: this.keySize,
       maxEntries: this.maxEntries,
@@ -590,7 +598,7 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
 
   #batch(): BatchTarget<K, V> {
     if (this.#batchTarget) return this.#batchTarget;
-    const fd = this.fd;
+    const fd = this.#fd;
     this.#batchTarget = {
       fd: () => fd.value,
       keySize: this.keySize,
@@ -610,13 +618,13 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
    * concurrent deletes cannot restart the walk.
    */
   lookupBatch(opts?: BatchOptions): Generator<BatchChunk<K, V>, void, undefined> {
-    void this.fd.value;
+    void this.#fd.value;
     return lookupBatch(this.#batch(), Cmd.MAP_LOOKUP_BATCH, opts);
   }
 
   /** Like lookupBatch(), deleting what each chunk returns (hash maps only). */
   lookupAndDeleteBatch(opts?: BatchOptions): Generator<BatchChunk<K, V>, void, undefined> {
-    void this.fd.value;
+    void this.#fd.value;
     return lookupBatch(this.#batch(), Cmd.MAP_LOOKUP_AND_DELETE_BATCH, opts);
   }
 
@@ -626,7 +634,7 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
    * failure part way throws BatchError with `done` set.
    */
   updateBatch(keys: ArrayLike<K>, values: ArrayLike<V>, opts?: UpdateBatchOptions): number {
-    void this.fd.value;
+    void this.#fd.value;
     try {
       return updateBatch(this.#batch(), keys, values, opts);
     } catch (err) {
@@ -636,7 +644,7 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
 
   /** Deletes `keys` with BPF_MAP_DELETE_BATCH, skipping missing ones; returns the count deleted. */
   deleteBatch(keys: ArrayLike<K>, opts?: BatchOptions): number {
-    void this.fd.value;
+    void this.#fd.value;
     try {
       return deleteBatch(this.#batch(), keys, opts);
     } catch (err) {
@@ -648,7 +656,7 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
 
   /** BPF_MAP_FREEZE: user space can no longer write the map (programs still can). */
   freeze(): void {
-    mapFreeze(this.fd.value, this.#what);
+    mapFreeze(this.#fd.value, this.#what);
   }
 
   /**
@@ -658,7 +666,7 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
    */
   mmap(): ArrayBuffer {
     if (this.#mapping) return this.#mapping.buffer;
-    const fd = this.fd.value;
+    const fd = this.#fd.value;
     const page = native.constants.PAGE_SIZE;
     let length: number;
     if (this.type === MapType.ARENA) {
@@ -682,7 +690,7 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
    * BpffsError (saying how to mount one) when `path` is not below a bpffs.
    */
   pin(path: string): void {
-    const fd = this.fd.value;
+    const fd = this.#fd.value;
     const abs = preparePinPath(path);
     objPin(fd, abs);
     this.#pinned = abs;
@@ -702,7 +710,7 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
       native.munmap(this.#mapping.handle, this.#mapping.buffer);
       this.#mapping = undefined;
     }
-    this.fd.close();
+    this.#fd.close();
   }
 
   [Symbol.dispose](): void {
@@ -710,6 +718,6 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
   }
 
   toString(): string {
-    return this.fd.closed ? `${this.#what} (closed)` : this.#what;
+    return this.#fd.closed ? `${this.#what} (closed)` : this.#what;
   }
 }

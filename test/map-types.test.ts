@@ -155,13 +155,13 @@ describe('maps of maps', () => {
       using outer = Map.create({ type, key: u32, value: u32, maxEntries: 4, innerMap: template });
       using inner = Map.create({ type: MapType.ARRAY, key: u32, value: u64, maxEntries: 2 });
       inner.update(1, 77n);
-      outer.update(2, inner.fd.value);
+      outer.update(2, inner.fd);
       assert.equal(outer.lookup(2), inner.id);
       using viaId = Map.fromId(outer.lookup(2) as number, { key: u32, value: u64 });
       assert.equal(viaId.lookup(1), 77n);
       assert.throws(() => {
         using wrong = Map.create({ type: MapType.HASH, key: u32, value: u32, maxEntries: 2 });
-        outer.update(3, wrong.fd.value);
+        outer.update(3, wrong.fd);
       }, (e: unknown) => e instanceof BpfError && e.code === 'EINVAL');
       assert.equal(outer.delete(2), true);
     });
@@ -268,7 +268,7 @@ describe('fd-holding maps', () => {
       try {
         using m = Map.create({ type: MapType.XSKMAP, key: u32, value: u32, maxEntries: 4 });
         // return bpf_redirect_map(&m, 0, XDP_PASS): XDP_REDIRECT when slot 0 holds a socket.
-        const insns = new Assembler().ldMapFd(R1, m.fd.value).mov64Imm(R2, 0).mov64Imm(R3, XDP_PASS).call('redirect_map').exit().assemble();
+        const insns = new Assembler().ldMapFd(R1, m.fd).mov64Imm(R2, 0).mov64Imm(R3, XDP_PASS).call('redirect_map').exit().assemble();
         using prog = Program.load({ type: ProgramType.XDP, instructions: insns, license: 'GPL', name: 'xsk_redirect' });
         const run = (): number => prog.testRun({ data: new Uint8Array(64) }).retval;
         assert.equal(run(), XDP_PASS, 'an empty slot: the fallback action');

@@ -104,7 +104,7 @@ describe('hash map element operations', () => {
     const call = ((): ((cmd: number) => number) => {
       const attr = new Uint8Array(32);
       const view = new DataView(attr.buffer);
-      view.setUint32(0, m.fd.value, true);
+      view.setUint32(0, m.fd, true);
       view.setBigUint64(8, native.addressOf(key), true);
       view.setBigUint64(16, native.addressOf(value), true);
       return native.bpfBound(attr);

@@ -105,7 +105,7 @@ function rig(t: TestContext, size: number): Rig {
     license: 'GPL',
     name: 'urb_drain',
     flags: ProgFlags.SLEEPABLE,
-    fdArray: [ring.fd.value, out.fd.value],
+    fdArray: [ring.fd, out.fd],
     btf: { fd: btf, funcInfo: new Uint8Array(new Uint32Array([0, 5, sample, 6]).buffer) },
   });
   t.after(() => {

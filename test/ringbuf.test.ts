@@ -398,7 +398,7 @@ describe('RingBufReader', () => {
         /needs a RINGBUF map.* is a HASH map/.test(err.message),
     );
     assert.throws(() => new RingBufReader(perf.fd), /is a PERF_EVENT_ARRAY map/);
-    assert.throws(() => new RingBufReader(user.fd.value), /is a USER_RINGBUF map/);
+    assert.throws(() => new RingBufReader(user.fd), /is a USER_RINGBUF map/);
     assert.throws(() => new UserRingBufWriter(ring), /needs a USER_RINGBUF map.* is a RINGBUF map/);
     assert.throws(() => new PerfReader(ring), /needs a PERF_EVENT_ARRAY map.* is a RINGBUF map/);
   });

@@ -73,7 +73,7 @@ class TsBench implements Disposable {
       this.#map.update(this.#key, this.#value, UpdateFlags.ANY);
     }
     const words = new DataView(this.#rawAttr.buffer);
-    words.setUint32(0, this.#map.fd.value, true);
+    words.setUint32(0, this.#map.fd, true);
     words.setBigUint64(8, native.addressOf(this.#rawKey), true);
     words.setBigUint64(16, native.addressOf(this.#rawValue), true);
   }

@@ -135,13 +135,13 @@ export function producerBytes(opts: ProducerOptions): Uint8Array {
 }
 
 /** Loads a producer writing to `target` (a ring buffer or perf event array) and counting in `counters`. */
-export function loadProducer(target: { readonly fd: { readonly value: number } }, counters: CountersMap, opts: ProducerOptions): Program {
+export function loadProducer(target: { readonly fd: number }, counters: CountersMap, opts: ProducerOptions): Program {
   return Program.load({
     type: opts.programType === 'raw_tp' ? ProgramType.RAW_TRACEPOINT : ProgramType.SCHED_CLS,
     instructions: producerInstructions(opts),
     license: 'GPL',
     name: `rb_${opts.kind}`,
-    fdArray: [target.fd.value, counters.fd.value],
+    fdArray: [target.fd, counters.fd],
   });
 }
 

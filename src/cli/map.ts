@@ -207,7 +207,7 @@ function show(f: Flags, io: CommandIO): number {
   const ref = takeMapRef(args);
   if (args.length > 0) throw new UsageError(`unexpected "${args.join(' ')}"`);
   using map = openMap(ref);
-  const r = record(map.info(), map.fd.value);
+  const r = record(map.info(), map.fd);
   if (f.json) writeJson(io.stdout, r, f.pretty);
   else io.stdout.write(showText(r));
   return 0;
@@ -299,7 +299,7 @@ function openElementObject(map: Map, ref: NonNullable<ReturnType<typeof objectRe
   }
   if (map.type === MapType.ARRAY_OF_MAPS || map.type === MapType.HASH_OF_MAPS) {
     const inner = ref.kind === 'id' ? Map.fromId(ref.id) : Map.openPinned(ref.path);
-    return { fd: inner.fd.value, close: () => inner.close() };
+    return { fd: inner.fd, close: () => inner.close() };
   }
   throw new UsageError(`${map} holds bytes: "value id" and "value pinned" are for prog arrays and maps of maps`);
 }

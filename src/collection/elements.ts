@@ -10,14 +10,14 @@ import { ObjectError } from '../object/errors.js';
 export function rawLookup(map: Map<unknown, unknown>): Uint8Array {
   const key = encodeKey(0, map.keySize);
   const value = new Uint8Array(Math.max(map.valueStride, 1));
-  const r = new ElemOp().run(Cmd.MAP_LOOKUP_ELEM, map.fd.value, native.addressOf(key), native.addressOf(value), 0);
+  const r = new ElemOp().run(Cmd.MAP_LOOKUP_ELEM, map.fd, native.addressOf(key), native.addressOf(value), 0);
   keepAlive(key);
   if (r < 0) throw new ObjectError(`cannot read ${map.name}: errno ${-r}`, { map: map.name }, 'EIO');
   return value;
 }
 
 export function rawUpdate(map: Map<unknown, unknown>, key: Uint8Array, value: Uint8Array, what = `map ${map.name}`): void {
-  const r = new ElemOp().run(Cmd.MAP_UPDATE_ELEM, map.fd.value, key.length > 0 ? native.addressOf(key) : 0n, native.addressOf(value), 0);
+  const r = new ElemOp().run(Cmd.MAP_UPDATE_ELEM, map.fd, key.length > 0 ? native.addressOf(key) : 0n, native.addressOf(value), 0);
   keepAlive(key);
   if (r < 0) throw new ObjectError(`cannot write the initial value of ${what} (errno ${-r})`, { map: map.name }, 'EIO');
 }
@@ -37,7 +37,7 @@ export function encodeKey(key: number | Uint8Array, size: number): Uint8Array {
 
 /** Writes one element; 0 or -errno, for callers that explain failures themselves. */
 export function tryUpdate(map: Map<unknown, unknown>, key: Uint8Array, value: Uint8Array): number {
-  const r = new ElemOp().run(Cmd.MAP_UPDATE_ELEM, map.fd.value, native.addressOf(key), native.addressOf(value), 0);
+  const r = new ElemOp().run(Cmd.MAP_UPDATE_ELEM, map.fd, native.addressOf(key), native.addressOf(value), 0);
   keepAlive(key);
   keepAlive(value);
   return r;
@@ -45,7 +45,7 @@ export function tryUpdate(map: Map<unknown, unknown>, key: Uint8Array, value: Ui
 
 /** Deletes one element; 0 or -errno. */
 export function tryDelete(map: Map<unknown, unknown>, key: Uint8Array): number {
-  const r = new ElemOp().run(Cmd.MAP_DELETE_ELEM, map.fd.value, native.addressOf(key), 0n, 0);
+  const r = new ElemOp().run(Cmd.MAP_DELETE_ELEM, map.fd, native.addressOf(key), 0n, 0);
   keepAlive(key);
   return r;
 }
