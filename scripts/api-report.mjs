@@ -24,6 +24,7 @@ export function entryPoints() {
 
 function kindOf(symbol) {
   const f = symbol.flags;
+  if (f & ts.SymbolFlags.Variable && f & ts.SymbolFlags.TypeAlias) return 'const and type';
   if (f & ts.SymbolFlags.Class) return 'class';
   if (f & ts.SymbolFlags.Enum) return 'enum';
   if (f & ts.SymbolFlags.Function) return 'function';

@@ -12,7 +12,7 @@ import { attachPrograms, CollectionLinks, type CollectionAttachOptions } from '.
 import { BpfError, NotSupportedError, TsbpfError, VerifierError } from './errors.js';
 import { probeFentry } from './features/kernel.js';
 import type { SectionTargets } from './link/section.js';
-import { Map } from './map.js';
+import { BpfMap } from './map.js';
 import { loadObjectBtf } from './collection/btfload.js';
 import { encodeKey, rawUpdate, tryDelete, tryUpdate } from './collection/elements.js';
 import { asObjectError, ObjectError, ProgramLoadError, ProgramNotSupportedError, ProgramVerifierError, type ObjectErrorContext } from './object/errors.js';
@@ -51,7 +51,7 @@ export interface CollectionLoadOptions {
   /** Verifier log level for every program; the log is kept in Program.verifierLog. */
   logLevel?: number;
   /** Maps to use instead of creating the spec's maps of these names; the collection does not own them. */
-  mapReplacements?: Record<string, Map<unknown, unknown>>;
+  mapReplacements?: Record<string, BpfMap<unknown, unknown>>;
   /** Per-program settings by program name. */
   programs?: Record<string, ProgramLoadOverrides>;
 }
@@ -285,10 +285,10 @@ class LoadSession {
     if (path !== undefined) {
       if (existsSync(path)) {
         {
-          using raw = Map.openPinned(path);
+          using raw = BpfMap.openPinned(path);
           checkCompatible(ms, raw, `pinned map ${path}`);
         }
-        const m = Map.openPinned<BtfValue, BtfValue>(path, { ...(key ? { key } : {}), ...(value ? { value } : {}) });
+        const m = BpfMap.openPinned<BtfValue, BtfValue>(path, { ...(key ? { key } : {}), ...(value ? { value } : {}) });
         this.#owned.push(m);
         this.#reused.add(name);
         return m;
@@ -315,7 +315,7 @@ class LoadSession {
   #newStructOpsMap(ms: MapSpec): CollectionMap {
     const k = this.#kernelStructOps(ms.structOps!.type, { map: ms.name });
     if (this.#btfFd === undefined) throw new ObjectError('a struct_ops map needs the object BTF', this.#context({ map: ms.name }));
-    return Map.create<BtfValue, BtfValue>({
+    return BpfMap.create<BtfValue, BtfValue>({
       type: MapType.STRUCT_OPS,
       keySize: 4,
       valueSize: k.valueSize,
@@ -340,11 +340,11 @@ class LoadSession {
     const btfFd = this.#btfFd;
     const withBtf =
       btfFd !== undefined && ms.valueType !== undefined && !NO_BTF.has(ms.type) && (ms.keyType !== undefined || ms.internal !== undefined);
-    let inner: Map<unknown, unknown> | undefined;
+    let inner: BpfMap<unknown, unknown> | undefined;
     if (ms.innerMap !== undefined) inner = this.#newMap(ms.innerMap, undefined, undefined);
     const maxEntries = adjustedMaxEntries(ms);
     const create = (btf: boolean, flags: number): CollectionMap =>
-      Map.create<BtfValue, BtfValue>({
+      BpfMap.create<BtfValue, BtfValue>({
         type: ms.type,
         keySize: ms.keySize,
         valueSize: ms.valueSize,

@@ -36,7 +36,8 @@ export {
   type RelocatedProgram,
   type SkippedProgram,
 } from './collection.js';
-export { Map, BatchChunk, possibleCpus, type BatchOptions, type MapBtf, type MapCreateOptions, type MapOpenOptions, type PerCpuMapType, type UpdateBatchOptions } from './map.js';
+export { BpfMap, BatchChunk, possibleCpus, type BatchOptions, type MapBtf, type MapCreateOptions, type MapOpenOptions, type PerCpuMapType, type UpdateBatchOptions } from './map.js';
+export { Map } from './deprecated.js';
 export { pinName } from './map/pinname.js';
 export { Program, type FdLike, type ProgramBtfOptions, type ProgramInfo, type ProgramLoadOptions, type TestRunOptions, type TestRunResult } from './program.js';
 export { parseVerifierLog, type VerifierFailure } from './verifier.js';

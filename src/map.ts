@@ -60,7 +60,7 @@ export interface MapCreateOptions<K, V> {
   /** Up to 15 characters of [A-Za-z0-9_.]. */
   name?: string;
   /** The template inner map of an ARRAY_OF_MAPS or HASH_OF_MAPS. */
-  innerMap?: Map<unknown, unknown>;
+  innerMap?: BpfMap<unknown, unknown>;
   /** NUMA node to allocate on (sets MapFlags.NUMA_NODE). */
   numaNode?: number;
   /** map_extra: hash count of a bloom filter (1-15), start address of an arena. */
@@ -101,7 +101,7 @@ function describeMap(name: string, type: number, id: number): string {
 /**
  * A live BPF map, owning its fd. Keys and values go through codecs: raw Uint8Arrays by
  * default. Per-CPU maps (PerCpuMapType) read and write arrays with one value per possible CPU
- * (`possibleCpus()`); `Map.create` types them as `Map<K, V[]>`. A map opened by fd, id or pin
+ * (`possibleCpus()`); `BpfMap.create` types them as `BpfMap<K, V[]>`. A map opened by fd, id or pin
  * is typed by the caller: pass `V[]` for per-CPU maps.
  *
  * Element operations reuse one key buffer, one value buffer and attrs whose addresses are
@@ -109,7 +109,7 @@ function describeMap(name: string, type: number, id: number): string {
  * copied by the kernel straight into the array returned, a view of a shared 16 KiB buffer
  * (as Node's pooled Buffers are): use its byteOffset and byteLength, not the whole .buffer.
  */
-export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
+export class BpfMap<K = Uint8Array, V = Uint8Array> implements Disposable {
   readonly type: MapType;
   readonly keySize: number;
   /** The value size the map was created with (one CPU's value for per-CPU maps). */
@@ -182,9 +182,9 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
   }
 
   /** Creates a map with BPF_MAP_CREATE. */
-  static create<K = Uint8Array, V = Uint8Array>(opts: MapCreateOptions<K, V> & { type: PerCpuMapType }): Map<K, V[]>;
-  static create<K = Uint8Array, V = Uint8Array>(opts: MapCreateOptions<K, V>): Map<K, V>;
-  static create<K, V>(opts: MapCreateOptions<K, V>): Map<K, V> {
+  static create<K = Uint8Array, V = Uint8Array>(opts: MapCreateOptions<K, V> & { type: PerCpuMapType }): BpfMap<K, V[]>;
+  static create<K = Uint8Array, V = Uint8Array>(opts: MapCreateOptions<K, V>): BpfMap<K, V>;
+  static create<K, V>(opts: MapCreateOptions<K, V>): BpfMap<K, V> {
     const label = `map${opts.name ? ` ${opts.name}` : ''}`;
     if (!isKnownMapType(opts.type)) throw new InvalidArgumentError(`${label}: unknown map type ${String(opts.type)}`);
     const typeName = mapTypeName(opts.type);
@@ -199,7 +199,7 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
     if (opts.value && opts.value.size !== valueSize) throw new InvalidArgumentError(`${what}: the value codec is ${opts.value.size} bytes but valueSize is ${valueSize}`);
     if (opts.numaNode !== undefined) flags |= MapFlags.NUMA_NODE;
     if (opts.type === MapType.STRUCT_OPS && opts.btf?.vmlinuxValueTypeId === undefined) {
-      throw new InvalidArgumentError(`${what}: a struct_ops map needs btf.vmlinuxValueTypeId (see structOpsValueType()); Map.createStructOps() does it all`);
+      throw new InvalidArgumentError(`${what}: a struct_ops map needs btf.vmlinuxValueTypeId (see structOpsValueType()); BpfMap.createStructOps() does it all`);
     }
     const attr: MapCreateAttr = {
       mapType: opts.type,
@@ -212,7 +212,7 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
       mapExtra: BigInt(opts.mapExtra ?? 0),
     };
     if (opts.innerMap !== undefined) {
-      if (!(opts.innerMap instanceof Map)) throw new InvalidArgumentError(`${what}: innerMap must be a Map`);
+      if (!(opts.innerMap instanceof BpfMap)) throw new InvalidArgumentError(`${what}: innerMap must be a BpfMap`);
       attr.innerMapFd = opts.innerMap.fd;
     }
     let ownBtf: FD | undefined;
@@ -240,7 +240,7 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
       ownBtf?.close();
     }
     try {
-      return new Map<K, V>(fd, mapInfo(fd.value), opts.key, opts.value);
+      return new BpfMap<K, V>(fd, mapInfo(fd.value), opts.key, opts.value);
     } catch (err) {
       fd.close();
       throw err;
@@ -251,11 +251,11 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
    * Creates a struct_ops map for the kernel's `struct <ops>` (e.g. "tcp_congestion_ops"):
    * key 4 bytes, value `struct bpf_struct_ops_<ops>` from vmlinux BTF, one entry.
    */
-  static createStructOps(ops: string, opts: { name?: string } = {}): Map {
+  static createStructOps(ops: string, opts: { name?: string } = {}): BpfMap {
     const vt = structOpsValueType(ops);
     const btf = placeholderBtf(`struct_ops map ${ops}`);
     try {
-      return Map.create({
+      return BpfMap.create({
         type: MapType.STRUCT_OPS,
         keySize: 4,
         valueSize: vt.size,
@@ -272,7 +272,7 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
    * Wraps a map fd (a number or an FD), taking ownership of it on success; when this throws,
    * the fd stays open and the caller's.
    */
-  static fromFd<K = Uint8Array, V = Uint8Array>(fd: number | FD, opts: MapOpenOptions<K, V> = {}): Map<K, V> {
+  static fromFd<K = Uint8Array, V = Uint8Array>(fd: number | FD, opts: MapOpenOptions<K, V> = {}): BpfMap<K, V> {
     const raw = typeof fd === 'number' ? fd : fd.value;
     let link = '';
     try {
@@ -283,7 +283,7 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
     if (link !== 'anon_inode:bpf-map') throw new InvalidArgumentError(`fd ${raw} is not a BPF map (${link})`);
     const owner = typeof fd === 'number' ? new FD(fd, `map fd ${fd}`) : fd;
     try {
-      return new Map<K, V>(owner, mapInfo(raw), opts.key, opts.value as Codec<unknown> | undefined);
+      return new BpfMap<K, V>(owner, mapInfo(raw), opts.key, opts.value as Codec<unknown> | undefined);
     } catch (err) {
       if (owner !== fd) owner.release();
       throw err;
@@ -292,15 +292,15 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
 
   /**
    * The same kernel map seen through other codecs, on a duplicate of this map's fd: the new
-   * Map owns (and closes) its own fd, so either can be closed first. Needs no privileges
+   * BpfMap owns (and closes) its own fd, so either can be closed first. Needs no privileges
    * beyond holding this map.
    */
-  withCodecs<K2 = Uint8Array, V2 = Uint8Array>(opts: MapOpenOptions<K2, V2> = {}): Map<K2, V2> {
+  withCodecs<K2 = Uint8Array, V2 = Uint8Array>(opts: MapOpenOptions<K2, V2> = {}): BpfMap<K2, V2> {
     const r = native.dup(this.#fd.value);
     if (r < 0) throw new BpfError('dup', -r, this.#what);
     const fd = new FD(r, this.#what);
     try {
-      return Map.fromFd<K2, V2>(fd, opts);
+      return BpfMap.fromFd<K2, V2>(fd, opts);
     } catch (err) {
       fd.close();
       throw err;
@@ -308,7 +308,7 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
   }
 
   /** Opens the map pinned at `path` on a bpffs. */
-  static openPinned<K = Uint8Array, V = Uint8Array>(path: string, opts: MapOpenOptions<K, V> = {}): Map<K, V> {
+  static openPinned<K = Uint8Array, V = Uint8Array>(path: string, opts: MapOpenOptions<K, V> = {}): BpfMap<K, V> {
     let fd: FD;
     try {
       fd = objGet(path, opts.openFlags ?? 0, 'map');
@@ -317,7 +317,7 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
       throw err;
     }
     try {
-      const m = Map.fromFd<K, V>(fd, opts);
+      const m = BpfMap.fromFd<K, V>(fd, opts);
       m.#pinned = resolve(path);
       return m;
     } catch (err) {
@@ -327,11 +327,11 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
   }
 
   /** Opens a map by its kernel id (MAP_GET_FD_BY_ID). */
-  static fromId<K = Uint8Array, V = Uint8Array>(id: number, opts: MapOpenOptions<K, V> = {}): Map<K, V> {
+  static fromId<K = Uint8Array, V = Uint8Array>(id: number, opts: MapOpenOptions<K, V> = {}): BpfMap<K, V> {
     if (!Number.isInteger(id) || id <= 0) throw new InvalidArgumentError(`map id must be a positive integer, got ${id}`);
     const fd = getFdById(Cmd.MAP_GET_FD_BY_ID, id, opts.openFlags ?? 0);
     try {
-      return Map.fromFd<K, V>(fd, opts);
+      return BpfMap.fromFd<K, V>(fd, opts);
     } catch (err) {
       fd.close();
       throw err;

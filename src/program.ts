@@ -16,7 +16,7 @@ import { checkPinnedPath, preparePinPath, removePin } from './map/bpffs.js';
 const EPERM = 1;
 const EINVAL = 22;
 
-/** A file descriptor given as a number, an owning FD, or an object that has one (a Map, a Btf). */
+/** A file descriptor given as a number, an owning FD, or an object that has one (a BpfMap, a Btf). */
 export type FdLike = number | FD | { readonly fd: number | FD };
 
 function rawFd(x: FdLike): number {

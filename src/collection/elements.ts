@@ -1,13 +1,13 @@
 // Element writes and reads that bypass a map's codecs: initial values go in as the raw bytes the
 // object holds, whatever codec the map got from BTF.
-import type { Map } from '../map.js';
+import type { BpfMap } from '../map.js';
 import { ElemOp } from '../sys/attrs.js';
 import { keepAlive, native } from '../sys/native.js';
 import { Cmd } from '../sys/types.js';
 import { ObjectError } from '../object/errors.js';
 
 /** The raw value at key 0 (global data maps have one element). */
-export function rawLookup(map: Map<unknown, unknown>): Uint8Array {
+export function rawLookup(map: BpfMap<unknown, unknown>): Uint8Array {
   const key = encodeKey(0, map.keySize);
   const value = new Uint8Array(Math.max(map.valueStride, 1));
   const r = new ElemOp().run(Cmd.MAP_LOOKUP_ELEM, map.fd, native.addressOf(key), native.addressOf(value), 0);
@@ -16,7 +16,7 @@ export function rawLookup(map: Map<unknown, unknown>): Uint8Array {
   return value;
 }
 
-export function rawUpdate(map: Map<unknown, unknown>, key: Uint8Array, value: Uint8Array, what = `map ${map.name}`): void {
+export function rawUpdate(map: BpfMap<unknown, unknown>, key: Uint8Array, value: Uint8Array, what = `map ${map.name}`): void {
   const r = new ElemOp().run(Cmd.MAP_UPDATE_ELEM, map.fd, key.length > 0 ? native.addressOf(key) : 0n, native.addressOf(value), 0);
   keepAlive(key);
   if (r < 0) throw new ObjectError(`cannot write the initial value of ${what} (errno ${-r})`, { map: map.name }, 'EIO');
@@ -36,7 +36,7 @@ export function encodeKey(key: number | Uint8Array, size: number): Uint8Array {
 
 
 /** Writes one element; 0 or -errno, for callers that explain failures themselves. */
-export function tryUpdate(map: Map<unknown, unknown>, key: Uint8Array, value: Uint8Array): number {
+export function tryUpdate(map: BpfMap<unknown, unknown>, key: Uint8Array, value: Uint8Array): number {
   const r = new ElemOp().run(Cmd.MAP_UPDATE_ELEM, map.fd, native.addressOf(key), native.addressOf(value), 0);
   keepAlive(key);
   keepAlive(value);
@@ -44,7 +44,7 @@ export function tryUpdate(map: Map<unknown, unknown>, key: Uint8Array, value: Ui
 }
 
 /** Deletes one element; 0 or -errno. */
-export function tryDelete(map: Map<unknown, unknown>, key: Uint8Array): number {
+export function tryDelete(map: BpfMap<unknown, unknown>, key: Uint8Array): number {
   const r = new ElemOp().run(Cmd.MAP_DELETE_ELEM, map.fd, native.addressOf(key), 0n, 0);
   keepAlive(key);
   return r;
