@@ -6,22 +6,40 @@
 // Errors
 export { BpfError, ClosedError, InvalidArgumentError, NotSupportedError, TsbpfError, VerifierError, type SourceLocation } from './errors.js';
 export { BatchError, BpffsError, IterationAbortedError } from './map/errors.js';
-export { MapTypeError } from './ringbuf/map-source.js';
-export { ObjectError, ProgramLoadError, ProgramNotSupportedError, ProgramVerifierError, type FailureContext, type ObjectErrorContext } from './object/errors.js';
 export { LinkOperationError, MissingTargetError, ProgramTypeError, TargetNotFoundError, type TargetKind } from './link/errors.js';
 export { CompileError } from './codegen/errors.js';
 
 // Kernel enums and flags
 export { AttachFlags, AttachType, LinkType, MapFlags, MapType, OpenFlags, ProgFlags, ProgramType, UpdateFlags } from './sys/types.js';
 export { FD } from './sys/fd.js';
-export type { BtfInfo, LinkInfo as KernelLinkInfo, MapInfo, ProgInfo } from './sys/info.js';
+export type { BtfInfo, MapInfo, ProgInfo } from './sys/info.js';
+export type { LinkInfo as KernelLinkInfo } from './sys/linkinfo.js';
 
 // Specs: an object file read, before anything is loaded
-export { CollectionSpec, type ReadObjectOptions } from './object/spec.js';
-export { VariableSpec } from './object/variable-spec.js';
-export { resizeMap, type MapSizes } from './object/resize.js';
-export type { AttachBtfKind } from './object/sections.js';
-export type { ExternSpec, InternalMapKind, LineRef, LoadProblem, MapEntry, MapEntryValue, MapSpec, PinType, ProgramInstruction, ProgramSpec } from './object/types.js';
+export {
+  CollectionSpec,
+  ObjectError,
+  ProgramLoadError,
+  ProgramNotSupportedError,
+  ProgramVerifierError,
+  VariableSpec,
+  resizeMap,
+  type AttachBtfKind,
+  type ExternSpec,
+  type FailureContext,
+  type InternalMapKind,
+  type LineRef,
+  type LoadProblem,
+  type MapEntry,
+  type MapEntryValue,
+  type MapSizes,
+  type MapSpec,
+  type ObjectErrorContext,
+  type PinType,
+  type ProgramInstruction,
+  type ProgramSpec,
+  type ReadObjectOptions,
+} from './object/index.js';
 
 // Live objects
 export {
@@ -111,9 +129,11 @@ export {
 // Readers and writers of event rings
 export { PerfReader, type PerfLost, type PerfRawCallback, type PerfReaderOptions, type PerfRecord, type PerfRecordCallback, type PerfSample } from './perf/index.js';
 export {
+  MapTypeError,
   RingBufReader,
   RingBufSet,
   UserRingBufWriter,
+  type MapSource,
   type RawRecordCallback,
   type RecordCallback,
   type RingBufReaderOptions,

@@ -12,7 +12,7 @@ import { NotSupportedError } from '../src/errors.js';
 import { describeDetails, MissingTargetError, symbolOffset, TargetNotFoundError } from '../src/link/index.js';
 import { addressToOffset, readLdCache } from '../src/link/binaries.js';
 import { parseSection, type SectionPlan } from '../src/link/section.js';
-import { parseCpuList } from '../src/link/kernel.js';
+import { parseCpuIds as parseCpuList } from '../src/sys/cpus.js';
 import { encodeUsdtSpec, parseUsdtArgs } from '../src/link/usdt.js';
 import { attrString, attrU32, NetlinkMessageBuilder, NLM_F, parseAttrs, parseMessages, RTM } from '../src/link/netlink.js';
 import { packageRoot } from '../src/sys/native.js';
