@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { test } from 'node:test';
-import type { CommandIO } from '../src/cli/command.js';
+import type { CommandIO } from '../src/cli/framework/index.js';
 import { COMMANDS, main } from '../src/cli/main.js';
 import { DEFAULT_RUNTIME, EMBED_LIMIT } from '../src/codegen/generate.js';
 import { packageRoot } from '../src/sys/native.js';

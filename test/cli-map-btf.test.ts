@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { PassThrough, Writable } from 'node:stream';
 import { test } from 'node:test';
-import type { CommandIO } from '../src/cli/command.js';
+import type { CommandIO } from '../src/cli/framework/index.js';
 import { main } from '../src/cli/main.js';
 import { CollectionSpec } from '../src/index.js';
 import { corpus } from './bpf/corpus.js';

@@ -3,7 +3,7 @@ import { PassThrough, Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { Assembler, R0 } from '../src/asm/index.js';
 import { main } from '../src/cli/main.js';
-import type { CommandIO } from '../src/cli/command.js';
+import type { CommandIO } from '../src/cli/framework/index.js';
 import { Program } from '../src/program.js';
 import { mapCreate } from '../src/sys/attrs.js';
 import { mapInfo } from '../src/sys/info.js';
@@ -116,6 +116,21 @@ describe('tsbpf top level', () => {
     const r = await run('p', 'l', '--json');
     assert.equal(r.code, 0);
     assert.ok(Array.isArray(JSON.parse(r.stdout)));
+  });
+
+  test('ls is list for every command that lists', async (t) => {
+    if (!requireRoot(t)) return;
+    for (const cmd of ['prog', 'map', 'link']) {
+      const r = await run(cmd, 'ls', '--json');
+      assert.equal(r.code, 0, `${cmd} ls: ${r.stderr}`);
+      assert.ok(Array.isArray(JSON.parse(r.stdout)), `${cmd} ls`);
+    }
+  });
+
+  test('a command whose verb table and help name different verbs is refused', async () => {
+    const { defineCommand } = await import('../src/cli/framework/index.js');
+    const help = { HELP: 'Usage: x', verbs: { list: 'Usage: x list' } };
+    assert.throws(() => defineCommand({ name: 'x', summary: 'x', help, verbs: { list: () => 0, show: () => 0 } }), /the help and the verb table name different verbs/);
   });
 });
 

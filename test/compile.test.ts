@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { command } from '../src/cli/compile.js';
-import type { CommandIO } from '../src/cli/command.js';
+import type { CommandIO } from '../src/cli/framework/index.js';
 import { CompileError, compile, compileToObject } from '../src/compile.js';
 import { GenError } from '../src/codegen/errors.js';
 import { ProgramType } from '../src/sys/types.js';

@@ -12,7 +12,7 @@ import { after, before, describe, test, type TestContext } from 'node:test';
 import { Assembler, BPF_DW, BPF_W, R0, R1, R2, R3, R4, R5, R6, R7, R10 } from '../src/asm/index.js';
 import { findMember, readKernelBtf, type Btf } from '../src/btf/index.js';
 import { command as linkCommand } from '../src/cli/link.js';
-import type { CommandIO } from '../src/cli/command.js';
+import type { CommandIO } from '../src/cli/framework/index.js';
 import { BpfError, ClosedError, NotSupportedError } from '../src/errors.js';
 import {
   attachCgroup,

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
-import { UsageError } from '../src/cli/command.js';
+import { UsageError } from '../src/cli/framework/index.js';
 import { command as usdtCommand } from '../src/cli/usdt.js';
 import type { Collection } from '../src/collection.js';
 import { InvalidArgumentError } from '../src/errors.js';
@@ -18,7 +18,7 @@ import { CollectionSpec } from '../src/index.js';
 import { packageRoot } from '../src/sys/native.js';
 import { MapType } from '../src/sys/types.js';
 import { corpus } from './bpf/corpus.js';
-import type { ReqStats, TickStats } from './bpf/gen/usdt.js';
+import type { ReqStats, TickStats } from './bpf/gen/usdt_bpf.js';
 import { isRoot, linksOfPrograms, requireRoot, runWaitingChild } from './helpers/kernel.js';
 
 describe('USDT probes', () => {

@@ -2,7 +2,7 @@
 import type { Codec } from '../codec/index.js';
 import { BpfError, InvalidArgumentError } from '../errors.js';
 import { mapFdOpen, openMap, type MapSource } from '../ringbuf/map-source.js';
-import { PAGE_SIZE } from '../ringbuf/mapping.js';
+import { pageSize } from '../ringbuf/mapping.js';
 import { recordMaker, type RecordMaker } from '../ringbuf/reader.js';
 import { EventStream, NONE } from '../ringbuf/stream.js';
 import { FD } from '../sys/fd.js';
@@ -62,7 +62,7 @@ export type PerfRawCallback = (data: Uint8Array, offset: number, length: number,
 
 function roundPages(bytes: number): number {
   let pages = 1;
-  while (pages * PAGE_SIZE < bytes) pages *= 2;
+  while (pages * pageSize() < bytes) pages *= 2;
   return pages;
 }
 

@@ -4,8 +4,8 @@ import { MAP_SHARED, mmap, munmap, pageSize, type Mapped } from '../sys/memory.j
 
 export { PROT_READ, PROT_WRITE } from '../sys/memory.js';
 
-/** The size of a page, the unit every ring buffer mapping is measured in. */
-export const PAGE_SIZE: number = pageSize();
+/** The size of a page, the unit every ring buffer mapping is measured in (asked on first use). */
+export { pageSize };
 
 /**
  * A shared mapping of `length` bytes of `fd` at `offset`. `buffer` is detached by unmap(), so a

@@ -56,7 +56,7 @@ export function pinDir(iface: string): string {
   return join(PIN_ROOT, pinName(iface));
 }
 
-/** Map.openPinned with permission errors said plainly. */
+/** BpfMap.openPinned with permission errors said plainly. */
 function openPinnedMap(path: string): BpfMap<Uint8Array, Uint8Array> {
   try {
     return BpfMap.openPinned(path);
