@@ -3,13 +3,11 @@
 // (its ifindex reads 0) but the pin stays, and a new interface of that name has no filter.
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { interfaceName, resolveInterface, xdpState } from '../../link/interfaces.js';
-import { Link } from '../../link/link.js';
-import { Program } from '../../program.js';
+import { interfaceName } from '../../link/interfaces.js';
+import { BpfError, BpfMap, Link, Program } from '../../index.js';
+import { resolveInterface, xdpState } from '../../link/index.js';
 import { allIds } from '../../sys/attrs.js';
 import { Cmd } from '../../sys/types.js';
-import { BpfError } from '../../errors.js';
-import { BpfMap } from '../../map.js';
 import { ALL_MAPS, FilterError, FilterMaps, permissionDenied, pinDir } from './state.js';
 
 /** attached: on the interface of that name now; removed: its device is gone or was recreated. */

@@ -2,13 +2,8 @@
 // that changes the system is undone if a later one fails, so a failed command leaves nothing.
 import { readdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Collection } from '../../collection.js';
-import { CollectionSpec } from '../../index.js';
-import { Link } from '../../link/link.js';
-import { resolveInterface } from '../../link/interfaces.js';
-import { attachXdp } from '../../link/xdp.js';
-import { BpfError, TsbpfError } from '../../errors.js';
-import { BpfMap } from '../../map.js';
+import { attachXdp, BpfError, BpfMap, type Collection, CollectionSpec, Link, TsbpfError } from '../../index.js';
+import { resolveInterface } from '../../link/index.js';
 import { BPFFS_ROOT, ensureBpffs, removePin } from '../../map/bpffs.js';
 import { packageRoot } from '../../sys/package.js';
 import { describeAttached } from './attachment.js';

@@ -2,10 +2,7 @@
 // pinned XDP link. Every command is a separate process acting on these pins.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { InvalidArgumentError, TsbpfError } from '../../errors.js';
-import { BpfMap, possibleCpus } from '../../map.js';
-import { pinName } from '../../map/pinname.js';
-import { UpdateFlags } from '../../sys/types.js';
+import { BpfMap, InvalidArgumentError, pinName, possibleCpus, TsbpfError, UpdateFlags } from '../../index.js';
 import { compareRules, lpmMaps, ruleFromKey, ruleKey, ruleMap, ruleMaps, ruleText, type Rule, type RuleMap } from './rules.js';
 
 export const PIN_ROOT = '/sys/fs/bpf/tsbpf/xdp-filter';
