@@ -1,6 +1,7 @@
 // The spec side (object, elf, asm, BTF parsing) must not reach the live side or the addon, so
 // that reading an object needs no syscall code. Walks value imports from the parse entry points.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { test } from 'node:test';
@@ -99,4 +100,17 @@ test('the import scan sees value imports and skips type-only ones', () => {
 test('a live module is caught: collection.ts reaches the addon', () => {
   const reached = closure(['collection.ts']);
   assert.ok([...reached.keys()].some((f) => relative(src, f) === 'sys/native.ts'));
+});
+
+test('a spec reaches the loader once the live side is imported, and says so before', () => {
+  const script = `
+    const { CollectionSpec } = await import('./dist/src/object/index.js');
+    const spec = CollectionSpec.fromFile('examples/xdp-drop/xdp_drop.bpf.o');
+    let before;
+    try { spec.relocate(); } catch (err) { before = err.code; }
+    await import('./dist/src/collection.js');
+    const after = Object.keys(spec.relocate());
+    console.log(JSON.stringify([before, after]));`;
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' });
+  assert.deepEqual(JSON.parse(out), ['ENOLOADER', ['xdp_drop_udp']]);
 });
