@@ -36,3 +36,9 @@ test('every entry point resolves by package name and exports what its report lis
     assert.deepEqual(runtime.filter((n) => !listed.has(n)), [], `${e.name}: run-time names missing from its report`);
   }
 });
+
+test('Map, the old name of BpfMap, still works for one release', async () => {
+  const { BpfMap, Map } = await import('../src/index.js');
+  assert.equal(Map, BpfMap);
+  assert.equal(typeof Map.create, 'function');
+});
