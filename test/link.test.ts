@@ -48,7 +48,7 @@ import { allIds, ElemOp, mapCreate, mapFreeze, progQuery } from '../src/sys/attr
 import type { FD } from '../src/sys/fd.js';
 import { native, packageRoot } from '../src/sys/native.js';
 import { AttachType, Cmd, MapFlags, MapType, ProgramType } from '../src/sys/types.js';
-import { createVethPair, isRoot, openFds, requireCgroup2, requireRoot, runWaitingChild, sh, toolSkip, uniqueName, type VethPair } from './helpers/kernel.js';
+import { createVethPair, isRoot, openFds, ownNewLinks, requireCgroup2, requireRoot, runWaitingChild, sh, toolSkip, uniqueName, type VethPair } from './helpers/kernel.js';
 
 // ---------------------------------------------------------------------------------------------
 // Maps and programs
@@ -182,7 +182,7 @@ function linkIds(): Set<number> {
 
 /** Asserts that no link made since `before` remains. */
 function assertNoNewLinks(before: Set<number>): void {
-  const left = [...linkIds()].filter((id) => !before.has(id));
+  const left = ownNewLinks(before);
   assert.deepEqual(left, [], `links left behind: ${left.join(', ')}`);
 }
 
