@@ -14,12 +14,11 @@ import { InvalidArgumentError } from '../src/errors.js';
 import { attachBySection, attachUsdt, Link, ProgramTypeError, TargetNotFoundError, usdtSites } from '../src/link/index.js';
 import { Map } from '../src/map.js';
 import { CollectionSpec } from '../src/object/index.js';
-import { allIds } from '../src/sys/attrs.js';
 import { packageRoot } from '../src/sys/native.js';
-import { Cmd, MapType } from '../src/sys/types.js';
+import { MapType } from '../src/sys/types.js';
 import { corpus } from './bpf/corpus.js';
 import type { ReqStats, TickStats } from './bpf/gen/usdt_bpf.js';
-import { isRoot, requireRoot, runWaitingChild } from './helpers/kernel.js';
+import { isRoot, linksOfPrograms, requireRoot, runWaitingChild } from './helpers/kernel.js';
 
 describe('USDT probes', () => {
   let dir = '';
@@ -68,7 +67,8 @@ describe('USDT probes', () => {
   test('BPF_USDT reads every argument at every site; the semaphore counts the attachment', async (t) => {
     if (!ready(t)) return;
     const c = load();
-    const linksBefore = allIds(Cmd.LINK_GET_NEXT_ID).length;
+    // Only the links of this collection's programs: other processes may attach meanwhile.
+    const links = (): number => linksOfPrograms(Object.values(c.programs).map((p) => p.id)).length;
     try {
       const n = 5;
       const specs = c.maps.__bpf_usdt_specs!;
@@ -87,7 +87,7 @@ describe('USDT probes', () => {
       assert.equal(tick.parts.length, 2);
       req.close();
       tick.close();
-      assert.equal(allIds(Cmd.LINK_GET_NEXT_ID).length, linksBefore, 'no link of the probes remains');
+      assert.equal(links(), 0, 'no link of the probes remains');
       // Detached: the semaphore is back at zero and nothing more is counted.
       const again = await runWaitingChild(binary, ['3']);
       assert.equal(again.out.trim(), '0');
@@ -112,7 +112,8 @@ describe('USDT probes', () => {
   test('a missing probe, a file without probes, a wrong program or specs map: typed errors, nothing left attached', (t) => {
     if (!ready(t)) return;
     const c = load();
-    const linksBefore = allIds(Cmd.LINK_GET_NEXT_ID).length;
+    // Only the links of this collection's programs: other processes may attach meanwhile.
+    const links = (): number => linksOfPrograms(Object.values(c.programs).map((p) => p.id)).length;
     try {
       const prog = c.programs.on_req!;
       assert.throws(() => attachUsdt({ program: prog, path: binary, provider: 'tsbpf', name: 'nope' }), (e: unknown) => e instanceof TargetNotFoundError && /tsbpf:nope/.test(e.message));
@@ -128,7 +129,7 @@ describe('USDT probes', () => {
       } finally {
         xdp.close();
       }
-      assert.equal(allIds(Cmd.LINK_GET_NEXT_ID).length, linksBefore);
+      assert.equal(links(), 0);
       // Spec slots run out with a clear error, and come back when links close.
       using small = Map.create({ type: MapType.ARRAY, keySize: 4, valueSize: 208, maxEntries: 2 });
       const take = (): Link => attachUsdt({ program: prog, path: binary, provider: 'tsbpf', name: 'req', specs: small });
@@ -137,7 +138,7 @@ describe('USDT probes', () => {
       first[0]!.close();
       const third = take();
       for (const l of [...first, third]) l.close();
-      assert.equal(allIds(Cmd.LINK_GET_NEXT_ID).length, linksBefore);
+      assert.equal(links(), 0);
     } finally {
       c.close();
     }

@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { BpfError, InvalidArgumentError, NotSupportedError, TsbpfError } from '../errors.js';
 import { Map } from '../map.js';
 import { Program } from '../program.js';
-import { isKeyless, mapTypeName } from '../map/kinds.js';
+import { isKeyless } from '../map/kinds.js';
+import { mapTypeName } from '../program/names.js';
 import { allIds, getFdById } from '../sys/attrs.js';
 import { mapInfo, type MapInfo } from '../sys/info.js';
 import { Cmd, MapType, UpdateFlags } from '../sys/types.js';
@@ -144,7 +145,7 @@ interface MapRecord {
 function record(info: MapInfo, fd: number): MapRecord {
   const r: MapRecord = {
     id: info.id,
-    type: mapTypeName(info.type).toLowerCase(),
+    type: mapTypeName(info.type, 'uapi').toLowerCase(),
     name: info.name,
     flags: info.mapFlags,
     keySize: info.keySize,
@@ -262,7 +263,7 @@ function dump(f: Flags, io: CommandIO): number {
   } else {
     io.stdout.write(`${text}Found ${plural(entries.length, 'element')}\n`);
   }
-  if (unreadable && !f.json) io.stderr.write(`note: ${mapTypeName(map.type)} values cannot be read from user space\n`);
+  if (unreadable && !f.json) io.stderr.write(`note: ${mapTypeName(map.type, 'uapi')} values cannot be read from user space\n`);
   return 0;
 }
 

@@ -3,7 +3,7 @@
 import { FD } from '../sys/fd.js';
 import { Mapping, pageSize, PROT_READ, PROT_WRITE } from '../ringbuf/mapping.js';
 import { Position64 } from '../ringbuf/position.js';
-import { MMAP_DATA_HEAD, MMAP_DATA_OFFSET, MMAP_DATA_SIZE, MMAP_DATA_TAIL, PERF_EVENT_IOC_PAUSE_OUTPUT, PERF_RECORD_LOST, PERF_RECORD_SAMPLE, perfIoctl } from './attr.js';
+import { MMAP_DATA_HEAD, MMAP_DATA_OFFSET, MMAP_DATA_SIZE, MMAP_DATA_TAIL, PERF_EVENT_IOC_PAUSE_OUTPUT, PERF_RECORD_LOST, PERF_RECORD_SAMPLE, perfIoctl } from '../sys/perf.js';
 
 /** What next() found. */
 export const NOTHING = 0;
@@ -170,7 +170,7 @@ export class PerfRing {
    */
   #takeSnapshot(): boolean {
     const what = `perf ring of CPU ${this.cpu}`;
-    perfIoctl(this.fd.value, PERF_EVENT_IOC_PAUSE_OUTPUT, 1, what);
+    perfIoctl(this.fd.value, PERF_EVENT_IOC_PAUSE_OUTPUT, 1, 'perf event ioctl', what);
     let bytes: number;
     let head: number;
     try {
@@ -186,7 +186,7 @@ export class PerfRing {
         this.#snapshotView ??= new DataView(snapshot.buffer);
       }
     } finally {
-      perfIoctl(this.fd.value, PERF_EVENT_IOC_PAUSE_OUTPUT, 0, what);
+      perfIoctl(this.fd.value, PERF_EVENT_IOC_PAUSE_OUTPUT, 0, 'perf event ioctl', what);
     }
     this.#tail = head;
     this.#snapshotted += bytes;

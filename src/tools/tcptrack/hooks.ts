@@ -12,7 +12,7 @@ import { TsbpfError } from '../../errors.js';
 import { haveFentry, probeFentry } from '../../features/kernel.js';
 import type { Link } from '../../link/link.js';
 import { tracepointId } from '../../link/tracefs.js';
-import { packageRoot } from '../../sys/native.js';
+import { packageRoot } from '../../sys/package.js';
 import { loadTcptrack, type Tcptrack, type TcptrackConfig, type TcptrackPrograms } from './tcptrack_bpf.js';
 
 /**
