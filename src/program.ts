@@ -15,7 +15,7 @@ import { parseVerifierLog } from './verifier.js';
 import { checkPinnedPath, preparePinPath, removePin } from './map/bpffs.js';
 import { EINVAL, EPERM } from './sys/errno.js';
 
-/** A file descriptor given as a number, an owning FD, or an object that has one (a Map, a Btf). */
+/** A file descriptor given as a number, an owning FD, or an object that has one (a BpfMap, a Btf). */
 export type FdLike = number | FD | { readonly fd: number | FD };
 
 function rawFd(x: FdLike): number {

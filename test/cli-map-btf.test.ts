@@ -4,7 +4,7 @@ import { PassThrough, Writable } from 'node:stream';
 import { test } from 'node:test';
 import type { CommandIO } from '../src/cli/framework/index.js';
 import { main } from '../src/cli/main.js';
-import { CollectionSpec } from '../src/object/index.js';
+import { CollectionSpec } from '../src/index.js';
 import { corpus } from './bpf/corpus.js';
 import { requireRoot } from './helpers/kernel.js';
 

@@ -15,7 +15,6 @@ import { command as linkCommand } from '../src/cli/link.js';
 import type { CommandIO } from '../src/cli/framework/index.js';
 import { BpfError, ClosedError, NotSupportedError } from '../src/errors.js';
 import {
-  attachBySection,
   attachCgroup,
   attachIter,
   attachKprobe,
@@ -43,6 +42,7 @@ import {
   TargetNotFoundError,
   xdpState,
 } from '../src/link/index.js';
+import { attachBySection } from '../src/link/section.js';
 import { Program } from '../src/program.js';
 import { allIds, ElemOp, mapCreate, mapFreeze, progQuery } from '../src/sys/attrs.js';
 import type { FD } from '../src/sys/fd.js';

@@ -4,7 +4,7 @@ import { describe, test, type TestContext } from 'node:test';
 import { createCounters, loadProducer, produce, produceOn, readCounters, type CountersMap, type ProducerOptions } from '../bench/ringbuf/producers.js';
 import { struct, u32 } from '../src/codec/index.js';
 import { ClosedError } from '../src/errors.js';
-import { Map } from '../src/map.js';
+import { BpfMap } from '../src/map.js';
 import { PerfReader, bpfOutputAttr, parseCpuIds, possibleCpuIds, type PerfRecord } from '../src/perf/index.js';
 import type { Program } from '../src/program.js';
 import { MapTypeError } from '../src/ringbuf/index.js';
@@ -14,14 +14,14 @@ import { openFds, requireRoot, uniqueName } from './helpers/kernel.js';
 const PAGE = 4096;
 
 interface Rig {
-  events: Map;
+  events: BpfMap;
   counters: CountersMap;
   prog: Program;
 }
 
 /** A perf event array with a slot per possible CPU, a raw_tp producer (run on a chosen CPU) and its counters. */
 function rig(t: TestContext, size = 8, opts: Partial<ProducerOptions> = {}): Rig {
-  const events = Map.create({ type: MapType.PERF_EVENT_ARRAY, keySize: 4, valueSize: 4, maxEntries: possibleCpuIds().length, name: uniqueName('pev') });
+  const events = BpfMap.create({ type: MapType.PERF_EVENT_ARRAY, keySize: 4, valueSize: 4, maxEntries: possibleCpuIds().length, name: uniqueName('pev') });
   const counters = createCounters();
   const prog = loadProducer(events, counters, { kind: 'perf', size, programType: 'raw_tp', ...opts });
   t.after(() => {
@@ -288,7 +288,7 @@ describe('PerfReader', () => {
 
   test('uses as many CPUs as the map has slots', (t) => {
     if (!requireRoot(t)) return;
-    const events = Map.create({ type: MapType.PERF_EVENT_ARRAY, keySize: 4, valueSize: 4, maxEntries: 1 });
+    const events = BpfMap.create({ type: MapType.PERF_EVENT_ARRAY, keySize: 4, valueSize: 4, maxEntries: 1 });
     t.after(() => events.close());
     const r = reader(t, new PerfReader(events));
     assert.deepEqual(r.cpus, [possibleCpuIds()[0]]);
@@ -296,7 +296,7 @@ describe('PerfReader', () => {
 
   test('a sched_cls producer running repeatedly on any CPU loses nothing in a large ring', (t) => {
     if (!requireRoot(t)) return;
-    const events = Map.create({ type: MapType.PERF_EVENT_ARRAY, keySize: 4, valueSize: 4, maxEntries: possibleCpuIds().length });
+    const events = BpfMap.create({ type: MapType.PERF_EVENT_ARRAY, keySize: 4, valueSize: 4, maxEntries: possibleCpuIds().length });
     const counters = createCounters();
     const prog = loadProducer(events, counters, { kind: 'perf', size: 16 });
     t.after(() => [prog, counters, events].forEach((x) => x.close()));
@@ -310,7 +310,7 @@ describe('PerfReader', () => {
 
   test('refuses a map of another type', (t) => {
     if (!requireRoot(t)) return;
-    const hash = Map.create({ type: MapType.HASH, keySize: 4, valueSize: 4, maxEntries: 1 });
+    const hash = BpfMap.create({ type: MapType.HASH, keySize: 4, valueSize: 4, maxEntries: 1 });
     t.after(() => hash.close());
     assert.throws(
       () => new PerfReader(hash),
@@ -322,7 +322,7 @@ describe('PerfReader', () => {
     if (!requireRoot(t)) return;
     const fds = openFds();
     const mappings = perfMappings();
-    const events = Map.create({ type: MapType.PERF_EVENT_ARRAY, keySize: 4, valueSize: 4, maxEntries: possibleCpuIds().length });
+    const events = BpfMap.create({ type: MapType.PERF_EVENT_ARRAY, keySize: 4, valueSize: 4, maxEntries: possibleCpuIds().length });
     const counters = createCounters();
     const prog = loadProducer(events, counters, { kind: 'perf', size: 8, programType: 'raw_tp' });
     const r = new PerfReader(events);
