@@ -1,5 +1,6 @@
 // A loaded eBPF program: load with the verifier log on failure, test runs, pinning, info.
-import { encode, type Instruction } from './asm/index.js';
+import { encode } from './asm/encoding.js';
+import type { Instruction } from './asm/instruction.js';
 import { BpfError, InvalidArgumentError, NotSupportedError, VerifierError, type SourceLocation } from './errors.js';
 import { haveProgramType } from './features/programs.js';
 import { bpfFdKind, memlockOf } from './program/fdinfo.js';
