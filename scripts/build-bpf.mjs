@@ -111,7 +111,9 @@ async function main() {
       for (const f of readdirSync(dir)) if (f === basename(src) || f.endsWith('.h')) copyFileSync(join(dir, f), join(work, f));
       mkdirSync(join(work, 'include'));
       copyFileSync(opts.vmlinux, join(work, 'include', 'vmlinux.h'));
-      const args = ['-target', 'bpf', '-O2', '-g', '-D__TARGET_ARCH_x86', '-Wall', '-Wno-unused-function', `-fdebug-prefix-map=${work}=`, '-Iinclude'];
+      // -fno-integrated-cc1: the compiler proper gets a process of its own, whose heap (and so
+      // the order of BTF forward declarations) does not depend on what the driver found here.
+      const args = ['-target', 'bpf', '-fno-integrated-cc1', '-O2', '-g', '-D__TARGET_ARCH_x86', '-Wall', '-Wno-unused-function', `-fdebug-prefix-map=${work}=`, '-Iinclude'];
       if (arch) args.push(`-I${arch}`);
       args.push('-c', basename(src), '-o', 'out.o');
       const r = spawnSync(clang, args, { cwd: work, encoding: 'utf8', env: { ...process.env, PWD: work } });

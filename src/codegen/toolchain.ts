@@ -280,9 +280,13 @@ export async function compileFile(sourcePath: string, options: CompileOptions = 
         throw new GenError(`cannot read the vmlinux.h given (${vmlinux}): ${(err as Error).message}`, (err as NodeJS.ErrnoException).code ?? 'ENOENT', { cause: err });
       }
     }
+    // The compiler proper runs in a process of its own: in the driver's process its heap, and with
+    // it the order clang gives forward declarations in BTF, depends on what the driver found on
+    // the machine (other GCC installations), so the same source gave different bytes elsewhere.
     const args = [
       '-target',
       'bpfel',
+      '-fno-integrated-cc1',
       '-O2',
       '-g',
       `-D__TARGET_ARCH_${targetArch()}`,
