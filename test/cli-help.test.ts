@@ -12,7 +12,10 @@ import { packageRoot } from '../src/sys/native.js';
 async function run(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const out: string[] = [];
   const err: string[] = [];
-  const sink = (chunks: string[]): Writable => new Writable({ write: (c: Buffer | string, _e, done) => (chunks.push(c.toString()), done()) });
+  const sink = (chunks: string[]): Writable => new Writable({ write: (c: Buffer | string, _e, done) => {
+      chunks.push(c.toString());
+      done();
+    } });
   const io: CommandIO = { stdout: sink(out), stderr: sink(err), stdin: new PassThrough() };
   const code = await main(argv, io);
   return { code, stdout: out.join(''), stderr: err.join('') };

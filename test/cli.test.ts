@@ -148,7 +148,7 @@ describe('tsbpf prog', () => {
     const text = await run('prog', 'show', String(prog.id));
     assert.equal(text.code, 0);
     assert.match(text.stdout, new RegExp(`^${prog.id}: xdp  name cli_show  tag ${prog.tag}  gpl\\n`));
-    assert.match(text.stdout, /\tloaded_at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+0000  uid 0\n/);
+    assert.match(text.stdout, /\tloaded_at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+0000 {2}uid 0\n/);
     assert.match(text.stdout, new RegExp(`\\txlated \\d+B  jited \\d+B  memlock \\d+B  map_ids ${mapId}\\n`));
 
     const json = await run('prog', 'show', 'id', String(prog.id), '--json');

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
-import { Collection } from '../src/collection.js';
+import type { Collection } from '../src/collection.js';
 import { Map } from '../src/map.js';
 import { makeBpffsDir } from '../src/map/bpffs.js';
 import { CollectionSpec, ObjectError, ProgramVerifierError, readKernelConfig, kernelVersionCode } from '../src/object/index.js';

@@ -14,7 +14,7 @@ const readme = readFileSync(join(root, 'README.md'), 'utf8');
 
 /** The fenced blocks of one language, in order. */
 function blocks(lang: string): string[] {
-  return [...readme.matchAll(new RegExp('```' + lang + '\\n([\\s\\S]*?)```', 'g'))].map((m) => m[1]!);
+  return [...readme.matchAll(new RegExp(`\`\`\`${lang}\\n([\\s\\S]*?)\`\`\``, 'g'))].map((m) => m[1]!);
 }
 
 test('every examples/ path the README names exists', () => {

@@ -11,7 +11,7 @@ import { UsageError } from '../src/cli/command.js';
 import { command as usdtCommand } from '../src/cli/usdt.js';
 import type { Collection } from '../src/collection.js';
 import { InvalidArgumentError } from '../src/errors.js';
-import { attachBySection, attachUsdt, Link, ProgramTypeError, TargetNotFoundError, usdtSites } from '../src/link/index.js';
+import { attachBySection, attachUsdt, type Link, ProgramTypeError, TargetNotFoundError, usdtSites } from '../src/link/index.js';
 import { Map } from '../src/map.js';
 import { CollectionSpec } from '../src/object/index.js';
 import { allIds } from '../src/sys/attrs.js';

@@ -4,7 +4,7 @@ import { Collection } from '../collection.js';
 import { bytes } from '../codec/bytes.js';
 import type { OffsetCodec } from '../codec/codec.js';
 import { InvalidArgumentError } from '../errors.js';
-import { Map } from '../map.js';
+import type { Map } from '../map.js';
 import { CollectionSpec } from '../object/spec.js';
 import type { Program } from '../program.js';
 import { MapFlags } from '../sys/types.js';

@@ -2,7 +2,7 @@
 // change while the map is open, so a call writes at most the flags word. This is ElemOp
 // (src/sys/attrs.ts) specialised for one map's fixed buffers.
 import { native } from '../sys/native.js';
-import { Cmd } from '../sys/types.js';
+import type { Cmd } from '../sys/types.js';
 
 const EINTR = -4;
 const ATTR_SIZE = 32;
