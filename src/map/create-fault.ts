@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { native } from '../sys/native.js';
 import { MapType } from '../sys/types.js';
+import { isIndexed } from './kinds.js';
 
 export interface MapCreateRequest {
   readonly type: MapType;
@@ -21,21 +22,6 @@ const NO_MAX_ENTRIES = new Set<MapType>([
   MapType.INODE_STORAGE,
   MapType.TASK_STORAGE,
   MapType.CGRP_STORAGE,
-]);
-
-/** Arrays indexed by a u32. */
-const INDEXED = new Set<MapType>([
-  MapType.ARRAY,
-  MapType.PERCPU_ARRAY,
-  MapType.PROG_ARRAY,
-  MapType.PERF_EVENT_ARRAY,
-  MapType.CGROUP_ARRAY,
-  MapType.ARRAY_OF_MAPS,
-  MapType.DEVMAP,
-  MapType.CPUMAP,
-  MapType.XSKMAP,
-  MapType.SOCKMAP,
-  MapType.REUSEPORT_SOCKARRAY,
 ]);
 
 /** Maps whose values are a u32 the kernel interprets (an fd, an index). */
@@ -86,7 +72,7 @@ export function mapCreateFault(r: MapCreateRequest, typeName: string): string | 
     if (keySize !== 4) return `key_size ${keySize}: stack trace maps have 4-byte stack ids as keys`;
     if (valueSize === 0 || valueSize % 8 !== 0) return `value_size ${valueSize} of a stack trace map is its depth times 8 bytes (one address per frame)`;
   }
-  if (INDEXED.has(type) && keySize !== 4) return `key_size ${keySize}: ${typeName} maps are indexed by a 4-byte key`;
+  if (isIndexed(type) && keySize !== 4) return `key_size ${keySize}: ${typeName} maps are indexed by a 4-byte key`;
   if (FD_VALUES.has(type) && valueSize !== 4) return `value_size ${valueSize}: ${typeName} maps hold 4-byte values`;
   if (KEYED.has(type) && keySize === 0) return `key_size 0: ${typeName} maps need a key`;
   if (KEYLESS.has(type) && keySize !== 0) return `key_size ${keySize}: ${typeName} maps have no keys`;
