@@ -30,58 +30,8 @@ import { addressRule, ruleLabel, type Direction, type Rule } from '../tools/xdp-
 import { sshSession, type SshSession } from '../tools/xdp-filter/ssh.js';
 import { FilterError, hasPinnedLink, loadedInterfaces, parseMode, parsePolicy, pinnedInterfaces, type FilterMaps, type Policy, type Stats } from '../tools/xdp-filter/state.js';
 import { parse, printHelp } from './args.js';
+import { HELP, verbs as VERB_HELP } from './help/xdp-filter.js';
 import { UsageError, writeJson, type Command, type CommandIO } from './command.js';
-
-const VERB_HELP: Record<string, string> = {
-  load: `  load <iface> [--mode native|generic] [--policy deny|allow] [--no-ssh-guard] [--json]
-                        attach the filter (deny: drop what matches; allow: drop what doesn't).
-                        Native mode by default, generic where the device has no native XDP.
-                        The allow list always admits the peer of the current SSH session`,
-  unload: `  unload <iface>... | --all [--keep-rules] [--forget]
-                        detach it and remove its pins (--keep-rules keeps the rules and their
-                        policy for the next load; --forget also drops rules kept earlier)`,
-  block: `  block <ip|cidr>... [-f FILE] [--dst] [--iface IF] [--force]
-                        add address rules (source by default); all or none are added.
-                        FILE: one address or prefix per line, optionally followed by dst`,
-  unblock: `  unblock <ip|cidr>... [-f FILE] [--dst] [--iface IF] [--force]
-                        remove them; a rule that is not there is an error`,
-  port: `  port <port>... [--proto tcp|udp] [--src] [--remove] [--iface IF] [--force]
-                        add (or remove) destination port rules (source ports with --src;
-                        both protocols unless --proto names one)`,
-  ether: `  ether <mac>... [--dst] [--remove] [--iface IF] [--force]
-                        add (or remove) MAC address rules (source by default); they match
-                        every frame of that station, ARP included`,
-  list: `  list [--iface IF] [--json]                rules with their hit counts`,
-  stats: `  stats [--watch [DURATION]] [--iface IF] [--json]
-                        packets and bytes per verdict: total, passed, dropped, invalid;
-                        --watch (every 1s by default, at least 100ms) adds rates in pps and bit/s`,
-  status: `  status [--iface IF] [--json]
-                        interfaces (attached, removed, kept rules, run sessions), mode,
-                        policy, program, stats and rules of each`,
-  run: `  run <iface> [--mode M] [--policy P] [--pin] [--interval DURATION] [--no-ssh-guard]
-                        interactive prompt (block, unblock, port, ether, list, stats, help, quit);
-                        prints stats every 5s (--interval, at least 100ms) and at exit;
-                        detaches at exit unless --pin`,
-};
-
-const HELP = `Usage: tsbpf xdp-filter <command> [options]
-
-Drops packets in XDP by source or destination address (IPv4/IPv6, CIDR prefixes), MAC address
-and TCP/UDP port, with a deny-list or allow-list policy. The filter's state is pinned under
-/sys/fs/bpf/tsbpf/xdp-filter/<iface>/, so it keeps running after each command exits.
-
-Commands:
-${Object.values(VERB_HELP).join('\n')}
-
-Rule commands act on every loaded interface unless --iface names one. Under the deny policy,
-rules that would drop every packet or this SSH session are refused unless --force is given.
-Commands are matched by unique prefix (\`li\` is list, \`statu\` status). Durations: 500ms, 2s, 1m, 1h.
-Exit status: 0 on success, 1 on failure, 2 on usage errors.
-`;
-
-function verbHelp(verb: string): string {
-  return `Usage: tsbpf xdp-filter ${verb} ...\n\n${VERB_HELP[verb]}\n`;
-}
 
 const IFACE = { iface: { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;
 
@@ -139,7 +89,7 @@ async function load(argv: string[], io: CommandIO): Promise<number> {
     json: { type: 'boolean', short: 'j' },
     help: { type: 'boolean', short: 'h' },
   });
-  if (values.help) return printHelp(io, verbHelp('load'));
+  if (values.help) return printHelp(io, VERB_HELP['load']!);
   const iface = one('load', positionals, 'an interface');
   const mode = values.mode === undefined ? undefined : option('load', () => parseMode(values.mode!));
   const policy = values.policy === undefined ? undefined : option('load', () => parsePolicy(values.policy!));
@@ -172,7 +122,7 @@ async function unload(argv: string[], io: CommandIO): Promise<number> {
     all: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
-  if (values.help) return printHelp(io, verbHelp('unload'));
+  if (values.help) return printHelp(io, VERB_HELP['unload']!);
   if (values['keep-rules'] && values.forget) throw new UsageError('xdp-filter unload: --keep-rules and --forget contradict each other');
   if (values.all && positionals.length > 0) throw new UsageError(`xdp-filter unload: --all takes no interface; got '${positionals[0]}'`);
   if (!values.all && positionals.length === 0) throw new UsageError('xdp-filter unload: expected an interface, or --all');
@@ -220,12 +170,16 @@ function applyRules(io: CommandIO, ifaceOption: string | undefined, adding: bool
   return 0;
 }
 
+const READ_ERRORS: Record<string, string> = { ENOENT: 'no such file', EISDIR: 'is a directory', EACCES: 'permission denied' };
+
 function readRuleFile(verb: string, file: string, direction: Direction): Rule[] {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new FilterError(`cannot read the rule file ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`, (err as NodeJS.ErrnoException).code ?? 'EIO');
+    const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
+    const why = READ_ERRORS[code] ?? (err as Error).message;
+    throw new FilterError(`cannot read the rule file ${file}: ${why}`, code);
   }
   return option(verb, () => parseRuleFile(text, file, direction));
 }
@@ -233,7 +187,7 @@ function readRuleFile(verb: string, file: string, direction: Direction): Rule[] 
 async function block(argv: string[], io: CommandIO, remove: boolean): Promise<number> {
   const verb = remove ? 'unblock' : 'block';
   const { values, positionals } = parse(`xdp-filter ${verb}`, argv, { ...IFACE, dst: { type: 'boolean' }, file: { type: 'string', short: 'f' }, force: { type: 'boolean' } });
-  if (values.help) return printHelp(io, verbHelp(verb));
+  if (values.help) return printHelp(io, VERB_HELP[verb]!);
   const direction: Direction = values.dst ? 'dst' : 'src';
   if (positionals.length === 0 && values.file === undefined) throw new UsageError(`xdp-filter ${verb}: expected an IP address or CIDR prefix, or -f FILE`);
   const rules = positionals.map((p) => option(verb, () => parseRuleTarget(p, direction)));
@@ -243,7 +197,7 @@ async function block(argv: string[], io: CommandIO, remove: boolean): Promise<nu
 
 async function port(argv: string[], io: CommandIO): Promise<number> {
   const { values, positionals } = parse('xdp-filter port', argv, { ...IFACE, proto: { type: 'string' }, src: { type: 'boolean' }, remove: { type: 'boolean' }, force: { type: 'boolean' } });
-  if (values.help) return printHelp(io, verbHelp('port'));
+  if (values.help) return printHelp(io, VERB_HELP['port']!);
   if (positionals.length === 0) throw new UsageError('xdp-filter port: expected a port number');
   const groups = positionals.map((p) => option('port', () => parsePortTarget(p, values.proto, values.src ? 'src' : 'dst')));
   return applyRules(io, values.iface, !values.remove, groups, values.force);
@@ -251,7 +205,7 @@ async function port(argv: string[], io: CommandIO): Promise<number> {
 
 async function ether(argv: string[], io: CommandIO): Promise<number> {
   const { values, positionals } = parse('xdp-filter ether', argv, { ...IFACE, dst: { type: 'boolean' }, remove: { type: 'boolean' }, force: { type: 'boolean' } });
-  if (values.help) return printHelp(io, verbHelp('ether'));
+  if (values.help) return printHelp(io, VERB_HELP['ether']!);
   if (positionals.length === 0) throw new UsageError('xdp-filter ether: expected a MAC address');
   const rules = positionals.map((p) => option('ether', () => parseMacTarget(p, values.dst ? 'dst' : 'src')));
   return applyRules(io, values.iface, !values.remove, rules.map((r) => [r]), values.force);
@@ -259,7 +213,7 @@ async function ether(argv: string[], io: CommandIO): Promise<number> {
 
 async function list(argv: string[], io: CommandIO): Promise<number> {
   const { values, positionals } = parse('xdp-filter list', argv, { ...IFACE, json: { type: 'boolean', short: 'j' } });
-  if (values.help) return printHelp(io, verbHelp('list'));
+  if (values.help) return printHelp(io, VERB_HELP['list']!);
   if (positionals.length > 0) throw new UsageError(`xdp-filter list: unexpected argument '${positionals[0]}'`);
   const rules = rulesOf(targetInterfaces(values.iface));
   if (values.json) writeJson(io.stdout, { rules });
@@ -314,7 +268,7 @@ async function stats(argv: string[], io: CommandIO): Promise<number> {
   const { args, watch: watchText } = takeWatch(argv);
   const watch = watchText === undefined ? undefined : interval('stats', '--watch', watchText);
   const { values, positionals } = parse('xdp-filter stats', args, { ...IFACE, json: { type: 'boolean', short: 'j' } });
-  if (values.help) return printHelp(io, verbHelp('stats'));
+  if (values.help) return printHelp(io, VERB_HELP['stats']!);
   if (positionals.length > 0) throw new UsageError(`xdp-filter stats: unexpected argument '${positionals[0]}'`);
   const ifaces = targetInterfaces(values.iface);
   let prev: { at: number; stats: Stats[] } | undefined;
@@ -349,24 +303,24 @@ async function stats(argv: string[], io: CommandIO): Promise<number> {
 function formatInterface(i: ReturnType<typeof status>['interfaces'][number]): string {
   const head =
     i.state === 'run'
-      ? `${i.name}: attached by \`xdp-filter run\` (not pinned; program id ${i.programId}${i.pids?.length ? `, pid ${i.pids.join(', ')}` : ''})`
+      ? `${i.name}: ${i.mode} mode, ${i.policy} policy, program id ${i.programId}, attached by \`xdp-filter run\` (pid ${i.pids?.join(', ')}; not pinned)`
       : i.state === 'kept'
         ? `${i.name}: not loaded; ${plural(i.rules.length, 'rule')} kept for the ${i.policy} policy (\`unload ${i.name} --forget\` drops them)`
         : i.state === 'removed'
           ? `${i.name}: REMOVED: the interface is gone or was recreated, so nothing is filtered; run \`tsbpf xdp-filter unload ${i.name}\``
           : `${i.name}: ${i.mode} mode, ${i.policy} policy, program id ${i.programId}`;
   const lines = [head];
-  if (i.stats && i.state === 'attached') {
+  if (i.stats && (i.state === 'attached' || i.state === 'run')) {
     const s = i.stats;
     lines.push(`  packets: total ${s.total}, passed ${s.passed}, dropped ${s.dropped} (${plural(s.bytesDropped, 'byte')}), invalid ${s.invalid}`);
   }
-  if (i.state !== 'run') lines.push(i.rules.length ? `  rules:\n${i.rules.map((r) => `    ${r.direction} ${r.kind === 'addr' ? '' : `${r.kind} `}${r.rule}  hits ${r.hits}`).join('\n')}` : '  rules: none');
+  lines.push(i.rules.length ? `  rules:\n${i.rules.map((r) => `    ${r.direction} ${r.kind === 'addr' ? '' : `${r.kind} `}${r.rule}  hits ${r.hits}`).join('\n')}` : '  rules: none');
   return lines.join('\n');
 }
 
 async function statusCmd(argv: string[], io: CommandIO): Promise<number> {
   const { values, positionals } = parse('xdp-filter status', argv, { ...IFACE, json: { type: 'boolean', short: 'j' } });
-  if (values.help) return printHelp(io, verbHelp('status'));
+  if (values.help) return printHelp(io, VERB_HELP['status']!);
   if (positionals.length > 0) throw new UsageError(`xdp-filter status: unexpected argument '${positionals[0]}'`);
   const s = status(values.iface);
   if (values.json) {
@@ -467,7 +421,7 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
     'no-ssh-guard': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
-  if (values.help) return printHelp(io, verbHelp('run'));
+  if (values.help) return printHelp(io, VERB_HELP['run']!);
   const iface = one('run', positionals, 'an interface');
   const mode = values.mode === undefined ? undefined : option('run', () => parseMode(values.mode!));
   const policy = values.policy === undefined ? undefined : option('run', () => parsePolicy(values.policy!));
@@ -542,15 +496,6 @@ const VERBS: Record<string, (argv: string[], io: CommandIO) => Promise<number>> 
   run,
 };
 
-/** The verb named exactly, or the only one the word is a prefix of. */
-function findVerb(word: string): string {
-  if (VERBS[word]) return word;
-  const matches = Object.keys(VERBS).filter((v) => v.startsWith(word));
-  if (matches.length === 1) return matches[0]!;
-  if (matches.length > 1) throw new UsageError(`xdp-filter: '${word}' is ambiguous (${matches.join(', ')})`);
-  throw new UsageError(`xdp-filter: unknown command '${word}'`);
-}
-
 export const command: Command = {
   name: 'xdp-filter',
   summary: 'XDP firewall: block addresses, prefixes, ports and MACs, with pinned state',
@@ -562,7 +507,9 @@ export const command: Command = {
       return 2;
     }
     if (verb === '--help' || verb === '-h' || verb === 'help') return printHelp(io, HELP);
-    const fn = VERBS[findVerb(verb)]!;
+    // tsbpf's main has resolved prefixes (`li` is list) with the verbs of help/xdp-filter.ts.
+    const fn = VERBS[verb];
+    if (!fn) throw new UsageError(`xdp-filter: unknown command '${verb}'`);
     return fn(rest, io);
   },
 };

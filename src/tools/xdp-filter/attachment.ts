@@ -9,7 +9,8 @@ import { Program } from '../../program.js';
 import { allIds } from '../../sys/attrs.js';
 import { Cmd } from '../../sys/types.js';
 import { BpfError } from '../../errors.js';
-import { FilterError, permissionDenied, pinDir } from './state.js';
+import { Map } from '../../map.js';
+import { ALL_MAPS, FilterError, FilterMaps, permissionDenied, pinDir } from './state.js';
 
 /** attached: on the interface of that name now; removed: its device is gone or was recreated. */
 export type LinkState = { state: 'attached'; programId: number; ifindex: number } | { state: 'removed'; programId: number };
@@ -106,6 +107,23 @@ export interface RunSession {
   iface: string;
   programId: number;
   pids: number[];
+}
+
+/** The maps of a filter that is not pinned, found through its program's map ids; the caller closes them. */
+export function sessionMaps(s: RunSession): FilterMaps {
+  const maps: Record<string, Map<Uint8Array, Uint8Array>> = {};
+  try {
+    using program = Program.fromId(s.programId);
+    for (const id of program.info().mapIds) {
+      const m = Map.fromId(id);
+      if (ALL_MAPS.includes(m.name) && !maps[m.name]) maps[m.name] = m;
+      else m.close();
+    }
+    return new FilterMaps(s.iface, maps);
+  } catch (err) {
+    for (const m of Object.values(maps)) m.close();
+    throw err;
+  }
 }
 
 /**

@@ -3,7 +3,7 @@
 // interfaces, or a batch of rules, is rolled back everywhere if one part fails.
 import { InvalidArgumentError } from '../../errors.js';
 import { parsePrefix } from '../common/net.js';
-import { linkState, pinnedLinkId, requireAttached, runSessions, type RunSession } from './attachment.js';
+import { linkState, pinnedLinkId, requireAttached, runSessions, sessionMaps, type RunSession } from './attachment.js';
 import { addressRule, macRule, portRules, prefixCovers, ruleLabel, type Direction, type Rule } from './rules.js';
 import type { SshSession } from './ssh.js';
 import { FilterError, FilterMaps, hasPinnedLink, loadedInterfaces, pinnedInterfaces, type Mode, type Policy, type RuleState, type Stats } from './state.js';
@@ -166,31 +166,32 @@ export interface InterfaceStatus {
 
 export interface Status {
   interfaces: InterfaceStatus[];
-  /** Summed over the attached interfaces. */
+  /** Summed over the attached interfaces and run sessions. */
   stats: { total: number; passed: number; dropped: number; invalid: number; bytesDropped: number };
 }
 
 const noStats = (): Status['stats'] => ({ total: 0, passed: 0, dropped: 0, invalid: 0, bytesDropped: 0 });
 
-/** One interface's status from its pins. */
-function pinnedStatus(iface: string): InterfaceStatus {
-  using maps = FilterMaps.open(iface);
+function describe(maps: FilterMaps, state: InterfaceStatus['state'], programId: number): InterfaceStatus {
   const cfg = maps.config();
-  let state: InterfaceStatus['state'] = 'kept';
-  let programId = 0;
-  if (hasPinnedLink(iface)) {
-    const l = linkState(iface);
-    state = l.state;
-    programId = l.programId;
-  }
   const rules = maps.rules().map(({ rule, kind, direction, hits }) => ({ rule, kind, direction, hits }));
-  const out: InterfaceStatus = { name: iface, state, mode: cfg.mode ?? 'unknown', policy: cfg.policy, programId, rules };
+  const out: InterfaceStatus = { name: maps.iface, state, mode: cfg.mode ?? 'unknown', policy: cfg.policy, programId, rules };
   if (state !== 'kept') out.stats = maps.stats();
   return out;
 }
 
+/** One interface's status from its pins. */
+function pinnedStatus(iface: string): InterfaceStatus {
+  using maps = FilterMaps.open(iface);
+  if (!hasPinnedLink(iface)) return describe(maps, 'kept', 0);
+  const l = linkState(iface);
+  return describe(maps, l.state, l.programId);
+}
+
+/** A run session's status, from the maps its program uses. */
 function runStatus(s: RunSession): InterfaceStatus {
-  return { name: s.iface, state: 'run', mode: 'unknown', policy: 'deny', programId: s.programId, pids: s.pids, rules: [] };
+  using maps = sessionMaps(s);
+  return { ...describe(maps, 'run', s.programId), pids: s.pids };
 }
 
 /**
@@ -198,14 +199,14 @@ function runStatus(s: RunSession): InterfaceStatus {
  * attached without pins; stats summed over the attached ones.
  */
 export function status(only?: string): Status {
-  const names = pinnedInterfaces().filter((i) => only === undefined || i === only);
-  const interfaces = names.map(pinnedStatus);
-  const pinnedLinks = new Set(pinnedInterfaces().map(pinnedLinkId).filter((id): id is number => id !== undefined));
+  const pinned = pinnedInterfaces();
+  const interfaces = pinned.filter((i) => only === undefined || i === only).map(pinnedStatus);
+  const pinnedLinks = new Set(pinned.map(pinnedLinkId).filter((id): id is number => id !== undefined));
   for (const s of runSessions(pinnedLinks)) if (only === undefined || s.iface === only) interfaces.push(runStatus(s));
   interfaces.sort((a, b) => a.name.localeCompare(b.name));
   const stats = noStats();
   for (const i of interfaces) {
-    if (!i.stats || i.state !== 'attached') continue;
+    if (!i.stats || (i.state !== 'attached' && i.state !== 'run')) continue;
     stats.total += i.stats.total;
     stats.passed += i.stats.passed;
     stats.dropped += i.stats.dropped;

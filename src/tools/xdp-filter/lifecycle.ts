@@ -120,8 +120,9 @@ export function loadFilter(iface: string, opts: LoadOptions = {}): LoadedFilter 
     filterMaps = new FilterMaps(iface, maps);
     let mode = opts.mode ?? 'native';
     filterMaps.setConfig(policy, mode, ifindex);
-    const results = filterMaps.addAll(opts.initialRules ?? []);
-    (opts.initialRules ?? []).forEach((rule, i) => results[i] && added.push(rule));
+    const initial = opts.initialRules ?? [];
+    const results = filterMaps.addAll(initial);
+    added.push(...initial.filter((_, i) => results[i]));
     let link: Link;
     let fellBack = false;
     try {
