@@ -1,27 +1,13 @@
 // `tsbpf map dump` of a map created with BTF: keys and values decoded as bpftool prints them.
 import assert from 'node:assert/strict';
-import { PassThrough, Writable } from 'node:stream';
-import { test } from 'node:test';
-import type { CommandIO } from '../src/cli/command.js';
-import { main } from '../src/cli/main.js';
 import { CollectionSpec } from '../src/object/index.js';
 import { corpus } from './bpf/corpus.js';
-import { requireRoot } from './helpers/kernel.js';
+import { kernelTest } from './helpers/kernel.js';
+import { type InProcessRun, runCliInProcess } from './helpers/cli.js';
 
-async function run(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const sink = (chunks: string[]): Writable => new Writable({ write: (c: Buffer | string, _e, done) => {
-      chunks.push(c.toString());
-      done();
-    } });
-  const io: CommandIO = { stdout: sink(out), stderr: sink(err), stdin: new PassThrough() };
-  const code = await main(argv, io);
-  return { code, stdout: out.join(''), stderr: err.join('') };
-}
+const run = (...argv: string[]): Promise<InProcessRun> => runCliInProcess(argv);
 
-test('map dump decodes keys and values through the map BTF; --hex gives the bytes; JSON adds "formatted"', async (t) => {
-  if (!requireRoot(t)) return;
+kernelTest('map dump decodes keys and values through the map BTF; --hex gives the bytes; JSON adds "formatted"', async () => {
   const spec = CollectionSpec.fromFile(corpus('maps.bpf.o'));
   const c = spec.load();
   try {

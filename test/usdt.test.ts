@@ -20,6 +20,7 @@ import { Cmd, MapType } from '../src/sys/types.js';
 import { corpus } from './bpf/corpus.js';
 import type { ReqStats, TickStats } from './bpf/gen/usdt.js';
 import { isRoot, requireRoot, runWaitingChild } from './helpers/kernel.js';
+import { runCliInProcess } from './helpers/cli.js';
 
 describe('USDT probes', () => {
   let dir = '';
@@ -146,10 +147,9 @@ describe('USDT probes', () => {
   test('tsbpf usdt list: the probes of a file or a process, as text or JSON; bad input is a usage error', async (t) => {
     if (!ready(t)) return;
     const run = async (...argv: string[]): Promise<string> => {
-      let out = '';
-      const sink = { write: (s: string) => ((out += s), true) } as unknown as NodeJS.WritableStream;
-      assert.equal(await usdtCommand.run(argv, { stdout: sink, stderr: sink, stdin: process.stdin }), 0);
-      return out;
+      const r = await runCliInProcess(argv, { command: usdtCommand });
+      assert.equal(r.code, 0);
+      return r.stdout;
     };
     const probes = JSON.parse(await run('list', binary, '--json')) as Array<{ file: string; provider: string; name: string; sites: number[]; semaphoreOffset: number; args: string }>;
     const sites = usdtSites(binary);
