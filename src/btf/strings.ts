@@ -93,7 +93,7 @@ export class BtfStringsBuilder {
   readonly #chunks: Uint8Array[] = [];
   #size: number;
 
-  constructor(options: { existing?: BtfStrings; base?: BtfStrings }) {
+  constructor(options: { existing?: BtfStrings; base?: BtfStrings | undefined }) {
     this.#prefix = options.existing;
     this.#start = options.base?.end ?? 0;
     if (this.#prefix !== undefined) {

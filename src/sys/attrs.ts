@@ -106,7 +106,7 @@ export interface ProgLoadAttr {
   insns: Uint8Array;
   license: string;
   logLevel?: number;
-  logBuf?: Uint8Array;
+  logBuf?: Uint8Array | undefined;
   kernVersion?: number;
   progFlags?: number;
   progName?: string;
@@ -366,7 +366,7 @@ export interface LinkCreateAttr {
   attachType: number;
   flags?: number;
   /** Writes the attach-type specific part of the union, starting at offset 16. */
-  extra?: (attr: Attr) => void;
+  extra?: ((attr: Attr) => void) | undefined;
 }
 
 export function linkCreate(a: LinkCreateAttr, context?: string): FD {
