@@ -10,12 +10,14 @@
 //
 //   node scripts/build-bpf.mjs [--check] [--vmlinux FILE] [--only SUBSTRING] [--keep-dwarf] [--verbose]
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
-import { basename, dirname, join, relative, resolve } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { basename, dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const defaultVmlinux = join(root, 'vmlinux', 'x86', 'vmlinux.h');
+/** Where each source is compiled: /tmp itself, not $TMPDIR, so the path has one length everywhere. */
+const WORK_PREFIX = '/tmp/tsbpf-bpf-';
 
 function parseArgs(argv) {
   const opts = { vmlinux: defaultVmlinux, only: undefined, keepDwarf: false, verbose: false, check: false };
@@ -88,7 +90,6 @@ async function main() {
   if (!clang) throw new Error('clang not found (set CLANG=...)');
   if (!strip && !opts.keepDwarf) throw new Error('llvm-strip not found (set LLVM_STRIP=...)');
   if (basename(opts.vmlinux) !== 'vmlinux.h' || !existsSync(opts.vmlinux)) throw new Error(`--vmlinux ${opts.vmlinux}: no such vmlinux.h`);
-  const vmlinuxDir = dirname(resolve(opts.vmlinux));
   process.stdout.write(`vmlinux.h: ${relative(root, opts.vmlinux) || opts.vmlinux}\n`);
 
   const arch = multiarchInclude();
@@ -100,25 +101,37 @@ async function main() {
     const dir = dirname(src);
     const out = src.replace(/\.c$/, '.o');
     const tmp = `${out}.${process.pid}.tmp`;
-    // Compiling from the source's directory with its bare name, and mapping that directory
-    // away, keeps build paths out of the object: line info names the file as `maps.bpf.c`.
-    const args = ['-target', 'bpf', '-O2', '-g', '-D__TARGET_ARCH_x86', '-Wall', '-Wno-unused-function', `-fdebug-prefix-map=${dir}=`, `-I${relative(dir, vmlinuxDir)}`];
-    if (arch) args.push(`-I${arch}`);
-    args.push('-c', basename(src), '-o', tmp);
-    const r = spawnSync(clang, args, { cwd: dir, encoding: 'utf8' });
-    if (r.status !== 0) {
-      failures.push(relative(root, src));
-      process.stderr.write(`FAIL ${relative(root, src)}\n${r.stderr}`);
-      continue;
-    }
-    if (opts.verbose && r.stderr) process.stderr.write(r.stderr);
-    if (!opts.keepDwarf) {
-      const s = spawnSync(strip, ['-g', tmp], { encoding: 'utf8' });
-      if (s.status !== 0) {
+    const work = mkdtempSync(WORK_PREFIX);
+    try {
+      // clang orders some BTF (forward declarations) by where its allocations land, which moves
+      // with the length of the working directory's path: each source is compiled in a copy
+      // under /tmp/tsbpf-bpf-XXXXXX, a path of the same length on every machine, with its
+      // headers and vmlinux.h beside it. Mapping that directory away keeps it out of the object:
+      // line info names the file as `maps.bpf.c`.
+      for (const f of readdirSync(dir)) if (f === basename(src) || f.endsWith('.h')) copyFileSync(join(dir, f), join(work, f));
+      mkdirSync(join(work, 'include'));
+      copyFileSync(opts.vmlinux, join(work, 'include', 'vmlinux.h'));
+      const args = ['-target', 'bpf', '-O2', '-g', '-D__TARGET_ARCH_x86', '-Wall', '-Wno-unused-function', `-fdebug-prefix-map=${work}=`, '-Iinclude'];
+      if (arch) args.push(`-I${arch}`);
+      args.push('-c', basename(src), '-o', 'out.o');
+      const r = spawnSync(clang, args, { cwd: work, encoding: 'utf8', env: { ...process.env, PWD: work } });
+      if (r.status !== 0) {
         failures.push(relative(root, src));
-        process.stderr.write(`FAIL strip ${relative(root, tmp)}\n${s.stderr}`);
+        process.stderr.write(`FAIL ${relative(root, src)}\n${r.stderr}`);
         continue;
       }
+      if (opts.verbose && r.stderr) process.stderr.write(r.stderr);
+      if (!opts.keepDwarf) {
+        const s = spawnSync(strip, ['-g', 'out.o'], { cwd: work, encoding: 'utf8' });
+        if (s.status !== 0) {
+          failures.push(relative(root, src));
+          process.stderr.write(`FAIL strip ${relative(root, src)}\n${s.stderr}`);
+          continue;
+        }
+      }
+      copyFileSync(join(work, 'out.o'), tmp);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
     }
     if (opts.check) {
       const same = existsSync(out) && readFileSync(tmp).equals(readFileSync(out));

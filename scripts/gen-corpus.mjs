@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Part of `npm run build:bpf`: runs tsbpf's generator on every object of the test corpus
-// (test/bpf/*.bpf.o) and writes the typed modules to test/bpf/gen/<name>.ts, where `tsc -p .`
+// (test/bpf/*.bpf.o) and writes the typed modules to test/bpf/gen/<name>_bpf.ts, where `tsc -p .`
 // type-checks them and test/gen-corpus.test.ts holds them to what the generator makes now.
 //
 // The modules read their object from test/bpf/ at load time instead of embedding it, so the
@@ -81,8 +81,8 @@ async function main() {
       skipped++;
       continue;
     }
-    const out = join(outDir, `${name}.ts`);
-    written.add(`${name}.ts`);
+    const out = join(outDir, `${name}_bpf.ts`);
+    written.add(`${name}_bpf.ts`);
     if (writeIfChanged(out, text)) {
       changed++;
       process.stdout.write(`  ${relative(root, out)}\n`);

@@ -2,7 +2,8 @@
 export * from './errors.js';
 export { AttachFlags, AttachType, Cmd, LinkType, MapFlags, MapType, OpenFlags, ProgFlags, ProgramType, UpdateFlags } from './sys/types.js';
 export { FD } from './sys/fd.js';
-export type { MapInfo, ProgInfo, LinkInfo as KernelLinkInfo, BtfInfo } from './sys/info.js';
+export type { MapInfo, ProgInfo, BtfInfo } from './sys/info.js';
+export type { LinkInfo as KernelLinkInfo } from './sys/linkinfo.js';
 export * from './map.js';
 export { pinName } from './map/pinname.js';
 export * from './codec/index.js';

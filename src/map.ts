@@ -8,32 +8,27 @@ import { BpfError, InvalidArgumentError, NotSupportedError } from './errors.js';
 import { getFdById, mapCreate, mapFreeze, objGet, objPin, type MapCreateAttr } from './sys/attrs.js';
 import { FD } from './sys/fd.js';
 import { mapInfo, type MapInfo } from './sys/info.js';
-import { native, type NativeMapping } from './sys/native.js';
+import { addressOf, MAP_SHARED, mmap, munmap, pageSize, PROT_READ, PROT_WRITE, type Mapped } from './sys/memory.js';
+import { dupFd } from './sys/file.js';
 import { Cmd, MapFlags, MapType, UpdateFlags } from './sys/types.js';
 import { lookupBatch, updateBatch, deleteBatch, type BatchChunk, type BatchOptions, type BatchTarget, type UpdateBatchOptions } from './map/batch.js';
 import { checkPinnedPath, preparePinPath, removePin } from './map/bpffs.js';
 import { placeholderBtf, storageBtf } from './map/btf.js';
-import { possibleCpus } from './map/cpus.js';
-import { isIndexed, isKnownMapType, isLocalStorage, isPerCpu, mapTypeName } from './map/kinds.js';
+import { possibleCpus } from './sys/cpus.js';
+import { isIndexed, isKnownMapType, isLocalStorage, isPerCpu } from './map/kinds.js';
+import { mapTypeName } from './program/names.js';
 import { structOpsValueType } from './map/vmlinux.js';
-import { directSlab, ElemAttrs, type ElemAttr } from './map/elem.js';
+import { directSlab, ElemAttrs, type ElemAttr } from './sys/elem.js';
 import { KeyWalker } from './map/walk.js';
 import { mapCreateFault } from './map/create-fault.js';
 import { MapCreateError } from './map/errors.js';
+import { EACCES, ENOENT, ENOTSUPP, EPERM } from './sys/errno.js';
 
 export { BatchChunk } from './map/batch.js';
 export type { BatchOptions, UpdateBatchOptions } from './map/batch.js';
 export { BatchError, BpffsError, IterationAbortedError } from './map/errors.js';
-export { possibleCpus } from './map/cpus.js';
+export { possibleCpus } from './sys/cpus.js';
 export { structOpsValueType } from './map/vmlinux.js';
-
-const ENOENT = 2;
-const EPERM = 1;
-const EACCES = 13;
-const ENOTSUPP = 524;
-const PROT_READ = 1;
-const PROT_WRITE = 2;
-const MAP_SHARED = 1;
 
 /** BTF describing a map's key and value, as BPF_MAP_CREATE takes it. */
 export interface MapBtf {
@@ -95,7 +90,7 @@ function checkSize(what: string, field: string, v: unknown): number {
 }
 
 function describeMap(name: string, type: number, id: number): string {
-  return name ? `map ${name} (${mapTypeName(type)}, id ${id})` : `map id ${id} (${mapTypeName(type)})`;
+  return name ? `map ${name} (${mapTypeName(type, 'uapi')}, id ${id})` : `map id ${id} (${mapTypeName(type, 'uapi')})`;
 }
 
 /**
@@ -139,7 +134,7 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
   #lastOut: Uint8Array | undefined;
   /** Raw values small enough for the kernel to copy straight into the returned array: their size. */
   readonly #direct: number;
-  #mapping: NativeMapping | undefined;
+  #mapping: Mapped | undefined;
   #pinned: string | undefined;
   #batchTarget: BatchTarget<K, V> | undefined;
 
@@ -160,8 +155,8 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
     this.valueCodec = this.#valueCodec(value, perCpuMap);
     this.#key = new Uint8Array(new ArrayBuffer(Math.max(this.keySize, 1)));
     this.#value = new Uint8Array(new ArrayBuffer(Math.max(this.valueStride, 1)));
-    this.#valueAddr = native.addressOf(this.#value);
-    this.#attrs = new ElemAttrs(fd.value, this.keySize === 0 ? 0n : native.addressOf(this.#key), this.#valueAddr);
+    this.#valueAddr = addressOf(this.#value);
+    this.#attrs = new ElemAttrs(fd.value, this.keySize === 0 ? 0n : addressOf(this.#key), this.#valueAddr);
     this.#direct = !perCpuMap && isRawBytes(this.valueCodec) && this.valueSize > 0 && this.valueSize <= SLAB_MAX ? this.valueSize : 0;
     // Last, so a constructor that throws leaves the fd with the caller.
     this.fd = new FD(fd.release(), this.#what);
@@ -188,7 +183,7 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
   static create<K, V>(opts: MapCreateOptions<K, V>): Map<K, V> {
     const label = `map${opts.name ? ` ${opts.name}` : ''}`;
     if (!isKnownMapType(opts.type)) throw new InvalidArgumentError(`${label}: unknown map type ${String(opts.type)}`);
-    const typeName = mapTypeName(opts.type);
+    const typeName = mapTypeName(opts.type, 'uapi');
     const what = `${label} (${typeName})`;
     const name = opts.name ?? '';
     if (typeof name !== 'string' || !NAME_RE.test(name)) throw new InvalidArgumentError(`${what}: a map name has at most 15 characters of [A-Za-z0-9_.], got ${JSON.stringify(name)}`);
@@ -297,7 +292,7 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
    * beyond holding this map.
    */
   withCodecs<K2 = Uint8Array, V2 = Uint8Array>(opts: MapOpenOptions<K2, V2> = {}): Map<K2, V2> {
-    const r = native.dup(this.fd.value);
+    const r = dupFd(this.fd.value);
     if (r < 0) throw new BpfError('dup', -r, this.#what);
     const fd = new FD(r, this.#what);
     try {
@@ -392,7 +387,7 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
   // ENOTSUPP (524) is the kernel's "this map type has no such operation"; EOPNOTSUPP is left
   // as it is, because element commands use it to refuse a particular fd (XSKMAP, sockmaps).
   #fail(cmd: Cmd, r: number): Error {
-    if (r === -ENOTSUPP) return new NotSupportedError(`BPF_${Cmd[cmd]} on ${mapTypeName(this.type)} maps`, this.#what);
+    if (r === -ENOTSUPP) return new NotSupportedError(`BPF_${Cmd[cmd]} on ${mapTypeName(this.type, 'uapi')} maps`, this.#what);
     return new BpfError(`BPF_${Cmd[cmd]}`, -r, this.#what);
   }
 
@@ -436,7 +431,7 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
     this.#encodeKey(key);
     const attr = this.#attrs.keyOut;
     if (out !== this.#lastOut) {
-      const addr = native.addressOf(out);
+      const addr = addressOf(out);
       attr.aimValue(Number(addr & 0xffffffffn), Number(addr >> 32n));
       this.#lastOut = out;
     }
@@ -541,7 +536,7 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
       maxEntries: this.maxEntries,
       restarts: !isIndexed(this.type),
       what: this.#what,
-      typeName: mapTypeName(this.type),
+      typeName: mapTypeName(this.type, 'uapi'),
     });
   }
 
@@ -599,7 +594,7 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
       keyCodec: this.keyCodec,
       valueCodec: this.valueCodec,
       what: this.#what,
-      typeName: mapTypeName(this.type),
+      typeName: mapTypeName(this.type, 'uapi'),
     };
     return this.#batchTarget;
   }
@@ -659,7 +654,7 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
   mmap(): ArrayBuffer {
     if (this.#mapping) return this.#mapping.buffer;
     const fd = this.fd.value;
-    const page = native.constants.PAGE_SIZE;
+    const page = pageSize();
     let length: number;
     if (this.type === MapType.ARENA) {
       // An arena with a fixed address (map_extra) only maps when mmap() is asked for exactly
@@ -670,8 +665,8 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
     else if (this.type === MapType.ARRAY && (this.flags & MapFlags.MMAPABLE) !== 0) length = roundUp(roundUp(this.valueSize, 8) * this.maxEntries, page);
     else throw new InvalidArgumentError(`${this.#what}: only ARRAY maps created with MapFlags.MMAPABLE and ARENA maps can be mmap()ed`);
     const readOnly = (this.flags & MapFlags.RDONLY) !== 0;
-    let m = native.mmap(fd, length, readOnly ? PROT_READ : PROT_READ | PROT_WRITE, MAP_SHARED, 0);
-    if (typeof m === 'number' && (m === -EPERM || m === -EACCES) && !readOnly) m = native.mmap(fd, length, PROT_READ, MAP_SHARED, 0);
+    let m = mmap(fd, length, readOnly ? PROT_READ : PROT_READ | PROT_WRITE, MAP_SHARED, 0);
+    if (typeof m === 'number' && (m === -EPERM || m === -EACCES) && !readOnly) m = mmap(fd, length, PROT_READ, MAP_SHARED, 0);
     if (typeof m === 'number') throw new BpfError('mmap', -m, this.#what);
     this.#mapping = m;
     return m.buffer;
@@ -699,7 +694,7 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
   /** Unmaps any mapping and closes the fd; safe to call more than once. Pins stay. */
   close(): void {
     if (this.#mapping) {
-      native.munmap(this.#mapping.handle, this.#mapping.buffer);
+      munmap(this.#mapping);
       this.#mapping = undefined;
     }
     this.fd.close();

@@ -6,15 +6,13 @@ import { bpfFdKind, memlockOf } from './program/fdinfo.js';
 import { loadWithLog } from './program/load.js';
 import { kernelObjectName, programTypeName } from './program/names.js';
 import { bootTimeToDate } from './program/time.js';
-import { enableStats as enableStatsFd, getFdById, objGet, objPin, progTestRun, type ProgLoadAttr } from './sys/attrs.js';
+import { getFdById, objGet, objPin, progTestRun, type ProgLoadAttr } from './sys/attrs.js';
 import { FD } from './sys/fd.js';
 import { progInfo } from './sys/info.js';
 import { AttachType, Cmd, ProgramType } from './sys/types.js';
 import { parseVerifierLog } from './verifier.js';
 import { checkPinnedPath, preparePinPath, removePin } from './map/bpffs.js';
-
-const EPERM = 1;
-const EINVAL = 22;
+import { EINVAL, EPERM } from './sys/errno.js';
 
 /** A file descriptor given as a number, an owning FD, or an object that has one (a Map, a Btf). */
 export type FdLike = number | FD | { readonly fd: number | FD };
@@ -453,10 +451,4 @@ function loadError(type: ProgramType, label: string, errno: number, log: string)
   return new BpfError('BPF_PROG_LOAD', errno, `program ${label}`);
 }
 
-/**
- * Turns on run-time statistics (run count and time in info()) for every program, for as long as
- * the returned handle stays open.
- */
-export function enableStats(): FD {
-  return enableStatsFd(0);
-}
+export { enableStats } from './sys/attrs.js';

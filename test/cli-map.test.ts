@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { describe, it } from 'node:test';
-import { UsageError } from '../src/cli/command.js';
+import { isUsageError, reportFailure, UsageError } from '../src/cli/framework/index.js';
 import { command, parseBytes } from '../src/cli/map.js';
 import { u32 } from '../src/codec/index.js';
 import { Assembler, R0 } from '../src/asm/index.js';
@@ -11,10 +12,32 @@ import { Map, possibleCpus } from '../src/map.js';
 import { Program } from '../src/program.js';
 import { MapType, ProgramType } from '../src/sys/types.js';
 import { kernelTest, sh, uniqueName } from './helpers/kernel.js';
-import { type InProcessRun, runCliInProcess } from './helpers/cli.js';
 
-type Run = InProcessRun;
-const run = (...argv: string[]): Promise<Run> => runCliInProcess(argv, { command });
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function run(...argv: string[]): Promise<Run> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (d: Buffer) => (out += d.toString()));
+  stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const io = { stdout, stderr, stdin: new PassThrough() };
+  let code: number;
+  try {
+    code = await command.run(argv, io);
+  } catch (e) {
+    // As `tsbpf map` reports them: usage errors to the caller, failures as one line and exit 1.
+    if (isUsageError(e)) throw e;
+    code = reportFailure(io, `map ${argv[0]}`, e);
+  }
+  await new Promise((r) => setImmediate(r));
+  return { code, stdout: out, stderr: err };
+}
 
 function json<T>(r: Run): T {
   assert.equal(r.code, 0, r.stderr);
@@ -171,7 +194,7 @@ describe('tsbpf map: kernel', () => {
     assert.match(r.stderr, /^tsbpf map show: .*ENOENT.*\n$/);
     const noPin = await run('show', '/tmp/definitely-not-a-pin');
     assert.equal(noPin.code, 1);
-    assert.match(noPin.stderr, /^tsbpf map show: no such pin: \/tmp\/definitely-not-a-pin\n$/);
+    assert.match(noPin.stderr, /^tsbpf map show: no such pin: \/tmp\/definitely-not-a-pin \[ENOENT\]\n$/);
     const notBpffs = await run('show', '/etc/hostname');
     assert.equal(notBpffs.code, 1);
     assert.match(notBpffs.stderr, /not on a BPF filesystem .*mount -t bpf bpf \/sys\/fs\/bpf/);

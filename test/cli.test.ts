@@ -91,6 +91,20 @@ describe('tsbpf top level', () => {
     assert.equal(r.code, 0);
     assert.ok(Array.isArray(JSON.parse(r.stdout)));
   });
+
+  kernelTest('ls is list for every command that lists', async () => {
+    for (const cmd of ['prog', 'map', 'link']) {
+      const r = await run(cmd, 'ls', '--json');
+      assert.equal(r.code, 0, `${cmd} ls: ${r.stderr}`);
+      assert.ok(Array.isArray(JSON.parse(r.stdout)), `${cmd} ls`);
+    }
+  });
+
+  test('a command whose verb table and help name different verbs is refused', async () => {
+    const { defineCommand } = await import('../src/cli/framework/index.js');
+    const help = { HELP: 'Usage: x', verbs: { list: 'Usage: x list' } };
+    assert.throws(() => defineCommand({ name: 'x', summary: 'x', help, verbs: { list: () => 0, show: () => 0 } }), /the help and the verb table name different verbs/);
+  });
 });
 
 describe('tsbpf prog', () => {

@@ -10,7 +10,7 @@ import { planAttach } from '../src/collection/attach.js';
 import { MissingTargetError, TargetNotFoundError } from '../src/link/errors.js';
 import { CollectionSpec } from '../src/object/index.js';
 import { allIds, getFdById } from '../src/sys/attrs.js';
-import { linkInfo } from '../src/sys/info.js';
+import { linkInfo } from '../src/sys/linkinfo.js';
 import { Cmd } from '../src/sys/types.js';
 import { corpus } from './bpf/corpus.js';
 import { createVethPair, kernelTest, requireCgroup2, uniqueName } from './helpers/kernel.js';

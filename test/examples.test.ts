@@ -7,9 +7,9 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { loadExecCount } from '../examples/exec-count/exec_count.js';
-import { loadExecStream, type Event } from '../examples/exec-stream/exec_stream.js';
-import { loadXdpDrop, type Counters } from '../examples/xdp-drop/xdp_drop.js';
+import { loadExecCount } from '../examples/exec-count/exec_count_bpf.js';
+import { loadExecStream, type Event } from '../examples/exec-stream/exec_stream_bpf.js';
+import { loadXdpDrop, type Counters } from '../examples/xdp-drop/xdp_drop_bpf.js';
 import { createVethPair, kernelTest, openFds, sh } from './helpers/kernel.js';
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -33,7 +33,7 @@ const objects = readdirSync(join(root, 'test', 'bpf'))
   .filter((f) => f.endsWith('.bpf.o'))
   .map((f) => f.slice(0, -'.bpf.o'.length))
   .sort();
-const committed = existsSync(genDir) ? readdirSync(genDir).filter((f) => f.endsWith('.ts')).sort() : [];
+const committed = existsSync(genDir) ? readdirSync(genDir).filter((f) => f.endsWith('_bpf.ts')).sort() : [];
 
 describe('generated corpus modules', () => {
   it('exist for the corpus', () => {
@@ -41,20 +41,20 @@ describe('generated corpus modules', () => {
   });
 
   for (const name of objects) {
-    it(`gen/${name}.ts is what the generator makes from ${name}.bpf.o`, () => {
+    it(`gen/${name}_bpf.ts is what the generator makes from ${name}.bpf.o`, () => {
       const text = generate(name);
-      const path = join(genDir, `${name}.ts`);
+      const path = join(genDir, `${name}_bpf.ts`);
       if (text === undefined) {
-        assert.ok(!existsSync(path), `the generator skips ${name}.bpf.o, but gen/${name}.ts exists: ${REGENERATE}`);
+        assert.ok(!existsSync(path), `the generator skips ${name}.bpf.o, but gen/${name}_bpf.ts exists: ${REGENERATE}`);
         return;
       }
-      assert.ok(existsSync(path), `gen/${name}.ts is missing: ${REGENERATE}`);
+      assert.ok(existsSync(path), `gen/${name}_bpf.ts is missing: ${REGENERATE}`);
       assert.equal(readFileSync(path, 'utf8'), text, REGENERATE);
     });
   }
 
   it('has no module without an object', () => {
-    const orphans = committed.filter((f) => !objects.includes(f.slice(0, -'.ts'.length)));
+    const orphans = committed.filter((f) => !objects.includes(f.slice(0, -'_bpf.ts'.length)));
     assert.deepEqual(orphans, [], REGENERATE);
   });
 });

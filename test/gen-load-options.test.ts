@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { InvalidArgumentError } from '../src/errors.js';
 import { corpus } from './bpf/corpus.js';
-import { loadSubprogs } from './bpf/gen/subprogs.js';
+import { loadSubprogs } from './bpf/gen/subprogs_bpf.js';
 import { kernelTest } from './helpers/kernel.js';
 
 const object = corpus('subprogs.bpf.o');

@@ -8,7 +8,7 @@ import { basename, dirname, join, relative } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { command as gen } from '../src/cli/gen.js';
-import { UsageError } from '../src/cli/command.js';
+import { UsageError } from '../src/cli/framework/index.js';
 import { generateModule } from '../src/codegen/generate.js';
 import { requireBpfToolchain } from './helpers/kernel.js';
 import { type InProcessRun, runCliInProcess } from './helpers/cli.js';
@@ -70,8 +70,8 @@ describe('golden module', () => {
 
 describe('committed examples', () => {
   for (const ex of EXAMPLES) {
-    it(`${ex}.ts is what its header's command generates from ${basename(ex)}.bpf.o`, () => {
-      const text = readFileSync(join(root, 'examples', `${ex}.ts`), 'utf8');
+    it(`${ex}_bpf.ts is what its header's command generates from ${basename(ex)}.bpf.o`, () => {
+      const text = readFileSync(join(root, 'examples', `${ex}_bpf.ts`), 'utf8');
       const object = readFileSync(join(root, 'examples', `${ex}.bpf.o`));
       assert.equal(regenerate(headerArgs(text), object), text, 'regenerate with `npx tsx examples/generate.ts`');
     });
@@ -158,7 +158,7 @@ describe('tsbpf gen', () => {
   it('regenerates the examples and tools: the same object bytes and module (determinism)', async (t) => {
     if (!requireBpfToolchain(t)) return;
     for (const ex of [...EXAMPLES.map((e) => `examples/${e}`), ...GENERATED_TOOLS]) {
-      const text = readFileSync(join(root, `${ex}.ts`), 'utf8');
+      const text = readFileSync(join(root, `${ex}_bpf.ts`), 'utf8');
       const args = headerArgs(text);
       const out = tempDir();
       const prev = process.cwd();
@@ -172,7 +172,7 @@ describe('tsbpf gen', () => {
       assert.equal(r.code, 0, r.stderr);
       const name = args[0]!;
       assert.deepEqual(new Uint8Array(readFileSync(join(out, `${name}.bpf.o`))), new Uint8Array(readFileSync(join(root, `${ex}.bpf.o`))), `${name}.bpf.o is reproducible`);
-      const generated = readFileSync(join(out, `${name}.ts`), 'utf8');
+      const generated = readFileSync(join(out, `${name}_bpf.ts`), 'utf8');
       assert.equal(generated.split('\n').slice(1).join('\n'), text.split('\n').slice(1).join('\n'));
       assert.equal(generated.split('\n')[0], text.split('\n')[0]!.replace('; DO NOT EDIT.', ` --out ${out}; DO NOT EDIT.`));
     }
@@ -192,7 +192,7 @@ describe('tsbpf gen', () => {
       const name = basename(src, '.bpf.c');
       const r = await runGen([name, src, '--out', out, '--no-embed']);
       assert.equal(r.code, 0, `${src}: ${r.stderr}`);
-      const text = readFileSync(join(out, `${name}.ts`), 'utf8');
+      const text = readFileSync(join(out, `${name}_bpf.ts`), 'utf8');
       assert.match(text, new RegExp(`export async function load${name.split('_').map((w) => w[0]!.toUpperCase() + w.slice(1)).join('')}[<(]`));
       assert.ok(existsSync(join(out, `${name}.bpf.o`)));
     }
@@ -216,7 +216,7 @@ describe('tsbpf gen', () => {
     assert.equal(r.code, 0, r.stderr);
     const cache = join(dir, '.tsbpf');
     assert.ok(readdirSync(cache).some((d) => d.startsWith('vmlinux-') && existsSync(join(cache, d, 'vmlinux.h'))), 'vmlinux.h cached');
-    assert.match(readFileSync(join(dir, 'tp.ts'), 'utf8'), /export interface Hit \{\n {2}pid: number;\n {2}comm: string;\n\}/);
+    assert.match(readFileSync(join(dir, 'tp_bpf.ts'), 'utf8'), /export interface Hit \{\n {2}pid: number;\n {2}comm: string;\n\}/);
     assert.match(r.stderr, /vmlinux\.h generated from this kernel's BTF \(\/sys\/kernel\/btf\/vmlinux\).*--vmlinux FILE/);
   });
 
@@ -266,7 +266,7 @@ describe('tsbpf gen', () => {
     const r = await runGen(['flag', join(dir, 'flag.bpf.c'), '--json', '--', '-DANSWER=42']);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(Object.keys(JSON.parse(r.stdout) as object), ['object', 'module', 'loader', 'bytes']);
-    assert.match(readFileSync(join(dir, 'flag.ts'), 'utf8'), /int answer in \.rodata; compiled-in value 42 \*\/\n {2}answer: number;/);
+    assert.match(readFileSync(join(dir, 'flag_bpf.ts'), 'utf8'), /int answer in \.rodata; compiled-in value 42 \*\/\n {2}answer: number;/);
   });
 
   it('runs as `tsbpf gen` from the built command when it is registered', (t) => {

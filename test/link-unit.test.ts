@@ -10,7 +10,7 @@ import { linkJson, linkText } from '../src/cli/link.js';
 import { parseElf } from '../src/elf/index.js';
 import { NotSupportedError } from '../src/errors.js';
 import { addressToOffset, describeDetails, MissingTargetError, parseSection, readLdCache, symbolOffset, TargetNotFoundError, type SectionPlan } from '../src/link/index.js';
-import { parseCpuList } from '../src/link/kernel.js';
+import { parseCpuIds as parseCpuList } from '../src/sys/cpus.js';
 import { encodeUsdtSpec, parseUsdtArgs } from '../src/link/usdt.js';
 import { attrString, attrU32, NetlinkMessageBuilder, NLM_F, parseAttrs, parseMessages, RTM } from '../src/link/netlink.js';
 import { packageRoot } from '../src/sys/native.js';

@@ -993,6 +993,15 @@ describe('perf events and iterators', () => {
       const pids = new Set(out.split('\n').filter(Boolean).map(Number));
       assert.ok(pids.has(process.pid), `the iterator listed pid ${process.pid}`);
       assert.ok(pids.size > 2, 'and others');
+      // Limited to one process through bpf_iter_link_info: only its pid is listed.
+      const own = attachIter({ program: prog, task: { pid: process.pid } });
+      try {
+        const o = own.info().details;
+        assert.ok(o.kind === 'iter' && o.pid === process.pid, `the link says pid ${process.pid}`);
+        assert.deepEqual(new Set((await readAllIter(own)).split('\n').filter(Boolean).map(Number)), new Set([process.pid]));
+      } finally {
+        own.close();
+      }
     } finally {
       link.close();
       prog.close();

@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { BtfBuilder } from '../src/map/btf.js';
-import { parseCpuList, possibleCpus } from '../src/map/cpus.js';
-import { isIndexed, isKeyless, isKnownMapType, isPerCpu, mapTypeName } from '../src/map/kinds.js';
+import { cpuCount as parseCpuList, possibleCpus } from '../src/sys/cpus.js';
+import { isIndexed, isKeyless, isKnownMapType, isPerCpu } from '../src/map/kinds.js';
+import { mapTypeName } from '../src/program/names.js';
 import { KeySet } from '../src/map/keyset.js';
 import { findVmlinuxStruct } from '../src/map/vmlinux.js';
 import { MapType } from '../src/sys/types.js';
@@ -68,8 +69,8 @@ describe('map kinds', () => {
     assert.ok(isIndexed(MapType.DEVMAP) && !isIndexed(MapType.DEVMAP_HASH));
     assert.ok(isKeyless(MapType.BLOOM_FILTER) && !isKeyless(MapType.LPM_TRIE));
     assert.ok(isKnownMapType(MapType.ARENA) && !isKnownMapType(0) && !isKnownMapType(1000) && !isKnownMapType('1'));
-    assert.equal(mapTypeName(MapType.CGRP_STORAGE), 'CGRP_STORAGE');
-    assert.equal(mapTypeName(77), 'type 77');
+    assert.equal(mapTypeName(MapType.CGRP_STORAGE, 'uapi'), 'CGRP_STORAGE');
+    assert.equal(mapTypeName(77, 'uapi'), 'type 77');
   });
 });
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { test } from 'node:test';
 import { loadNative, NATIVE_METHODS } from '../src/sys/native.js';
-import { packageRoot } from '../src/sys/native.js';
+import { packageRoot } from '../src/sys/package.js';
 
 test('the method list is every function of the addon', () => {
   const addon = loadNative() as unknown as Record<string, unknown>;

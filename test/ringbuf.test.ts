@@ -8,7 +8,7 @@ import { Map } from '../src/map.js';
 import { PerfReader } from '../src/perf/index.js';
 import type { Program } from '../src/program.js';
 import { MapTypeError, RingBufReader, RingBufSet, UserRingBufWriter } from '../src/ringbuf/index.js';
-import { PAGE_SIZE } from '../src/ringbuf/mapping.js';
+import { pageSize } from '../src/ringbuf/mapping.js';
 import { FD } from '../src/sys/fd.js';
 import { Attr, bpfRaw } from '../src/sys/syscall.js';
 import { Cmd, MapType } from '../src/sys/types.js';
@@ -99,7 +99,7 @@ describe('RingBufReader', () => {
 
   kernelTest('a long drain hands space back every sixteenth of the ring, not only at the end', (t) => {
     // A ring of 16 pages: a sixteenth is a page. 16-byte records take 24 bytes.
-    const size = 16 * PAGE_SIZE;
+    const size = 16 * pageSize();
     const n = Math.floor((size * 3) / 4 / 24);
     const { ring, prog } = rig(t, size, { kind: 'output', size: 16 });
     const r = reader(t, new RingBufReader(ring));
@@ -108,7 +108,7 @@ describe('RingBufReader', () => {
     r.drain(() => pending.push(r.pendingBytes));
     // Within the callback of record i, the kernel sees the position of the last store: made
     // after the first record whose end reaches a page.
-    const first = Math.ceil(PAGE_SIZE / 24);
+    const first = Math.ceil(pageSize() / 24);
     assert.equal(pending[0], n * 24);
     assert.equal(pending[first - 1], n * 24, `record ${first} ends at ${first * 24} bytes: nothing stored before it`);
     assert.equal(pending[first], n * 24 - first * 24, 'stored after the record that reached a page');

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { describe, test } from 'node:test';
-import { UsageError } from '../src/cli/command.js';
-import { command, parseTcptrackArgs } from '../src/cli/tcptrack.js';
+import { UsageError } from '../src/cli/framework/index.js';
+import { command, parseTcptrackArgs } from '../src/tools/tcptrack/cli.js';
 import { TsbpfError } from '../src/errors.js';
 import { CLOSE_KEYS, decodeEvent, EVENT_SIZE, eventJson, eventJsonLine, JSON_KEYS, monotonicOffsetMs, type ConnEvent } from '../src/tools/tcptrack/event.js';
 import { EventJsonWriter, MAX_LINE } from '../src/tools/tcptrack/jsonline.js';
@@ -16,7 +16,7 @@ import { NameCache, NamedRows, remoteAddress } from '../src/tools/tcptrack/names
 import { outputLayout } from '../src/tools/tcptrack/run.js';
 import { shortBytes, shortDuration, stateText, tableLayout } from '../src/tools/tcptrack/table.js';
 import { connStatFrom, formatSummary, summarize, type ConnStat } from '../src/tools/tcptrack/stats.js';
-import { connKeyCodec, connStatCodec, eventCodec, type Event } from '../src/tools/tcptrack/tcptrack.js';
+import { connKeyCodec, connStatCodec, eventCodec, type Event } from '../src/tools/tcptrack/tcptrack_bpf.js';
 import { assertErrno } from './helpers/kernel.js';
 
 function bytes(...parts: number[]): Uint8Array {

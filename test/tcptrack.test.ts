@@ -805,7 +805,7 @@ const source = (rel: string): string => pathToFileURL(join(root, fromDist ? 'dis
 
 /** Runs `tsbpf tcptrack` through main() once the command is registered there, else the command itself. */
 const RUNNER = `
-const [{ COMMANDS, main }, { command }, { UsageError }] = await Promise.all([import(${JSON.stringify(source('src/cli/main'))}), import(${JSON.stringify(source('src/cli/tcptrack'))}), import(${JSON.stringify(source('src/cli/command'))})]);
+const [{ COMMANDS, main }, { command }, { UsageError }] = await Promise.all([import(${JSON.stringify(source('src/cli/main'))}), import(${JSON.stringify(source('src/tools/tcptrack/cli'))}), import(${JSON.stringify(source('src/cli/framework/index'))})]);
 const args = process.argv.slice(1);
 if (COMMANDS.some((c) => c.name === 'tcptrack')) process.exitCode = await main(['tcptrack', ...args]);
 else {

@@ -7,19 +7,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
-import { UsageError } from '../src/cli/command.js';
+import { UsageError } from '../src/cli/framework/index.js';
 import { command as usdtCommand } from '../src/cli/usdt.js';
 import type { Collection } from '../src/collection.js';
 import { InvalidArgumentError } from '../src/errors.js';
 import { attachBySection, attachUsdt, type Link, ProgramTypeError, TargetNotFoundError, usdtSites } from '../src/link/index.js';
 import { Map } from '../src/map.js';
 import { CollectionSpec } from '../src/object/index.js';
-import { allIds } from '../src/sys/attrs.js';
 import { packageRoot } from '../src/sys/native.js';
-import { Cmd, MapType } from '../src/sys/types.js';
+import { MapType } from '../src/sys/types.js';
 import { corpus } from './bpf/corpus.js';
-import type { ReqStats, TickStats } from './bpf/gen/usdt.js';
-import { isRoot, requireRoot, runWaitingChild } from './helpers/kernel.js';
+import type { ReqStats, TickStats } from './bpf/gen/usdt_bpf.js';
+import { isRoot, linksOfPrograms, requireRoot, runWaitingChild } from './helpers/kernel.js';
 import { runCliInProcess } from './helpers/cli.js';
 
 describe('USDT probes', () => {
@@ -69,7 +68,8 @@ describe('USDT probes', () => {
   test('BPF_USDT reads every argument at every site; the semaphore counts the attachment', async (t) => {
     if (!ready(t)) return;
     const c = load();
-    const linksBefore = allIds(Cmd.LINK_GET_NEXT_ID).length;
+    // Only the links of this collection's programs: other processes may attach meanwhile.
+    const links = (): number => linksOfPrograms(Object.values(c.programs).map((p) => p.id)).length;
     try {
       const n = 5;
       const specs = c.maps.__bpf_usdt_specs!;
@@ -88,7 +88,7 @@ describe('USDT probes', () => {
       assert.equal(tick.parts.length, 2);
       req.close();
       tick.close();
-      assert.equal(allIds(Cmd.LINK_GET_NEXT_ID).length, linksBefore, 'no link of the probes remains');
+      assert.equal(links(), 0, 'no link of the probes remains');
       // Detached: the semaphore is back at zero and nothing more is counted.
       const again = await runWaitingChild(binary, ['3']);
       assert.equal(again.out.trim(), '0');
@@ -113,7 +113,8 @@ describe('USDT probes', () => {
   test('a missing probe, a file without probes, a wrong program or specs map: typed errors, nothing left attached', (t) => {
     if (!ready(t)) return;
     const c = load();
-    const linksBefore = allIds(Cmd.LINK_GET_NEXT_ID).length;
+    // Only the links of this collection's programs: other processes may attach meanwhile.
+    const links = (): number => linksOfPrograms(Object.values(c.programs).map((p) => p.id)).length;
     try {
       const prog = c.programs.on_req!;
       assert.throws(() => attachUsdt({ program: prog, path: binary, provider: 'tsbpf', name: 'nope' }), (e: unknown) => e instanceof TargetNotFoundError && /tsbpf:nope/.test(e.message));
@@ -129,7 +130,7 @@ describe('USDT probes', () => {
       } finally {
         xdp.close();
       }
-      assert.equal(allIds(Cmd.LINK_GET_NEXT_ID).length, linksBefore);
+      assert.equal(links(), 0);
       // Spec slots run out with a clear error, and come back when links close.
       using small = Map.create({ type: MapType.ARRAY, keySize: 4, valueSize: 208, maxEntries: 2 });
       const take = (): Link => attachUsdt({ program: prog, path: binary, provider: 'tsbpf', name: 'req', specs: small });
@@ -138,7 +139,7 @@ describe('USDT probes', () => {
       first[0]!.close();
       const third = take();
       for (const l of [...first, third]) l.close();
-      assert.equal(allIds(Cmd.LINK_GET_NEXT_ID).length, linksBefore);
+      assert.equal(links(), 0);
     } finally {
       c.close();
     }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { createServer, type Server } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { allIds } from '../src/sys/attrs.js';
-import { linkInfo } from '../src/sys/info.js';
+import { linkInfo } from '../src/sys/linkinfo.js';
 import { getFdById } from '../src/sys/attrs.js';
 import { Cmd } from '../src/sys/types.js';
 import { cliArgv, type CliResult } from './helpers/cli.js';
@@ -166,7 +166,9 @@ async function privateBpffs(): Promise<PrivateBpffs> {
         return false;
       }
     });
-    const wrap = ['nsenter', '-t', String(pid), '-m'];
+    // -r and -w: the holder's root and directory, which setns alone would leave for the
+    // namespace's (outside a chroot the tests run in, where the package is not).
+    const wrap = ['nsenter', '-t', String(pid), '-m', '-r', '-w'];
     sh(wrap[0]!, [...wrap.slice(1), 'mount', '-t', 'bpf', 'bpf', '/sys/fs/bpf']);
     return { pid, wrap, close: () => holder.kill() };
   } catch (err) {
@@ -997,7 +999,8 @@ describe('xdp-filter: the command line and the prompt', NEEDS_ROOT, () => {
   test('run on a terminal: the stats block redraws the prompt and the typed line (row 11)', { skip: toolSkip('script', 'bsdutils') }, async () => {
     const command = [process.execPath, ...cliArgv(['xdp-filter', 'run', v.host, '--interval', '200ms', '--no-ssh-guard'])].join(' ');
     const [cmd, ...pre] = [...inBpffs(), 'script', '-qfec', command, '/dev/null'];
-    const child = spawn(cmd!, pre, { stdio: ['pipe', 'pipe', 'pipe'] });
+    // A terminal that can redraw: under TERM=dumb (as CI and `env -i` give) readline cannot.
+    const child = spawn(cmd!, pre, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, TERM: 'xterm' } });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     try {

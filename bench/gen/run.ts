@@ -8,7 +8,7 @@ import { parseBtf } from '../../src/btf/parse.js';
 import { btfCodec } from '../../src/btfcodec.js';
 import type { OffsetCodec } from '../../src/codec/codec.js';
 import { parseElf } from '../../src/elf/index.js';
-import { eventCodec, type Event } from '../../examples/exec-stream/exec_stream.js';
+import { eventCodec, type Event } from '../../examples/exec-stream/exec_stream_bpf.js';
 import type { BenchResult } from '../result.js';
 
 export interface GenBenchOptions {

@@ -39,9 +39,6 @@ export interface ProducerOptions {
 const TC_ACT_OK = 0;
 const BPF_F_CURRENT_CPU = 0xffffffff;
 
-/** The counters value: u64 seq (runs so far), u64 failed (output or reserve refused), u64 discarded. */
-export const COUNTERS_SIZE = 24;
-
 export function producerInstructions(opts: ProducerOptions): Instruction[] {
   const { kind, size } = opts;
   if (size % 4 !== 0 || size < 4 || size > 256) throw new RangeError(`record size ${size} is not a multiple of 4 in 4..256`);
@@ -147,7 +144,7 @@ export function loadProducer(target: { readonly fd: { readonly value: number } }
 
 const countersCodec = struct({ seq: u64, failed: u64, discarded: u64 });
 
-/** The counters map of a producer: an ARRAY of one COUNTERS_SIZE value. */
+/** The counters map of a producer: an ARRAY of one value, u64 seq (runs so far), u64 failed (output or reserve refused), u64 discarded. */
 export type CountersMap = Map<number, { seq: bigint; failed: bigint; discarded: bigint }>;
 
 export function createCounters(): CountersMap {
@@ -165,10 +162,6 @@ export interface Counters {
 export function readCounters(counters: CountersMap): Counters {
   const v = counters.lookup(0)!;
   return { seq: Number(v.seq), failed: Number(v.failed), discarded: Number(v.discarded) };
-}
-
-export function resetCounters(counters: CountersMap): void {
-  counters.update(0, { seq: 0n, failed: 0n, discarded: 0n });
 }
 
 /** The packet the producers are test-run on. */

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Map } from '../../src/map.js';
-import { possibleCpuIds } from '../../src/perf/cpus.js';
+import { possibleCpuIds } from '../../src/sys/cpus.js';
 import { PerfReader } from '../../src/perf/index.js';
 import { RingBufReader } from '../../src/ringbuf/index.js';
 import { rawTracepointOpen } from '../../src/sys/attrs.js';

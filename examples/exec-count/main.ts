@@ -1,7 +1,7 @@
 // Counts exec() calls per command name and prints the busiest every second.
 //   sudo npx tsx examples/exec-count/main.ts [--uid UID] [--seconds N]
 import { integer, parseOptions, run, stopSignal, wait, type Program } from '../cli.js';
-import { loadExecCount } from './exec_count.js';
+import { loadExecCount } from './exec_count_bpf.js';
 
 const program: Program = { name: 'exec-count', usage: 'main.ts [--uid UID] [--seconds N]' };
 const { values } = parseOptions(program, { uid: { type: 'string' }, seconds: { type: 'string' } }, { min: 0, max: 0 });

@@ -1,7 +1,7 @@
 // Prints one line per exec() as it happens, read from a ring buffer.
 //   sudo npx tsx examples/exec-stream/main.ts [--children-of PID] [--count N]
 import { integer, parseOptions, run, stopSignal, type Program } from '../cli.js';
-import { loadExecStream } from './exec_stream.js';
+import { loadExecStream } from './exec_stream_bpf.js';
 
 const program: Program = { name: 'exec-stream', usage: 'main.ts [--children-of PID] [--count N]' };
 const { values } = parseOptions(program, { 'children-of': { type: 'string' }, count: { type: 'string' } }, { min: 0, max: 0 });

@@ -1,7 +1,7 @@
 // Drops UDP datagrams to one port on an interface and prints what passed and what was dropped.
 //   sudo npx tsx examples/xdp-drop/main.ts <interface> [--port 53] [--seconds N]
 import { integer, parseOptions, run, stopSignal, wait, type Program } from '../cli.js';
-import { loadXdpDrop, type Counters } from './xdp_drop.js';
+import { loadXdpDrop, type Counters } from './xdp_drop_bpf.js';
 
 const program: Program = { name: 'xdp-drop', usage: 'main.ts <interface> [--port 53] [--seconds N]' };
 const { values, positionals } = parseOptions(program, { port: { type: 'string' }, seconds: { type: 'string' } }, { min: 1, max: 1, what: 'an interface' });

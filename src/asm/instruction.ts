@@ -26,7 +26,10 @@ export const R7: Register = 7;
 export const R8: Register = 8;
 export const R9: Register = 9;
 export const R10: Register = 10;
-/** The frame pointer, r10. */
+/**
+ * The frame pointer, r10.
+ * @alias
+ */
 export const RFP: Register = R10;
 
 /** Where an instruction came from, as line info in BTF.ext or a source map gives it. */

@@ -1,6 +1,6 @@
 import { closeSync, fstatSync, openSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
-import { native } from '../sys/native.js';
+import { MAP_PRIVATE, mmap, PROT_READ } from '../sys/memory.js';
 import type { Btf } from './btf.js';
 import { BtfError } from './errors.js';
 import { parseBtf } from './parse.js';
@@ -30,9 +30,6 @@ export function readModuleBtf(module: string, base: Btf = readKernelBtf()): Btf 
   return parseBtf(readBtfFile(path), { base, section: path });
 }
 
-const PROT_READ = 1;
-const MAP_PRIVATE = 2;
-
 /**
  * The file's bytes, mapped where the kernel allows it (vmlinux since Linux 6.16): a read of a
  * sysfs BTF file is a system call per page, 1,300 of them for vmlinux. The mapping is private
@@ -45,7 +42,7 @@ function mapFile(path: string): Uint8Array | undefined {
   try {
     const size = fstatSync(fd).size;
     if (size === 0) return undefined;
-    const m = native.mmap(fd, size, PROT_READ, MAP_PRIVATE, 0);
+    const m = mmap(fd, size, PROT_READ, MAP_PRIVATE, 0);
     return typeof m === 'number' ? undefined : new Uint8Array(m.buffer);
   } catch {
     // A runtime without external buffers, for one: the file is read instead.

@@ -8,9 +8,8 @@ import { parseBtf } from '../btf/parse.js';
 import { readBtfFile } from '../core/targets.js';
 import { TsbpfError } from '../errors.js';
 import { FileError, readRegularFile } from '../sys/readfile.js';
-import { parse, printHelp } from './args.js';
-import { UsageError, type Command, type CommandIO } from './command.js';
-import { HELP } from './help/btf.js';
+import { parse, UsageError, type Command, type CommandIO, defineCommand } from './framework/index.js';
+import * as help from './help/btf.js';
 
 /** Reads the BTF named on the command line, resolving module BTF against vmlinux. */
 export function readBtfArgument(path: string, base?: string): Btf {
@@ -39,7 +38,6 @@ async function dump(argv: string[], io: CommandIO): Promise<number> {
     json: { type: 'boolean', short: 'j' },
     help: { type: 'boolean', short: 'h' },
   });
-  if (values.help) return printHelp(io, HELP);
   if (positionals.length > 0) throw new UsageError(`btf dump: unexpected argument '${positionals[0]}'`);
   const format = values.json ? 'json' : (values.format ?? 'raw');
   if (format !== 'raw' && format !== 'c' && format !== 'json') throw new UsageError(`btf dump: unknown format '${format}' (raw, c or json)`);
@@ -64,15 +62,9 @@ async function write(out: NodeJS.WritableStream, text: string): Promise<void> {
   }
 }
 
-export const command: Command = {
+export const command: Command = defineCommand({
   name: 'btf',
   summary: 'dump BTF type information (raw, JSON, or as a C header)',
-  help: HELP,
-  async run(argv: string[], io: CommandIO): Promise<number> {
-    const [verb, ...rest] = argv;
-    if (verb === undefined) throw new UsageError('btf: expected a verb (dump)');
-    if (verb === '--help' || verb === '-h' || verb === 'help') return printHelp(io, HELP);
-    if (verb !== 'dump' && !'dump'.startsWith(verb)) throw new UsageError(`btf: unknown verb '${verb}'`);
-    return dump(rest, io);
-  },
-};
+  help,
+  verbs: { dump },
+});

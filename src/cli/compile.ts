@@ -3,8 +3,7 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { CompileError } from '../codegen/errors.js';
 import { compileFile } from '../codegen/toolchain.js';
-import { parse, printHelp } from './args.js';
-import { UsageError, type Command, type CommandIO } from './command.js';
+import { parse, printHelp, UsageError, type Command, type CommandIO } from './framework/index.js';
 import { HELP } from './help/compile.js';
 import { requireOutputFile, writeOutputs } from './output.js';
 

@@ -1,9 +1,8 @@
 // `tsbpf feature probe`: what this kernel supports, in the manner of `bpftool feature probe`.
 import { probeAll, type FeatureReport, type KernelFact } from '../features/index.js';
 import { NEEDS_PRIVILEGE } from '../features/probe.js';
-import { OUTPUT_OPTIONS, parse, printHelp } from './args.js';
-import { UsageError, writeJson, type Command, type CommandIO } from './command.js';
-import { HELP } from './help/feature.js';
+import { OUTPUT_OPTIONS, parse, UsageError, writeJson, type Command, type CommandIO, defineCommand } from './framework/index.js';
+import * as help from './help/feature.js';
 
 const KERNEL_TEXT: Record<KernelFact, string> = {
   btf: 'BTF loading',
@@ -81,7 +80,6 @@ async function probe(argv: string[], io: CommandIO): Promise<number> {
     full: { type: 'boolean' },
     'no-helpers': { type: 'boolean' },
   });
-  if (values.help) return printHelp(io, HELP);
   const [target, ...rest] = positionals;
   if (target !== undefined && target !== 'kernel') throw new UsageError(`feature probe: unknown target '${target}' (only 'kernel')`);
   if (rest.length > 0) throw new UsageError(`feature probe: unexpected argument '${rest[0]}'`);
@@ -91,15 +89,9 @@ async function probe(argv: string[], io: CommandIO): Promise<number> {
   return 0;
 }
 
-export const command: Command = {
+export const command: Command = defineCommand({
   name: 'feature',
   summary: 'probe the running kernel for eBPF features',
-  help: HELP,
-  async run(argv: string[], io: CommandIO): Promise<number> {
-    const [verb, ...rest] = argv;
-    if (verb === undefined) throw new UsageError('feature: expected a verb (probe)');
-    if (verb === '--help' || verb === '-h' || verb === 'help') return printHelp(io, HELP);
-    if (!'probe'.startsWith(verb)) throw new UsageError(`feature: unknown verb '${verb}'`);
-    return probe(rest, io);
-  },
-};
+  help,
+  verbs: { probe },
+});

@@ -5,8 +5,7 @@ import { CompileError } from '../codegen/errors.js';
 import { generateModule } from '../codegen/generate.js';
 import { pascalCase } from '../codegen/names.js';
 import { compileFile } from '../codegen/toolchain.js';
-import { parse, printHelp } from './args.js';
-import { plural, UsageError, writeJson, type Command, type CommandIO } from './command.js';
+import { parse, printHelp, plural, UsageError, writeJson, type Command, type CommandIO } from './framework/index.js';
 import { HELP } from './help/gen.js';
 import { requireOutputDir, writeOutputs } from './output.js';
 
@@ -102,7 +101,7 @@ export async function generate(req: GenRequest, io: CommandIO): Promise<GenResul
     embed: req.embed,
   });
   const objectPath = join(req.outDir, objectFile);
-  const modulePath = join(req.outDir, `${req.name}.ts`);
+  const modulePath = join(req.outDir, `${req.name}_bpf.ts`);
   writeOutputs([
     { path: objectPath, data: compiled.object },
     { path: modulePath, data: text },

@@ -4,9 +4,8 @@ import { describeDetails, type LinkInfo } from '../link/info.js';
 import { Link } from '../link/link.js';
 import { allIds } from '../sys/attrs.js';
 import { Cmd } from '../sys/types.js';
-import { OUTPUT_OPTIONS, parse, parseSelector, printHelp, type ObjectSelector } from './args.js';
-import { UsageError, writeJson, type Command, type CommandIO } from './command.js';
-import { HELP, LIST_HELP, SHOW_HELP, DETACH_HELP } from './help/link.js';
+import { OUTPUT_OPTIONS, parse, parseSelector, type ObjectSelector, UsageError, writeJson, type Command, type CommandIO, defineCommand } from './framework/index.js';
+import * as help from './help/link.js';
 
 const snake = (s: string): string => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
@@ -69,7 +68,6 @@ export function listText(infos: readonly LinkInfo[]): string {
 
 async function list(argv: string[], io: CommandIO): Promise<number> {
   const { values, positionals } = parse('link list', argv, OUTPUT_OPTIONS);
-  if (values.help) return printHelp(io, LIST_HELP);
   if (positionals.length > 0) throw new UsageError(`link list: unexpected argument '${positionals[0]}'`);
   output(io, values, allLinks(), false);
   return 0;
@@ -77,7 +75,6 @@ async function list(argv: string[], io: CommandIO): Promise<number> {
 
 async function show(argv: string[], io: CommandIO): Promise<number> {
   const { values, positionals } = parse('link show', argv, OUTPUT_OPTIONS);
-  if (values.help) return printHelp(io, SHOW_HELP);
   if (positionals.length === 0) return list(argv, io);
   const [sel, used] = parseSelector('link show', positionals);
   if (positionals.length > used) throw new UsageError(`link show: unexpected argument '${positionals[used]}'`);
@@ -91,8 +88,7 @@ async function show(argv: string[], io: CommandIO): Promise<number> {
 }
 
 async function detach(argv: string[], io: CommandIO): Promise<number> {
-  const { values, positionals } = parse('link detach', argv, { help: OUTPUT_OPTIONS.help });
-  if (values.help) return printHelp(io, DETACH_HELP);
+  const { positionals } = parse('link detach', argv, { help: OUTPUT_OPTIONS.help });
   const [sel, used] = parseSelector('link detach', positionals);
   if (positionals.length > used) throw new UsageError(`link detach: unexpected argument '${positionals[used]}'`);
   const link = open(sel);
@@ -106,20 +102,9 @@ async function detach(argv: string[], io: CommandIO): Promise<number> {
   return 0;
 }
 
-const VERBS: Record<string, (argv: string[], io: CommandIO) => Promise<number>> = { list, show, detach };
-
-export const command: Command = {
+export const command: Command = defineCommand({
   name: 'link',
   summary: 'list, show and detach the bpf_links in the kernel',
-  help: HELP,
-  async run(argv: string[], io: CommandIO): Promise<number> {
-    const [verb, ...rest] = argv;
-    if (verb === undefined) throw new UsageError('link: expected a verb (list, show, detach)');
-    if (verb === '--help' || verb === '-h' || verb === 'help') return printHelp(io, HELP);
-    const matches = Object.keys(VERBS).filter((v) => v.startsWith(verb));
-    const name = verb in VERBS ? verb : matches.length === 1 ? matches[0] : undefined;
-    const fn = name === undefined ? undefined : VERBS[name];
-    if (fn === undefined) throw new UsageError(`link: unknown verb '${verb}'`);
-    return fn(rest, io);
-  },
-};
+  help,
+  verbs: { list, show, detach },
+});

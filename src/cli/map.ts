@@ -1,16 +1,16 @@
 // `tsbpf map`: list, show, dump, update, delete and pin the kernel's BPF maps.
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { BpfError, InvalidArgumentError, NotSupportedError, TsbpfError } from '../errors.js';
 import { Map } from '../map.js';
 import { Program } from '../program.js';
-import { isKeyless, mapTypeName } from '../map/kinds.js';
+import { isKeyless } from '../map/kinds.js';
+import { mapTypeName } from '../program/names.js';
 import { allIds, getFdById } from '../sys/attrs.js';
 import { mapInfo, type MapInfo } from '../sys/info.js';
 import { Cmd, MapType, UpdateFlags } from '../sys/types.js';
-import { formatTable, jsonReplacer, plural, UsageError, writeJson, type Command, type CommandIO } from './command.js';
+import { defineCommand, formatTable, jsonReplacer, OUTPUT_OPTIONS, parse, plural, UsageError, writeJson, type Command, type CommandIO, type Verb } from './framework/index.js';
 import { mapCodecs } from './map-btf.js';
-import { HELP } from './help/map.js';
+import * as help from './help/map.js';
 
 interface Flags {
   json: boolean;
@@ -20,23 +20,14 @@ interface Flags {
   positionals: string[];
 }
 
-function parse(args: string[]): Flags & { help: boolean } {
-  try {
-    const { values, positionals } = parseArgs({
-      args,
-      options: {
-        json: { type: 'boolean', short: 'j' },
-        pretty: { type: 'boolean', short: 'p' },
-        help: { type: 'boolean', short: 'h' },
-        hex: { type: 'boolean' },
-      },
-      allowPositionals: true,
-      strict: true,
-    });
-    return { json: Boolean(values.json || values.pretty), pretty: Boolean(values.pretty), hex: Boolean(values.hex), help: Boolean(values.help), positionals };
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+const MAP_OPTIONS = { ...OUTPUT_OPTIONS, hex: { type: 'boolean' } } as const;
+
+/** A verb that takes the options every map verb takes, then its own positional grammar. */
+function withFlags(verb: string, fn: (f: Flags, io: CommandIO) => number): Verb {
+  return (argv, io) => {
+    const { values, positionals } = parse(`map ${verb}`, argv, MAP_OPTIONS);
+    return fn({ json: Boolean(values.json || values.pretty), pretty: Boolean(values.pretty), hex: Boolean(values.hex), positionals }, io);
+  };
 }
 
 /** Takes a MAP reference off the front of `args`: `12`, `id 12`, `/path`, `pinned /path`. */
@@ -154,7 +145,7 @@ interface MapRecord {
 function record(info: MapInfo, fd: number): MapRecord {
   const r: MapRecord = {
     id: info.id,
-    type: mapTypeName(info.type).toLowerCase(),
+    type: mapTypeName(info.type, 'uapi').toLowerCase(),
     name: info.name,
     flags: info.mapFlags,
     keySize: info.keySize,
@@ -272,7 +263,7 @@ function dump(f: Flags, io: CommandIO): number {
   } else {
     io.stdout.write(`${text}Found ${plural(entries.length, 'element')}\n`);
   }
-  if (unreadable && !f.json) io.stderr.write(`note: ${mapTypeName(map.type)} values cannot be read from user space\n`);
+  if (unreadable && !f.json) io.stderr.write(`note: ${mapTypeName(map.type, 'uapi')} values cannot be read from user space\n`);
   return 0;
 }
 
@@ -356,35 +347,9 @@ function pin(f: Flags, io: CommandIO): number {
   return 0;
 }
 
-const subcommands: Record<string, (f: Flags, io: CommandIO) => number> = { list, show, dump, update, delete: remove, pin };
-const aliases: Record<string, string> = { ls: 'list' };
-
-export const command: Command = {
+export const command: Command = defineCommand({
   name: 'map',
   summary: 'list, show, dump, update, delete and pin BPF maps',
-  help: HELP,
-  async run(argv: string[], io: CommandIO): Promise<number> {
-    const [first, ...rest] = argv;
-    if (first === undefined) throw new UsageError('missing command (list, show, dump, update, delete, pin)');
-    if (first === '-h' || first === '--help' || first === 'help') {
-      io.stdout.write(HELP);
-      return 0;
-    }
-    const name = aliases[first] ?? first;
-    const sub = subcommands[name];
-    if (sub === undefined) throw new UsageError(`unknown command "${first}" (list, show, dump, update, delete, pin)`);
-    const flags = parse(rest);
-    if (flags.help) {
-      io.stdout.write(HELP);
-      return 0;
-    }
-    try {
-      return sub(flags, io);
-    } catch (err) {
-      if (err instanceof UsageError) throw err;
-      const message = err instanceof Error ? err.message : String(err);
-      io.stderr.write(`tsbpf map ${name}: ${message.split('\n')[0]}\n`);
-      return 1;
-    }
-  },
-};
+  help,
+  verbs: { list: withFlags('list', list), show: withFlags('show', show), dump: withFlags('dump', dump), update: withFlags('update', update), delete: withFlags('delete', remove), pin: withFlags('pin', pin) },
+});

@@ -4,7 +4,7 @@
 import { renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { TsbpfError } from '../errors.js';
-import { UsageError } from './command.js';
+import { UsageError } from './framework/index.js';
 
 function isDirectory(path: string): boolean | undefined {
   try {

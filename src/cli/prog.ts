@@ -4,9 +4,8 @@ import { Program, type ProgramInfo } from '../program.js';
 import { disassembleXlated } from '../program/xlated.js';
 import { allIds } from '../sys/attrs.js';
 import { Cmd } from '../sys/types.js';
-import { OUTPUT_OPTIONS, parse, parseSelector, printHelp, type ObjectSelector } from './args.js';
-import { formatTable, UsageError, writeJson, type Command, type CommandIO } from './command.js';
-import { HELP, LIST_HELP, SHOW_HELP, DUMP_HELP } from './help/prog.js';
+import { OUTPUT_OPTIONS, parse, parseSelector, type ObjectSelector, formatTable, UsageError, writeJson, type Command, type CommandIO, defineCommand } from './framework/index.js';
+import * as help from './help/prog.js';
 
 /** A program as bpftool's JSON output has it. */
 export interface ProgJson {
@@ -124,7 +123,6 @@ function table(io: CommandIO, infos: ProgramInfo[]): void {
 
 async function list(argv: string[], io: CommandIO): Promise<number> {
   const { values, positionals } = parse('prog list', argv, { ...OUTPUT_OPTIONS, table: { type: 'boolean', short: 't' } });
-  if (values.help) return printHelp(io, LIST_HELP);
   if (positionals.length > 0) throw new UsageError(`prog list: unexpected argument '${positionals[0]}'`);
   const infos = allPrograms();
   if (values.table && !values.json && !values.pretty) table(io, infos);
@@ -134,7 +132,6 @@ async function list(argv: string[], io: CommandIO): Promise<number> {
 
 async function show(argv: string[], io: CommandIO): Promise<number> {
   const { values, positionals } = parse('prog show', argv, OUTPUT_OPTIONS);
-  if (values.help) return printHelp(io, SHOW_HELP);
   if (positionals.length === 0) return list(argv, io);
   const [sel, used] = parseSelector('prog show', positionals, ['id', 'pinned', 'name', 'tag']);
   if (positionals.length > used) throw new UsageError(`prog show: unexpected argument '${positionals[used]}'`);
@@ -152,7 +149,6 @@ async function dump(argv: string[], io: CommandIO): Promise<number> {
     return object.run(['dump', ...argv], io);
   }
   const { values, positionals } = parse('prog dump', argv, OUTPUT_OPTIONS);
-  if (values.help) return printHelp(io, DUMP_HELP);
   const [kind, ...rest] = positionals;
   if (kind === undefined) throw new UsageError('prog dump: expected xlated');
   if (kind !== 'xlated') throw new UsageError(`prog dump: unknown kind '${kind}' (expected xlated)`);
@@ -174,20 +170,9 @@ async function dump(argv: string[], io: CommandIO): Promise<number> {
   return 0;
 }
 
-const VERBS: Record<string, (argv: string[], io: CommandIO) => Promise<number>> = { list, show, dump };
-
-export const command: Command = {
+export const command: Command = defineCommand({
   name: 'prog',
   summary: 'list, show and dump the programs loaded in the kernel',
-  help: HELP,
-  async run(argv: string[], io: CommandIO): Promise<number> {
-    const [verb, ...rest] = argv;
-    if (verb === undefined) throw new UsageError('prog: expected a verb (list, show, dump)');
-    if (verb === '--help' || verb === '-h' || verb === 'help') return printHelp(io, HELP);
-    const matches = Object.keys(VERBS).filter((v) => v.startsWith(verb));
-    const name = verb in VERBS ? verb : matches.length === 1 ? matches[0] : undefined;
-    const fn = name === undefined ? undefined : VERBS[name];
-    if (fn === undefined) throw new UsageError(`prog: unknown verb '${verb}'`);
-    return fn(rest, io);
-  },
-};
+  help,
+  verbs: { list, show, dump },
+});

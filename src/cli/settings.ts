@@ -3,7 +3,7 @@
 import type { Btf } from '../btf/btf.js';
 import { resolveType } from '../btf/query.js';
 import type { BtfType } from '../btf/types.js';
-import { UsageError } from './command.js';
+import { UsageError } from './framework/index.js';
 
 /** The values an integer variable holds, or undefined when its type is not a plain integer. */
 export function integerRange(btf: Btf | undefined, type: BtfType | undefined): [bigint, bigint] | undefined {

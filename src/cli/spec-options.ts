@@ -4,7 +4,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { parseSectionName, resizeMap, type CollectionSpec, type MapSizes } from '../object/index.js';
 import { parseProgramType, programTypeName } from '../program/names.js';
 import { ProgramType } from '../sys/types.js';
-import { UsageError } from './command.js';
+import { UsageError } from './framework/index.js';
 
 const MAP_ATTRIBUTES: Record<string, keyof MapSizes> = { value_size: 'valueSize', max_entries: 'maxEntries' };
 const MAP_PART = /^(?:(.+)\.)?(value_size|max_entries)=(0[xX][0-9a-fA-F]+|\d+)$/;

@@ -4,9 +4,8 @@ import { readFileSync, statSync } from 'node:fs';
 import { TargetNotFoundError } from '../link/errors.js';
 import { resolveBinary } from '../link/binaries.js';
 import { usdtSites, type UsdtSite } from '../link/usdt.js';
-import { OUTPUT_OPTIONS, parse, printHelp } from './args.js';
-import { UsageError, writeJson, type Command, type CommandIO } from './command.js';
-import { HELP } from './help/usdt.js';
+import { OUTPUT_OPTIONS, parse, UsageError, writeJson, type Command, type CommandIO, defineCommand } from './framework/index.js';
+import * as help from './help/usdt.js';
 
 interface Probe {
   file: string;
@@ -75,7 +74,6 @@ function hex(n: number): string {
 
 async function list(argv: string[], io: CommandIO): Promise<number> {
   const { values, positionals } = parse('usdt list', argv, { ...OUTPUT_OPTIONS, pid: { type: 'string' } });
-  if (values.help) return printHelp(io, HELP);
   if (positionals.length > 1) throw new UsageError(`usdt list: unexpected argument '${positionals[1]}'`);
   if ((positionals.length === 1) === (values.pid !== undefined)) throw new UsageError('usdt list: give a file or --pid PID');
   let probes: Probe[];
@@ -109,15 +107,9 @@ async function list(argv: string[], io: CommandIO): Promise<number> {
   return 0;
 }
 
-export const command: Command = {
+export const command: Command = defineCommand({
   name: 'usdt',
   summary: 'list the USDT probes of a binary, library or process',
-  help: HELP,
-  async run(argv: string[], io: CommandIO): Promise<number> {
-    const [verb, ...rest] = argv;
-    if (verb === undefined) throw new UsageError('usdt: expected a verb (list)');
-    if (verb === '--help' || verb === '-h' || verb === 'help') return printHelp(io, HELP);
-    if (verb !== 'list' && verb !== 'ls') throw new UsageError(`usdt: unknown verb '${verb}'`);
-    return list(rest, io);
-  },
-};
+  help,
+  verbs: { list },
+});

@@ -29,9 +29,8 @@ import { keptState, loadFilter, pinFilter, requireBpffs, requireInterface, unloa
 import { addressRule, ruleLabel, type Direction, type Rule } from '../tools/xdp-filter/rules.js';
 import { sshSession, type SshSession } from '../tools/xdp-filter/ssh.js';
 import { FilterError, hasPinnedLink, loadedInterfaces, parseMode, parsePolicy, pinnedInterfaces, type FilterMaps, type Policy, type Stats } from '../tools/xdp-filter/state.js';
-import { parse, printHelp } from './args.js';
 import { HELP, verbs as VERB_HELP } from './help/xdp-filter.js';
-import { UsageError, writeJson, type Command, type CommandIO } from './command.js';
+import { parse, printHelp, UsageError, writeJson, type Command, type CommandIO } from './framework/index.js';
 
 const IFACE = { iface: { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;
 

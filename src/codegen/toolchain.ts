@@ -1,9 +1,9 @@
 // Compiling BPF C with the system's clang: finding the tools, the flags, vmlinux.h, diagnostics.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, delimiter, dirname, join, relative, resolve } from 'node:path';
+import { basename, delimiter, dirname, join, resolve } from 'node:path';
 import { formatC } from '../btf/format-c.js';
 import { KERNEL_BTF_DIR } from '../btf/kernel.js';
 import { parseBtf } from '../btf/parse.js';
@@ -147,6 +147,18 @@ export function includedHeaders(source: string): string[] {
   return [...source.matchAll(INCLUDE_RE)].map((m) => m[1]!);
 }
 
+/** The flags with relative include directories made absolute against `base` (the source's directory). */
+function absoluteIncludes(flags: readonly string[], base: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < flags.length; i++) {
+    const f = flags[i]!;
+    if ((f === '-I' || f === '-isystem' || f === '-iquote') && flags[i + 1] !== undefined) out.push(f, resolve(base, flags[++i]!));
+    else if (f.startsWith('-I') && f.length > 2) out.push(`-I${resolve(base, f.slice(2))}`);
+    else out.push(f);
+  }
+  return out;
+}
+
 function includeDirsOf(flags: readonly string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < flags.length; i++) {
@@ -193,32 +205,11 @@ export function vmlinuxHeaderDir(cacheDir: string, btfPath = join(KERNEL_BTF_DIR
   return dir;
 }
 
-/**
- * The directory to put on the include path so that "vmlinux.h" is `header`: its own directory
- * when it is named vmlinux.h, else a cache directory holding a copy under that name.
- */
-function vmlinuxDirFor(header: string): string {
-  let text: Buffer;
-  try {
-    text = readFileSync(header);
-  } catch (err) {
-    throw new GenError(`cannot read the vmlinux.h given (${header}): ${(err as Error).message}`, (err as NodeJS.ErrnoException).code ?? 'ENOENT', { cause: err });
-  }
-  if (basename(header) === 'vmlinux.h') return dirname(resolve(header));
-  const key = createHash('sha256').update(text).digest('hex').slice(0, 16);
-  const dir = join(cacheDirFor(dirname(resolve(header))), `vmlinux-h-${key}`);
-  if (!existsSync(join(dir, 'vmlinux.h'))) {
-    mkdirSync(dir, { recursive: true });
-    const tmp = join(dir, `vmlinux.h.${process.pid}.tmp`);
-    writeFileSync(tmp, text);
-    renameSync(tmp, join(dir, 'vmlinux.h'));
-  }
-  return dir;
-}
-
 function run(cmd: string, args: readonly string[], cwd?: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolvePromise, reject) => {
-    execFile(cmd, args, { cwd, maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' }, (err, stdout, stderr) => {
+    // PWD too: LLVM takes it for the working directory when it names the same directory.
+    const env = cwd !== undefined ? { ...process.env, PWD: cwd } : process.env;
+    execFile(cmd, args, { cwd, env, maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' }, (err, stdout, stderr) => {
       if (err === null) return resolvePromise({ code: 0, stdout, stderr });
       const e = err as NodeJS.ErrnoException & { code?: number | string };
       if (typeof e.code === 'number') return resolvePromise({ code: e.code, stdout, stderr });
@@ -251,48 +242,60 @@ export async function compileFile(sourcePath: string, options: CompileOptions = 
   if (headers.some((h) => h.startsWith('bpf/')) && !existsSync(join(LIBBPF_INCLUDE, 'bpf', 'bpf_helpers.h')) && !searched.some((d) => existsSync(join(d, 'bpf', 'bpf_helpers.h')))) {
     throw new GenError(`${sourcePath} includes libbpf's headers (<bpf/...>), which are not installed: install them with \`${INSTALL_HINT}\``, 'ENOENT');
   }
-  // Paths below the source's directory tree are passed relative to it.
-  const local = (p: string): string => {
-    const r = relative(srcDir, p);
-    return r === '' ? '.' : r;
-  };
   const dirs = [...(options.includeDirs ?? []).map((d) => `-I${resolve(d)}`)];
+  let vmlinux: string | undefined;
   let generatedVmlinux: CompileResult['generatedVmlinux'];
   if (headers.includes('vmlinux.h') && options.vmlinuxHeader !== undefined) {
-    dirs.unshift(`-I${local(vmlinuxDirFor(options.vmlinuxHeader))}`);
+    vmlinux = options.vmlinuxHeader;
+    dirs.unshift('-Iinclude');
   } else if (headers.includes('vmlinux.h') && !searched.some((d) => existsSync(join(d, 'vmlinux.h')))) {
     const cacheDir = options.cacheDir ?? cacheDirFor(options.cacheFrom ?? srcDir);
     const btf = options.kernelBtf ?? join(KERNEL_BTF_DIR, 'vmlinux');
-    const dir = vmlinuxHeaderDir(cacheDir, btf);
-    generatedVmlinux = { header: join(dir, 'vmlinux.h'), btf };
-    dirs.push(`-I${local(dir)}`);
+    vmlinux = join(vmlinuxHeaderDir(cacheDir, btf), 'vmlinux.h');
+    generatedVmlinux = { header: vmlinux, btf };
+    dirs.push('-Iinclude');
   }
-  dirs.push('-I.', `-I${LIBBPF_INCLUDE}`);
+  // Headers the copy does not have (in subdirectories, or above the source's directory) are
+  // found where they are.
+  dirs.push('-I.', `-I${srcDir}`, `-I${LIBBPF_INCLUDE}`);
   const multiarch = multiarchInclude();
   if (multiarch !== undefined) dirs.push(`-I${multiarch}`);
 
-  const work = join(tmpdir(), `tsbpf-cc-${process.pid}-${Math.random().toString(36).slice(2, 10)}`);
-  mkdirSync(work, { recursive: true, mode: 0o700 });
-  const out = join(work, 'out.o');
+  // clang orders some BTF (forward declarations) by where its allocations land, which moves with
+  // the length of the working directory's path. So clang runs on a copy of the source and the
+  // headers beside it, in a directory whose path has the same length on every machine
+  // (/tmp/tsbpf-cc-XXXXXX), mapped away in the object's line info: the same object wherever
+  // the tree is checked out.
+  const work = mkdtempSync(join(existsSync('/tmp') ? '/tmp' : tmpdir(), 'tsbpf-cc-'));
   try {
+    copyFileSync(sourcePath, join(work, basename(sourcePath)));
+    for (const f of readdirSync(srcDir, { withFileTypes: true })) {
+      if (f.isFile() && f.name.endsWith('.h')) copyFileSync(join(srcDir, f.name), join(work, f.name));
+    }
+    if (vmlinux !== undefined) {
+      mkdirSync(join(work, 'include'));
+      try {
+        copyFileSync(vmlinux, join(work, 'include', 'vmlinux.h'));
+      } catch (err) {
+        throw new GenError(`cannot read the vmlinux.h given (${vmlinux}): ${(err as Error).message}`, (err as NodeJS.ErrnoException).code ?? 'ENOENT', { cause: err });
+      }
+    }
     const args = [
       '-target',
       'bpfel',
       '-O2',
       '-g',
       `-D__TARGET_ARCH_${targetArch()}`,
-      // Paths in BTF line info relative to the source's directory: the same object wherever it is built.
-      `-fdebug-prefix-map=${srcDir}=.`,
+      `-fdebug-prefix-map=${work}=.`,
       ...dirs,
-      ...cflags,
+      ...absoluteIncludes(cflags, srcDir),
       '-c',
       basename(sourcePath),
       '-o',
-      out,
+      'out.o',
     ];
-    // clang runs in the source's directory with relative paths, so nothing in the object (file
-    // symbols, BTF, type order) depends on where the tree is checked out.
-    const cc = await run(clang, args, srcDir);
+    const out = join(work, 'out.o');
+    const cc = await run(clang, args, work);
     // clang names the file as it was given (its base name); diagnostics show the caller's name for it.
     const shown = options.diagnosticName ?? sourcePath;
     const base = basename(sourcePath).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -304,7 +307,7 @@ export async function compileFile(sourcePath: string, options: CompileOptions = 
     if (st.code !== 0) throw new GenError(`llvm-strip -g ${sourcePath}: ${st.stderr.trim()}`, 'EIO');
     return {
       object: new Uint8Array(readFileSync(out)),
-      command: ['clang', ...args.map((a) => (a === out ? '<out>' : a))],
+      command: ['clang', ...args.map((a) => (a === 'out.o' ? '<out>' : a.startsWith(`-fdebug-prefix-map=${work}=`) ? '-fdebug-prefix-map=<work>=.' : a))],
       warnings: rename(cc.stderr),
       ...(generatedVmlinux !== undefined ? { generatedVmlinux } : {}),
     };

@@ -82,10 +82,6 @@ class Poison extends Error {}
 
 const U32 = 0xffffffffn;
 
-function resolvedSize(btf: Btf, id: number): number {
-  return sizeOf(btf, id);
-}
-
 /** The value a field relocation asks for, in the given spec; throws Poison without a spec. */
 function fieldValue(kind: number, spec: AccessSpec | undefined, withSize: { size: number; type: BtfType | undefined; validate: boolean }): bigint {
   if (kind === CoreReloKind.FIELD_EXISTS) return spec ? 1n : 0n;
@@ -94,7 +90,7 @@ function fieldValue(kind: number, spec: AccessSpec | undefined, withSize: { size
   const acc = spec.accessors[spec.accessors.length - 1]!;
   withSize.validate = true;
   if (acc.name === undefined) {
-    const size = resolvedSize(btf, acc.typeId);
+    const size = sizeOf(btf, acc.typeId);
     if (kind === CoreReloKind.FIELD_BYTE_OFFSET) {
       withSize.size = size;
       withSize.type = skipModsAndTypedefs(btf, acc.typeId);
@@ -122,7 +118,7 @@ function fieldValue(kind: number, spec: AccessSpec | undefined, withSize: { size
       byteOff = Math.floor(bitOff / 8 / byteSize) * byteSize;
     }
   } else {
-    byteSize = resolvedSize(btf, m.type);
+    byteSize = sizeOf(btf, m.type);
     byteOff = bitOff / 8;
     bitSize = byteSize * 8;
   }
@@ -159,7 +155,7 @@ function typeValue(kind: number, spec: AccessSpec | undefined): bigint {
     case CoreReloKind.TYPE_MATCHES:
       return 1n;
     case CoreReloKind.TYPE_SIZE:
-      return BigInt(resolvedSize(spec.btf, spec.rootId));
+      return BigInt(sizeOf(spec.btf, spec.rootId));
     default:
       throw new SpecError(`unknown relocation kind ${kind}`);
   }

@@ -55,10 +55,6 @@ export class SpecError extends TsbpfError {
   }
 }
 
-function resolvedSize(btf: Btf, id: number): number {
-  return sizeOf(btf, id);
-}
-
 /** Parses an access string such as `0:1:2` against the local root type. */
 export function parseLocalSpec(btf: Btf, rootId: number, access: string, kind: number): AccessSpec {
   if (!/^\d+(:\d+)*$/.test(access)) throw new SpecError(`invalid access string '${access}'`);
@@ -81,7 +77,7 @@ export function parseLocalSpec(btf: Btf, rootId: number, access: string, kind: n
   if (!isFieldKind(kind)) throw new SpecError(`unknown relocation kind ${kind}`);
   let id = root.id;
   spec.accessors.push({ typeId: id, index: first });
-  spec.bitOffset = first * resolvedSize(btf, id) * 8;
+  spec.bitOffset = first * sizeOf(btf, id) * 8;
   for (let i = 1; i < raw.length; i++) {
     const t = skipModsAndTypedefs(btf, id);
     id = t.id;
@@ -97,7 +93,7 @@ export function parseLocalSpec(btf: Btf, rootId: number, access: string, kind: n
       const flex = isFlexArray(btf, spec.accessors[spec.accessors.length - 1], t.nelems);
       if (!flex && idx >= t.nelems) throw new SpecError(`array index ${idx} out of range (${t.nelems} elements)`);
       spec.accessors.push({ typeId: elem.id, index: idx });
-      spec.bitOffset += idx * resolvedSize(btf, elem.id) * 8;
+      spec.bitOffset += idx * sizeOf(btf, elem.id) * 8;
       id = elem.id;
     } else {
       throw new SpecError(`access string '${access}' indexes into ${describeType(t)}`);
@@ -140,7 +136,7 @@ export function matchFieldSpec(local: AccessSpec, tb: Btf, targetId: number): Ac
     if (spec.raw.length >= MAX_SPEC_LEN) throw new SpecError('target access is too deep');
     spec.accessors.push({ typeId: id, index: acc.index });
     spec.raw.push(acc.index);
-    spec.bitOffset += acc.index * resolvedSize(tb, id) * 8;
+    spec.bitOffset += acc.index * sizeOf(tb, id) * 8;
   }
   return spec;
 }

@@ -51,10 +51,6 @@ function btfBytes(bytes: Uint8Array, name: string): Uint8Array {
   return bytes;
 }
 
-export function parseBtfBytes(bytes: Uint8Array, name: string): Btf {
-  return parseBtf(btfBytes(bytes, name), { section: name });
-}
-
 function target(blob: Uint8Array, name: string, base?: TargetBtf): TargetBtf {
   const btf = parseBtf(blob, { section: name, ...(base !== undefined ? { base: base.btf } : {}) });
   const index = new RawNameIndex(blob, base?.index);

@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { BpfError, NotSupportedError } from '../errors.js';
 import { linkCreate, progLoadRaw } from '../sys/attrs.js';
-import { errnoName } from '../sys/errno.js';
+import { ENODEV, EPERM, errnoName } from '../sys/errno.js';
 import { FD } from '../sys/fd.js';
 import { TRACEFS_ROOTS } from '../link/tracefs.js';
 import { BPF_FS_MAGIC, fsMagic, TRACEFS_MAGIC } from '../sys/mounts.js';
@@ -12,9 +12,6 @@ import { probeMapType } from './maps.js';
 import { FENTRY_TARGET, fentryLoadAttr, isProbeResult, minimalLoadAttr, probeProgramType } from './programs.js';
 import { no, probeLoad, refused, RETURN_ZERO, unknown, YES, type ProbeResult } from './probe.js';
 import { BtfKind, haveVmlinuxBtf, vmlinuxTypeId } from './vmlinux.js';
-
-const EPERM = 1;
-const ENODEV = 19;
 
 /** Where tracefs may be mounted. */
 export const TRACEFS_PATHS = TRACEFS_ROOTS;
@@ -119,7 +116,10 @@ export const haveKprobes = (): boolean => probeKprobes().supported === true;
 export const haveUprobes = (): boolean => probeUprobes().supported === true;
 export const haveBtf = (): boolean => probeBtf().supported === true;
 export const haveFentry = (): boolean => probeFentry().supported === true;
-/** BPF trampolines over ftrace, which fentry, fexit, fmod_ret and LSM programs attach through. */
+/**
+ * BPF trampolines over ftrace, which fentry, fexit, fmod_ret and LSM programs attach through.
+ * @alias
+ */
 export const haveFtrace = haveFentry;
 export const haveRingbuf = (): boolean => probeRingbuf().supported === true;
 export const haveTcx = (): boolean => probeTcx().supported === true;

@@ -1,17 +1,13 @@
 // Map type probes: create the smallest map of each type, with the flags or BTF it insists on.
 import { BpfError, NotSupportedError } from '../errors.js';
 import { mapTypeName } from '../program/names.js';
-import { ENOTSUPP, errnoName } from '../sys/errno.js';
+import { E2BIG, EINVAL, ENOTSUPP, EPERM, errnoName } from '../sys/errno.js';
 import { mapCreate, type MapCreateAttr } from '../sys/attrs.js';
 import type { FD } from '../sys/fd.js';
-import { native } from '../sys/native.js';
+import { pageSize } from '../sys/memory.js';
 import { MapFlags, MapType } from '../sys/types.js';
 import { loadProbeBtf, ProbeBtfIds } from './btf.js';
 import { cached, no, refused, unknown, YES, type ProbeResult } from './probe.js';
-
-const EPERM = 1;
-const EINVAL = 22;
-const E2BIG = 7;
 
 /** sizeof(struct bpf_cgroup_storage_key): a u64 cgroup inode id and a u32 attach type, padded. */
 const CGROUP_STORAGE_KEY_SIZE = 16;
@@ -39,7 +35,7 @@ function probeSpec(type: MapType, btfFd: number | undefined, innerFd: number | u
       return { attr: { ...attr, keySize: 0 } };
     case MapType.RINGBUF:
     case MapType.USER_RINGBUF:
-      return { attr: { ...attr, keySize: 0, valueSize: 0, maxEntries: native.constants.PAGE_SIZE } };
+      return { attr: { ...attr, keySize: 0, valueSize: 0, maxEntries: pageSize() } };
     case MapType.ARENA:
       return { attr: { ...attr, keySize: 0, valueSize: 0, maxEntries: 1, mapFlags: MapFlags.MMAPABLE } };
     case MapType.ARRAY_OF_MAPS:

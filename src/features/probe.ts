@@ -1,9 +1,9 @@
 // What the probes share: the outcome type, minimal programs, and loading one with a small log.
 import { readFileSync } from 'node:fs';
 import { BPF_ALU64, BPF_CALL, BPF_EXIT, BPF_JMP, BPF_K, BPF_MOV, encode, type Instruction } from '../asm/index.js';
-import { errnoName } from '../sys/errno.js';
+import { E2BIG, EINVAL, EPERM, errnoName } from '../sys/errno.js';
 import { progLoadRaw, type ProgLoadAttr } from '../sys/attrs.js';
-import { native } from '../sys/native.js';
+import { closeFd } from '../sys/file.js';
 
 /** A probe's answer. `supported` is undefined when the probe could not decide; `detail` says why. */
 export interface ProbeResult {
@@ -21,9 +21,6 @@ export function unknown(detail: string): ProbeResult {
   return Object.freeze({ supported: undefined, detail });
 }
 
-const EPERM = 1;
-const E2BIG = 7;
-const EINVAL = 22;
 const CAP_NET_ADMIN = 12n;
 const CAP_SYS_ADMIN = 21n;
 const CAP_PERFMON = 38n;
@@ -78,7 +75,7 @@ const logBuf = new Uint8Array(new ArrayBuffer(4096));
 export function probeLoad(attr: ProgLoadAttr): ProbeLoad {
   logBuf[0] = 0;
   const { result } = progLoadRaw({ ...attr, logLevel: 1, logBuf });
-  if (result >= 0) native.close(result);
+  if (result >= 0) closeFd(result);
   const end = logBuf.indexOf(0);
   return { result, log: new TextDecoder().decode(logBuf.subarray(0, end < 0 ? logBuf.length : end)) };
 }

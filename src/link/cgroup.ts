@@ -11,6 +11,7 @@ import { TargetNotFoundError } from './errors.js';
 import { kernelAtLeast } from './kernel.js';
 import type { LinkDetails } from './info.js';
 import { Link } from './link.js';
+import { EINVAL } from '../sys/errno.js';
 
 export type CgroupAttachMode = 'multi' | 'override' | 'none';
 
@@ -29,7 +30,6 @@ export interface CgroupOptions {
 }
 
 const CGROUP2_SUPER_MAGIC = 0x63677270;
-const EINVAL = 22;
 
 const TYPE_OF: ReadonlyMap<AttachType, ProgramType> = new Map([
   [AttachType.CGROUP_INET_INGRESS, ProgramType.CGROUP_SKB],

@@ -3,13 +3,13 @@
 import { TargetNotFoundError } from './errors.js';
 import { attrString, attrU32, attrU8, NetlinkError, NetlinkMessageBuilder, NLM_F, parseAttrs, RTM, withNetlink, type NetlinkSocket } from './netlink.js';
 import { InvalidArgumentError } from '../errors.js';
+import { ENODEV } from '../sys/errno.js';
 
 const IFINFOMSG_SIZE = 16;
 const IFLA_IFNAME = 3;
 const IFLA_EXT_MASK = 29;
 const IFLA_XDP = 43;
 const RTEXT_FILTER_SKIP_STATS = 1 << 3;
-const ENODEV = 19;
 
 export const IFLA_XDP_ATTR = {
   FD: 1,

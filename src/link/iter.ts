@@ -1,8 +1,8 @@
 // BPF iterators: a link for the program (with its map, cgroup or task), and reading its output
 // through a new iterator fd per pass.
 import { BpfError, ClosedError, InvalidArgumentError } from '../errors.js';
-import { iterCreate, linkCreate } from '../sys/attrs.js';
-import { native } from '../sys/native.js';
+import { iterCreate, linkCreate, type IterTarget } from '../sys/attrs.js';
+import { readFd } from '../sys/file.js';
 import { AttachType, ProgramType } from '../sys/types.js';
 import { programFd, programLabel, requireType, type AttachableProgram } from './attachable.js';
 import { openCgroup } from './cgroup.js';
@@ -10,6 +10,7 @@ import { LinkOperationError } from './errors.js';
 import { Link } from './link.js';
 import { mapFd, type MapLike } from './maps.js';
 import type { FD } from '../sys/fd.js';
+import { EAGAIN, EINTR } from '../sys/errno.js';
 
 export type CgroupIterOrder = 'self' | 'descendants_pre' | 'descendants_post' | 'ancestors_up';
 
@@ -24,32 +25,26 @@ export interface IterOptions {
 }
 
 const ORDER: Record<CgroupIterOrder, number> = { self: 1, descendants_pre: 2, descendants_post: 3, ancestors_up: 4 };
-const EINTR = 4;
-const EAGAIN = 11;
 
 /** Creates an iterator link; read it with readIter()/readAllIter(). */
 export function attachIter(opts: IterOptions): Link {
   requireType('iter', opts.program, ProgramType.TRACING);
   const given = [opts.map, opts.cgroup, opts.task].filter((x) => x !== undefined).length;
   if (given > 1) throw new InvalidArgumentError('an iterator takes at most one of map, cgroup and task');
-  const info = new Uint8Array(new ArrayBuffer(16));
-  const v = new DataView(info.buffer);
+  let iter: IterTarget | undefined;
   let cg: FD | undefined;
   let what = '';
   if (opts.map !== undefined) {
-    v.setUint32(0, mapFd(opts.map), true);
+    iter = { mapFd: mapFd(opts.map) };
     what = ' on a map';
   } else if (opts.cgroup) {
     cg = openCgroup(opts.cgroup.path);
     const order = ORDER[opts.cgroup.order ?? 'self'];
     if (order === undefined) throw new InvalidArgumentError(`unknown cgroup iterator order '${String(opts.cgroup.order)}'`);
-    v.setUint32(0, order, true);
-    v.setUint32(4, cg.value, true);
+    iter = { cgroupFd: cg.value, order };
     what = ` on cgroup ${opts.cgroup.path}`;
   } else if (opts.task) {
-    v.setUint32(0, opts.task.tid ?? 0, true);
-    v.setUint32(4, opts.task.pid ?? 0, true);
-    v.setUint32(8, opts.task.pidfd ?? 0, true);
+    iter = { tid: opts.task.tid ?? 0, pid: opts.task.pid ?? 0, pidFd: opts.task.pidfd ?? 0 };
     what = ` on task ${opts.task.tid ?? opts.task.pid ?? `pidfd ${opts.task.pidfd}`}`;
   }
   const target = `${programLabel(opts.program)}${what}`;
@@ -59,7 +54,7 @@ export function attachIter(opts: IterOptions): Link {
         progFd: programFd(opts.program),
         targetFd: 0,
         attachType: AttachType.TRACE_ITER,
-        extra: given > 0 ? (a) => a.ptr(16, info).u32(24, info.byteLength) : undefined,
+        tail: iter ? { kind: 'iter', target: iter } : undefined,
       },
       `iterator ${target}`,
     );
@@ -78,7 +73,7 @@ export async function* readIter(link: Link, chunkSize = 64 * 1024): AsyncGenerat
     const buf = new Uint8Array(new ArrayBuffer(chunkSize));
     const decoder = new TextDecoder();
     for (;;) {
-      const n = native.read(it.value, buf);
+      const n = readFd(it.value, buf);
       if (n === -EINTR || n === -EAGAIN) continue;
       if (n < 0) throw new BpfError('read', -n, `iterator ${link.target}`);
       if (n === 0) break;

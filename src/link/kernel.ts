@@ -1,7 +1,7 @@
-// Facts about the running kernel the attach functions decide by: its version, online CPUs,
-// the dynamic perf PMUs, the machine's syscall prefix.
+// Facts about the running kernel the attach functions decide by: its version, the dynamic
+// perf PMUs, its symbols.
 import { existsSync, readFileSync } from 'node:fs';
-import { arch, release } from 'node:os';
+import { release } from 'node:os';
 
 let version: [number, number] | undefined;
 
@@ -12,23 +12,6 @@ export function kernelAtLeast(major: number, minor: number): boolean {
     version = m ? [Number(m[1]), Number(m[2])] : [0, 0];
   }
   return version[0] > major || (version[0] === major && version[1] >= minor);
-}
-
-/** Parses a CPU list such as "0-3,6,8-9". */
-export function parseCpuList(text: string): number[] {
-  const cpus: number[] = [];
-  for (const part of text.trim().split(',')) {
-    if (part === '') continue;
-    const [a, b] = part.split('-').map(Number);
-    if (a === undefined || Number.isNaN(a)) continue;
-    for (let c = a; c <= (b ?? a); c++) cpus.push(c);
-  }
-  return cpus;
-}
-
-/** The online CPUs. */
-export function onlineCpus(): number[] {
-  return parseCpuList(readFileSync('/sys/devices/system/cpu/online', 'utf8'));
 }
 
 const PMU_DIR = '/sys/bus/event_source/devices';
@@ -56,28 +39,6 @@ export function pmuRetprobeBit(name: 'kprobe' | 'uprobe'): number {
 
 export function havePmu(name: 'kprobe' | 'uprobe'): boolean {
   return existsSync(`${PMU_DIR}/${name}/type`);
-}
-
-/** The prefix of syscall entry points on this machine (__x64_sys_, __arm64_sys_...). */
-export function syscallPrefix(): string {
-  switch (arch()) {
-    case 'x64':
-      return '__x64_sys_';
-    case 'ia32':
-      return '__ia32_sys_';
-    case 'arm64':
-      return '__arm64_sys_';
-    case 's390x':
-      return '__s390x_sys_';
-    case 'riscv64':
-      return '__riscv_sys_';
-    case 'ppc64':
-      return '__powerpc_sys_';
-    case 'loong64':
-      return 'sys_';
-    default:
-      return '__se_sys_';
-  }
 }
 
 /** Whether a kernel symbol is in /proc/kallsyms (names only; addresses may be hidden). */

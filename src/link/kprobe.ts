@@ -4,15 +4,16 @@ import { readFileSync } from 'node:fs';
 import { BpfError, InvalidArgumentError, NotSupportedError } from '../errors.js';
 import { linkCreate } from '../sys/attrs.js';
 import { FD } from '../sys/fd.js';
-import { cString } from '../sys/syscall.js';
-import { keepAlive, native } from '../sys/native.js';
 import { AttachType, ProgramType } from '../sys/types.js';
 import { programFd, requireType, type AttachableProgram } from './attachable.js';
 import { TargetNotFoundError } from './errors.js';
-import { havePmu, kernelSymbolExists, pmuRetprobeBit, pmuType, syscallPrefix } from './kernel.js';
+import { havePmu, kernelSymbolExists, pmuRetprobeBit, pmuType } from './kernel.js';
+import { syscallPrefix } from '../sys/arch.js';
 import { Link } from './link.js';
-import { attachToPerfEvent, perfEventOpenRaw, PerfType } from './perf.js';
+import { attachToPerfEvent } from './perf.js';
+import { perfEventOpenRaw, PerfType } from '../sys/perf.js';
 import { addProbeEvent, haveProbeEvents, probeEventName, removeProbeEvent, tracefsRoot } from './tracefs.js';
+import { EINVAL, ENOENT, ENOTSUPP, EOPNOTSUPP, ESRCH } from '../sys/errno.js';
 
 export interface KprobeOptions {
   program: AttachableProgram;
@@ -28,11 +29,6 @@ export interface KprobeOptions {
   mechanism?: 'pmu' | 'tracefs';
 }
 
-const ENOENT = 2;
-const ESRCH = 3;
-const EINVAL = 22;
-const EOPNOTSUPP = 95;
-const ENOTSUPP = 524;
 const SYMBOL = /^[A-Za-z_.][A-Za-z0-9_.$]*$/;
 
 /** Throws NotSupportedError('kprobes') unless the kernel has the kprobe PMU or kprobe_events. */
@@ -59,10 +55,8 @@ export function attachKprobe(opts: KprobeOptions): Link {
   const event: 'kprobe' | 'kretprobe' = opts.ret ? 'kretprobe' : 'kprobe';
   const describe = { describe: () => ({ kind: 'perf_event' as const, event, name: opts.symbol, offset }) };
   if (!useTracefs) {
-    const sym = cString(opts.symbol);
     const config = opts.ret ? 1n << BigInt(pmuRetprobeBit('kprobe')) : 0n;
-    const r = perfEventOpenRaw({ type, config, config1: native.addressOf(sym), config2: BigInt(offset) }, -1, 0);
-    keepAlive(sym);
+    const r = perfEventOpenRaw({ type, config, probeName: opts.symbol, config2: BigInt(offset) }, -1, 0);
     if (r < 0) {
       if (-r === ENOENT || (-r === EINVAL && !kernelSymbolExists(opts.symbol))) throw notFound(new BpfError('perf_event_open', -r, `${hook} ${target}`));
       throw new BpfError('perf_event_open', -r, `${hook} ${target}`);
@@ -135,8 +129,6 @@ export function attachKprobeMulti(opts: KprobeMultiOptions): Link {
   const what = opts.pattern !== undefined ? `pattern ${opts.pattern}` : symbols ? symbols.slice(0, 3).join(',') + (count > 3 ? ',...' : '') : `${count} addresses`;
   if (count === 0) throw new TargetNotFoundError('kernel symbol', what, 'nothing matches');
   if (opts.cookies && opts.cookies.length !== count) throw new InvalidArgumentError(`${opts.cookies.length} cookies for ${count} functions`);
-  const names = symbols?.map((s) => cString(s));
-  const syms = names ? BigUint64Array.from(names, (n) => native.addressOf(n)) : undefined;
   const addrs = opts.addresses ? BigUint64Array.from(opts.addresses) : undefined;
   const cookies = opts.cookies ? BigUint64Array.from(opts.cookies) : undefined;
   const hook = opts.ret ? 'kretprobe_multi' : 'kprobe_multi';
@@ -147,11 +139,10 @@ export function attachKprobeMulti(opts: KprobeMultiOptions): Link {
         progFd: programFd(opts.program),
         targetFd: 0,
         attachType: AttachType.TRACE_KPROBE_MULTI,
-        extra: (a) => a.u32(16, opts.ret ? BPF_F_KPROBE_MULTI_RETURN : 0).u32(20, count).ptr(24, syms).ptr(32, addrs).ptr(40, cookies),
+        tail: { kind: 'kprobe_multi', flags: opts.ret ? BPF_F_KPROBE_MULTI_RETURN : 0, count, symbols, addrs, cookies },
       },
       `${hook} ${what}`,
     );
-    keepAlive(names);
   } catch (err) {
     if (err instanceof BpfError && (err.errno === EOPNOTSUPP || err.errno === ENOTSUPP)) {
       throw new NotSupportedError('kprobes', 'multi-kprobe links need CONFIG_FPROBE');
@@ -172,7 +163,7 @@ export interface KsyscallOptions {
 
 /** The kernel function a syscall enters through on this machine. */
 export function syscallSymbol(syscall: string): string {
-  const prefixed = `${syscallPrefix()}${syscall}`;
+  const prefixed = `${syscallPrefix() ?? 'sys_'}${syscall}`;
   if (kernelSymbolExists(prefixed)) return prefixed;
   // Kernels without syscall wrappers name the entry sys_<name>.
   return kernelSymbolExists(`sys_${syscall}`) ? `sys_${syscall}` : prefixed;

@@ -6,16 +6,13 @@ import type { FD } from '../sys/fd.js';
 import { AttachFlags, Cmd, LinkType } from '../sys/types.js';
 import { programFd, programId, type AttachableProgram } from './attachable.js';
 import { LinkOperationError, TargetNotFoundError } from './errors.js';
-import { bpfLinkInfo, describeDetails, linkTypeName, type LinkDetails, type LinkInfo, type LinkMechanism } from './info.js';
+import { bpfLinkInfo, describeDetails, type LinkDetails, type LinkInfo, type LinkMechanism } from './info.js';
 import { checkPinnedPath, preparePinPath, removePin } from '../map/bpffs.js';
+import { EINVAL, ENOENT, ENOTSUPP, EOPNOTSUPP } from '../sys/errno.js';
 
 export type { AttachableProgram } from './attachable.js';
 export type { LinkDetails, LinkInfo, LinkMechanism } from './info.js';
 
-const ENOENT = 2;
-const EINVAL = 22;
-const EOPNOTSUPP = 95;
-const ENOTSUPP = 524;
 // The target of a legacy attachment can disappear first (an interface deleted, a socket
 // closed); removing what is already gone is not an error on close().
 const GONE = new Set(['ENODEV', 'ENOENT', 'EBADF', 'ENOTSOCK', 'ESRCH', 'EINVAL']);
@@ -275,5 +272,3 @@ export class Link {
     return `${this.hook} link on ${this.target}${this.#closed ? ' (closed)' : ''}`;
   }
 }
-
-export { linkTypeName };

@@ -43,7 +43,7 @@ export function attachNetfilter(opts: NetfilterOptions): Link {
       progFd: programFd(opts.program),
       targetFd: 0,
       attachType: AttachType.NETFILTER,
-      extra: (a) => a.u32(16, pf).u32(20, hook).s32(24, opts.priority).u32(28, flags),
+      tail: { kind: 'netfilter', pf, hooknum: hook, priority: opts.priority, flags },
     },
     `netfilter ${target}`,
   );

@@ -2,7 +2,8 @@
 // extended acks, and a socket that sends one request and collects its answer.
 import { BpfError } from '../errors.js';
 import { FD } from '../sys/fd.js';
-import { native } from '../sys/native.js';
+import { bind, recv, send, setsockopt, socket } from '../sys/socket.js';
+import { EAGAIN, EINTR } from '../sys/errno.js';
 
 export const NETLINK_ROUTE = 0;
 
@@ -14,8 +15,6 @@ const SO_RCVTIMEO = 20;
 const SOL_NETLINK = 270;
 const NETLINK_CAP_ACK = 10;
 const NETLINK_EXT_ACK = 11;
-const EAGAIN = 11;
-const EINTR = 4;
 
 const NLMSG_HDRLEN = 16;
 const NLA_HDRLEN = 4;
@@ -259,19 +258,19 @@ export class NetlinkSocket {
   }
 
   static open(protocol = NETLINK_ROUTE): NetlinkSocket {
-    const r = native.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
+    const r = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
     if (r < 0) throw new BpfError('socket(AF_NETLINK)', -r);
     const fd = new FD(r, 'netlink socket');
     try {
       const one = new Int32Array([1]);
       // Best effort: both only make errors more useful and replies smaller.
-      native.setsockopt(r, SOL_NETLINK, NETLINK_EXT_ACK, one);
-      native.setsockopt(r, SOL_NETLINK, NETLINK_CAP_ACK, one);
+      setsockopt(r, SOL_NETLINK, NETLINK_EXT_ACK, one);
+      setsockopt(r, SOL_NETLINK, NETLINK_CAP_ACK, one);
       const tv = new BigInt64Array([BigInt(RECV_TIMEOUT_S), 0n]);
-      native.setsockopt(r, SOL_SOCKET, SO_RCVTIMEO, tv);
+      setsockopt(r, SOL_SOCKET, SO_RCVTIMEO, tv);
       const addr = new Uint8Array(12);
       new DataView(addr.buffer).setUint16(0, AF_NETLINK, true);
-      const b = native.bind(r, addr);
+      const b = bind(r, addr);
       if (b < 0) throw new BpfError('bind(AF_NETLINK)', -b);
     } catch (err) {
       fd.close();
@@ -289,13 +288,13 @@ export class NetlinkSocket {
     const bytes = msg.finish(seq);
     const fd = this.#fd.value;
     let s: number;
-    do s = native.send(fd, bytes, 0);
+    do s = send(fd, bytes, 0);
     while (s === -EINTR);
     if (s < 0) throw new BpfError(`${request} send`, -s, context);
     const dump = (msg.flags & NLM_F.DUMP) === NLM_F.DUMP;
     const replies: NetlinkMessage[] = [];
     for (;;) {
-      const n = native.recv(fd, this.#buf, 0);
+      const n = recv(fd, this.#buf, 0);
       if (n === -EINTR) continue;
       if (n === -EAGAIN) throw new BpfError(`${request} recv`, EAGAIN, `${context}: no answer within ${RECV_TIMEOUT_S}s`);
       if (n < 0) throw new BpfError(`${request} recv`, -n, context);

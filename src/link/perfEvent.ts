@@ -4,9 +4,11 @@ import { BpfError, InvalidArgumentError, NotSupportedError } from '../errors.js'
 import { ProgramType } from '../sys/types.js';
 import { requireType, type AttachableProgram } from './attachable.js';
 import { TargetNotFoundError } from './errors.js';
-import { onlineCpus } from './kernel.js';
+import { onlineCpuIds } from '../sys/cpus.js';
 import { Link } from './link.js';
-import { attachToPerfEvent, perfEventOpen, PerfType } from './perf.js';
+import { attachToPerfEvent } from './perf.js';
+import { perfEventOpen, PerfType } from '../sys/perf.js';
+import { ENODEV, ENOENT, EOPNOTSUPP, ESRCH } from '../sys/errno.js';
 
 export type PerfEventType = 'software' | 'hardware';
 
@@ -57,11 +59,6 @@ export interface PerfEventOptions {
   cookie?: bigint;
 }
 
-const ENOENT = 2;
-const ESRCH = 3;
-const ENODEV = 19;
-const EOPNOTSUPP = 95;
-
 function eventType(type: PerfEventType | number): number {
   if (type === 'software') return PerfType.SOFTWARE;
   if (type === 'hardware') return PerfType.HARDWARE;
@@ -87,7 +84,7 @@ export function attachPerfEvent(opts: PerfEventOptions): Link {
   const pid = opts.pid ?? -1;
   if (pid !== -1 && (!Number.isInteger(pid) || pid <= 0)) throw new InvalidArgumentError(`invalid pid ${pid}`);
   if (pid > 0 && !existsSync(`/proc/${pid}`)) throw new TargetNotFoundError('process', String(pid));
-  const cpus = opts.cpu !== undefined ? [opts.cpu] : pid > 0 ? [-1] : onlineCpus();
+  const cpus = opts.cpu !== undefined ? [opts.cpu] : pid > 0 ? [-1] : onlineCpuIds();
   const sampling = opts.sampleFreq !== undefined ? { sampleFreq: BigInt(opts.sampleFreq) } : { samplePeriod: BigInt(opts.samplePeriod as number | bigint) };
   const name = typeof opts.config === 'string' ? opts.config : `config ${config}`;
   const target = `${typeof opts.type === 'string' ? opts.type : `type ${type}`} ${name}${pid > 0 ? ` pid ${pid}` : ''}${opts.cpu !== undefined ? ` cpu ${opts.cpu}` : ''}`;

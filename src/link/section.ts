@@ -25,6 +25,7 @@ import { attachTracing } from './tracing.js';
 import { attachUprobe } from './uprobe.js';
 import { attachUsdt } from './usdt.js';
 import { attachXdp, type XdpMode } from './xdp.js';
+import { EINVAL } from '../sys/errno.js';
 
 /** Where a section says a program attaches. */
 export type SectionPlan =
@@ -224,8 +225,6 @@ export function parseSection(section: string): SectionPlan {
       throw notAttachable(section, 'no known attach point');
   }
 }
-
-const EINVAL = 22;
 
 function need<K extends keyof SectionTargets>(targets: SectionTargets, key: K, section: string): NonNullable<SectionTargets[K]> {
   const v = targets[key];

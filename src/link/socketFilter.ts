@@ -1,11 +1,12 @@
 // Socket filters: SO_ATTACH_BPF on a socket, SO_DETACH_BPF to remove it.
 import { BpfError } from '../errors.js';
 import { FD } from '../sys/fd.js';
-import { native } from '../sys/native.js';
+import { setsockopt } from '../sys/socket.js';
 import { ProgramType } from '../sys/types.js';
 import { programFd, programId, requireType, type AttachableProgram } from './attachable.js';
 import { TargetNotFoundError } from './errors.js';
 import { Link } from './link.js';
+import { EBADF, ENOENT, ENOTSOCK } from '../sys/errno.js';
 
 export interface SocketFilterOptions {
   program: AttachableProgram;
@@ -16,12 +17,9 @@ export interface SocketFilterOptions {
 const SOL_SOCKET = 1;
 const SO_ATTACH_BPF = 50;
 const SO_DETACH_BPF = 27;
-const EBADF = 9;
-const ENOTSOCK = 88;
-const ENOENT = 2;
 
 function setFilter(sock: number, name: number, fd: number, context: string): void {
-  const r = native.setsockopt(sock, SOL_SOCKET, name, new Int32Array([fd]));
+  const r = setsockopt(sock, SOL_SOCKET, name, new Int32Array([fd]));
   if (r < 0) {
     if (-r === EBADF || -r === ENOTSOCK) throw new TargetNotFoundError('socket', `fd ${sock}`, 'not an open socket');
     throw new BpfError(name === SO_ATTACH_BPF ? 'SO_ATTACH_BPF' : 'SO_DETACH_BPF', -r, context);

@@ -8,6 +8,7 @@ import { holdProgram, programFd, requireType, type AttachableProgram } from './a
 import { kernelAtLeast } from './kernel.js';
 import { Link } from './link.js';
 import { holdMap, mapFd, mapLabel, type MapLike } from './maps.js';
+import { EINVAL } from '../sys/errno.js';
 
 export interface SockmapOptions {
   program: AttachableProgram;
@@ -22,8 +23,6 @@ export type SkSkbAttach = 'stream_parser' | 'stream_verdict' | 'verdict';
 export interface SkSkbOptions extends SockmapOptions {
   attachType: SkSkbAttach | AttachType;
 }
-
-const EINVAL = 22;
 
 const SK_SKB_TYPES: Record<SkSkbAttach, AttachType> = {
   stream_parser: AttachType.SK_SKB_STREAM_PARSER,

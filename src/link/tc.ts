@@ -8,6 +8,7 @@ import { resolveInterface, type Interface, type InterfaceRef } from './interface
 import { Link } from './link.js';
 import { attrU32, NetlinkError, NetlinkMessageBuilder, NLM_F, parseAttrs, RTM, withNetlink, type NetlinkSocket } from './netlink.js';
 import type { TcDirection } from './tcx.js';
+import { EEXIST, EINVAL, ENOENT } from '../sys/errno.js';
 
 export interface TcOptions {
   program: AttachableProgram;
@@ -35,9 +36,6 @@ const TC_H_MIN_INGRESS = 0xfff2;
 const TC_H_MIN_EGRESS = 0xfff3;
 // htons(ETH_P_ALL): the filter sees every protocol.
 const ETH_P_ALL_BE = 0x0300;
-const EEXIST = 17;
-const ENOENT = 2;
-const EINVAL = 22;
 
 function tcmsg(type: number, flags: number, ifindex: number, handle: number, parent: number, info: number): NetlinkMessageBuilder {
   return new NetlinkMessageBuilder(type, flags).struct(TCMSG_SIZE, (v, at) => {

@@ -64,7 +64,7 @@ function anchoredLink(hook: 'tcx' | 'netkit', what: string, opts: TcxOptions | N
       targetFd: ifc.ifindex,
       attachType: type,
       flags,
-      extra: (a) => a.u32(16, relative).u64(24, BigInt(opts.expectedRevision ?? 0)),
+      tail: { kind: 'tcx', relative, expectedRevision: BigInt(opts.expectedRevision ?? 0) },
     },
     `${what} ${target}`,
   );

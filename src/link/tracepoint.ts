@@ -4,8 +4,10 @@ import { ProgramType } from '../sys/types.js';
 import { requireType, type AttachableProgram } from './attachable.js';
 import { TargetNotFoundError } from './errors.js';
 import type { Link } from './link.js';
-import { attachToPerfEvent, perfEventOpen, PerfType } from './perf.js';
+import { attachToPerfEvent } from './perf.js';
+import { perfEventOpen, PerfType } from '../sys/perf.js';
 import { tracepointId } from './tracefs.js';
+import { ENOENT } from '../sys/errno.js';
 
 export interface TracepointOptions {
   program: AttachableProgram;
@@ -16,8 +18,6 @@ export interface TracepointOptions {
   /** A value the program reads with bpf_get_attach_cookie(). */
   cookie?: bigint;
 }
-
-const ENOENT = 2;
 
 /** Attaches a TRACEPOINT program to a kernel tracepoint. */
 export function attachTracepoint(opts: TracepointOptions): Link {

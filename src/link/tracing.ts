@@ -6,7 +6,8 @@ import type { FD } from '../sys/fd.js';
 import { AttachType, ProgramType } from '../sys/types.js';
 import { programFd, programLabel, requireType, type AttachableProgram } from './attachable.js';
 import { Link } from './link.js';
-import { rawTracepointOpen } from './rawTracepoint.js';
+import { rawTracepointOpen } from '../sys/attrs.js';
+import { ENODEV, ENOTSUPP, EOPNOTSUPP, ESRCH } from '../sys/errno.js';
 
 export interface TracingOptions {
   program: AttachableProgram;
@@ -16,10 +17,6 @@ export interface TracingOptions {
   target?: { program: AttachableProgram; btfId: number };
 }
 
-const ESRCH = 3;
-const ENODEV = 19;
-const EOPNOTSUPP = 95;
-const ENOTSUPP = 524;
 const NO_TRAMPOLINE = new Set([ESRCH, ENODEV, EOPNOTSUPP, ENOTSUPP]);
 
 const TRAMPOLINE_TYPES = new Set<AttachType>([AttachType.TRACE_FENTRY, AttachType.TRACE_FEXIT, AttachType.MODIFY_RETURN, AttachType.LSM_MAC]);
@@ -49,12 +46,12 @@ export function attachTracing(opts: TracingOptions): Link {
           progFd: programFd(p),
           targetFd: opts.target ? programFd(opts.target.program) : 0,
           attachType: p.type === ProgramType.EXT ? 0 : (p.expectedAttachType as number),
-          extra: (a) => a.u32(16, opts.target?.btfId ?? 0).u64(24, opts.cookie ?? 0n),
+          tail: { kind: 'tracing', targetBtfId: opts.target?.btfId ?? 0, cookie: opts.cookie ?? 0n },
         },
         label,
       );
     } else {
-      fd = rawTracepointOpen(programFd(p), undefined, undefined, label);
+      fd = rawTracepointOpen(programFd(p), undefined, 0n, label);
     }
   } catch (err) {
     const mayNeedTrampoline = p.type !== ProgramType.TRACING || p.expectedAttachType === undefined || TRAMPOLINE_TYPES.has(p.expectedAttachType);

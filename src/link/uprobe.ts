@@ -3,16 +3,16 @@
 import { existsSync } from 'node:fs';
 import { BpfError, InvalidArgumentError, NotSupportedError } from '../errors.js';
 import { FD } from '../sys/fd.js';
-import { keepAlive, native } from '../sys/native.js';
-import { cString } from '../sys/syscall.js';
 import { ProgramType } from '../sys/types.js';
 import { requireType, type AttachableProgram } from './attachable.js';
 import { resolveBinary, symbolOffset } from './binaries.js';
 import { TargetNotFoundError } from './errors.js';
 import { pmuRetprobeBit, pmuType } from './kernel.js';
 import type { Link } from './link.js';
-import { attachToPerfEvent, perfEventOpenRaw, PerfType } from './perf.js';
+import { attachToPerfEvent } from './perf.js';
+import { perfEventOpenRaw, PerfType } from '../sys/perf.js';
 import { addProbeEvent, haveProbeEvents, probeEventName, removeProbeEvent } from './tracefs.js';
+import { ENOENT, ESRCH } from '../sys/errno.js';
 
 export interface UprobeOptions {
   program: AttachableProgram;
@@ -33,9 +33,6 @@ export interface UprobeOptions {
   /** 'pmu' (the default when the kernel has the uprobe PMU) or 'tracefs' (uprobe_events). */
   mechanism?: 'pmu' | 'tracefs';
 }
-
-const ESRCH = 3;
-const ENOENT = 2;
 
 /** Attaches a KPROBE-type program to a user-space function. */
 export function attachUprobe(opts: UprobeOptions): Link {
@@ -66,10 +63,8 @@ export function attachUprobe(opts: UprobeOptions): Link {
   };
   const type = pmuType('uprobe');
   if (opts.mechanism !== 'tracefs' && type !== undefined) {
-    const file = cString(path);
     const config = (opts.ret ? 1n << BigInt(pmuRetprobeBit('uprobe')) : 0n) | (BigInt(ref) << 32n);
-    const r = perfEventOpenRaw({ type, config, config1: native.addressOf(file), config2: BigInt(offset) }, pid, cpu);
-    keepAlive(file);
+    const r = perfEventOpenRaw({ type, config, probeName: path, config2: BigInt(offset) }, pid, cpu);
     if (r < 0) throw fail(-r);
     return attachToPerfEvent(opts.program, new FD(r, `perf event ${hook} ${target}`), common);
   }

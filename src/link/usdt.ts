@@ -4,8 +4,7 @@
 // <bpf/usdt.bpf.h> reads them (bpf_usdt_arg(), BPF_USDT()).
 import { InvalidArgumentError, NotSupportedError } from '../errors.js';
 import { ElfError, type ElfFile } from '../elf/index.js';
-import { ElemOp } from '../sys/attrs.js';
-import { keepAlive, native } from '../sys/native.js';
+import { mapElemRaw } from '../sys/attrs.js';
 import { mapInfo } from '../sys/info.js';
 import { Cmd, MapType, ProgramType } from '../sys/types.js';
 import { requireType, type AttachableProgram } from './attachable.js';
@@ -278,8 +277,6 @@ export function attachUsdt(opts: UsdtOptions): Link {
 function writeSpec(fd: number, id: number, spec: Uint8Array, target: string): void {
   const key = new Uint8Array(4);
   new DataView(key.buffer).setUint32(0, id, true);
-  const r = new ElemOp().run(Cmd.MAP_UPDATE_ELEM, fd, native.addressOf(key), native.addressOf(spec), 0);
-  keepAlive(key);
-  keepAlive(spec);
+  const r = mapElemRaw(Cmd.MAP_UPDATE_ELEM, fd, key, spec);
   if (r < 0) throw new InvalidArgumentError(`${target}: cannot write USDT spec ${id} (errno ${-r})`);
 }

@@ -9,6 +9,7 @@ import { kernelAtLeast } from './kernel.js';
 import { NetlinkError } from './netlink.js';
 import { Link } from './link.js';
 import type { LinkDetails } from './info.js';
+import { EBUSY, EEXIST, EINVAL } from '../sys/errno.js';
 
 export type XdpMode = 'generic' | 'driver' | 'offload';
 
@@ -25,10 +26,6 @@ export interface XdpOptions {
   /** 'link' (the default; netlink on kernels without XDP links) or 'netlink'. */
   mechanism?: 'link' | 'netlink';
 }
-
-const EEXIST = 17;
-const EBUSY = 16;
-const EINVAL = 22;
 
 const MODE_FLAGS: Record<XdpMode, number> = {
   generic: XdpFlags.SKB_MODE,

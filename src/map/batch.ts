@@ -2,13 +2,10 @@
 import { InvalidArgumentError, NotSupportedError } from '../errors.js';
 import type { OffsetCodec } from '../codec/codec.js';
 import { BatchOp } from '../sys/attrs.js';
-import { native } from '../sys/native.js';
+import { addressOf } from '../sys/memory.js';
 import { Cmd } from '../sys/types.js';
 import { BatchError } from './errors.js';
-
-const ENOENT = 2;
-const ENOSPC = 28;
-const ENOTSUPP = 524;
+import { ENOENT, ENOSPC, ENOTSUPP } from '../sys/errno.js';
 
 /** Upper bound for one chunk's key plus value buffers. */
 const MAX_CHUNK_BYTES = 32 << 20;
@@ -46,8 +43,8 @@ class Buffers {
   ) {
     this.keys = new Uint8Array(new ArrayBuffer(Math.max(count * keySize, 1)));
     this.values = new Uint8Array(new ArrayBuffer(Math.max(count * valueStride, 1)));
-    this.keysAddr = native.addressOf(this.keys);
-    this.valuesAddr = native.addressOf(this.values);
+    this.keysAddr = addressOf(this.keys);
+    this.valuesAddr = addressOf(this.values);
   }
 }
 
@@ -124,8 +121,8 @@ export function* lookupBatch<K, V>(t: BatchTarget<K, V>, cmd: Cmd.MAP_LOOKUP_BAT
   const tokSize = Math.max(t.keySize, 8);
   const tokIn = new Uint8Array(new ArrayBuffer(tokSize));
   const tokOut = new Uint8Array(new ArrayBuffer(tokSize));
-  const tokInAddr = native.addressOf(tokIn);
-  const tokOutAddr = native.addressOf(tokOut);
+  const tokInAddr = addressOf(tokIn);
+  const tokOutAddr = addressOf(tokOut);
   const op = new BatchOp();
   const chunk = new BatchChunk<K, V>(t, b);
   let first = true;

@@ -1,7 +1,7 @@
 // Which attribute of a BPF_MAP_CREATE the kernel refused with a bare EINVAL: the kernel's rules
 // per map type, checked after the fact so the error can name the attribute at fault.
 import { readFileSync } from 'node:fs';
-import { native } from '../sys/native.js';
+import { pageSize } from '../sys/memory.js';
 import { MapType } from '../sys/types.js';
 import { isIndexed } from './kinds.js';
 
@@ -57,7 +57,7 @@ export function mapCreateFault(r: MapCreateRequest, typeName: string): string | 
   if (type === MapType.RINGBUF || type === MapType.USER_RINGBUF) {
     if (valueSize !== 0) return `value_size ${valueSize} on a ring buffer, which takes none (a record's size is given when it is reserved or output)`;
     if (keySize !== 0) return `key_size ${keySize} on a ring buffer, which takes none`;
-    const page = native.constants.PAGE_SIZE;
+    const page = pageSize();
     if (maxEntries === 0 || maxEntries % page !== 0 || (maxEntries & (maxEntries - 1)) !== 0) {
       return `max_entries ${maxEntries} of a ring buffer is its size in bytes: a power of 2 and a multiple of the page size (${page})`;
     }

@@ -40,11 +40,6 @@ export function isKeyless(t: MapType): boolean {
   return keyless.has(t);
 }
 
-/** The name of a map type as the kernel spells it, or its number when unknown. */
-export function mapTypeName(t: number): string {
-  return MapType[t] ?? `type ${t}`;
-}
-
 export function isKnownMapType(t: unknown): t is MapType {
   return typeof t === 'number' && Number.isInteger(t) && t > MapType.UNSPEC && MapType[t] !== undefined;
 }

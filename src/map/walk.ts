@@ -1,14 +1,11 @@
 // Walking a map's keys with BPF_MAP_GET_NEXT_KEY, robust against concurrent deletion.
 import { BpfError, NotSupportedError } from '../errors.js';
-import { native } from '../sys/native.js';
+import { addressOf } from '../sys/memory.js';
 import { Cmd } from '../sys/types.js';
-import { ElemAttr } from './elem.js';
+import { ElemAttr } from '../sys/elem.js';
 import { IterationAbortedError } from './errors.js';
 import { KeySet } from './keyset.js';
-
-const ENOENT = 2;
-const EOPNOTSUPP = 95;
-const ENOTSUPP = 524;
+import { EINVAL, ENOENT, ENOTSUPP, EOPNOTSUPP } from '../sys/errno.js';
 
 interface Slot {
   bytes: Uint8Array;
@@ -17,7 +14,7 @@ interface Slot {
 
 function slot(size: number): Slot {
   const bytes = new Uint8Array(new ArrayBuffer(Math.max(size, 1)));
-  return { bytes: bytes.subarray(0, size), addr: native.addressOf(bytes) };
+  return { bytes: bytes.subarray(0, size), addr: addressOf(bytes) };
 }
 
 export interface WalkOptions {
@@ -128,7 +125,7 @@ export class KeyWalker {
     const size = this.#o.keySize;
     if (this.#history === undefined) {
       this.#history = new Uint8Array(new ArrayBuffer(Math.max(HISTORY * size, 1)));
-      this.#historyAddr = native.addressOf(this.#history);
+      this.#historyAddr = addressOf(this.#history);
     }
     const at = (this.#historyCount++ % HISTORY) * size;
     const h = this.#history;
@@ -159,7 +156,7 @@ export class KeyWalker {
   #check(r: number): boolean {
     if (r === 0) return true;
     if (r === -ENOENT) return false;
-    if (r === -EOPNOTSUPP || r === -ENOTSUPP || (r === -22 && this.#o.keySize === 0)) {
+    if (r === -EOPNOTSUPP || r === -ENOTSUPP || (r === -EINVAL && this.#o.keySize === 0)) {
       throw new NotSupportedError(`iterating the keys of ${this.#o.typeName} maps`, this.#o.what);
     }
     throw new BpfError('BPF_MAP_GET_NEXT_KEY', -r, this.#o.what);

@@ -5,9 +5,8 @@ import type { BtfFeatures } from '../btf/sanitize.js';
 import { BpfError } from '../errors.js';
 import { btfLoadRaw } from '../sys/attrs.js';
 import { FD } from '../sys/fd.js';
+import { EACCES, EPERM } from '../sys/errno.js';
 
-const EPERM = 1;
-const EACCES = 13;
 const LOG_SIZE = 1 << 20;
 
 /**

@@ -1,8 +1,7 @@
 // Element writes and reads that bypass a map's codecs: initial values go in as the raw bytes the
 // object holds, whatever codec the map got from BTF.
 import type { Map } from '../map.js';
-import { ElemOp } from '../sys/attrs.js';
-import { keepAlive, native } from '../sys/native.js';
+import { mapElemRaw } from '../sys/attrs.js';
 import { Cmd } from '../sys/types.js';
 import { ObjectError } from './errors.js';
 
@@ -10,15 +9,13 @@ import { ObjectError } from './errors.js';
 export function rawLookup(map: Map<unknown, unknown>): Uint8Array {
   const key = encodeKey(0, map.keySize);
   const value = new Uint8Array(Math.max(map.valueStride, 1));
-  const r = new ElemOp().run(Cmd.MAP_LOOKUP_ELEM, map.fd.value, native.addressOf(key), native.addressOf(value), 0);
-  keepAlive(key);
+  const r = mapElemRaw(Cmd.MAP_LOOKUP_ELEM, map.fd.value, key, value);
   if (r < 0) throw new ObjectError(`cannot read ${map.name}: errno ${-r}`, { map: map.name }, 'EIO');
   return value;
 }
 
 export function rawUpdate(map: Map<unknown, unknown>, key: Uint8Array, value: Uint8Array, what = `map ${map.name}`): void {
-  const r = new ElemOp().run(Cmd.MAP_UPDATE_ELEM, map.fd.value, key.length > 0 ? native.addressOf(key) : 0n, native.addressOf(value), 0);
-  keepAlive(key);
+  const r = mapElemRaw(Cmd.MAP_UPDATE_ELEM, map.fd.value, key, value);
   if (r < 0) throw new ObjectError(`cannot write the initial value of ${what} (errno ${-r})`, { map: map.name }, 'EIO');
 }
 
@@ -34,18 +31,12 @@ export function encodeKey(key: number | Uint8Array, size: number): Uint8Array {
   return out;
 }
 
-
 /** Writes one element; 0 or -errno, for callers that explain failures themselves. */
 export function tryUpdate(map: Map<unknown, unknown>, key: Uint8Array, value: Uint8Array): number {
-  const r = new ElemOp().run(Cmd.MAP_UPDATE_ELEM, map.fd.value, native.addressOf(key), native.addressOf(value), 0);
-  keepAlive(key);
-  keepAlive(value);
-  return r;
+  return mapElemRaw(Cmd.MAP_UPDATE_ELEM, map.fd.value, key, value);
 }
 
 /** Deletes one element; 0 or -errno. */
 export function tryDelete(map: Map<unknown, unknown>, key: Uint8Array): number {
-  const r = new ElemOp().run(Cmd.MAP_DELETE_ELEM, map.fd.value, native.addressOf(key), 0n, 0);
-  keepAlive(key);
-  return r;
+  return mapElemRaw(Cmd.MAP_DELETE_ELEM, map.fd.value, key);
 }

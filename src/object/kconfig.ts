@@ -57,9 +57,6 @@ export function kernelVersionCode(rel = release()): number {
   return (Number(m[1]) << 16) | (Number(m[2]) << 8) | Math.min(Number(m[3] ?? 0), 255);
 }
 
-/** Extern names libbpf provides itself rather than from the config. */
-export type SpecialKconfig = 'LINUX_KERNEL_VERSION' | 'LINUX_HAS_SYSCALL_WRAPPER' | 'LINUX_HAS_BPF_COOKIE';
-
 export interface KconfigSources {
   readonly config: KernelConfig | undefined;
   readonly kernelVersion: () => number;

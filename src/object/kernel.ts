@@ -10,6 +10,7 @@ import { allIds, getFdById } from '../sys/attrs.js';
 import type { FD } from '../sys/fd.js';
 import { btfInfo } from '../sys/info.js';
 import { Cmd } from '../sys/types.js';
+import { syscallPrefix } from '../sys/arch.js';
 import { ObjectError } from './errors.js';
 import { readKernelConfig } from './kconfig.js';
 
@@ -199,7 +200,7 @@ export class KernelResolver {
     const prefix = syscallPrefix();
     if (prefix === undefined) return false;
     try {
-      return this.kallsymsAddress(`${prefix}sys_bpf`) !== undefined;
+      return this.kallsymsAddress(`${prefix}bpf`) !== undefined;
     } catch {
       return false;
     }
@@ -221,22 +222,3 @@ function ownType(t: TargetBtf, kind: BtfType['kind'], name: string): BtfType | u
   return undefined;
 }
 
-/** The prefix of the architecture's syscall wrappers, as the kernel names them. */
-export function syscallPrefix(arch = process.arch): string | undefined {
-  switch (arch) {
-    case 'x64':
-      return '__x64_';
-    case 'ia32':
-      return '__ia32_';
-    case 'arm64':
-      return '__arm64_';
-    case 's390x':
-      return '__s390x_';
-    case 'riscv64':
-      return '__riscv_';
-    case 'ppc64':
-      return '__powerpc_';
-    default:
-      return undefined;
-  }
-}

@@ -5,7 +5,7 @@ import type { BtfType } from '../btf/types.js';
 import { btfCodec, type BtfValue } from '../btfcodec.js';
 import type { Codec } from '../codec/codec.js';
 import { possibleCpus, type Map } from '../map.js';
-import { native } from '../sys/native.js';
+import { pageSize } from '../sys/memory.js';
 import { MapFlags, MapType } from '../sys/types.js';
 import { ObjectError } from './errors.js';
 import type { MapSpec } from './types.js';
@@ -65,7 +65,7 @@ export function checkCompatible(ms: MapSpec, m: Map<unknown, unknown>, what: str
 export function adjustedMaxEntries(ms: MapSpec): number {
   if (ms.type === MapType.PERF_EVENT_ARRAY && ms.maxEntries === 0) return possibleCpus();
   if ((ms.type === MapType.RINGBUF || ms.type === MapType.USER_RINGBUF) && ms.maxEntries > 0) {
-    const page = native.constants.PAGE_SIZE;
+    const page = pageSize();
     let size = page;
     while (size < ms.maxEntries) size *= 2;
     return size;

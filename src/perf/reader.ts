@@ -2,18 +2,16 @@
 import type { Codec } from '../codec/index.js';
 import { BpfError, InvalidArgumentError } from '../errors.js';
 import { mapFdOpen, openMap, type MapSource } from '../ringbuf/map-source.js';
-import { PAGE_SIZE } from '../ringbuf/mapping.js';
+import { pageSize } from '../ringbuf/mapping.js';
 import { recordMaker, type RecordMaker } from '../ringbuf/reader.js';
 import { EventStream, NONE } from '../ringbuf/stream.js';
 import { FD } from '../sys/fd.js';
-import { Attr, bpfRaw } from '../sys/syscall.js';
+import { mapElemRaw } from '../sys/attrs.js';
 import { Cmd, MapType } from '../sys/types.js';
-import { PERF_EVENT_IOC_ENABLE, bpfOutputAttr, perfEventOpenRaw, perfIoctl } from './attr.js';
-import { possibleCpuIds } from './cpus.js';
+import { PERF_EVENT_IOC_ENABLE, bpfOutputAttr, perfEventOpenRaw, perfIoctl } from '../sys/perf.js';
+import { possibleCpuIds } from '../sys/cpus.js';
 import { LOST, NOTHING, PerfRing } from './ring.js';
-
-const ENOENT = 2;
-const ENODEV = 19;
+import { ENODEV, ENOENT } from '../sys/errno.js';
 
 export interface PerfReaderOptions<T> {
   /** Decodes each sample; the decoded value never aliases the ring. */
@@ -64,7 +62,7 @@ export type PerfRawCallback = (data: Uint8Array, offset: number, length: number,
 
 function roundPages(bytes: number): number {
   let pages = 1;
-  while (pages * PAGE_SIZE < bytes) pages *= 2;
+  while (pages * pageSize() < bytes) pages *= 2;
   return pages;
 }
 
@@ -135,11 +133,11 @@ export class PerfReader<T = Uint8Array> extends EventStream<PerfRecord<T>> {
         }
         rings.push(ring);
         this.#setSlot(cpu, ring.fd.value);
-        perfIoctl(ring.fd.value, PERF_EVENT_IOC_ENABLE, 0, `perf event of CPU ${cpu}`);
+        perfIoctl(ring.fd.value, PERF_EVENT_IOC_ENABLE, 0, 'perf event ioctl', `perf event of CPU ${cpu}`);
       }
     } catch (err) {
       for (const ring of rings) {
-        bpfRaw(Cmd.MAP_DELETE_ELEM, slotAttr(fd, ring.cpu));
+        clearSlotRaw(fd, ring.cpu);
         ring.close();
       }
       throw err;
@@ -300,7 +298,7 @@ export class PerfReader<T = Uint8Array> extends EventStream<PerfRecord<T>> {
     // A map closed first has let go of the rings already (and its fd number may be reused).
     const clear = !this.#paused && mapFdOpen(this.#source);
     for (const ring of this.#rings) {
-      if (clear) bpfRaw(Cmd.MAP_DELETE_ELEM, slotAttr(this.mapFd, ring.cpu));
+      if (clear) clearSlotRaw(this.mapFd, ring.cpu);
       ring.close();
     }
   }
@@ -311,25 +309,21 @@ export class PerfReader<T = Uint8Array> extends EventStream<PerfRecord<T>> {
   }
 
   #setSlot(cpu: number, perfFd: number): void {
-    const r = bpfRaw(Cmd.MAP_UPDATE_ELEM, slotAttr(this.mapFd, cpu, perfFd));
+    const r = mapElemRaw(Cmd.MAP_UPDATE_ELEM, this.mapFd, u32(cpu), u32(perfFd));
     if (r < 0) throw new BpfError('BPF_MAP_UPDATE_ELEM', -r, `${this.describe()}, CPU ${cpu}`);
   }
 
   #clearSlot(cpu: number): void {
-    const r = bpfRaw(Cmd.MAP_DELETE_ELEM, slotAttr(this.mapFd, cpu));
+    const r = clearSlotRaw(this.mapFd, cpu);
     if (r < 0 && r !== -ENOENT) throw new BpfError('BPF_MAP_DELETE_ELEM', -r, `${this.describe()}, CPU ${cpu}`);
   }
 }
 
-/** The attr of an element command on a perf event array: key `cpu`, value `perfFd`. */
-function slotAttr(mapFd: number, cpu: number, perfFd?: number): Attr {
-  const key = new Uint32Array(new ArrayBuffer(4));
-  key[0] = cpu;
-  const attr = new Attr(32).u32(0, mapFd).ptr(8, key);
-  if (perfFd !== undefined) {
-    const value = new Uint32Array(new ArrayBuffer(4));
-    value[0] = perfFd;
-    attr.ptr(16, value);
-  }
-  return attr;
+function u32(value: number): Uint32Array {
+  return Uint32Array.of(value);
+}
+
+/** Empties the perf event array's slot of `cpu`: 0 or -errno. */
+function clearSlotRaw(mapFd: number, cpu: number): number {
+  return mapElemRaw(Cmd.MAP_DELETE_ELEM, mapFd, u32(cpu));
 }

@@ -1,9 +1,9 @@
 // One CPU's perf ring: the mapped metadata page and data area, read by the data_head/data_tail
 // protocol (forward rings) or by snapshots from data_head (backward, overwritable rings).
 import type { FD } from '../sys/fd.js';
-import { Mapping, PAGE_SIZE, PROT_READ, PROT_WRITE } from '../ringbuf/mapping.js';
+import { Mapping, pageSize, PROT_READ, PROT_WRITE } from '../ringbuf/mapping.js';
 import { Position64 } from '../ringbuf/position.js';
-import { MMAP_DATA_HEAD, MMAP_DATA_OFFSET, MMAP_DATA_SIZE, MMAP_DATA_TAIL, PERF_EVENT_IOC_PAUSE_OUTPUT, PERF_RECORD_LOST, PERF_RECORD_SAMPLE, perfIoctl } from './attr.js';
+import { MMAP_DATA_HEAD, MMAP_DATA_OFFSET, MMAP_DATA_SIZE, MMAP_DATA_TAIL, PERF_EVENT_IOC_PAUSE_OUTPUT, PERF_RECORD_LOST, PERF_RECORD_SAMPLE, perfIoctl } from '../sys/perf.js';
 
 /** What next() found. */
 export const NOTHING = 0;
@@ -56,10 +56,10 @@ export class PerfRing {
     this.cpu = cpu;
     this.fd = fd;
     this.backward = backward;
-    this.#mapping = new Mapping(fd.value, (1 + pages) * PAGE_SIZE, backward ? PROT_READ : PROT_READ | PROT_WRITE, 0, `perf ring of CPU ${cpu}`);
-    const meta = new DataView(this.#mapping.buffer, 0, PAGE_SIZE);
-    const offset = Number(meta.getBigUint64(MMAP_DATA_OFFSET, true)) || PAGE_SIZE;
-    this.dataSize = Number(meta.getBigUint64(MMAP_DATA_SIZE, true)) || pages * PAGE_SIZE;
+    this.#mapping = new Mapping(fd.value, (1 + pages) * pageSize(), backward ? PROT_READ : PROT_READ | PROT_WRITE, 0, `perf ring of CPU ${cpu}`);
+    const meta = new DataView(this.#mapping.buffer, 0, pageSize());
+    const offset = Number(meta.getBigUint64(MMAP_DATA_OFFSET, true)) || pageSize();
+    this.dataSize = Number(meta.getBigUint64(MMAP_DATA_SIZE, true)) || pages * pageSize();
     this.#mask = this.dataSize - 1;
     this.#head = new Position64(this.#mapping.buffer, MMAP_DATA_HEAD);
     this.#tailPos = new Position64(this.#mapping.buffer, MMAP_DATA_TAIL);
@@ -170,7 +170,7 @@ export class PerfRing {
    */
   #takeSnapshot(): boolean {
     const what = `perf ring of CPU ${this.cpu}`;
-    perfIoctl(this.fd.value, PERF_EVENT_IOC_PAUSE_OUTPUT, 1, what);
+    perfIoctl(this.fd.value, PERF_EVENT_IOC_PAUSE_OUTPUT, 1, 'perf event ioctl', what);
     let bytes: number;
     let head: number;
     try {
@@ -186,7 +186,7 @@ export class PerfRing {
         this.#snapshotView ??= new DataView(snapshot.buffer);
       }
     } finally {
-      perfIoctl(this.fd.value, PERF_EVENT_IOC_PAUSE_OUTPUT, 0, what);
+      perfIoctl(this.fd.value, PERF_EVENT_IOC_PAUSE_OUTPUT, 0, 'perf event ioctl', what);
     }
     this.#tail = head;
     this.#snapshotted += bytes;

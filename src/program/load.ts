@@ -1,7 +1,6 @@
 // BPF_PROG_LOAD with the verifier log fetched only when it is needed, sized as the kernel asks.
 import { progLoadRaw, type ProgLoadAttr } from '../sys/attrs.js';
-
-const ENOSPC = 28;
+import { ENOSPC } from '../sys/errno.js';
 
 /** The kernel refuses log buffers under 128 bytes (bpf_vlog_init). */
 export const MIN_LOG_SIZE = 128;

@@ -20,7 +20,12 @@ export function programTypeName(t: number): string {
   return nameOf(ProgramType, t);
 }
 
-export function mapTypeName(t: number): string {
+/**
+ * `hash`, `lru_hash`, ...: the name bpftool prints for a map type; with `uapi`, the kernel's own
+ * spelling (`HASH`), and `type N` for a type this package does not know.
+ */
+export function mapTypeName(t: number, spelling: 'bpftool' | 'uapi' = 'bpftool'): string {
+  if (spelling === 'uapi') return MapType[t] ?? `type ${t}`;
   return nameOf(MapType, t);
 }
 
@@ -31,14 +36,6 @@ export function attachTypeName(t: number): string {
 /** The ProgramType for a name such as `xdp` or `SCHED_CLS`. */
 export function parseProgramType(name: string): ProgramType {
   return valueOf(ProgramType, 'program type', name);
-}
-
-export function parseMapType(name: string): MapType {
-  return valueOf(MapType, 'map type', name);
-}
-
-export function parseAttachType(name: string): AttachType {
-  return valueOf(AttachType, 'attach type', name);
 }
 
 /** The kernel's object-name limit: 15 characters of [A-Za-z0-9_.] and a NUL (BPF_OBJ_NAME_LEN). */

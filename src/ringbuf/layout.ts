@@ -2,7 +2,7 @@
 // kernel/bpf/ringbuf.c): a consumer page, a producer page, then the data area mapped twice in
 // a row so that a record crossing its end reads as one contiguous range.
 import { InvalidArgumentError } from '../errors.js';
-import { PAGE_SIZE } from './mapping.js';
+import { pageSize } from './mapping.js';
 
 /** Set in a record's length word while the producer still writes it. */
 export const RINGBUF_BUSY_BIT = 0x80000000;
@@ -15,7 +15,10 @@ export const RINGBUF_LEN_MASK = 0x3fffffff;
 
 /** Where the consumer and producer positions are mapped from, and the data after them. */
 export const CONSUMER_PAGE_OFFSET = 0;
-export const PRODUCER_PAGE_OFFSET = PAGE_SIZE;
+/** The producer page follows the consumer page. */
+export function producerPageOffset(): number {
+  return pageSize();
+}
 
 /** The bytes a record of `length` takes in the ring: header and data, padded to 8. */
 export function recordSpace(length: number): number {
@@ -24,7 +27,7 @@ export function recordSpace(length: number): number {
 
 /** Checks the data area size the kernel reports as max_entries. */
 export function checkRingSize(size: number, what: string): void {
-  if (size < PAGE_SIZE || (size & (size - 1)) !== 0 || size > 0x40000000) {
+  if (size < pageSize() || (size & (size - 1)) !== 0 || size > 0x40000000) {
     throw new InvalidArgumentError(`${what}: a data area of ${size} bytes is not a power of two between a page and 1 GiB`);
   }
 }

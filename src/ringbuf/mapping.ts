@@ -1,13 +1,11 @@
 // Ownership of one memory mapping of a kernel object: unmapped exactly once, by close or by GC.
 import { BpfError } from '../errors.js';
-import { native } from '../sys/native.js';
+import { MAP_SHARED, mmap, munmap, pageSize, type Mapped } from '../sys/memory.js';
 
-export const PROT_READ = 1;
-export const PROT_WRITE = 2;
-export const MAP_SHARED = 1;
+export { PROT_READ, PROT_WRITE } from '../sys/memory.js';
 
-/** The size of a page, the unit every ring buffer mapping is measured in. */
-export const PAGE_SIZE: number = native.constants.PAGE_SIZE;
+/** The size of a page, the unit every ring buffer mapping is measured in (asked on first use). */
+export { pageSize };
 
 /**
  * A shared mapping of `length` bytes of `fd` at `offset`. `buffer` is detached by unmap(), so a
@@ -15,13 +13,13 @@ export const PAGE_SIZE: number = native.constants.PAGE_SIZE;
  */
 export class Mapping {
   readonly buffer: ArrayBuffer;
-  #handle: object | undefined;
+  #handle: Mapped | undefined;
 
   constructor(fd: number, length: number, prot: number, offset: number, what: string) {
-    const m = native.mmap(fd, length, prot, MAP_SHARED, offset);
+    const m = mmap(fd, length, prot, MAP_SHARED, offset);
     if (typeof m === 'number') throw new BpfError('mmap', -m, `${what}: ${length} bytes at offset ${offset}`);
     this.buffer = m.buffer;
-    this.#handle = m.handle;
+    this.#handle = m;
   }
 
   get mapped(): boolean {
@@ -32,6 +30,6 @@ export class Mapping {
     const h = this.#handle;
     if (h === undefined) return;
     this.#handle = undefined;
-    native.munmap(h, this.buffer);
+    munmap(h);
   }
 }

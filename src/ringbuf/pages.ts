@@ -1,7 +1,7 @@
 // The two mappings of a BPF ring, shared by the ring buffer reader and the user ring buffer
 // writer: the consumer page, and the producer page followed by the data area mapped twice.
-import { CONSUMER_PAGE_OFFSET, PRODUCER_PAGE_OFFSET } from './layout.js';
-import { Mapping, PAGE_SIZE, PROT_READ, PROT_WRITE } from './mapping.js';
+import { CONSUMER_PAGE_OFFSET, producerPageOffset } from './layout.js';
+import { Mapping, pageSize, PROT_READ, PROT_WRITE } from './mapping.js';
 import { Position64 } from './position.js';
 
 export class RingPages {
@@ -21,17 +21,17 @@ export class RingPages {
    */
   constructor(fd: number, size: number, writer: 'consumer' | 'producer', what: string) {
     const rw = PROT_READ | PROT_WRITE;
-    this.#consumerPage = new Mapping(fd, PAGE_SIZE, writer === 'consumer' ? rw : PROT_READ, CONSUMER_PAGE_OFFSET, what);
+    this.#consumerPage = new Mapping(fd, pageSize(), writer === 'consumer' ? rw : PROT_READ, CONSUMER_PAGE_OFFSET, what);
     try {
-      this.#producerPages = new Mapping(fd, PAGE_SIZE + 2 * size, writer === 'producer' ? rw : PROT_READ, PRODUCER_PAGE_OFFSET, what);
+      this.#producerPages = new Mapping(fd, pageSize() + 2 * size, writer === 'producer' ? rw : PROT_READ, producerPageOffset(), what);
     } catch (err) {
       this.#consumerPage.unmap();
       throw err;
     }
     this.consumerPos = new Position64(this.#consumerPage.buffer, 0);
     this.producerPos = new Position64(this.#producerPages.buffer, 0);
-    this.words = new Int32Array(this.#producerPages.buffer, PAGE_SIZE, (2 * size) / 4);
-    this.data = new Uint8Array(this.#producerPages.buffer, PAGE_SIZE, 2 * size);
+    this.words = new Int32Array(this.#producerPages.buffer, pageSize(), (2 * size) / 4);
+    this.data = new Uint8Array(this.#producerPages.buffer, pageSize(), 2 * size);
   }
 
   unmap(): void {

@@ -3,7 +3,7 @@ import { isOffsetCodec, type Codec } from '../codec/index.js';
 import { TsbpfError } from '../errors.js';
 import { MapType } from '../sys/types.js';
 import { openMap, type MapSource } from './map-source.js';
-import { PAGE_SIZE } from './mapping.js';
+import { pageSize } from './mapping.js';
 import { RingPages } from './pages.js';
 import { RINGBUF_DISCARD_BIT, RINGBUF_HDR_SZ, RINGBUF_LEN_MASK, checkRingSize } from './layout.js';
 import type { Position64 } from './position.js';
@@ -124,7 +124,7 @@ export class RingBufReader<T = Uint8Array> extends EventStream<T> {
     this.#cons = this.#consumerPos.load();
     this.#end = this.#cons;
     this.#committed = this.#cons;
-    this.#commitEvery = Math.max(this.size / COMMITS_PER_LAP, PAGE_SIZE);
+    this.#commitEvery = Math.max(this.size / COMMITS_PER_LAP, pageSize());
     this.watch([fd], options.signal);
   }
 

@@ -1,6 +1,6 @@
 // Readiness of file descriptors through the event loop: one uv_poll per fd, only while needed.
 import { BpfError } from '../errors.js';
-import { native } from '../sys/native.js';
+import { pollRef, pollStart, pollStop } from '../sys/poll.js';
 
 export const UV_READABLE = 1;
 export const UV_WRITABLE = 2;
@@ -45,12 +45,12 @@ export class Readiness {
     const handles: object[] = [];
     for (let i = 0; i < this.#fds.length; i++) {
       const fd = this.#fds[i]!;
-      const h = native.pollStart(fd, this.#events, (status) => this.#onReady(i, status));
+      const h = pollStart(fd, this.#events, (status) => this.#onReady(i, status));
       if (typeof h === 'number') {
-        for (const started of handles) native.pollStop(started);
+        for (const started of handles) pollStop(started);
         throw new BpfError('uv_poll_start', -h, `fd ${fd}`);
       }
-      if (!this.#ref) native.pollRef(h, false);
+      if (!this.#ref) pollRef(h, false);
       handles.push(h);
     }
     this.#handles = handles;
@@ -68,12 +68,12 @@ export class Readiness {
     const handles = this.#handles;
     if (handles === undefined) return;
     this.#handles = undefined;
-    for (const h of handles) native.pollStop(h);
+    for (const h of handles) pollStop(h);
   }
 
   /** Whether watching keeps the process alive (it does by default). */
   ref(on: boolean): void {
     this.#ref = on;
-    if (this.#handles !== undefined) for (const h of this.#handles) native.pollRef(h, on);
+    if (this.#handles !== undefined) for (const h of this.#handles) pollRef(h, on);
   }
 }

@@ -3,7 +3,7 @@
 import { ClosedError, InvalidArgumentError } from '../errors.js';
 import { MapType } from '../sys/types.js';
 import { openMap, type MapSource } from './map-source.js';
-import { PAGE_SIZE } from './mapping.js';
+import { pageSize } from './mapping.js';
 import { RingPages } from './pages.js';
 import { RINGBUF_BUSY_BIT, RINGBUF_DISCARD_BIT, RINGBUF_HDR_SZ, RINGBUF_LEN_MASK, checkRingSize, recordSpace } from './layout.js';
 import type { Position64 } from './position.js';
@@ -218,7 +218,7 @@ export class UserRingBufWriter implements Disposable {
       }
       at = this.#last;
     } else {
-      at = record.byteOffset - PAGE_SIZE - RINGBUF_HDR_SZ;
+      at = record.byteOffset - pageSize() - RINGBUF_HDR_SZ;
       if (record.buffer !== this.#data.buffer || at < 0 || at >= this.size || (at & 7) !== 0) {
         throw new InvalidArgumentError(`${this.#describe()}: the record was not reserved from this ring`);
       }

@@ -3,7 +3,30 @@
 import { BpfError } from '../errors.js';
 import { FD } from './fd.js';
 import { Attr, bpf, bpfRaw, cString } from './syscall.js';
+import {
+  BtfLoadAttr as BTF_LOAD,
+  EnableStatsAttr as ENABLE_STATS,
+  GetIdAttr as GET_ID,
+  IterLinkInfo,
+  InfoAttr as INFO,
+  IterCreateAttr as ITER_CREATE,
+  LinkCreateAttr as LINK_CREATE,
+  LinkDetachAttr as LINK_DETACH,
+  LinkUpdateAttr as LINK_UPDATE,
+  MapBatchAttr as BATCH,
+  MapCreateAttr as MAP_CREATE,
+  MapElemAttr as ELEM,
+  ObjAttr as OBJ,
+  ProgAttachAttr as PROG_ATTACH,
+  ProgLoadAttr as PROG_LOAD,
+  QueryAttr as QUERY,
+  RawTracepointAttr as RAW_TP,
+  TestRunAttr as TEST_RUN,
+} from './layout.js';
 import { Cmd } from './types.js';
+import { EAGAIN, ENOENT } from './errno.js';
+
+const BPF_STATS_RUN_TIME = 0;
 
 export interface MapCreateAttr {
   mapType: number;
@@ -27,22 +50,22 @@ export interface MapCreateAttr {
 export function mapCreate(a: MapCreateAttr, context?: string): FD {
   const attr = new Attr(80);
   attr
-    .u32(0, a.mapType)
-    .u32(4, a.keySize)
-    .u32(8, a.valueSize)
-    .u32(12, a.maxEntries)
-    .u32(16, a.mapFlags ?? 0)
-    .u32(20, a.innerMapFd ?? 0)
-    .u32(24, a.numaNode ?? 0)
-    .str(28, a.mapName ?? '', 16)
-    .u32(44, a.mapIfindex ?? 0)
-    .u32(48, a.btfFd ?? 0)
-    .u32(52, a.btfKeyTypeId ?? 0)
-    .u32(56, a.btfValueTypeId ?? 0)
-    .u32(60, a.btfVmlinuxValueTypeId ?? 0)
-    .u64(64, a.mapExtra ?? 0n)
-    .s32(72, a.valueTypeBtfObjFd ?? 0)
-    .s32(76, a.mapTokenFd ?? 0);
+    .u32(MAP_CREATE.map_type, a.mapType)
+    .u32(MAP_CREATE.key_size, a.keySize)
+    .u32(MAP_CREATE.value_size, a.valueSize)
+    .u32(MAP_CREATE.max_entries, a.maxEntries)
+    .u32(MAP_CREATE.map_flags, a.mapFlags ?? 0)
+    .u32(MAP_CREATE.inner_map_fd, a.innerMapFd ?? 0)
+    .u32(MAP_CREATE.numa_node, a.numaNode ?? 0)
+    .str(MAP_CREATE.map_name, a.mapName ?? '', 16)
+    .u32(MAP_CREATE.map_ifindex, a.mapIfindex ?? 0)
+    .u32(MAP_CREATE.btf_fd, a.btfFd ?? 0)
+    .u32(MAP_CREATE.btf_key_type_id, a.btfKeyTypeId ?? 0)
+    .u32(MAP_CREATE.btf_value_type_id, a.btfValueTypeId ?? 0)
+    .u32(MAP_CREATE.btf_vmlinux_value_type_id, a.btfVmlinuxValueTypeId ?? 0)
+    .u64(MAP_CREATE.map_extra, a.mapExtra ?? 0n)
+    .s32(MAP_CREATE.value_type_btf_obj_fd, a.valueTypeBtfObjFd ?? 0)
+    .s32(MAP_CREATE.map_token_fd, a.mapTokenFd ?? 0);
   return new FD(bpf(Cmd.MAP_CREATE, attr, context), `map ${a.mapName ?? ''}`.trim());
 }
 
@@ -57,13 +80,21 @@ export class ElemOp {
   /** Returns 0 or -errno; the caller decides which errnos are expected (ENOENT). */
   run(cmd: Cmd, mapFd: number, key: bigint, valueOrNext: bigint, flags: number | bigint): number {
     const v = this.#attr.view;
-    v.setUint32(0, mapFd, true);
-    v.setUint32(4, 0, true);
-    v.setBigUint64(8, key, true);
-    v.setBigUint64(16, valueOrNext, true);
-    v.setBigUint64(24, BigInt(flags), true);
+    v.setUint32(ELEM.map_fd, mapFd, true);
+    v.setUint32(ELEM.map_fd + 4, 0, true);
+    v.setBigUint64(ELEM.key, key, true);
+    v.setBigUint64(ELEM.value, valueOrNext, true);
+    v.setBigUint64(ELEM.flags, BigInt(flags), true);
     return bpfRaw(cmd, this.#attr);
   }
+}
+
+/**
+ * One element command with the key and value (or next key) given as buffers: the attr is
+ * built for this call. Returns 0 or -errno; the caller decides which errnos are expected.
+ */
+export function mapElemRaw(cmd: Cmd, mapFd: number, key: ArrayBufferView | undefined, value?: ArrayBufferView, flags = 0): number {
+  return bpfRaw(cmd, new Attr(32).u32(ELEM.map_fd, mapFd).ptr(ELEM.key, key).ptr(ELEM.value, value).u64(ELEM.flags, flags));
 }
 
 export interface BatchAttr {
@@ -84,21 +115,21 @@ export class BatchOp {
   run(cmd: Cmd, a: BatchAttr): [number, number] {
     const attr = this.#attr;
     attr
-      .u64(0, a.inBatch)
-      .u64(8, a.outBatch)
-      .u64(16, a.keys)
-      .u64(24, a.values)
-      .u32(32, a.count)
-      .u32(36, a.mapFd)
-      .u64(40, a.elemFlags ?? 0)
-      .u64(48, a.flags ?? 0);
+      .u64(BATCH.in_batch, a.inBatch)
+      .u64(BATCH.out_batch, a.outBatch)
+      .u64(BATCH.keys, a.keys)
+      .u64(BATCH.values, a.values)
+      .u32(BATCH.count, a.count)
+      .u32(BATCH.map_fd, a.mapFd)
+      .u64(BATCH.elem_flags, a.elemFlags ?? 0)
+      .u64(BATCH.flags, a.flags ?? 0);
     const r = bpfRaw(cmd, attr);
-    return [r, attr.getU32(32)];
+    return [r, attr.getU32(BATCH.count)];
   }
 }
 
 export function mapFreeze(mapFd: number, context?: string): void {
-  bpf(Cmd.MAP_FREEZE, new Attr(4).u32(0, mapFd), context);
+  bpf(Cmd.MAP_FREEZE, new Attr(4).u32(ELEM.map_fd, mapFd), context);
 }
 
 export interface ProgLoadAttr {
@@ -138,44 +169,44 @@ export function progLoadRaw(a: ProgLoadAttr): ProgLoadResult {
   const attr = new Attr(168);
   const license = cString(a.license);
   attr
-    .u32(0, a.progType)
-    .u32(4, a.insns.byteLength / 8)
-    .ptr(8, a.insns)
-    .ptr(16, license)
-    .u32(24, a.logBuf ? (a.logLevel ?? 1) : 0)
-    .u32(28, a.logBuf ? a.logBuf.byteLength : 0)
-    .ptr(32, a.logBuf)
-    .u32(40, a.kernVersion ?? 0)
-    .u32(44, a.progFlags ?? 0)
-    .str(48, a.progName ?? '', 16)
-    .u32(64, a.progIfindex ?? 0)
-    .u32(68, a.expectedAttachType ?? 0)
-    .u32(72, a.progBtfFd ?? 0)
-    .u32(76, a.funcInfoRecSize ?? 0)
-    .ptr(80, a.funcInfo)
-    .u32(88, a.funcInfoCnt ?? 0)
-    .u32(92, a.lineInfoRecSize ?? 0)
-    .ptr(96, a.lineInfo)
-    .u32(104, a.lineInfoCnt ?? 0)
-    .u32(108, a.attachBtfId ?? 0)
-    .u32(112, a.attachProgFd ?? a.attachBtfObjFd ?? 0)
-    .ptr(120, a.fdArray)
-    .s32(144, a.progTokenFd ?? 0);
+    .u32(PROG_LOAD.prog_type, a.progType)
+    .u32(PROG_LOAD.insn_cnt, a.insns.byteLength / 8)
+    .ptr(PROG_LOAD.insns, a.insns)
+    .ptr(PROG_LOAD.license, license)
+    .u32(PROG_LOAD.log_level, a.logBuf ? (a.logLevel ?? 1) : 0)
+    .u32(PROG_LOAD.log_size, a.logBuf ? a.logBuf.byteLength : 0)
+    .ptr(PROG_LOAD.log_buf, a.logBuf)
+    .u32(PROG_LOAD.kern_version, a.kernVersion ?? 0)
+    .u32(PROG_LOAD.prog_flags, a.progFlags ?? 0)
+    .str(PROG_LOAD.prog_name, a.progName ?? '', 16)
+    .u32(PROG_LOAD.prog_ifindex, a.progIfindex ?? 0)
+    .u32(PROG_LOAD.expected_attach_type, a.expectedAttachType ?? 0)
+    .u32(PROG_LOAD.prog_btf_fd, a.progBtfFd ?? 0)
+    .u32(PROG_LOAD.func_info_rec_size, a.funcInfoRecSize ?? 0)
+    .ptr(PROG_LOAD.func_info, a.funcInfo)
+    .u32(PROG_LOAD.func_info_cnt, a.funcInfoCnt ?? 0)
+    .u32(PROG_LOAD.line_info_rec_size, a.lineInfoRecSize ?? 0)
+    .ptr(PROG_LOAD.line_info, a.lineInfo)
+    .u32(PROG_LOAD.line_info_cnt, a.lineInfoCnt ?? 0)
+    .u32(PROG_LOAD.attach_btf_id, a.attachBtfId ?? 0)
+    .u32(PROG_LOAD.attach_prog_fd, a.attachProgFd ?? a.attachBtfObjFd ?? 0)
+    .ptr(PROG_LOAD.fd_array, a.fdArray)
+    .s32(PROG_LOAD.prog_token_fd, a.progTokenFd ?? 0);
   let r = bpfRaw(Cmd.PROG_LOAD, attr);
-  for (let i = 0; i < 4 && r === -11; i++) r = bpfRaw(Cmd.PROG_LOAD, attr);
-  return { result: r, logTrueSize: attr.getU32(140) };
+  for (let i = 0; i < 4 && r === -EAGAIN; i++) r = bpfRaw(Cmd.PROG_LOAD, attr);
+  return { result: r, logTrueSize: attr.getU32(PROG_LOAD.log_true_size) };
 }
 
 /** BPF_OBJ_PIN */
 export function objPin(fd: number, path: string): void {
   const p = cString(path);
-  bpf(Cmd.OBJ_PIN, new Attr(24).ptr(0, p).u32(8, fd), path);
+  bpf(Cmd.OBJ_PIN, new Attr(24).ptr(OBJ.pathname, p).u32(OBJ.bpf_fd, fd), path);
 }
 
 /** BPF_OBJ_GET */
 export function objGet(path: string, fileFlags = 0, what = 'pinned object'): FD {
   const p = cString(path);
-  return new FD(bpf(Cmd.OBJ_GET, new Attr(24).ptr(0, p).u32(12, fileFlags), path), `${what} ${path}`);
+  return new FD(bpf(Cmd.OBJ_GET, new Attr(24).ptr(OBJ.pathname, p).u32(OBJ.file_flags, fileFlags), path), `${what} ${path}`);
 }
 
 export interface ProgAttachAttr {
@@ -190,13 +221,13 @@ export interface ProgAttachAttr {
 
 function progAttachAttr(a: ProgAttachAttr): Attr {
   return new Attr(32)
-    .u32(0, a.targetFd)
-    .u32(4, a.attachBpfFd)
-    .u32(8, a.attachType)
-    .u32(12, a.attachFlags ?? 0)
-    .u32(16, a.replaceBpfFd ?? 0)
-    .u32(20, a.relativeFdOrId ?? 0)
-    .u64(24, a.expectedRevision ?? 0n);
+    .u32(PROG_ATTACH.target_fd, a.targetFd)
+    .u32(PROG_ATTACH.attach_bpf_fd, a.attachBpfFd)
+    .u32(PROG_ATTACH.attach_type, a.attachType)
+    .u32(PROG_ATTACH.attach_flags, a.attachFlags ?? 0)
+    .u32(PROG_ATTACH.replace_bpf_fd, a.replaceBpfFd ?? 0)
+    .u32(PROG_ATTACH.relative_fd, a.relativeFdOrId ?? 0)
+    .u64(PROG_ATTACH.expected_revision, a.expectedRevision ?? 0n);
 }
 
 export function progAttach(a: ProgAttachAttr, context?: string): void {
@@ -228,30 +259,35 @@ export interface TestRunResult {
 
 export function progTestRun(a: TestRunAttr, context?: string): TestRunResult {
   const attr = new Attr(80)
-    .u32(0, a.progFd)
-    .u32(8, a.dataIn?.byteLength ?? 0)
-    .u32(12, a.dataOut?.byteLength ?? 0)
-    .ptr(16, a.dataIn)
-    .ptr(24, a.dataOut)
-    .u32(32, a.repeat ?? 0)
-    .u32(40, a.ctxIn?.byteLength ?? 0)
-    .u32(44, a.ctxOut?.byteLength ?? 0)
-    .ptr(48, a.ctxIn)
-    .ptr(56, a.ctxOut)
-    .u32(64, a.flags ?? 0)
-    .u32(68, a.cpu ?? 0)
-    .u32(72, a.batchSize ?? 0);
+    .u32(TEST_RUN.prog_fd, a.progFd)
+    .u32(TEST_RUN.data_size_in, a.dataIn?.byteLength ?? 0)
+    .u32(TEST_RUN.data_size_out, a.dataOut?.byteLength ?? 0)
+    .ptr(TEST_RUN.data_in, a.dataIn)
+    .ptr(TEST_RUN.data_out, a.dataOut)
+    .u32(TEST_RUN.repeat, a.repeat ?? 0)
+    .u32(TEST_RUN.ctx_size_in, a.ctxIn?.byteLength ?? 0)
+    .u32(TEST_RUN.ctx_size_out, a.ctxOut?.byteLength ?? 0)
+    .ptr(TEST_RUN.ctx_in, a.ctxIn)
+    .ptr(TEST_RUN.ctx_out, a.ctxOut)
+    .u32(TEST_RUN.flags, a.flags ?? 0)
+    .u32(TEST_RUN.cpu, a.cpu ?? 0)
+    .u32(TEST_RUN.batch_size, a.batchSize ?? 0);
   bpf(Cmd.PROG_TEST_RUN, attr, context);
-  return { retval: attr.getU32(4), durationNs: attr.getU32(36), dataSizeOut: attr.getU32(12), ctxSizeOut: attr.getU32(44) };
+  return {
+    retval: attr.getU32(TEST_RUN.retval),
+    durationNs: attr.getU32(TEST_RUN.duration),
+    dataSizeOut: attr.getU32(TEST_RUN.data_size_out),
+    ctxSizeOut: attr.getU32(TEST_RUN.ctx_size_out),
+  };
 }
 
 /** *_GET_NEXT_ID: the next id after `start`, or undefined at the end. */
 export function getNextId(cmd: Cmd.PROG_GET_NEXT_ID | Cmd.MAP_GET_NEXT_ID | Cmd.BTF_GET_NEXT_ID | Cmd.LINK_GET_NEXT_ID, start: number): number | undefined {
-  const attr = new Attr(16).u32(0, start);
+  const attr = new Attr(16).u32(GET_ID.start_id, start);
   const r = bpfRaw(cmd, attr);
-  if (r === -2) return undefined;
+  if (r === -ENOENT) return undefined;
   if (r < 0) throw new BpfError(`BPF_${Cmd[cmd]}`, -r);
-  return attr.getU32(4);
+  return attr.getU32(GET_ID.next_id);
 }
 
 /** Every id of one kind of kernel object, in ascending order. */
@@ -268,14 +304,14 @@ export function getFdById(
   openFlags = 0,
 ): FD {
   const what = Cmd[cmd].replace('_GET_FD_BY_ID', '').toLowerCase();
-  return new FD(bpf(cmd, new Attr(16).u32(0, id).u32(8, openFlags), `${what} id ${id}`), `${what} ${id}`);
+  return new FD(bpf(cmd, new Attr(16).u32(GET_ID.start_id, id).u32(GET_ID.open_flags, openFlags), `${what} id ${id}`), `${what} ${id}`);
 }
 
 /** BPF_OBJ_GET_INFO_BY_FD into `info`; returns the length the kernel filled in. */
 export function objGetInfoByFd(fd: number, info: Uint8Array, context?: string): number {
-  const attr = new Attr(16).u32(0, fd).u32(4, info.byteLength).ptr(8, info);
+  const attr = new Attr(16).u32(INFO.bpf_fd, fd).u32(INFO.info_len, info.byteLength).ptr(INFO.info, info);
   bpf(Cmd.OBJ_GET_INFO_BY_FD, attr, context);
-  return attr.getU32(4);
+  return attr.getU32(INFO.info_len);
 }
 
 export interface ProgQueryAttr {
@@ -296,23 +332,26 @@ export interface ProgQueryResult {
 
 export function progQuery(a: ProgQueryAttr, context?: string): ProgQueryResult {
   const attr = new Attr(64)
-    .u32(0, a.targetFd)
-    .u32(4, a.attachType)
-    .u32(8, a.queryFlags ?? 0)
-    .ptr(16, a.progIds)
-    .u32(24, a.progIds?.length ?? 0)
-    .ptr(32, a.progAttachFlags)
-    .ptr(40, a.linkIds)
-    .ptr(48, a.linkAttachFlags);
+    .u32(QUERY.target_fd, a.targetFd)
+    .u32(QUERY.attach_type, a.attachType)
+    .u32(QUERY.query_flags, a.queryFlags ?? 0)
+    .ptr(QUERY.prog_ids, a.progIds)
+    .u32(QUERY.count, a.progIds?.length ?? 0)
+    .ptr(QUERY.prog_attach_flags, a.progAttachFlags)
+    .ptr(QUERY.link_ids, a.linkIds)
+    .ptr(QUERY.link_attach_flags, a.linkAttachFlags);
   bpf(Cmd.PROG_QUERY, attr, context);
-  return { attachFlags: attr.getU32(12), count: attr.getU32(24), revision: attr.getU64(56) };
+  return { attachFlags: attr.getU32(QUERY.attach_flags), count: attr.getU32(QUERY.count), revision: attr.getU64(QUERY.revision) };
 }
 
-/** BPF_RAW_TRACEPOINT_OPEN; name undefined attaches tracing programs by their attach_btf_id. */
-export function rawTracepointOpen(progFd: number, name: string | undefined, cookie = 0n): FD {
+/**
+ * BPF_RAW_TRACEPOINT_OPEN: a raw tracepoint by name, or (name undefined) a tracing program by
+ * its attach_btf_id. `context` names the link in errors (default: the tracepoint).
+ */
+export function rawTracepointOpen(progFd: number, name: string | undefined, cookie = 0n, context = name === undefined ? undefined : `raw tracepoint ${name}`): FD {
   const n = name === undefined ? undefined : cString(name);
-  const attr = new Attr(24).ptr(0, n).u32(8, progFd).u64(16, cookie);
-  return new FD(bpf(Cmd.RAW_TRACEPOINT_OPEN, attr, name ? `raw tracepoint ${name}` : undefined), `raw tracepoint ${name ?? ''}`.trim());
+  const attr = new Attr(24).ptr(RAW_TP.name, n).u32(RAW_TP.prog_fd, progFd).u64(RAW_TP.cookie, cookie);
+  return new FD(bpf(Cmd.RAW_TRACEPOINT_OPEN, attr, context), context === undefined ? 'raw tracepoint' : `link ${context}`);
 }
 
 export interface BtfLoadAttr {
@@ -326,100 +365,104 @@ export interface BtfLoadAttr {
 /** BPF_BTF_LOAD returning the fd or -errno, so the caller can read the log. */
 export function btfLoadRaw(a: BtfLoadAttr): { result: number; logTrueSize: number } {
   const attr = new Attr(40)
-    .ptr(0, a.btf)
-    .ptr(8, a.logBuf)
-    .u32(16, a.btf.byteLength)
-    .u32(20, a.logBuf?.byteLength ?? 0)
-    .u32(24, a.logBuf ? (a.logLevel ?? 1) : 0)
-    .u32(32, a.flags ?? 0)
-    .s32(36, a.tokenFd ?? 0);
+    .ptr(BTF_LOAD.btf, a.btf)
+    .ptr(BTF_LOAD.btf_log_buf, a.logBuf)
+    .u32(BTF_LOAD.btf_size, a.btf.byteLength)
+    .u32(BTF_LOAD.btf_log_size, a.logBuf?.byteLength ?? 0)
+    .u32(BTF_LOAD.btf_log_level, a.logBuf ? (a.logLevel ?? 1) : 0)
+    .u32(BTF_LOAD.btf_flags, a.flags ?? 0)
+    .s32(BTF_LOAD.btf_token_fd, a.tokenFd ?? 0);
   const r = bpfRaw(Cmd.BTF_LOAD, attr);
-  return { result: r, logTrueSize: attr.getU32(28) };
+  return { result: r, logTrueSize: attr.getU32(BTF_LOAD.btf_log_true_size) };
 }
 
-export interface TaskFdQueryResult {
-  name: string;
-  progId: number;
-  fdType: number;
-  probeOffset: bigint;
-  probeAddr: bigint;
+/** What an iterator link walks (union bpf_iter_link_info). */
+export type IterTarget = { mapFd: number } | { cgroupFd: number; order: number } | { tid: number; pid: number; pidFd: number };
+
+function iterLinkInfo(t: IterTarget): Uint8Array {
+  const I = IterLinkInfo;
+  const a = new Attr(16);
+  if ('mapFd' in t) a.u32(I.map.map_fd, t.mapFd);
+  else if ('cgroupFd' in t) a.u32(I.cgroup.order, t.order).u32(I.cgroup.cgroup_fd, t.cgroupFd);
+  else a.u32(I.task.tid, t.tid).u32(I.task.pid, t.pid).u32(I.task.pid_fd, t.pidFd);
+  return a.bytes;
 }
 
-export function taskFdQuery(pid: number, fd: number): TaskFdQueryResult {
-  const buf = new Uint8Array(new ArrayBuffer(4096));
-  const attr = new Attr(48).u32(0, pid).u32(4, fd).u32(12, buf.byteLength).ptr(16, buf);
-  bpf(Cmd.TASK_FD_QUERY, attr, `pid ${pid} fd ${fd}`);
-  const len = attr.getU32(12);
-  return {
-    name: new TextDecoder().decode(buf.subarray(0, len)),
-    progId: attr.getU32(24),
-    fdType: attr.getU32(28),
-    probeOffset: attr.getU64(32),
-    probeAddr: attr.getU64(40),
-  };
-}
+/** The attach-type specific part of BPF_LINK_CREATE's attr, one shape per hook. */
+export type LinkCreateTail =
+  | { kind: 'iter'; target: IterTarget }
+  | { kind: 'perf_event'; cookie: bigint }
+  | { kind: 'kprobe_multi'; flags: number; count: number; symbols?: readonly string[] | undefined; addrs?: BigUint64Array | undefined; cookies?: BigUint64Array | undefined }
+  | { kind: 'tracing'; targetBtfId: number; cookie: bigint }
+  | { kind: 'netfilter'; pf: number; hooknum: number; priority: number; flags: number }
+  | { kind: 'tcx'; relative: number; expectedRevision: bigint };
 
-/** The union of BPF_LINK_CREATE, as written by each hook's encoder. */
 export interface LinkCreateAttr {
   progFd: number;
   targetFd: number;
   attachType: number;
   flags?: number;
-  /** Writes the attach-type specific part of the union, starting at offset 16. */
-  extra?: ((attr: Attr) => void) | undefined;
+  tail?: LinkCreateTail | undefined;
+}
+
+function writeLinkTail(attr: Attr, t: LinkCreateTail): void {
+  const O = LINK_CREATE;
+  switch (t.kind) {
+    case 'iter': {
+      const info = iterLinkInfo(t.target);
+      attr.ptr(O.iter_info, info).u32(O.iter_info_len, info.byteLength);
+      return;
+    }
+    case 'perf_event':
+      attr.u64(O.perf_event.bpf_cookie, t.cookie);
+      return;
+    case 'kprobe_multi': {
+      // An array of pointers to the names: the attr holds the names' buffers alive too.
+      const names = t.symbols?.map((s) => cString(s));
+      const syms = names ? BigUint64Array.from(names, (n) => attr.hold(n)) : undefined;
+      attr
+        .u32(O.kprobe_multi.flags, t.flags)
+        .u32(O.kprobe_multi.cnt, t.count)
+        .ptr(O.kprobe_multi.syms, syms)
+        .ptr(O.kprobe_multi.addrs, t.addrs)
+        .ptr(O.kprobe_multi.cookies, t.cookies);
+      return;
+    }
+    case 'tracing':
+      attr.u32(O.tracing.target_btf_id, t.targetBtfId).u64(O.tracing.cookie, t.cookie);
+      return;
+    case 'netfilter':
+      attr.u32(O.netfilter.pf, t.pf).u32(O.netfilter.hooknum, t.hooknum).s32(O.netfilter.priority, t.priority).u32(O.netfilter.flags, t.flags);
+      return;
+    case 'tcx':
+      attr.u32(O.tcx.relative_fd, t.relative).u64(O.tcx.expected_revision, t.expectedRevision);
+      return;
+  }
 }
 
 export function linkCreate(a: LinkCreateAttr, context?: string): FD {
-  const attr = new Attr(64).u32(0, a.progFd).u32(4, a.targetFd).u32(8, a.attachType).u32(12, a.flags ?? 0);
-  a.extra?.(attr);
+  const O = LINK_CREATE;
+  const attr = new Attr(64).u32(O.prog_fd, a.progFd).u32(O.target_fd, a.targetFd).u32(O.attach_type, a.attachType).u32(O.flags, a.flags ?? 0);
+  if (a.tail) writeLinkTail(attr, a.tail);
   return new FD(bpf(Cmd.LINK_CREATE, attr, context), `link ${context ?? ''}`.trim());
 }
 
-/** Offsets within link_create's union for the hooks' encoders. */
-export const LinkCreateOffsets = {
-  TARGET_BTF_ID: 16,
-  ITER_INFO: 16,
-  ITER_INFO_LEN: 24,
-  PERF_EVENT_BPF_COOKIE: 16,
-  KPROBE_MULTI_FLAGS: 16,
-  KPROBE_MULTI_CNT: 20,
-  KPROBE_MULTI_SYMS: 24,
-  KPROBE_MULTI_ADDRS: 32,
-  KPROBE_MULTI_COOKIES: 40,
-  TRACING_TARGET_BTF_ID: 16,
-  TRACING_COOKIE: 24,
-  NETFILTER_PF: 16,
-  NETFILTER_HOOKNUM: 20,
-  NETFILTER_PRIORITY: 24,
-  NETFILTER_FLAGS: 28,
-  TCX_RELATIVE: 16,
-  TCX_EXPECTED_REVISION: 24,
-  UPROBE_MULTI_PATH: 16,
-  UPROBE_MULTI_OFFSETS: 24,
-  UPROBE_MULTI_REF_CTR_OFFSETS: 32,
-  UPROBE_MULTI_COOKIES: 40,
-  UPROBE_MULTI_CNT: 48,
-  UPROBE_MULTI_FLAGS: 52,
-  UPROBE_MULTI_PID: 56,
-} as const;
-
 export function linkUpdate(linkFd: number, newProgFd: number, oldProgFd = 0, flags = 0, context?: string): void {
-  bpf(Cmd.LINK_UPDATE, new Attr(16).u32(0, linkFd).u32(4, newProgFd).u32(8, flags).u32(12, oldProgFd), context);
+  bpf(Cmd.LINK_UPDATE, new Attr(16).u32(LINK_UPDATE.link_fd, linkFd).u32(LINK_UPDATE.new_prog_fd, newProgFd).u32(LINK_UPDATE.flags, flags).u32(LINK_UPDATE.old_prog_fd, oldProgFd), context);
 }
 
 export function linkDetach(linkFd: number, context?: string): void {
-  bpf(Cmd.LINK_DETACH, new Attr(4).u32(0, linkFd), context);
+  bpf(Cmd.LINK_DETACH, new Attr(4).u32(LINK_DETACH.link_fd, linkFd), context);
 }
 
-/** BPF_ENABLE_STATS(BPF_STATS_RUN_TIME): stats stay on while the returned FD is open. */
-export function enableStats(type = 0): FD {
-  return new FD(bpf(Cmd.ENABLE_STATS, new Attr(4).u32(0, type), 'run time statistics'), 'stats');
+/**
+ * Turns on run-time statistics (run count and time in a program's info()) for every program,
+ * for as long as the returned handle stays open: BPF_ENABLE_STATS(BPF_STATS_RUN_TIME).
+ */
+export function enableStats(): FD {
+  return new FD(bpf(Cmd.ENABLE_STATS, new Attr(4).u32(ENABLE_STATS.type, BPF_STATS_RUN_TIME), 'run time statistics'), 'stats');
 }
 
 export function iterCreate(linkFd: number, flags = 0): FD {
-  return new FD(bpf(Cmd.ITER_CREATE, new Attr(8).u32(0, linkFd).u32(4, flags), 'iterator'), 'iterator');
-}
-
-export function progBindMap(progFd: number, mapFd: number): void {
-  bpf(Cmd.PROG_BIND_MAP, new Attr(12).u32(0, progFd).u32(4, mapFd), 'bind map');
+  return new FD(bpf(Cmd.ITER_CREATE, new Attr(8).u32(ITER_CREATE.link_fd, linkFd).u32(ITER_CREATE.flags, flags), 'iterator'), 'iterator');
 }

@@ -49,6 +49,23 @@ const messages: Record<string, string> = {
   ENOTSUPP: 'operation not supported',
 };
 
+// The errno values this package tests for by name (include/uapi/asm-generic/errno*.h; the same
+// on every architecture Node runs Linux on). One home: code compares against these, never a number.
+export const EPERM = 1;
+export const ENOENT = 2;
+export const ESRCH = 3;
+export const EINTR = 4;
+export const E2BIG = 7;
+export const EBADF = 9;
+export const EAGAIN = 11;
+export const EACCES = 13;
+export const EBUSY = 16;
+export const EEXIST = 17;
+export const ENODEV = 19;
+export const EINVAL = 22;
+export const ENOSPC = 28;
+export const ENOTSOCK = 88;
+export const EOPNOTSUPP = 95;
 /** The kernel's ENOTSUPP (524), which libc does not name. */
 export const ENOTSUPP = 524;
 
@@ -62,12 +79,4 @@ export function errnoName(errno: number): string {
 export function errnoMessage(errno: number): string {
   const name = errnoName(errno);
   return messages[name] ?? name;
-}
-
-/** The positive errno value for a name, e.g. 'ENOENT' -> 2. */
-export function errnoValue(name: string): number {
-  if (name === 'ENOTSUPP') return ENOTSUPP;
-  const v = (constants.errno as Record<string, number>)[name];
-  if (v === undefined) throw new RangeError(`unknown errno name ${name}`);
-  return v;
 }

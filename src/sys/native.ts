@@ -1,7 +1,6 @@
 import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packageRoot } from './package.js';
 
 /** A memory mapping: the buffer JS reads and the handle that unmaps it. */
 export interface NativeMapping {
@@ -32,17 +31,6 @@ export interface Native {
   read(fd: number, data: ArrayBufferView): number;
   dup(fd: number): number;
   readonly constants: { readonly PAGE_SIZE: number; readonly RLIMIT_MEMLOCK: number };
-}
-
-/** The package root: the nearest directory above this file holding package.json. */
-export function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('tsbpf: cannot find the package root');
-    dir = up;
-  }
-  return dir;
 }
 
 /**
@@ -111,3 +99,6 @@ const kept: { value: unknown } = { value: undefined };
 export function keepAlive(value: unknown): void {
   kept.value = value;
 }
+
+// Kept here too for callers outside the package's source (tests, benchmarks) that found it here.
+export { packageRoot } from './package.js';

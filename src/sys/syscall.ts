@@ -1,9 +1,7 @@
 import { BpfError } from '../errors.js';
 import { keepAlive, native } from './native.js';
 import { Cmd } from './types.js';
-
-const EINTR = 4;
-const EAGAIN = 11;
+import { EINTR } from './errno.js';
 
 /**
  * A zeroed bpf_attr (or other syscall struct) with little helpers to set fields at the
@@ -59,6 +57,12 @@ export class Attr {
     return this;
   }
 
+  /** The address of a buffer a pointer elsewhere (an array of pointers) names, kept alive as long as the attr is. */
+  hold(buf: ArrayBufferView | ArrayBuffer): bigint {
+    (this.#refs ??= []).push(buf);
+    return native.addressOf(buf);
+  }
+
   /** A fixed-size NUL-padded char array. */
   str(off: number, s: string, size: number): this {
     const enc = new TextEncoder().encode(s);
@@ -95,14 +99,6 @@ export function bpfRaw(cmd: Cmd, attr: Attr | ArrayBufferView): number {
 /** bpf(2) that throws a BpfError naming the command and the context on failure. */
 export function bpf(cmd: Cmd, attr: Attr | ArrayBufferView, context?: string): number {
   const r = bpfRaw(cmd, attr);
-  if (r < 0) throw new BpfError(`BPF_${Cmd[cmd]}`, -r, context);
-  return r;
-}
-
-/** bpf(2) for commands the kernel may refuse transiently with EAGAIN (PROG_LOAD). */
-export function bpfRetry(cmd: Cmd, attr: Attr, context?: string, tries = 5): number {
-  let r = bpfRaw(cmd, attr);
-  for (let i = 1; i < tries && r === -EAGAIN; i++) r = bpfRaw(cmd, attr);
   if (r < 0) throw new BpfError(`BPF_${Cmd[cmd]}`, -r, context);
   return r;
 }

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import type { Command, CommandIO } from '../../src/cli/command.js';
+import type { Command, CommandIO } from '../../src/cli/framework/index.js';
 import { main } from '../../src/cli/main.js';
 import { packageRoot } from '../../src/sys/native.js';
 

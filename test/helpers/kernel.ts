@@ -7,6 +7,9 @@ import { type TestContext, type TestOptions, test } from 'node:test';
 import { findClang, findStrip } from '../../src/codegen/toolchain.js';
 import { TsbpfError } from '../../src/errors.js';
 import type { ProbeResult } from '../../src/features/probe.js';
+import { allIds, getFdById } from '../../src/sys/attrs.js';
+import { linkInfo } from '../../src/sys/linkinfo.js';
+import { Cmd } from '../../src/sys/types.js';
 
 /** True when this process may use bpf(2) fully (root). */
 export function isRoot(): boolean {
@@ -162,6 +165,28 @@ let counter = 0;
 export function uniqueName(prefix: string, max = 15): string {
   const id = `${process.pid.toString(36)}${(counter++).toString(36)}`;
   return `${prefix.slice(0, Math.max(1, max - id.length))}${id}`.slice(0, max);
+}
+
+/**
+ * The ids of the bpf_links whose program is one of `progIds`: the links a test made, where
+ * counting every link of the machine would count those of other processes too.
+ */
+export function linksOfPrograms(progIds: readonly number[]): number[] {
+  const out: number[] = [];
+  for (const id of allIds(Cmd.LINK_GET_NEXT_ID)) {
+    let fd;
+    try {
+      fd = getFdById(Cmd.LINK_GET_FD_BY_ID, id);
+    } catch {
+      continue; // Gone since it was listed.
+    }
+    try {
+      if (progIds.includes(linkInfo(fd.value).progId)) out.push(id);
+    } finally {
+      fd.close();
+    }
+  }
+  return out;
 }
 
 /** The number of open file descriptors of this process. */

@@ -3,7 +3,7 @@ export const HELP = `Usage: tsbpf gen <name> <src.bpf.c> [options] [-- clang fla
 
 Compiles BPF C with clang and writes, into the output directory:
   <name>.bpf.o   the object (BTF kept, DWARF stripped)
-  <name>.ts      a typed module: load<Name>(options) returning the loaded object with typed
+  <name>_bpf.ts  a typed module: load<Name>(options) returning the loaded object with typed
                  maps, programs, globals (.data/.bss), config (.rodata) and buffer readers
 
 clang runs with -target bpfel -O2 -g -D__TARGET_ARCH_<arch>, includes from the source's
@@ -29,7 +29,7 @@ Options:
 
 Example:
   tsbpf gen exec_stream exec_stream.bpf.c --type event
-  → exec_stream.bpf.o, exec_stream.ts exporting loadExecStream() and interface Event
+  → exec_stream.bpf.o, exec_stream_bpf.ts exporting loadExecStream() and interface Event
 
 See docs/gen.md for the generated API and the naming rules.
 `;

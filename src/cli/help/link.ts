@@ -35,3 +35,6 @@ open fds) but no longer runs anything. Links of some types cannot be detached th
 
 /** Each verb and its help text. */
 export const verbs: Readonly<Record<string, string>> = { list: LIST_HELP, show: SHOW_HELP, detach: DETACH_HELP };
+
+/** Other names of verbs, as bpftool takes them. */
+export const aliases: Readonly<Record<string, string>> = { ls: 'list' };

@@ -41,3 +41,6 @@ Helper calls are named from /proc/kallsyms; map loads show map ids.
 
 /** Each verb and its help text. */
 export const verbs: Readonly<Record<string, string>> = { list: LIST_HELP, show: SHOW_HELP, dump: DUMP_HELP };
+
+/** Other names of verbs, as bpftool takes them. */
+export const aliases: Readonly<Record<string, string>> = { ls: 'list' };

@@ -12,8 +12,8 @@ import { TsbpfError } from '../../errors.js';
 import { haveFentry, probeFentry } from '../../features/kernel.js';
 import type { Link } from '../../link/link.js';
 import { tracepointId } from '../../link/tracefs.js';
-import { packageRoot } from '../../sys/native.js';
-import { loadTcptrack, type Tcptrack, type TcptrackConfig, type TcptrackPrograms } from './tcptrack.js';
+import { packageRoot } from '../../sys/package.js';
+import { loadTcptrack, type Tcptrack, type TcptrackConfig, type TcptrackPrograms } from './tcptrack_bpf.js';
 
 /**
  * The compiled object, beside its source (shipped with the package's src/): the generated

@@ -2,7 +2,7 @@
 import { existsSync, lstatSync, readFileSync, readlinkSync, statSync, statfsSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { TsbpfError } from '../../errors.js';
-import { UsageError } from '../../cli/command.js';
+import { UsageError } from '../../cli/framework/index.js';
 import { formatDuration, MAX_TIMER_MS, parseDuration } from '../common/duration.js';
 import { parsePortList } from '../common/net.js';
 import type { TrackerConfig } from './hooks.js';

@@ -10,7 +10,7 @@ import { checkPrivileges, DRAIN_INTERVAL_MS, resolveOptions, trackerConfig, type
 import { connStatFrom, formatSummary, summarize, type ConnStat, type Summary } from './stats.js';
 import { dnsReverse, NameCache, NamedRows, type ReverseLookup } from './names.js';
 import { tableLayout, type TableLayout } from './table.js';
-import { connKeyCodec, connStatCodec, type ConnKey, type ConnStat as RawConnStat } from './tcptrack.js';
+import { connKeyCodec, connStatCodec, type ConnKey, type ConnStat as RawConnStat } from './tcptrack_bpf.js';
 
 export interface TcptrackIO {
   /** A terminal (isTTY, with columns) gets tables that fit its width. */

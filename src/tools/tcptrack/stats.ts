@@ -1,7 +1,7 @@
 // The Connection Statistics summary, aggregated from the conn_stats hash map.
 import { formatAddress, type Family } from '../common/net.js';
 import { endpoint, formatBytes } from './event.js';
-import type { ConnKey, ConnStat as RawConnStat } from './tcptrack.js';
+import type { ConnKey, ConnStat as RawConnStat } from './tcptrack_bpf.js';
 
 /** One conn_stats entry: connections between two addresses on one service port. */
 export interface ConnStat {

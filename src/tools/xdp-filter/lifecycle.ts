@@ -10,16 +10,13 @@ import { attachXdp } from '../../link/xdp.js';
 import { BpfError, TsbpfError } from '../../errors.js';
 import { Map } from '../../map.js';
 import { BPFFS_ROOT, ensureBpffs, removePin } from '../../map/bpffs.js';
-import { packageRoot } from '../../sys/native.js';
+import { packageRoot } from '../../sys/package.js';
 import { describeAttached } from './attachment.js';
 import type { Rule } from './rules.js';
 import { ALL_MAPS, FilterError, FilterMaps, KEPT_MAPS, pinDir, pinExists, PIN_ROOT, type Mode, type Policy } from './state.js';
+import { EBUSY, EEXIST, EOPNOTSUPP } from '../../sys/errno.js';
 
 export const OBJECT_PATH = join(packageRoot(), 'src', 'tools', 'xdp-filter', 'xdp_filter.bpf.o');
-
-const EBUSY = 16;
-const EEXIST = 17;
-const EOPNOTSUPP = 95;
 
 /**
  * The ifindex of a network interface of this process's network namespace (asked over netlink:

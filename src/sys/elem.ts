@@ -1,11 +1,18 @@
 // Element commands on attrs prefilled once per map: the fd, key and value addresses never
 // change while the map is open, so a call writes at most the flags word. This is ElemOp
 // (src/sys/attrs.ts) specialised for one map's fixed buffers.
-import { native } from '../sys/native.js';
-import type { Cmd } from '../sys/types.js';
+import { native } from './native.js';
+import { MapElemAttr as ELEM } from './layout.js';
+import type { Cmd } from './types.js';
+import { EINTR } from './errno.js';
 
-const EINTR = -4;
 const ATTR_SIZE = 32;
+// Word indexes of the attr's members: u32 words for map_fd and the low half of flags, u64 for the pointers.
+const FD_WORD = ELEM.map_fd / 4;
+const FLAGS_WORD = ELEM.flags / 4;
+const KEY_SLOT = ELEM.key / 8;
+const VALUE_SLOT = ELEM.value / 8;
+const VALUE_WORD = ELEM.value / 4;
 
 /** A 32-byte bpf_attr for the element commands: map_fd, key, value/next_key, flags. */
 export class ElemAttr {
@@ -19,31 +26,31 @@ export class ElemAttr {
     this.bytes = new Uint8Array(buf);
     this.#words = new Uint32Array(buf);
     this.#addrs = new BigUint64Array(buf);
-    this.#words[0] = fd;
-    this.#addrs[1] = key;
-    this.#addrs[2] = value;
+    this.#words[FD_WORD] = fd;
+    this.#addrs[KEY_SLOT] = key;
+    this.#addrs[VALUE_SLOT] = value;
     this.#call = native.bpfBound(this.bytes);
   }
 
   /** Runs `cmd` with these flags (below 2^32); returns 0 or -errno. */
   run(cmd: Cmd, flags: number): number {
     const w = this.#words;
-    if (w[6] !== flags) w[6] = flags;
+    if (w[FLAGS_WORD] !== flags) w[FLAGS_WORD] = flags;
     const call = this.#call;
     let r = call(cmd);
-    while (r === EINTR) r = call(cmd);
+    while (r === -EINTR) r = call(cmd);
     return r;
   }
 
   /** Points the key field elsewhere (a walk alternating between two key buffers). */
   setKey(key: bigint): void {
-    this.#addrs[1] = key;
+    this.#addrs[KEY_SLOT] = key;
   }
 
   /** Points the value field at lo + hi * 2^32, without a bigint. */
   aimValue(lo: number, hi: number): void {
-    this.#words[4] = lo;
-    this.#words[5] = hi;
+    this.#words[VALUE_WORD] = lo;
+    this.#words[VALUE_WORD + 1] = hi;
   }
 }
 
