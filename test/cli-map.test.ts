@@ -2,42 +2,21 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { describe, it } from 'node:test';
-import { isUsageError, reportFailure, UsageError } from '../src/cli/framework/index.js';
+import { UsageError } from '../src/cli/framework/index.js';
 import { command, parseBytes } from '../src/cli/map.js';
 import { u32 } from '../src/codec/index.js';
 import { Assembler, R0 } from '../src/asm/index.js';
 import { Map, possibleCpus } from '../src/map.js';
 import { Program } from '../src/program.js';
 import { MapType, ProgramType } from '../src/sys/types.js';
+import { type InProcessRun, runCliInProcess } from './helpers/cli.js';
 import { kernelTest, sh, uniqueName } from './helpers/kernel.js';
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+type Run = InProcessRun;
 
-async function run(...argv: string[]): Promise<Run> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d: Buffer) => (out += d.toString()));
-  stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const io = { stdout, stderr, stdin: new PassThrough() };
-  let code: number;
-  try {
-    code = await command.run(argv, io);
-  } catch (e) {
-    // As `tsbpf map` reports them: usage errors to the caller, failures as one line and exit 1.
-    if (isUsageError(e)) throw e;
-    code = reportFailure(io, `map ${argv[0]}`, e);
-  }
-  await new Promise((r) => setImmediate(r));
-  return { code, stdout: out, stderr: err };
-}
+/** As `tsbpf map` runs: usage errors reach the caller, failures are one line and exit 1. */
+const run = (...argv: string[]): Promise<Run> => runCliInProcess(argv, { command, reportAs: `map ${argv[0]}` });
 
 function json<T>(r: Run): T {
   assert.equal(r.code, 0, r.stderr);

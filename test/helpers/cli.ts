@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import type { Command, CommandIO } from '../../src/cli/framework/index.js';
+import { type Command, type CommandIO, isUsageError, reportFailure } from '../../src/cli/framework/index.js';
 import { main } from '../../src/cli/main.js';
 import { packageRoot } from '../../src/sys/native.js';
 
@@ -54,13 +54,24 @@ export interface InProcessRun {
 /**
  * Runs `tsbpf argv...` in this process as the binary does, through main(): usage errors exit 2,
  * other failures 1 with the reason on stderr. With `command`, runs that command module's `run`
- * on `argv` instead, and what it throws reaches the caller, for tests of those errors.
+ * on `argv` instead, and what it throws reaches the caller, for tests of those errors; with
+ * `reportAs` too, only usage errors do, and other failures are reported as `tsbpf <reportAs>`
+ * reports them (one line on stderr, exit 1).
  */
-export async function runCliInProcess(argv: string[], opts: { command?: Pick<Command, 'run'>; stdin?: NodeJS.ReadableStream } = {}): Promise<InProcessRun> {
+export async function runCliInProcess(
+  argv: string[],
+  opts: { command?: Pick<Command, 'run'>; reportAs?: string; stdin?: NodeJS.ReadableStream } = {},
+): Promise<InProcessRun> {
   const out: string[] = [];
   const err: string[] = [];
   const io: CommandIO = { stdout: collect(out), stderr: collect(err), stdin: opts.stdin ?? new PassThrough() };
-  const code = await (opts.command ? opts.command.run(argv, io) : main(argv, io));
+  let code: number;
+  try {
+    code = await (opts.command ? opts.command.run(argv, io) : main(argv, io));
+  } catch (e) {
+    if (opts.reportAs === undefined || isUsageError(e)) throw e;
+    code = reportFailure(io, opts.reportAs, e);
+  }
   return { code, stdout: out.join(''), stderr: err.join('') };
 }
 
