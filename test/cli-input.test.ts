@@ -115,7 +115,7 @@ describe('the shared option parser', () => {
   });
 
   test('tcptrack -t -5 and -n -1 say what is wrong with the value', () => {
-    for (const [args, message] of [[['-t', '-5'], /-t '-5' must be positive/], [['-n', '-1'], /-n: must be positive, got '-1'/]] as const) {
+    for (const [args, message] of [[['-t', '-5'], /-t '-5' must be positive/], [['-n', '-1'], /-n '-1' must be positive/]] as const) {
       const r = runCli(['tcptrack', ...args]);
       assert.equal(r.status, 2, r.stderr);
       assert.match(r.stderr, message);
