@@ -88,7 +88,7 @@ async function load(argv: string[], io: CommandIO): Promise<number> {
     json: { type: 'boolean', short: 'j' },
     help: { type: 'boolean', short: 'h' },
   });
-  if (values.help) return printHelp(io, VERB_HELP['load']!);
+  if (values.help) return printHelp(io, VERB_HELP.load!);
   const iface = one('load', positionals, 'an interface');
   const mode = values.mode === undefined ? undefined : option('load', () => parseMode(values.mode!));
   const policy = values.policy === undefined ? undefined : option('load', () => parsePolicy(values.policy!));
@@ -121,7 +121,7 @@ async function unload(argv: string[], io: CommandIO): Promise<number> {
     all: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
-  if (values.help) return printHelp(io, VERB_HELP['unload']!);
+  if (values.help) return printHelp(io, VERB_HELP.unload!);
   if (values['keep-rules'] && values.forget) throw new UsageError('xdp-filter unload: --keep-rules and --forget contradict each other');
   if (values.all && positionals.length > 0) throw new UsageError(`xdp-filter unload: --all takes no interface; got '${positionals[0]}'`);
   if (!values.all && positionals.length === 0) throw new UsageError('xdp-filter unload: expected an interface, or --all');
@@ -196,7 +196,7 @@ async function block(argv: string[], io: CommandIO, remove: boolean): Promise<nu
 
 async function port(argv: string[], io: CommandIO): Promise<number> {
   const { values, positionals } = parse('xdp-filter port', argv, { ...IFACE, proto: { type: 'string' }, src: { type: 'boolean' }, remove: { type: 'boolean' }, force: { type: 'boolean' } });
-  if (values.help) return printHelp(io, VERB_HELP['port']!);
+  if (values.help) return printHelp(io, VERB_HELP.port!);
   if (positionals.length === 0) throw new UsageError('xdp-filter port: expected a port number');
   const groups = positionals.map((p) => option('port', () => parsePortTarget(p, values.proto, values.src ? 'src' : 'dst')));
   return applyRules(io, values.iface, !values.remove, groups, values.force);
@@ -204,7 +204,7 @@ async function port(argv: string[], io: CommandIO): Promise<number> {
 
 async function ether(argv: string[], io: CommandIO): Promise<number> {
   const { values, positionals } = parse('xdp-filter ether', argv, { ...IFACE, dst: { type: 'boolean' }, remove: { type: 'boolean' }, force: { type: 'boolean' } });
-  if (values.help) return printHelp(io, VERB_HELP['ether']!);
+  if (values.help) return printHelp(io, VERB_HELP.ether!);
   if (positionals.length === 0) throw new UsageError('xdp-filter ether: expected a MAC address');
   const rules = positionals.map((p) => option('ether', () => parseMacTarget(p, values.dst ? 'dst' : 'src')));
   return applyRules(io, values.iface, !values.remove, rules.map((r) => [r]), values.force);
@@ -212,7 +212,7 @@ async function ether(argv: string[], io: CommandIO): Promise<number> {
 
 async function list(argv: string[], io: CommandIO): Promise<number> {
   const { values, positionals } = parse('xdp-filter list', argv, { ...IFACE, json: { type: 'boolean', short: 'j' } });
-  if (values.help) return printHelp(io, VERB_HELP['list']!);
+  if (values.help) return printHelp(io, VERB_HELP.list!);
   if (positionals.length > 0) throw new UsageError(`xdp-filter list: unexpected argument '${positionals[0]}'`);
   const rules = rulesOf(targetInterfaces(values.iface));
   if (values.json) writeJson(io.stdout, { rules });
@@ -267,7 +267,7 @@ async function stats(argv: string[], io: CommandIO): Promise<number> {
   const { args, watch: watchText } = takeWatch(argv);
   const watch = watchText === undefined ? undefined : interval('stats', '--watch', watchText);
   const { values, positionals } = parse('xdp-filter stats', args, { ...IFACE, json: { type: 'boolean', short: 'j' } });
-  if (values.help) return printHelp(io, VERB_HELP['stats']!);
+  if (values.help) return printHelp(io, VERB_HELP.stats!);
   if (positionals.length > 0) throw new UsageError(`xdp-filter stats: unexpected argument '${positionals[0]}'`);
   const ifaces = targetInterfaces(values.iface);
   let prev: { at: number; stats: Stats[] } | undefined;
@@ -319,7 +319,7 @@ function formatInterface(i: ReturnType<typeof status>['interfaces'][number]): st
 
 async function statusCmd(argv: string[], io: CommandIO): Promise<number> {
   const { values, positionals } = parse('xdp-filter status', argv, { ...IFACE, json: { type: 'boolean', short: 'j' } });
-  if (values.help) return printHelp(io, VERB_HELP['status']!);
+  if (values.help) return printHelp(io, VERB_HELP.status!);
   if (positionals.length > 0) throw new UsageError(`xdp-filter status: unexpected argument '${positionals[0]}'`);
   const s = status(values.iface);
   if (values.json) {
@@ -420,7 +420,7 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
     'no-ssh-guard': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
-  if (values.help) return printHelp(io, VERB_HELP['run']!);
+  if (values.help) return printHelp(io, VERB_HELP.run!);
   const iface = one('run', positionals, 'an interface');
   const mode = values.mode === undefined ? undefined : option('run', () => parseMode(values.mode!));
   const policy = values.policy === undefined ? undefined : option('run', () => parsePolicy(values.policy!));
