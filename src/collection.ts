@@ -12,21 +12,21 @@ import { attachPrograms, CollectionLinks, type CollectionAttachOptions } from '.
 import { BpfError, NotSupportedError, TsbpfError, VerifierError } from './errors.js';
 import { probeFentry } from './features/kernel.js';
 import type { SectionTargets } from './link/section.js';
-import { Map } from './map.js';
-import { loadObjectBtf } from './object/btfload.js';
-import { encodeKey, rawUpdate, tryDelete, tryUpdate } from './object/elements.js';
+import { BpfMap } from './map.js';
+import { loadObjectBtf } from './collection/btfload.js';
+import { encodeKey, rawUpdate, tryDelete, tryUpdate } from './collection/elements.js';
 import { asObjectError, ObjectError, ProgramLoadError, ProgramNotSupportedError, ProgramVerifierError, type ObjectErrorContext } from './object/errors.js';
 import { kconfigData, kernelVersionCode, readKernelConfig } from './object/kconfig.js';
-import { KernelResolver } from './object/kernel.js';
-import { adjustedMaxEntries, checkCompatible, codecOf, kernelName, NO_BTF, type CollectionMap } from './object/mapcreate.js';
-import { btfRecords, extensionTarget, isRoot, needsTrampoline, prefixName } from './object/progload.js';
+import { KernelResolver } from './collection/kernel.js';
+import { adjustedMaxEntries, checkCompatible, codecOf, kernelName, NO_BTF, type CollectionMap } from './collection/mapcreate.js';
+import { btfRecords, extensionTarget, isRoot, needsTrampoline, prefixName } from './collection/progload.js';
 import { resolveCalls } from './object/reader.js';
 import { kernelStructOps, structOpsAttach, structOpsValue, type KernelStructOps } from './object/structops.js';
 import { readKernelBtf } from './btf/kernel.js';
 import { errnoName } from './sys/errno.js';
-import type { CollectionSpec } from './object/spec.js';
+import { registerSpecLoader, type CollectionSpec } from './object/spec.js';
 import type { ExternSpec, MapSpec, ProgramInstruction, ProgramSpec } from './object/types.js';
-import { Variable } from './object/variable.js';
+import { Variable } from './collection/variable.js';
 import { Program, type FdLike } from './program.js';
 import type { FD } from './sys/fd.js';
 import { AttachType, MapFlags, MapType, ProgramType } from './sys/types.js';
@@ -51,14 +51,16 @@ export interface CollectionLoadOptions {
   /** Verifier log level for every program; the log is kept in Program.verifierLog. */
   logLevel?: number;
   /** Maps to use instead of creating the spec's maps of these names; the collection does not own them. */
-  mapReplacements?: Record<string, Map<unknown, unknown>>;
+  mapReplacements?: Record<string, BpfMap<unknown, unknown>>;
   /** Per-program settings by program name. */
   programs?: Record<string, ProgramLoadOverrides>;
 }
 
-export type { CollectionMap } from './object/mapcreate.js';
+// The live side hands out CollectionSpec too: importing it from here guarantees load() works.
+export { CollectionSpec } from './object/spec.js';
+export type { CollectionMap } from './collection/mapcreate.js';
 export { CollectionLinks, type AttachTarget, type CollectionAttachOptions, type SkippedProgram } from './collection/attach.js';
-export { Variable } from './object/variable.js';
+export { Variable } from './collection/variable.js';
 
 const DEFAULT_PIN_PATH = '/sys/fs/bpf';
 const DEFAULT_GLOBAL_NS_PIN_PATH = '/sys/fs/bpf/tc/globals';
@@ -189,6 +191,8 @@ export function loadCollection(spec: CollectionSpec, options: CollectionLoadOpti
   }
 }
 
+registerSpecLoader({ load: loadCollection, relocate: relocateCollection });
+
 class LoadSession {
   readonly #spec: CollectionSpec;
   readonly #opts: CollectionLoadOptions;
@@ -281,10 +285,10 @@ class LoadSession {
     if (path !== undefined) {
       if (existsSync(path)) {
         {
-          using raw = Map.openPinned(path);
+          using raw = BpfMap.openPinned(path);
           checkCompatible(ms, raw, `pinned map ${path}`);
         }
-        const m = Map.openPinned<BtfValue, BtfValue>(path, { ...(key ? { key } : {}), ...(value ? { value } : {}) });
+        const m = BpfMap.openPinned<BtfValue, BtfValue>(path, { ...(key ? { key } : {}), ...(value ? { value } : {}) });
         this.#owned.push(m);
         this.#reused.add(name);
         return m;
@@ -311,7 +315,7 @@ class LoadSession {
   #newStructOpsMap(ms: MapSpec): CollectionMap {
     const k = this.#kernelStructOps(ms.structOps!.type, { map: ms.name });
     if (this.#btfFd === undefined) throw new ObjectError('a struct_ops map needs the object BTF', this.#context({ map: ms.name }));
-    return Map.create<BtfValue, BtfValue>({
+    return BpfMap.create<BtfValue, BtfValue>({
       type: MapType.STRUCT_OPS,
       keySize: 4,
       valueSize: k.valueSize,
@@ -336,11 +340,11 @@ class LoadSession {
     const btfFd = this.#btfFd;
     const withBtf =
       btfFd !== undefined && ms.valueType !== undefined && !NO_BTF.has(ms.type) && (ms.keyType !== undefined || ms.internal !== undefined);
-    let inner: Map<unknown, unknown> | undefined;
+    let inner: BpfMap<unknown, unknown> | undefined;
     if (ms.innerMap !== undefined) inner = this.#newMap(ms.innerMap, undefined, undefined);
     const maxEntries = adjustedMaxEntries(ms);
     const create = (btf: boolean, flags: number): CollectionMap =>
-      Map.create<BtfValue, BtfValue>({
+      BpfMap.create<BtfValue, BtfValue>({
         type: ms.type,
         keySize: ms.keySize,
         valueSize: ms.valueSize,
@@ -415,7 +419,7 @@ class LoadSession {
         const inner = this.#maps[e.value.map];
         if (inner === undefined) throw new ObjectError(`slot ${String(e.key)} holds map ${e.value.map}, which is not in the collection`, this.#context({ map: name }), 'ENOENT');
         const v = new Uint8Array(4);
-        new DataView(v.buffer).setUint32(0, inner.fd.value, true);
+        new DataView(v.buffer).setUint32(0, inner.fd, true);
         rawUpdate(this.#maps[name]!, encodeKey(e.key, ms.keySize), v, `map ${name} slot ${String(e.key)}`);
       }
     }
@@ -606,7 +610,7 @@ class LoadSession {
           if (this.#dry && spec.maps[ref] !== undefined) continue;
           throw new ObjectError(`refers to map ${ref}, which is not in the collection`, ctx, 'ENOENT');
         }
-        insn.imm = m.fd.value;
+        insn.imm = m.fd;
         continue;
       }
       const ext = spec.externs[ref];
@@ -745,6 +749,6 @@ function unregisterStructOps(maps: readonly StructOpsMap[]): void {
 
 /** Registers a `.struct_ops.link` map with BPF_LINK_CREATE; closing the link unregisters it. */
 function attachStructOps(s: StructOpsMap): Link {
-  const fd = linkCreate({ progFd: s.map.fd.value, targetFd: 0, attachType: AttachType.STRUCT_OPS }, `struct_ops ${s.type} ${s.name}`);
+  const fd = linkCreate({ progFd: s.map.fd, targetFd: 0, attachType: AttachType.STRUCT_OPS }, `struct_ops ${s.type} ${s.name}`);
   return new Link({ hook: 'struct_ops', target: `${s.type} ${s.name}`, mechanism: 'bpf_link', fd });
 }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GenError } from './codegen/errors.js';
 import { compileFile, type CompileOptions } from './codegen/toolchain.js';
-import { CollectionSpec } from './object/spec.js';
+import { CollectionSpec } from './collection.js';
 
 export { CompileError } from './codegen/errors.js';
 

@@ -55,7 +55,7 @@ export interface MapCreateOptions<K, V> {
   /** Up to 15 characters of [A-Za-z0-9_.]. */
   name?: string;
   /** The template inner map of an ARRAY_OF_MAPS or HASH_OF_MAPS. */
-  innerMap?: Map<unknown, unknown>;
+  innerMap?: BpfMap<unknown, unknown>;
   /** NUMA node to allocate on (sets MapFlags.NUMA_NODE). */
   numaNode?: number;
   /** map_extra: hash count of a bloom filter (1-15), start address of an arena. */
@@ -96,7 +96,7 @@ function describeMap(name: string, type: number, id: number): string {
 /**
  * A live BPF map, owning its fd. Keys and values go through codecs: raw Uint8Arrays by
  * default. Per-CPU maps (PerCpuMapType) read and write arrays with one value per possible CPU
- * (`possibleCpus()`); `Map.create` types them as `Map<K, V[]>`. A map opened by fd, id or pin
+ * (`possibleCpus()`); `BpfMap.create` types them as `BpfMap<K, V[]>`. A map opened by fd, id or pin
  * is typed by the caller: pass `V[]` for per-CPU maps.
  *
  * Element operations reuse one key buffer, one value buffer and attrs whose addresses are
@@ -104,7 +104,7 @@ function describeMap(name: string, type: number, id: number): string {
  * copied by the kernel straight into the array returned, a view of a shared 16 KiB buffer
  * (as Node's pooled Buffers are): use its byteOffset and byteLength, not the whole .buffer.
  */
-export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
+export class BpfMap<K = Uint8Array, V = Uint8Array> implements Disposable {
   readonly type: MapType;
   readonly keySize: number;
   /** The value size the map was created with (one CPU's value for per-CPU maps). */
@@ -115,8 +115,7 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
   readonly mapExtra: bigint;
   readonly name: string;
   readonly id: number;
-  /** The owned fd; closing the map closes it. */
-  readonly fd: FD;
+  readonly #fd: FD;
   readonly keyCodec: OffsetCodec<K>;
   /** The codec of a whole value as the kernel copies it (all CPUs for per-CPU maps). */
   readonly valueCodec: OffsetCodec<V>;
@@ -159,7 +158,7 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
     this.#attrs = new ElemAttrs(fd.value, this.keySize === 0 ? 0n : addressOf(this.#key), this.#valueAddr);
     this.#direct = !perCpuMap && isRawBytes(this.valueCodec) && this.valueSize > 0 && this.valueSize <= SLAB_MAX ? this.valueSize : 0;
     // Last, so a constructor that throws leaves the fd with the caller.
-    this.fd = new FD(fd.release(), this.#what);
+    this.#fd = new FD(fd.release(), this.#what);
   }
 
   #keyCodec(key: Codec<unknown> | undefined): OffsetCodec<K> {
@@ -178,9 +177,9 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
   }
 
   /** Creates a map with BPF_MAP_CREATE. */
-  static create<K = Uint8Array, V = Uint8Array>(opts: MapCreateOptions<K, V> & { type: PerCpuMapType }): Map<K, V[]>;
-  static create<K = Uint8Array, V = Uint8Array>(opts: MapCreateOptions<K, V>): Map<K, V>;
-  static create<K, V>(opts: MapCreateOptions<K, V>): Map<K, V> {
+  static create<K = Uint8Array, V = Uint8Array>(opts: MapCreateOptions<K, V> & { type: PerCpuMapType }): BpfMap<K, V[]>;
+  static create<K = Uint8Array, V = Uint8Array>(opts: MapCreateOptions<K, V>): BpfMap<K, V>;
+  static create<K, V>(opts: MapCreateOptions<K, V>): BpfMap<K, V> {
     const label = `map${opts.name ? ` ${opts.name}` : ''}`;
     if (!isKnownMapType(opts.type)) throw new InvalidArgumentError(`${label}: unknown map type ${String(opts.type)}`);
     const typeName = mapTypeName(opts.type, 'uapi');
@@ -195,7 +194,7 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
     if (opts.value && opts.value.size !== valueSize) throw new InvalidArgumentError(`${what}: the value codec is ${opts.value.size} bytes but valueSize is ${valueSize}`);
     if (opts.numaNode !== undefined) flags |= MapFlags.NUMA_NODE;
     if (opts.type === MapType.STRUCT_OPS && opts.btf?.vmlinuxValueTypeId === undefined) {
-      throw new InvalidArgumentError(`${what}: a struct_ops map needs btf.vmlinuxValueTypeId (see structOpsValueType()); Map.createStructOps() does it all`);
+      throw new InvalidArgumentError(`${what}: a struct_ops map needs btf.vmlinuxValueTypeId (see structOpsValueType()); BpfMap.createStructOps() does it all`);
     }
     const attr: MapCreateAttr = {
       mapType: opts.type,
@@ -208,8 +207,8 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
       mapExtra: BigInt(opts.mapExtra ?? 0),
     };
     if (opts.innerMap !== undefined) {
-      if (!(opts.innerMap instanceof Map)) throw new InvalidArgumentError(`${what}: innerMap must be a Map`);
-      attr.innerMapFd = opts.innerMap.fd.value;
+      if (!(opts.innerMap instanceof BpfMap)) throw new InvalidArgumentError(`${what}: innerMap must be a BpfMap`);
+      attr.innerMapFd = opts.innerMap.fd;
     }
     let ownBtf: FD | undefined;
     if (opts.btf) {
@@ -236,7 +235,7 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
       ownBtf?.close();
     }
     try {
-      return new Map<K, V>(fd, mapInfo(fd.value), opts.key, opts.value);
+      return new BpfMap<K, V>(fd, mapInfo(fd.value), opts.key, opts.value);
     } catch (err) {
       fd.close();
       throw err;
@@ -247,11 +246,11 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
    * Creates a struct_ops map for the kernel's `struct <ops>` (e.g. "tcp_congestion_ops"):
    * key 4 bytes, value `struct bpf_struct_ops_<ops>` from vmlinux BTF, one entry.
    */
-  static createStructOps(ops: string, opts: { name?: string } = {}): Map {
+  static createStructOps(ops: string, opts: { name?: string } = {}): BpfMap {
     const vt = structOpsValueType(ops);
     const btf = placeholderBtf(`struct_ops map ${ops}`);
     try {
-      return Map.create({
+      return BpfMap.create({
         type: MapType.STRUCT_OPS,
         keySize: 4,
         valueSize: vt.size,
@@ -268,7 +267,7 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
    * Wraps a map fd (a number or an FD), taking ownership of it on success; when this throws,
    * the fd stays open and the caller's.
    */
-  static fromFd<K = Uint8Array, V = Uint8Array>(fd: number | FD, opts: MapOpenOptions<K, V> = {}): Map<K, V> {
+  static fromFd<K = Uint8Array, V = Uint8Array>(fd: number | FD, opts: MapOpenOptions<K, V> = {}): BpfMap<K, V> {
     const raw = typeof fd === 'number' ? fd : fd.value;
     let link = '';
     try {
@@ -279,7 +278,7 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
     if (link !== 'anon_inode:bpf-map') throw new InvalidArgumentError(`fd ${raw} is not a BPF map (${link})`);
     const owner = typeof fd === 'number' ? new FD(fd, `map fd ${fd}`) : fd;
     try {
-      return new Map<K, V>(owner, mapInfo(raw), opts.key, opts.value as Codec<unknown> | undefined);
+      return new BpfMap<K, V>(owner, mapInfo(raw), opts.key, opts.value as Codec<unknown> | undefined);
     } catch (err) {
       if (owner !== fd) owner.release();
       throw err;
@@ -288,15 +287,15 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
 
   /**
    * The same kernel map seen through other codecs, on a duplicate of this map's fd: the new
-   * Map owns (and closes) its own fd, so either can be closed first. Needs no privileges
+   * BpfMap owns (and closes) its own fd, so either can be closed first. Needs no privileges
    * beyond holding this map.
    */
-  withCodecs<K2 = Uint8Array, V2 = Uint8Array>(opts: MapOpenOptions<K2, V2> = {}): Map<K2, V2> {
-    const r = dupFd(this.fd.value);
+  withCodecs<K2 = Uint8Array, V2 = Uint8Array>(opts: MapOpenOptions<K2, V2> = {}): BpfMap<K2, V2> {
+    const r = dupFd(this.#fd.value);
     if (r < 0) throw new BpfError('dup', -r, this.#what);
     const fd = new FD(r, this.#what);
     try {
-      return Map.fromFd<K2, V2>(fd, opts);
+      return BpfMap.fromFd<K2, V2>(fd, opts);
     } catch (err) {
       fd.close();
       throw err;
@@ -304,7 +303,7 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
   }
 
   /** Opens the map pinned at `path` on a bpffs. */
-  static openPinned<K = Uint8Array, V = Uint8Array>(path: string, opts: MapOpenOptions<K, V> = {}): Map<K, V> {
+  static openPinned<K = Uint8Array, V = Uint8Array>(path: string, opts: MapOpenOptions<K, V> = {}): BpfMap<K, V> {
     let fd: FD;
     try {
       fd = objGet(path, opts.openFlags ?? 0, 'map');
@@ -313,7 +312,7 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
       throw err;
     }
     try {
-      const m = Map.fromFd<K, V>(fd, opts);
+      const m = BpfMap.fromFd<K, V>(fd, opts);
       m.#pinned = resolve(path);
       return m;
     } catch (err) {
@@ -323,11 +322,11 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
   }
 
   /** Opens a map by its kernel id (MAP_GET_FD_BY_ID). */
-  static fromId<K = Uint8Array, V = Uint8Array>(id: number, opts: MapOpenOptions<K, V> = {}): Map<K, V> {
+  static fromId<K = Uint8Array, V = Uint8Array>(id: number, opts: MapOpenOptions<K, V> = {}): BpfMap<K, V> {
     if (!Number.isInteger(id) || id <= 0) throw new InvalidArgumentError(`map id must be a positive integer, got ${id}`);
     const fd = getFdById(Cmd.MAP_GET_FD_BY_ID, id, opts.openFlags ?? 0);
     try {
-      return Map.fromFd<K, V>(fd, opts);
+      return BpfMap.fromFd<K, V>(fd, opts);
     } catch (err) {
       fd.close();
       throw err;
@@ -336,7 +335,7 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
 
   /** The map's current info from the kernel. */
   info(): MapInfo {
-    return mapInfo(this.fd.value);
+    return mapInfo(this.#fd.value);
   }
 
   /** True when values are arrays of one value per possible CPU. */
@@ -349,15 +348,24 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
     return this.#pinned;
   }
 
+  /**
+   * The raw file descriptor, for attr fields and other processes; the map owns it, so it stays
+   * valid until close(), after which reading it throws ClosedError. A number, as on Program and
+   * Link.
+   */
+  get fd(): number {
+    return this.#fd.value;
+  }
+
   get closed(): boolean {
-    return this.fd.closed;
+    return this.#fd.closed;
   }
 
   // --- element operations -------------------------------------------------------------------
 
   // The attrs hold the fd number: refuse to use them once the fd is closed (ClosedError).
   #open(): void {
-    if (this.fd.closed) void this.fd.value;
+    if (this.#fd.closed) void this.#fd.value;
   }
 
   #encodeKey(key: K): void {
@@ -530,7 +538,7 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
 
   #walker(): KeyWalker {
     return new KeyWalker({
-      fd: this.fd.value,
+      fd: this.#fd.value,
       valueAddr: this.#valueAddr,
       keySize: this.keySize,
       maxEntries: this.maxEntries,
@@ -585,7 +593,7 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
 
   #batch(): BatchTarget<K, V> {
     if (this.#batchTarget) return this.#batchTarget;
-    const fd = this.fd;
+    const fd = this.#fd;
     this.#batchTarget = {
       fd: () => fd.value,
       keySize: this.keySize,
@@ -605,13 +613,13 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
    * concurrent deletes cannot restart the walk.
    */
   lookupBatch(opts?: BatchOptions): Generator<BatchChunk<K, V>, void, undefined> {
-    void this.fd.value;
+    void this.#fd.value;
     return lookupBatch(this.#batch(), Cmd.MAP_LOOKUP_BATCH, opts);
   }
 
   /** Like lookupBatch(), deleting what each chunk returns (hash maps only). */
   lookupAndDeleteBatch(opts?: BatchOptions): Generator<BatchChunk<K, V>, void, undefined> {
-    void this.fd.value;
+    void this.#fd.value;
     return lookupBatch(this.#batch(), Cmd.MAP_LOOKUP_AND_DELETE_BATCH, opts);
   }
 
@@ -621,7 +629,7 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
    * failure part way throws BatchError with `done` set.
    */
   updateBatch(keys: ArrayLike<K>, values: ArrayLike<V>, opts?: UpdateBatchOptions): number {
-    void this.fd.value;
+    void this.#fd.value;
     try {
       return updateBatch(this.#batch(), keys, values, opts);
     } catch (err) {
@@ -631,7 +639,7 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
 
   /** Deletes `keys` with BPF_MAP_DELETE_BATCH, skipping missing ones; returns the count deleted. */
   deleteBatch(keys: ArrayLike<K>, opts?: BatchOptions): number {
-    void this.fd.value;
+    void this.#fd.value;
     try {
       return deleteBatch(this.#batch(), keys, opts);
     } catch (err) {
@@ -643,7 +651,7 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
 
   /** BPF_MAP_FREEZE: user space can no longer write the map (programs still can). */
   freeze(): void {
-    mapFreeze(this.fd.value, this.#what);
+    mapFreeze(this.#fd.value, this.#what);
   }
 
   /**
@@ -653,7 +661,7 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
    */
   mmap(): ArrayBuffer {
     if (this.#mapping) return this.#mapping.buffer;
-    const fd = this.fd.value;
+    const fd = this.#fd.value;
     const page = pageSize();
     let length: number;
     if (this.type === MapType.ARENA) {
@@ -677,7 +685,7 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
    * BpffsError (saying how to mount one) when `path` is not below a bpffs.
    */
   pin(path: string): void {
-    const fd = this.fd.value;
+    const fd = this.#fd.value;
     const abs = preparePinPath(path);
     objPin(fd, abs);
     this.#pinned = abs;
@@ -697,7 +705,7 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
       munmap(this.#mapping);
       this.#mapping = undefined;
     }
-    this.fd.close();
+    this.#fd.close();
   }
 
   [Symbol.dispose](): void {
@@ -705,6 +713,6 @@ export class Map<K = Uint8Array, V = Uint8Array> implements Disposable {
   }
 
   toString(): string {
-    return this.fd.closed ? `${this.#what} (closed)` : this.#what;
+    return this.#fd.closed ? `${this.#what} (closed)` : this.#what;
   }
 }

@@ -1,5 +1,6 @@
 // A loaded eBPF program: load with the verifier log on failure, test runs, pinning, info.
-import { encode, type Instruction } from './asm/index.js';
+import { encode } from './asm/encoding.js';
+import type { Instruction } from './asm/instruction.js';
 import { BpfError, InvalidArgumentError, NotSupportedError, VerifierError, type SourceLocation } from './errors.js';
 import { haveProgramType } from './features/programs.js';
 import { bpfFdKind, memlockOf } from './program/fdinfo.js';
@@ -14,7 +15,7 @@ import { parseVerifierLog } from './verifier.js';
 import { checkPinnedPath, preparePinPath, removePin } from './map/bpffs.js';
 import { EINVAL, EPERM } from './sys/errno.js';
 
-/** A file descriptor given as a number, an owning FD, or an object that has one (a Map, a Btf). */
+/** A file descriptor given as a number, an owning FD, or an object that has one (a BpfMap, a Btf). */
 export type FdLike = number | FD | { readonly fd: number | FD };
 
 function rawFd(x: FdLike): number {

@@ -87,3 +87,30 @@ test('main.ts and entry.ts import no tsbpf module at start (types only; the rest
   const entry = readFileSync(join(dir, 'entry.ts'), 'utf8');
   assert.deepEqual(entry.split('\n').filter((l) => /^import /.test(l)), ["import { main } from './main.js';"]);
 });
+
+/** Every .ts file under dir, recursively. */
+function sources(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
+}
+
+test('tools import nothing of src/cli/ but the framework\'s public module', () => {
+  const tools = join(packageRoot(), 'src', 'tools');
+  const offending = sources(tools).flatMap((f) =>
+    readFileSync(f, 'utf8')
+      .split('\n')
+      .filter((l) => /^import .* from '(\.\.\/)+cli\//.test(l) && !/from '\.\.\/\.\.\/cli\/framework\/index\.js'/.test(l))
+      .map((l) => `${f.slice(tools.length + 1)}: ${l}`),
+  );
+  assert.deepEqual(offending, []);
+});
+
+test('every command with verbs declares them with defineCommand, none dispatches them itself', async () => {
+  for (const entry of COMMANDS) {
+    const help = await entry.help?.();
+    if (help?.verbs === undefined) continue;
+    const module = entry.load.toString().match(/import\('(.+)\.js'\)/)![1]!;
+    const text = readFileSync(join(packageRoot(), 'src', 'cli', `${module}.ts`), 'utf8');
+    assert.match(text, /= defineCommand\(\{/, entry.name);
+    assert.doesNotMatch(text, /\.startsWith\(verb\)/, entry.name);
+  }
+});

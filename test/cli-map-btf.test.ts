@@ -1,6 +1,6 @@
 // `tsbpf map dump` of a map created with BTF: keys and values decoded as bpftool prints them.
 import assert from 'node:assert/strict';
-import { CollectionSpec } from '../src/object/index.js';
+import { CollectionSpec } from '../src/index.js';
 import { corpus } from './bpf/corpus.js';
 import { kernelTest } from './helpers/kernel.js';
 import { type InProcessRun, runCliInProcess } from './helpers/cli.js';

@@ -7,7 +7,7 @@ import { UsageError } from '../src/cli/framework/index.js';
 import { command, parseBytes } from '../src/cli/map.js';
 import { u32 } from '../src/codec/index.js';
 import { Assembler, R0 } from '../src/asm/index.js';
-import { Map, possibleCpus } from '../src/map.js';
+import { BpfMap, possibleCpus } from '../src/map.js';
 import { Program } from '../src/program.js';
 import { MapType, ProgramType } from '../src/sys/types.js';
 import { type InProcessRun, runCliInProcess } from './helpers/cli.js';
@@ -62,7 +62,7 @@ describe('tsbpf map: arguments', () => {
 
 describe('tsbpf map: kernel', () => {
   kernelTest('list and show report a map by id', async () => {
-    using m = Map.create({ type: MapType.HASH, keySize: 4, valueSize: 8, maxEntries: 16, name: 'clilist' });
+    using m = BpfMap.create({ type: MapType.HASH, keySize: 4, valueSize: 8, maxEntries: 16, name: 'clilist' });
     const all = json<{ id: number; type: string; name: string; keySize: number; valueSize: number; maxEntries: number }[]>(await run('list', '--json'));
     const mine = all.find((r) => r.id === m.id);
     assert.deepEqual(
@@ -79,7 +79,7 @@ describe('tsbpf map: kernel', () => {
   });
 
   kernelTest('update, dump and delete elements', async () => {
-    using m = Map.create({ type: MapType.HASH, key: u32, value: u32, maxEntries: 16 });
+    using m = BpfMap.create({ type: MapType.HASH, key: u32, value: u32, maxEntries: 16 });
     const id = String(m.id);
     assert.equal((await run('update', id, 'key', '0x01', '0', '0', '0', 'value', 'hex', '2a000000')).code, 0);
     assert.equal((await run('update', id, 'key', 'hex', '02000000', 'value', '7', '0', '0', '0', 'noexist')).code, 0);
@@ -105,13 +105,13 @@ describe('tsbpf map: kernel', () => {
   });
 
   kernelTest('puts programs in prog arrays and maps in maps of maps by id or pinned path', async () => {
-    using progs = Map.create({ type: MapType.PROG_ARRAY, key: u32, value: u32, maxEntries: 4 });
+    using progs = BpfMap.create({ type: MapType.PROG_ARRAY, key: u32, value: u32, maxEntries: 4 });
     using prog = Program.load({ type: ProgramType.XDP, instructions: new Assembler().mov64Imm(R0, 2).exit().assemble(), license: 'GPL', name: 'cli_tail' });
     assert.equal((await run('update', String(progs.id), 'key', '1', '0', '0', '0', 'value', 'id', String(prog.info().id))).code, 0);
     assert.equal(progs.lookup(1), prog.info().id, 'the kernel reports the program id of the element');
-    using template = Map.create({ type: MapType.ARRAY, key: u32, value: u32, maxEntries: 1 });
-    using outer = Map.create({ type: MapType.HASH_OF_MAPS, key: u32, value: u32, maxEntries: 4, innerMap: template });
-    using inner = Map.create({ type: MapType.ARRAY, key: u32, value: u32, maxEntries: 1 });
+    using template = BpfMap.create({ type: MapType.ARRAY, key: u32, value: u32, maxEntries: 1 });
+    using outer = BpfMap.create({ type: MapType.HASH_OF_MAPS, key: u32, value: u32, maxEntries: 4, innerMap: template });
+    using inner = BpfMap.create({ type: MapType.ARRAY, key: u32, value: u32, maxEntries: 1 });
     const dir = mkdtempSync(join(tmpdir(), 'tsbpf-cli-bpffs-'));
     sh('mount', ['-t', 'bpf', 'bpf', dir]);
     try {
@@ -132,14 +132,14 @@ describe('tsbpf map: kernel', () => {
       sh('umount', [dir]);
       rmSync(dir, { recursive: true, force: true });
     }
-    using plain = Map.create({ type: MapType.HASH, key: u32, value: u32, maxEntries: 2 });
+    using plain = BpfMap.create({ type: MapType.HASH, key: u32, value: u32, maxEntries: 2 });
     await assert.rejects(run('update', String(plain.id), 'key', '1', '0', '0', '0', 'value', 'id', '5'), (e: unknown) => usage(e) && /prog arrays and maps of maps/.test((e as Error).message));
     await assert.rejects(run('update', String(progs.id), 'key', '1', '0', '0', '0', 'value', 'id'), usage);
     await assert.rejects(run('update', String(progs.id), 'key', '1', '0', '0', '0', 'value', 'id', 'x'), usage);
   });
 
   kernelTest('per-CPU values are written to every CPU and dumped per CPU', async () => {
-    using m = Map.create({ type: MapType.PERCPU_ARRAY, key: u32, value: u32, maxEntries: 2 });
+    using m = BpfMap.create({ type: MapType.PERCPU_ARRAY, key: u32, value: u32, maxEntries: 2 });
     assert.equal((await run('update', String(m.id), 'key', '1', '0', '0', '0', 'value', '9', '0', '0', '0')).code, 0);
     assert.deepEqual(m.lookup(1), Array(possibleCpus()).fill(9));
     const dump = json<{ key: string[]; values: { cpu: number; value: string[] }[] }[]>(await run('dump', String(m.id), '-j'));
@@ -153,7 +153,7 @@ describe('tsbpf map: kernel', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tsbpf-cli-bpffs-'));
     sh('mount', ['-t', 'bpf', 'bpf', dir]);
     try {
-      using m = Map.create({ type: MapType.ARRAY, key: u32, value: u32, maxEntries: 1, name: 'clipin' });
+      using m = BpfMap.create({ type: MapType.ARRAY, key: u32, value: u32, maxEntries: 1, name: 'clipin' });
       const path = join(dir, uniqueName('p', 30), 'm');
       const pinned = json<{ id: number; pinned: string }>(await run('pin', String(m.id), path, '--json'));
       assert.deepEqual(pinned, { id: m.id, pinned: path });
@@ -177,7 +177,7 @@ describe('tsbpf map: kernel', () => {
     const notBpffs = await run('show', '/etc/hostname');
     assert.equal(notBpffs.code, 1);
     assert.match(notBpffs.stderr, /not on a BPF filesystem .*mount -t bpf bpf \/sys\/fs\/bpf/);
-    using q = Map.create({ type: MapType.QUEUE, valueSize: 4, maxEntries: 2 });
+    using q = BpfMap.create({ type: MapType.QUEUE, valueSize: 4, maxEntries: 2 });
     const dumpQueue = await run('dump', String(q.id));
     assert.equal(dumpQueue.code, 1);
     assert.match(dumpQueue.stderr, /\(QUEUE\) has no keys to dump/);

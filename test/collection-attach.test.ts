@@ -8,7 +8,7 @@ import { describe, test, type TestContext } from 'node:test';
 import type { Collection } from '../src/collection.js';
 import { planAttach } from '../src/collection/attach.js';
 import { MissingTargetError, TargetNotFoundError } from '../src/link/errors.js';
-import { CollectionSpec } from '../src/object/index.js';
+import { CollectionSpec } from '../src/index.js';
 import { allIds, getFdById } from '../src/sys/attrs.js';
 import { linkInfo } from '../src/sys/linkinfo.js';
 import { Cmd } from '../src/sys/types.js';

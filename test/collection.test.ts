@@ -5,9 +5,10 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe } from 'node:test';
 import type { Collection } from '../src/collection.js';
-import { Map } from '../src/map.js';
+import { BpfMap } from '../src/map.js';
 import { makeBpffsDir } from '../src/map/bpffs.js';
-import { CollectionSpec, ObjectError, ProgramVerifierError, readKernelConfig, kernelVersionCode } from '../src/object/index.js';
+import { CollectionSpec } from '../src/index.js';
+import { ObjectError, ProgramVerifierError, readKernelConfig, kernelVersionCode } from '../src/object/index.js';
 import { allIds, getFdById, rawTracepointOpen } from '../src/sys/attrs.js';
 import { mapInfo, progInfo } from '../src/sys/info.js';
 import { Cmd, MapType } from '../src/sys/types.js';
@@ -171,14 +172,14 @@ describe('maps', () => {
       c.programs.store_record!.testRun({ data: packet() });
       assert.equal(c.maps.pinned_counter!.lookup(0), 3n);
     }
-    using m = Map.openPinned(join(dir, 'pinned_counter'));
+    using m = BpfMap.openPinned(join(dir, 'pinned_counter'));
     assert.equal(m.type, MapType.ARRAY);
   });
 
   kernelTest('refuses a pinned map of another shape', () => {
     const dir = join(pinDir, 'clash');
     makeBpffsDir(dir);
-    using other = Map.create({ type: MapType.ARRAY, keySize: 4, valueSize: 4, maxEntries: 1 });
+    using other = BpfMap.create({ type: MapType.ARRAY, keySize: 4, valueSize: 4, maxEntries: 1 });
     other.pin(join(dir, 'pinned_counter'));
     const before = openFds();
     assert.throws(() => CollectionSpec.fromFile(corpus('maps.bpf.o')).load({ pinPath: dir }), /incompatible: value size 4 != 8/);
@@ -196,10 +197,10 @@ describe('maps', () => {
   });
 
   kernelTest('uses replacement maps instead of creating them, without owning them', () => {
-    using shared = Map.create({ type: MapType.ARRAY, keySize: 4, valueSize: 8, maxEntries: 2, name: 'shared' });
+    using shared = BpfMap.create({ type: MapType.ARRAY, keySize: 4, valueSize: 8, maxEntries: 2, name: 'shared' });
     const spec = CollectionSpec.fromFile(corpus('legacy.bpf.o'));
     {
-      using c = spec.load({ mapReplacements: { counters: shared as Map<unknown, unknown> } });
+      using c = spec.load({ mapReplacements: { counters: shared as BpfMap<unknown, unknown> } });
       assert.equal(c.maps.counters, shared);
       c.programs.count_packets!.testRun({ data: packet() });
     }
@@ -207,7 +208,7 @@ describe('maps', () => {
     const v = shared.lookup(new Uint8Array(4))!;
     assert.equal(new DataView(v.buffer, v.byteOffset).getBigUint64(0, true), 1n);
     assert.throws(
-      () => spec.load({ mapReplacements: { lengths: shared as Map<unknown, unknown> } }),
+      () => spec.load({ mapReplacements: { lengths: shared as BpfMap<unknown, unknown> } }),
       (e: unknown) => e instanceof ObjectError && /incompatible/.test(e.message),
     );
   });

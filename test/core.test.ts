@@ -12,7 +12,8 @@ import { CoreError } from '../src/core/errors.js';
 import { applyCoreRelocations, POISON_HELPER_ID, type RelocatableInstruction } from '../src/core/relocate.js';
 import { CoreTargets } from '../src/core/targets.js';
 import { typesMatch } from '../src/core/compat.js';
-import { CollectionSpec, ProgramVerifierError } from '../src/object/index.js';
+import { CollectionSpec } from '../src/index.js';
+import { ProgramVerifierError } from '../src/object/index.js';
 import { corpus } from './bpf/corpus.js';
 import { assertErrno, kernelTest } from './helpers/kernel.js';
 

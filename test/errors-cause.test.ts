@@ -4,9 +4,10 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { BpfError, NotSupportedError, VerifierError } from '../src/errors.js';
-import { Map } from '../src/map.js';
+import { BpfMap } from '../src/map.js';
 import { MapCreateError } from '../src/map/errors.js';
-import { CollectionSpec, ObjectError, ProgramNotSupportedError } from '../src/object/index.js';
+import { CollectionSpec } from '../src/index.js';
+import { ObjectError, ProgramNotSupportedError } from '../src/object/index.js';
 import { Program } from '../src/program.js';
 import { MapType } from '../src/sys/types.js';
 import { root } from './bpf/corpus.js';
@@ -15,10 +16,10 @@ import { kernelTest } from './helpers/kernel.js';
 
 const fixture = (name: string): string => join(root, 'test', 'fixtures', 'loader', name);
 
-function createFault(opts: Parameters<typeof Map.create>[0]): MapCreateError {
+function createFault(opts: Parameters<typeof BpfMap.create>[0]): MapCreateError {
   let caught: unknown;
   try {
-    Map.create(opts).close();
+    BpfMap.create(opts).close();
   } catch (err) {
     caught = err;
   }

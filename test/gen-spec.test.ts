@@ -12,7 +12,7 @@ import ts from 'typescript';
 import { generateModule } from '../src/codegen/generate.js';
 import { ElfFile } from '../src/elf/file.js';
 import { TsbpfError } from '../src/errors.js';
-import { CollectionSpec } from '../src/object/index.js';
+import { CollectionSpec } from '../src/index.js';
 import { MapType } from '../src/sys/types.js';
 import { root } from './bpf/corpus.js';
 import { kernelTest } from './helpers/kernel.js';

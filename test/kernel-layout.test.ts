@@ -6,6 +6,7 @@ import { describe, test } from 'node:test';
 import { readKernelBtf, type Btf, type BtfComposite, type BtfType } from '../src/btf/index.js';
 import { LinkCreateAttr } from '../src/sys/layout.js';
 import * as layout from '../src/sys/layout.js';
+import { IfInfoMsg, TcMsg } from '../src/sys/netlink.js';
 import { PERF_ATTR_SIZE, PerfAttrFlags, PerfEventAttrOffsets } from '../src/sys/perf.js';
 import { AttachType, Cmd, LinkType, MapFlags, MapType, ProgramType, UpdateFlags } from '../src/sys/types.js';
 
@@ -140,7 +141,7 @@ describe('kernel layout', { skip: !existsSync(VMLINUX) && `no ${VMLINUX}: this k
     assert.deepEqual(wrong, []);
   });
 
-  test('the bpf_*_info and bpf_iter_link_info tables match the kernel', () => {
+  test('the bpf_*_info, bpf_iter_link_info and rtnetlink header tables match the kernel', () => {
     const wrong: string[] = [];
     const structs: Array<[string, Table]> = [
       ['bpf_prog_info', layout.ProgInfo],
@@ -150,6 +151,11 @@ describe('kernel layout', { skip: !existsSync(VMLINUX) && `no ${VMLINUX}: this k
     ];
     for (const [name, table] of structs) wrong.push(...compare(btf!, named(btf!, 'STRUCT', name) as BtfComposite, table).map((w) => `${name}.${w}`));
     wrong.push(...compare(btf!, named(btf!, 'UNION', 'bpf_iter_link_info') as BtfComposite, layout.IterLinkInfo).map((w) => `bpf_iter_link_info.${w}`));
+    for (const [name, { size, ...members }] of [['ifinfomsg', IfInfoMsg], ['tcmsg', TcMsg]] as const) {
+      const struct = named(btf!, 'STRUCT', name) as BtfComposite;
+      wrong.push(...compare(btf!, struct, members).map((w) => `${name}.${w}`));
+      if (struct.size !== size) wrong.push(`${name}: size ${size}, kernel ${struct.size}`);
+    }
     assert.deepEqual(wrong, []);
   });
 

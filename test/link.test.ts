@@ -14,7 +14,6 @@ import { findMember, readKernelBtf, type Btf } from '../src/btf/index.js';
 import { command as linkCommand } from '../src/cli/link.js';
 import { BpfError, ClosedError, NotSupportedError } from '../src/errors.js';
 import {
-  attachBySection,
   attachCgroup,
   attachIter,
   attachKprobe,
@@ -42,12 +41,13 @@ import {
   TargetNotFoundError,
   xdpState,
 } from '../src/link/index.js';
+import { attachBySection } from '../src/link/section.js';
 import { Program } from '../src/program.js';
 import { allIds, ElemOp, mapCreate, mapFreeze, progQuery } from '../src/sys/attrs.js';
 import type { FD } from '../src/sys/fd.js';
 import { native, packageRoot } from '../src/sys/native.js';
 import { AttachType, Cmd, MapFlags, MapType, ProgramType } from '../src/sys/types.js';
-import { assertErrno, createVethPair, isRoot, kernelTest, openFds, requireCgroup2, runWaitingChild, sh, toolSkip, uniqueName, type VethPair } from './helpers/kernel.js';
+import { assertErrno, createVethPair, isRoot, kernelTest, openFds, ownNewLinks, requireCgroup2, runWaitingChild, sh, toolSkip, uniqueName, type VethPair } from './helpers/kernel.js';
 import { type InProcessRun, runCliInProcess } from './helpers/cli.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -182,7 +182,7 @@ function linkIds(): Set<number> {
 
 /** Asserts that no link made since `before` remains. */
 function assertNoNewLinks(before: Set<number>): void {
-  const left = [...linkIds()].filter((id) => !before.has(id));
+  const left = ownNewLinks(before);
   assert.deepEqual(left, [], `links left behind: ${left.join(', ')}`);
 }
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { bytes, struct, u32, u64 } from '../src/codec/index.js';
 import { BpfError, NotSupportedError } from '../src/errors.js';
-import { Map, possibleCpus, structOpsValueType } from '../src/map.js';
+import { BpfMap, possibleCpus, structOpsValueType } from '../src/map.js';
 import { progLoadRaw } from '../src/sys/attrs.js';
 import { progInfo } from '../src/sys/info.js';
 import { native } from '../src/sys/native.js';
@@ -134,7 +134,7 @@ describe('every map type', () => {
     kernelTest(`creates ${MapType[c.type]}`, (t) => {
       if (!requireKernelFeature(t, `map type ${MapType[c.type]}`, probeMapType(c.type))) return;
       const name = uniqueName('t', 15).replace(/[^A-Za-z0-9_]/g, '_');
-      using m = Map.create({ ...c, name });
+      using m = BpfMap.create({ ...c, name });
       const info = m.info();
       assert.equal(info.type, c.type);
       assert.equal(info.keySize, c.keySize);
@@ -150,17 +150,17 @@ describe('every map type', () => {
 describe('maps of maps', () => {
   for (const type of [MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS] as const) {
     kernelTest(`${MapType[type]} holds inner maps by fd and returns their ids`, () => {
-      using template = Map.create({ type: MapType.ARRAY, key: u32, value: u64, maxEntries: 2 });
-      using outer = Map.create({ type, key: u32, value: u32, maxEntries: 4, innerMap: template });
-      using inner = Map.create({ type: MapType.ARRAY, key: u32, value: u64, maxEntries: 2 });
+      using template = BpfMap.create({ type: MapType.ARRAY, key: u32, value: u64, maxEntries: 2 });
+      using outer = BpfMap.create({ type, key: u32, value: u32, maxEntries: 4, innerMap: template });
+      using inner = BpfMap.create({ type: MapType.ARRAY, key: u32, value: u64, maxEntries: 2 });
       inner.update(1, 77n);
-      outer.update(2, inner.fd.value);
+      outer.update(2, inner.fd);
       assert.equal(outer.lookup(2), inner.id);
-      using viaId = Map.fromId(outer.lookup(2) as number, { key: u32, value: u64 });
+      using viaId = BpfMap.fromId(outer.lookup(2) as number, { key: u32, value: u64 });
       assert.equal(viaId.lookup(1), 77n);
       assertErrno(() => {
-        using wrong = Map.create({ type: MapType.HASH, key: u32, value: u32, maxEntries: 2 });
-        outer.update(3, wrong.fd.value);
+        using wrong = BpfMap.create({ type: MapType.HASH, key: u32, value: u32, maxEntries: 2 });
+        outer.update(3, wrong.fd);
       }, 'EINVAL', BpfError);
       assert.equal(outer.delete(2), true);
     });
@@ -169,7 +169,7 @@ describe('maps of maps', () => {
 
 describe('fd-holding maps', () => {
   kernelTest('PROG_ARRAY stores programs and reads back their ids', () => {
-    using m = Map.create({ type: MapType.PROG_ARRAY, key: u32, value: u32, maxEntries: 4 });
+    using m = BpfMap.create({ type: MapType.PROG_ARRAY, key: u32, value: u32, maxEntries: 4 });
     const prog = trivialProgram();
     try {
       m.update(1, prog);
@@ -183,7 +183,7 @@ describe('fd-holding maps', () => {
   });
 
   kernelTest('PERF_EVENT_ARRAY stores perf events; values are not readable from user space', () => {
-    using m = Map.create({ type: MapType.PERF_EVENT_ARRAY, key: u32, value: u32, maxEntries: cpus });
+    using m = BpfMap.create({ type: MapType.PERF_EVENT_ARRAY, key: u32, value: u32, maxEntries: cpus });
     const ev = perfOutputEvent();
     try {
       m.update(0, ev);
@@ -199,7 +199,7 @@ describe('fd-holding maps', () => {
     const cg = testCgroup(t);
     if (!cg) return;
     try {
-      using m = Map.create({ type: MapType.CGROUP_ARRAY, key: u32, value: u32, maxEntries: 2 });
+      using m = BpfMap.create({ type: MapType.CGROUP_ARRAY, key: u32, value: u32, maxEntries: 2 });
       m.update(0, cg.fd);
       assert.throws(() => m.lookup(0), NotSupportedError);
       assert.equal(m.delete(0), true);
@@ -211,8 +211,8 @@ describe('fd-holding maps', () => {
   kernelTest('SOCKMAP and SOCKHASH store sockets and read back their cookies', () => {
     const sock = udpSocket();
     try {
-      using sm = Map.create({ type: MapType.SOCKMAP, key: u32, value: u64, maxEntries: 2 });
-      using sh = Map.create({ type: MapType.SOCKHASH, key: u32, value: u64, maxEntries: 2 });
+      using sm = BpfMap.create({ type: MapType.SOCKMAP, key: u32, value: u64, maxEntries: 2 });
+      using sh = BpfMap.create({ type: MapType.SOCKHASH, key: u32, value: u64, maxEntries: 2 });
       sm.update(1, BigInt(sock));
       sh.update(4242, BigInt(sock));
       const cookie = sm.lookup(1);
@@ -229,7 +229,7 @@ describe('fd-holding maps', () => {
   kernelTest('REUSEPORT_SOCKARRAY stores SO_REUSEPORT sockets', () => {
     const sock = udpSocket(true);
     try {
-      using m = Map.create({ type: MapType.REUSEPORT_SOCKARRAY, key: u32, value: u64, maxEntries: 2 });
+      using m = BpfMap.create({ type: MapType.REUSEPORT_SOCKARRAY, key: u32, value: u64, maxEntries: 2 });
       m.update(0, BigInt(sock));
       assert.ok((m.lookup(0) as bigint) > 0n);
       assert.equal(m.delete(0), true);
@@ -243,7 +243,7 @@ describe('fd-holding maps', () => {
     // next test makes one); here the map's own checks are exercised.
     const sock = udpSocket();
     try {
-      using m = Map.create({ type: MapType.XSKMAP, key: u32, value: u32, maxEntries: 2 });
+      using m = BpfMap.create({ type: MapType.XSKMAP, key: u32, value: u32, maxEntries: 2 });
       const eopnotsupp = (e: unknown): boolean => e instanceof BpfError && e.errno === 95;
       assert.throws(() => m.update(0, sock), eopnotsupp);
       assert.throws(() => m.lookup(0), eopnotsupp, 'XSKMAP values are not readable from user space');
@@ -258,9 +258,9 @@ describe('fd-holding maps', () => {
     try {
       const xsk = createXskSocket(veth.ifindex, 0);
       try {
-        using m = Map.create({ type: MapType.XSKMAP, key: u32, value: u32, maxEntries: 4 });
+        using m = BpfMap.create({ type: MapType.XSKMAP, key: u32, value: u32, maxEntries: 4 });
         // return bpf_redirect_map(&m, 0, XDP_PASS): XDP_REDIRECT when slot 0 holds a socket.
-        const insns = new Assembler().ldMapFd(R1, m.fd.value).mov64Imm(R2, 0).mov64Imm(R3, XDP_PASS).call('redirect_map').exit().assemble();
+        const insns = new Assembler().ldMapFd(R1, m.fd).mov64Imm(R2, 0).mov64Imm(R3, XDP_PASS).call('redirect_map').exit().assemble();
         using prog = Program.load({ type: ProgramType.XDP, instructions: insns, license: 'GPL', name: 'xsk_redirect' });
         const run = (): number => prog.testRun({ data: new Uint8Array(64) }).retval;
         assert.equal(run(), XDP_PASS, 'an empty slot: the fallback action');
@@ -283,8 +283,8 @@ describe('fd-holding maps', () => {
   });
 
   kernelTest('DEVMAP and DEVMAP_HASH store interfaces', () => {
-    using dm = Map.create({ type: MapType.DEVMAP, key: u32, value: u32, maxEntries: 4 });
-    using dh = Map.create({ type: MapType.DEVMAP_HASH, key: u32, value: u32, maxEntries: 4 });
+    using dm = BpfMap.create({ type: MapType.DEVMAP, key: u32, value: u32, maxEntries: 4 });
+    using dh = BpfMap.create({ type: MapType.DEVMAP_HASH, key: u32, value: u32, maxEntries: 4 });
     dm.update(2, 1); // lo
     dh.update(1000, 1);
     assert.equal(dm.lookup(2), 1);
@@ -296,7 +296,7 @@ describe('fd-holding maps', () => {
   });
 
   kernelTest('CPUMAP stores queue sizes per CPU', () => {
-    using m = Map.create({ type: MapType.CPUMAP, key: u32, value: u32, maxEntries: cpus });
+    using m = BpfMap.create({ type: MapType.CPUMAP, key: u32, value: u32, maxEntries: cpus });
     m.update(0, 192);
     assert.equal(m.lookup(0), 192);
     assert.equal(m.delete(0), true);
@@ -305,7 +305,7 @@ describe('fd-holding maps', () => {
 
 describe('local storage maps', () => {
   kernelTest('SK_STORAGE keeps a value per socket, with a generated BTF', () => {
-    using m = Map.create({ type: MapType.SK_STORAGE, key: u32, value: u64, maxEntries: 0, flags: MapFlags.NO_PREALLOC });
+    using m = BpfMap.create({ type: MapType.SK_STORAGE, key: u32, value: u64, maxEntries: 0, flags: MapFlags.NO_PREALLOC });
     const info = m.info();
     assert.ok(info.btfId > 0 && info.btfKeyTypeId > 0 && info.btfValueTypeId > 0);
     const sock = udpSocket();
@@ -325,7 +325,7 @@ describe('local storage maps', () => {
     const cg = testCgroup(t);
     if (!cg) return;
     try {
-      using m = Map.create({ type: MapType.CGRP_STORAGE, key: u32, value: struct({ a: u32, b: u32 }), maxEntries: 0, flags: MapFlags.NO_PREALLOC });
+      using m = BpfMap.create({ type: MapType.CGRP_STORAGE, key: u32, value: struct({ a: u32, b: u32 }), maxEntries: 0, flags: MapFlags.NO_PREALLOC });
       m.update(cg.fd, { a: 1, b: 2 });
       assert.deepEqual(m.lookup(cg.fd), { a: 1, b: 2 });
       assert.equal(m.delete(cg.fd), true);
@@ -335,7 +335,7 @@ describe('local storage maps', () => {
   });
 
   kernelTest('INODE_STORAGE keeps a value per inode where the BPF LSM allows it', (t) => {
-    using m = Map.create({ type: MapType.INODE_STORAGE, key: u32, value: u64, maxEntries: 0, flags: MapFlags.NO_PREALLOC });
+    using m = BpfMap.create({ type: MapType.INODE_STORAGE, key: u32, value: u64, maxEntries: 0, flags: MapFlags.NO_PREALLOC });
     const dir = mkdtempSync(join(tmpdir(), 'tsbpf-inode-'));
     const file = join(dir, 'f');
     writeFileSync(file, 'x');
@@ -363,7 +363,7 @@ describe('local storage maps', () => {
   kernelTest('TASK_STORAGE is created with its BTF (elements are keyed by pidfds)', () => {
     // Element operations need a pidfd (pidfd_open), which the native layer does not offer;
     // an ordinary fd is refused by the kernel, which this checks.
-    using m = Map.create({ type: MapType.TASK_STORAGE, key: u32, value: u64, maxEntries: 0, flags: MapFlags.NO_PREALLOC });
+    using m = BpfMap.create({ type: MapType.TASK_STORAGE, key: u32, value: u64, maxEntries: 0, flags: MapFlags.NO_PREALLOC });
     assert.ok(m.info().btfValueTypeId > 0);
     const fd = openSync('/proc/self/status', 'r');
     try {
@@ -376,7 +376,7 @@ describe('local storage maps', () => {
 
 describe('other special maps', () => {
   kernelTest('STACK_TRACE: empty, and not writable from user space', () => {
-    using m = Map.create({ type: MapType.STACK_TRACE, key: u32, value: bytes(8 * 16), maxEntries: 8 });
+    using m = BpfMap.create({ type: MapType.STACK_TRACE, key: u32, value: bytes(8 * 16), maxEntries: 8 });
     assert.equal(m.lookup(0), undefined);
     assert.deepEqual([...m.keys()], []);
     assert.equal(m.delete(0), false);
@@ -384,21 +384,21 @@ describe('other special maps', () => {
   });
 
   kernelTest('CGROUP_STORAGE: nothing to read until a program is attached', () => {
-    using m = Map.create({ type: MapType.CGROUP_STORAGE, keySize: 16, valueSize: 8, maxEntries: 0 });
+    using m = BpfMap.create({ type: MapType.CGROUP_STORAGE, keySize: 16, valueSize: 8, maxEntries: 0 });
     assert.equal(m.lookup(new Uint8Array(16)), undefined);
   });
 
   kernelTest('RINGBUF and USER_RINGBUF have no elements for the element commands', () => {
     for (const type of [MapType.RINGBUF, MapType.USER_RINGBUF]) {
-      using m = Map.create({ type, maxEntries: 4 * native.constants.PAGE_SIZE });
+      using m = BpfMap.create({ type, maxEntries: 4 * native.constants.PAGE_SIZE });
       assert.throws(() => m.peek(), (e: unknown) => e instanceof BpfError || e instanceof NotSupportedError);
     }
-    assertErrno(() => Map.create({ type: MapType.RINGBUF, maxEntries: 1000 }), 'EINVAL', BpfError);
+    assertErrno(() => BpfMap.create({ type: MapType.RINGBUF, maxEntries: 1000 }), 'EINVAL', BpfError);
   });
 
   kernelTest('STRUCT_OPS: created for tcp_congestion_ops from vmlinux BTF; its value reads back', () => {
     const vt = structOpsValueType('tcp_congestion_ops');
-    using m = Map.createStructOps('tcp_congestion_ops', { name: 'cc' });
+    using m = BpfMap.createStructOps('tcp_congestion_ops', { name: 'cc' });
     const info = m.info();
     assert.equal(info.type, MapType.STRUCT_OPS);
     assert.equal(info.btfVmlinuxValueTypeId, vt.id);
@@ -411,7 +411,7 @@ describe('other special maps', () => {
   kernelTest('ARENA: mmap gives pages shared with the kernel', (t) => {
     if (!requireKernelFeature(t, 'map type ARENA', probeMapType(MapType.ARENA))) return;
     const page = native.constants.PAGE_SIZE;
-    const m = Map.create({ type: MapType.ARENA, maxEntries: 4, flags: MapFlags.MMAPABLE });
+    const m = BpfMap.create({ type: MapType.ARENA, maxEntries: 4, flags: MapFlags.MMAPABLE });
     let buf: ArrayBuffer;
     try {
       buf = m.mmap();
@@ -430,7 +430,7 @@ describe('other special maps', () => {
   kernelTest('ARENA with map_extra keeps its address; mapping it needs that address', (t) => {
     if (!requireKernelFeature(t, 'map type ARENA', probeMapType(MapType.ARENA))) return;
     const want = 1n << 40n;
-    using m = Map.create({ type: MapType.ARENA, maxEntries: 4, flags: MapFlags.MMAPABLE, mapExtra: want });
+    using m = BpfMap.create({ type: MapType.ARENA, maxEntries: 4, flags: MapFlags.MMAPABLE, mapExtra: want });
     assert.equal(m.mapExtra, want);
     assert.equal(m.info().mapExtra, want);
     assert.throws(() => m.mmap(), (e: unknown) => e instanceof NotSupportedError && /0x10000000000/.test(e.message));

@@ -9,7 +9,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { array, bytes, chars, struct, u32, u32be, u64, u8 } from '../src/codec/index.js';
 import { BpfError, ClosedError, InvalidArgumentError, NotSupportedError, TsbpfError } from '../src/errors.js';
-import { BatchError, BpffsError, IterationAbortedError, Map, possibleCpus } from '../src/map.js';
+import { BatchError, BpffsError, IterationAbortedError, BpfMap, possibleCpus } from '../src/map.js';
 import { BtfBuilder } from '../src/map/btf.js';
 import { native } from '../src/sys/native.js';
 import { Cmd, MapFlags, MapType, UpdateFlags } from '../src/sys/types.js';
@@ -40,7 +40,7 @@ function privateBpffs(): { dir: string; remove(): void } {
 
 describe('hash map element operations', () => {
   kernelTest('update, lookup, delete and lookupAndDelete with codecs', () => {
-    using m = Map.create({ type: MapType.HASH, key: u32, value: struct({ packets: u64, bytes: u64 }), maxEntries: 16, name: 'ops' });
+    using m = BpfMap.create({ type: MapType.HASH, key: u32, value: struct({ packets: u64, bytes: u64 }), maxEntries: 16, name: 'ops' });
     assert.equal(m.keySize, 4);
     assert.equal(m.valueSize, 16);
     assert.equal(m.name, 'ops');
@@ -62,7 +62,7 @@ describe('hash map element operations', () => {
   });
 
   kernelTest('returns values that do not alias its buffers', () => {
-    using m = Map.create({ type: MapType.HASH, keySize: 8, valueSize: 4, maxEntries: 4 });
+    using m = BpfMap.create({ type: MapType.HASH, keySize: 8, valueSize: 4, maxEntries: 4 });
     m.update(key8(1), Uint8Array.of(1, 1, 1, 1));
     m.update(key8(2), Uint8Array.of(2, 2, 2, 2));
     const a = m.lookup(key8(1));
@@ -72,7 +72,7 @@ describe('hash map element operations', () => {
   });
 
   kernelTest('lookupInto writes the value into the caller\'s buffer, and leaves it alone for a missing key', () => {
-    using m = Map.create({ type: MapType.HASH, key: u32, valueSize: 4, maxEntries: 4 });
+    using m = BpfMap.create({ type: MapType.HASH, key: u32, valueSize: 4, maxEntries: 4 });
     m.update(1, Uint8Array.of(1, 2, 3, 4));
     m.update(2, Uint8Array.of(5, 6, 7, 8));
     const out = new Uint8Array(4);
@@ -93,14 +93,14 @@ describe('hash map element operations', () => {
   });
 
   kernelTest('the bound element call runs on its own attr, which outlives every other reference to it', () => {
-    using m = Map.create({ type: MapType.HASH, key: u32, valueSize: 4, maxEntries: 4 });
+    using m = BpfMap.create({ type: MapType.HASH, key: u32, valueSize: 4, maxEntries: 4 });
     m.update(7, Uint8Array.of(9, 8, 7, 6));
     const key = new Uint8Array(4);
     const value = new Uint8Array(4);
     const call = ((): ((cmd: number) => number) => {
       const attr = new Uint8Array(32);
       const view = new DataView(attr.buffer);
-      view.setUint32(0, m.fd.value, true);
+      view.setUint32(0, m.fd, true);
       view.setBigUint64(8, native.addressOf(key), true);
       view.setBigUint64(16, native.addressOf(value), true);
       return native.bpfBound(attr);
@@ -121,7 +121,7 @@ describe('hash map element operations', () => {
 
   kernelTest('lookupInto on a per-CPU map fills one 8-byte slot per possible CPU', () => {
     const cpus = possibleCpus();
-    using m = Map.create({ type: MapType.PERCPU_ARRAY, key: u32, value: u32, maxEntries: 2 });
+    using m = BpfMap.create({ type: MapType.PERCPU_ARRAY, key: u32, value: u32, maxEntries: 2 });
     m.update(1, Array.from({ length: cpus }, (_, i) => 100 + i));
     assert.throws(() => m.lookupInto(1, new Uint8Array(4)), InvalidArgumentError);
     const out = new Uint8Array(8 * cpus);
@@ -143,7 +143,7 @@ describe('hash map element operations', () => {
     ]);
     using btf = b.load('spin lock test');
     const codec = struct({ lock: u32, count: u32 });
-    using m = Map.create({ type: MapType.HASH, key: u32, value: codec, maxEntries: 4, btf: { fd: btf.value, keyTypeId: int, valueTypeId: value } });
+    using m = BpfMap.create({ type: MapType.HASH, key: u32, value: codec, maxEntries: 4, btf: { fd: btf.value, keyTypeId: int, valueTypeId: value } });
     m.update(1, { lock: 0, count: 7 }, UpdateFlags.ANY | UpdateFlags.F_LOCK);
     assert.equal(m.lookup(1, UpdateFlags.F_LOCK)?.count, 7);
     m.update(1, { lock: 0, count: 8 }, UpdateFlags.EXIST | UpdateFlags.F_LOCK);
@@ -153,7 +153,7 @@ describe('hash map element operations', () => {
 
 describe('array maps', () => {
   kernelTest('have every index, refuse deletes and out-of-range keys', () => {
-    using m = Map.create({ type: MapType.ARRAY, key: u32, value: u64, maxEntries: 4 });
+    using m = BpfMap.create({ type: MapType.ARRAY, key: u32, value: u64, maxEntries: 4 });
     assert.deepEqual([...m.keys()], [0, 1, 2, 3]);
     assert.equal(m.lookup(3), 0n);
     m.update(3, 33n);
@@ -175,7 +175,7 @@ describe('per-CPU maps', () => {
 
   for (const type of [MapType.PERCPU_HASH, MapType.PERCPU_ARRAY, MapType.LRU_PERCPU_HASH] as const) {
     kernelTest(`${MapType[type]}: one value per possible CPU round-trips`, () => {
-      using m = Map.create({ type, key: u32, value: u64, maxEntries: 8 });
+      using m = BpfMap.create({ type, key: u32, value: u64, maxEntries: 8 });
       assert.equal(m.cpus, cpus);
       assert.equal(m.perCpu, true);
       m.update(1, perCpuValues(10));
@@ -189,7 +189,7 @@ describe('per-CPU maps', () => {
   }
 
   kernelTest('pads values to 8 bytes per CPU in raw and batch layouts', () => {
-    using m = Map.create({ type: MapType.PERCPU_HASH, keySize: 4, valueSize: 4, maxEntries: 8 });
+    using m = BpfMap.create({ type: MapType.PERCPU_HASH, keySize: 4, valueSize: 4, maxEntries: 8 });
     assert.equal(m.valueStride, 8 * cpus);
     const values = Array.from({ length: cpus }, (_, i) => Uint8Array.of(i + 1, 0, 0, 0x7f));
     m.update(Uint8Array.of(1, 0, 0, 0), values);
@@ -203,11 +203,11 @@ describe('per-CPU maps', () => {
   });
 
   kernelTest('accepts a whole-array codec when opened by id', () => {
-    using m = Map.create({ type: MapType.PERCPU_ARRAY, key: u32, value: u32, maxEntries: 2 });
+    using m = BpfMap.create({ type: MapType.PERCPU_ARRAY, key: u32, value: u32, maxEntries: 2 });
     m.update(0, Array.from({ length: cpus }, (_, i) => i + 5));
-    using byElement = Map.fromId<number, number[]>(m.id, { key: u32, value: u32 });
+    using byElement = BpfMap.fromId<number, number[]>(m.id, { key: u32, value: u32 });
     assert.deepEqual(byElement.lookup(0), Array.from({ length: cpus }, (_, i) => i + 5));
-    using raw = Map.fromId<number, Uint8Array>(m.id, { key: u32, value: bytes(8 * cpus) });
+    using raw = BpfMap.fromId<number, Uint8Array>(m.id, { key: u32, value: bytes(8 * cpus) });
     assert.equal(raw.lookup(0)?.[8], 6);
   });
 });
@@ -215,7 +215,7 @@ describe('per-CPU maps', () => {
 describe('batch operations', () => {
   kernelTest('lookupBatch of 100,000 entries equals per-key lookups', () => {
     const n = 100_000;
-    using m = Map.create({ type: MapType.HASH, keySize: 8, valueSize: 16, maxEntries: n });
+    using m = BpfMap.create({ type: MapType.HASH, keySize: 8, valueSize: 16, maxEntries: n });
     const keys: Uint8Array[] = [];
     const values: Uint8Array[] = [];
     for (let i = 0; i < n; i++) {
@@ -243,7 +243,7 @@ describe('batch operations', () => {
 
   kernelTest('grows the chunk when a hash bucket does not fit (ENOSPC)', () => {
     const n = 5000;
-    using m = Map.create({ type: MapType.HASH, key: u32, value: u32, maxEntries: n });
+    using m = BpfMap.create({ type: MapType.HASH, key: u32, value: u32, maxEntries: n });
     m.updateBatch(
       Array.from({ length: n }, (_, i) => i),
       Array.from({ length: n }, (_, i) => i * 2),
@@ -255,7 +255,7 @@ describe('batch operations', () => {
   });
 
   kernelTest('lookupAndDeleteBatch drains the map and deleteBatch skips missing keys', () => {
-    using m = Map.create({ type: MapType.HASH, key: u32, value: u32, maxEntries: 1000 });
+    using m = BpfMap.create({ type: MapType.HASH, key: u32, value: u32, maxEntries: 1000 });
     const ks = Array.from({ length: 1000 }, (_, i) => i);
     m.updateBatch(ks, ks);
     assert.equal(m.deleteBatch([1, 2, 5000, 3, 6000, 6001, 4], { chunkSize: 3 }), 4);
@@ -267,7 +267,7 @@ describe('batch operations', () => {
   });
 
   kernelTest('updateBatch replaces existing elements and reports how far it got', () => {
-    using m = Map.create({ type: MapType.HASH, key: u32, value: u32, maxEntries: 3 });
+    using m = BpfMap.create({ type: MapType.HASH, key: u32, value: u32, maxEntries: 3 });
     m.update(1, 0);
     assert.throws(
       () => m.updateBatch([1, 2, 3, 4, 5], [10, 20, 30, 40, 50]),
@@ -278,7 +278,7 @@ describe('batch operations', () => {
   });
 
   kernelTest('works on arrays, and lookupAndDeleteBatch there is NotSupported', () => {
-    using m = Map.create({ type: MapType.ARRAY, key: u32, value: u32, maxEntries: 100 });
+    using m = BpfMap.create({ type: MapType.ARRAY, key: u32, value: u32, maxEntries: 100 });
     m.updateBatch([5, 6], [50, 60]);
     const all: [number, number][] = [];
     for (const chunk of m.lookupBatch({ chunkSize: 7 })) all.push(...chunk.entries());
@@ -291,7 +291,7 @@ describe('batch operations', () => {
 
 describe('iteration', () => {
   kernelTest('survives deleting the yielded key (draining)', () => {
-    using m = Map.create({ type: MapType.HASH, key: u32, value: u32, maxEntries: 2000 });
+    using m = BpfMap.create({ type: MapType.HASH, key: u32, value: u32, maxEntries: 2000 });
     const n = 1500;
     m.updateBatch(
       Array.from({ length: n }, (_, i) => i),
@@ -309,7 +309,7 @@ describe('iteration', () => {
   });
 
   kernelTest('terminates, never repeats and covers the survivors when the key ahead is deleted', () => {
-    using m = Map.create({ type: MapType.HASH, key: u32, value: u32, maxEntries: 1024 });
+    using m = BpfMap.create({ type: MapType.HASH, key: u32, value: u32, maxEntries: 1024 });
     const n = 600;
     m.updateBatch(
       Array.from({ length: n }, (_, i) => i),
@@ -334,7 +334,7 @@ describe('iteration', () => {
   });
 
   kernelTest('covers survivors while random keys are deleted concurrently', () => {
-    using m = Map.create({ type: MapType.LRU_HASH, key: u32, value: u32, maxEntries: 4096 });
+    using m = BpfMap.create({ type: MapType.LRU_HASH, key: u32, value: u32, maxEntries: 4096 });
     const n = 2000;
     m.updateBatch(
       Array.from({ length: n }, (_, i) => i),
@@ -359,7 +359,7 @@ describe('iteration', () => {
   });
 
   kernelTest('gives up with IterationAbortedError on a map that is rewritten at every step', () => {
-    using m = Map.create({ type: MapType.HASH, key: u32, value: u32, maxEntries: 16 });
+    using m = BpfMap.create({ type: MapType.HASH, key: u32, value: u32, maxEntries: 16 });
     let next = 0;
     const refill = (): void => {
       for (const k of [...m.keys()]) m.delete(k);
@@ -372,7 +372,7 @@ describe('iteration', () => {
   });
 
   kernelTest('keys() of an empty map and values()', () => {
-    using m = Map.create({ type: MapType.HASH, key: u32, value: u32, maxEntries: 4 });
+    using m = BpfMap.create({ type: MapType.HASH, key: u32, value: u32, maxEntries: 4 });
     assert.deepEqual([...m.keys()], []);
     m.update(9, 90);
     assert.deepEqual([...m.values()], [90]);
@@ -383,7 +383,7 @@ describe('iteration', () => {
 describe('LPM trie', () => {
   kernelTest('finds the longest matching prefix', () => {
     const key = struct({ prefixlen: u32, addr: u32be });
-    using m = Map.create({ type: MapType.LPM_TRIE, key, value: u32, maxEntries: 16, flags: MapFlags.NO_PREALLOC });
+    using m = BpfMap.create({ type: MapType.LPM_TRIE, key, value: u32, maxEntries: 16, flags: MapFlags.NO_PREALLOC });
     const ip = (s: string): number => s.split('.').reduce((a, b) => a * 256 + Number(b), 0);
     m.update({ prefixlen: 8, addr: ip('10.0.0.0') }, 8);
     m.update({ prefixlen: 16, addr: ip('10.1.0.0') }, 16);
@@ -401,7 +401,7 @@ describe('LPM trie', () => {
 
 describe('queue, stack and bloom filter', () => {
   kernelTest('a queue pops oldest first; a full one refuses, or overwrites with EXIST', () => {
-    using q = Map.create({ type: MapType.QUEUE, value: u32, maxEntries: 3 });
+    using q = BpfMap.create({ type: MapType.QUEUE, value: u32, maxEntries: 3 });
     assert.equal(q.keySize, 0);
     assert.equal(q.pop(), undefined);
     q.push(1);
@@ -414,14 +414,14 @@ describe('queue, stack and bloom filter', () => {
   });
 
   kernelTest('a stack pops newest first', () => {
-    using s = Map.create({ type: MapType.STACK, value: u64, maxEntries: 8 });
+    using s = BpfMap.create({ type: MapType.STACK, value: u64, maxEntries: 8 });
     for (const v of [1n, 2n, 3n]) s.push(v);
     assert.equal(s.peek(), 3n);
     assert.deepEqual([s.pop(), s.pop(), s.pop(), s.pop()], [3n, 2n, 1n, undefined]);
   });
 
   kernelTest('a bloom filter contains what was pushed', () => {
-    using b = Map.create({ type: MapType.BLOOM_FILTER, value: u32, maxEntries: 1000, mapExtra: 5 });
+    using b = BpfMap.create({ type: MapType.BLOOM_FILTER, value: u32, maxEntries: 1000, mapExtra: 5 });
     assert.equal(b.info().mapExtra, 5n);
     for (let i = 0; i < 100; i++) b.push(i * 3);
     for (let i = 0; i < 100; i++) assert.equal(b.contains(i * 3), true);
@@ -431,14 +431,14 @@ describe('queue, stack and bloom filter', () => {
   });
 
   kernelTest('push/pop on keyed maps is refused with the map named', () => {
-    using m = Map.create({ type: MapType.HASH, key: u32, value: u32, maxEntries: 2, name: 'keyed' });
+    using m = BpfMap.create({ type: MapType.HASH, key: u32, value: u32, maxEntries: 2, name: 'keyed' });
     assert.throws(() => m.push(1), (e: unknown) => e instanceof InvalidArgumentError && /map keyed/.test(e.message));
   });
 });
 
 describe('freeze and mmap', () => {
   kernelTest('a frozen map refuses user updates with EPERM and still reads', () => {
-    using m = Map.create({ type: MapType.ARRAY, key: u32, value: u32, maxEntries: 2 });
+    using m = BpfMap.create({ type: MapType.ARRAY, key: u32, value: u32, maxEntries: 2 });
     m.update(0, 42);
     m.freeze();
     assertErrno(() => m.update(0, 1), 'EPERM', BpfError);
@@ -446,7 +446,7 @@ describe('freeze and mmap', () => {
   });
 
   kernelTest('an mmapable array shares memory with lookup/update and is unmapped on close', () => {
-    const m = Map.create({ type: MapType.ARRAY, key: u32, value: struct({ a: u32, b: u8 }), maxEntries: 10, flags: MapFlags.MMAPABLE });
+    const m = BpfMap.create({ type: MapType.ARRAY, key: u32, value: struct({ a: u32, b: u8 }), maxEntries: 10, flags: MapFlags.MMAPABLE });
     let buf: ArrayBuffer;
     try {
       buf = m.mmap();
@@ -466,7 +466,7 @@ describe('freeze and mmap', () => {
   });
 
   kernelTest('mmap of a map that cannot be mapped is refused', () => {
-    using m = Map.create({ type: MapType.ARRAY, key: u32, value: u32, maxEntries: 2 });
+    using m = BpfMap.create({ type: MapType.ARRAY, key: u32, value: u32, maxEntries: 2 });
     assert.throws(() => m.mmap(), InvalidArgumentError);
   });
 });
@@ -481,15 +481,15 @@ describe('pinning and opening', () => {
     const fs = privateBpffs();
     const path = join(fs.dir, uniqueName('dir', 30), 'nested', 'counts');
     try {
-      using m = Map.create({ type: MapType.HASH, key: u32, value: u64, maxEntries: 4, name: 'pinned' });
+      using m = BpfMap.create({ type: MapType.HASH, key: u32, value: u64, maxEntries: 4, name: 'pinned' });
       m.update(7, 0x1234567890n);
       m.pin(path);
       assert.equal(m.pinnedPath, path);
       assert.ok(existsSync(path));
       const script = `
-        const { Map } = await import(${JSON.stringify(mapModule)});
+        const { BpfMap } = await import(${JSON.stringify(mapModule)});
         const { u32, u64 } = await import(${JSON.stringify(codecModule)});
-        const m = Map.openPinned(${JSON.stringify(path)}, { key: u32, value: u64 });
+        const m = BpfMap.openPinned(${JSON.stringify(path)}, { key: u32, value: u64 });
         try {
           m.update(8, 99n);
           process.stdout.write(JSON.stringify({ id: m.id, value: String(m.lookup(7)) }));
@@ -500,7 +500,7 @@ describe('pinning and opening', () => {
       const out = execFileSync(process.execPath, [...childArgs, '--input-type=module', '-e', script], { encoding: 'utf8', cwd: join(here, '..', '..') });
       assert.deepEqual(JSON.parse(out), { id: m.id, value: String(0x1234567890n) });
       assert.equal(m.lookup(8), 99n, 'the child wrote through the pin');
-      using again = Map.openPinned(path, { key: u32, value: u64 });
+      using again = BpfMap.openPinned(path, { key: u32, value: u64 });
       assert.equal(again.id, m.id);
       assert.equal(m.unpin(), true);
       assert.equal(existsSync(path), false);
@@ -513,11 +513,11 @@ describe('pinning and opening', () => {
   kernelTest('pinning outside a bpffs says how to mount one', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tsbpf-nobpffs-'));
     try {
-      using m = Map.create({ type: MapType.ARRAY, key: u32, value: u32, maxEntries: 1 });
+      using m = BpfMap.create({ type: MapType.ARRAY, key: u32, value: u32, maxEntries: 1 });
       assert.throws(() => m.pin(join(dir, 'x')), (e: unknown) => e instanceof BpffsError && e.code === 'ENOTBPFFS' && /mount -t bpf bpf \/sys\/fs\/bpf/.test(e.message));
-      assert.throws(() => Map.openPinned(join(dir, 'x')), (e: unknown) => e instanceof TsbpfError && e.code === 'ENOENT' && e.message === `no such pin: ${join(dir, 'x')}`);
+      assert.throws(() => BpfMap.openPinned(join(dir, 'x')), (e: unknown) => e instanceof TsbpfError && e.code === 'ENOENT' && e.message === `no such pin: ${join(dir, 'x')}`);
       writeFileSync(join(dir, 'y'), '');
-      assert.throws(() => Map.openPinned(join(dir, 'y')), BpffsError);
+      assert.throws(() => BpfMap.openPinned(join(dir, 'y')), BpffsError);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -526,16 +526,16 @@ describe('pinning and opening', () => {
   kernelTest('opening a missing pin fails with ENOENT', () => {
     const fs = privateBpffs();
     try {
-      assert.throws(() => Map.openPinned(join(fs.dir, 'missing')), (e: unknown) => e instanceof TsbpfError && e.code === 'ENOENT' && e.message.startsWith('no such pin: '));
+      assert.throws(() => BpfMap.openPinned(join(fs.dir, 'missing')), (e: unknown) => e instanceof TsbpfError && e.code === 'ENOENT' && e.message.startsWith('no such pin: '));
     } finally {
       fs.remove();
     }
   });
 
   kernelTest('fromId and fromFd open the same map', () => {
-    using m = Map.create({ type: MapType.HASH, key: u32, value: chars(8), maxEntries: 4, name: 'byid' });
+    using m = BpfMap.create({ type: MapType.HASH, key: u32, value: chars(8), maxEntries: 4, name: 'byid' });
     m.update(1, 'one');
-    using o = Map.fromId(m.id, { key: u32, value: chars(8) });
+    using o = BpfMap.fromId(m.id, { key: u32, value: chars(8) });
     assert.equal(o.name, 'byid');
     assert.equal(o.type, MapType.HASH);
     assert.equal(o.maxEntries, 4);
@@ -543,13 +543,13 @@ describe('pinning and opening', () => {
     o.update(2, 'two');
     assert.equal(m.lookup(2), 'two');
     assert.deepEqual(o.info(), m.info());
-    assertErrno(() => Map.fromId(0x7ffffff0), 'ENOENT', BpfError);
+    assertErrno(() => BpfMap.fromId(0x7ffffff0), 'ENOENT', BpfError);
   });
 
   kernelTest('fromFd refuses an fd that is not a map and leaves it open', () => {
     const fd = openSync('/proc/self/status', 'r');
     try {
-      assert.throws(() => Map.fromFd(fd), (e: unknown) => e instanceof InvalidArgumentError && /not a BPF map/.test(e.message));
+      assert.throws(() => BpfMap.fromFd(fd), (e: unknown) => e instanceof InvalidArgumentError && /not a BPF map/.test(e.message));
       assert.ok(existsSync(`/proc/self/fd/${fd}`));
     } finally {
       closeSync(fd);
@@ -559,17 +559,17 @@ describe('pinning and opening', () => {
 
 describe('bad input', () => {
   kernelTest('wrong key and value sizes are InvalidArgumentErrors naming the map', () => {
-    using m = Map.create({ type: MapType.HASH, keySize: 8, valueSize: 4, maxEntries: 2, name: 'sized' });
+    using m = BpfMap.create({ type: MapType.HASH, keySize: 8, valueSize: 4, maxEntries: 2, name: 'sized' });
     assert.throws(() => m.lookup(new Uint8Array(4)), (e: unknown) => e instanceof InvalidArgumentError && /key of map sized .* must be 8 bytes, got 4/.test(e.message));
     assert.throws(() => m.update(new Uint8Array(8), new Uint8Array(5)), (e: unknown) => e instanceof InvalidArgumentError && /value of map sized/.test(e.message));
     assert.throws(() => m.delete('x' as unknown as Uint8Array), InvalidArgumentError);
-    using typed = Map.create({ type: MapType.HASH, key: u32, value: u32, maxEntries: 2, name: 'typed' });
+    using typed = BpfMap.create({ type: MapType.HASH, key: u32, value: u32, maxEntries: 2, name: 'typed' });
     assert.throws(() => typed.update(-1, 0), (e: unknown) => e instanceof InvalidArgumentError && /map typed/.test(e.message));
     assert.throws(() => typed.updateBatch([1], [2 ** 40]), (e: unknown) => e instanceof InvalidArgumentError && /map typed/.test(e.message));
   });
 
   kernelTest('use after close is a ClosedError naming the map, and close is idempotent', () => {
-    const m = Map.create({ type: MapType.HASH, key: u32, value: u32, maxEntries: 2, name: 'gone' });
+    const m = BpfMap.create({ type: MapType.HASH, key: u32, value: u32, maxEntries: 2, name: 'gone' });
     m.update(1, 1);
     const it = m.keys();
     m.close();
@@ -587,53 +587,53 @@ describe('bad input', () => {
   });
 
   kernelTest('unknown types, bad names and mismatched codecs are refused before the kernel', () => {
-    assert.throws(() => Map.create({ type: 999 as MapType, keySize: 4, valueSize: 4, maxEntries: 1 }), (e: unknown) => e instanceof InvalidArgumentError && /unknown map type 999/.test(e.message));
-    assert.throws(() => Map.create({ type: MapType.HASH, keySize: 4, valueSize: 4, maxEntries: 1, name: 'has space' }), /at most 15 characters/);
-    assert.throws(() => Map.create({ type: MapType.HASH, keySize: 4, valueSize: 4, maxEntries: 1, name: 'x'.repeat(16) }), InvalidArgumentError);
-    assert.throws(() => Map.create({ type: MapType.HASH, key: u32, keySize: 8, valueSize: 4, maxEntries: 1 }), /key codec is 4 bytes/);
-    assert.throws(() => Map.create({ type: MapType.HASH, keySize: -1, valueSize: 4, maxEntries: 1 }), InvalidArgumentError);
-    assertErrno(() => Map.create({ type: MapType.HASH, keySize: 4, valueSize: 4, maxEntries: 0 }), 'EINVAL', BpfError);
-    assert.throws(() => Map.create({ type: MapType.STRUCT_OPS, keySize: 4, valueSize: 4, maxEntries: 1 }), /vmlinuxValueTypeId/);
+    assert.throws(() => BpfMap.create({ type: 999 as MapType, keySize: 4, valueSize: 4, maxEntries: 1 }), (e: unknown) => e instanceof InvalidArgumentError && /unknown map type 999/.test(e.message));
+    assert.throws(() => BpfMap.create({ type: MapType.HASH, keySize: 4, valueSize: 4, maxEntries: 1, name: 'has space' }), /at most 15 characters/);
+    assert.throws(() => BpfMap.create({ type: MapType.HASH, keySize: 4, valueSize: 4, maxEntries: 1, name: 'x'.repeat(16) }), InvalidArgumentError);
+    assert.throws(() => BpfMap.create({ type: MapType.HASH, key: u32, keySize: 8, valueSize: 4, maxEntries: 1 }), /key codec is 4 bytes/);
+    assert.throws(() => BpfMap.create({ type: MapType.HASH, keySize: -1, valueSize: 4, maxEntries: 1 }), InvalidArgumentError);
+    assertErrno(() => BpfMap.create({ type: MapType.HASH, keySize: 4, valueSize: 4, maxEntries: 0 }), 'EINVAL', BpfError);
+    assert.throws(() => BpfMap.create({ type: MapType.STRUCT_OPS, keySize: 4, valueSize: 4, maxEntries: 1 }), /vmlinuxValueTypeId/);
   });
 });
 
 describe('fd ownership', () => {
   kernelTest('1,000 create/close cycles and failed creates leak no fds', () => {
-    const inner = Map.create({ type: MapType.ARRAY, key: u32, value: u32, maxEntries: 1 });
+    const inner = BpfMap.create({ type: MapType.ARRAY, key: u32, value: u32, maxEntries: 1 });
     const cycle = (i: number): void => {
       switch (i % 5) {
         case 0: {
-          using m = Map.create({ type: MapType.HASH, key: u32, value: u32, maxEntries: 4 });
+          using m = BpfMap.create({ type: MapType.HASH, key: u32, value: u32, maxEntries: 4 });
           m.update(1, 1);
           break;
         }
         case 1: {
-          using m = Map.create({ type: MapType.PERCPU_ARRAY, key: u32, value: array(u8, 3), maxEntries: 2 });
-          using o = Map.fromId(m.id);
+          using m = BpfMap.create({ type: MapType.PERCPU_ARRAY, key: u32, value: array(u8, 3), maxEntries: 2 });
+          using o = BpfMap.fromId(m.id);
           void o.info();
           break;
         }
         case 2: {
-          using m = Map.create({ type: MapType.SK_STORAGE, keySize: 4, valueSize: 8, maxEntries: 0, flags: MapFlags.NO_PREALLOC });
+          using m = BpfMap.create({ type: MapType.SK_STORAGE, keySize: 4, valueSize: 8, maxEntries: 0, flags: MapFlags.NO_PREALLOC });
           void m.id;
           break;
         }
         case 3: {
-          using m = Map.create({ type: MapType.ARRAY_OF_MAPS, keySize: 4, valueSize: 4, maxEntries: 2, innerMap: inner });
+          using m = BpfMap.create({ type: MapType.ARRAY_OF_MAPS, keySize: 4, valueSize: 4, maxEntries: 2, innerMap: inner });
           void [...m.keys()];
           break;
         }
         default: {
-          using m = Map.create({ type: MapType.ARRAY, key: u32, value: u32, maxEntries: 4, flags: MapFlags.MMAPABLE });
+          using m = BpfMap.create({ type: MapType.ARRAY, key: u32, value: u32, maxEntries: 4, flags: MapFlags.MMAPABLE });
           m.mmap();
         }
       }
     };
     const fail = (): void => {
-      assert.throws(() => Map.create({ type: MapType.HASH, keySize: 4, valueSize: 4, maxEntries: 0 }), BpfError);
-      assert.throws(() => Map.create({ type: MapType.SK_STORAGE, keySize: 4, valueSize: 8, maxEntries: 1, flags: MapFlags.NO_PREALLOC }), BpfError);
-      assert.throws(() => Map.fromId(0x7fffffff), BpfError);
-      assert.throws(() => Map.create({ type: MapType.HASH, key: u32, value: u32, keySize: 8, maxEntries: 1 }), InvalidArgumentError);
+      assert.throws(() => BpfMap.create({ type: MapType.HASH, keySize: 4, valueSize: 4, maxEntries: 0 }), BpfError);
+      assert.throws(() => BpfMap.create({ type: MapType.SK_STORAGE, keySize: 4, valueSize: 8, maxEntries: 1, flags: MapFlags.NO_PREALLOC }), BpfError);
+      assert.throws(() => BpfMap.fromId(0x7fffffff), BpfError);
+      assert.throws(() => BpfMap.create({ type: MapType.HASH, key: u32, value: u32, keySize: 8, maxEntries: 1 }), InvalidArgumentError);
     };
     try {
       for (let i = 0; i < 20; i++) {

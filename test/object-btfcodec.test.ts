@@ -5,7 +5,7 @@ import { Btf } from '../src/btf/btf.js';
 import type { BtfTypeInit } from '../src/btf/types.js';
 import { btfCodec } from '../src/btfcodec.js';
 import { InvalidArgumentError } from '../src/errors.js';
-import { CollectionSpec } from '../src/object/index.js';
+import { CollectionSpec } from '../src/index.js';
 import { corpus } from './bpf/corpus.js';
 
 const types: BtfTypeInit[] = [

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { BPF_LD_IMM64, BPF_PSEUDO_MAP_VALUE, decode } from '../src/asm/index.js';
-import { CollectionSpec } from '../src/object/index.js';
+import { CollectionSpec } from '../src/index.js';
 import { root } from './bpf/corpus.js';
 import { kernelTest } from './helpers/kernel.js';
 import { haveBpftool, libbpfPrograms, libbpfTags } from './helpers/libbpf.js';

@@ -5,8 +5,8 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { Map } from '../src/map.js';
-import { CollectionSpec } from '../src/object/index.js';
+import { BpfMap } from '../src/map.js';
+import { CollectionSpec } from '../src/index.js';
 import { MapFlags, MapType, ProgramType } from '../src/sys/types.js';
 import { root } from './bpf/corpus.js';
 import { kernelTest, uniqueName } from './helpers/kernel.js';
@@ -77,7 +77,7 @@ describe('.struct_ops maps', () => {
         c.maps.tsbpf_ca!.pin(pin);
       }
       assert.ok(available().includes(name), 'still registered');
-      using m = Map.openPinned(pin);
+      using m = BpfMap.openPinned(pin);
       m.delete(new Uint8Array(4));
       assert.ok(!available().includes(name), 'deleting the element unregisters it');
     } finally {

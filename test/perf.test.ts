@@ -4,7 +4,7 @@ import { describe, test, type TestContext } from 'node:test';
 import { createCounters, loadProducer, produce, produceOn, readCounters, type CountersMap, type ProducerOptions } from '../bench/ringbuf/producers.js';
 import { struct, u32 } from '../src/codec/index.js';
 import { ClosedError } from '../src/errors.js';
-import { Map } from '../src/map.js';
+import { BpfMap } from '../src/map.js';
 import { PerfReader, bpfOutputAttr, parseCpuIds, possibleCpuIds, type PerfRecord } from '../src/perf/index.js';
 import type { Program } from '../src/program.js';
 import { MapTypeError } from '../src/ringbuf/index.js';
@@ -14,14 +14,14 @@ import { kernelTest, openFds, uniqueName } from './helpers/kernel.js';
 const PAGE = 4096;
 
 interface Rig {
-  events: Map;
+  events: BpfMap;
   counters: CountersMap;
   prog: Program;
 }
 
 /** A perf event array with a slot per possible CPU, a raw_tp producer (run on a chosen CPU) and its counters. */
 function rig(t: TestContext, size = 8, opts: Partial<ProducerOptions> = {}): Rig {
-  const events = Map.create({ type: MapType.PERF_EVENT_ARRAY, keySize: 4, valueSize: 4, maxEntries: possibleCpuIds().length, name: uniqueName('pev') });
+  const events = BpfMap.create({ type: MapType.PERF_EVENT_ARRAY, keySize: 4, valueSize: 4, maxEntries: possibleCpuIds().length, name: uniqueName('pev') });
   const counters = createCounters();
   const prog = loadProducer(events, counters, { kind: 'perf', size, programType: 'raw_tp', ...opts });
   t.after(() => {
@@ -278,14 +278,14 @@ describe('PerfReader', () => {
   });
 
   kernelTest('uses as many CPUs as the map has slots', (t) => {
-    const events = Map.create({ type: MapType.PERF_EVENT_ARRAY, keySize: 4, valueSize: 4, maxEntries: 1 });
+    const events = BpfMap.create({ type: MapType.PERF_EVENT_ARRAY, keySize: 4, valueSize: 4, maxEntries: 1 });
     t.after(() => events.close());
     const r = reader(t, new PerfReader(events));
     assert.deepEqual(r.cpus, [possibleCpuIds()[0]]);
   });
 
   kernelTest('a sched_cls producer running repeatedly on any CPU loses nothing in a large ring', (t) => {
-    const events = Map.create({ type: MapType.PERF_EVENT_ARRAY, keySize: 4, valueSize: 4, maxEntries: possibleCpuIds().length });
+    const events = BpfMap.create({ type: MapType.PERF_EVENT_ARRAY, keySize: 4, valueSize: 4, maxEntries: possibleCpuIds().length });
     const counters = createCounters();
     const prog = loadProducer(events, counters, { kind: 'perf', size: 16 });
     t.after(() => [prog, counters, events].forEach((x) => x.close()));
@@ -298,7 +298,7 @@ describe('PerfReader', () => {
   });
 
   kernelTest('refuses a map of another type', (t) => {
-    const hash = Map.create({ type: MapType.HASH, keySize: 4, valueSize: 4, maxEntries: 1 });
+    const hash = BpfMap.create({ type: MapType.HASH, keySize: 4, valueSize: 4, maxEntries: 1 });
     t.after(() => hash.close());
     assert.throws(
       () => new PerfReader(hash),
@@ -309,7 +309,7 @@ describe('PerfReader', () => {
   kernelTest('closes its perf events and unmaps its rings', () => {
     const fds = openFds();
     const mappings = perfMappings();
-    const events = Map.create({ type: MapType.PERF_EVENT_ARRAY, keySize: 4, valueSize: 4, maxEntries: possibleCpuIds().length });
+    const events = BpfMap.create({ type: MapType.PERF_EVENT_ARRAY, keySize: 4, valueSize: 4, maxEntries: possibleCpuIds().length });
     const counters = createCounters();
     const prog = loadProducer(events, counters, { kind: 'perf', size: 8, programType: 'raw_tp' });
     const r = new PerfReader(events);

@@ -4,7 +4,7 @@ import { Assembler, BPF_DW, BPF_W, R0, R1, R2, R3, R4, R5, R6, R7, R8, R9, R10, 
 import { Btf, marshalBtf } from '../src/btf/index.js';
 import { u32, u64 } from '../src/codec/index.js';
 import { BpfError, ClosedError, InvalidArgumentError } from '../src/errors.js';
-import { Map } from '../src/map.js';
+import { BpfMap } from '../src/map.js';
 import { Program } from '../src/program.js';
 import { UserRingBufWriter } from '../src/ringbuf/index.js';
 import { btfLoadRaw } from '../src/sys/attrs.js';
@@ -18,8 +18,8 @@ const OUT_ENTRIES = 2048;
 const UNREADABLE = 0xdeadn;
 
 interface Rig {
-  ring: Map;
-  out: Map<number, bigint>;
+  ring: BpfMap;
+  out: BpfMap<number, bigint>;
   prog: Program;
 }
 
@@ -43,8 +43,8 @@ function functionsBtf(): FD {
  * its callback reads the first 8 bytes of each sample with bpf_dynptr_read into `out`.
  */
 function rig(t: TestContext, size: number): Rig {
-  const ring = Map.create({ type: MapType.USER_RINGBUF, maxEntries: size, name: uniqueName('urb') });
-  const out = Map.create({ type: MapType.ARRAY, maxEntries: OUT_ENTRIES, key: u32, value: u64, name: uniqueName('urbout') });
+  const ring = BpfMap.create({ type: MapType.USER_RINGBUF, maxEntries: size, name: uniqueName('urb') });
+  const out = BpfMap.create({ type: MapType.ARRAY, maxEntries: OUT_ENTRIES, key: u32, value: u64, name: uniqueName('urbout') });
   const b = new Assembler();
   b.ldMapIdx(R1, 0);
   b.ldFunc(R2, 'sample');
@@ -105,7 +105,7 @@ function rig(t: TestContext, size: number): Rig {
     license: 'GPL',
     name: 'urb_drain',
     flags: ProgFlags.SLEEPABLE,
-    fdArray: [ring.fd.value, out.fd.value],
+    fdArray: [ring.fd, out.fd],
     btf: { fd: btf, funcInfo: new Uint8Array(new Uint32Array([0, 5, sample, 6]).buffer) },
   });
   t.after(() => {

@@ -4,7 +4,7 @@ import { describe, type TestContext } from 'node:test';
 import { createCounters, loadProducer, produce, produceOnWorker, readCounters, type CountersMap, type ProducerOptions } from '../bench/ringbuf/producers.js';
 import { struct, u32 } from '../src/codec/index.js';
 import { ClosedError, TsbpfError } from '../src/errors.js';
-import { Map } from '../src/map.js';
+import { BpfMap } from '../src/map.js';
 import { PerfReader } from '../src/perf/index.js';
 import type { Program } from '../src/program.js';
 import { MapTypeError, RingBufReader, RingBufSet, UserRingBufWriter } from '../src/ringbuf/index.js';
@@ -17,14 +17,14 @@ import { kernelTest, openFds, uniqueName } from './helpers/kernel.js';
 const PAGE = 4096;
 
 interface Rig {
-  ring: Map;
+  ring: BpfMap;
   counters: CountersMap;
   prog: Program;
 }
 
 /** A ring buffer of `size` bytes, its producer and counters, all closed after the test. */
 function rig(t: TestContext, size: number, opts: ProducerOptions): Rig {
-  const ring = Map.create({ type: MapType.RINGBUF, maxEntries: size, name: uniqueName('rb') });
+  const ring = BpfMap.create({ type: MapType.RINGBUF, maxEntries: size, name: uniqueName('rb') });
   const counters = createCounters();
   const prog = loadProducer(ring, counters, opts);
   t.after(() => {
@@ -366,10 +366,10 @@ describe('RingBufReader', () => {
 
   kernelTest('refuses a map of another type, naming it', (t) => {
     const name = uniqueName('hash');
-    const hash = Map.create({ type: MapType.HASH, keySize: 4, valueSize: 4, maxEntries: 1, name });
-    const perf = Map.create({ type: MapType.PERF_EVENT_ARRAY, keySize: 4, valueSize: 4, maxEntries: 1 });
-    const user = Map.create({ type: MapType.USER_RINGBUF, maxEntries: PAGE });
-    const ring = Map.create({ type: MapType.RINGBUF, maxEntries: PAGE });
+    const hash = BpfMap.create({ type: MapType.HASH, keySize: 4, valueSize: 4, maxEntries: 1, name });
+    const perf = BpfMap.create({ type: MapType.PERF_EVENT_ARRAY, keySize: 4, valueSize: 4, maxEntries: 1 });
+    const user = BpfMap.create({ type: MapType.USER_RINGBUF, maxEntries: PAGE });
+    const ring = BpfMap.create({ type: MapType.RINGBUF, maxEntries: PAGE });
     t.after(() => [hash, perf, user, ring].forEach((m) => m.close()));
     assert.throws(
       () => new RingBufReader(hash),
@@ -382,7 +382,7 @@ describe('RingBufReader', () => {
         /needs a RINGBUF map.* is a HASH map/.test(err.message),
     );
     assert.throws(() => new RingBufReader(perf.fd), /is a PERF_EVENT_ARRAY map/);
-    assert.throws(() => new RingBufReader(user.fd.value), /is a USER_RINGBUF map/);
+    assert.throws(() => new RingBufReader(user.fd), /is a USER_RINGBUF map/);
     assert.throws(() => new UserRingBufWriter(ring), /needs a USER_RINGBUF map.* is a RINGBUF map/);
     assert.throws(() => new PerfReader(ring), /needs a PERF_EVENT_ARRAY map.* is a RINGBUF map/);
   });
@@ -390,7 +390,7 @@ describe('RingBufReader', () => {
   kernelTest('leaves no fd and no mapping behind, and the map goes away with its last user', async () => {
     const fdsBefore = openFds();
     const mappingsBefore = bpfMapMappings();
-    const ring = Map.create({ type: MapType.RINGBUF, maxEntries: PAGE });
+    const ring = BpfMap.create({ type: MapType.RINGBUF, maxEntries: PAGE });
     const counters = createCounters();
     const prog = loadProducer(ring, counters, { kind: 'output', size: 8 });
     const id = ring.id;

@@ -11,9 +11,10 @@ import { UsageError } from '../src/cli/framework/index.js';
 import { command as usdtCommand } from '../src/cli/usdt.js';
 import type { Collection } from '../src/collection.js';
 import { InvalidArgumentError } from '../src/errors.js';
-import { attachBySection, attachUsdt, type Link, ProgramTypeError, TargetNotFoundError, usdtSites } from '../src/link/index.js';
-import { Map } from '../src/map.js';
-import { CollectionSpec } from '../src/object/index.js';
+import { attachUsdt, type Link, ProgramTypeError, TargetNotFoundError, usdtSites } from '../src/link/index.js';
+import { attachBySection } from '../src/link/section.js';
+import { BpfMap } from '../src/map.js';
+import { CollectionSpec } from '../src/index.js';
 import { packageRoot } from '../src/sys/native.js';
 import { MapType } from '../src/sys/types.js';
 import { corpus } from './bpf/corpus.js';
@@ -122,7 +123,7 @@ describe('USDT probes', () => {
       assert.throws(() => attachUsdt({ program: prog, path: join(dir, 'missing'), provider: 'tsbpf', name: 'req' }), TargetNotFoundError);
       assert.throws(() => attachUsdt({ program: prog, path: binary, provider: '', name: 'req' }), InvalidArgumentError);
       assert.throws(() => attachUsdt({ program: prog, path: binary, provider: 'tsbpf', name: 'tick', pid: 0x3ffffff, specs: c.maps.__bpf_usdt_specs! }), (e: unknown) => e instanceof TargetNotFoundError && e.kind === 'process');
-      using wrong = Map.create({ type: MapType.ARRAY, keySize: 4, valueSize: 16, maxEntries: 4 });
+      using wrong = BpfMap.create({ type: MapType.ARRAY, keySize: 4, valueSize: 16, maxEntries: 4 });
       assert.throws(() => attachUsdt({ program: prog, path: binary, provider: 'tsbpf', name: 'req', specs: wrong }), (e: unknown) => e instanceof InvalidArgumentError && /208/.test(e.message));
       const xdp = CollectionSpec.fromFile(corpus('attach_xdp.bpf.o')).load();
       try {
@@ -132,7 +133,7 @@ describe('USDT probes', () => {
       }
       assert.equal(links(), 0);
       // Spec slots run out with a clear error, and come back when links close.
-      using small = Map.create({ type: MapType.ARRAY, keySize: 4, valueSize: 208, maxEntries: 2 });
+      using small = BpfMap.create({ type: MapType.ARRAY, keySize: 4, valueSize: 208, maxEntries: 2 });
       const take = (): Link => attachUsdt({ program: prog, path: binary, provider: 'tsbpf', name: 'req', specs: small });
       const first = [take(), take()];
       assert.throws(take, /all 2 USDT spec slots/);

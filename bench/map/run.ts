@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Map } from '../../src/map.js';
+import { BpfMap } from '../../src/map.js';
 import { native, packageRoot } from '../../src/sys/native.js';
 import { Cmd, MapType, UpdateFlags } from '../../src/sys/types.js';
 import type { BenchResult } from '../result.js';
@@ -54,7 +54,7 @@ function keepBest(best: Measures, name: string, m: Measure): void {
 /** The tsbpf side: one map, filled once, measured by `once()` per round. */
 class TsBench implements Disposable {
   readonly #o: Required<MapBenchOptions>;
-  readonly #map: Map;
+  readonly #map: BpfMap;
   readonly #key = new Uint8Array(8);
   readonly #keyView = new DataView(this.#key.buffer);
   readonly #value = new Uint8Array(16).fill(0xab);
@@ -67,13 +67,13 @@ class TsBench implements Disposable {
 
   constructor(o: Required<MapBenchOptions>) {
     this.#o = o;
-    this.#map = Map.create({ type: MapType.HASH, keySize: 8, valueSize: 16, maxEntries: o.entries, name: 'bench_ts' });
+    this.#map = BpfMap.create({ type: MapType.HASH, keySize: 8, valueSize: 16, maxEntries: o.entries, name: 'bench_ts' });
     for (let i = 0; i < o.entries; i++) {
       this.#keyView.setUint32(0, i, true);
       this.#map.update(this.#key, this.#value, UpdateFlags.ANY);
     }
     const words = new DataView(this.#rawAttr.buffer);
-    words.setUint32(0, this.#map.fd.value, true);
+    words.setUint32(0, this.#map.fd, true);
     words.setBigUint64(8, native.addressOf(this.#rawKey), true);
     words.setBigUint64(16, native.addressOf(this.#rawValue), true);
   }
@@ -227,14 +227,14 @@ export async function run(opts: MapBenchOptions = {}): Promise<BenchResult[]> {
   }
   const lib = 'C libbpf';
   return [
-    result('map.lookup', 'ops/s', ts.lookup, c.lookup, `${lib} bpf_map_lookup_elem`, 'hash, 8-byte key, 16-byte value; Map.lookup() returns a new value each call; target >= 0.8'),
+    result('map.lookup', 'ops/s', ts.lookup, c.lookup, `${lib} bpf_map_lookup_elem`, 'hash, 8-byte key, 16-byte value; BpfMap.lookup() returns a new value each call; target >= 0.8'),
     result(
       'map.lookupInto',
       'ops/s',
       ts['lookup-into'],
       c['lookup-into'],
       `${lib} bpf_map_lookup_elem`,
-      "hash, 8-byte key, 16-byte value; Map.lookupInto() writes into the caller's buffer, as bpf_map_lookup_elem does; target >= 0.8",
+      "hash, 8-byte key, 16-byte value; BpfMap.lookupInto() writes into the caller's buffer, as bpf_map_lookup_elem does; target >= 0.8",
     ),
     result(
       'map.lookup.addon-floor',
@@ -246,7 +246,7 @@ export async function run(opts: MapBenchOptions = {}): Promise<BenchResult[]> {
     ),
     result('map.update', 'ops/s', ts.update, c.update, `${lib} bpf_map_update_elem`, 'hash, 8-byte key, 16-byte value; target >= 0.8'),
     result('map.dump.batch', 'entries/s', ts['dump-batch'], c['dump-batch'], `${lib} bpf_map_lookup_batch`, `${o.entries} entries, chunks of ${o.chunkSize}; target >= 0.8`),
-    result('map.dump.iterate', 'entries/s', ts['dump-iterate'], c['dump-iterate'], `${lib} bpf_map_get_next_key + lookup`, `${o.entries} entries; Map.entries() decoding every key and value`),
+    result('map.dump.iterate', 'entries/s', ts['dump-iterate'], c['dump-iterate'], `${lib} bpf_map_get_next_key + lookup`, `${o.entries} entries; BpfMap.entries() decoding every key and value`),
     result(
       'map.dump.batch-vs-iterate',
       'entries/s',

@@ -9,7 +9,7 @@
 // the program's runs from 0: order and completeness can be checked from the records alone.
 import { Assembler, BPF_DW, BPF_W, R0, R1, R2, R3, R4, R5, R6, R7, R8, R9, R10, encode, type Instruction } from '../../src/asm/index.js';
 import { struct, u32, u64 } from '../../src/codec/index.js';
-import { Map } from '../../src/map.js';
+import { BpfMap } from '../../src/map.js';
 import { Worker } from 'node:worker_threads';
 import { Program } from '../../src/program.js';
 import { nativeAddonPath } from '../../src/sys/native.js';
@@ -132,23 +132,23 @@ export function producerBytes(opts: ProducerOptions): Uint8Array {
 }
 
 /** Loads a producer writing to `target` (a ring buffer or perf event array) and counting in `counters`. */
-export function loadProducer(target: { readonly fd: { readonly value: number } }, counters: CountersMap, opts: ProducerOptions): Program {
+export function loadProducer(target: { readonly fd: number }, counters: CountersMap, opts: ProducerOptions): Program {
   return Program.load({
     type: opts.programType === 'raw_tp' ? ProgramType.RAW_TRACEPOINT : ProgramType.SCHED_CLS,
     instructions: producerInstructions(opts),
     license: 'GPL',
     name: `rb_${opts.kind}`,
-    fdArray: [target.fd.value, counters.fd.value],
+    fdArray: [target.fd, counters.fd],
   });
 }
 
 const countersCodec = struct({ seq: u64, failed: u64, discarded: u64 });
 
 /** The counters map of a producer: an ARRAY of one value, u64 seq (runs so far), u64 failed (output or reserve refused), u64 discarded. */
-export type CountersMap = Map<number, { seq: bigint; failed: bigint; discarded: bigint }>;
+export type CountersMap = BpfMap<number, { seq: bigint; failed: bigint; discarded: bigint }>;
 
 export function createCounters(): CountersMap {
-  return Map.create({ type: MapType.ARRAY, maxEntries: 1, key: u32, value: countersCodec, name: 'rb_counters' });
+  return BpfMap.create({ type: MapType.ARRAY, maxEntries: 1, key: u32, value: countersCodec, name: 'rb_counters' });
 }
 
 export interface Counters {

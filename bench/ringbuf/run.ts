@@ -16,7 +16,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { Map } from '../../src/map.js';
+import { BpfMap } from '../../src/map.js';
 import { possibleCpuIds } from '../../src/sys/cpus.js';
 import { PerfReader } from '../../src/perf/index.js';
 import { RingBufReader } from '../../src/ringbuf/index.js';
@@ -61,8 +61,8 @@ function cSize(buffer: Buffer, bytes: number): number {
 function setUp(buffer: Buffer, bytes: number, opts: ProducerOptions) {
   const target =
     buffer === 'ring'
-      ? Map.create({ type: MapType.RINGBUF, maxEntries: bytes, name: 'bench_ring' })
-      : Map.create({ type: MapType.PERF_EVENT_ARRAY, keySize: 4, valueSize: 4, maxEntries: possibleCpuIds().length, name: 'bench_perf' });
+      ? BpfMap.create({ type: MapType.RINGBUF, maxEntries: bytes, name: 'bench_ring' })
+      : BpfMap.create({ type: MapType.PERF_EVENT_ARRAY, keySize: 4, valueSize: 4, maxEntries: possibleCpuIds().length, name: 'bench_perf' });
   const counters = createCounters();
   const prog = loadProducer(target, counters, opts);
   const reader = buffer === 'ring' ? new RingBufReader(target) : new PerfReader(target, { bufferSize: bytes });

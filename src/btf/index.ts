@@ -1,4 +1,5 @@
 export { Btf, cloneType, type BtfInit, type BtfRawTypes } from './btf.js';
+export { btfCodec, typeLabel, type BtfCodec, type BtfCodecOptions, type BtfValue } from '../btfcodec.js';
 export { BtfError, type BtfErrorCode, type BtfErrorContext } from './errors.js';
 export {
   CoreReloKind,

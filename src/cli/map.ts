@@ -1,7 +1,7 @@
 // `tsbpf map`: list, show, dump, update, delete and pin the kernel's BPF maps.
 import { readFileSync } from 'node:fs';
 import { BpfError, InvalidArgumentError, NotSupportedError, TsbpfError } from '../errors.js';
-import { Map } from '../map.js';
+import { BpfMap } from '../map.js';
 import { Program } from '../program.js';
 import { isKeyless } from '../map/kinds.js';
 import { mapTypeName } from '../program/names.js';
@@ -49,8 +49,8 @@ function parseId(s: string): number {
   return Number(s);
 }
 
-function openMap(ref: ReturnType<typeof takeMapRef>): Map {
-  return ref.kind === 'id' ? Map.fromId(ref.id) : Map.openPinned(ref.path);
+function openMap(ref: ReturnType<typeof takeMapRef>): BpfMap {
+  return ref.kind === 'id' ? BpfMap.fromId(ref.id) : BpfMap.openPinned(ref.path);
 }
 
 function hex(bytes: Uint8Array): string[] {
@@ -198,7 +198,7 @@ function show(f: Flags, io: CommandIO): number {
   const ref = takeMapRef(args);
   if (args.length > 0) throw new UsageError(`unexpected "${args.join(' ')}"`);
   using map = openMap(ref);
-  const r = record(map.info(), map.fd.value);
+  const r = record(map.info(), map.fd);
   if (f.json) writeJson(io.stdout, r, f.pretty);
   else io.stdout.write(showText(r));
   return 0;
@@ -267,7 +267,7 @@ function dump(f: Flags, io: CommandIO): number {
   return 0;
 }
 
-function sized(bytes: Uint8Array, size: number, what: string, map: Map): Uint8Array {
+function sized(bytes: Uint8Array, size: number, what: string, map: BpfMap): Uint8Array {
   if (bytes.length !== size) throw new UsageError(`${what} has ${bytes.length} byte${bytes.length === 1 ? '' : 's'} but ${map} takes ${size}`);
   return bytes;
 }
@@ -283,14 +283,14 @@ function objectRef(tokens: string[]): { kind: 'id'; id: number } | { kind: 'pinn
 }
 
 /** Opens what a prog array or map of maps element refers to; the caller closes it. */
-function openElementObject(map: Map, ref: NonNullable<ReturnType<typeof objectRef>>): { fd: number; close(): void } {
+function openElementObject(map: BpfMap, ref: NonNullable<ReturnType<typeof objectRef>>): { fd: number; close(): void } {
   if (map.type === MapType.PROG_ARRAY) {
     const prog = ref.kind === 'id' ? Program.fromId(ref.id) : Program.openPinned(ref.path);
     return { fd: prog.fd, close: () => prog.close() };
   }
   if (map.type === MapType.ARRAY_OF_MAPS || map.type === MapType.HASH_OF_MAPS) {
-    const inner = ref.kind === 'id' ? Map.fromId(ref.id) : Map.openPinned(ref.path);
-    return { fd: inner.fd.value, close: () => inner.close() };
+    const inner = ref.kind === 'id' ? BpfMap.fromId(ref.id) : BpfMap.openPinned(ref.path);
+    return { fd: inner.fd, close: () => inner.close() };
   }
   throw new UsageError(`${map} holds bytes: "value id" and "value pinned" are for prog arrays and maps of maps`);
 }
@@ -316,7 +316,7 @@ function update(f: Flags, io: CommandIO): number {
     }
   } else {
     const bytes = sized(value!, map.valueSize, 'value', map);
-    if (map.perCpu) (map as unknown as Map<Uint8Array, Uint8Array[]>).update(key, Array.from({ length: map.cpus }, () => bytes), el.flags);
+    if (map.perCpu) (map as unknown as BpfMap<Uint8Array, Uint8Array[]>).update(key, Array.from({ length: map.cpus }, () => bytes), el.flags);
     else map.update(key, bytes, el.flags);
   }
   if (f.json) writeJson(io.stdout, { updated: true }, f.pretty);

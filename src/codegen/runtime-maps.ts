@@ -1,10 +1,10 @@
 // Typed views of a loaded object's maps, as generated modules expose them: Maps whose codecs
 // are the generated ones, under the names of a JavaScript Map (get, set, delete, entries).
-import type { BatchChunk, BatchOptions, Map, UpdateBatchOptions } from '../map.js';
+import type { BatchChunk, BatchOptions, BpfMap, UpdateBatchOptions } from '../map.js';
 import { UpdateFlags } from '../sys/types.js';
 
 /** A map used as the collection made it: ring and perf buffers (read with readers), arenas, struct_ops. */
-export type RawMap = Map<unknown, unknown>;
+export type RawMap = BpfMap<unknown, unknown>;
 
 /** How set() and push() treat an existing element: BPF_ANY, BPF_NOEXIST, BPF_EXIST (or raw flags). */
 export type UpdateMode = 'any' | 'noexist' | 'exist' | number;
@@ -25,12 +25,12 @@ function updateFlags(mode: UpdateMode | undefined): number {
 
 /**
  * A map with keys and values typed by the object's BTF (hash, array, LRU, LPM trie, ...).
- * `map` is the typed Map underneath, for what this view does not cover (pin, freeze, info).
+ * `map` is the typed BpfMap underneath, for what this view does not cover (pin, freeze, info).
  */
 export class KeyedMap<K, V> {
-  readonly map: Map<K, V>;
+  readonly map: BpfMap<K, V>;
 
-  constructor(map: Map<K, V>) {
+  constructor(map: BpfMap<K, V>) {
     this.map = map;
   }
 
@@ -112,9 +112,9 @@ export class PerCpuMap<K, V> extends KeyedMap<K, V[]> {
 
 /** A QUEUE (first in, first out) or STACK (last in, first out) of typed values. */
 export class QueueMap<V> {
-  readonly map: Map<Uint8Array, V>;
+  readonly map: BpfMap<Uint8Array, V>;
 
-  constructor(map: Map<Uint8Array, V>) {
+  constructor(map: BpfMap<Uint8Array, V>) {
     this.map = map;
   }
 
@@ -136,9 +136,9 @@ export class QueueMap<V> {
 
 /** A BLOOM_FILTER of typed values: has() may say true for a value never added, never false for one that was. */
 export class BloomFilterMap<V> {
-  readonly map: Map<Uint8Array, V>;
+  readonly map: BpfMap<Uint8Array, V>;
 
-  constructor(map: Map<Uint8Array, V>) {
+  constructor(map: BpfMap<Uint8Array, V>) {
     this.map = map;
   }
 

@@ -1,11 +1,10 @@
 // The loader side of generated modules: a CollectionSpec from the object's bytes, constants set
 // by name, then the Collection whose maps, programs and variables the typed parts wrap.
-import { Collection } from '../collection.js';
+import { Collection, CollectionSpec } from '../collection.js';
 import { bytes } from '../codec/bytes.js';
 import type { OffsetCodec } from '../codec/codec.js';
 import { InvalidArgumentError } from '../errors.js';
-import type { Map } from '../map.js';
-import { CollectionSpec } from '../object/spec.js';
+import type { BpfMap } from '../map.js';
 import type { Program } from '../program.js';
 import { MapFlags } from '../sys/types.js';
 
@@ -47,9 +46,9 @@ export interface VariableMemory {
 export interface LoadedCollection {
   readonly collection: Collection;
   /** The collection's map. */
-  map(name: string): Map<unknown, unknown>;
+  map(name: string): BpfMap<unknown, unknown>;
   /** The map with the generated codecs; closed with the object. */
-  typedMap<K, V>(name: string, key: OffsetCodec<K> | undefined, value: OffsetCodec<unknown>): Map<K, V>;
+  typedMap<K, V>(name: string, key: OffsetCodec<K> | undefined, value: OffsetCodec<unknown>): BpfMap<K, V>;
   program(name: string): { program: Program; section: string };
   variable(section: string, name: string): VariableMemory;
   close(): void;
@@ -67,23 +66,23 @@ export function loadCollection(
   const { spec } = o;
   const what = spec.source ?? 'object';
   const collection = spec.load({ ...(options.pinPath !== undefined ? { pinPath: options.pinPath } : {}), ...(options.btfPath !== undefined ? { kernelBtf: options.btfPath } : {}) });
-  const views: Map<unknown, unknown>[] = [];
-  const map = (name: string): Map<unknown, unknown> => {
+  const views: BpfMap<unknown, unknown>[] = [];
+  const map = (name: string): BpfMap<unknown, unknown> => {
     const m = collection.maps[name];
     if (m === undefined) throw new InvalidArgumentError(`${what}: no map ${name}; regenerate the module`);
-    return m as Map<unknown, unknown>;
+    return m as BpfMap<unknown, unknown>;
   };
   return {
     collection,
     map,
-    typedMap<K, V>(name: string, key: OffsetCodec<K> | undefined, generated: OffsetCodec<unknown>): Map<K, V> {
+    typedMap<K, V>(name: string, key: OffsetCodec<K> | undefined, generated: OffsetCodec<unknown>): BpfMap<K, V> {
       const m = map(name);
       const value = options.rawValues?.has(name) === true && generated.size !== m.valueSize ? bytes(m.valueSize, `value of map ${name}`) : generated;
       if (key !== undefined && key.size !== m.keySize) throw new InvalidArgumentError(`map ${name}: the generated key codec is ${key.size} bytes, the map's keys ${m.keySize}; regenerate the module`);
       if (value.size !== m.valueSize) throw new InvalidArgumentError(`map ${name}: the generated value codec is ${value.size} bytes, the map's values ${m.valueSize}; regenerate the module`);
       // A second fd on the same map, owned by the view: the collection's maps keep their BTF codecs.
       const view = m.withCodecs<K, V>({ ...(key !== undefined ? { key } : {}), value: value as OffsetCodec<never> });
-      views.push(view as Map<unknown, unknown>);
+      views.push(view as BpfMap<unknown, unknown>);
       return view;
     },
     program(name) {

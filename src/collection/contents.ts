@@ -1,7 +1,7 @@
 // The contents of a collection's maps, decoded through BTF, for a dump at the end of a run.
 import type { BtfValue } from '../btfcodec.js';
 import { isKeyless } from '../map/kinds.js';
-import type { CollectionMap } from '../object/mapcreate.js';
+import type { CollectionMap } from './mapcreate.js';
 import { MapType } from '../sys/types.js';
 
 export interface MapElement {

@@ -31,8 +31,8 @@ import type { ProbeResult } from './probe.js';
 
 export type { ProbeResult } from './probe.js';
 export type { SystemConfig } from './kernel.js';
-export { ATTACH_TYPES_BY_PROGRAM, haveAttachType, probeAttachType } from './attach.js';
-export { haveHelper, NOISY_HELPERS, probeHelper, requireHelper, supportedHelpers } from './helpers.js';
+export { haveAttachType, probeAttachType } from './attach.js';
+export { haveHelper, probeHelper, requireHelper, supportedHelpers } from './helpers.js';
 export {
   haveBtf,
   haveFentry,
@@ -42,16 +42,9 @@ export {
   haveTcx,
   haveUprobes,
   haveXdpLink,
-  probeBtf,
   probeFentry,
   probeKprobes,
-  probeRingbuf,
-  probeTcx,
-  probeUprobes,
-  probeVmlinuxBtf,
-  probeXdpLink,
   requireFeature,
-  systemConfig,
 } from './kernel.js';
 export { haveMapType, probeMapType, requireMapType } from './maps.js';
 export { haveProgramType, probeProgramType, requireProgramType } from './programs.js';

@@ -1,6 +1,8 @@
 // What the probes share: the outcome type, minimal programs, and loading one with a small log.
 import { readFileSync } from 'node:fs';
-import { BPF_ALU64, BPF_CALL, BPF_EXIT, BPF_JMP, BPF_K, BPF_MOV, encode, type Instruction } from '../asm/index.js';
+import { encode } from '../asm/encoding.js';
+import type { Instruction } from '../asm/instruction.js';
+import { BPF_ALU64, BPF_CALL, BPF_EXIT, BPF_JMP, BPF_K, BPF_MOV } from '../asm/opcodes.js';
 import { E2BIG, EINVAL, EPERM, errnoName } from '../sys/errno.js';
 import { progLoadRaw, type ProgLoadAttr } from '../sys/attrs.js';
 import { closeFd } from '../sys/file.js';

@@ -1,6 +1,7 @@
-// Attaching programs to hooks: one module per hook, each returning a Link.
-export { Link, type LinkInit, type UpdateOptions } from './link.js';
-export { programFd, type AttachableProgram } from './attachable.js';
+// tsbpf/link: attaching programs to hooks (one module per hook, each returning a Link) and the
+// helpers that find targets. Internals (attr encoders, section planning) stay unexported.
+export { Link, type UpdateOptions } from './link.js';
+export type { AttachableProgram } from './attachable.js';
 export { LinkOperationError, MissingTargetError, ProgramTypeError, TargetNotFoundError, type TargetKind } from './errors.js';
 export { bpfLinkInfo, describeDetails, linkTypeName, type LinkDetails, type LinkInfo, type LinkMechanism, type PerfEventKind } from './info.js';
 export { resolveInterface, xdpState, type Interface, type InterfaceRef, type XdpAttachMode, type XdpState } from './interfaces.js';
@@ -21,8 +22,8 @@ export {
   type KsyscallOptions,
 } from './kprobe.js';
 export { attachUprobe, type UprobeOptions } from './uprobe.js';
-export { attachUsdt, encodeUsdtSpec, parseUsdtArgs, usdtSites, type UsdtArg, type UsdtOptions, type UsdtSite } from './usdt.js';
-export { addressToOffset, readLdCache, resolveBinary, resolveLibrary, symbolOffset } from './binaries.js';
+export { attachUsdt, usdtSites, type UsdtOptions, type UsdtSite } from './usdt.js';
+export { resolveBinary, resolveLibrary, symbolOffset } from './binaries.js';
 export { attachCgroup, attachSockOps, type CgroupAttachMode, type CgroupOptions, type SockOpsOptions } from './cgroup.js';
 export { attachFlowDissector, attachSkLookup, type NetnsOptions } from './skLookup.js';
 export { attachSocketFilter, type SocketFilterOptions } from './socketFilter.js';
@@ -30,5 +31,5 @@ export { attachSkMsg, attachSkSkb, type SkSkbAttach, type SkSkbOptions, type Soc
 export { attachNetfilter, type NetfilterFamily, type NetfilterHook, type NetfilterOptions } from './netfilter.js';
 export { attachPerfEvent, HardwareEvent, SoftwareEvent, type PerfEventOptions, type PerfEventType } from './perfEvent.js';
 export { attachIter, readAllIter, readIter, type CgroupIterOrder, type IterOptions } from './iter.js';
-export { attachBySection, parseSection, type SectionPlan, type SectionTargets } from './section.js';
+export type { SectionTargets } from './section.js';
 export type { MapLike } from './maps.js';

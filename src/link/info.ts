@@ -60,29 +60,21 @@ export function linkTypeName(t: number): string {
   return typeof n === 'string' ? n.toLowerCase() : `unknown(${t})`;
 }
 
-/** The kernel's details with the names it does not give: attach types, interfaces. */
+/**
+ * The kernel's details with the names it does not give: each attach type's name right after it,
+ * and the interface of an ifindex last.
+ */
 function named(d: KernelLinkDetails): LinkDetails {
-  switch (d.kind) {
-    case 'tracing':
-    case 'cgroup':
-    case 'netns':
-    case 'netkit':
-    case 'sockmap': {
-      const out = { ...d, attachTypeName: attachTypeName(d.attachType) };
-      return d.kind === 'netkit' ? withInterface(out as LinkDetails & { kind: 'netkit' }) : out;
-    }
-    case 'xdp':
-    case 'tcx':
-      return withInterface({ ...d });
-    default:
-      return d;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(d)) {
+    out[key] = value;
+    if (key === 'attachType' && d.kind !== 'tcx') out.attachTypeName = attachTypeName(value as number);
   }
-}
-
-function withInterface<D extends { ifindex: number; interface?: string }>(d: D): D {
-  const name = d.ifindex ? interfaceName(d.ifindex) : undefined;
-  if (name) d.interface = name;
-  return d;
+  if ((d.kind === 'xdp' || d.kind === 'tcx' || d.kind === 'netkit') && d.ifindex) {
+    const name = interfaceName(d.ifindex);
+    if (name) out.interface = name;
+  }
+  return out as LinkDetails;
 }
 
 /** The info of a bpf_link fd, decoded for its type. */

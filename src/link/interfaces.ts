@@ -1,11 +1,10 @@
 // Network interfaces through rtnetlink: names and indexes as the caller's network namespace
 // sees them, and the XDP state of an interface.
 import { TargetNotFoundError } from './errors.js';
-import { attrString, attrU32, attrU8, NetlinkError, NetlinkMessageBuilder, NLM_F, parseAttrs, RTM, withNetlink, type NetlinkSocket } from './netlink.js';
+import { attrString, attrU32, attrU8, IfInfoMsg, ifinfoMessage, NetlinkError, NLM_F, parseAttrs, RTM, withNetlink, type NetlinkSocket } from '../sys/netlink.js';
 import { InvalidArgumentError } from '../errors.js';
 import { ENODEV } from '../sys/errno.js';
 
-const IFINFOMSG_SIZE = 16;
 const IFLA_IFNAME = 3;
 const IFLA_EXT_MASK = 29;
 const IFLA_XDP = 43;
@@ -39,13 +38,9 @@ export interface Interface {
   name: string;
 }
 
-function ifinfo(type: number, flags: number, ifindex: number): NetlinkMessageBuilder {
-  return new NetlinkMessageBuilder(type, flags).struct(IFINFOMSG_SIZE, (v, at) => v.setInt32(at + 4, ifindex, true));
-}
-
 function getLink(sock: NetlinkSocket, ref: InterfaceRef): Map<number, Uint8Array> {
   const byName = typeof ref === 'string';
-  const msg = ifinfo(RTM.GETLINK, NLM_F.REQUEST | NLM_F.ACK, byName ? 0 : ref).u32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
+  const msg = ifinfoMessage(RTM.GETLINK, NLM_F.REQUEST | NLM_F.ACK, byName ? 0 : ref).u32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
   if (byName) msg.string(IFLA_IFNAME, ref);
   const what = byName ? `interface ${ref}` : `ifindex ${ref}`;
   let replies;
@@ -57,8 +52,8 @@ function getLink(sock: NetlinkSocket, ref: InterfaceRef): Map<number, Uint8Array
   }
   const reply = replies.find((m) => m.type === RTM.NEWLINK);
   if (!reply) throw new TargetNotFoundError('interface', byName ? ref : `with ifindex ${ref}`);
-  const attrs = parseAttrs(reply.body.subarray(IFINFOMSG_SIZE));
-  attrs.set(-1, reply.body.subarray(0, IFINFOMSG_SIZE));
+  const attrs = parseAttrs(reply.body.subarray(IfInfoMsg.size));
+  attrs.set(-1, reply.body.subarray(0, IfInfoMsg.size));
   return attrs;
 }
 
@@ -124,7 +119,7 @@ export function xdpState(ref: InterfaceRef): XdpState {
  */
 export function xdpSet(ifc: Interface, progFd: number, flags: number, expectedFd?: number): void {
   withNetlink((sock) => {
-    const msg = ifinfo(RTM.SETLINK, NLM_F.REQUEST | NLM_F.ACK, ifc.ifindex).nest(IFLA_XDP, (b) => {
+    const msg = ifinfoMessage(RTM.SETLINK, NLM_F.REQUEST | NLM_F.ACK, ifc.ifindex).nest(IFLA_XDP, (b) => {
       b.s32(IFLA_XDP_ATTR.FD, progFd);
       if (flags !== 0) b.u32(IFLA_XDP_ATTR.FLAGS, flags);
       if (flags & XdpFlags.REPLACE) b.s32(IFLA_XDP_ATTR.EXPECTED_FD, expectedFd ?? -1);

@@ -67,8 +67,8 @@ export function attachIter(opts: IterOptions): Link {
 /** Runs the iterator once and yields its output in chunks as the kernel produces them. */
 export async function* readIter(link: Link, chunkSize = 64 * 1024): AsyncGenerator<string, void, undefined> {
   if (link.closed) throw new ClosedError(`${link}`);
-  if (!link.fd) throw new LinkOperationError(`${link} is not an iterator link`);
-  const it = iterCreate(link.fd.value);
+  if (link.mechanism !== 'bpf_link') throw new LinkOperationError(`${link} is not an iterator link`);
+  const it = iterCreate(link.fd);
   try {
     const buf = new Uint8Array(new ArrayBuffer(chunkSize));
     const decoder = new TextDecoder();

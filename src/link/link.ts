@@ -126,9 +126,12 @@ export class Link {
     }
   }
 
-  /** The bpf_link fd; undefined for attachments that are not bpf_links. */
-  get fd(): FD | undefined {
-    return this.#fd;
+  /**
+   * The raw bpf_link fd, a number as on Program and BpfMap; throws LinkOperationError for
+   * attachments that are not bpf_links (see `mechanism`) and ClosedError after close().
+   */
+  get fd(): number {
+    return this.#live().value;
   }
 
   /** The bpf_link id; 0 for attachments that are not bpf_links. */

@@ -6,7 +6,7 @@ import { ProgramType } from '../sys/types.js';
 import { programFd, programId, requireType, type AttachableProgram } from './attachable.js';
 import { resolveInterface, type Interface, type InterfaceRef } from './interfaces.js';
 import { Link } from './link.js';
-import { attrU32, NetlinkError, NetlinkMessageBuilder, NLM_F, parseAttrs, RTM, withNetlink, type NetlinkSocket } from './netlink.js';
+import { attrU32, NetlinkError, NLM_F, parseAttrs, RTM, TcMsg, tcMessage, withNetlink, type NetlinkSocket } from '../sys/netlink.js';
 import type { TcDirection } from './tcx.js';
 import { EEXIST, EINVAL, ENOENT } from '../sys/errno.js';
 
@@ -22,7 +22,6 @@ export interface TcOptions {
   replace?: boolean;
 }
 
-const TCMSG_SIZE = 20;
 const TCA_KIND = 1;
 const TCA_OPTIONS = 2;
 const TCA_BPF_FD = 6;
@@ -37,15 +36,6 @@ const TC_H_MIN_EGRESS = 0xfff3;
 // htons(ETH_P_ALL): the filter sees every protocol.
 const ETH_P_ALL_BE = 0x0300;
 
-function tcmsg(type: number, flags: number, ifindex: number, handle: number, parent: number, info: number): NetlinkMessageBuilder {
-  return new NetlinkMessageBuilder(type, flags).struct(TCMSG_SIZE, (v, at) => {
-    v.setInt32(at + 4, ifindex, true);
-    v.setUint32(at + 8, handle >>> 0, true);
-    v.setUint32(at + 12, parent >>> 0, true);
-    v.setUint32(at + 16, info >>> 0, true);
-  });
-}
-
 function parentOf(direction: TcDirection): number {
   if (direction === 'ingress') return ((TC_H_CLSACT & 0xffff0000) | TC_H_MIN_INGRESS) >>> 0;
   if (direction === 'egress') return ((TC_H_CLSACT & 0xffff0000) | TC_H_MIN_EGRESS) >>> 0;
@@ -54,7 +44,7 @@ function parentOf(direction: TcDirection): number {
 
 /** Adds the clsact qdisc; false when one was already there. */
 function addClsact(sock: NetlinkSocket, ifc: Interface): boolean {
-  const msg = tcmsg(RTM.NEWQDISC, NLM_F.REQUEST | NLM_F.ACK | NLM_F.CREATE | NLM_F.EXCL, ifc.ifindex, CLSACT_HANDLE, TC_H_CLSACT, 0).string(TCA_KIND, 'clsact');
+  const msg = tcMessage(RTM.NEWQDISC, NLM_F.REQUEST | NLM_F.ACK | NLM_F.CREATE | NLM_F.EXCL, ifc.ifindex, CLSACT_HANDLE, TC_H_CLSACT, 0).string(TCA_KIND, 'clsact');
   try {
     sock.request(msg, 'RTM_NEWQDISC', `clsact qdisc on ${ifc.name}`);
     return true;
@@ -65,13 +55,13 @@ function addClsact(sock: NetlinkSocket, ifc: Interface): boolean {
 }
 
 function filterCount(sock: NetlinkSocket, ifc: Interface, parent: number): number {
-  const msg = tcmsg(RTM.GETTFILTER, NLM_F.REQUEST | NLM_F.DUMP, ifc.ifindex, 0, parent, 0);
+  const msg = tcMessage(RTM.GETTFILTER, NLM_F.REQUEST | NLM_F.DUMP, ifc.ifindex, 0, parent, 0);
   return sock.request(msg, 'RTM_GETTFILTER', `filters on ${ifc.name}`).filter((m) => m.type === RTM.NEWTFILTER).length;
 }
 
 function removeClsactIfEmpty(sock: NetlinkSocket, ifc: Interface): void {
   if (filterCount(sock, ifc, parentOf('ingress')) > 0 || filterCount(sock, ifc, parentOf('egress')) > 0) return;
-  const msg = tcmsg(RTM.DELQDISC, NLM_F.REQUEST | NLM_F.ACK, ifc.ifindex, CLSACT_HANDLE, TC_H_CLSACT, 0).string(TCA_KIND, 'clsact');
+  const msg = tcMessage(RTM.DELQDISC, NLM_F.REQUEST | NLM_F.ACK, ifc.ifindex, CLSACT_HANDLE, TC_H_CLSACT, 0).string(TCA_KIND, 'clsact');
   sock.request(msg, 'RTM_DELQDISC', `clsact qdisc on ${ifc.name}`);
 }
 
@@ -82,7 +72,7 @@ interface Filter {
 
 function setFilter(sock: NetlinkSocket, ifc: Interface, parent: number, f: Filter, program: AttachableProgram, flags: number, what: string): Filter {
   const info = ((f.priority << 16) | ETH_P_ALL_BE) >>> 0;
-  const msg = tcmsg(RTM.NEWTFILTER, NLM_F.REQUEST | NLM_F.ACK | NLM_F.ECHO | NLM_F.CREATE | flags, ifc.ifindex, f.handle, parent, info)
+  const msg = tcMessage(RTM.NEWTFILTER, NLM_F.REQUEST | NLM_F.ACK | NLM_F.ECHO | NLM_F.CREATE | flags, ifc.ifindex, f.handle, parent, info)
     .string(TCA_KIND, 'bpf')
     .nest(TCA_OPTIONS, (b) =>
       b
@@ -92,7 +82,7 @@ function setFilter(sock: NetlinkSocket, ifc: Interface, parent: number, f: Filte
     );
   const replies = sock.request(msg, 'RTM_NEWTFILTER', what);
   // The echo carries the handle and priority the kernel chose.
-  const echo = replies.find((m) => m.type === RTM.NEWTFILTER && m.body.length >= TCMSG_SIZE);
+  const echo = replies.find((m) => m.type === RTM.NEWTFILTER && m.body.length >= TcMsg.size);
   if (!echo) return f;
   const v = new DataView(echo.body.buffer, echo.body.byteOffset, echo.body.byteLength);
   return { handle: v.getUint32(8, true), priority: v.getUint32(16, true) >>> 16 };
@@ -100,18 +90,18 @@ function setFilter(sock: NetlinkSocket, ifc: Interface, parent: number, f: Filte
 
 function deleteFilter(sock: NetlinkSocket, ifc: Interface, parent: number, f: Filter, what: string): void {
   const info = ((f.priority << 16) | ETH_P_ALL_BE) >>> 0;
-  const msg = tcmsg(RTM.DELTFILTER, NLM_F.REQUEST | NLM_F.ACK, ifc.ifindex, f.handle, parent, info).string(TCA_KIND, 'bpf');
+  const msg = tcMessage(RTM.DELTFILTER, NLM_F.REQUEST | NLM_F.ACK, ifc.ifindex, f.handle, parent, info).string(TCA_KIND, 'bpf');
   sock.request(msg, 'RTM_DELTFILTER', what);
 }
 
 /** The program id of the bpf filter at this priority and handle, or undefined. */
 function filterProgId(sock: NetlinkSocket, ifc: Interface, parent: number, f: Filter): number | undefined {
-  const msg = tcmsg(RTM.GETTFILTER, NLM_F.REQUEST | NLM_F.DUMP, ifc.ifindex, 0, parent, 0);
+  const msg = tcMessage(RTM.GETTFILTER, NLM_F.REQUEST | NLM_F.DUMP, ifc.ifindex, 0, parent, 0);
   for (const m of sock.request(msg, 'RTM_GETTFILTER', `filters on ${ifc.name}`)) {
-    if (m.type !== RTM.NEWTFILTER || m.body.length < TCMSG_SIZE) continue;
+    if (m.type !== RTM.NEWTFILTER || m.body.length < TcMsg.size) continue;
     const v = new DataView(m.body.buffer, m.body.byteOffset, m.body.byteLength);
     if (v.getUint32(8, true) !== f.handle || v.getUint32(16, true) >>> 16 !== f.priority) continue;
-    const opts = parseAttrs(parseAttrs(m.body.subarray(TCMSG_SIZE)).get(TCA_OPTIONS) ?? new Uint8Array(0));
+    const opts = parseAttrs(parseAttrs(m.body.subarray(TcMsg.size)).get(TCA_OPTIONS) ?? new Uint8Array(0));
     return attrU32(opts.get(TCA_BPF_ID));
   }
   return undefined;

@@ -34,8 +34,8 @@ export function anchorFlags(anchor: TcxAnchor | undefined): { flags: number; rel
     return { flags: side | AttachFlags.ID, relative: rel };
   }
   if (rel instanceof Link) {
-    if (!rel.fd) throw new InvalidArgumentError(`${rel} is not a bpf_link to order against`);
-    return { flags: side | AttachFlags.LINK, relative: rel.fd.value };
+    if (rel.mechanism !== 'bpf_link') throw new InvalidArgumentError(`${rel} is not a bpf_link to order against`);
+    return { flags: side | AttachFlags.LINK, relative: rel.fd };
   }
   return { flags: side, relative: programFd(rel) };
 }

@@ -6,7 +6,7 @@ import { AttachType, ProgramType } from '../sys/types.js';
 import { holdProgram, programFd, requireType, type AttachableProgram } from './attachable.js';
 import { resolveInterface, xdpSet, xdpState, XdpFlags, type Interface, type InterfaceRef } from './interfaces.js';
 import { kernelAtLeast } from './kernel.js';
-import { NetlinkError } from './netlink.js';
+import { NetlinkError } from '../sys/netlink.js';
 import { Link } from './link.js';
 import type { LinkDetails } from './info.js';
 import { EBUSY, EEXIST, EINVAL } from '../sys/errno.js';

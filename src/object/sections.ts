@@ -180,8 +180,3 @@ export function parseSectionName(name: string): SectionInfo | undefined {
   }
   return undefined;
 }
-
-/** Every section prefix tsbpf knows, for messages about unknown ones. */
-export function knownSectionPrefixes(): string[] {
-  return DEFS.map((d) => (d.match === 'exact' ? d.prefix : `${d.prefix}+`));
-}

@@ -2,14 +2,35 @@
 // before it is loaded.
 import { basename } from 'node:path';
 import type { Btf } from '../btf/btf.js';
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError, TsbpfError } from '../errors.js';
 import { FileError, readRegularFile } from '../sys/readfile.js';
 import type { Collection, CollectionLoadOptions, RelocatedProgram } from '../collection.js';
-import { loadCollection, relocateCollection } from '../collection.js';
 import { ObjectError } from './errors.js';
 import { readObject } from './reader.js';
 import type { ExternSpec, MapEntry, MapSpec, ProgramSpec } from './types.js';
 import { VariableSpec } from './variable-spec.js';
+
+/**
+ * What load() and relocate() need from the live side. collection.ts registers it when it is
+ * first imported, so this module (and every parser under it) imports no syscall code: reading
+ * an object works without the native addon, as aya-obj works without aya.
+ */
+export interface SpecLoader {
+  load(spec: CollectionSpec, options: CollectionLoadOptions): Collection;
+  relocate(spec: CollectionSpec, options: Pick<CollectionLoadOptions, 'kernelBtf' | 'programs'>): Record<string, RelocatedProgram>;
+}
+
+let loader: SpecLoader | undefined;
+
+/** Called once by collection.ts; the public entry point imports it, so users never call this. */
+export function registerSpecLoader(l: SpecLoader): void {
+  loader = l;
+}
+
+function liveSide(): SpecLoader {
+  if (loader === undefined) throw new TsbpfError('ENOLOADER', 'CollectionSpec: load() and relocate() need the loader: import CollectionSpec from the package root');
+  return loader;
+}
 
 export interface ReadObjectOptions {
   /** A name for messages (defaults to the file's name). */
@@ -123,12 +144,12 @@ export class CollectionSpec {
    * calls), without creating maps or loading anything; map fds are left 0.
    */
   relocate(options: Pick<CollectionLoadOptions, 'kernelBtf' | 'programs'> = {}): Record<string, RelocatedProgram> {
-    return relocateCollection(this, options);
+    return liveSide().relocate(this, options);
   }
 
   /** Creates the maps and loads the programs into the kernel; a failure leaves nothing behind. */
   load(options: CollectionLoadOptions = {}): Collection {
-    return loadCollection(this, options);
+    return liveSide().load(this, options);
   }
 }
 

@@ -4,8 +4,8 @@ import { FD } from '../sys/fd.js';
 import { mapInfo, type MapInfo } from '../sys/info.js';
 import { MapType } from '../sys/types.js';
 
-/** A map given as a raw fd, an owning FD, or an object holding one (a Map). */
-export type MapSource = number | FD | { readonly fd: number | FD };
+/** A map given as a raw fd, an owning FD, or an object holding one (a BpfMap). */
+export type MapSource = number | FD | { readonly fd: number | FD; readonly closed?: boolean };
 
 /** A map of another type than the reader or writer needs. */
 export class MapTypeError extends TsbpfError {
@@ -33,12 +33,13 @@ export function rawMapFd(source: MapSource): number {
 }
 
 /**
- * Whether the map's fd is still open, as far as can be told: an FD (or a Map holding one) knows;
- * a raw number is taken as open.
+ * Whether the map's fd is still open, as far as can be told: an FD (or a BpfMap, by `closed`)
+ * knows; a raw number is taken as open.
  */
 export function mapFdOpen(source: MapSource): boolean {
   if (typeof source === 'number') return true;
   if (source instanceof FD) return !source.closed;
+  if (source.closed !== undefined) return !source.closed;
   return mapFdOpen(source.fd);
 }
 

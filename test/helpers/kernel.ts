@@ -189,6 +189,36 @@ export function linksOfPrograms(progIds: readonly number[]): number[] {
   return out;
 }
 
+/** The ids named by `field` (`link_id`, `prog_id`) in the fdinfo of this process's open fds. */
+function heldIds(field: 'link_id' | 'prog_id'): Set<number> {
+  const out = new Set<number>();
+  const pattern = new RegExp(`^${field}:\\s*(\\d+)$`, 'm');
+  for (const fd of readdirSync('/proc/self/fdinfo')) {
+    let text: string;
+    try {
+      text = readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8');
+    } catch {
+      continue; // Closed since it was listed.
+    }
+    const m = pattern.exec(text);
+    if (m?.[1] !== undefined) out.add(Number(m[1]));
+  }
+  return out;
+}
+
+/**
+ * The links made since `before` that are this process's: held by one of its fds, or running one
+ * of the programs it holds. Links another process makes meanwhile (a second test run on the same
+ * machine) are not this test's leak.
+ */
+export function ownNewLinks(before: ReadonlySet<number>): number[] {
+  const added = allIds(Cmd.LINK_GET_NEXT_ID).filter((id) => !before.has(id));
+  if (added.length === 0) return [];
+  const held = heldIds('link_id');
+  const ofOurPrograms = new Set(linksOfPrograms([...heldIds('prog_id')]));
+  return added.filter((id) => held.has(id) || ofOurPrograms.has(id));
+}
+
 /** The number of open file descriptors of this process. */
 export function openFds(): number {
   return readdirSync('/proc/self/fd').length;

@@ -1,6 +1,6 @@
 // The contract between `tsbpf` and its subcommands, and the shared output conventions.
 import { TsbpfError } from '../../errors.js';
-import { asksForHelp, findVerb, HELP_FLAGS, writeHelp } from './verbs.js';
+import { asksForHelp, findVerb, HELP_FLAGS, writeHelp } from './dispatch.js';
 
 /** A usage error: printed with the command's help hint, exit code 2. */
 export class UsageError extends TsbpfError {

@@ -3,12 +3,11 @@
 import type { Btf } from '../../btf/btf.js';
 import type { BtfKind } from '../../btf/types.js';
 import { btfCodec, type BtfCodec, type BtfValue } from '../../btfcodec.js';
-import type { Collection } from '../../collection.js';
 import { describeTarget, planAttach, type AttachTarget, type CollectionLinks } from '../../collection/attach.js';
 import { readMapContents } from '../../collection/contents.js';
 import { InvalidArgumentError, TsbpfError } from '../../errors.js';
 import type { SectionTargets } from '../../link/section.js';
-import { CollectionSpec } from '../../object/index.js';
+import { CollectionSpec, type Collection } from '../../collection.js';
 import { mapTypeName } from '../../program/names.js';
 import { PerfReader } from '../../perf/index.js';
 import { RingBufReader } from '../../ringbuf/index.js';

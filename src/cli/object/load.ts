@@ -1,8 +1,7 @@
 // `tsbpf object load`: load every program and map of an object, optionally pinned, and report
 // which programs load on their own when the whole does not.
 import { join } from 'node:path';
-import type { Collection } from '../../collection.js';
-import { CollectionSpec } from '../../object/index.js';
+import { CollectionSpec, type Collection } from '../../collection.js';
 import { mapTypeName, programTypeName } from '../../program/names.js';
 import { ensureBpffs, makeBpffsDir } from '../../map/bpffs.js';
 import { pinName } from '../../map/pinname.js';

@@ -1,7 +1,6 @@
 // `tsbpf object run`: load an object and run one program once with BPF_PROG_TEST_RUN.
-import type { Collection } from '../../collection.js';
 import { TsbpfError } from '../../errors.js';
-import { CollectionSpec } from '../../object/index.js';
+import { CollectionSpec, type Collection } from '../../collection.js';
 import { programTypeName } from '../../program/names.js';
 import { PACKET_TYPES } from '../../program.js';
 import { FileError, readRegularFile } from '../../sys/readfile.js';

@@ -7,10 +7,8 @@
 // removed from the spec before load, and the rodata says which of the optional ones run.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Collection } from '../../collection.js';
-import { TsbpfError } from '../../errors.js';
-import { haveFentry, probeFentry } from '../../features/kernel.js';
-import type { Link } from '../../link/link.js';
+import { type Collection, haveFentry, type Link, TsbpfError } from '../../index.js';
+import { probeFentry } from '../../features/kernel.js';
 import { tracepointId } from '../../link/tracefs.js';
 import { packageRoot } from '../../sys/package.js';
 import { loadTcptrack, type Tcptrack, type TcptrackConfig, type TcptrackPrograms } from './tcptrack_bpf.js';

@@ -1,8 +1,7 @@
 // tcptrack's user side: loads and attaches the tracker, prints events as they come, and at the
 // end (a signal, -t, -n, or stdout closing) detaches everything and prints the statistics.
-import { Map as BpfMap } from '../../map.js';
+import { BpfMap, RingBufReader } from '../../index.js';
 import { formatDuration } from '../common/duration.js';
-import { RingBufReader } from '../../ringbuf/reader.js';
 import { decodeEventAt, monotonicOffsetMs, type ConnEvent } from './event.js';
 import { EventJsonWriter, MAX_LINE } from './jsonline.js';
 import { describePlan, kernelProbes, openTrackerWithFallback, planHooks, type HookPlan, type HookProbes, type Tracker } from './hooks.js';

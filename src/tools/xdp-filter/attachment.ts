@@ -3,13 +3,11 @@
 // (its ifindex reads 0) but the pin stays, and a new interface of that name has no filter.
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { interfaceName, resolveInterface, xdpState } from '../../link/interfaces.js';
-import { Link } from '../../link/link.js';
-import { Program } from '../../program.js';
+import { interfaceName } from '../../link/interfaces.js';
+import { BpfError, BpfMap, Link, Program } from '../../index.js';
+import { resolveInterface, xdpState } from '../../link/index.js';
 import { allIds } from '../../sys/attrs.js';
 import { Cmd } from '../../sys/types.js';
-import { BpfError } from '../../errors.js';
-import { Map } from '../../map.js';
 import { ALL_MAPS, FilterError, FilterMaps, permissionDenied, pinDir } from './state.js';
 
 /** attached: on the interface of that name now; removed: its device is gone or was recreated. */
@@ -111,11 +109,11 @@ export interface RunSession {
 
 /** The maps of a filter that is not pinned, found through its program's map ids; the caller closes them. */
 export function sessionMaps(s: RunSession): FilterMaps {
-  const maps: Record<string, Map<Uint8Array, Uint8Array>> = {};
+  const maps: Record<string, BpfMap<Uint8Array, Uint8Array>> = {};
   try {
     using program = Program.fromId(s.programId);
     for (const id of program.info().mapIds) {
-      const m = Map.fromId(id);
+      const m = BpfMap.fromId(id);
       if (ALL_MAPS.includes(m.name) && !maps[m.name]) maps[m.name] = m;
       else m.close();
     }

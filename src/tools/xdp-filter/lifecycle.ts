@@ -2,13 +2,8 @@
 // that changes the system is undone if a later one fails, so a failed command leaves nothing.
 import { readdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Collection } from '../../collection.js';
-import { CollectionSpec } from '../../object/spec.js';
-import { Link } from '../../link/link.js';
-import { resolveInterface } from '../../link/interfaces.js';
-import { attachXdp } from '../../link/xdp.js';
-import { BpfError, TsbpfError } from '../../errors.js';
-import { Map } from '../../map.js';
+import { attachXdp, BpfError, BpfMap, type Collection, CollectionSpec, Link, TsbpfError } from '../../index.js';
+import { resolveInterface } from '../../link/index.js';
 import { BPFFS_ROOT, ensureBpffs, removePin } from '../../map/bpffs.js';
 import { packageRoot } from '../../sys/package.js';
 import { describeAttached } from './attachment.js';
@@ -96,19 +91,19 @@ export function loadFilter(iface: string, opts: LoadOptions = {}): LoadedFilter 
     );
   }
   const policy = opts.policy ?? kept?.policy ?? 'deny';
-  const keptMaps: Record<string, Map> = {};
+  const keptMaps: Record<string, BpfMap> = {};
   const dir = pinDir(iface);
   let collection: Collection | undefined;
   let filterMaps: FilterMaps | undefined;
   const added: Rule[] = [];
   try {
     for (const name of KEPT_MAPS) {
-      if (pinExists(join(dir, name))) keptMaps[name] = Map.openPinned(join(dir, name));
+      if (pinExists(join(dir, name))) keptMaps[name] = BpfMap.openPinned(join(dir, name));
     }
     const spec = CollectionSpec.fromFile(OBJECT_PATH);
     collection = spec.load({ mapReplacements: keptMaps });
     // The filter works on raw keys and values: its own fds on the collection's maps.
-    const maps: Record<string, Map> = {};
+    const maps: Record<string, BpfMap> = {};
     for (const name of ALL_MAPS) {
       const m = keptMaps[name] ?? collection.maps[name];
       if (!m) throw new FilterError(`${OBJECT_PATH}: map ${name} is missing`);

@@ -2,10 +2,7 @@
 // pinned XDP link. Every command is a separate process acting on these pins.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { InvalidArgumentError, TsbpfError } from '../../errors.js';
-import { Map, possibleCpus } from '../../map.js';
-import { pinName } from '../../map/pinname.js';
-import { UpdateFlags } from '../../sys/types.js';
+import { BpfMap, InvalidArgumentError, pinName, possibleCpus, TsbpfError, UpdateFlags } from '../../index.js';
 import { compareRules, lpmMaps, ruleFromKey, ruleKey, ruleMap, ruleMaps, ruleText, type Rule, type RuleMap } from './rules.js';
 
 export const PIN_ROOT = '/sys/fs/bpf/tsbpf/xdp-filter';
@@ -56,10 +53,10 @@ export function pinDir(iface: string): string {
   return join(PIN_ROOT, pinName(iface));
 }
 
-/** Map.openPinned with permission errors said plainly. */
-function openPinnedMap(path: string): Map<Uint8Array, Uint8Array> {
+/** BpfMap.openPinned with permission errors said plainly. */
+function openPinnedMap(path: string): BpfMap<Uint8Array, Uint8Array> {
   try {
-    return Map.openPinned(path);
+    return BpfMap.openPinned(path);
   } catch (err) {
     if (isPermissionError(err)) throw permissionDenied();
     throw err;
@@ -175,13 +172,13 @@ function hex(key: Uint8Array): string {
  */
 export class FilterMaps implements Disposable {
   readonly iface: string;
-  readonly maps: Record<string, Map<Uint8Array, Uint8Array>>;
-  readonly #perCpu: Record<string, Map<Uint8Array, Uint8Array[]>>;
+  readonly maps: Record<string, BpfMap<Uint8Array, Uint8Array>>;
+  readonly #perCpu: Record<string, BpfMap<Uint8Array, Uint8Array[]>>;
 
-  constructor(iface: string, maps: Record<string, Map<Uint8Array, Uint8Array>>) {
+  constructor(iface: string, maps: Record<string, BpfMap<Uint8Array, Uint8Array>>) {
     this.iface = iface;
     this.maps = maps;
-    this.#perCpu = maps as unknown as Record<string, Map<Uint8Array, Uint8Array[]>>;
+    this.#perCpu = maps as unknown as Record<string, BpfMap<Uint8Array, Uint8Array[]>>;
   }
 
   static open(iface: string): FilterMaps {
@@ -189,7 +186,7 @@ export class FilterMaps implements Disposable {
     if (!pinExists(join(dir, 'src_v4'))) {
       throw new FilterError(`xdp-filter is not loaded on ${iface} (nothing pinned at ${dir}); run \`tsbpf xdp-filter load ${iface}\``, 'ENOENT');
     }
-    const maps: Record<string, Map<Uint8Array, Uint8Array>> = {};
+    const maps: Record<string, BpfMap<Uint8Array, Uint8Array>> = {};
     try {
       for (const name of ALL_MAPS) {
         const path = join(dir, name);
@@ -203,7 +200,7 @@ export class FilterMaps implements Disposable {
     }
   }
 
-  #map(name: string): Map<Uint8Array, Uint8Array> {
+  #map(name: string): BpfMap<Uint8Array, Uint8Array> {
     const m = this.maps[name];
     if (!m) throw new FilterError(`xdp-filter on ${this.iface}: map ${name} is missing from ${pinDir(this.iface)}`);
     return m;

@@ -1,17 +1,17 @@
-// What creating an object's maps needs beyond Map.create: libbpf's adjustments, codecs from BTF,
+// What creating an object's maps needs beyond BpfMap.create: libbpf's adjustments, codecs from BTF,
 // compatibility of maps the collection reuses.
 import type { Btf } from '../btf/btf.js';
 import type { BtfType } from '../btf/types.js';
 import { btfCodec, type BtfValue } from '../btfcodec.js';
 import type { Codec } from '../codec/codec.js';
-import { possibleCpus, type Map } from '../map.js';
+import { possibleCpus, type BpfMap } from '../map.js';
 import { pageSize } from '../sys/memory.js';
 import { MapFlags, MapType } from '../sys/types.js';
-import { ObjectError } from './errors.js';
-import type { MapSpec } from './types.js';
+import { ObjectError } from '../object/errors.js';
+import type { MapSpec } from '../object/types.js';
 
 /** A BTF-typed map of a collection: keys and values as BtfValues, raw bytes without BTF. */
-export type CollectionMap = Map<BtfValue, BtfValue>;
+export type CollectionMap = BpfMap<BtfValue, BtfValue>;
 
 /** Map types whose key/value BTF the kernel refuses or libbpf leaves out. */
 export const NO_BTF = new Set<MapType>([
@@ -46,7 +46,7 @@ export function codecOf(btf: Btf | undefined, t: BtfType | undefined, size: numb
 }
 
 /** A map the collection did not create must match the spec's description. */
-export function checkCompatible(ms: MapSpec, m: Map<unknown, unknown>, what: string): void {
+export function checkCompatible(ms: MapSpec, m: BpfMap<unknown, unknown>, what: string): void {
   const diffs: string[] = [];
   if (m.type !== ms.type) diffs.push(`type ${m.type} != ${ms.type}`);
   if (m.keySize !== ms.keySize) diffs.push(`key size ${m.keySize} != ${ms.keySize}`);

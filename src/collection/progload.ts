@@ -8,8 +8,8 @@ import { btfInfo as btfInfoOf, progInfo } from '../sys/info.js';
 import { AttachType, Cmd, ProgramType } from '../sys/types.js';
 import { BPF_LD_IMM64 } from '../asm/opcodes.js';
 import type { FdLike } from '../program.js';
-import { ObjectError } from './errors.js';
-import type { ProgramInstruction, ProgramSpec } from './types.js';
+import { ObjectError } from '../object/errors.js';
+import type { ProgramInstruction, ProgramSpec } from '../object/types.js';
 
 /** Programs that the kernel loads only with BPF trampolines (ftrace direct calls). */
 export function needsTrampoline(ps: ProgramSpec): boolean {

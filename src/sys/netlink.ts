@@ -1,9 +1,10 @@
-// A small rtnetlink client: message building with nested attributes, parsing of replies and
-// extended acks, and a socket that sends one request and collects its answer.
+// A small rtnetlink client: message building with nested attributes, the fixed headers of link
+// and traffic-control messages, parsing of replies and extended acks, and a socket that sends
+// one request and collects its answer.
 import { BpfError } from '../errors.js';
-import { FD } from '../sys/fd.js';
-import { bind, recv, send, setsockopt, socket } from '../sys/socket.js';
-import { EAGAIN, EINTR } from '../sys/errno.js';
+import { EAGAIN, EINTR } from './errno.js';
+import { FD } from './fd.js';
+import { bind, recv, send, setsockopt, socket } from './socket.js';
 
 export const NETLINK_ROUTE = 0;
 
@@ -165,6 +166,27 @@ export class NetlinkMessageBuilder {
     this.#view.setUint32(12, 0, true);
     return this.#buf.slice(0, this.#len);
   }
+}
+
+/** struct ifinfomsg, the header of RTM_*LINK messages (a test checks it against the kernel's BTF). */
+export const IfInfoMsg = { size: 16, ifi_index: 4 } as const;
+
+/** struct tcmsg, the header of RTM_*QDISC and RTM_*TFILTER messages. */
+export const TcMsg = { size: 20, tcm_ifindex: 4, tcm_handle: 8, tcm_parent: 12, tcm_info: 16 } as const;
+
+/** A link message about one interface (ifindex 0: named by an IFLA_IFNAME attribute instead). */
+export function ifinfoMessage(type: number, flags: number, ifindex: number): NetlinkMessageBuilder {
+  return new NetlinkMessageBuilder(type, flags).struct(IfInfoMsg.size, (v, at) => v.setInt32(at + IfInfoMsg.ifi_index, ifindex, true));
+}
+
+/** A traffic-control message on one interface: a qdisc or filter by handle, parent and info. */
+export function tcMessage(type: number, flags: number, ifindex: number, handle: number, parent: number, info: number): NetlinkMessageBuilder {
+  return new NetlinkMessageBuilder(type, flags).struct(TcMsg.size, (v, at) => {
+    v.setInt32(at + TcMsg.tcm_ifindex, ifindex, true);
+    v.setUint32(at + TcMsg.tcm_handle, handle >>> 0, true);
+    v.setUint32(at + TcMsg.tcm_parent, parent >>> 0, true);
+    v.setUint32(at + TcMsg.tcm_info, info >>> 0, true);
+  });
 }
 
 export interface NetlinkMessage {

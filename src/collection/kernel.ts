@@ -11,8 +11,8 @@ import type { FD } from '../sys/fd.js';
 import { btfInfo } from '../sys/info.js';
 import { Cmd } from '../sys/types.js';
 import { syscallPrefix } from '../sys/arch.js';
-import { ObjectError } from './errors.js';
-import { readKernelConfig } from './kconfig.js';
+import { ObjectError } from '../object/errors.js';
+import { readKernelConfig } from '../object/kconfig.js';
 
 /** A kernel BTF type found for an extern or attach target. */
 export interface KernelBtfId {

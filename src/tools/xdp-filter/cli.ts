@@ -2,9 +2,9 @@
 // process and the filter keeps running after it exits; `run` is the interactive prompt.
 import { readFileSync } from 'node:fs';
 import { clearLine, createInterface, cursorTo } from 'node:readline';
-import { InvalidArgumentError } from '../errors.js';
-import { parseDuration } from '../tools/common/duration.js';
-import { removedError, linkState } from '../tools/xdp-filter/attachment.js';
+import { InvalidArgumentError } from '../../errors.js';
+import { parseDuration } from '../common/duration.js';
+import { removedError, linkState } from './attachment.js';
 import {
   addRules,
   formatRates,
@@ -24,13 +24,13 @@ import {
   targetInterfaces,
   withMaps,
   type RuleChange,
-} from '../tools/xdp-filter/commands.js';
-import { keptState, loadFilter, pinFilter, requireBpffs, requireInterface, unloadFilter, type LoadedFilter } from '../tools/xdp-filter/lifecycle.js';
-import { addressRule, ruleLabel, type Direction, type Rule } from '../tools/xdp-filter/rules.js';
-import { sshSession, type SshSession } from '../tools/xdp-filter/ssh.js';
-import { FilterError, hasPinnedLink, loadedInterfaces, parseMode, parsePolicy, pinnedInterfaces, type FilterMaps, type Policy, type Stats } from '../tools/xdp-filter/state.js';
-import { HELP, verbs as VERB_HELP } from './help/xdp-filter.js';
-import { parse, printHelp, UsageError, writeJson, type Command, type CommandIO } from './framework/index.js';
+} from './commands.js';
+import { keptState, loadFilter, pinFilter, requireBpffs, requireInterface, unloadFilter, type LoadedFilter } from './lifecycle.js';
+import { addressRule, ruleLabel, type Direction, type Rule } from './rules.js';
+import { sshSession, type SshSession } from './ssh.js';
+import { FilterError, hasPinnedLink, loadedInterfaces, parseMode, parsePolicy, pinnedInterfaces, type FilterMaps, type Policy, type Stats } from './state.js';
+import { defineCommand, parse, UsageError, writeJson, type Command, type CommandIO, type Verb } from '../../cli/framework/index.js';
+import * as help from './help.js';
 
 const IFACE = { iface: { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;
 
@@ -88,7 +88,6 @@ async function load(argv: string[], io: CommandIO): Promise<number> {
     json: { type: 'boolean', short: 'j' },
     help: { type: 'boolean', short: 'h' },
   });
-  if (values.help) return printHelp(io, VERB_HELP.load!);
   const iface = one('load', positionals, 'an interface');
   const mode = values.mode === undefined ? undefined : option('load', () => parseMode(values.mode!));
   const policy = values.policy === undefined ? undefined : option('load', () => parsePolicy(values.policy!));
@@ -121,7 +120,6 @@ async function unload(argv: string[], io: CommandIO): Promise<number> {
     all: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
-  if (values.help) return printHelp(io, VERB_HELP.unload!);
   if (values['keep-rules'] && values.forget) throw new UsageError('xdp-filter unload: --keep-rules and --forget contradict each other');
   if (values.all && positionals.length > 0) throw new UsageError(`xdp-filter unload: --all takes no interface; got '${positionals[0]}'`);
   if (!values.all && positionals.length === 0) throw new UsageError('xdp-filter unload: expected an interface, or --all');
@@ -186,7 +184,6 @@ function readRuleFile(verb: string, file: string, direction: Direction): Rule[] 
 async function block(argv: string[], io: CommandIO, remove: boolean): Promise<number> {
   const verb = remove ? 'unblock' : 'block';
   const { values, positionals } = parse(`xdp-filter ${verb}`, argv, { ...IFACE, dst: { type: 'boolean' }, file: { type: 'string', short: 'f' }, force: { type: 'boolean' } });
-  if (values.help) return printHelp(io, VERB_HELP[verb]!);
   const direction: Direction = values.dst ? 'dst' : 'src';
   if (positionals.length === 0 && values.file === undefined) throw new UsageError(`xdp-filter ${verb}: expected an IP address or CIDR prefix, or -f FILE`);
   const rules = positionals.map((p) => option(verb, () => parseRuleTarget(p, direction)));
@@ -196,7 +193,6 @@ async function block(argv: string[], io: CommandIO, remove: boolean): Promise<nu
 
 async function port(argv: string[], io: CommandIO): Promise<number> {
   const { values, positionals } = parse('xdp-filter port', argv, { ...IFACE, proto: { type: 'string' }, src: { type: 'boolean' }, remove: { type: 'boolean' }, force: { type: 'boolean' } });
-  if (values.help) return printHelp(io, VERB_HELP.port!);
   if (positionals.length === 0) throw new UsageError('xdp-filter port: expected a port number');
   const groups = positionals.map((p) => option('port', () => parsePortTarget(p, values.proto, values.src ? 'src' : 'dst')));
   return applyRules(io, values.iface, !values.remove, groups, values.force);
@@ -204,7 +200,6 @@ async function port(argv: string[], io: CommandIO): Promise<number> {
 
 async function ether(argv: string[], io: CommandIO): Promise<number> {
   const { values, positionals } = parse('xdp-filter ether', argv, { ...IFACE, dst: { type: 'boolean' }, remove: { type: 'boolean' }, force: { type: 'boolean' } });
-  if (values.help) return printHelp(io, VERB_HELP.ether!);
   if (positionals.length === 0) throw new UsageError('xdp-filter ether: expected a MAC address');
   const rules = positionals.map((p) => option('ether', () => parseMacTarget(p, values.dst ? 'dst' : 'src')));
   return applyRules(io, values.iface, !values.remove, rules.map((r) => [r]), values.force);
@@ -212,7 +207,6 @@ async function ether(argv: string[], io: CommandIO): Promise<number> {
 
 async function list(argv: string[], io: CommandIO): Promise<number> {
   const { values, positionals } = parse('xdp-filter list', argv, { ...IFACE, json: { type: 'boolean', short: 'j' } });
-  if (values.help) return printHelp(io, VERB_HELP.list!);
   if (positionals.length > 0) throw new UsageError(`xdp-filter list: unexpected argument '${positionals[0]}'`);
   const rules = rulesOf(targetInterfaces(values.iface));
   if (values.json) writeJson(io.stdout, { rules });
@@ -267,7 +261,6 @@ async function stats(argv: string[], io: CommandIO): Promise<number> {
   const { args, watch: watchText } = takeWatch(argv);
   const watch = watchText === undefined ? undefined : interval('stats', '--watch', watchText);
   const { values, positionals } = parse('xdp-filter stats', args, { ...IFACE, json: { type: 'boolean', short: 'j' } });
-  if (values.help) return printHelp(io, VERB_HELP.stats!);
   if (positionals.length > 0) throw new UsageError(`xdp-filter stats: unexpected argument '${positionals[0]}'`);
   const ifaces = targetInterfaces(values.iface);
   let prev: { at: number; stats: Stats[] } | undefined;
@@ -319,7 +312,6 @@ function formatInterface(i: ReturnType<typeof status>['interfaces'][number]): st
 
 async function statusCmd(argv: string[], io: CommandIO): Promise<number> {
   const { values, positionals } = parse('xdp-filter status', argv, { ...IFACE, json: { type: 'boolean', short: 'j' } });
-  if (values.help) return printHelp(io, VERB_HELP.status!);
   if (positionals.length > 0) throw new UsageError(`xdp-filter status: unexpected argument '${positionals[0]}'`);
   const s = status(values.iface);
   if (values.json) {
@@ -420,7 +412,6 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
     'no-ssh-guard': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
-  if (values.help) return printHelp(io, VERB_HELP.run!);
   const iface = one('run', positionals, 'an interface');
   const mode = values.mode === undefined ? undefined : option('run', () => parseMode(values.mode!));
   const policy = values.policy === undefined ? undefined : option('run', () => parsePolicy(values.policy!));
@@ -482,7 +473,7 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
   return 0;
 }
 
-const VERBS: Record<string, (argv: string[], io: CommandIO) => Promise<number>> = {
+const VERBS: Readonly<Record<string, Verb>> = {
   load,
   unload,
   block: (a, io) => block(a, io, false),
@@ -495,20 +486,9 @@ const VERBS: Record<string, (argv: string[], io: CommandIO) => Promise<number>> 
   run,
 };
 
-export const command: Command = {
+export const command: Command = defineCommand({
   name: 'xdp-filter',
   summary: 'XDP firewall: block addresses, prefixes, ports and MACs, with pinned state',
-  help: HELP,
-  async run(argv: string[], io: CommandIO): Promise<number> {
-    const [verb, ...rest] = argv;
-    if (verb === undefined) {
-      io.stderr.write(HELP);
-      return 2;
-    }
-    if (verb === '--help' || verb === '-h' || verb === 'help') return printHelp(io, HELP);
-    // tsbpf's main has resolved prefixes (`li` is list) with the verbs of help/xdp-filter.ts.
-    const fn = VERBS[verb];
-    if (!fn) throw new UsageError(`xdp-filter: unknown command '${verb}'`);
-    return fn(rest, io);
-  },
-};
+  help,
+  verbs: VERBS,
+});
