@@ -2,7 +2,7 @@
 //
 // Each type gets one codec, built once from closures over its layout and cached per BTF and type
 // id, so encoding and decoding never walk the type graph again.
-import { Btf } from './btf/btf.js';
+import type { Btf } from './btf/btf.js';
 import { BtfError } from './btf/errors.js';
 import type { BtfEnum, BtfEnum64, BtfInt, BtfMember, BtfType } from './btf/types.js';
 import { describe } from './codec/bytes.js';

@@ -107,7 +107,7 @@ export class Collection implements Disposable {
    */
   attach(targets: SectionTargets = {}, options: CollectionAttachOptions = {}): CollectionLinks {
     // USDT programs built with <bpf/usdt.bpf.h> find their argument locations in this map.
-    const usdtSpecs = this.maps['__bpf_usdt_specs'];
+    const usdtSpecs = this.maps.__bpf_usdt_specs;
     const withSpecs = targets.usdtSpecs === undefined && usdtSpecs !== undefined ? { ...targets, usdtSpecs } : targets;
     const attached = attachPrograms(this.programs, this.#sections, withSpecs, options);
     const linked = this.#structOps.filter((s) => s.link);

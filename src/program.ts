@@ -202,7 +202,7 @@ export class Program {
   readonly #fd: FD;
   #id?: number;
   #tag?: string;
-  #pinnedPath?: string;
+  #pinnedPath: string | undefined;
 
   private constructor(fd: FD, type: ProgramType, name: string, verifierLog?: string, expectedAttachType?: AttachType) {
     this.#fd = fd;

@@ -5,7 +5,7 @@ export interface VerifierFailure {
   /** The lines that explain the failure: the source line if known, the instruction, the error. */
   readonly reason: string[];
   /** The index of the instruction the verifier stopped at, when the log names one. */
-  readonly failedInstruction?: number;
+  readonly failedInstruction?: number | undefined;
   /** The `; ... @ file.c:12` source annotation the log gave for the failing instruction. */
   readonly source?: string;
 }

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { packageRoot } from '../src/sys/native.js';
 import { corpus } from './bpf/corpus.js';
 import { cliArgv } from './helpers/cli.js';
-import { requireRoot } from './helpers/kernel.js';
+import { kernelTest } from './helpers/kernel.js';
 
 /** Runs `tsbpf args` with its stdout read up to the first chunk and then closed, as `| head -1` does. */
 function runIntoClosedPipe(args: string[]): Promise<{ code: number | null; signal: string | null; stderr: string; gotOutput: boolean }> {
@@ -39,8 +39,7 @@ for (const args of [['btf', 'dump'], ['btf', 'dump', '--format', 'c'], ['usdt', 
   });
 }
 
-test('object attach --events into a pipe closed after the first record exits 0 without a stack trace', async (t) => {
-  if (!requireRoot(t)) return;
+kernelTest('object attach --events into a pipe closed after the first record exits 0 without a stack trace', async () => {
   const child = spawn(process.execPath, cliArgv(['object', 'attach', corpus('attach_exec.bpf.o'), '--for', '20s', '--events', 'events:exec_event']), {
     cwd: packageRoot(),
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -2,21 +2,13 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough, Writable } from 'node:stream';
 import { test } from 'node:test';
-import type { CommandIO } from '../src/cli/framework/index.js';
-import { COMMANDS, main } from '../src/cli/main.js';
+import { COMMANDS } from '../src/cli/main.js';
 import { DEFAULT_RUNTIME, EMBED_LIMIT } from '../src/codegen/generate.js';
 import { packageRoot } from '../src/sys/native.js';
+import { type InProcessRun, runCliInProcess } from './helpers/cli.js';
 
-async function run(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const sink = (chunks: string[]): Writable => new Writable({ write: (c: Buffer | string, _e, done) => (chunks.push(c.toString()), done()) });
-  const io: CommandIO = { stdout: sink(out), stderr: sink(err), stdin: new PassThrough() };
-  const code = await main(argv, io);
-  return { code, stdout: out.join(''), stderr: err.join('') };
-}
+const run = (...argv: string[]): Promise<InProcessRun> => runCliInProcess(argv);
 
 test('the table has each command module’s name and summary, and its help module the module’s help', async () => {
   for (const entry of COMMANDS) {
@@ -47,8 +39,7 @@ test('every verb: `<cmd> <verb> --help` prints its help, and the command module 
       const r = await run(entry.name, verb, '--help');
       assert.equal(r.code, 0, `${entry.name} ${verb}`);
       assert.equal(r.stdout, text);
-      const sink = new Writable({ write: (_c, _e, done) => done() });
-      assert.equal(await command.run([verb, '--help'], { stdout: sink, stderr: sink, stdin: new PassThrough() }), 0, `${entry.name} ${verb}`);
+      assert.equal((await runCliInProcess([verb, '--help'], { command })).code, 0, `${entry.name} ${verb}`);
     }
   }
 });

@@ -9,7 +9,7 @@ import { parse } from '../src/cli/framework/index.js';
 import { UsageError } from '../src/cli/framework/index.js';
 import { FileError, readRegularFile } from '../src/sys/readfile.js';
 import { runCli } from './helpers/cli.js';
-import { requireRoot } from './helpers/kernel.js';
+import { kernelTest } from './helpers/kernel.js';
 
 const XDP = 'examples/xdp-drop/xdp_drop.bpf.o';
 const dir = mkdtempSync(join(tmpdir(), 'tsbpf-input-'));
@@ -91,8 +91,7 @@ describe('object option values', () => {
     }
   });
 
-  test('--data shorter than an Ethernet header is refused for packet programs; counts are singular for one', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('--data shorter than an Ethernet header is refused for packet programs; counts are singular for one', () => {
     const short = join(dir, 'short');
     writeFileSync(short, 'abc');
     const r = runCli(['object', 'run', XDP, '--program', 'xdp_drop_udp', '--data', short]);

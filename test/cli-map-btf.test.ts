@@ -1,24 +1,13 @@
 // `tsbpf map dump` of a map created with BTF: keys and values decoded as bpftool prints them.
 import assert from 'node:assert/strict';
-import { PassThrough, Writable } from 'node:stream';
-import { test } from 'node:test';
-import type { CommandIO } from '../src/cli/framework/index.js';
-import { main } from '../src/cli/main.js';
 import { CollectionSpec } from '../src/index.js';
 import { corpus } from './bpf/corpus.js';
-import { requireRoot } from './helpers/kernel.js';
+import { kernelTest } from './helpers/kernel.js';
+import { type InProcessRun, runCliInProcess } from './helpers/cli.js';
 
-async function run(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const sink = (chunks: string[]): Writable => new Writable({ write: (c: Buffer | string, _e, done) => (chunks.push(c.toString()), done()) });
-  const io: CommandIO = { stdout: sink(out), stderr: sink(err), stdin: new PassThrough() };
-  const code = await main(argv, io);
-  return { code, stdout: out.join(''), stderr: err.join('') };
-}
+const run = (...argv: string[]): Promise<InProcessRun> => runCliInProcess(argv);
 
-test('map dump decodes keys and values through the map BTF; --hex gives the bytes; JSON adds "formatted"', async (t) => {
-  if (!requireRoot(t)) return;
+kernelTest('map dump decodes keys and values through the map BTF; --hex gives the bytes; JSON adds "formatted"', async () => {
   const spec = CollectionSpec.fromFile(corpus('maps.bpf.o'));
   const c = spec.load();
   try {
@@ -27,10 +16,10 @@ test('map dump decodes keys and values through the map BTF; --hex gives the byte
     const id = String(records.id);
     const text = await run('map', 'dump', id);
     assert.equal(text.code, 0, text.stderr);
-    assert.match(text.stdout, /^key: \{"x":3,"y":-4\}  value: \{"count":7,"where":\{"x":1,"y":2\},.*"label":"hi","flag":true,"small":5,"rest":1,.*\}$/m);
+    assert.match(text.stdout, /^key: \{"x":3,"y":-4\} {2}value: \{"count":7,"where":\{"x":1,"y":2\},.*"label":"hi","flag":true,"small":5,"rest":1,.*\}$/m);
     assert.match(text.stdout, /^Found 1 element$/m);
     const bytes = await run('map', 'dump', id, '--hex');
-    assert.match(bytes.stdout, /^key: 03 00 00 00 fc ff ff ff  value: 07 00 /m);
+    assert.match(bytes.stdout, /^key: 03 00 00 00 fc ff ff ff {2}value: 07 00 /m);
     const json = JSON.parse((await run('map', 'dump', id, '--json')).stdout) as Array<{ key: string[]; value: string[]; formatted: { key: unknown; value: { count: number; label: string } } }>;
     assert.deepEqual(json[0]!.key, ['0x03', '0x00', '0x00', '0x00', '0xfc', '0xff', '0xff', '0xff']);
     assert.deepEqual(json[0]!.formatted.key, { x: 3, y: -4 });

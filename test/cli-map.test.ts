@@ -2,42 +2,21 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { describe, it } from 'node:test';
-import { isUsageError, reportFailure, UsageError } from '../src/cli/framework/index.js';
+import { UsageError } from '../src/cli/framework/index.js';
 import { command, parseBytes } from '../src/cli/map.js';
 import { u32 } from '../src/codec/index.js';
 import { Assembler, R0 } from '../src/asm/index.js';
 import { BpfMap, possibleCpus } from '../src/map.js';
 import { Program } from '../src/program.js';
 import { MapType, ProgramType } from '../src/sys/types.js';
-import { requireRoot, sh, uniqueName } from './helpers/kernel.js';
+import { type InProcessRun, runCliInProcess } from './helpers/cli.js';
+import { kernelTest, sh, uniqueName } from './helpers/kernel.js';
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+type Run = InProcessRun;
 
-async function run(...argv: string[]): Promise<Run> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d: Buffer) => (out += d.toString()));
-  stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const io = { stdout, stderr, stdin: new PassThrough() };
-  let code: number;
-  try {
-    code = await command.run(argv, io);
-  } catch (e) {
-    // As `tsbpf map` reports them: usage errors to the caller, failures as one line and exit 1.
-    if (isUsageError(e)) throw e;
-    code = reportFailure(io, `map ${argv[0]}`, e);
-  }
-  await new Promise((r) => setImmediate(r));
-  return { code, stdout: out, stderr: err };
-}
+/** As `tsbpf map` runs: usage errors reach the caller, failures are one line and exit 1. */
+const run = (...argv: string[]): Promise<Run> => runCliInProcess(argv, { command, reportAs: `map ${argv[0]}` });
 
 function json<T>(r: Run): T {
   assert.equal(r.code, 0, r.stderr);
@@ -82,8 +61,7 @@ describe('tsbpf map: arguments', () => {
 });
 
 describe('tsbpf map: kernel', () => {
-  it('list and show report a map by id', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('list and show report a map by id', async () => {
     using m = BpfMap.create({ type: MapType.HASH, keySize: 4, valueSize: 8, maxEntries: 16, name: 'clilist' });
     const all = json<{ id: number; type: string; name: string; keySize: number; valueSize: number; maxEntries: number }[]>(await run('list', '--json'));
     const mine = all.find((r) => r.id === m.id);
@@ -100,8 +78,7 @@ describe('tsbpf map: kernel', () => {
     assert.match((await run('show', String(m.id))).stdout, new RegExp(`^${m.id}: hash  name clilist  flags 0x0\\n\\tkey 4B  value 8B  max_entries 16`));
   });
 
-  it('update, dump and delete elements', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('update, dump and delete elements', async () => {
     using m = BpfMap.create({ type: MapType.HASH, key: u32, value: u32, maxEntries: 16 });
     const id = String(m.id);
     assert.equal((await run('update', id, 'key', '0x01', '0', '0', '0', 'value', 'hex', '2a000000')).code, 0);
@@ -127,8 +104,7 @@ describe('tsbpf map: kernel', () => {
     await assert.rejects(run('update', id, 'key', '1', '0', 'value', '1', '0', '0', '0'), (e: unknown) => usage(e) && /key has 2 bytes but map id \d+ \(HASH\) takes 4/.test((e as Error).message));
   });
 
-  it('puts programs in prog arrays and maps in maps of maps by id or pinned path', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('puts programs in prog arrays and maps in maps of maps by id or pinned path', async () => {
     using progs = BpfMap.create({ type: MapType.PROG_ARRAY, key: u32, value: u32, maxEntries: 4 });
     using prog = Program.load({ type: ProgramType.XDP, instructions: new Assembler().mov64Imm(R0, 2).exit().assemble(), license: 'GPL', name: 'cli_tail' });
     assert.equal((await run('update', String(progs.id), 'key', '1', '0', '0', '0', 'value', 'id', String(prog.info().id))).code, 0);
@@ -162,8 +138,7 @@ describe('tsbpf map: kernel', () => {
     await assert.rejects(run('update', String(progs.id), 'key', '1', '0', '0', '0', 'value', 'id', 'x'), usage);
   });
 
-  it('per-CPU values are written to every CPU and dumped per CPU', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('per-CPU values are written to every CPU and dumped per CPU', async () => {
     using m = BpfMap.create({ type: MapType.PERCPU_ARRAY, key: u32, value: u32, maxEntries: 2 });
     assert.equal((await run('update', String(m.id), 'key', '1', '0', '0', '0', 'value', '9', '0', '0', '0')).code, 0);
     assert.deepEqual(m.lookup(1), Array(possibleCpus()).fill(9));
@@ -174,8 +149,7 @@ describe('tsbpf map: kernel', () => {
     assert.match((await run('dump', String(m.id))).stdout, /^value \(CPU 00\): 09 00 00 00$/m);
   });
 
-  it('pin, then show, dump and update through the pinned path', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('pin, then show, dump and update through the pinned path', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tsbpf-cli-bpffs-'));
     sh('mount', ['-t', 'bpf', 'bpf', dir]);
     try {
@@ -193,8 +167,7 @@ describe('tsbpf map: kernel', () => {
     }
   });
 
-  it('failures are one line on stderr with exit code 1', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('failures are one line on stderr with exit code 1', async () => {
     const r = await run('show', String(0x7ffffff0));
     assert.equal(r.code, 1);
     assert.match(r.stderr, /^tsbpf map show: .*ENOENT.*\n$/);

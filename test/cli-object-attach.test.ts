@@ -11,7 +11,7 @@ import { allIds } from '../src/sys/attrs.js';
 import { Cmd } from '../src/sys/types.js';
 import { corpus } from './bpf/corpus.js';
 import { runCli, spawnCli } from './helpers/cli.js';
-import { createVethPair, requireCgroup2, requireRoot, sh, uniqueName } from './helpers/kernel.js';
+import { createVethPair, kernelTest, requireCgroup2, sh, uniqueName } from './helpers/kernel.js';
 
 interface Exit {
   code: number | null;
@@ -155,8 +155,7 @@ describe('tsbpf object attach: bad input', () => {
     assert.match(help.stdout, /attached N programs/);
   });
 
-  test('a hook that fails to attach leaves nothing attached and exits 1', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('a hook that fails to attach leaves nothing attached and exits 1', () => {
     const r = runCli(['object', 'attach', XDP, '--iface', uniqueName('tsbpfnoif'), '--for', '100ms']);
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stderr, /^tsbpf object attach: interface tsbpfnoif\S* not found/m);
@@ -165,8 +164,7 @@ describe('tsbpf object attach: bad input', () => {
 });
 
 describe('tsbpf object attach', () => {
-  test('xdp on a veth: a ring buffer record per datagram from the peer namespace, counts in the map dump', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('xdp on a veth: a ring buffer record per datagram from the peer namespace, counts in the map dump', async () => {
     const v = createVethPair('oa');
     const port = freshPort();
     const count = 5;
@@ -210,8 +208,7 @@ describe('tsbpf object attach', () => {
     }
   });
 
-  test('tracepoint for 2s: the children exec while it runs are in the records and the map dump', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('tracepoint for 2s: the children exec while it runs are in the records and the map dump', async () => {
     const started = Date.now();
     const run = start([EXEC, '--for', '2s', '--events', 'events:exec_event', '--events', 'perf_events:struct exec_event']);
     try {
@@ -249,8 +246,7 @@ describe('tsbpf object attach', () => {
     }
   });
 
-  test('cgroup hooks: a child in the cgroup connects over loopback, counted in the map dump', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('cgroup hooks: a child in the cgroup connects over loopback, counted in the map dump', async (t) => {
     const root = requireCgroup2(t);
     if (root === undefined) return;
     const cg = join(root, uniqueName('tsbpf-oattach-', 40));
@@ -288,8 +284,7 @@ describe('tsbpf object attach', () => {
     }
   });
 
-  test('SIGTERM: exit 0, the map dump printed, no link of the process left', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('SIGTERM: exit 0, the map dump printed, no link of the process left', async () => {
     const run = start([EXEC, '--json']);
     try {
       assert.equal(await run.ready, 2);
@@ -309,8 +304,7 @@ describe('tsbpf object attach', () => {
     }
   });
 
-  test('--no-dump-maps prints no dump', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('--no-dump-maps prints no dump', async () => {
     const r = runCli(['object', 'attach', EXEC, '--for', '100ms', '--no-dump-maps', '--json']);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, '');

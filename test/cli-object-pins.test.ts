@@ -2,14 +2,12 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { test } from 'node:test';
 import { runCli } from './helpers/cli.js';
-import { requireRoot, uniqueName } from './helpers/kernel.js';
+import { kernelTest, uniqueName } from './helpers/kernel.js';
 
 const XDP = 'examples/xdp-drop/xdp_drop.bpf.o';
 
-test('a second load into the same DIR is refused before loading; object unload DIR removes the pins and DIR', (t) => {
-  if (!requireRoot(t)) return;
+kernelTest('a second load into the same DIR is refused before loading; object unload DIR removes the pins and DIR', () => {
   const dir = join('/sys/fs/bpf', uniqueName('tsbpfunload', 40));
   try {
     const first = runCli(['object', 'load', XDP, '--pin', dir]);
@@ -31,8 +29,7 @@ test('a second load into the same DIR is refused before loading; object unload D
   }
 });
 
-test('object unload removes nothing from a DIR that holds what a load does not make, or that is not on bpffs', (t) => {
-  if (!requireRoot(t)) return;
+kernelTest('object unload removes nothing from a DIR that holds what a load does not make, or that is not on bpffs', () => {
   const dir = join('/sys/fs/bpf', uniqueName('tsbpfunload', 40));
   try {
     assert.equal(runCli(['object', 'load', XDP, '--pin', dir]).status, 0);

@@ -3,47 +3,19 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { command as btfCommand } from '../src/cli/btf.js';
-import { UsageError, type Command, type CommandIO } from '../src/cli/framework/index.js';
+import type { Command } from '../src/cli/framework/index.js';
 import { command as objectCommand } from '../src/cli/object.js';
 import { parseValue } from '../src/cli/object/shared.js';
-import { TsbpfError } from '../src/errors.js';
 import { corpus } from './bpf/corpus.js';
-import { requireRoot, uniqueName } from './helpers/kernel.js';
+import { kernelTest, uniqueName } from './helpers/kernel.js';
+import { type InProcessRun, runCliInProcess } from './helpers/cli.js';
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+type Run = InProcessRun;
 
-function sink(chunks: string[]): Writable {
-  return new Writable({
-    write(chunk: Buffer | string, _enc, done) {
-      chunks.push(chunk.toString());
-      done();
-    },
-  });
-}
-
-/** Runs a command as `tsbpf` would: usage errors exit 2, other failures 1. */
-async function run(cmd: Command, ...argv: string[]): Promise<Run> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CommandIO = { stdout: sink(out), stderr: sink(err), stdin: new PassThrough() };
-  let code: number;
-  try {
-    code = await cmd.run(argv, io);
-  } catch (e) {
-    if (e instanceof UsageError) code = 2;
-    else if (e instanceof TsbpfError) code = 1;
-    else throw e;
-    err.push(String((e as Error).message));
-  }
-  return { code, stdout: out.join(''), stderr: err.join('') };
-}
+/** Runs a command as `tsbpf` does: usage errors exit 2, other failures 1. */
+const run = (cmd: Command, ...argv: string[]): Promise<Run> => runCliInProcess([cmd.name, ...argv]);
 
 const object = (...argv: string[]): Promise<Run> => run(objectCommand, ...argv);
 
@@ -115,8 +87,7 @@ describe('tsbpf object dump', () => {
 });
 
 describe('tsbpf object load and run', () => {
-  it('load --json lists what was loaded', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('load --json lists what was loaded', async () => {
     const r = await object('load', corpus('globals.bpf.o'), '--json');
     assert.equal(r.code, 0, r.stderr);
     const doc = JSON.parse(r.stdout) as { programs: { name: string; section: string; type: string; loaded: boolean }[]; maps: { name: string; type: string; id: number }[] };
@@ -128,8 +99,7 @@ describe('tsbpf object load and run', () => {
     assert.ok(doc.maps.every((m) => m.type === 'array' && m.id > 0));
   });
 
-  it('a verifier failure exits 1 with the reason and the C source line on stderr', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('a verifier failure exits 1 with the reason and the C source line on stderr', async () => {
     const r = await object('load', corpus('fail.bpf.o'), '--json');
     assert.equal(r.code, 1);
     assert.match(r.stderr, /^tsbpf object load: program missing_null_check rejected by the verifier: R0 invalid mem access 'map_value_or_null' at fail\.bpf\.c:37:\d+: return \*v \+ 1;/);
@@ -143,8 +113,7 @@ describe('tsbpf object load and run', () => {
     assert.match(bad.error!, /fail\.bpf\.c:37/);
   });
 
-  it('load --pin pins programs and maps, --set changes variables', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('load --pin pins programs and maps, --set changes variables', async () => {
     const dir = join('/sys/fs/bpf', uniqueName('tsbpfcli', 40));
     try {
       const r = await object('load', corpus('globals.bpf.o'), '--pin', dir, '--set', 'ret_value=7');
@@ -157,8 +126,7 @@ describe('tsbpf object load and run', () => {
     }
   });
 
-  it('run reports the return value, and --set changes it', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('run reports the return value, and --set changes it', async () => {
     const dir = join(tmpdir(), uniqueName('tsbpfrun', 30));
     mkdirSync(dir);
     try {

@@ -1,37 +1,14 @@
 import assert from 'node:assert/strict';
-import { PassThrough, Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { Assembler, R0 } from '../src/asm/index.js';
-import { main } from '../src/cli/main.js';
-import type { CommandIO } from '../src/cli/framework/index.js';
 import { Program } from '../src/program.js';
 import { mapCreate } from '../src/sys/attrs.js';
 import { mapInfo } from '../src/sys/info.js';
 import { MapType, ProgramType } from '../src/sys/types.js';
-import { requireRoot } from './helpers/kernel.js';
+import { kernelTest } from './helpers/kernel.js';
+import { type InProcessRun, runCliInProcess } from './helpers/cli.js';
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function sink(chunks: string[]): Writable {
-  return new Writable({
-    write(chunk: Buffer | string, _enc, done) {
-      chunks.push(chunk.toString());
-      done();
-    },
-  });
-}
-
-async function run(...argv: string[]): Promise<Run> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CommandIO = { stdout: sink(out), stderr: sink(err), stdin: new PassThrough() };
-  const code = await main(argv, io);
-  return { code, stdout: out.join(''), stderr: err.join('') };
-}
+const run = (...argv: string[]): Promise<InProcessRun> => runCliInProcess(argv);
 
 function loadXdp(name: string): Program {
   const insns = new Assembler().mov64Imm(R0, 2).exit().assemble();
@@ -91,16 +68,14 @@ describe('tsbpf top level', () => {
     assert.equal(kind.code, 2);
   });
 
-  test('failures are one line with the error code, no stack', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('failures are one line with the error code, no stack', async () => {
     const r = await run('prog', 'show', '4294967295');
     assert.equal(r.code, 1);
     assert.equal(r.stdout, '');
     assert.match(r.stderr, /^tsbpf prog show: .*4294967295.*\[ENOENT\]\n$/);
   });
 
-  test('TSBPF_DEBUG=1 adds the stack', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('TSBPF_DEBUG=1 adds the stack', async () => {
     process.env.TSBPF_DEBUG = '1';
     try {
       const r = await run('prog', 'show', '4294967295');
@@ -111,15 +86,13 @@ describe('tsbpf top level', () => {
     }
   });
 
-  test('commands match by unique prefix', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('commands match by unique prefix', async () => {
     const r = await run('p', 'l', '--json');
     assert.equal(r.code, 0);
     assert.ok(Array.isArray(JSON.parse(r.stdout)));
   });
 
-  test('ls is list for every command that lists', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('ls is list for every command that lists', async () => {
     for (const cmd of ['prog', 'map', 'link']) {
       const r = await run(cmd, 'ls', '--json');
       assert.equal(r.code, 0, `${cmd} ls: ${r.stderr}`);
@@ -135,8 +108,7 @@ describe('tsbpf top level', () => {
 });
 
 describe('tsbpf prog', () => {
-  test('a loaded program appears in prog list --json', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('a loaded program appears in prog list --json', async () => {
     using prog = loadXdp('cli_list');
     const r = await run('prog', 'list', '--json');
     assert.equal(r.code, 0);
@@ -153,8 +125,7 @@ describe('tsbpf prog', () => {
     assert.deepEqual(mine.map_ids, []);
   });
 
-  test('prog show by id, as text and JSON, with map ids', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('prog show by id, as text and JSON, with map ids', async () => {
     using map = mapCreate({ mapType: MapType.ARRAY, keySize: 4, valueSize: 8, maxEntries: 1 });
     const insns = new Assembler().ldMapFd(1, map.value).mov64Imm(R0, 2).exit().assemble();
     using prog = Program.load({ type: ProgramType.XDP, instructions: insns, license: 'GPL', name: 'cli_show' });
@@ -163,7 +134,7 @@ describe('tsbpf prog', () => {
     const text = await run('prog', 'show', String(prog.id));
     assert.equal(text.code, 0);
     assert.match(text.stdout, new RegExp(`^${prog.id}: xdp  name cli_show  tag ${prog.tag}  gpl\\n`));
-    assert.match(text.stdout, /\tloaded_at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+0000  uid 0\n/);
+    assert.match(text.stdout, /\tloaded_at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+0000 {2}uid 0\n/);
     assert.match(text.stdout, new RegExp(`\\txlated \\d+B  jited \\d+B  memlock \\d+B  map_ids ${mapId}\\n`));
 
     const json = await run('prog', 'show', 'id', String(prog.id), '--json');
@@ -177,8 +148,7 @@ describe('tsbpf prog', () => {
     assert.ok((JSON.parse(byName.stdout) as Array<{ id: number }>).some((p) => p.id === prog.id));
   });
 
-  test('prog dump xlated disassembles the program', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('prog dump xlated disassembles the program', async () => {
     using map = mapCreate({ mapType: MapType.HASH, keySize: 4, valueSize: 4, maxEntries: 1 });
     const insns = new Assembler()
       .st(0, 10, -4, 0)
@@ -207,8 +177,7 @@ describe('tsbpf prog', () => {
 });
 
 describe('tsbpf feature', () => {
-  test('feature probe --json has the documented shape', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('feature probe --json has the documented shape', async () => {
     const r = await run('feature', 'probe', '--json');
     assert.equal(r.code, 0);
     const doc = JSON.parse(r.stdout) as {
@@ -229,8 +198,7 @@ describe('tsbpf feature', () => {
     assert.equal(typeof doc.system.bpffsMounted, 'boolean');
   });
 
-  test('feature probe prints bpftool-style text', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('feature probe prints bpftool-style text', async () => {
     const r = await run('feature', 'probe', '--no-helpers');
     assert.equal(r.code, 0);
     assert.match(r.stdout, /^eBPF program_type xdp is available$/m);

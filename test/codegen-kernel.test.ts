@@ -4,11 +4,11 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, describe } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import ts from 'typescript';
 import { generateModule } from '../src/codegen/generate.js';
-import { requireRoot } from './helpers/kernel.js';
+import { kernelTest } from './helpers/kernel.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = existsSync(join(here, '..', 'package.json')) ? join(here, '..') : join(here, '..', '..');
@@ -81,8 +81,7 @@ function zeroRecord(): Record<string, unknown> {
 }
 
 describe('a generated module in the kernel', () => {
-  it('sets constants of every kind, which the program then sees', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('sets constants of every kind, which the program then sees', async () => {
     using obj = await loadLayouts({ initial_state: 'STATE_NEG', verbose: true, label: 'fix', port: 53, offset: -5n });
     obj.maps.delete_!.set(0, { x: 10 });
     assert.equal(obj.programs.handle!.testRun({ data: new Uint8Array(64) }).retval, 2);
@@ -93,8 +92,7 @@ describe('a generated module in the kernel', () => {
     assert.equal((obj.globals.history as number[]).length, 32);
   });
 
-  it('reads and writes globals live', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('reads and writes globals live', async () => {
     using obj = await loadLayouts({ verbose: false });
     obj.globals.new_ = 41;
     obj.globals.counter = 99n;
@@ -110,8 +108,7 @@ describe('a generated module in the kernel', () => {
     assert.equal((obj.globals.last_record as Record<string, unknown>).name, 'kept');
   });
 
-  it('gives every map kind a typed view', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('gives every map kind a typed view', async () => {
     using obj = await loadLayouts({});
     const key: Endpoint = { mac: new Uint8Array([1, 2, 3, 4, 5, 6]), port: 8080, addr: 0x7f000001 };
     const value = { ...zeroRecord(), state: 'STATE_BUSY', name: 'record', big: -7n, flags: { a: 3, b: -2, wide: 5n, on: true, tail: 9 }, many: new Array<number>(20).fill(7) };
@@ -155,8 +152,7 @@ describe('a generated module in the kernel', () => {
     assert.equal(seen.has(42), true);
   });
 
-  it('attaches the programs whose sections name their hook', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('attaches the programs whose sections name their hook', async () => {
     using obj = await loadLayouts({});
     // The tracepoint attaches; the XDP program needs an interface and is skipped.
     assert.equal(obj.attach().length, 1);

@@ -13,7 +13,7 @@ import { allIds, getFdById } from '../src/sys/attrs.js';
 import { linkInfo } from '../src/sys/linkinfo.js';
 import { Cmd } from '../src/sys/types.js';
 import { corpus } from './bpf/corpus.js';
-import { createVethPair, requireCgroup2, requireRoot, uniqueName } from './helpers/kernel.js';
+import { createVethPair, kernelTest, requireCgroup2, uniqueName } from './helpers/kernel.js';
 
 /** The ids of the links in the kernel whose program is one of the collection's. */
 function kernelLinks(c: Collection): number[] {
@@ -98,8 +98,7 @@ describe('planAttach', () => {
 });
 
 describe('Collection.attach', () => {
-  test('attaches what needs no target and reports every skipped program with the reason', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('attaches what needs no target and reports every skipped program with the reason', () => {
     const c = mixed();
     try {
       const links = c.attach();
@@ -130,8 +129,7 @@ describe('Collection.attach', () => {
     }
   });
 
-  test('with an interface and a cgroup, attaches those hooks too; close() detaches every link', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('with an interface and a cgroup, attaches those hooks too; close() detaches every link', async (t) => {
     const cg = makeCgroup(t);
     if (cg === undefined) return;
     const v = createVethPair('ca');
@@ -160,8 +158,7 @@ describe('Collection.attach', () => {
     }
   });
 
-  test('`using` detaches at the end of the block', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('`using` detaches at the end of the block', () => {
     const c = mixed();
     try {
       {
@@ -175,8 +172,7 @@ describe('Collection.attach', () => {
     }
   });
 
-  test('strict mode throws MissingTargetError before attaching anything', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('strict mode throws MissingTargetError before attaching anything', () => {
     const c = mixed();
     try {
       assert.throws(
@@ -199,8 +195,7 @@ describe('Collection.attach', () => {
     }
   });
 
-  test('all or nothing: a failed attach closes the links already made and rethrows', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('all or nothing: a failed attach closes the links already made and rethrows', () => {
     const c = mixed();
     try {
       const order = Object.keys(c.programs);

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it, type TestContext } from 'node:test';
-import { Collection } from '../src/collection.js';
+import { after, before, describe } from 'node:test';
+import type { Collection } from '../src/collection.js';
 import { BpfMap } from '../src/map.js';
 import { makeBpffsDir } from '../src/map/bpffs.js';
 import { CollectionSpec } from '../src/index.js';
@@ -13,7 +13,7 @@ import { allIds, getFdById, rawTracepointOpen } from '../src/sys/attrs.js';
 import { mapInfo, progInfo } from '../src/sys/info.js';
 import { Cmd, MapType } from '../src/sys/types.js';
 import { corpus } from './bpf/corpus.js';
-import { isRoot, openFds, requireRoot, uniqueName } from './helpers/kernel.js';
+import { isRoot, kernelTest, openFds, uniqueName } from './helpers/kernel.js';
 
 const packet = (n = 64, fill = 0): Uint8Array => new Uint8Array(n).fill(fill);
 
@@ -51,8 +51,7 @@ after(() => {
 });
 
 describe('global data', () => {
-  it('a .bss counter incremented by a test run reads back by name', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('a .bss counter incremented by a test run reads back by name', () => {
     using c = CollectionSpec.fromFile(corpus('globals.bpf.o')).load();
     const prog = c.programs.globals!;
     assert.equal(c.variables.bss_counter!.value, 0n);
@@ -67,8 +66,7 @@ describe('global data', () => {
     assert.deepEqual(c.variables.history!.value, [0, 50, 50, 50, 0, 0, 0, 0]);
   });
 
-  it('rodata settings change what the program does', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('rodata settings change what the program does', () => {
     const run = (settings: Record<string, unknown>): number => {
       const spec = CollectionSpec.fromFile(corpus('globals.bpf.o'));
       spec.rewriteConstants(settings);
@@ -85,8 +83,7 @@ describe('global data', () => {
     assert.equal(run({ big_setting: 2n ** 40n }), 1009);
   });
 
-  it('writing a .data variable after load changes the next run', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('writing a .data variable after load changes the next run', () => {
     using c = CollectionSpec.fromFile(corpus('globals.bpf.o')).load();
     c.variables.data_counter!.set(100);
     c.programs.globals!.testRun({ data: packet() });
@@ -98,8 +95,7 @@ describe('global data', () => {
     assert.equal(c.variables.ret_value!.value, 1);
   });
 
-  it('the data maps are created as libbpf creates them', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('the data maps are created as libbpf creates them', () => {
     using c = CollectionSpec.fromFile(corpus('globals.bpf.o')).load();
     const ro = c.maps['.rodata']!.info();
     assert.equal(ro.type, MapType.ARRAY);
@@ -114,8 +110,7 @@ describe('global data', () => {
 });
 
 describe('maps', () => {
-  it('a prog array with initial values tail-calls the programs it names', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('a prog array with initial values tail-calls the programs it names', () => {
     using c = CollectionSpec.fromFile(corpus('maps.bpf.o')).load({ pinPath: pinDir });
     const dispatch = c.programs.dispatch!;
     assert.equal(dispatch.testRun({ data: packet(64, 1) }).retval, 101);
@@ -124,8 +119,7 @@ describe('maps', () => {
     assert.equal(dispatch.testRun({ data: packet(64, 0) }).retval, 7);
   });
 
-  it('a map of maps with initial values reaches the inner maps', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('a map of maps with initial values reaches the inner maps', () => {
     using c = CollectionSpec.fromFile(corpus('maps.bpf.o')).load({ pinPath: pinDir });
     assert.equal(c.programs.through_outer!.testRun({ data: packet(100) }).retval, 0);
     assert.equal(c.maps.inner_a!.lookup(1), 100n);
@@ -133,8 +127,7 @@ describe('maps', () => {
     assert.equal(c.maps.inner_a!.lookup(0), 0n);
   });
 
-  it('decodes keys and values by their BTF types', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('decodes keys and values by their BTF types', () => {
     using c = CollectionSpec.fromFile(corpus('maps.bpf.o')).load({ pinPath: pinDir });
     const data = packet(64);
     const v = new DataView(data.buffer);
@@ -163,8 +156,7 @@ describe('maps', () => {
     assert.deepEqual([...c.maps.records!.keys()].length, 2);
   });
 
-  it('pins LIBBPF_PIN_BY_NAME maps under pinPath and reuses them on the next load', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('pins LIBBPF_PIN_BY_NAME maps under pinPath and reuses them on the next load', () => {
     const dir = join(pinDir, 'reuse');
     makeBpffsDir(dir);
     const spec = CollectionSpec.fromFile(corpus('maps.bpf.o'));
@@ -184,8 +176,7 @@ describe('maps', () => {
     assert.equal(m.type, MapType.ARRAY);
   });
 
-  it('refuses a pinned map of another shape', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('refuses a pinned map of another shape', () => {
     const dir = join(pinDir, 'clash');
     makeBpffsDir(dir);
     using other = BpfMap.create({ type: MapType.ARRAY, keySize: 4, valueSize: 4, maxEntries: 1 });
@@ -195,8 +186,7 @@ describe('maps', () => {
     assert.equal(openFds(), before);
   });
 
-  it('sizes perf event arrays by CPU and ring buffers by pages, and keeps map_extra', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('sizes perf event arrays by CPU and ring buffers by pages, and keeps map_extra', () => {
     using c = CollectionSpec.fromFile(corpus('maps.bpf.o')).load({ pinPath: pinDir });
     assert.ok(c.maps.perf_events!.maxEntries >= 1);
     assert.equal(c.maps.events!.maxEntries % 4096, 0);
@@ -206,8 +196,7 @@ describe('maps', () => {
     assert.equal(c.maps.percpu!.perCpu, true);
   });
 
-  it('uses replacement maps instead of creating them, without owning them', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('uses replacement maps instead of creating them, without owning them', () => {
     using shared = BpfMap.create({ type: MapType.ARRAY, keySize: 4, valueSize: 8, maxEntries: 2, name: 'shared' });
     const spec = CollectionSpec.fromFile(corpus('legacy.bpf.o'));
     {
@@ -224,8 +213,7 @@ describe('maps', () => {
     );
   });
 
-  it('legacy maps work like BTF ones', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('legacy maps work like BTF ones', () => {
     using c = CollectionSpec.fromFile(corpus('legacy.bpf.o')).load();
     const prog = c.programs.count_packets!;
     prog.testRun({ data: packet(40) });
@@ -237,8 +225,7 @@ describe('maps', () => {
 });
 
 describe('subprograms and callbacks', () => {
-  it('static and global subprograms, bpf_loop and bpf_for_each_map_elem callbacks run', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('static and global subprograms, bpf_loop and bpf_for_each_map_elem callbacks run', () => {
     using c = CollectionSpec.fromFile(corpus('subprogs.bpf.o')).load();
     assert.equal(c.programs.calls!.testRun({ data: packet() }).retval, 59);
     assert.equal(c.programs.loop!.testRun({ data: packet() }).retval, 90);
@@ -248,8 +235,7 @@ describe('subprograms and callbacks', () => {
     assert.equal(c.programs.arm_timer!.testRun({ data: packet() }).retval, 1);
   });
 
-  it('loads a program without the others when they are removed from the spec', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('loads a program without the others when they are removed from the spec', () => {
     const spec = CollectionSpec.fromFile(corpus('subprogs.bpf.o'));
     for (const name of ['calls', 'for_each', 'arm_timer']) delete spec.programs[name];
     using c = spec.load();
@@ -258,8 +244,7 @@ describe('subprograms and callbacks', () => {
 });
 
 describe('kernel functions, variables and configuration', () => {
-  it('calls kfuncs from a syscall program and reads kconfig externs', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('calls kfuncs from a syscall program and reads kconfig externs', () => {
     const spec = CollectionSpec.fromFile(corpus('kfunc.bpf.o'));
     delete spec.programs.percpu_ksym;
     delete spec.programs.unguarded_kfunc;
@@ -286,8 +271,7 @@ describe('kernel functions, variables and configuration', () => {
     if (process.arch === 'x64') assert.equal(v.has_syscall_wrapper!.value, wrapper ? 1 : 0);
   });
 
-  it('a tp_btf program acquiring the exec-ing task counts execs', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('a tp_btf program acquiring the exec-ing task counts execs', () => {
     const spec = CollectionSpec.fromFile(corpus('kfunc.bpf.o'));
     delete spec.programs.percpu_ksym;
     delete spec.programs.unguarded_kfunc;
@@ -299,8 +283,7 @@ describe('kernel functions, variables and configuration', () => {
     assert.ok(link);
   });
 
-  it('typed per-CPU kernel variables load, or say why this kernel cannot', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('typed per-CPU kernel variables load, or say why this kernel cannot', () => {
     const spec = CollectionSpec.fromFile(corpus('kfunc.bpf.o'));
     for (const n of ['lookup_task', 'on_exec', 'unguarded_kfunc']) delete spec.programs[n];
     let c: Collection | undefined;
@@ -317,8 +300,7 @@ describe('kernel functions, variables and configuration', () => {
     assert.ok((loaded.variables.rq_cpu!.value as number) >= 0);
   });
 
-  it('a reachable call of a weak kfunc the kernel lacks is explained', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('a reachable call of a weak kfunc the kernel lacks is explained', () => {
     const spec = CollectionSpec.fromFile(corpus('kfunc.bpf.o'));
     for (const n of ['lookup_task', 'on_exec', 'percpu_ksym']) delete spec.programs[n];
     assert.throws(
@@ -330,8 +312,7 @@ describe('kernel functions, variables and configuration', () => {
     );
   });
 
-  it('untyped ksyms resolve through kallsyms; data symbols need CONFIG_KALLSYMS_ALL', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('untyped ksyms resolve through kallsyms; data symbols need CONFIG_KALLSYMS_ALL', () => {
     const kallsyms = readFileSync('/proc/kallsyms', 'utf8');
     const addr = /^([0-9a-f]+) [tT] bpf_prog_put$/m.exec(kallsyms);
     const spec = CollectionSpec.fromFile(corpus('ksym_untyped.bpf.o'));
@@ -351,8 +332,7 @@ describe('kernel functions, variables and configuration', () => {
 });
 
 describe('failed loads', () => {
-  it('a verifier failure names the C source line, and nothing is left loaded', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('a verifier failure names the C source line, and nothing is left loaded', async () => {
     const spec = CollectionSpec.fromFile(corpus('fail.bpf.o'));
     const tag = uniqueName('f', 12);
     spec.maps.values!.name = `${tag}v`;
@@ -384,8 +364,7 @@ describe('failed loads', () => {
     assert.ok(!left.programs.has(`${tag}g`), 'the program that loaded is gone');
   });
 
-  it('a failure after pinning leaves no pins', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('a failure after pinning leaves no pins', () => {
     const dir = join(pinDir, 'failpin');
     makeBpffsDir(dir);
     const spec = CollectionSpec.fromFile(corpus('maps.bpf.o'));
@@ -395,8 +374,7 @@ describe('failed loads', () => {
     assert.ok(!existsSync(join(dir, 'pinned_counter')));
   });
 
-  it('an invalid map spec fails with the map named and nothing left', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('an invalid map spec fails with the map named and nothing left', () => {
     const spec = CollectionSpec.fromFile(corpus('subprogs.bpf.o'));
     spec.maps.numbers!.maxEntries = 0;
     const fds = openFds();
@@ -406,8 +384,7 @@ describe('failed loads', () => {
 });
 
 describe('packet programs', () => {
-  it('XDP reflects the frame, tc and socket filters see the packet', (t: TestContext) => {
-    if (!requireRoot(t)) return;
+  kernelTest('XDP reflects the frame, tc and socket filters see the packet', () => {
     using c = CollectionSpec.fromFile(corpus('net.bpf.o')).load();
     const frame = packet(64);
     frame.set([1, 2, 3, 4, 5, 6], 0);

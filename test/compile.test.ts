@@ -5,11 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { command } from '../src/cli/compile.js';
-import type { CommandIO } from '../src/cli/framework/index.js';
 import { CompileError, compile, compileToObject } from '../src/compile.js';
 import { GenError } from '../src/codegen/errors.js';
 import { ProgramType } from '../src/sys/types.js';
 import { requireBpfToolchain, requireRoot } from './helpers/kernel.js';
+import { runCliInProcess } from './helpers/cli.js';
 
 const work = mkdtempSync(join(tmpdir(), 'tsbpf-compile-'));
 after(() => rmSync(work, { recursive: true, force: true }));
@@ -31,12 +31,6 @@ int decide(struct xdp_md *ctx)
 char LICENSE[] SEC("license") = "GPL";
 `;
 
-class Capture implements CommandIO {
-  err = '';
-  readonly stdout = { write: (): boolean => true } as unknown as NodeJS.WritableStream;
-  readonly stderr = { write: (s: string): boolean => ((this.err += s), true) } as unknown as NodeJS.WritableStream;
-  readonly stdin = process.stdin;
-}
 
 describe('compile()', () => {
   it('turns C text into a CollectionSpec', async (t) => {
@@ -96,20 +90,20 @@ describe('tsbpf compile', () => {
     const src = join(work, 'ok.bpf.c');
     writeFileSync(src, XDP);
     const out = join(work, 'ok.o');
-    const io = new Capture();
-    assert.equal(await command.run([src, '-o', out], io), 0, io.err);
+    const ok = await runCliInProcess([src, '-o', out], { command });
+    assert.equal(ok.code, 0, ok.stderr);
     assert.equal(readFileSync(out)[0], 0x7f);
 
     const bad = join(work, 'bad.bpf.c');
     writeFileSync(bad, 'int f(void) { return missing; }\n');
     const dir = mkdtempSync(join(work, 'out-'));
-    const io2 = new Capture();
-    assert.equal(await command.run([bad, '-o', join(dir, 'bad.o')], io2), 1);
-    assert.match(io2.err, /bad\.bpf\.c:1:22: error: use of undeclared identifier 'missing'/);
+    const failed = await runCliInProcess([bad, '-o', join(dir, 'bad.o')], { command });
+    assert.equal(failed.code, 1);
+    assert.match(failed.stderr, /bad\.bpf\.c:1:22: error: use of undeclared identifier 'missing'/);
     assert.deepEqual(readdirSync(dir), []);
   });
 
   it('requires -o', async () => {
-    await assert.rejects(command.run([join(work, 'x.bpf.c')], new Capture()), /-o <out\.o> is required/);
+    await assert.rejects(runCliInProcess([join(work, 'x.bpf.c')], { command }), /-o <out\.o> is required/);
   });
 });

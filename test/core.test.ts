@@ -15,7 +15,7 @@ import { typesMatch } from '../src/core/compat.js';
 import { CollectionSpec } from '../src/index.js';
 import { ProgramVerifierError } from '../src/object/index.js';
 import { corpus } from './bpf/corpus.js';
-import { requireRoot } from './helpers/kernel.js';
+import { assertErrno, kernelTest } from './helpers/kernel.js';
 
 const INT: BtfTypeInit = { kind: 'INT', name: 'int', size: 4, encoding: 'SIGNED', bitsOffset: 0, nrBits: 32 };
 const UINT: BtfTypeInit = { kind: 'INT', name: 'unsigned int', size: 4, encoding: 'NONE', bitsOffset: 0, nrBits: 32 };
@@ -158,7 +158,7 @@ describe('CO-RE engine', () => {
   });
 
   it('checks the instruction holds the value the compiler computed', () => {
-    assert.throws(() => relocate(alu(99), 3, '0:1', CoreReloKind.FIELD_BYTE_OFFSET), (e: unknown) => e instanceof CoreError && e.code === 'EBADOBJ');
+    assertErrno(() => relocate(alu(99), 3, '0:1', CoreReloKind.FIELD_BYTE_OFFSET), 'EBADOBJ', CoreError);
     assert.throws(() => relocate(alu(0), 3, '0:9', CoreReloKind.FIELD_BYTE_OFFSET), (e: unknown) => e instanceof CoreError);
     assert.throws(() => relocate(alu(0), 3, 'x', CoreReloKind.FIELD_BYTE_OFFSET), (e: unknown) => e instanceof CoreError);
   });
@@ -176,8 +176,7 @@ describe('CO-RE engine', () => {
 });
 
 describe('CO-RE against the running kernel', () => {
-  it('core.bpf.o computes offsets, sizes, existence and enum values as the kernel BTF says', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('core.bpf.o computes offsets, sizes, existence and enum values as the kernel BTF says', () => {
     const spec = CollectionSpec.fromFile(corpus('core.bpf.o'));
     using c = spec.load();
     const ctx = new Uint8Array(4);
@@ -225,8 +224,7 @@ describe('CO-RE against the running kernel', () => {
     assert.equal(v('comm'), readComm());
   });
 
-  it('a raw_tp program run in this task reads its tgid through CO-RE', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('a raw_tp program run in this task reads its tgid through CO-RE', () => {
     const spec = CollectionSpec.fromFile(corpus('core.bpf.o'));
     spec.rewriteConstants({ target_tgid: process.pid });
     using c = spec.load();
@@ -236,8 +234,7 @@ describe('CO-RE against the running kernel', () => {
     assert.equal(c.variables.read_pid!.value, process.pid, 'the old `state` branch was dead and the new one taken');
   });
 
-  it('an unresolvable relocation that is reached fails with the type and field named', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('an unresolvable relocation that is reached fails with the type and field named', () => {
     const spec = CollectionSpec.fromFile(corpus('core_poison.bpf.o'));
     const guarded = spec.copy();
     delete guarded.programs.unguarded;
@@ -257,8 +254,7 @@ describe('CO-RE against the running kernel', () => {
     assert.equal(error.source?.file, 'core_poison.bpf.c');
   });
 
-  it('relocates against a custom BTF file instead of the kernel', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('relocates against a custom BTF file instead of the kernel', () => {
     const spec = CollectionSpec.fromFile(corpus('core_local.bpf.o'));
     const ambiguous = spec.copy();
     delete spec.programs.ambiguous;

@@ -12,7 +12,7 @@ import { Program } from '../src/program.js';
 import { MapType } from '../src/sys/types.js';
 import { root } from './bpf/corpus.js';
 import { runCli } from './helpers/cli.js';
-import { requireRoot } from './helpers/kernel.js';
+import { kernelTest } from './helpers/kernel.js';
 
 const fixture = (name: string): string => join(root, 'test', 'fixtures', 'loader', name);
 
@@ -29,16 +29,14 @@ function createFault(opts: Parameters<typeof BpfMap.create>[0]): MapCreateError 
 }
 
 describe('map creation names the attribute the kernel refused', () => {
-  it('value size on a ring buffer, max_entries 0, a NUMA node the machine lacks', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('value size on a ring buffer, max_entries 0, a NUMA node the machine lacks', () => {
     assert.match(createFault({ type: MapType.RINGBUF, valueSize: 16, maxEntries: 4096 }).message, /\[EINVAL\]: value_size 16 on a ring buffer, which takes none/);
     assert.match(createFault({ type: MapType.ARRAY, keySize: 4, valueSize: 8, maxEntries: 0 }).message, /\[EINVAL\]: max_entries 0: ARRAY maps need room for at least one entry/);
     assert.match(createFault({ type: MapType.RINGBUF, maxEntries: 5000 }).message, /max_entries 5000 of a ring buffer is its size in bytes: a power of 2/);
     assert.match(createFault({ type: MapType.HASH, keySize: 4, valueSize: 8, maxEntries: 4, numaNode: 63 }).message, /numa_node 63 is not a NUMA node of this machine \(online: /);
   });
 
-  it('through a collection: the map and the attribute', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('through a collection: the map and the attribute', () => {
     const spec = CollectionSpec.fromFile(fixture('typed_buffers.bpf.o'));
     spec.maps.events!.valueSize = 16;
     assert.throws(
@@ -49,8 +47,7 @@ describe('map creation names the attribute the kernel refused', () => {
 });
 
 describe('EPERM before the verifier', () => {
-  it('is a BpfError, and as root does not say to run as root', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('is a BpfError, and as root does not say to run as root', (t) => {
     const spec = CollectionSpec.fromFile(fixture('fentry.bpf.o'));
     const ps = spec.programs.on_unlink!;
     const r = spec.relocate().on_unlink!;
@@ -67,8 +64,7 @@ describe('EPERM before the verifier', () => {
     assert.match(caught.message, /not for lack of privileges/);
   });
 
-  it('object load says what the kernel lacks, once, in words that read right', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('object load says what the kernel lacks, once, in words that read right', (t) => {
     const r = runCli(['object', 'load', fixture('fentry.bpf.o')]);
     if (r.status === 0) return t.skip('this kernel has BPF trampolines: fentry loads');
     assert.equal(r.status, 1);

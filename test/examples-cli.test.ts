@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { requireRoot, uniqueName } from './helpers/kernel.js';
+import { kernelTest, uniqueName } from './helpers/kernel.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -42,15 +42,13 @@ test('bad arguments are one line and exit 2, before anything loads', () => {
   }
 });
 
-test('a missing interface is one line and exit 1, no stack trace', (t) => {
-  if (!requireRoot(t)) return;
+kernelTest('a missing interface is one line and exit 1, no stack trace', () => {
   const r = runMain('xdp-drop', [uniqueName('tsbpfnoif')]);
   assert.equal(r.status, 1, r.stderr);
   assert.match(r.stderr, /^xdp-drop: interface tsbpfnoif\S* not found\n$/);
 });
 
-test('Ctrl-C ends the wait at once: no report of a second that did not pass', async (t) => {
-  if (!requireRoot(t)) return;
+kernelTest('Ctrl-C ends the wait at once: no report of a second that did not pass', async () => {
   const child = spawn(process.execPath, mainArgv('exec-count', []), { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';

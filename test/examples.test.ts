@@ -5,12 +5,12 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { describe, it, type TestContext } from 'node:test';
+import { describe } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { loadExecCount } from '../examples/exec-count/exec_count_bpf.js';
 import { loadExecStream, type Event } from '../examples/exec-stream/exec_stream_bpf.js';
 import { loadXdpDrop, type Counters } from '../examples/xdp-drop/xdp_drop_bpf.js';
-import { createVethPair, openFds, requireRoot, sh } from './helpers/kernel.js';
+import { createVethPair, kernelTest, openFds, sh } from './helpers/kernel.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const TRUE = existsSync('/bin/true') ? '/bin/true' : '/usr/bin/true';
@@ -94,8 +94,7 @@ const XDP_DROP = 1;
 const XDP_PASS = 2;
 
 describe('exec-count example', () => {
-  it('counts execs per command name, in a hash map, a per-CPU array and globals', async (t: TestContext) => {
-    if (!requireRoot(t)) return;
+  kernelTest('counts execs per command name, in a hash map, a per-CPU array and globals', async () => {
     const before = openFds();
     {
       using counter = await loadExecCount();
@@ -118,8 +117,7 @@ describe('exec-count example', () => {
     assert.equal(openFds(), before, 'close() releases every fd');
   });
 
-  it('filters by the target_uid config constant', async (t: TestContext) => {
-    if (!requireRoot(t)) return;
+  kernelTest('filters by the target_uid config constant', async () => {
     using counter = await loadExecCount({ config: { target_uid: 54321 } });
     counter.attach();
     runTrue(3);
@@ -127,8 +125,7 @@ describe('exec-count example', () => {
     assert.equal(counter.globals.total_execs, 0n);
   });
 
-  it('runs with one command', async (t: TestContext) => {
-    if (!requireRoot(t)) return;
+  kernelTest('runs with one command', async () => {
     const r = await runMain('exec-count', ['--seconds', '2'], () => runTrue(3));
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /\d+ execs \(last pid \d+; per CPU [\d ]+\)/);
@@ -136,8 +133,7 @@ describe('exec-count example', () => {
 });
 
 describe('exec-stream example', () => {
-  it('streams exec events of the children of a process, decoded to Event', async (t: TestContext) => {
-    if (!requireRoot(t)) return;
+  kernelTest('streams exec events of the children of a process, decoded to Event', async () => {
     using exec = await loadExecStream({ config: { parent_pid: process.pid } });
     exec.attach();
     const reader = exec.readers.events({ signal: AbortSignal.timeout(10_000) });
@@ -161,8 +157,7 @@ describe('exec-stream example', () => {
     assert.equal(exec.globals.dropped, 0n);
   });
 
-  it('runs with one command', async (t: TestContext) => {
-    if (!requireRoot(t)) return;
+  kernelTest('runs with one command', async () => {
     const r = await runMain('exec-stream', ['--children-of', String(process.pid), '--count', '1'], () => runTrue(1));
     // Once the example is attached, this test runs /bin/true: a child of this process.
     assert.equal(r.code, 0, r.err);
@@ -171,8 +166,7 @@ describe('exec-stream example', () => {
 });
 
 describe('xdp-drop example', () => {
-  it('drops UDP to the configured port and counts per verdict (test runs)', async (t: TestContext) => {
-    if (!requireRoot(t)) return;
+  kernelTest('drops UDP to the configured port and counts per verdict (test runs)', async () => {
     using xdp = await loadXdpDrop({ config: { blocked_port: 9999 } });
     const prog = xdp.programs.xdp_drop_udp;
     assert.equal(prog.testRun({ data: packet({ port: 9999 }) }).retval, XDP_DROP);
@@ -194,15 +188,13 @@ describe('xdp-drop example', () => {
     assert.equal(sum(xdp.maps.stats.get('VERDICT_DROP')).packets, 0n);
   });
 
-  it('drops nothing with blocked_port 0', async (t: TestContext) => {
-    if (!requireRoot(t)) return;
+  kernelTest('drops nothing with blocked_port 0', async () => {
     using xdp = await loadXdpDrop({ config: { blocked_port: 0 } });
     assert.equal(xdp.programs.xdp_drop_udp.testRun({ data: packet({ port: 0 }) }).retval, XDP_PASS);
     assert.equal(xdp.programs.xdp_drop_udp.testRun({ data: packet({ port: 53 }) }).retval, XDP_PASS);
   });
 
-  it('drops real datagrams on a veth pair, from its main with one command', async (t: TestContext) => {
-    if (!requireRoot(t)) return;
+  kernelTest('drops real datagrams on a veth pair, from its main with one command', async () => {
     const veth = createVethPair('xd');
     const server = createSocket('udp4');
     try {

@@ -27,11 +27,10 @@ import {
 } from '../src/features/index.js';
 import { AttachType, MapType, ProgramType } from '../src/sys/types.js';
 import { cliArgv } from './helpers/cli.js';
-import { requireRoot } from './helpers/kernel.js';
+import { kernelTest } from './helpers/kernel.js';
 
 describe('feature probes on this kernel', () => {
-  test('program types', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('program types', () => {
     assert.equal(haveProgramType(ProgramType.XDP), true);
     assert.equal(haveProgramType(ProgramType.SOCKET_FILTER), true);
     assert.equal(haveProgramType(ProgramType.SCHED_CLS), true);
@@ -41,8 +40,7 @@ describe('feature probes on this kernel', () => {
     assert.equal(probeProgramType(ProgramType.XDP), probeProgramType(ProgramType.XDP), 'results are cached');
   });
 
-  test('map types, including those that need flags or BTF', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('map types, including those that need flags or BTF', () => {
     for (const type of [MapType.HASH, MapType.ARRAY, MapType.RINGBUF, MapType.LPM_TRIE, MapType.SK_STORAGE, MapType.TASK_STORAGE, MapType.HASH_OF_MAPS, MapType.QUEUE, MapType.BLOOM_FILTER, MapType.CGROUP_STORAGE, MapType.STRUCT_OPS]) {
       assert.deepEqual(probeMapType(type), { supported: true }, MapType[type]);
     }
@@ -51,8 +49,7 @@ describe('feature probes on this kernel', () => {
     assert.doesNotThrow(() => requireMapType(MapType.HASH));
   });
 
-  test('helpers per program type', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('helpers per program type', () => {
     assert.equal(haveHelper(ProgramType.XDP, 'map_lookup_elem'), true);
     assert.equal(haveHelper(ProgramType.XDP, 'bpf_xdp_adjust_head'), true);
     assert.equal(haveHelper(ProgramType.XDP, 'skb_store_bytes'), false);
@@ -69,15 +66,13 @@ describe('feature probes on this kernel', () => {
     assert.ok(!xdp.includes('trace_printk'), 'noisy helpers only with full');
   });
 
-  test('attach types checked at load', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('attach types checked at load', () => {
     assert.equal(probeAttachType(ProgramType.CGROUP_SOCK_ADDR, AttachType.CGROUP_INET4_CONNECT).supported, true);
     assert.equal(probeAttachType(ProgramType.CGROUP_SKB, AttachType.CGROUP_INET_EGRESS).supported, true);
     assert.equal(probeAttachType(ProgramType.XDP, AttachType.XDP).supported, undefined, 'not probed for types that do not check');
   });
 
-  test('kernel facts: BTF, ring buffers, TCX, XDP links', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('kernel facts: BTF, ring buffers, TCX, XDP links', () => {
     assert.equal(haveBtf(), true);
     assert.equal(haveTcx(), true);
     assert.equal(haveXdpLink(), true);
@@ -94,8 +89,7 @@ describe('feature probes on this kernel', () => {
     }
   });
 
-  test('fentry: an answer with a reason when it is no', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('fentry: an answer with a reason when it is no', () => {
     const r = probeFentry();
     assert.equal(typeof r.supported, 'boolean');
     if (r.supported === false) {
@@ -106,8 +100,7 @@ describe('feature probes on this kernel', () => {
     }
   });
 
-  test('probeAll collects everything in the report shape', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('probeAll collects everything in the report shape', () => {
     const r = probeAll();
     assert.equal(r.programTypes.xdp, true);
     assert.equal(r.mapTypes.ringbuf, true);
@@ -123,8 +116,7 @@ describe('feature probes on this kernel', () => {
 });
 
 describe('tsbpf feature probe without privileges', () => {
-  test('says "could not be probed (needs CAP_BPF)", never "NOT available", for what failed for privilege, and hints once', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('says "could not be probed (needs CAP_BPF)", never "NOT available", for what failed for privilege, and hints once', () => {
     const r = spawnSync('setpriv', ['--reuid', '65534', '--regid', '65534', '--clear-groups', process.execPath, ...cliArgv(['feature', 'probe'])], {
       encoding: 'utf8',
       timeout: 60_000,
@@ -140,8 +132,7 @@ describe('tsbpf feature probe without privileges', () => {
     assert.equal(lines.filter((l) => /run as root/.test(l)).length, 1);
   });
 
-  test('as root, the ARENA map type the kernel refuses to everyone is reported NOT available', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('as root, the ARENA map type the kernel refuses to everyone is reported NOT available', (t) => {
     const r = probeMapType(MapType.ARENA);
     if (r.supported === true) return t.skip('this kernel creates ARENA maps');
     assert.equal(r.supported, false);

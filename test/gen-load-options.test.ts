@@ -6,14 +6,13 @@ import { describe, it } from 'node:test';
 import { InvalidArgumentError } from '../src/errors.js';
 import { corpus } from './bpf/corpus.js';
 import { loadSubprogs } from './bpf/gen/subprogs_bpf.js';
-import { requireRoot } from './helpers/kernel.js';
+import { kernelTest } from './helpers/kernel.js';
 
 const object = corpus('subprogs.bpf.o');
 const packet = new Uint8Array(64);
 
 describe('generated loader options', () => {
-  it('programs: only the named programs are loaded, and only they are in programs', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('programs: only the named programs are loaded, and only they are in programs', async () => {
     const s = await loadSubprogs({ object, programs: ['for_each', 'calls'], maxEntries: { numbers: 8 } });
     try {
       assert.deepEqual(Object.keys(s.programs), ['calls', 'for_each'], 'in the order of the module');
@@ -30,8 +29,7 @@ describe('generated loader options', () => {
     }
   });
 
-  it('without programs every program is loaded', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('without programs every program is loaded', async () => {
     const s = await loadSubprogs({ object });
     try {
       assert.deepEqual(Object.keys(s.programs), ['calls', 'loop', 'for_each', 'arm_timer']);
@@ -42,8 +40,7 @@ describe('generated loader options', () => {
     }
   });
 
-  it('an empty programs list loads the maps alone', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('an empty programs list loads the maps alone', async () => {
     const s = await loadSubprogs({ object, programs: [] });
     try {
       assert.deepEqual(Object.keys(s.programs), []);

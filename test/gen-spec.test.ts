@@ -15,7 +15,7 @@ import { TsbpfError } from '../src/errors.js';
 import { CollectionSpec } from '../src/index.js';
 import { MapType } from '../src/sys/types.js';
 import { root } from './bpf/corpus.js';
-import { requireRoot } from './helpers/kernel.js';
+import { kernelTest } from './helpers/kernel.js';
 
 const object = join(root, 'test', 'fixtures', 'loader', 'typed_buffers.bpf.o');
 const work = mkdtempSync(join(tmpdir(), 'tsbpf-gen-spec-'));
@@ -70,8 +70,7 @@ describe('__type(value, struct ...) on buffer maps', () => {
     assert.match(text, /samples\(options\?: Omit<PerfReaderOptions<Sample>, 'codec'>\): PerfReader<Sample>;/);
   });
 
-  it('loads, and the typed readers decode what the program wrote', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('loads, and the typed readers decode what the program wrote', async () => {
     const runtime = new URL('../src/codegen/runtime.js', import.meta.url).href;
     const file = join(work, 'typed_buffers.mjs');
     writeFileSync(file, ts.transpileModule(generate(runtime), { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText);

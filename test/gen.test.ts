@@ -8,9 +8,10 @@ import { basename, dirname, join, relative } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { command as gen } from '../src/cli/gen.js';
-import { UsageError, type CommandIO } from '../src/cli/framework/index.js';
+import { UsageError } from '../src/cli/framework/index.js';
 import { generateModule } from '../src/codegen/generate.js';
 import { requireBpfToolchain } from './helpers/kernel.js';
+import { type InProcessRun, runCliInProcess } from './helpers/cli.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The repository root, from test/ or from dist/test/. */
@@ -51,19 +52,7 @@ function regenerate(args: string[], object: Uint8Array): string {
   return generateModule({ name: name!, object, objectFile: `${name}.bpf.o`, types, runtime, embed, commandLine: `tsbpf gen ${args.join(' ')}` });
 }
 
-class Capture implements CommandIO {
-  out = '';
-  err = '';
-  readonly stdout = { write: (s: string): boolean => ((this.out += s), true) } as unknown as NodeJS.WritableStream;
-  readonly stderr = { write: (s: string): boolean => ((this.err += s), true) } as unknown as NodeJS.WritableStream;
-  readonly stdin = process.stdin;
-}
-
-async function runGen(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const io = new Capture();
-  const code = await gen.run(args, io);
-  return { code, out: io.out, err: io.err };
-}
+const runGen = (args: string[]): Promise<InProcessRun> => runCliInProcess(args, { command: gen });
 
 describe('golden module', () => {
   it('exec_stream generates exactly the committed text', (t) => {
@@ -180,7 +169,7 @@ describe('tsbpf gen', () => {
       } finally {
         process.chdir(prev);
       }
-      assert.equal(r.code, 0, r.err);
+      assert.equal(r.code, 0, r.stderr);
       const name = args[0]!;
       assert.deepEqual(new Uint8Array(readFileSync(join(out, `${name}.bpf.o`))), new Uint8Array(readFileSync(join(root, `${ex}.bpf.o`))), `${name}.bpf.o is reproducible`);
       const generated = readFileSync(join(out, `${name}_bpf.ts`), 'utf8');
@@ -202,7 +191,7 @@ describe('tsbpf gen', () => {
     for (const src of sources) {
       const name = basename(src, '.bpf.c');
       const r = await runGen([name, src, '--out', out, '--no-embed']);
-      assert.equal(r.code, 0, `${src}: ${r.err}`);
+      assert.equal(r.code, 0, `${src}: ${r.stderr}`);
       const text = readFileSync(join(out, `${name}_bpf.ts`), 'utf8');
       assert.match(text, new RegExp(`export async function load${name.split('_').map((w) => w[0]!.toUpperCase() + w.slice(1)).join('')}[<(]`));
       assert.ok(existsSync(join(out, `${name}.bpf.o`)));
@@ -224,11 +213,11 @@ describe('tsbpf gen', () => {
         'SEC("tp_btf/sched_process_exec") int on_exec(void *ctx) { return 0; }\nchar LICENSE[] SEC("license") = "GPL";\n',
     );
     const r = await runGen(['tp', join(dir, 'tp.bpf.c'), '--type', 'hit']);
-    assert.equal(r.code, 0, r.err);
+    assert.equal(r.code, 0, r.stderr);
     const cache = join(dir, '.tsbpf');
     assert.ok(readdirSync(cache).some((d) => d.startsWith('vmlinux-') && existsSync(join(cache, d, 'vmlinux.h'))), 'vmlinux.h cached');
     assert.match(readFileSync(join(dir, 'tp_bpf.ts'), 'utf8'), /export interface Hit \{\n {2}pid: number;\n {2}comm: string;\n\}/);
-    assert.match(r.err, /vmlinux\.h generated from this kernel's BTF \(\/sys\/kernel\/btf\/vmlinux\).*--vmlinux FILE/);
+    assert.match(r.stderr, /vmlinux\.h generated from this kernel's BTF \(\/sys\/kernel\/btf\/vmlinux\).*--vmlinux FILE/);
   });
 
   it('compiles with the vmlinux.h given by --vmlinux, or found beside the source, and says nothing', async (t) => {
@@ -239,12 +228,12 @@ describe('tsbpf gen', () => {
     const headers = tempDir();
     writeFileSync(join(headers, 'kernel-6.18.h'), '#include <linux/types.h>\nstruct given { int x; };\n');
     const given = await runGen(['tp', source, '--vmlinux', join(headers, 'kernel-6.18.h'), '--out', tempDir()]);
-    assert.equal(given.code, 0, given.err);
-    assert.equal(given.err, '');
+    assert.equal(given.code, 0, given.stderr);
+    assert.equal(given.stderr, '');
     writeFileSync(join(dir, 'vmlinux.h'), '#include <linux/types.h>\nstruct given { int x; };\n');
     const beside = await runGen(['tp', source, '--out', tempDir()]);
-    assert.equal(beside.code, 0, beside.err);
-    assert.equal(beside.err, '');
+    assert.equal(beside.code, 0, beside.stderr);
+    assert.equal(beside.stderr, '');
     await assert.rejects(runGen(['tp', source, '--vmlinux', join(headers, 'missing.h')]), (e: unknown) => e instanceof UsageError && /--vmlinux .*missing\.h: no such file/.test(e.message));
   });
 
@@ -255,8 +244,8 @@ describe('tsbpf gen', () => {
     writeFileSync(join(dir, 'bad.bpf.c'), '#include <linux/bpf.h>\n\nint broken(void) { return undeclared_thing; }\n');
     const r = await runGen(['bad', join(dir, 'bad.bpf.c'), '--out', out]);
     assert.equal(r.code, 1);
-    assert.match(r.err, /bad\.bpf\.c:3:\d+: error: use of undeclared identifier 'undeclared_thing'/);
-    assert.match(r.err, /tsbpf gen: .*bad\.bpf\.c: compilation failed; nothing was written/);
+    assert.match(r.stderr, /bad\.bpf\.c:3:\d+: error: use of undeclared identifier 'undeclared_thing'/);
+    assert.match(r.stderr, /tsbpf gen: .*bad\.bpf\.c: compilation failed; nothing was written/);
     assert.deepEqual(readdirSync(out), []);
   });
 
@@ -273,10 +262,10 @@ describe('tsbpf gen', () => {
     writeFileSync(join(dir, 'flag.bpf.c'), '#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\n#ifndef ANSWER\n#error ANSWER is not defined\n#endif\nconst volatile int answer = ANSWER;\nSEC("xdp") int x(struct xdp_md *c) { return answer; }\nchar LICENSE[] SEC("license") = "GPL";\n');
     const without = await runGen(['flag', join(dir, 'flag.bpf.c')]);
     assert.equal(without.code, 1);
-    assert.match(without.err, /flag\.bpf\.c:4:2: error: ANSWER is not defined/);
+    assert.match(without.stderr, /flag\.bpf\.c:4:2: error: ANSWER is not defined/);
     const r = await runGen(['flag', join(dir, 'flag.bpf.c'), '--json', '--', '-DANSWER=42']);
-    assert.equal(r.code, 0, r.err);
-    assert.deepEqual(Object.keys(JSON.parse(r.out) as object), ['object', 'module', 'loader', 'bytes']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(Object.keys(JSON.parse(r.stdout) as object), ['object', 'module', 'loader', 'bytes']);
     assert.match(readFileSync(join(dir, 'flag_bpf.ts'), 'utf8'), /int answer in \.rodata; compiled-in value 42 \*\/\n {2}answer: number;/);
   });
 

@@ -14,7 +14,7 @@ function sources(dir: string): string[] {
 }
 
 const root = packageRoot();
-const outside = sources(join(root, 'src')).filter((f) => !relative(root, f).startsWith(join('src', 'sys') + '/'));
+const outside = sources(join(root, 'src')).filter((f) => !relative(root, f).startsWith(`${join('src', 'sys')}/`));
 
 function importers(pattern: RegExp): string[] {
   return outside.filter((f) => pattern.test(readFileSync(f, 'utf8'))).map((f) => relative(root, f));

@@ -8,11 +8,10 @@ import { connect, createServer, type AddressInfo } from 'node:net';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test, type TestContext } from 'node:test';
+import { after, before, describe, type TestContext } from 'node:test';
 import { Assembler, BPF_DW, BPF_W, R0, R1, R2, R3, R4, R5, R6, R7, R10 } from '../src/asm/index.js';
 import { findMember, readKernelBtf, type Btf } from '../src/btf/index.js';
 import { command as linkCommand } from '../src/cli/link.js';
-import type { CommandIO } from '../src/cli/framework/index.js';
 import { BpfError, ClosedError, NotSupportedError } from '../src/errors.js';
 import {
   attachCgroup,
@@ -48,7 +47,8 @@ import { allIds, ElemOp, mapCreate, mapFreeze, progQuery } from '../src/sys/attr
 import type { FD } from '../src/sys/fd.js';
 import { native, packageRoot } from '../src/sys/native.js';
 import { AttachType, Cmd, MapFlags, MapType, ProgramType } from '../src/sys/types.js';
-import { createVethPair, isRoot, openFds, ownNewLinks, requireCgroup2, requireRoot, runWaitingChild, sh, toolSkip, uniqueName, type VethPair } from './helpers/kernel.js';
+import { assertErrno, createVethPair, isRoot, kernelTest, openFds, ownNewLinks, requireCgroup2, runWaitingChild, sh, toolSkip, uniqueName, type VethPair } from './helpers/kernel.js';
+import { type InProcessRun, runCliInProcess } from './helpers/cli.js';
 
 // ---------------------------------------------------------------------------------------------
 // Maps and programs
@@ -261,8 +261,8 @@ describe('XDP', () => {
   after(() => veth?.remove());
 
   for (const mode of ['driver', 'generic'] as const) {
-    test(`bpf_link in ${mode} mode counts packets, update() swaps in a drop program`, async (t) => {
-      if (!requireRoot(t) || !veth) return;
+    kernelTest(`bpf_link in ${mode} mode counts packets, update() swaps in a drop program`, async () => {
+      if (!veth) return;
       const links = linkIds();
       const map = statsMap(2);
       const pass = statsProgram(ProgramType.XDP, map, 2, { name: 'xdp_pass' });
@@ -304,8 +304,8 @@ describe('XDP', () => {
     });
   }
 
-  test('the same interface twice without replace is EBUSY naming the interface', (t) => {
-    if (!requireRoot(t) || !veth) return;
+  kernelTest('the same interface twice without replace is EBUSY naming the interface', () => {
+    if (!veth) return;
     const prog = returnProgram(ProgramType.XDP, 2, { name: 'xdp_twice' });
     const first = attachXdp({ program: prog, interface: veth.ifindex, mode: 'generic' });
     try {
@@ -324,8 +324,8 @@ describe('XDP', () => {
     assert.equal(xdpState(veth.host).attached, 'none');
   });
 
-  test('netlink: attach, replace, update and detach only our own program', async (t) => {
-    if (!requireRoot(t) || !veth) return;
+  kernelTest('netlink: attach, replace, update and detach only our own program', async () => {
+    if (!veth) return;
     const map = statsMap(2);
     const a = statsProgram(ProgramType.XDP, map, 2, { name: 'xdp_nl_a' });
     const b = returnProgram(ProgramType.XDP, 2, { name: 'xdp_nl_b' });
@@ -365,8 +365,8 @@ describe('XDP', () => {
     }
   });
 
-  test('pin, openPinned, fromId, detach and close', (t) => {
-    if (!requireRoot(t) || !veth) return;
+  kernelTest('pin, openPinned, fromId, detach and close', (t) => {
+    if (!veth) return;
     if (!existsSync('/sys/fs/bpf')) return t.skip('bpffs is not mounted');
     const links = linkIds();
     const prog = returnProgram(ProgramType.XDP, 2, { name: 'xdp_pin' });
@@ -416,8 +416,8 @@ describe('TCX and legacy tc', () => {
   });
   after(() => veth?.remove());
 
-  test('TCX ingress counts packets; anchors order programs; a drop program drops', async (t) => {
-    if (!requireRoot(t) || !veth) return;
+  kernelTest('TCX ingress counts packets; anchors order programs; a drop program drops', async () => {
+    if (!veth) return;
     const links = linkIds();
     const map = statsMap(2);
     const count = statsProgram(ProgramType.SCHED_CLS, map, -1, { name: 'tcx_count' });
@@ -450,10 +450,7 @@ describe('TCX and legacy tc', () => {
       assert.ok(await waitFor(() => readStats(map).count >= seen + 3n), 'count ran before the drop');
       await new Promise((r) => setTimeout(r, 100));
       assert.equal(rx.received(), before, 'TC_ACT_SHOT dropped the datagrams');
-      assert.throws(
-        () => attachTcx({ program: drop, interface: veth!.host, direction: 'ingress', expectedRevision: q.revision }),
-        (err: unknown) => err instanceof BpfError && err.code === 'ESTALE',
-      );
+      assertErrno(() => attachTcx({ program: drop, interface: veth!.host, direction: 'ingress', expectedRevision: q.revision }), 'ESTALE', BpfError);
     } finally {
       for (const l of made) l.close();
       rx.close();
@@ -465,8 +462,8 @@ describe('TCX and legacy tc', () => {
     assert.equal(progQuery({ targetFd: veth.ifindex, attachType: AttachType.TCX_INGRESS, progIds: ids }).count, 0);
   });
 
-  test('legacy tc: clsact + cls_bpf direct-action through netlink, removed on close', async (t) => {
-    if (!requireRoot(t) || !veth) return;
+  kernelTest('legacy tc: clsact + cls_bpf direct-action through netlink, removed on close', async () => {
+    if (!veth) return;
     const map = statsMap(2);
     const count = statsProgram(ProgramType.SCHED_CLS, map, 0, { name: 'tc_count' });
     const drop = statsProgram(ProgramType.SCHED_CLS, map, 2, { name: 'tc_drop' });
@@ -507,8 +504,7 @@ describe('TCX and legacy tc', () => {
 });
 
 describe('cgroup', () => {
-  test('connect4 as a link and through PROG_ATTACH: counts, and a deny program refuses', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('connect4 as a link and through PROG_ATTACH: counts, and a deny program refuses', async (t) => {
     const cg = makeCgroup(t);
     if (!cg) return;
     const links = linkIds();
@@ -555,8 +551,7 @@ describe('cgroup', () => {
     assertNoNewLinks(links);
   });
 
-  test('skb egress counts the packets a process in the cgroup sends', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('skb egress counts the packets a process in the cgroup sends', async (t) => {
     const cg = makeCgroup(t);
     if (!cg) return;
     const map = statsMap(1);
@@ -586,8 +581,7 @@ describe('tracing hooks', () => {
     return r.pid as number;
   }
 
-  test('tracepoint sched/sched_process_exec sees a child exec', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('tracepoint sched/sched_process_exec sees a child exec', async () => {
     const map = pidMap();
     const prog = pidProgram(ProgramType.TRACEPOINT, map, { name: 'tp_exec' });
     const link = attachTracepoint({ program: prog, group: 'sched', name: 'sched_process_exec' });
@@ -604,8 +598,7 @@ describe('tracing hooks', () => {
     }
   });
 
-  test('tp_btf sched_process_exec (BTF-typed tracepoint) sees a child exec', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('tp_btf sched_process_exec (BTF-typed tracepoint) sees a child exec', async () => {
     const map = pidMap();
     const prog = pidProgram(ProgramType.TRACING, map, {
       name: 'tpbtf_exec',
@@ -626,8 +619,7 @@ describe('tracing hooks', () => {
     }
   });
 
-  test('raw_tp sched_process_exec sees a child exec', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('raw_tp sched_process_exec sees a child exec', async () => {
     const map = pidMap();
     const prog = pidProgram(ProgramType.RAW_TRACEPOINT, map, { name: 'rawtp_exec' });
     const link = attachRawTracepoint({ program: prog, name: 'sched_process_exec' });
@@ -642,8 +634,7 @@ describe('tracing hooks', () => {
     }
   });
 
-  test('fentry on do_sys_openat2 counts opens where the kernel has ftrace trampolines', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('fentry on do_sys_openat2 counts opens where the kernel has ftrace trampolines', async (t) => {
     const map = statsMap(1);
     let prog: Program;
     try {
@@ -680,8 +671,7 @@ describe('tracing hooks', () => {
     }
   });
 
-  test('kprobes: NotSupportedError naming kprobes where the kernel has none, else a counted syscall', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('kprobes: NotSupportedError naming kprobes where the kernel has none, else a counted syscall', async (t) => {
     const map = statsMap(1);
     const prog = statsProgram(ProgramType.KPROBE, map, 0, { name: 'kprobe_open' });
     try {
@@ -733,8 +723,7 @@ describe('uprobes', { skip: toolSkip('cc', 'gcc') }, () => {
   }
 
   for (const mechanism of ['pmu', 'tracefs'] as const) {
-    test(`uprobe + uretprobe (${mechanism}) count the calls and capture the argument and return value`, async (t) => {
-      if (!requireRoot(t)) return;
+    kernelTest(`uprobe + uretprobe (${mechanism}) count the calls and capture the argument and return value`, async (t) => {
       const regs = REGS[process.arch === 'x64' ? 'x64' : process.arch === 'arm64' ? 'arm64' : ''];
       if (!regs) return t.skip(`pt_regs offsets are not known for ${process.arch}`);
       const entryMap = statsMap(1);
@@ -773,8 +762,7 @@ describe('uprobes', { skip: toolSkip('cc', 'gcc') }, () => {
     });
   }
 
-  test('libraries resolve through the linker cache; symbols through .dynsym', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('libraries resolve through the linker cache; symbols through .dynsym', () => {
     const libc = resolveLibrary('c');
     assert.match(libc, /libc\.so\.6$/);
     assert.equal(resolveLibrary('libc.so.6'), libc);
@@ -833,8 +821,7 @@ describe('sockets, namespaces, netfilter', () => {
     s.close();
   }
 
-  test('socket filter truncates, then (updated) drops, then (closed) lets everything through', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('socket filter truncates, then (updated) drops, then (closed) lets everything through', async () => {
     const sock = boundUdpSocket();
     // A UDP socket's filter sees the UDP header too: keep it (8 bytes) and 4 bytes of payload.
     const truncate = returnProgram(ProgramType.SOCKET_FILTER, 8 + 4, { name: 'sf_trunc' });
@@ -859,8 +846,7 @@ describe('sockets, namespaces, netfilter', () => {
   });
 
   for (const mechanism of ['link', 'attach'] as const) {
-    test(`sk_msg on a sockmap (${mechanism}) runs on each send of a socket in the map`, async (t) => {
-      if (!requireRoot(t)) return;
+    kernelTest(`sk_msg on a sockmap (${mechanism}) runs on each send of a socket in the map`, async () => {
       const links = linkIds();
       const sockmap = mapCreate({ mapType: MapType.SOCKMAP, keySize: 4, valueSize: 4, maxEntries: 2, mapName: 'lnk_sockmap' });
       const map = statsMap(1);
@@ -898,8 +884,7 @@ describe('sockets, namespaces, netfilter', () => {
     });
   }
 
-  test('sk_lookup in a test netns runs on each lookup', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('sk_lookup in a test netns runs on each lookup', async () => {
     const links = linkIds();
     const ns = uniqueName('tsbpf-lnk-ns-', 40);
     sh('ip', ['netns', 'add', ns]);
@@ -926,8 +911,7 @@ describe('sockets, namespaces, netfilter', () => {
     assertNoNewLinks(links);
   });
 
-  test('netfilter ipv4 output hook sees local packets', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('netfilter ipv4 output hook sees local packets', async () => {
     const map = statsMap(1);
     const prog = statsProgram(ProgramType.NETFILTER, map, 1, { name: 'nf_out', expectedAttachType: AttachType.NETFILTER });
     const link = attachNetfilter({ program: prog, pf: 'ipv4', hooknum: 'output', priority: 1234 });
@@ -950,8 +934,7 @@ describe('sockets, namespaces, netfilter', () => {
 });
 
 describe('perf events and iterators', () => {
-  test('perf_event: software cpu-clock sampling on every CPU, one Link', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('perf_event: software cpu-clock sampling on every CPU, one Link', async () => {
     const links = linkIds();
     const map = statsMap(1);
     const prog = statsProgram(ProgramType.PERF_EVENT, map, 0, { name: 'perf_clock' });
@@ -977,8 +960,7 @@ describe('perf events and iterators', () => {
     assertNoNewLinks(links);
   });
 
-  test('task iterator output has this process', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('task iterator output has this process', async () => {
     const fmt = mapCreate({ mapType: MapType.ARRAY, keySize: 4, valueSize: 4, maxEntries: 1, mapFlags: MapFlags.RDONLY_PROG, mapName: 'lnk_fmt' });
     const key = new Uint32Array([0]);
     const value = new Uint8Array([0x25, 0x64, 0x0a, 0]);
@@ -1029,8 +1011,7 @@ describe('perf events and iterators', () => {
 });
 
 describe('bad input', () => {
-  test('unknown interface, cgroup, pid, symbol, tracepoint are typed errors naming the target', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('unknown interface, cgroup, pid, symbol, tracepoint are typed errors naming the target', () => {
     const xdp = returnProgram(ProgramType.XDP, 2, { name: 'bad_xdp' });
     const skb = returnProgram(ProgramType.CGROUP_SKB, 1, { name: 'bad_skb' });
     const kp = returnProgram(ProgramType.KPROBE, 0, { name: 'bad_kp' });
@@ -1062,8 +1043,7 @@ describe('bad input', () => {
     }
   });
 
-  test('a program of the wrong type is a ProgramTypeError naming the hook', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('a program of the wrong type is a ProgramTypeError naming the hook', () => {
     const sf = returnProgram(ProgramType.SOCKET_FILTER, 0, { name: 'wrong_type' });
     const isTypeError = (hook: string) => (err: unknown) =>
       err instanceof ProgramTypeError && err.hook === hook && err.code === 'EINVAL' && err.message.includes('socket_filter') && err.message.includes('wrong_type');
@@ -1079,8 +1059,7 @@ describe('bad input', () => {
     }
   });
 
-  test('sections: a missing target is a MissingTargetError naming it', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('sections: a missing target is a MissingTargetError naming it', () => {
     const xdp = returnProgram(ProgramType.XDP, 2, { name: 'sec_xdp' });
     const skb = returnProgram(ProgramType.CGROUP_SKB, 1, { name: 'sec_skb' });
     try {
@@ -1101,8 +1080,7 @@ describe('bad input', () => {
     }
   });
 
-  test('attachBySection: tracepoint and raw_tp sections attach and run', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('attachBySection: tracepoint and raw_tp sections attach and run', async () => {
     const map = pidMap();
     const tp = pidProgram(ProgramType.TRACEPOINT, map, { name: 'sec_tp' });
     const raw = pidProgram(ProgramType.RAW_TRACEPOINT, map, { name: 'sec_raw' });
@@ -1134,14 +1112,9 @@ function closeStray(): void {
 }
 
 describe('tsbpf link', () => {
-  function io(): CommandIO & { out: () => string } {
-    let out = '';
-    const sink = { write: (s: string) => ((out += s), true) } as unknown as NodeJS.WritableStream;
-    return { stdout: sink, stderr: sink, stdin: process.stdin, out: () => out };
-  }
+  const runLink = (...argv: string[]): Promise<InProcessRun> => runCliInProcess(argv, { command: linkCommand });
 
-  test('list, show (by id and by pin) and detach', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('list, show (by id and by pin) and detach', async (t) => {
     if (!existsSync('/sys/fs/bpf')) return t.skip('bpffs is not mounted');
     const map = statsMap(1);
     const prog = statsProgram(ProgramType.NETFILTER, map, 1, { name: 'cli_nf', expectedAttachType: AttachType.NETFILTER });
@@ -1149,26 +1122,26 @@ describe('tsbpf link', () => {
     const pin = join('/sys/fs/bpf', uniqueName('tsbpf_cli_', 40));
     try {
       const id = link.id;
-      let o = io();
-      assert.equal(await linkCommand.run(['list', '--json'], o), 0);
-      const all = JSON.parse(o.out()) as Array<{ id: number }>;
+      let r = await runLink('list', '--json');
+      assert.equal(r.code, 0);
+      const all = JSON.parse(r.stdout) as Array<{ id: number }>;
       assert.deepEqual(
         all.find((l) => l.id === id),
         { id, type: 'netfilter', prog_id: prog.id, pf: 2, hooknum: 3, priority: 4321, flags: 0 },
       );
 
-      o = io();
-      assert.equal(await linkCommand.run(['show', String(id)], o), 0);
-      assert.equal(o.out(), `${id}: netfilter  prog ${prog.id}\n\tpf 2 hook 3 priority 4321\n`);
+      r = await runLink('show', String(id));
+      assert.equal(r.code, 0);
+      assert.equal(r.stdout, `${id}: netfilter  prog ${prog.id}\n\tpf 2 hook 3 priority 4321\n`);
 
       link.pin(pin);
-      o = io();
-      assert.equal(await linkCommand.run(['show', 'pinned', pin, '--json'], o), 0);
-      assert.equal((JSON.parse(o.out()) as { id: number }).id, id);
+      r = await runLink('show', 'pinned', pin, '--json');
+      assert.equal(r.code, 0);
+      assert.equal((JSON.parse(r.stdout) as { id: number }).id, id);
 
-      o = io();
-      assert.equal(await linkCommand.run(['detach', String(id)], o), 0);
-      assert.match(o.out(), new RegExp(`detached link ${id} \\(netfilter`));
+      r = await runLink('detach', String(id));
+      assert.equal(r.code, 0);
+      assert.match(r.stdout, new RegExp(`detached link ${id} \\(netfilter`));
       const seen = readStats(map).count;
       const s = createSocket('udp4');
       await new Promise<void>((resolve) => s.send('x', 9, '127.0.0.1', () => resolve()));
@@ -1176,9 +1149,9 @@ describe('tsbpf link', () => {
       await new Promise((r) => setTimeout(r, 50));
       assert.equal(readStats(map).count, seen, 'the detached program no longer runs');
 
-      await assert.rejects(linkCommand.run(['bogus'], io()), /unknown verb/);
-      await assert.rejects(linkCommand.run(['show', 'nonsense'], io()), /expected an id/);
-      await assert.rejects(linkCommand.run(['show', '4294967295'], io()), (err: unknown) => err instanceof TargetNotFoundError);
+      await assert.rejects(runLink('bogus'), /unknown verb/);
+      await assert.rejects(runLink('show', 'nonsense'), /expected an id/);
+      await assert.rejects(runLink('show', '4294967295'), (err: unknown) => err instanceof TargetNotFoundError);
     } finally {
       link.unpin();
       rmSync(pin, { force: true });

@@ -15,7 +15,7 @@ import { MapFlags, MapType, ProgramType } from '../src/sys/types.js';
 import { Assembler, R1, R2, R3 } from '../src/asm/index.js';
 import { Program } from '../src/program.js';
 import { probeMapType } from '../src/features/index.js';
-import { createVethPair, requireCgroup2, requireKernelFeature, requireRoot, uniqueName } from './helpers/kernel.js';
+import { assertErrno, createVethPair, kernelTest, requireCgroup2, requireKernelFeature, uniqueName } from './helpers/kernel.js';
 import { createXskSocket } from './helpers/xsk.js';
 
 const XDP_PASS = 2;
@@ -131,8 +131,8 @@ describe('every map type', () => {
   });
 
   for (const c of creatable) {
-    it(`creates ${MapType[c.type]}`, (t) => {
-      if (!requireRoot(t) || !requireKernelFeature(t, `map type ${MapType[c.type]}`, probeMapType(c.type))) return;
+    kernelTest(`creates ${MapType[c.type]}`, (t) => {
+      if (!requireKernelFeature(t, `map type ${MapType[c.type]}`, probeMapType(c.type))) return;
       const name = uniqueName('t', 15).replace(/[^A-Za-z0-9_]/g, '_');
       using m = BpfMap.create({ ...c, name });
       const info = m.info();
@@ -149,8 +149,7 @@ describe('every map type', () => {
 
 describe('maps of maps', () => {
   for (const type of [MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS] as const) {
-    it(`${MapType[type]} holds inner maps by fd and returns their ids`, (t) => {
-      if (!requireRoot(t)) return;
+    kernelTest(`${MapType[type]} holds inner maps by fd and returns their ids`, () => {
       using template = BpfMap.create({ type: MapType.ARRAY, key: u32, value: u64, maxEntries: 2 });
       using outer = BpfMap.create({ type, key: u32, value: u32, maxEntries: 4, innerMap: template });
       using inner = BpfMap.create({ type: MapType.ARRAY, key: u32, value: u64, maxEntries: 2 });
@@ -159,18 +158,17 @@ describe('maps of maps', () => {
       assert.equal(outer.lookup(2), inner.id);
       using viaId = BpfMap.fromId(outer.lookup(2) as number, { key: u32, value: u64 });
       assert.equal(viaId.lookup(1), 77n);
-      assert.throws(() => {
+      assertErrno(() => {
         using wrong = BpfMap.create({ type: MapType.HASH, key: u32, value: u32, maxEntries: 2 });
         outer.update(3, wrong.fd);
-      }, (e: unknown) => e instanceof BpfError && e.code === 'EINVAL');
+      }, 'EINVAL', BpfError);
       assert.equal(outer.delete(2), true);
     });
   }
 });
 
 describe('fd-holding maps', () => {
-  it('PROG_ARRAY stores programs and reads back their ids', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('PROG_ARRAY stores programs and reads back their ids', () => {
     using m = BpfMap.create({ type: MapType.PROG_ARRAY, key: u32, value: u32, maxEntries: 4 });
     const prog = trivialProgram();
     try {
@@ -184,8 +182,7 @@ describe('fd-holding maps', () => {
     }
   });
 
-  it('PERF_EVENT_ARRAY stores perf events; values are not readable from user space', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('PERF_EVENT_ARRAY stores perf events; values are not readable from user space', () => {
     using m = BpfMap.create({ type: MapType.PERF_EVENT_ARRAY, key: u32, value: u32, maxEntries: cpus });
     const ev = perfOutputEvent();
     try {
@@ -198,8 +195,7 @@ describe('fd-holding maps', () => {
     }
   });
 
-  it('CGROUP_ARRAY stores cgroup v2 fds', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('CGROUP_ARRAY stores cgroup v2 fds', (t) => {
     const cg = testCgroup(t);
     if (!cg) return;
     try {
@@ -212,8 +208,7 @@ describe('fd-holding maps', () => {
     }
   });
 
-  it('SOCKMAP and SOCKHASH store sockets and read back their cookies', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('SOCKMAP and SOCKHASH store sockets and read back their cookies', () => {
     const sock = udpSocket();
     try {
       using sm = BpfMap.create({ type: MapType.SOCKMAP, key: u32, value: u64, maxEntries: 2 });
@@ -231,8 +226,7 @@ describe('fd-holding maps', () => {
     }
   });
 
-  it('REUSEPORT_SOCKARRAY stores SO_REUSEPORT sockets', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('REUSEPORT_SOCKARRAY stores SO_REUSEPORT sockets', () => {
     const sock = udpSocket(true);
     try {
       using m = BpfMap.create({ type: MapType.REUSEPORT_SOCKARRAY, key: u32, value: u64, maxEntries: 2 });
@@ -244,8 +238,7 @@ describe('fd-holding maps', () => {
     }
   });
 
-  it('XSKMAP refuses sockets that are not bound AF_XDP sockets', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('XSKMAP refuses sockets that are not bound AF_XDP sockets', () => {
     // A usable entry needs an AF_XDP socket with a registered UMEM bound to a device queue (the
     // next test makes one); here the map's own checks are exercised.
     const sock = udpSocket();
@@ -260,8 +253,7 @@ describe('fd-holding maps', () => {
     }
   });
 
-  it('XSKMAP holds a bound AF_XDP socket, and bpf_redirect_map finds it there', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('XSKMAP holds a bound AF_XDP socket, and bpf_redirect_map finds it there', () => {
     const veth = createVethPair('xk');
     try {
       const xsk = createXskSocket(veth.ifindex, 0);
@@ -290,8 +282,7 @@ describe('fd-holding maps', () => {
     }
   });
 
-  it('DEVMAP and DEVMAP_HASH store interfaces', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('DEVMAP and DEVMAP_HASH store interfaces', () => {
     using dm = BpfMap.create({ type: MapType.DEVMAP, key: u32, value: u32, maxEntries: 4 });
     using dh = BpfMap.create({ type: MapType.DEVMAP_HASH, key: u32, value: u32, maxEntries: 4 });
     dm.update(2, 1); // lo
@@ -301,11 +292,10 @@ describe('fd-holding maps', () => {
     assert.equal(dh.lookup(1000), 1);
     assert.deepEqual([...dm.entries()], [[2, 1]]);
     assert.deepEqual([...dh.keys()], [1000]);
-    assert.throws(() => dm.update(3, 0x7ffffff), (e: unknown) => e instanceof BpfError && e.code === 'EINVAL');
+    assertErrno(() => dm.update(3, 0x7ffffff), 'EINVAL', BpfError);
   });
 
-  it('CPUMAP stores queue sizes per CPU', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('CPUMAP stores queue sizes per CPU', () => {
     using m = BpfMap.create({ type: MapType.CPUMAP, key: u32, value: u32, maxEntries: cpus });
     m.update(0, 192);
     assert.equal(m.lookup(0), 192);
@@ -314,8 +304,7 @@ describe('fd-holding maps', () => {
 });
 
 describe('local storage maps', () => {
-  it('SK_STORAGE keeps a value per socket, with a generated BTF', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('SK_STORAGE keeps a value per socket, with a generated BTF', () => {
     using m = BpfMap.create({ type: MapType.SK_STORAGE, key: u32, value: u64, maxEntries: 0, flags: MapFlags.NO_PREALLOC });
     const info = m.info();
     assert.ok(info.btfId > 0 && info.btfKeyTypeId > 0 && info.btfValueTypeId > 0);
@@ -332,8 +321,7 @@ describe('local storage maps', () => {
     }
   });
 
-  it('CGRP_STORAGE keeps a value per cgroup', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('CGRP_STORAGE keeps a value per cgroup', (t) => {
     const cg = testCgroup(t);
     if (!cg) return;
     try {
@@ -346,8 +334,7 @@ describe('local storage maps', () => {
     }
   });
 
-  it('INODE_STORAGE keeps a value per inode where the BPF LSM allows it', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('INODE_STORAGE keeps a value per inode where the BPF LSM allows it', (t) => {
     using m = BpfMap.create({ type: MapType.INODE_STORAGE, key: u32, value: u64, maxEntries: 0, flags: MapFlags.NO_PREALLOC });
     const dir = mkdtempSync(join(tmpdir(), 'tsbpf-inode-'));
     const file = join(dir, 'f');
@@ -373,8 +360,7 @@ describe('local storage maps', () => {
     }
   });
 
-  it('TASK_STORAGE is created with its BTF (elements are keyed by pidfds)', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('TASK_STORAGE is created with its BTF (elements are keyed by pidfds)', () => {
     // Element operations need a pidfd (pidfd_open), which the native layer does not offer;
     // an ordinary fd is refused by the kernel, which this checks.
     using m = BpfMap.create({ type: MapType.TASK_STORAGE, key: u32, value: u64, maxEntries: 0, flags: MapFlags.NO_PREALLOC });
@@ -389,8 +375,7 @@ describe('local storage maps', () => {
 });
 
 describe('other special maps', () => {
-  it('STACK_TRACE: empty, and not writable from user space', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('STACK_TRACE: empty, and not writable from user space', () => {
     using m = BpfMap.create({ type: MapType.STACK_TRACE, key: u32, value: bytes(8 * 16), maxEntries: 8 });
     assert.equal(m.lookup(0), undefined);
     assert.deepEqual([...m.keys()], []);
@@ -398,23 +383,20 @@ describe('other special maps', () => {
     assert.throws(() => m.update(0, new Uint8Array(128)), BpfError);
   });
 
-  it('CGROUP_STORAGE: nothing to read until a program is attached', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('CGROUP_STORAGE: nothing to read until a program is attached', () => {
     using m = BpfMap.create({ type: MapType.CGROUP_STORAGE, keySize: 16, valueSize: 8, maxEntries: 0 });
     assert.equal(m.lookup(new Uint8Array(16)), undefined);
   });
 
-  it('RINGBUF and USER_RINGBUF have no elements for the element commands', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('RINGBUF and USER_RINGBUF have no elements for the element commands', () => {
     for (const type of [MapType.RINGBUF, MapType.USER_RINGBUF]) {
       using m = BpfMap.create({ type, maxEntries: 4 * native.constants.PAGE_SIZE });
       assert.throws(() => m.peek(), (e: unknown) => e instanceof BpfError || e instanceof NotSupportedError);
     }
-    assert.throws(() => BpfMap.create({ type: MapType.RINGBUF, maxEntries: 1000 }), (e: unknown) => e instanceof BpfError && e.code === 'EINVAL');
+    assertErrno(() => BpfMap.create({ type: MapType.RINGBUF, maxEntries: 1000 }), 'EINVAL', BpfError);
   });
 
-  it('STRUCT_OPS: created for tcp_congestion_ops from vmlinux BTF; its value reads back', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('STRUCT_OPS: created for tcp_congestion_ops from vmlinux BTF; its value reads back', () => {
     const vt = structOpsValueType('tcp_congestion_ops');
     using m = BpfMap.createStructOps('tcp_congestion_ops', { name: 'cc' });
     const info = m.info();
@@ -426,8 +408,8 @@ describe('other special maps', () => {
     assert.throws(() => structOpsValueType('no_such_ops'), NotSupportedError);
   });
 
-  it('ARENA: mmap gives pages shared with the kernel', (t) => {
-    if (!requireRoot(t) || !requireKernelFeature(t, 'map type ARENA', probeMapType(MapType.ARENA))) return;
+  kernelTest('ARENA: mmap gives pages shared with the kernel', (t) => {
+    if (!requireKernelFeature(t, 'map type ARENA', probeMapType(MapType.ARENA))) return;
     const page = native.constants.PAGE_SIZE;
     const m = BpfMap.create({ type: MapType.ARENA, maxEntries: 4, flags: MapFlags.MMAPABLE });
     let buf: ArrayBuffer;
@@ -445,8 +427,8 @@ describe('other special maps', () => {
     assert.equal(buf.byteLength, 0);
   });
 
-  it('ARENA with map_extra keeps its address; mapping it needs that address', (t) => {
-    if (!requireRoot(t) || !requireKernelFeature(t, 'map type ARENA', probeMapType(MapType.ARENA))) return;
+  kernelTest('ARENA with map_extra keeps its address; mapping it needs that address', (t) => {
+    if (!requireKernelFeature(t, 'map type ARENA', probeMapType(MapType.ARENA))) return;
     const want = 1n << 40n;
     using m = BpfMap.create({ type: MapType.ARENA, maxEntries: 4, flags: MapFlags.MMAPABLE, mapExtra: want });
     assert.equal(m.mapExtra, want);

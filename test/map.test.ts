@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { describe } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -13,7 +13,7 @@ import { BatchError, BpffsError, IterationAbortedError, BpfMap, possibleCpus } f
 import { BtfBuilder } from '../src/map/btf.js';
 import { native } from '../src/sys/native.js';
 import { Cmd, MapFlags, MapType, UpdateFlags } from '../src/sys/types.js';
-import { openFds, requireRoot, sh, uniqueName } from './helpers/kernel.js';
+import { assertErrno, kernelTest, openFds, sh, uniqueName } from './helpers/kernel.js';
 
 function key8(n: number): Uint8Array {
   const k = new Uint8Array(8);
@@ -39,8 +39,7 @@ function privateBpffs(): { dir: string; remove(): void } {
 }
 
 describe('hash map element operations', () => {
-  it('update, lookup, delete and lookupAndDelete with codecs', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('update, lookup, delete and lookupAndDelete with codecs', () => {
     using m = BpfMap.create({ type: MapType.HASH, key: u32, value: struct({ packets: u64, bytes: u64 }), maxEntries: 16, name: 'ops' });
     assert.equal(m.keySize, 4);
     assert.equal(m.valueSize, 16);
@@ -52,7 +51,7 @@ describe('hash map element operations', () => {
     m.update(2, { packets: 2n, bytes: 200n }, UpdateFlags.NOEXIST);
     assert.deepEqual(m.lookup(1), { packets: 1n, bytes: 100n });
     assert.throws(() => m.update(2, { packets: 0n, bytes: 0n }, UpdateFlags.NOEXIST), (e: unknown) => e instanceof BpfError && e.code === 'EEXIST' && /map ops/.test(e.message));
-    assert.throws(() => m.update(3, { packets: 0n, bytes: 0n }, UpdateFlags.EXIST), (e: unknown) => e instanceof BpfError && e.code === 'ENOENT');
+    assertErrno(() => m.update(3, { packets: 0n, bytes: 0n }, UpdateFlags.EXIST), 'ENOENT', BpfError);
     m.update(2, { packets: 3n, bytes: 300n }, UpdateFlags.EXIST);
     assert.deepEqual(m.lookup(2), { packets: 3n, bytes: 300n });
     assert.equal(m.delete(1), true);
@@ -62,8 +61,7 @@ describe('hash map element operations', () => {
     assert.equal(m.lookup(2), undefined);
   });
 
-  it('returns values that do not alias its buffers', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('returns values that do not alias its buffers', () => {
     using m = BpfMap.create({ type: MapType.HASH, keySize: 8, valueSize: 4, maxEntries: 4 });
     m.update(key8(1), Uint8Array.of(1, 1, 1, 1));
     m.update(key8(2), Uint8Array.of(2, 2, 2, 2));
@@ -73,8 +71,7 @@ describe('hash map element operations', () => {
     assert.deepEqual([...(b as Uint8Array)], [2, 2, 2, 2]);
   });
 
-  it('lookupInto writes the value into the caller\'s buffer, and leaves it alone for a missing key', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('lookupInto writes the value into the caller\'s buffer, and leaves it alone for a missing key', () => {
     using m = BpfMap.create({ type: MapType.HASH, key: u32, valueSize: 4, maxEntries: 4 });
     m.update(1, Uint8Array.of(1, 2, 3, 4));
     m.update(2, Uint8Array.of(5, 6, 7, 8));
@@ -95,8 +92,7 @@ describe('hash map element operations', () => {
     assert.throws(() => m.lookupInto(1, out), ClosedError);
   });
 
-  it('the bound element call runs on its own attr, which outlives every other reference to it', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('the bound element call runs on its own attr, which outlives every other reference to it', () => {
     using m = BpfMap.create({ type: MapType.HASH, key: u32, valueSize: 4, maxEntries: 4 });
     m.update(7, Uint8Array.of(9, 8, 7, 6));
     const key = new Uint8Array(4);
@@ -123,8 +119,7 @@ describe('hash map element operations', () => {
     assert.throws(() => (call as unknown as (cmd: string) => number)('lookup'), TypeError);
   });
 
-  it('lookupInto on a per-CPU map fills one 8-byte slot per possible CPU', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('lookupInto on a per-CPU map fills one 8-byte slot per possible CPU', () => {
     const cpus = possibleCpus();
     using m = BpfMap.create({ type: MapType.PERCPU_ARRAY, key: u32, value: u32, maxEntries: 2 });
     m.update(1, Array.from({ length: cpus }, (_, i) => 100 + i));
@@ -138,8 +133,7 @@ describe('hash map element operations', () => {
     );
   });
 
-  it('BPF_F_LOCK updates and lookups on a value holding a bpf_spin_lock', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('BPF_F_LOCK updates and lookups on a value holding a bpf_spin_lock', () => {
     const b = new BtfBuilder();
     const int = b.addInt('int', 4, true);
     const lock = b.addStruct('bpf_spin_lock', 4, [{ name: 'val', type: int, offset: 0 }]);
@@ -158,8 +152,7 @@ describe('hash map element operations', () => {
 });
 
 describe('array maps', () => {
-  it('have every index, refuse deletes and out-of-range keys', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('have every index, refuse deletes and out-of-range keys', () => {
     using m = BpfMap.create({ type: MapType.ARRAY, key: u32, value: u64, maxEntries: 4 });
     assert.deepEqual([...m.keys()], [0, 1, 2, 3]);
     assert.equal(m.lookup(3), 0n);
@@ -170,9 +163,9 @@ describe('array maps', () => {
       [2, 0n],
       [3, 33n],
     ]);
-    assert.throws(() => m.update(4, 1n), (e: unknown) => e instanceof BpfError && e.code === 'E2BIG');
-    assert.throws(() => m.delete(0), (e: unknown) => e instanceof BpfError && e.code === 'EINVAL');
-    assert.throws(() => m.update(0, 1n, UpdateFlags.NOEXIST), (e: unknown) => e instanceof BpfError && e.code === 'EEXIST');
+    assertErrno(() => m.update(4, 1n), 'E2BIG', BpfError);
+    assertErrno(() => m.delete(0), 'EINVAL', BpfError);
+    assertErrno(() => m.update(0, 1n, UpdateFlags.NOEXIST), 'EEXIST', BpfError);
   });
 });
 
@@ -181,8 +174,7 @@ describe('per-CPU maps', () => {
   const perCpuValues = (base: number): bigint[] => Array.from({ length: cpus }, (_, i) => BigInt(base + i));
 
   for (const type of [MapType.PERCPU_HASH, MapType.PERCPU_ARRAY, MapType.LRU_PERCPU_HASH] as const) {
-    it(`${MapType[type]}: one value per possible CPU round-trips`, (t) => {
-      if (!requireRoot(t)) return;
+    kernelTest(`${MapType[type]}: one value per possible CPU round-trips`, () => {
       using m = BpfMap.create({ type, key: u32, value: u64, maxEntries: 8 });
       assert.equal(m.cpus, cpus);
       assert.equal(m.perCpu, true);
@@ -196,8 +188,7 @@ describe('per-CPU maps', () => {
     });
   }
 
-  it('pads values to 8 bytes per CPU in raw and batch layouts', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('pads values to 8 bytes per CPU in raw and batch layouts', () => {
     using m = BpfMap.create({ type: MapType.PERCPU_HASH, keySize: 4, valueSize: 4, maxEntries: 8 });
     assert.equal(m.valueStride, 8 * cpus);
     const values = Array.from({ length: cpus }, (_, i) => Uint8Array.of(i + 1, 0, 0, 0x7f));
@@ -211,8 +202,7 @@ describe('per-CPU maps', () => {
     assert.deepEqual(chunk.value(0), values);
   });
 
-  it('accepts a whole-array codec when opened by id', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('accepts a whole-array codec when opened by id', () => {
     using m = BpfMap.create({ type: MapType.PERCPU_ARRAY, key: u32, value: u32, maxEntries: 2 });
     m.update(0, Array.from({ length: cpus }, (_, i) => i + 5));
     using byElement = BpfMap.fromId<number, number[]>(m.id, { key: u32, value: u32 });
@@ -223,8 +213,7 @@ describe('per-CPU maps', () => {
 });
 
 describe('batch operations', () => {
-  it('lookupBatch of 100,000 entries equals per-key lookups', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('lookupBatch of 100,000 entries equals per-key lookups', () => {
     const n = 100_000;
     using m = BpfMap.create({ type: MapType.HASH, keySize: 8, valueSize: 16, maxEntries: n });
     const keys: Uint8Array[] = [];
@@ -252,8 +241,7 @@ describe('batch operations', () => {
     }
   });
 
-  it('grows the chunk when a hash bucket does not fit (ENOSPC)', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('grows the chunk when a hash bucket does not fit (ENOSPC)', () => {
     const n = 5000;
     using m = BpfMap.create({ type: MapType.HASH, key: u32, value: u32, maxEntries: n });
     m.updateBatch(
@@ -266,8 +254,7 @@ describe('batch operations', () => {
     for (const [k, v] of seen) assert.equal(v, k * 2);
   });
 
-  it('lookupAndDeleteBatch drains the map and deleteBatch skips missing keys', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('lookupAndDeleteBatch drains the map and deleteBatch skips missing keys', () => {
     using m = BpfMap.create({ type: MapType.HASH, key: u32, value: u32, maxEntries: 1000 });
     const ks = Array.from({ length: 1000 }, (_, i) => i);
     m.updateBatch(ks, ks);
@@ -279,8 +266,7 @@ describe('batch operations', () => {
     assert.deepEqual([...m.keys()], []);
   });
 
-  it('updateBatch replaces existing elements and reports how far it got', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('updateBatch replaces existing elements and reports how far it got', () => {
     using m = BpfMap.create({ type: MapType.HASH, key: u32, value: u32, maxEntries: 3 });
     m.update(1, 0);
     assert.throws(
@@ -291,8 +277,7 @@ describe('batch operations', () => {
     assert.throws(() => m.updateBatch([1, 2], [1]), InvalidArgumentError);
   });
 
-  it('works on arrays, and lookupAndDeleteBatch there is NotSupported', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('works on arrays, and lookupAndDeleteBatch there is NotSupported', () => {
     using m = BpfMap.create({ type: MapType.ARRAY, key: u32, value: u32, maxEntries: 100 });
     m.updateBatch([5, 6], [50, 60]);
     const all: [number, number][] = [];
@@ -305,8 +290,7 @@ describe('batch operations', () => {
 });
 
 describe('iteration', () => {
-  it('survives deleting the yielded key (draining)', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('survives deleting the yielded key (draining)', () => {
     using m = BpfMap.create({ type: MapType.HASH, key: u32, value: u32, maxEntries: 2000 });
     const n = 1500;
     m.updateBatch(
@@ -324,8 +308,7 @@ describe('iteration', () => {
     assert.deepEqual([...m.keys()], []);
   });
 
-  it('terminates, never repeats and covers the survivors when the key ahead is deleted', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('terminates, never repeats and covers the survivors when the key ahead is deleted', () => {
     using m = BpfMap.create({ type: MapType.HASH, key: u32, value: u32, maxEntries: 1024 });
     const n = 600;
     m.updateBatch(
@@ -350,8 +333,7 @@ describe('iteration', () => {
     for (const k of order) if (!deleted.has(k)) assert.ok(yielded.includes(k), `survivor ${k} yielded`);
   });
 
-  it('covers survivors while random keys are deleted concurrently', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('covers survivors while random keys are deleted concurrently', () => {
     using m = BpfMap.create({ type: MapType.LRU_HASH, key: u32, value: u32, maxEntries: 4096 });
     const n = 2000;
     m.updateBatch(
@@ -376,8 +358,7 @@ describe('iteration', () => {
     for (let k = 0; k < n; k++) if (!deleted.has(k)) assert.ok(yielded.has(k), `survivor ${k}`);
   });
 
-  it('gives up with IterationAbortedError on a map that is rewritten at every step', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('gives up with IterationAbortedError on a map that is rewritten at every step', () => {
     using m = BpfMap.create({ type: MapType.HASH, key: u32, value: u32, maxEntries: 16 });
     let next = 0;
     const refill = (): void => {
@@ -390,8 +371,7 @@ describe('iteration', () => {
     }, IterationAbortedError);
   });
 
-  it('keys() of an empty map and values()', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('keys() of an empty map and values()', () => {
     using m = BpfMap.create({ type: MapType.HASH, key: u32, value: u32, maxEntries: 4 });
     assert.deepEqual([...m.keys()], []);
     m.update(9, 90);
@@ -401,8 +381,7 @@ describe('iteration', () => {
 });
 
 describe('LPM trie', () => {
-  it('finds the longest matching prefix', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('finds the longest matching prefix', () => {
     const key = struct({ prefixlen: u32, addr: u32be });
     using m = BpfMap.create({ type: MapType.LPM_TRIE, key, value: u32, maxEntries: 16, flags: MapFlags.NO_PREALLOC });
     const ip = (s: string): number => s.split('.').reduce((a, b) => a * 256 + Number(b), 0);
@@ -421,30 +400,27 @@ describe('LPM trie', () => {
 });
 
 describe('queue, stack and bloom filter', () => {
-  it('a queue pops oldest first; a full one refuses, or overwrites with EXIST', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('a queue pops oldest first; a full one refuses, or overwrites with EXIST', () => {
     using q = BpfMap.create({ type: MapType.QUEUE, value: u32, maxEntries: 3 });
     assert.equal(q.keySize, 0);
     assert.equal(q.pop(), undefined);
     q.push(1);
     q.push(2);
     q.push(3);
-    assert.throws(() => q.push(4), (e: unknown) => e instanceof BpfError && e.code === 'E2BIG');
+    assertErrno(() => q.push(4), 'E2BIG', BpfError);
     q.push(4, UpdateFlags.EXIST);
     assert.equal(q.peek(), 2);
     assert.deepEqual([q.pop(), q.pop(), q.pop(), q.pop()], [2, 3, 4, undefined]);
   });
 
-  it('a stack pops newest first', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('a stack pops newest first', () => {
     using s = BpfMap.create({ type: MapType.STACK, value: u64, maxEntries: 8 });
     for (const v of [1n, 2n, 3n]) s.push(v);
     assert.equal(s.peek(), 3n);
     assert.deepEqual([s.pop(), s.pop(), s.pop(), s.pop()], [3n, 2n, 1n, undefined]);
   });
 
-  it('a bloom filter contains what was pushed', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('a bloom filter contains what was pushed', () => {
     using b = BpfMap.create({ type: MapType.BLOOM_FILTER, value: u32, maxEntries: 1000, mapExtra: 5 });
     assert.equal(b.info().mapExtra, 5n);
     for (let i = 0; i < 100; i++) b.push(i * 3);
@@ -454,25 +430,22 @@ describe('queue, stack and bloom filter', () => {
     assert.ok(absent > 90, `false positives should be rare, got ${100 - absent}%`);
   });
 
-  it('push/pop on keyed maps is refused with the map named', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('push/pop on keyed maps is refused with the map named', () => {
     using m = BpfMap.create({ type: MapType.HASH, key: u32, value: u32, maxEntries: 2, name: 'keyed' });
     assert.throws(() => m.push(1), (e: unknown) => e instanceof InvalidArgumentError && /map keyed/.test(e.message));
   });
 });
 
 describe('freeze and mmap', () => {
-  it('a frozen map refuses user updates with EPERM and still reads', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('a frozen map refuses user updates with EPERM and still reads', () => {
     using m = BpfMap.create({ type: MapType.ARRAY, key: u32, value: u32, maxEntries: 2 });
     m.update(0, 42);
     m.freeze();
-    assert.throws(() => m.update(0, 1), (e: unknown) => e instanceof BpfError && e.code === 'EPERM');
+    assertErrno(() => m.update(0, 1), 'EPERM', BpfError);
     assert.equal(m.lookup(0), 42);
   });
 
-  it('an mmapable array shares memory with lookup/update and is unmapped on close', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('an mmapable array shares memory with lookup/update and is unmapped on close', () => {
     const m = BpfMap.create({ type: MapType.ARRAY, key: u32, value: struct({ a: u32, b: u8 }), maxEntries: 10, flags: MapFlags.MMAPABLE });
     let buf: ArrayBuffer;
     try {
@@ -492,8 +465,7 @@ describe('freeze and mmap', () => {
     assert.equal(buf.byteLength, 0, 'the mapping is detached after close');
   });
 
-  it('mmap of a map that cannot be mapped is refused', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('mmap of a map that cannot be mapped is refused', () => {
     using m = BpfMap.create({ type: MapType.ARRAY, key: u32, value: u32, maxEntries: 2 });
     assert.throws(() => m.mmap(), InvalidArgumentError);
   });
@@ -505,8 +477,7 @@ describe('pinning and opening', () => {
   const codecModule = new URL('../src/codec/index.js', import.meta.url).href;
   const childArgs = here.endsWith('.ts') ? ['--import', 'tsx'] : [];
 
-  it('a pin is readable from another process and removed by unpin()', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('a pin is readable from another process and removed by unpin()', () => {
     const fs = privateBpffs();
     const path = join(fs.dir, uniqueName('dir', 30), 'nested', 'counts');
     try {
@@ -539,8 +510,7 @@ describe('pinning and opening', () => {
     }
   });
 
-  it('pinning outside a bpffs says how to mount one', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('pinning outside a bpffs says how to mount one', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tsbpf-nobpffs-'));
     try {
       using m = BpfMap.create({ type: MapType.ARRAY, key: u32, value: u32, maxEntries: 1 });
@@ -553,8 +523,7 @@ describe('pinning and opening', () => {
     }
   });
 
-  it('opening a missing pin fails with ENOENT', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('opening a missing pin fails with ENOENT', () => {
     const fs = privateBpffs();
     try {
       assert.throws(() => BpfMap.openPinned(join(fs.dir, 'missing')), (e: unknown) => e instanceof TsbpfError && e.code === 'ENOENT' && e.message.startsWith('no such pin: '));
@@ -563,8 +532,7 @@ describe('pinning and opening', () => {
     }
   });
 
-  it('fromId and fromFd open the same map', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('fromId and fromFd open the same map', () => {
     using m = BpfMap.create({ type: MapType.HASH, key: u32, value: chars(8), maxEntries: 4, name: 'byid' });
     m.update(1, 'one');
     using o = BpfMap.fromId(m.id, { key: u32, value: chars(8) });
@@ -575,11 +543,10 @@ describe('pinning and opening', () => {
     o.update(2, 'two');
     assert.equal(m.lookup(2), 'two');
     assert.deepEqual(o.info(), m.info());
-    assert.throws(() => BpfMap.fromId(0x7ffffff0), (e: unknown) => e instanceof BpfError && e.code === 'ENOENT');
+    assertErrno(() => BpfMap.fromId(0x7ffffff0), 'ENOENT', BpfError);
   });
 
-  it('fromFd refuses an fd that is not a map and leaves it open', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('fromFd refuses an fd that is not a map and leaves it open', () => {
     const fd = openSync('/proc/self/status', 'r');
     try {
       assert.throws(() => BpfMap.fromFd(fd), (e: unknown) => e instanceof InvalidArgumentError && /not a BPF map/.test(e.message));
@@ -591,8 +558,7 @@ describe('pinning and opening', () => {
 });
 
 describe('bad input', () => {
-  it('wrong key and value sizes are InvalidArgumentErrors naming the map', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('wrong key and value sizes are InvalidArgumentErrors naming the map', () => {
     using m = BpfMap.create({ type: MapType.HASH, keySize: 8, valueSize: 4, maxEntries: 2, name: 'sized' });
     assert.throws(() => m.lookup(new Uint8Array(4)), (e: unknown) => e instanceof InvalidArgumentError && /key of map sized .* must be 8 bytes, got 4/.test(e.message));
     assert.throws(() => m.update(new Uint8Array(8), new Uint8Array(5)), (e: unknown) => e instanceof InvalidArgumentError && /value of map sized/.test(e.message));
@@ -602,8 +568,7 @@ describe('bad input', () => {
     assert.throws(() => typed.updateBatch([1], [2 ** 40]), (e: unknown) => e instanceof InvalidArgumentError && /map typed/.test(e.message));
   });
 
-  it('use after close is a ClosedError naming the map, and close is idempotent', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('use after close is a ClosedError naming the map, and close is idempotent', () => {
     const m = BpfMap.create({ type: MapType.HASH, key: u32, value: u32, maxEntries: 2, name: 'gone' });
     m.update(1, 1);
     const it = m.keys();
@@ -621,21 +586,19 @@ describe('bad input', () => {
     assert.throws(() => m.pin('/sys/fs/bpf/x'), closed);
   });
 
-  it('unknown types, bad names and mismatched codecs are refused before the kernel', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('unknown types, bad names and mismatched codecs are refused before the kernel', () => {
     assert.throws(() => BpfMap.create({ type: 999 as MapType, keySize: 4, valueSize: 4, maxEntries: 1 }), (e: unknown) => e instanceof InvalidArgumentError && /unknown map type 999/.test(e.message));
     assert.throws(() => BpfMap.create({ type: MapType.HASH, keySize: 4, valueSize: 4, maxEntries: 1, name: 'has space' }), /at most 15 characters/);
     assert.throws(() => BpfMap.create({ type: MapType.HASH, keySize: 4, valueSize: 4, maxEntries: 1, name: 'x'.repeat(16) }), InvalidArgumentError);
     assert.throws(() => BpfMap.create({ type: MapType.HASH, key: u32, keySize: 8, valueSize: 4, maxEntries: 1 }), /key codec is 4 bytes/);
     assert.throws(() => BpfMap.create({ type: MapType.HASH, keySize: -1, valueSize: 4, maxEntries: 1 }), InvalidArgumentError);
-    assert.throws(() => BpfMap.create({ type: MapType.HASH, keySize: 4, valueSize: 4, maxEntries: 0 }), (e: unknown) => e instanceof BpfError && e.code === 'EINVAL');
+    assertErrno(() => BpfMap.create({ type: MapType.HASH, keySize: 4, valueSize: 4, maxEntries: 0 }), 'EINVAL', BpfError);
     assert.throws(() => BpfMap.create({ type: MapType.STRUCT_OPS, keySize: 4, valueSize: 4, maxEntries: 1 }), /vmlinuxValueTypeId/);
   });
 });
 
 describe('fd ownership', () => {
-  it('1,000 create/close cycles and failed creates leak no fds', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('1,000 create/close cycles and failed creates leak no fds', () => {
     const inner = BpfMap.create({ type: MapType.ARRAY, key: u32, value: u32, maxEntries: 1 });
     const cycle = (i: number): void => {
       switch (i % 5) {

@@ -6,11 +6,11 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { describe } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { packageRoot } from '../src/sys/native.js';
 import { cliArgv } from './helpers/cli.js';
-import { requireRoot, uniqueName } from './helpers/kernel.js';
+import { kernelTest, uniqueName } from './helpers/kernel.js';
 
 const root = packageRoot();
 const fromTs = fileURLToPath(import.meta.url).endsWith('.ts');
@@ -52,8 +52,7 @@ function library(module: string, body: string): string {
 const OBJECT = join(root, 'examples', 'xdp-drop', 'xdp_drop.bpf.o');
 
 describe('without bpffs and tracefs mounted', () => {
-  it('object load --pin as a user fails at once, saying how to mount bpffs, and creates nothing', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('object load --pin as a user fails at once, saying how to mount bpffs, and creates nothing', () => {
     const pin = join('/sys/fs/bpf', uniqueName('tsbpfbare', 40));
     const r = bare(`${NOBODY} ${tsbpf(['object', 'load', OBJECT, '--pin', pin])}; echo "rc=$?"; ls -d ${quote(pin)} 2>/dev/null; true`);
     assert.match(r.stdout, /^rc=1$/m, r.stderr);
@@ -62,8 +61,7 @@ describe('without bpffs and tracefs mounted', () => {
     assert.ok(!r.stdout.includes(pin), 'nothing was created');
   });
 
-  it('object load --pin as root mounts bpffs at /sys/fs/bpf, says so once, and pins there', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('object load --pin as root mounts bpffs at /sys/fs/bpf, says so once, and pins there', () => {
     const pin = join('/sys/fs/bpf', uniqueName('tsbpfbare', 40));
     const r = bare(`${tsbpf(['object', 'load', OBJECT, '--pin', pin])}; echo "rc=$?"; stat -f -c 'fs=%t' /sys/fs/bpf; ls ${quote(pin)} ${quote(join(pin, 'maps'))}`);
     assert.match(r.stdout, /^rc=0$/m, r.stderr);
@@ -72,8 +70,7 @@ describe('without bpffs and tracefs mounted', () => {
     assert.match(r.stdout, /xdp_drop_udp/);
   });
 
-  it('object load --pin outside bpffs says so before creating anything', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('object load --pin outside bpffs says so before creating anything', () => {
     const dir = join(tmpdir(), uniqueName('tsbpfnotbpf', 40));
     const r = bare(`${tsbpf(['object', 'load', OBJECT, '--pin', join(dir, 'x')])}; echo "rc=$?"`);
     assert.match(r.stdout, /^rc=1$/m);
@@ -81,15 +78,13 @@ describe('without bpffs and tracefs mounted', () => {
     assert.equal(existsSync(dir), false);
   });
 
-  it('map dump of a path with nothing pinned says "no such pin"', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('map dump of a path with nothing pinned says "no such pin"', () => {
     const r = bare(`${tsbpf(['map', 'dump', '/nonexistent'])}; echo "rc=$?"`);
     assert.match(r.stdout, /^rc=1$/m);
     assert.match(r.stderr, /^tsbpf( map dump)?: no such pin: \/nonexistent( \[ENOENT\])?$/m, r.stderr);
   });
 
-  it('the library, as a user: BpffsError and TracefsError saying how to mount, nothing made', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('the library, as a user: BpffsError and TracefsError saying how to mount, nothing made', () => {
     const dir = join('/sys/fs/bpf', uniqueName('tsbpfbare', 40), 'maps');
     const r = bare(
       `${NOBODY} ${library('map/bpffs', `try { m.makeBpffsDir(${JSON.stringify(dir)}); } catch (e) { console.log(e.name, e.code, e.message); }`)}; ` +
@@ -101,8 +96,7 @@ describe('without bpffs and tracefs mounted', () => {
     assert.match(r.stdout, /^0$/m, 'nothing was created under /sys/fs/bpf');
   });
 
-  it('the library, as root: mounts tracefs and bpffs where they are missing', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('the library, as root: mounts tracefs and bpffs where they are missing', () => {
     const dir = join('/sys/fs/bpf', uniqueName('tsbpfbare', 40), 'maps');
     const r = bare(
       `${library('link/tracefs', `console.log('tracefs', m.tracefsRoot());`)}; ` +
@@ -119,8 +113,7 @@ describe('without bpffs and tracefs mounted', () => {
 describe("npm test's setup step (scripts/setup-system.mjs) without bpffs and tracefs", () => {
   const setup = [process.execPath, join(root, 'scripts', 'setup-system.mjs')].map(quote).join(' ');
 
-  it('as a user: prints the mount commands to run, and mounts nothing', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('as a user: prints the mount commands to run, and mounts nothing', () => {
     const r = bare(`${NOBODY} ${setup}; echo "rc=$?"; stat -f -c 'fs=%t' /sys/fs/bpf`);
     assert.match(r.stdout, /^rc=0$/m, r.stderr);
     assert.match(r.stdout, /^setup-system: not mounted: bpffs at \/sys\/fs\/bpf$/m);
@@ -129,8 +122,7 @@ describe("npm test's setup step (scripts/setup-system.mjs) without bpffs and tra
     assert.doesNotMatch(r.stdout, /^fs=cafe4a11$/m);
   });
 
-  it('as root: mounts bpffs and tracefs and says so', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('as root: mounts bpffs and tracefs and says so', () => {
     const r = bare(`${setup}; echo "rc=$?"; stat -f -c 'fs=%t' /sys/fs/bpf /sys/kernel/tracing`);
     assert.match(r.stdout, /^rc=0$/m, r.stderr);
     assert.match(r.stdout, /^setup-system: mounted bpffs at \/sys\/fs\/bpf$/m);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { corpus } from './bpf/corpus.js';
 import { fuzz, type CaseResult } from './bpf/fuzz.js';
-import { requireRoot } from './helpers/kernel.js';
+import { kernelTest } from './helpers/kernel.js';
 
 const OBJECTS = ['maps.bpf.o', 'globals.bpf.o', 'subprogs.bpf.o', 'kfunc.bpf.o', 'core.bpf.o', 'legacy.bpf.o', 'realworld/biolatency.bpf.o'].map(corpus);
 
@@ -29,8 +29,7 @@ describe('fuzzed objects', () => {
     assert.ok(outcomes['typed error'] > 0 && outcomes.ok > 0, JSON.stringify(outcomes));
   });
 
-  it('100 mutations that still read also load or fail with typed errors', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('100 mutations that still read also load or fail with typed errors', () => {
     const crashes = fuzz(OBJECTS.slice(0, 4), 100, 0xb0a7, { load: true });
     assert.deepEqual(crashes, [], report(crashes));
   });

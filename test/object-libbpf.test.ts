@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { BPF_LD_IMM64, BPF_PSEUDO_MAP_VALUE, decode } from '../src/asm/index.js';
 import { CollectionSpec } from '../src/index.js';
 import { root } from './bpf/corpus.js';
-import { requireRoot } from './helpers/kernel.js';
+import { kernelTest } from './helpers/kernel.js';
 import { haveBpftool, libbpfPrograms, libbpfTags } from './helpers/libbpf.js';
 
 export const fixture = (name: string): string => join(root, 'test', 'fixtures', 'loader', name);
@@ -26,8 +26,7 @@ describe('programs laid out as libbpf lays them out', () => {
     assert.deepEqual(starts, ['handle', 'a', 'b', 'c']);
   });
 
-  it('subprog_order: the tag libbpf gives handle', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('subprog_order: the tag libbpf gives handle', (t) => {
     if (!haveBpftool()) return t.skip('bpftool is not installed');
     sameTagsAsLibbpf(fixture('subprog_order.bpf.o'));
   });
@@ -60,8 +59,7 @@ describe('.kconfig laid out as libbpf lays it out', () => {
     assert.equal(spec.maps['.kconfig']!.valueSize, 36);
   });
 
-  it("the program reads each extern where libbpf puts it: libbpf's instructions and tag", (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest("the program reads each extern where libbpf puts it: libbpf's instructions and tag", (t) => {
     if (!haveBpftool()) return t.skip('bpftool is not installed');
     const object = fixture('kconfig_layout.bpf.o');
     const reference = libbpfPrograms(object);

@@ -9,7 +9,7 @@ import { ObjectError } from '../src/object/index.js';
 import { MapType } from '../src/sys/types.js';
 import { root } from './bpf/corpus.js';
 import { runCli } from './helpers/cli.js';
-import { requireRoot, uniqueName } from './helpers/kernel.js';
+import { kernelTest, uniqueName } from './helpers/kernel.js';
 
 const fixture = (name: string): string => join(root, 'test', 'fixtures', 'loader', name);
 
@@ -94,8 +94,7 @@ describe('objects with load-time problems read', () => {
 });
 
 describe('loading what can load', () => {
-  it('the object fails with the problem; without those programs the rest loads', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('the object fails with the problem; without those programs the rest loads', () => {
     for (const [file, bad] of [
       ['static_prog.bpf.o', ['static_fn']],
       ['unlinked.bpf.o', ['calls_extern', 'reads_extern']],
@@ -111,8 +110,7 @@ describe('loading what can load', () => {
     assert.match(cli.stderr, /which this object does not define/);
   });
 
-  it('a __ulong() bloom filter is created with its hash count; legacy maps of two sizes load', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('a __ulong() bloom filter is created with its hash count; legacy maps of two sizes load', () => {
     const spec = CollectionSpec.fromFile(fixture('ulong_map.bpf.o'));
     // This kernel refuses arena maps to everyone.
     delete spec.maps.arena;
@@ -144,8 +142,7 @@ describe("legacy map definitions: libbpf's and iproute2's", () => {
     assert.match(spec.maps.object_ns_map!.problem!.message, /PIN_OBJECT_NS/);
   });
 
-  it('creating a map with a problem fails with it, before anything reaches the kernel', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('creating a map with a problem fails with it, before anything reaches the kernel', () => {
     const spec = CollectionSpec.fromFile(fixture('invalid_map.bpf.o'));
     assert.throws(
       () => spec.load(),
@@ -153,8 +150,7 @@ describe("legacy map definitions: libbpf's and iproute2's", () => {
     );
   });
 
-  it('a PIN_GLOBAL_NS map is pinned in tc/globals and shared by the next load', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('a PIN_GLOBAL_NS map is pinned in tc/globals and shared by the next load', () => {
     const dir = join('/sys/fs/bpf', uniqueName('tsbpfgns', 40));
     try {
       const spec = CollectionSpec.fromFile(fixture('iproute2_map.bpf.o'));

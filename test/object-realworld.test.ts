@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readdirSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { describe, it } from 'node:test';
+import { describe } from 'node:test';
 import { NotSupportedError } from '../src/errors.js';
 import { makeBpffsDir } from '../src/map/bpffs.js';
 import { CollectionSpec } from '../src/index.js';
@@ -13,7 +13,7 @@ import { objGet } from '../src/sys/attrs.js';
 import { progInfo } from '../src/sys/info.js';
 import { AttachType, ProgramType } from '../src/sys/types.js';
 import { corpusObjects, realWorldObjects } from './bpf/corpus.js';
-import { requireCommand, requireRoot, uniqueName } from './helpers/kernel.js';
+import { kernelTest, requireCommand, uniqueName } from './helpers/kernel.js';
 
 function haveBpftool(): boolean {
   return spawnSync('bpftool', ['version'], { stdio: 'ignore' }).status === 0;
@@ -43,8 +43,7 @@ const needsTrampoline = (type: ProgramType, attach?: AttachType): boolean =>
 
 describe('real-world objects', () => {
   for (const object of realWorldObjects()) {
-    it(`${basename(object)} loads as libbpf loads it`, (t) => {
-      if (!requireRoot(t)) return;
+    kernelTest(`${basename(object)} loads as libbpf loads it`, () => {
       const spec = CollectionSpec.fromFile(object);
       const reference = haveBpftool() ? bpftoolTags(object) : undefined;
       let loaded: ReturnType<CollectionSpec['load']>;
@@ -79,8 +78,7 @@ describe('the test corpus', () => {
     const spec = CollectionSpec.fromFile(object);
     // libbpf would pin LIBBPF_PIN_BY_NAME maps under /sys/fs/bpf itself, shared by every run.
     if (Object.values(spec.maps).some((m) => m.pinning === 'byName')) continue;
-    it(`${basename(object)}: wherever libbpf loads it, tsbpf loads the same instructions`, (t) => {
-      if (!requireRoot(t)) return;
+    kernelTest(`${basename(object)}: wherever libbpf loads it, tsbpf loads the same instructions`, (t) => {
       if (!haveBpftool() && !requireCommand(t, 'bpftool', 'bpftool')) return;
       const reference = bpftoolTags(object);
       if (reference === undefined) return;

@@ -15,7 +15,7 @@ import { resizeMap } from '../src/object/index.js';
 import { ProgramType } from '../src/sys/types.js';
 import { root } from './bpf/corpus.js';
 import { runCli } from './helpers/cli.js';
-import { requireRoot } from './helpers/kernel.js';
+import { kernelTest } from './helpers/kernel.js';
 
 const object = join(root, 'test', 'fixtures', 'loader', 'user_sized.bpf.o');
 const SIZES = ['--map', 'stackmap.value_size=1016,max_entries=1024', '--map', 'counts.max_entries=64'];
@@ -42,8 +42,7 @@ describe('resizeMap', () => {
 });
 
 describe('object load --map and --type', () => {
-  it('fails without them, naming the attribute, and loads with them', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('fails without them, naming the attribute, and loads with them', () => {
     const bare = runCli(['object', 'load', object]);
     assert.equal(bare.status, 1);
     assert.match(bare.stderr, /max_entries 0/);
@@ -57,8 +56,7 @@ describe('object load --map and --type', () => {
     assert.deepEqual(doc.maps.map((m) => m.name).sort(), ['counts', 'stackmap']);
   });
 
-  it('the sizes reach the kernel', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('the sizes reach the kernel', () => {
     const spec = CollectionSpec.fromFile(object);
     resizeMap(spec, 'stackmap', { valueSize: 1016, maxEntries: 1024 });
     resizeMap(spec, 'counts', { maxEntries: 64 });
@@ -78,8 +76,7 @@ describe('object load --map and --type', () => {
 });
 
 describe('generated modules: valueSize next to maxEntries', () => {
-  it('sizes a stack map from the load options; its values are raw bytes of that size', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('sizes a stack map from the load options; its values are raw bytes of that size', async () => {
     const runtime = new URL('../src/codegen/runtime.js', import.meta.url).href;
     const text = generateModule({ name: 'user_sized', object: readFileSync(object), objectFile: 'user_sized.bpf.o', runtime, embed: true });
     const file = join(work, 'user_sized.mjs');

@@ -9,7 +9,7 @@ import { BpfMap } from '../src/map.js';
 import { CollectionSpec } from '../src/index.js';
 import { MapFlags, MapType, ProgramType } from '../src/sys/types.js';
 import { root } from './bpf/corpus.js';
-import { requireRoot, uniqueName } from './helpers/kernel.js';
+import { kernelTest, uniqueName } from './helpers/kernel.js';
 
 const object = join(root, 'test', 'fixtures', 'loader', 'struct_ops.bpf.o');
 const AVAILABLE = '/proc/sys/net/ipv4/tcp_available_congestion_control';
@@ -56,8 +56,7 @@ describe('.struct_ops maps', () => {
     assert.equal(spec.programs.tsbpf_init!.type, ProgramType.STRUCT_OPS);
   });
 
-  it('a TCP congestion control registers at load, sockets use it, and close unregisters it', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('a TCP congestion control registers at load, sockets use it, and close unregisters it', () => {
     const name = uniqueName('tsbpf_ca', 15);
     const spec = specNamed(name);
     {
@@ -69,8 +68,7 @@ describe('.struct_ops maps', () => {
     assert.ok(!available().includes(name), 'closing the collection unregistered it');
   });
 
-  it('a pinned one stays registered after close, until its element is deleted', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('a pinned one stays registered after close, until its element is deleted', () => {
     const name = uniqueName('tsbpf_pn', 15);
     const pin = join('/sys/fs/bpf', uniqueName('tsbpf_so', 40));
     try {
@@ -87,8 +85,7 @@ describe('.struct_ops maps', () => {
     }
   });
 
-  it('.struct_ops.link maps register when attached, and detach with the link', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('.struct_ops.link maps register when attached, and detach with the link', () => {
     const name = uniqueName('tsbpf_cl', 15);
     using c = specNamed(name, true).load();
     assert.ok(!available().includes(name), 'not registered by load');
@@ -101,8 +98,7 @@ describe('.struct_ops maps', () => {
     assert.ok(!available().includes(name), 'closing the link unregistered it');
   });
 
-  it('a kernel without the struct says so', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('a kernel without the struct says so', () => {
     const spec = specNamed(uniqueName('tsbpf_no', 15));
     spec.maps.tsbpf_ca!.structOps = { ...spec.maps.tsbpf_ca!.structOps!, type: 'no_such_ops' };
     assert.throws(() => spec.load(), /this kernel does not support struct_ops no_such_ops/);

@@ -8,6 +8,7 @@ import { TsbpfError } from '../src/errors.js';
 import { CollectionSpec, ObjectError, parseSectionName } from '../src/object/index.js';
 import { AttachType, MapFlags, MapType, ProgFlags, ProgramType } from '../src/sys/types.js';
 import { corpus, corpusObjects } from './bpf/corpus.js';
+import { assertErrno } from './helpers/kernel.js';
 
 describe('section names', () => {
   const cases: Array<[string, ProgramType, AttachType | undefined, string | undefined, boolean]> = [
@@ -208,7 +209,7 @@ describe('CollectionSpec.fromFile', () => {
     const spec = CollectionSpec.fromFile(corpus('globals.bpf.o'));
     assert.throws(() => spec.rewriteConstants({ no_such: 1 }), /no such constant: no_such/);
     assert.throws(() => spec.rewriteConstants({ data_counter: 1 }), /data_counter \(not constant\)/);
-    assert.throws(() => spec.rewriteConstants({ ret_value: 2 ** 32 }), (e: unknown) => e instanceof TsbpfError && e.code === 'EINVAL');
+    assertErrno(() => spec.rewriteConstants({ ret_value: 2 ** 32 }), 'EINVAL');
     assert.throws(() => spec.rewriteConstants({ tag: [1, 2, 3, 4, 5] }), /does not fit/);
     assert.throws(() => spec.rewriteConstants({ double_it: 'yes' }), /bool/);
   });
@@ -337,14 +338,14 @@ describe('CollectionSpec.fromFile', () => {
 
 describe('malformed objects', () => {
   it('rejects what is not an ELF BPF object with an ObjectError', () => {
-    assert.throws(() => CollectionSpec.fromBuffer(new Uint8Array([1, 2, 3])), (e: unknown) => e instanceof ObjectError && e.code === 'EBADELF');
+    assertErrno(() => CollectionSpec.fromBuffer(new Uint8Array([1, 2, 3])), 'EBADELF', ObjectError);
     const elf = new Uint8Array(readFileSync(corpus('globals.bpf.o')));
     elf[18] = 62;
     assert.throws(() => CollectionSpec.fromBuffer(elf), /not a BPF object/);
   });
 
   it('a missing file is an ObjectError with ENOENT', () => {
-    assert.throws(() => CollectionSpec.fromFile('/nonexistent/x.bpf.o'), (e: unknown) => e instanceof ObjectError && e.code === 'ENOENT');
+    assertErrno(() => CollectionSpec.fromFile('/nonexistent/x.bpf.o'), 'ENOENT', ObjectError);
   });
 
   it('truncated objects fail with typed errors', () => {

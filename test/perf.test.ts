@@ -9,7 +9,7 @@ import { PerfReader, bpfOutputAttr, parseCpuIds, possibleCpuIds, type PerfRecord
 import type { Program } from '../src/program.js';
 import { MapTypeError } from '../src/ringbuf/index.js';
 import { MapType } from '../src/sys/types.js';
-import { openFds, requireRoot, uniqueName } from './helpers/kernel.js';
+import { kernelTest, openFds, uniqueName } from './helpers/kernel.js';
 
 const PAGE = 4096;
 
@@ -84,8 +84,7 @@ describe('perf event attr', () => {
 });
 
 describe('PerfReader', () => {
-  test('reads the samples of each CPU, tagged with it', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('reads the samples of each CPU, tagged with it', (t) => {
     const { events, counters, prog } = rig(t, 8);
     const r = reader(t, new PerfReader(events));
     assert.deepEqual(r.cpus, possibleCpuIds());
@@ -104,8 +103,7 @@ describe('PerfReader', () => {
     assert.equal(r.lostTotal, 0);
   });
 
-  test('counts lost samples exactly: delivered + lost == produced', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('counts lost samples exactly: delivered + lost == produced', (t) => {
     const { events, counters, prog } = rig(t, 8);
     const lostCalls: [number, number][] = [];
     const r = reader(t, new PerfReader(events, { bufferSize: PAGE, onLost: (lost, cpu) => lostCalls.push([lost, cpu]) }));
@@ -128,8 +126,7 @@ describe('PerfReader', () => {
     assert.equal(r.lostTotal, c.failed);
   });
 
-  test('copies samples that wrap around the end of a ring into one buffer', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('copies samples that wrap around the end of a ring into one buffer', (t) => {
     // 28-byte samples take 40 bytes of ring, 36-byte ones 48: both wrap in a 4096-byte ring.
     for (const size of [28, 36]) {
       const { events, prog } = rig(t, size);
@@ -150,8 +147,7 @@ describe('PerfReader', () => {
     }
   });
 
-  test('decodes samples through a codec', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('decodes samples through a codec', (t) => {
     const { events, prog } = rig(t, 8);
     const r = reader(t, new PerfReader(events, { codec: struct({ seq: u32, next: u32 }) }));
     produceOn(prog, 2, r.cpus[0]!);
@@ -163,8 +159,7 @@ describe('PerfReader', () => {
     ]);
   });
 
-  test('for await yields samples and losses tagged with the CPU', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('for await yields samples and losses tagged with the CPU', async (t) => {
     const { events, prog } = rig(t, 8);
     const r = reader(t, new PerfReader(events, { bufferSize: PAGE }));
     const cpu = r.cpus[0]!;
@@ -194,8 +189,7 @@ describe('PerfReader', () => {
     assert.equal(r.lost[cpu], 30);
   });
 
-  test('close() and an AbortSignal end a pending for await', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('close() and an AbortSignal end a pending for await', async (t) => {
     const { events } = rig(t, 8);
     const closing = new PerfReader(events);
     const ac = new AbortController();
@@ -216,8 +210,7 @@ describe('PerfReader', () => {
     assert.throws(() => aborting.drain(() => {}), ClosedError);
   });
 
-  test('pause() takes the rings out of the map until resume()', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('pause() takes the rings out of the map until resume()', (t) => {
     const { events, counters, prog } = rig(t, 8);
     const r = reader(t, new PerfReader(events));
     const cpu = r.cpus[0]!;
@@ -236,8 +229,7 @@ describe('PerfReader', () => {
     assert.equal(r.lostTotal, 0, 'a missing ring loses nothing in the ring');
   });
 
-  test('start() is woken per wakeupEvents samples, or by the watermark', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('start() is woken per wakeupEvents samples, or by the watermark', async (t) => {
     const { events, prog } = rig(t, 8);
     const counted = reader(t, new PerfReader(events, { wakeupEvents: 5 }));
     const cpu = counted.cpus[0]!;
@@ -266,8 +258,7 @@ describe('PerfReader', () => {
     assert.equal(m, 90);
   });
 
-  test('overwritable rings keep the newest samples and read oldest first', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('overwritable rings keep the newest samples and read oldest first', (t) => {
     const { events, counters, prog } = rig(t, 8);
     const r = reader(t, new PerfReader(events, { bufferSize: PAGE, overwritable: true }));
     const cpu = r.cpus[0]!;
@@ -286,16 +277,14 @@ describe('PerfReader', () => {
     assert.equal(r.lostTotal, 0);
   });
 
-  test('uses as many CPUs as the map has slots', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('uses as many CPUs as the map has slots', (t) => {
     const events = BpfMap.create({ type: MapType.PERF_EVENT_ARRAY, keySize: 4, valueSize: 4, maxEntries: 1 });
     t.after(() => events.close());
     const r = reader(t, new PerfReader(events));
     assert.deepEqual(r.cpus, [possibleCpuIds()[0]]);
   });
 
-  test('a sched_cls producer running repeatedly on any CPU loses nothing in a large ring', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('a sched_cls producer running repeatedly on any CPU loses nothing in a large ring', (t) => {
     const events = BpfMap.create({ type: MapType.PERF_EVENT_ARRAY, keySize: 4, valueSize: 4, maxEntries: possibleCpuIds().length });
     const counters = createCounters();
     const prog = loadProducer(events, counters, { kind: 'perf', size: 16 });
@@ -308,8 +297,7 @@ describe('PerfReader', () => {
     assert.equal(Math.max(...seqs), 19999);
   });
 
-  test('refuses a map of another type', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('refuses a map of another type', (t) => {
     const hash = BpfMap.create({ type: MapType.HASH, keySize: 4, valueSize: 4, maxEntries: 1 });
     t.after(() => hash.close());
     assert.throws(
@@ -318,8 +306,7 @@ describe('PerfReader', () => {
     );
   });
 
-  test('closes its perf events and unmaps its rings', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('closes its perf events and unmaps its rings', () => {
     const fds = openFds();
     const mappings = perfMappings();
     const events = BpfMap.create({ type: MapType.PERF_EVENT_ARRAY, keySize: 4, valueSize: 4, maxEntries: possibleCpuIds().length });

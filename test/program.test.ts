@@ -10,7 +10,7 @@ import type { FD } from '../src/sys/fd.js';
 import { mapInfo } from '../src/sys/info.js';
 import { native } from '../src/sys/native.js';
 import { Cmd, MapType, ProgramType } from '../src/sys/types.js';
-import { openFds, requireRoot, sh, uniqueName } from './helpers/kernel.js';
+import { assertErrno, kernelTest, openFds, sh, uniqueName } from './helpers/kernel.js';
 
 const XDP_DROP = 1;
 const XDP_PASS = 2;
@@ -87,8 +87,7 @@ function ensureBpffs(): void {
 }
 
 describe('Program.load and testRun', () => {
-  test('an XDP program drops packets by their first byte and counts verdicts in a map', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('an XDP program drops packets by their first byte and counts verdicts in a map', () => {
     using counts = arrayMap();
     using prog = Program.load({ type: ProgramType.XDP, instructions: xdpFilter(counts), license: 'GPL', name: 'xdp_filter' });
     assert.equal(prog.type, ProgramType.XDP);
@@ -106,8 +105,7 @@ describe('Program.load and testRun', () => {
     assert.equal(lookupU64(counts, 0), 0n);
   });
 
-  test('a socket filter keeps UDP packets whole and cuts the rest', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('a socket filter keeps UDP packets whole and cuts the rest', () => {
     // skb->data is the IP header here; byte 9 is its protocol. Return skb->len or 0.
     // Legacy packet loads take the context from r6.
     const insns = new Assembler()
@@ -132,8 +130,7 @@ describe('Program.load and testRun', () => {
     assert.equal(prog.testRun({ data: frame(6) }).retval, 0);
   });
 
-  test('a program updates a hash map with the packet length and reads it back', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('a program updates a hash map with the packet length and reads it back', () => {
     using lengths = mapCreate({ mapType: MapType.HASH, keySize: 4, valueSize: 8, maxEntries: 16, mapName: 'lengths' });
     updateU64(lengths, 1, 1000n);
     // value[7] = data_end - data + value[1]
@@ -169,16 +166,14 @@ describe('Program.load and testRun', () => {
     assert.equal(lookupU64(lengths, 7), 1100n);
   });
 
-  test('raw instruction bytes load as well', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('raw instruction bytes load as well', () => {
     const bytes = new Uint8Array([0xb7, 0, 0, 0, 2, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]);
     using prog = Program.load({ type: ProgramType.XDP, instructions: bytes, license: 'MIT' });
     assert.equal(prog.testRun({ data: packet(0) }).retval, XDP_PASS);
     assert.equal(prog.info().gplCompatible, false);
   });
 
-  test('names the kernel refuses are made acceptable', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('names the kernel refuses are made acceptable', () => {
     using prog = Program.load({ type: ProgramType.XDP, instructions: returnZero(), license: 'GPL', name: 'my-filter/with a long name' });
     assert.equal(prog.name, 'my-filter/with a long name');
     assert.equal(prog.info().name, 'my_filter_with_');
@@ -186,8 +181,7 @@ describe('Program.load and testRun', () => {
 });
 
 describe('pinning, opening and info', () => {
-  test('pin, openPinned, fromId, fromFd and info with map ids', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('pin, openPinned, fromId, fromFd and info with map ids', () => {
     ensureBpffs();
     const path = `/sys/fs/bpf/${uniqueName('tsbpf_prog', 40)}`;
     using counts = arrayMap();
@@ -230,8 +224,7 @@ describe('pinning, opening and info', () => {
     }
   });
 
-  test('fromFd refuses what is not a program and leaves it to the caller', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('fromFd refuses what is not a program and leaves it to the caller', () => {
     const before = openFds();
     const map = arrayMap();
     assert.throws(() => Program.fromFd(map), InvalidArgumentError);
@@ -241,8 +234,7 @@ describe('pinning, opening and info', () => {
     assert.equal(openFds(), before);
   });
 
-  test('fromFd takes a program descriptor over', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('fromFd takes a program descriptor over', () => {
     const before = openFds();
     const loaded = Program.load({ type: ProgramType.XDP, instructions: returnZero(), license: 'GPL', name: 'adopted' });
     const id = loaded.id;
@@ -254,18 +246,13 @@ describe('pinning, opening and info', () => {
     assert.equal(openFds(), before);
   });
 
-  test('fromId of a program that does not exist is ENOENT', (t) => {
-    if (!requireRoot(t)) return;
-    assert.throws(
-      () => Program.fromId(0x7ffffff0),
-      (err: unknown) => err instanceof BpfError && err.code === 'ENOENT',
-    );
+  kernelTest('fromId of a program that does not exist is ENOENT', () => {
+    assertErrno(() => Program.fromId(0x7ffffff0), 'ENOENT', BpfError);
   });
 });
 
 describe('run statistics', () => {
-  test('run count and time count while enableStats is held', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('run count and time count while enableStats is held', () => {
     using prog = Program.load({ type: ProgramType.XDP, instructions: returnZero(), license: 'GPL' });
     {
       using _stats = enableStats();
@@ -292,8 +279,7 @@ describe('bad input', () => {
     assert.throws(() => Program.fromId(0), InvalidArgumentError);
   });
 
-  test('use after close is a ClosedError; close twice is harmless', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('use after close is a ClosedError; close twice is harmless', () => {
     const prog = Program.load({ type: ProgramType.XDP, instructions: returnZero(), license: 'GPL' });
     prog.close();
     prog.close();
@@ -304,8 +290,7 @@ describe('bad input', () => {
     assert.throws(() => prog.pin('/sys/fs/bpf/never'), ClosedError);
   });
 
-  test('a program type the kernel lacks is a NotSupportedError naming it', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('a program type the kernel lacks is a NotSupportedError naming it', (t) => {
     if (haveProgramType(ProgramType.LIRC_MODE2)) {
       t.skip('this kernel has lirc_mode2 programs');
       return;
@@ -318,8 +303,7 @@ describe('bad input', () => {
 });
 
 describe('file descriptors', () => {
-  test('1,000 loads and 100 failed loads leave no fd behind', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('1,000 loads and 100 failed loads leave no fd behind', () => {
     const insns = returnZero();
     const bad = new Assembler().mov64Imm(R1, 0).ldx(BPF_DW, R0, R1, 0).exit().assemble();
     // Warm up lazily opened descriptors (the addon, probes) before counting.

@@ -7,14 +7,14 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { packageRoot } from '../src/sys/native.js';
 import { runCli } from './helpers/cli.js';
-import { requireRoot } from './helpers/kernel.js';
+import { kernelTest } from './helpers/kernel.js';
 
 const root = packageRoot();
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
 
 /** The fenced blocks of one language, in order. */
 function blocks(lang: string): string[] {
-  return [...readme.matchAll(new RegExp('```' + lang + '\\n([\\s\\S]*?)```', 'g'))].map((m) => m[1]!);
+  return [...readme.matchAll(new RegExp(`\`\`\`${lang}\\n([\\s\\S]*?)\`\`\``, 'g'))].map((m) => m[1]!);
 }
 
 test('every examples/ path the README names exists', () => {
@@ -41,8 +41,7 @@ test("the README's `tsbpf gen` command generates the module its code imports", (
   }
 });
 
-test("the README's library example runs from the repository root", (t) => {
-  if (!requireRoot(t)) return;
+kernelTest("the README's library example runs from the repository root", (t) => {
   if (/xdp/.test(execFileSync('ip', ['link', 'show', 'lo'], { encoding: 'utf8' }))) return t.skip('lo already has an XDP program');
   const code = blocks('ts').find((b) => b.includes("from 'tsbpf'"));
   assert.ok(code);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, test, type TestContext } from 'node:test';
+import { describe, type TestContext } from 'node:test';
 import { Assembler, BPF_DW, BPF_W, R0, R1, R2, R3, R4, R5, R6, R7, R8, R9, R10, programSlots } from '../src/asm/index.js';
 import { Btf, marshalBtf } from '../src/btf/index.js';
 import { u32, u64 } from '../src/codec/index.js';
@@ -10,7 +10,7 @@ import { UserRingBufWriter } from '../src/ringbuf/index.js';
 import { btfLoadRaw } from '../src/sys/attrs.js';
 import { FD } from '../src/sys/fd.js';
 import { MapType, ProgFlags, ProgramType } from '../src/sys/types.js';
-import { openFds, requireRoot, uniqueName } from './helpers/kernel.js';
+import { kernelTest, openFds, uniqueName } from './helpers/kernel.js';
 
 const PAGE = 4096;
 /** out[0]: the last drain's result; out[1]: samples seen; out[2 + k]: the first u64 of sample k. */
@@ -138,8 +138,7 @@ function record(seq: number, length: number): Uint8Array {
 }
 
 describe('UserRingBufWriter', () => {
-  test('records written from user space reach bpf_user_ringbuf_drain in order', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('records written from user space reach bpf_user_ringbuf_drain in order', (t) => {
     const r = rig(t, PAGE);
     const w = new UserRingBufWriter(r.ring);
     t.after(() => w.close());
@@ -153,8 +152,7 @@ describe('UserRingBufWriter', () => {
     assert.equal(drain(r), 0);
   });
 
-  test('reserve() hands out views; submit() and discard() commit them in any order', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('reserve() hands out views; submit() and discard() commit them in any order', (t) => {
     const r = rig(t, PAGE);
     const w = new UserRingBufWriter(r.ring);
     t.after(() => w.close());
@@ -183,8 +181,7 @@ describe('UserRingBufWriter', () => {
     assert.deepEqual(seen(r), [100n, 102n, 103n]);
   });
 
-  test('records that wrap around the end of the ring arrive whole', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('records that wrap around the end of the ring arrive whole', (t) => {
     const r = rig(t, PAGE);
     const w = new UserRingBufWriter(r.ring);
     t.after(() => w.close());
@@ -197,8 +194,7 @@ describe('UserRingBufWriter', () => {
     assert.deepEqual(seen(r), Array.from({ length: 400 }, (_, i) => BigInt(i)));
   });
 
-  test('a full ring refuses until the BPF side drains it, and waitForSpace() wakes then', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('a full ring refuses until the BPF side drains it, and waitForSpace() wakes then', async (t) => {
     const r = rig(t, PAGE);
     const w = new UserRingBufWriter(r.ring);
     t.after(() => w.close());
@@ -216,8 +212,7 @@ describe('UserRingBufWriter', () => {
     assert.deepEqual(seen(r), Array.from({ length: written }, (_, i) => BigInt(i)));
   });
 
-  test('refuses records that can never fit, and use after close()', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('refuses records that can never fit, and use after close()', (t) => {
     const r = rig(t, PAGE);
     const fds = openFds();
     const w = new UserRingBufWriter(r.ring);

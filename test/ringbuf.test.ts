@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { describe, test, type TestContext } from 'node:test';
+import { describe, type TestContext } from 'node:test';
 import { createCounters, loadProducer, produce, produceOnWorker, readCounters, type CountersMap, type ProducerOptions } from '../bench/ringbuf/producers.js';
 import { struct, u32 } from '../src/codec/index.js';
 import { ClosedError, TsbpfError } from '../src/errors.js';
@@ -12,7 +12,7 @@ import { pageSize } from '../src/ringbuf/mapping.js';
 import { FD } from '../src/sys/fd.js';
 import { Attr, bpfRaw } from '../src/sys/syscall.js';
 import { Cmd, MapType } from '../src/sys/types.js';
-import { openFds, requireRoot, uniqueName } from './helpers/kernel.js';
+import { kernelTest, openFds, uniqueName } from './helpers/kernel.js';
 
 const PAGE = 4096;
 
@@ -77,8 +77,7 @@ function mapAlive(id: number): boolean {
 }
 
 describe('RingBufReader', () => {
-  test('drains every record bpf_ringbuf_output wrote, in order, in place', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('drains every record bpf_ringbuf_output wrote, in order, in place', (t) => {
     const { ring, counters, prog } = rig(t, 64 * 1024, { kind: 'output', size: 16 });
     const r = reader(t, new RingBufReader(ring));
     assert.equal(r.size, 64 * 1024);
@@ -98,8 +97,7 @@ describe('RingBufReader', () => {
     assert.equal(r.drain(() => assert.fail('nothing left')), 0);
   });
 
-  test('a long drain hands space back every sixteenth of the ring, not only at the end', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('a long drain hands space back every sixteenth of the ring, not only at the end', (t) => {
     // A ring of 16 pages: a sixteenth is a page. 16-byte records take 24 bytes.
     const size = 16 * pageSize();
     const n = Math.floor((size * 3) / 4 / 24);
@@ -118,8 +116,7 @@ describe('RingBufReader', () => {
     assert.equal(r.pendingBytes, 0);
   });
 
-  test('skips records discarded with bpf_ringbuf_discard', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('skips records discarded with bpf_ringbuf_discard', (t) => {
     const { ring, counters, prog } = rig(t, 16 * 1024, { kind: 'reserve', size: 12, discardEvery: 3 });
     const r = reader(t, new RingBufReader(ring));
     produce(prog, 300);
@@ -132,8 +129,7 @@ describe('RingBufReader', () => {
     assert.deepEqual(readCounters(counters), { seq: 300, failed: 0, discarded: 100 });
   });
 
-  test('reads records that wrap around the end of the data area as one view', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('reads records that wrap around the end of the data area as one view', async (t) => {
     // 28-byte records take 40 bytes: record 102 spans bytes 4080..4119 of a 4096-byte ring.
     const { ring, prog } = rig(t, PAGE, { kind: 'reserve', size: 28 });
     const r = reader(t, new RingBufReader(ring));
@@ -157,8 +153,7 @@ describe('RingBufReader', () => {
     assert.equal(r.pendingBytes, 0);
   });
 
-  test('a full ring refuses reservations: what the program counted as failed is exactly what is missing', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('a full ring refuses reservations: what the program counted as failed is exactly what is missing', (t) => {
     const { ring, counters, prog } = rig(t, PAGE, { kind: 'reserve', size: 8 });
     const r = reader(t, new RingBufReader(ring));
     produce(prog, 1000);
@@ -178,8 +173,7 @@ describe('RingBufReader', () => {
     assert.equal(readCounters(counters).failed, c.failed);
   });
 
-  test('bpf_ringbuf_output into a full ring fails just as often as records go missing', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('bpf_ringbuf_output into a full ring fails just as often as records go missing', (t) => {
     const { ring, counters, prog } = rig(t, PAGE, { kind: 'output', size: 32 });
     const r = reader(t, new RingBufReader(ring));
     let delivered = 0;
@@ -193,8 +187,7 @@ describe('RingBufReader', () => {
     assert.equal(delivered + c.failed, c.seq);
   });
 
-  test('drainRaw hands out the data area, an offset and a length, with records contiguous', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('drainRaw hands out the data area, an offset and a length, with records contiguous', (t) => {
     const { ring, prog } = rig(t, PAGE, { kind: 'output', size: 20 });
     const r = reader(t, new RingBufReader(ring));
     const seqs: number[] = [];
@@ -212,8 +205,7 @@ describe('RingBufReader', () => {
     assert.deepEqual(seqs, range(0, 300));
   });
 
-  test('decodes records through a codec, and refuses records shorter than it', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('decodes records through a codec, and refuses records shorter than it', (t) => {
     const { ring, prog } = rig(t, PAGE, { kind: 'output', size: 8 });
     const r = reader(t, new RingBufReader(ring, { codec: struct({ seq: u32, next: u32 }) }));
     produce(prog, 3);
@@ -232,8 +224,7 @@ describe('RingBufReader', () => {
     );
   });
 
-  test('copies outlive the reader; views do not', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('copies outlive the reader; views do not', (t) => {
     const { ring, prog } = rig(t, PAGE, { kind: 'output', size: 8 });
     const copying = new RingBufReader(ring, { copy: true });
     produce(prog, 2);
@@ -253,8 +244,7 @@ describe('RingBufReader', () => {
     assert.throws(() => viewing.drain(() => {}), ClosedError);
   });
 
-  test('for await yields records as the producer writes them; break leaves the reader open', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('for await yields records as the producer writes them; break leaves the reader open', async (t) => {
     const { ring, prog } = rig(t, 16 * 1024, { kind: 'output', size: 8 });
     const r = reader(t, new RingBufReader(ring));
     let produced = 0;
@@ -280,8 +270,7 @@ describe('RingBufReader', () => {
     assert.deepEqual(more, range(50, 55));
   });
 
-  test('close() ends a pending for await', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('close() ends a pending for await', async (t) => {
     const { ring } = rig(t, PAGE, { kind: 'output', size: 8 });
     const r = new RingBufReader(ring);
     const loop = (async () => {
@@ -296,8 +285,7 @@ describe('RingBufReader', () => {
     for await (const _ of r) assert.fail('a closed reader yields nothing');
   });
 
-  test('an AbortSignal ends a pending for await and closes the reader', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('an AbortSignal ends a pending for await and closes the reader', async (t) => {
     const { ring, prog } = rig(t, PAGE, { kind: 'output', size: 8 });
     const ac = new AbortController();
     const r = new RingBufReader(ring, { signal: ac.signal });
@@ -316,8 +304,7 @@ describe('RingBufReader', () => {
     assert.equal(pre.closed, true);
   });
 
-  test('start() delivers to a callback on each wake-up until stop()', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('start() delivers to a callback on each wake-up until stop()', async (t) => {
     const { ring, prog } = rig(t, 16 * 1024, { kind: 'output', size: 8 });
     const r = reader(t, new RingBufReader(ring));
     const seqs: number[] = [];
@@ -342,8 +329,7 @@ describe('RingBufReader', () => {
     assert.deepEqual(seqs.slice(30), range(30, 34));
   });
 
-  test('poll() waits for records up to a timeout', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('poll() waits for records up to a timeout', async (t) => {
     const { ring, prog } = rig(t, PAGE, { kind: 'output', size: 8 });
     const r = reader(t, new RingBufReader(ring));
     const seqs: number[] = [];
@@ -355,8 +341,7 @@ describe('RingBufReader', () => {
     assert.deepEqual(seqs, [0, 1, 2]);
   });
 
-  test('keeps up with a producer on another thread without losing a wake-up', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('keeps up with a producer on another thread without losing a wake-up', async (t) => {
     const { ring, counters, prog } = rig(t, 64 * 1024, { kind: 'output', size: 16 });
     const r = reader(t, new RingBufReader(ring));
     let delivered = 0;
@@ -379,8 +364,7 @@ describe('RingBufReader', () => {
     assert.ok(ordered, 'records arrive in order');
   });
 
-  test('refuses a map of another type, naming it', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('refuses a map of another type, naming it', (t) => {
     const name = uniqueName('hash');
     const hash = BpfMap.create({ type: MapType.HASH, keySize: 4, valueSize: 4, maxEntries: 1, name });
     const perf = BpfMap.create({ type: MapType.PERF_EVENT_ARRAY, keySize: 4, valueSize: 4, maxEntries: 1 });
@@ -403,8 +387,7 @@ describe('RingBufReader', () => {
     assert.throws(() => new PerfReader(ring), /needs a PERF_EVENT_ARRAY map.* is a RINGBUF map/);
   });
 
-  test('leaves no fd and no mapping behind, and the map goes away with its last user', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('leaves no fd and no mapping behind, and the map goes away with its last user', async () => {
     const fdsBefore = openFds();
     const mappingsBefore = bpfMapMappings();
     const ring = BpfMap.create({ type: MapType.RINGBUF, maxEntries: PAGE });
@@ -433,8 +416,7 @@ describe('RingBufReader', () => {
 });
 
 describe('RingBufSet', () => {
-  test('serves several ring buffers as one tagged stream', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('serves several ring buffers as one tagged stream', async (t) => {
     const a = rig(t, PAGE, { kind: 'output', size: 8 });
     const b = rig(t, PAGE, { kind: 'reserve', size: 16 });
     const set = new RingBufSet();
@@ -470,8 +452,7 @@ describe('RingBufSet', () => {
     assert.equal(tagged.at(-1), 'a7');
   });
 
-  test('an AbortSignal ends the stream and closes every reader', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('an AbortSignal ends the stream and closes every reader', async (t) => {
     const a = rig(t, PAGE, { kind: 'output', size: 8 });
     const b = rig(t, PAGE, { kind: 'output', size: 8 });
     const ac = new AbortController();

@@ -17,7 +17,7 @@ import { dnsReverse } from '../src/tools/tcptrack/names.js';
 import { runTcptrack, type TcptrackResult } from '../src/tools/tcptrack/run.js';
 import type { Summary } from '../src/tools/tcptrack/stats.js';
 import { haveFentry } from '../src/features/kernel.js';
-import { openFds, requireCommand, requireRoot, sh, skipUnsupported, uniqueName } from './helpers/kernel.js';
+import { kernelTest, openFds, requireCommand, requireRoot, sh, skipUnsupported, uniqueName } from './helpers/kernel.js';
 
 const REQUEST = 1000;
 const RESPONSE = 2345;
@@ -297,8 +297,7 @@ describe('tcptrack (kernel)', () => {
   // With one slot in the socket table, every socket but the one holding it has its entry in
   // the hash table behind: both ways of keeping a socket are exercised, side by side.
   for (const [label, socketSlots] of [['', undefined], [', the socket table down to one slot', 1]] as const) {
-    test(`outbound IPv4 and IPv6 connects, a refused connect, accepts and closes with exact bytes${label}`, async (t) => {
-      if (!requireRoot(t)) return;
+    kernelTest(`outbound IPv4 and IPv6 connects, a refused connect, accepts and closes with exact bytes${label}`, async (t) => {
       const { server, port4, port6, refused } = await dualStack(t);
       const client = startClient([
         { op: 'exchange', host: '127.0.0.1', port: port4, send: REQUEST },
@@ -401,8 +400,7 @@ describe('tcptrack (kernel)', () => {
     });
   }
 
-  test('-p keeps one process, -P some ports, -4/-6 one family', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('-p keeps one process, -P some ports, -4/-6 one family', async (t) => {
     const { port4, port6, refused } = await dualStack(t);
     const steps: Step[] = [
       { op: 'exchange', host: '127.0.0.1', port: port4, send: REQUEST },
@@ -466,8 +464,7 @@ describe('tcptrack (kernel)', () => {
     }
   });
 
-  test('an IPv4 peer of a dual-stack socket is IPv4, and the accepting process is the server', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('an IPv4 peer of a dual-stack socket is IPv4, and the accepting process is the server', async (t) => {
     const server = await startServer(['::']);
     t.after(() => server.stop());
     const port = server.ports['::']!;
@@ -492,8 +489,7 @@ describe('tcptrack (kernel)', () => {
     assert.equal(one(events, { event: 'connect' }).pid, client.pid);
   });
 
-  test('raw_tp instead of tp_btf, and inbound connections without the accept tracepoints', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('raw_tp instead of tp_btf, and inbound connections without the accept tracepoints', async (t) => {
     const server = await startServer(['127.0.0.1']);
     t.after(() => server.stop());
     const port = server.ports['127.0.0.1']!;
@@ -521,8 +517,7 @@ describe('tcptrack (kernel)', () => {
     assert.equal(one(events, { event: 'close', direction: 'in' }).txBytes, RESPONSE);
   });
 
-  test('--cgroup keeps the tasks of one cgroup v2 directory', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('--cgroup keeps the tasks of one cgroup v2 directory', async (t) => {
     const server = await startServer(['127.0.0.1']);
     t.after(() => server.stop());
     const port = server.ports['127.0.0.1']!;
@@ -560,8 +555,8 @@ describe('tcptrack (kernel)', () => {
     );
   });
 
-  test('timeout and failed: a SYN nobody answers, and a connect given up on', async (t) => {
-    if (!requireRoot(t) || !requireCommand(t, 'nft', 'nftables')) return;
+  kernelTest('timeout and failed: a SYN nobody answers, and a connect given up on', async (t) => {
+    if (!requireCommand(t, 'nft', 'nftables')) return;
     // A namespace whose loopback drops SYNs to ports 8 and 9 on input: nobody answers them.
     const ns = uniqueName('tcptrackns', 30);
     sh('ip', ['netns', 'add', ns]);
@@ -603,8 +598,7 @@ describe('tcptrack (kernel)', () => {
     assert.equal(stats.byDestination.filter((d) => d.port === 8 || d.port === 9).reduce((n, d) => n + d.failed, 0), 2);
   });
 
-  test('with fexit: a connect that fails before sending a SYN (no route) is reported', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('with fexit: a connect that fails before sending a SYN (no route) is reported', async (t) => {
     if (!haveFentry()) {
       skipUnsupported(t, 'fentry/fexit (BPF trampolines over ftrace), which the tcp_v4_connect exit hook needs');
       return;
@@ -630,8 +624,7 @@ describe('tcptrack (kernel)', () => {
     assert.deepEqual([e.state, e.daddr, e.pid, e.comm], ['failed', '192.0.2.1', client.pid, 'node']);
   });
 
-  test('a full ring buffer: events lost are counted and reported, statistics stay complete', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('a full ring buffer: events lost are counted and reported, statistics stay complete', async (t) => {
     const port = await closedPort();
     const COUNT = 3000;
     const client = startClient([{ op: 'flood', host: '127.0.0.1', port, count: COUNT, parallel: 64 }]);
@@ -663,8 +656,7 @@ describe('tcptrack (kernel)', () => {
     assert.equal(dest?.failed, COUNT);
   });
 
-  test('--netns keeps the sockets of one network namespace; every event names its namespace and task uid', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('--netns keeps the sockets of one network namespace; every event names its namespace and task uid', async (t) => {
     const ns = uniqueName('tcptrackns', 30);
     sh('ip', ['netns', 'add', ns]);
     t.after(() => sh('ip', ['netns', 'del', ns], { allowFail: true }));
@@ -712,8 +704,7 @@ describe('tcptrack (kernel)', () => {
     }
   });
 
-  test('-o life: a row per closed connection, with its bytes in KiB, as tcplife', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('-o life: a row per closed connection, with its bytes in KiB, as tcplife', async (t) => {
     const sizes = { expect: 100_000, send: 300_000 };
     const server = await startServer(['127.0.0.1'], [], sizes);
     t.after(() => server.stop());
@@ -752,8 +743,7 @@ describe('tcptrack (kernel)', () => {
     assert.match(out.text, /Connection Statistics/);
   });
 
-  test('-d: the remote end by its name, from a reverse lookup that does not hold up the trace', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('-d: the remote end by its name, from a reverse lookup that does not hold up the trace', async (t) => {
     const { port4 } = await dualStack(t);
     // What the resolver says of 127.0.0.1 here (/etc/hosts), or the address if nothing.
     const expected = (await dnsReverse()('127.0.0.1').catch(() => []))[0] ?? '127.0.0.1';
@@ -775,8 +765,7 @@ describe('tcptrack (kernel)', () => {
     assert.deepEqual(row.trim().split(/\s+/).slice(6, 8), [expected, String(port4)]);
   });
 
-  test('-c on a terminal says that it counts; the box starts on a line of its own', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('-c on a terminal says that it counts; the box starts on a line of its own', async () => {
     const tty = Object.assign(new Capture(), { isTTY: true, columns: 80 });
     const err = new Capture();
     const result = await within(runTcptrack({ countOnly: true, durationMs: 300, ports: [1] }, { stdout: tty, stderr: err }), 30_000, 'tcptrack -c -t 300ms');
@@ -790,8 +779,7 @@ describe('tcptrack (kernel)', () => {
     assert.equal(piped.text, '');
   });
 
-  test('stopping detaches everything: no descriptors are left behind', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('stopping detaches everything: no descriptors are left behind', async () => {
     const quiet = async (): Promise<void> => {
       await traced(
         { accept: true, close: true, ports: [1] },
@@ -880,8 +868,7 @@ function missingPid(): number {
 
 describe('tsbpf tcptrack (command line)', () => {
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    test(`${sig} detaches, prints the statistics and exits 0`, async (t) => {
-      if (!requireRoot(t)) return;
+    kernelTest(`${sig} detaches, prints the statistics and exits 0`, async (t) => {
       const server = await startServer(['127.0.0.1']);
       t.after(() => server.stop());
       const port = server.ports['127.0.0.1']!;
@@ -903,8 +890,7 @@ describe('tsbpf tcptrack (command line)', () => {
     });
   }
 
-  test('-c -t: statistics only, then exit 0 at the end of the duration', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('-c -t: statistics only, then exit 0 at the end of the duration', async (t) => {
     const server = await startServer(['127.0.0.1']);
     t.after(() => server.stop());
     const port = server.ports['127.0.0.1']!;
@@ -924,8 +910,7 @@ describe('tsbpf tcptrack (command line)', () => {
     assert.deepEqual({ connections: stats.connections, outbound: stats.outbound, inbound: stats.inbound, failed: stats.failed }, { connections: 4, outbound: 2, inbound: 2, failed: 0 });
   });
 
-  test('-n: stops after that many events; the table by default', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('-n: stops after that many events; the table by default', async (t) => {
     const server = await startServer(['127.0.0.1']);
     t.after(() => server.stop());
     const port = server.ports['127.0.0.1']!;
@@ -950,8 +935,7 @@ describe('tsbpf tcptrack (command line)', () => {
     assert.match(run.stdout, /Connection Statistics/);
   });
 
-  test('on an 80-column terminal (a pty) no row wraps', async (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('on an 80-column terminal (a pty) no row wraps', async (t) => {
     const { port6, refused } = await dualStack(t);
     const dir = mkdtempSync(join(tmpdir(), 'tcptrack-pty-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));

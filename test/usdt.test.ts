@@ -11,7 +11,7 @@ import { UsageError } from '../src/cli/framework/index.js';
 import { command as usdtCommand } from '../src/cli/usdt.js';
 import type { Collection } from '../src/collection.js';
 import { InvalidArgumentError } from '../src/errors.js';
-import { attachUsdt, Link, ProgramTypeError, TargetNotFoundError, usdtSites } from '../src/link/index.js';
+import { attachUsdt, type Link, ProgramTypeError, TargetNotFoundError, usdtSites } from '../src/link/index.js';
 import { attachBySection } from '../src/link/section.js';
 import { BpfMap } from '../src/map.js';
 import { CollectionSpec } from '../src/index.js';
@@ -20,6 +20,7 @@ import { MapType } from '../src/sys/types.js';
 import { corpus } from './bpf/corpus.js';
 import type { ReqStats, TickStats } from './bpf/gen/usdt_bpf.js';
 import { isRoot, linksOfPrograms, requireRoot, runWaitingChild } from './helpers/kernel.js';
+import { runCliInProcess } from './helpers/cli.js';
 
 describe('USDT probes', () => {
   let dir = '';
@@ -148,10 +149,9 @@ describe('USDT probes', () => {
   test('tsbpf usdt list: the probes of a file or a process, as text or JSON; bad input is a usage error', async (t) => {
     if (!ready(t)) return;
     const run = async (...argv: string[]): Promise<string> => {
-      let out = '';
-      const sink = { write: (s: string) => ((out += s), true) } as unknown as NodeJS.WritableStream;
-      assert.equal(await usdtCommand.run(argv, { stdout: sink, stderr: sink, stdin: process.stdin }), 0);
-      return out;
+      const r = await runCliInProcess(argv, { command: usdtCommand });
+      assert.equal(r.code, 0);
+      return r.stdout;
     };
     const probes = JSON.parse(await run('list', binary, '--json')) as Array<{ file: string; provider: string; name: string; sites: number[]; semaphoreOffset: number; args: string }>;
     const sites = usdtSites(binary);

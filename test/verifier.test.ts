@@ -5,7 +5,7 @@ import { VerifierError } from '../src/errors.js';
 import { Program } from '../src/program.js';
 import { ProgramType } from '../src/sys/types.js';
 import { logLines, parseVerifierLog } from '../src/verifier.js';
-import { requireRoot } from './helpers/kernel.js';
+import { kernelTest } from './helpers/kernel.js';
 
 const TRAILER = 'processed 2 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0';
 
@@ -99,8 +99,7 @@ function loadError(opts: { logSize?: number; logLevel?: number } = {}): Verifier
 }
 
 describe('verifier errors from the kernel', () => {
-  test('a rejected program throws VerifierError with the reason and the failing instruction', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('a rejected program throws VerifierError with the reason and the failing instruction', () => {
     const err = loadError();
     assert.equal(err.code, 'EACCES');
     assert.equal(err.program, 'bad');
@@ -111,8 +110,7 @@ describe('verifier errors from the kernel', () => {
     assert.match(err.message, /verifier: R1 invalid mem access 'scalar'/);
   });
 
-  test('a log that does not fit the first buffer still arrives whole', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('a log that does not fit the first buffer still arrives whole', () => {
     const whole = loadError({ logSize: 1 << 20 }).log;
     const grown = loadError({ logSize: 128 }).log;
     assert.ok(whole.length > 128, 'the log must be longer than the first buffer');
@@ -120,8 +118,7 @@ describe('verifier errors from the kernel', () => {
     assert.match(grown, /^0: R1=ctx\(\)/);
   });
 
-  test('a requested log is kept on success, grown from a tiny buffer', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('a requested log is kept on success, grown from a tiny buffer', () => {
     const insns = new Assembler().mov64Imm(R0, 0).exit().assemble();
     using big = Program.load({ type: ProgramType.SOCKET_FILTER, instructions: insns, license: 'GPL', logLevel: 2, logSize: 1 << 20 });
     using small = Program.load({ type: ProgramType.SOCKET_FILTER, instructions: insns, license: 'GPL', logLevel: 2, logSize: 128 });
@@ -130,8 +127,7 @@ describe('verifier errors from the kernel', () => {
     assert.match(small.verifierLog ?? '', /processed 2 insns/);
   });
 
-  test('without a requested log level, a successful load keeps no log', (t) => {
-    if (!requireRoot(t)) return;
+  kernelTest('without a requested log level, a successful load keeps no log', () => {
     using p = Program.load({ type: ProgramType.SOCKET_FILTER, instructions: new Assembler().mov64Imm(R0, 0).exit().assemble(), license: 'GPL' });
     assert.equal(p.verifierLog, undefined);
   });

@@ -29,15 +29,15 @@ import { xdpPinDir } from './xdp.js';
 
 export interface XdpBenchOptions {
   /** Rounds of every case (3); each round runs the cases in a rotated order. */
-  rounds?: number;
+  rounds?: number | undefined;
   /** Length of one case's flood (2 s). */
-  seconds?: number;
+  seconds?: number | undefined;
   /** Sender threads, one per CPU by default. */
-  threads?: number;
+  threads?: number | undefined;
   /** Frames per sendmmsg call, or per XDP batch for frames. */
-  batch?: number;
+  batch?: number | undefined;
   /** Kinds of traffic to measure with, both by default. */
-  traffic?: Traffic[];
+  traffic?: Traffic[] | undefined;
   /** Progress lines on stderr. */
   verbose?: boolean;
 }
@@ -167,7 +167,7 @@ class Leftovers {
   readonly topologies = new Set<{ txNs: string; rxNs: string }>();
   readonly pinDirs = new Set<string>();
   readonly children = new Set<ReturnType<typeof spawn>>();
-  tmp?: string;
+  tmp: string | undefined;
 
   cleanup(): void {
     for (const c of this.children) c.kill('SIGTERM');

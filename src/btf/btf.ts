@@ -29,7 +29,7 @@ export interface BtfRawTypes {
 
 export interface BtfInit {
   readonly littleEndian?: boolean;
-  readonly base?: Btf;
+  readonly base?: Btf | undefined;
   /** String section; new strings are appended after it when marshalling. */
   readonly strings?: BtfStrings;
   readonly raw?: BtfRawTypes;

@@ -11,7 +11,7 @@ export type BtfErrorCode = 'EBADBTF' | 'ENOENT' | 'EINVAL' | 'ELOOP';
 export interface BtfErrorContext {
   readonly typeId?: number;
   /** The ELF section or BTF.ext subsection the data came from. */
-  readonly section?: string;
+  readonly section?: string | undefined;
   /** Byte offset in the BTF or BTF.ext blob. */
   readonly offset?: number;
   readonly cause?: unknown;

@@ -114,7 +114,7 @@ class CFormatter {
       tail.push('#ifndef BPF_NO_PRESERVE_ACCESS_INDEX', '#pragma clang attribute pop', '#endif', '');
     }
     tail.push(`#endif /* ${guard} */`, '');
-    return head.join('\n') + '\n' + this.#out.join('') + tail.join('\n');
+    return `${head.join('\n')}\n${this.#out.join('')}${tail.join('\n')}`;
   }
 
   #write(text: string): void {

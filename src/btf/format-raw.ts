@@ -82,7 +82,7 @@ export function formatRawType(btf: Btf, t: BtfType): string {
       s += ` type_id=${t.type} component_idx=${t.componentIdx}`;
       break;
   }
-  return s + '\n';
+  return `${s}\n`;
 }
 
 /** One type as an object shaped like an entry of bpftool's `-j ... format raw` output. */

@@ -7,7 +7,7 @@ export const MAX_RESOLVE_DEPTH = 64;
 
 export interface LayoutOptions {
   /** Size of a pointer in bytes; BTF does not record it. Default 8. */
-  readonly pointerSize?: number;
+  readonly pointerSize?: number | undefined;
 }
 
 /** Follows CONST, VOLATILE, RESTRICT and TYPE_TAG to the qualified type. */

@@ -48,7 +48,7 @@ export class BtfStrings {
   /** Whether the string at absolute `offset` is exactly the UTF-8 bytes `needle`. */
   equalsAt(offset: number, needle: Uint8Array): boolean {
     const rel = offset - this.start;
-    if (rel < 0) return this.base !== undefined && this.base.equalsAt(offset, needle);
+    if (rel < 0) return this.base?.equalsAt(offset, needle) ?? false;
     const bytes = this.bytes;
     const n = needle.length;
     if (rel + n >= bytes.length) return false;
@@ -93,7 +93,7 @@ export class BtfStringsBuilder {
   readonly #chunks: Uint8Array[] = [];
   #size: number;
 
-  constructor(options: { existing?: BtfStrings; base?: BtfStrings }) {
+  constructor(options: { existing?: BtfStrings; base?: BtfStrings | undefined }) {
     this.#prefix = options.existing;
     this.#start = options.base?.end ?? 0;
     if (this.#prefix !== undefined) {

@@ -8,7 +8,7 @@ import { Cmd } from '../sys/types.js';
 
 export interface MapCodecs {
   /** Undefined when the map has no key type (then keys stay bytes). */
-  key?: BtfCodec;
+  key?: BtfCodec | undefined;
   value: BtfCodec;
 }
 

@@ -30,11 +30,11 @@ export interface GenerateOptions {
    */
   readonly types?: readonly string[];
   /** Where generated code imports its run-time support from. Default {@link DEFAULT_RUNTIME}. */
-  readonly runtime?: string;
+  readonly runtime?: string | undefined;
   /** The command line, recorded in the header. */
   readonly commandLine?: string;
   /** Embed the object (default: when it is at most {@link EMBED_LIMIT} bytes). */
-  readonly embed?: boolean;
+  readonly embed?: boolean | undefined;
 }
 
 /** The kinds of typed map wrapper the runtime provides. */

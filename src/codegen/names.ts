@@ -108,6 +108,7 @@ export function memberNames(cNames: readonly string[]): string[] {
 
 /** A string as a TypeScript string literal (single-quoted, escaped). */
 export function stringLiteral(s: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it escapes
   return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'").replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)}'`;
 }
 

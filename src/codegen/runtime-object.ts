@@ -4,7 +4,7 @@ import { Collection, CollectionSpec } from '../collection.js';
 import { bytes } from '../codec/bytes.js';
 import type { OffsetCodec } from '../codec/codec.js';
 import { InvalidArgumentError } from '../errors.js';
-import { BpfMap } from '../map.js';
+import type { BpfMap } from '../map.js';
 import type { Program } from '../program.js';
 import { MapFlags } from '../sys/types.js';
 

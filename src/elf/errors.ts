@@ -3,9 +3,9 @@ import { TsbpfError } from '../errors.js';
 /** Context attached to an {@link ElfError}: where in the file the problem is. */
 export interface ElfErrorContext {
   /** Section name, or `#<index>` when the name itself could not be read. */
-  readonly section?: string;
+  readonly section?: string | undefined;
   /** Byte offset in the file. */
-  readonly offset?: number;
+  readonly offset?: number | undefined;
   readonly cause?: unknown;
 }
 

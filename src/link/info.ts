@@ -3,7 +3,7 @@
 // perf event ioctls, socket options).
 import { attachTypeName } from '../program/names.js';
 import { linkInfoDetails, type KernelLinkDetails, type PerfEventKind } from '../sys/linkinfo.js';
-import { AttachType, LinkType } from '../sys/types.js';
+import { type AttachType, LinkType } from '../sys/types.js';
 import { interfaceName } from './interfaces.js';
 
 /** How an attachment is held and removed. */

@@ -2,7 +2,7 @@
 import { BpfError, ClosedError, InvalidArgumentError } from '../errors.js';
 import { bpfFdKind } from '../program/fdinfo.js';
 import { getFdById, linkDetach, linkUpdate, objGet, objPin } from '../sys/attrs.js';
-import { FD } from '../sys/fd.js';
+import type { FD } from '../sys/fd.js';
 import { AttachFlags, Cmd, LinkType } from '../sys/types.js';
 import { programFd, programId, type AttachableProgram } from './attachable.js';
 import { LinkOperationError, TargetNotFoundError } from './errors.js';

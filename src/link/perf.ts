@@ -3,7 +3,7 @@
 import { BpfError } from '../errors.js';
 import { EINVAL } from '../sys/errno.js';
 import { linkCreate } from '../sys/attrs.js';
-import { FD } from '../sys/fd.js';
+import type { FD } from '../sys/fd.js';
 import { PERF_EVENT_IOC_DISABLE, PERF_EVENT_IOC_ENABLE, PERF_EVENT_IOC_SET_BPF, perfIoctl } from '../sys/perf.js';
 import { AttachType } from '../sys/types.js';
 import { programFd, programId, type AttachableProgram } from './attachable.js';

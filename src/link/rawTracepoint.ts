@@ -1,7 +1,7 @@
 // Raw tracepoints: BPF_RAW_TRACEPOINT_OPEN by name, giving a bpf_link.
 import { BpfError } from '../errors.js';
 import { rawTracepointOpen } from '../sys/attrs.js';
-import { FD } from '../sys/fd.js';
+import type { FD } from '../sys/fd.js';
 import { ProgramType } from '../sys/types.js';
 import { programFd, requireType, type AttachableProgram } from './attachable.js';
 import { TargetNotFoundError } from './errors.js';

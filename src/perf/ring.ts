@@ -1,6 +1,6 @@
 // One CPU's perf ring: the mapped metadata page and data area, read by the data_head/data_tail
 // protocol (forward rings) or by snapshots from data_head (backward, overwritable rings).
-import { FD } from '../sys/fd.js';
+import type { FD } from '../sys/fd.js';
 import { Mapping, pageSize, PROT_READ, PROT_WRITE } from '../ringbuf/mapping.js';
 import { Position64 } from '../ringbuf/position.js';
 import { MMAP_DATA_HEAD, MMAP_DATA_OFFSET, MMAP_DATA_SIZE, MMAP_DATA_TAIL, PERF_EVENT_IOC_PAUSE_OUTPUT, PERF_RECORD_LOST, PERF_RECORD_SAMPLE, perfIoctl } from '../sys/perf.js';

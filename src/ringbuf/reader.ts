@@ -6,7 +6,7 @@ import { openMap, type MapSource } from './map-source.js';
 import { pageSize } from './mapping.js';
 import { RingPages } from './pages.js';
 import { RINGBUF_DISCARD_BIT, RINGBUF_HDR_SZ, RINGBUF_LEN_MASK, checkRingSize } from './layout.js';
-import { Position64 } from './position.js';
+import type { Position64 } from './position.js';
 import { EventStream, NONE } from './stream.js';
 
 /**

@@ -6,7 +6,7 @@ import { openMap, type MapSource } from './map-source.js';
 import { pageSize } from './mapping.js';
 import { RingPages } from './pages.js';
 import { RINGBUF_BUSY_BIT, RINGBUF_DISCARD_BIT, RINGBUF_HDR_SZ, RINGBUF_LEN_MASK, checkRingSize, recordSpace } from './layout.js';
-import { Position64 } from './position.js';
+import type { Position64 } from './position.js';
 import { Readiness, UV_WRITABLE } from './readiness.js';
 
 /** The largest sample the kernel hands a BPF program (the size limit of a bpf_dynptr). */

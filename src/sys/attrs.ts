@@ -137,7 +137,7 @@ export interface ProgLoadAttr {
   insns: Uint8Array;
   license: string;
   logLevel?: number;
-  logBuf?: Uint8Array;
+  logBuf?: Uint8Array | undefined;
   kernVersion?: number;
   progFlags?: number;
   progName?: string;

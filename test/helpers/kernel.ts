@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { accessSync, constants, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import type { TestContext } from 'node:test';
+import { type TestContext, type TestOptions, test } from 'node:test';
 import { findClang, findStrip } from '../../src/codegen/toolchain.js';
+import { TsbpfError } from '../../src/errors.js';
 import type { ProbeResult } from '../../src/features/probe.js';
 import { allIds, getFdById } from '../../src/sys/attrs.js';
 import { linkInfo } from '../../src/sys/linkinfo.js';
@@ -24,6 +25,47 @@ export function requireRoot(t: TestContext): boolean {
   if (process.env.CI === 'true') throw new Error('kernel tests must run as root under CI');
   t.skip('needs root (CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON)');
   return false;
+}
+
+type TestBody = (t: TestContext) => unknown;
+
+/**
+ * A kernel test: node:test's `test` (or `it`, the same function) whose body runs only as root;
+ * without root it is skipped with the reason, or under CI=true fails (see requireRoot).
+ */
+export function kernelTest(name: string, fn: TestBody): Promise<void>;
+export function kernelTest(name: string, options: TestOptions, fn: TestBody): Promise<void>;
+export function kernelTest(name: string, a: TestOptions | TestBody, b?: TestBody): Promise<void> {
+  const [options, fn] = typeof a === 'function' ? [{}, a] : [a, b as TestBody];
+  return test(name, options, async (t) => {
+    if (!requireRoot(t)) return;
+    await fn(t);
+  });
+}
+
+type ErrorClass = abstract new (...args: never[]) => Error;
+
+/**
+ * Asserts that `fn` throws (or, when it returns a promise, rejects with) an error of class `type`
+ * (any tsbpf error by default) whose `.code` is `code`, an errno name such as 'EEXIST'.
+ */
+export function assertErrno(fn: () => Promise<unknown>, code: string, type?: ErrorClass): Promise<void>;
+export function assertErrno(fn: () => unknown, code: string, type?: ErrorClass): void;
+export function assertErrno(fn: () => unknown, code: string, type: ErrorClass = TsbpfError): Promise<void> | void {
+  const check = (err: unknown): true => {
+    if (err instanceof type && (err as { code?: unknown }).code === code) return true;
+    const got = err instanceof Error ? `${err.name} ${String((err as { code?: unknown }).code)}: ${err.message}` : String(err);
+    throw new assert.AssertionError({ message: `expected ${type.name} with code ${code}, got ${got}`, actual: err, expected: code, operator: 'assertErrno' });
+  };
+  let result: unknown;
+  try {
+    result = fn();
+  } catch (err) {
+    check(err);
+    return;
+  }
+  if (result instanceof Promise) return assert.rejects(result, check);
+  assert.fail(`expected ${type.name} with code ${code}, nothing was thrown`);
 }
 
 /** Directories searched for commands: PATH, and the sbin directories a user's PATH may lack. */

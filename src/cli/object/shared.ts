@@ -2,7 +2,7 @@
 // how a failed load is reported.
 import { coreReloKindName } from '../../btf/ext.js';
 import { InvalidArgumentError, TsbpfError, VerifierError } from '../../errors.js';
-import { CollectionSpec, ProgramVerifierError, formatSource } from '../../object/index.js';
+import { type CollectionSpec, ProgramVerifierError, formatSource } from '../../object/index.js';
 import { UsageError, type CommandIO } from '../framework/index.js';
 import { checkIntegerSetting, integerRange } from '../settings.js';
 

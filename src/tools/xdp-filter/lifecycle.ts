@@ -59,7 +59,7 @@ export interface LoadOptions {
 export function keptState(iface: string): { policy: Policy; rules: number } | undefined {
   if (!pinExists(join(pinDir(iface), 'src_v4'))) return undefined;
   using maps = FilterMaps.open(iface);
-  return { policy: maps.maps['config'] ? maps.config().policy : 'deny', rules: maps.ruleList().length };
+  return { policy: maps.maps.config ? maps.config().policy : 'deny', rules: maps.ruleList().length };
 }
 
 function attach(f: { collection: Collection; iface: string }, mode: Mode): Link {

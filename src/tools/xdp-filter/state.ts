@@ -262,7 +262,7 @@ export class FilterMaps implements Disposable {
         if (next >= MAX_RULES) throw new FilterError(`xdp-filter on ${this.iface}: all ${MAX_RULES} rule slots are in use`, 'ENOSPC');
         used.add(next);
         // Its counters start from zero before the rule can match anything.
-        this.#perCpu['rule_hits']!.update(u32(next), zeros);
+        this.#perCpu.rule_hits!.update(u32(next), zeros);
         this.#map(ruleMap(rule)).update(ruleKey(rule), u32(next), UpdateFlags.NOEXIST);
         added.push(rule);
         (present[ruleMap(rule)] ??= new Set()).add(hex(ruleKey(rule)));
@@ -282,7 +282,7 @@ export class FilterMaps implements Disposable {
 
   /** Every rule with its counters, sorted by direction, kind and value. */
   rules(): RuleState[] {
-    const hits = this.#perCpu['rule_hits'];
+    const hits = this.#perCpu.rule_hits;
     const found: Array<{ rule: Rule; state: RuleState }> = [];
     for (const name of ruleMaps) {
       const map = this.maps[name];
@@ -309,7 +309,7 @@ export class FilterMaps implements Disposable {
   }
 
   stats(): Stats {
-    const stats = this.#perCpu['stats'];
+    const stats = this.#perCpu.stats;
     const read = (i: number): { packets: number; bytes: number } => (stats ? sumCounters(stats.lookup(u32(i)) ?? []) : { packets: 0, bytes: 0 });
     const total = read(STAT_INDEX.total);
     const passed = read(STAT_INDEX.passed);
