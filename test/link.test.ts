@@ -47,7 +47,7 @@ import { allIds, ElemOp, mapCreate, mapFreeze, progQuery } from '../src/sys/attr
 import type { FD } from '../src/sys/fd.js';
 import { native, packageRoot } from '../src/sys/native.js';
 import { AttachType, Cmd, MapFlags, MapType, ProgramType } from '../src/sys/types.js';
-import { assertErrno, createVethPair, isRoot, kernelTest, openFds, ownNewLinks, requireCgroup2, runWaitingChild, sh, toolSkip, uniqueName, type VethPair } from './helpers/kernel.js';
+import { assertErrno, createVethPair, isRoot, kernelTest, openFds, ownNewLinks, requireCgroup2, runWaitingChild, settledCount, sh, toolSkip, uniqueName, type VethPair } from './helpers/kernel.js';
 import { type InProcessRun, runCliInProcess } from './helpers/cli.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -182,7 +182,8 @@ function linkIds(): Set<number> {
 
 /** Asserts that no link made since `before` remains. */
 function assertNoNewLinks(before: Set<number>): void {
-  const left = ownNewLinks(before);
+  let left: number[] = [];
+  settledCount(() => (left = ownNewLinks(before)).length);
   assert.deepEqual(left, [], `links left behind: ${left.join(', ')}`);
 }
 

@@ -19,7 +19,7 @@ import { packageRoot } from '../src/sys/native.js';
 import { MapType } from '../src/sys/types.js';
 import { corpus } from './bpf/corpus.js';
 import type { ReqStats, TickStats } from './bpf/gen/usdt_bpf.js';
-import { isRoot, linksOfPrograms, requireRoot, runWaitingChild } from './helpers/kernel.js';
+import { isRoot, linksOfPrograms, requireRoot, runWaitingChild, settledCount } from './helpers/kernel.js';
 import { runCliInProcess } from './helpers/cli.js';
 
 describe('USDT probes', () => {
@@ -89,7 +89,7 @@ describe('USDT probes', () => {
       assert.equal(tick.parts.length, 2);
       req.close();
       tick.close();
-      assert.equal(links(), 0, 'no link of the probes remains');
+      assert.equal(settledCount(links), 0, 'no link of the probes remains');
       // Detached: the semaphore is back at zero and nothing more is counted.
       const again = await runWaitingChild(binary, ['3']);
       assert.equal(again.out.trim(), '0');
@@ -131,7 +131,7 @@ describe('USDT probes', () => {
       } finally {
         xdp.close();
       }
-      assert.equal(links(), 0);
+      assert.equal(settledCount(links), 0);
       // Spec slots run out with a clear error, and come back when links close.
       using small = BpfMap.create({ type: MapType.ARRAY, keySize: 4, valueSize: 208, maxEntries: 2 });
       const take = (): Link => attachUsdt({ program: prog, path: binary, provider: 'tsbpf', name: 'req', specs: small });
@@ -140,7 +140,7 @@ describe('USDT probes', () => {
       first[0]!.close();
       const third = take();
       for (const l of [...first, third]) l.close();
-      assert.equal(links(), 0);
+      assert.equal(settledCount(links), 0);
     } finally {
       c.close();
     }

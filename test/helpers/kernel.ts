@@ -219,6 +219,22 @@ export function ownNewLinks(before: ReadonlySet<number>): number[] {
   return added.filter((id) => held.has(id) || ofOurPrograms.has(id));
 }
 
+/**
+ * `count()` once it reaches 0, or its value after `ms`. The kernel frees some closed links (those
+ * of uprobes, of sleepable programs) only after an RCU grace period, so their ids can outlive
+ * close() for a moment: a leak is a link still there after that.
+ */
+export function settledCount(count: () => number, ms = 3000): number {
+  const until = Date.now() + ms;
+  const nap = new Int32Array(new SharedArrayBuffer(4));
+  let n = count();
+  while (n !== 0 && Date.now() < until) {
+    Atomics.wait(nap, 0, 0, 20);
+    n = count();
+  }
+  return n;
+}
+
 /** The number of open file descriptors of this process. */
 export function openFds(): number {
   return readdirSync('/proc/self/fd').length;
