@@ -9,30 +9,12 @@ import type { Collection } from '../src/collection.js';
 import { planAttach } from '../src/collection/attach.js';
 import { MissingTargetError, TargetNotFoundError } from '../src/link/errors.js';
 import { CollectionSpec } from '../src/index.js';
-import { allIds, getFdById } from '../src/sys/attrs.js';
-import { linkInfo } from '../src/sys/linkinfo.js';
-import { Cmd } from '../src/sys/types.js';
 import { corpus } from './bpf/corpus.js';
-import { createVethPair, kernelTest, requireCgroup2, uniqueName } from './helpers/kernel.js';
+import { createVethPair, kernelTest, linksOfPrograms, requireCgroup2, uniqueName } from './helpers/kernel.js';
 
 /** The ids of the links in the kernel whose program is one of the collection's. */
 function kernelLinks(c: Collection): number[] {
-  const progIds = new Set(Object.values(c.programs).map((p) => p.id));
-  const out: number[] = [];
-  for (const id of allIds(Cmd.LINK_GET_NEXT_ID)) {
-    let fd;
-    try {
-      fd = getFdById(Cmd.LINK_GET_FD_BY_ID, id);
-    } catch {
-      continue; // gone since listed
-    }
-    try {
-      if (progIds.has(linkInfo(fd.value).progId)) out.push(id);
-    } finally {
-      fd.close();
-    }
-  }
-  return out;
+  return linksOfPrograms(Object.values(c.programs).map((p) => p.id));
 }
 
 function execTrue(): void {
