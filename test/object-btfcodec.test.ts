@@ -65,8 +65,8 @@ describe('btfCodec', () => {
     const back = c.decode(out);
     assert.deepEqual(back, { ...value, b: [4, 3, 2] });
     assert.equal(out[32], 1);
-    assert.equal(out[33] & 7, 6, 'flags -2 in 3 bits');
-    assert.equal(out[33] >> 3, 9);
+    assert.equal(out[33]! & 7, 6, 'flags -2 in 3 bits');
+    assert.equal(out[33]! >> 3, 9);
   });
 
   it('writes missing fields as zero and unknown enum values as numbers', () => {

@@ -133,7 +133,7 @@ export class Assembler {
     const own = out.symbol;
     if (own !== undefined) this.label(own);
     if (this.#pending.length > 0) {
-      out.symbol = own ?? this.#pending[0];
+      out.symbol = own ?? this.#pending[0]!;
       for (const name of this.#pending) this.#labels.set(name, index);
       this.#pending = [];
     }

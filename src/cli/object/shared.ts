@@ -69,7 +69,7 @@ export function parseValue(text: string): unknown {
 /** One line for stderr: what failed and where in the source, then the verifier's explanation. */
 export function reportFailure(io: CommandIO, err: unknown, verb: string): void {
   if (err instanceof VerifierError) {
-    const reason = err.reason.filter((l) => !l.startsWith('; ')).slice(-1)[0] ?? err.message.split('\n')[0];
+    const reason = err.reason.filter((l) => !l.startsWith('; ')).slice(-1)[0] ?? err.message.split('\n')[0] ?? '';
     const where = err.source !== undefined ? ` at ${formatSource(err.source)}` : '';
     const core = err instanceof ProgramVerifierError && err.core !== undefined ? `CO-RE relocation failed: ${err.core.local} (${coreReloKindName(err.core.kind)}) does not exist in the kernel's BTF; ` : '';
     const code = reason.includes(`[${err.code}]`) ? '' : ` [${err.code}]`;
