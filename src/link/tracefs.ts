@@ -93,10 +93,26 @@ export function addProbeEvent(file: ProbeEventsFile, definition: string, event: 
   }
 }
 
+/** How long removing a probe event waits for the kernel to let go of it. */
+const REMOVE_PATIENCE_MS = 2000;
+
+/**
+ * Deletes a probe event tsbpf added. The kernel refuses (EBUSY) while a perf event still uses it,
+ * and it frees the perf event of a closed uprobe link only after an RCU grace period, so right
+ * after close() the event is often still busy: retry for a while rather than leave it behind.
+ * Any other failure means it is gone already.
+ */
 export function removeProbeEvent(file: ProbeEventsFile, event: string): void {
-  try {
-    appendFileSync(`${tracefsRoot()}/${file}`, `-:${PROBE_GROUP}/${event}\n`);
-  } catch {
-    // Already gone (or still busy while a perf event holds it, which closing that fixes).
+  const until = Date.now() + REMOVE_PATIENCE_MS;
+  let nap: Int32Array | undefined;
+  for (;;) {
+    try {
+      appendFileSync(`${tracefsRoot()}/${file}`, `-:${PROBE_GROUP}/${event}\n`);
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EBUSY' || Date.now() >= until) return;
+    }
+    nap ??= new Int32Array(new SharedArrayBuffer(4));
+    Atomics.wait(nap, 0, 0, 10);
   }
 }
