@@ -2,7 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
-import { packageRoot } from '../src/sys/native.js';
+import { packageRoot } from '../src/sys/package.js';
 import type { BenchResult } from './result.js';
 
 /** Suites by name; each module exports `run(): Promise<BenchResult[]>`. */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { test } from 'node:test';
-import { packageRoot } from '../src/sys/native.js';
+import { packageRoot } from '../src/sys/package.js';
 import { corpus } from './bpf/corpus.js';
 import { cliArgv } from './helpers/cli.js';
 import { kernelTest } from './helpers/kernel.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { COMMANDS } from '../src/cli/main.js';
 import { DEFAULT_RUNTIME, EMBED_LIMIT } from '../src/codegen/generate.js';
-import { packageRoot } from '../src/sys/native.js';
+import { packageRoot } from '../src/sys/package.js';
 import { type InProcessRun, runCliInProcess } from './helpers/cli.js';
 
 const run = (...argv: string[]): Promise<InProcessRun> => runCliInProcess(argv);

@@ -15,7 +15,7 @@ import { parseSection, type SectionPlan } from '../src/link/section.js';
 import { parseCpuIds as parseCpuList } from '../src/sys/cpus.js';
 import { encodeUsdtSpec, parseUsdtArgs } from '../src/link/usdt.js';
 import { attrString, attrU32, NetlinkMessageBuilder, NLM_F, parseAttrs, parseMessages, RTM } from '../src/sys/netlink.js';
-import { packageRoot } from '../src/sys/native.js';
+import { packageRoot } from '../src/sys/package.js';
 import { AttachType, LinkType } from '../src/sys/types.js';
 import { toolSkip } from './helpers/kernel.js';
 

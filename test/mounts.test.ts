@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { packageRoot } from '../src/sys/native.js';
+import { packageRoot } from '../src/sys/package.js';
 import { cliArgv } from './helpers/cli.js';
 import { kernelTest, uniqueName } from './helpers/kernel.js';
 

@@ -6,7 +6,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { packageRoot } from '../src/sys/native.js';
+import { packageRoot } from '../src/sys/package.js';
 
 const root = packageRoot();
 const fits = process.platform === 'linux' && process.arch === 'x64' && !existsSync('/etc/alpine-release');

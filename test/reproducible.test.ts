@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { packageRoot } from '../src/sys/native.js';
+import { packageRoot } from '../src/sys/package.js';
 import { requireBpfToolchain } from './helpers/kernel.js';
 
 const root = packageRoot();

@@ -15,7 +15,7 @@ import { attachUsdt, type Link, ProgramTypeError, TargetNotFoundError, usdtSites
 import { attachBySection } from '../src/link/section.js';
 import { BpfMap } from '../src/map.js';
 import { CollectionSpec } from '../src/index.js';
-import { packageRoot } from '../src/sys/native.js';
+import { packageRoot } from '../src/sys/package.js';
 import { MapType } from '../src/sys/types.js';
 import { corpus } from './bpf/corpus.js';
 import type { ReqStats, TickStats } from './bpf/gen/usdt_bpf.js';

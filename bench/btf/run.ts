@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { packageRoot } from '../../src/sys/native.js';
+import { packageRoot } from '../../src/sys/package.js';
 import { loaderArgs } from '../loader-args.js';
 import type { BenchResult } from '../result.js';
 import type { Measurement, Mode } from './measure.js';

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BpfMap } from '../../src/map.js';
-import { native, packageRoot } from '../../src/sys/native.js';
+import { native } from '../../src/sys/native.js';
+import { packageRoot } from '../../src/sys/package.js';
 import { Cmd, MapType, UpdateFlags } from '../../src/sys/types.js';
 import type { BenchResult } from '../result.js';
 

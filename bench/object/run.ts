@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CollectionSpec } from '../../src/object/spec.js';
-import { packageRoot } from '../../src/sys/native.js';
+import { packageRoot } from '../../src/sys/package.js';
 import type { BenchResult } from '../result.js';
 
 const root = packageRoot();

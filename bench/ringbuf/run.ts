@@ -21,7 +21,7 @@ import { possibleCpuIds } from '../../src/sys/cpus.js';
 import { PerfReader } from '../../src/perf/index.js';
 import { RingBufReader } from '../../src/ringbuf/index.js';
 import { rawTracepointOpen } from '../../src/sys/attrs.js';
-import { packageRoot } from '../../src/sys/native.js';
+import { packageRoot } from '../../src/sys/package.js';
 import { MapType } from '../../src/sys/types.js';
 import type { BenchResult } from '../result.js';
 import { createCounters, loadProducer, produce, produceOnWorker, producerBytes, readCounters, type ProducerKind, type ProducerOptions } from './producers.js';

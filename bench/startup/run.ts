@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { packageRoot } from '../../src/sys/native.js';
+import { packageRoot } from '../../src/sys/package.js';
 import type { BenchResult } from '../result.js';
 
 export interface StartupBenchOptions {

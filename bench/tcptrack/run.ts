@@ -28,7 +28,7 @@ import { parseArgs } from 'node:util';
 import { Writable } from 'node:stream';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { packageRoot } from '../../src/sys/native.js';
+import { packageRoot } from '../../src/sys/package.js';
 import type { TcptrackOptions } from '../../src/tools/tcptrack/options.js';
 import { runTcptrack, type TraceProgress } from '../../src/tools/tcptrack/run.js';
 import type { BenchResult } from '../result.js';

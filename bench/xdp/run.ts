@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { packageRoot } from '../../src/sys/native.js';
+import { packageRoot } from '../../src/sys/package.js';
 import { loaderArgs } from '../loader-args.js';
 import type { BenchResult } from '../result.js';
 import type { CaseId, Measurement, MeasureRequest, Traffic } from './measure.js';

@@ -100,5 +100,3 @@ export function keepAlive(value: unknown): void {
   kept.value = value;
 }
 
-// Kept here too for callers outside the package's source (tests, benchmarks) that found it here.
-export { packageRoot } from './package.js';

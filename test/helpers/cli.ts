@@ -8,7 +8,7 @@ import { PassThrough, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { type Command, type CommandIO, isUsageError, reportFailure } from '../../src/cli/framework/index.js';
 import { main } from '../../src/cli/main.js';
-import { packageRoot } from '../../src/sys/native.js';
+import { packageRoot } from '../../src/sys/package.js';
 
 const root = packageRoot();
 const fromDist = fileURLToPath(import.meta.url).includes(`${join(root, 'dist')}`);
