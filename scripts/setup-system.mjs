@@ -7,7 +7,7 @@
 //
 //   node scripts/setup-system.mjs [--check]   (--check: only say what is missing)
 import { execFileSync, spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, statfsSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { REQUIREMENTS } from './system-requirements.mjs';
 
@@ -74,14 +74,31 @@ function isDebian() {
 
 const isRoot = typeof process.geteuid === 'function' && process.geteuid() === 0;
 
+// Servers the tests use (nginx, prometheus, dnsmasq) are started by the tests on ports of their
+// own; Debian would also start each as a system service on install, so a policy-rc.d that
+// refuses every service start is in place while apt-get runs, unless one is there already.
+const POLICY_RC_D = '/usr/sbin/policy-rc.d';
+
+function withoutServiceStarts(run) {
+  if (existsSync(POLICY_RC_D)) return run();
+  writeFileSync(POLICY_RC_D, '#!/bin/sh\n# services are not started while tsbpf installs its test tools\nexit 101\n', { mode: 0o755 });
+  try {
+    return run();
+  } finally {
+    rmSync(POLICY_RC_D, { force: true });
+  }
+}
+
 function aptInstall(packages) {
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   const install = () => spawnSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...packages], { stdio: 'inherit', env }).status === 0;
-  if (install()) return true;
-  // The package index is missing or stale (a fresh image has none): refresh it once and retry.
-  say('refreshing the package index (apt-get update) and trying again');
-  if (spawnSync('apt-get', ['update', '-q'], { stdio: 'inherit', env }).status !== 0) return false;
-  return install();
+  return withoutServiceStarts(() => {
+    if (install()) return true;
+    // The package index is missing or stale (a fresh image has none): refresh it once and retry.
+    say('refreshing the package index (apt-get update) and trying again');
+    if (spawnSync('apt-get', ['update', '-q'], { stdio: 'inherit', env }).status !== 0) return false;
+    return install();
+  });
 }
 
 function main() {
