@@ -233,3 +233,53 @@ describe('tsbpf exporter (kernel)', () => {
     assert.equal(code, 0, err);
   });
 });
+
+describe('tsbpf exporter series expiry and cap (kernel)', () => {
+  let tmp: string | undefined;
+  const open: Exporter[] = [];
+  after(() => {
+    for (const e of open) e.close();
+    if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  function start(args: string[]): Exporter {
+    const o = parseExporterArgs(['--config.dir', examples, '--config.names', 'execs', ...args]);
+    assert.ok(o !== 'help');
+    const e = openExporter(o, new DecoderEnv(new Sources()));
+    open.push(e);
+    return e;
+  }
+
+  function binary(prefix: string): string {
+    tmp ??= mkdtempSync(join(tmpdir(), 'tsbpf-exporter-series-'));
+    execFileSync('chmod', ['755', tmp]);
+    const p = join(tmp, uniqueName(prefix, 15));
+    copyFileSync('/bin/true', p);
+    execFileSync('chmod', ['755', p]);
+    return p;
+  }
+
+  kernelTest('a series unchanged for --series.expire is hidden, and back when it changes', async () => {
+    const e = start(['--series.expire', '300ms']);
+    const b = binary('ex');
+    const series = `ebpf_exporter_execs_total{comm="${b.split('/').pop()}",uid="0"}`;
+    run(b);
+    assert.equal(value((await e.scrape()).body, series), 1);
+    await new Promise((r) => setTimeout(r, 400));
+    const hidden = (await e.scrape()).body;
+    assert.equal(value(hidden, series), undefined);
+    assert.ok(value(hidden, 'ebpf_exporter_series_expired_total{config="execs"}')! >= 1);
+    run(b);
+    assert.equal(value((await e.scrape()).body, series), 2);
+  });
+
+  kernelTest('--series.max exports that many series of a config and counts the rest refused', async () => {
+    const e = start(['--series.max', '2']);
+    for (const p of ['ca', 'cb', 'cc']) run(binary(p));
+    const body = (await e.scrape()).body;
+    const exported = [...samples(body).keys()].filter((k) => k.startsWith('ebpf_exporter_execs_total{'));
+    assert.equal(exported.length, 2);
+    assert.ok(value(body, 'ebpf_exporter_series_refused_total{config="execs"}')! >= 1);
+    assert.equal(value(body, 'ebpf_exporter_series{config="execs"}'), 2);
+  });
+});
