@@ -81,7 +81,7 @@ describe('tsbpf exporter scraped by Prometheus', () => {
 
     const o = parseExporterArgs(['--config.dir', examples, '--config.names', 'execs,sleep_latency', '--web.listen-address', '127.0.0.1:0']);
     assert.ok(o !== 'help');
-    exporter = openExporter(o, new DecoderEnv(new Sources()));
+    exporter = await openExporter(o, new DecoderEnv(new Sources()));
     server = await serve(exporter, o.listen, o.path);
     const exporterPort = (server.address() as { port: number }).port;
 

@@ -53,7 +53,7 @@ describe('tsbpf exporter (kernel)', () => {
   const UID = '7e57c0de-1111-4222-8333-444455556666';
   const CID = 'c'.repeat(64);
 
-  before(() => {
+  before(async () => {
     if (!isRoot()) return;
     tmp = mkdtempSync(join(tmpdir(), 'tsbpf-exporter-'));
     copyFileSync('/bin/true', join(tmp, comm));
@@ -64,7 +64,7 @@ describe('tsbpf exporter (kernel)', () => {
     symlinkSync('/dev/null', join(tmp, 'log', 'containers', `cart-1_shop_server-${CID}.log`));
     const o = parseExporterArgs(['--config.dir', examples, '--config.names', NAMES.join(','), '--kube.log-dir', kubeLog()]);
     assert.ok(o !== 'help');
-    exporter = openExporter(o, new DecoderEnv(new Sources({ kubeLogDir: kubeLog() })));
+    exporter = await openExporter(o, new DecoderEnv(new Sources({ kubeLogDir: kubeLog() })));
   });
 
   after(() => {
@@ -242,10 +242,10 @@ describe('tsbpf exporter series expiry and cap (kernel)', () => {
     if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true });
   });
 
-  function start(args: string[]): Exporter {
+  async function start(args: string[]): Promise<Exporter> {
     const o = parseExporterArgs(['--config.dir', examples, '--config.names', 'execs', ...args]);
     assert.ok(o !== 'help');
-    const e = openExporter(o, new DecoderEnv(new Sources()));
+    const e = await openExporter(o, new DecoderEnv(new Sources()));
     open.push(e);
     return e;
   }
@@ -260,7 +260,7 @@ describe('tsbpf exporter series expiry and cap (kernel)', () => {
   }
 
   kernelTest('a series unchanged for --series.expire is hidden, and back when it changes', async () => {
-    const e = start(['--series.expire', '300ms']);
+    const e = await start(['--series.expire', '300ms']);
     const b = binary('ex');
     const series = `ebpf_exporter_execs_total{comm="${b.split('/').pop()}",uid="0"}`;
     run(b);
@@ -274,7 +274,7 @@ describe('tsbpf exporter series expiry and cap (kernel)', () => {
   });
 
   kernelTest('--series.max exports that many series of a config and counts the rest refused', async () => {
-    const e = start(['--series.max', '2']);
+    const e = await start(['--series.max', '2']);
     for (const p of ['ca', 'cb', 'cc']) run(binary(p));
     const body = (await e.scrape()).body;
     const exported = [...samples(body).keys()].filter((k) => k.startsWith('ebpf_exporter_execs_total{'));

@@ -8,7 +8,7 @@ import { HELP } from './help.js';
 import { checkConfig, type LoadedConfig, loadConfig } from './loader.js';
 import type { SeriesLimits } from './series.js';
 import { Sources } from './sources.js';
-import { TOOL_NAMES, toolProvider } from './tools.js';
+import { TOOL_NAMES, type ToolOptions, toolProvider } from './tools.js';
 
 const OPTIONS = {
   'config.dir': { type: 'string' },
@@ -88,13 +88,13 @@ export function parseExporterArgs(argv: string[]): ExporterOptions | 'help' {
 }
 
 /** Loads every config and tool, all or nothing. */
-export function openExporter(o: ExporterOptions, env: DecoderEnv): Exporter {
+export async function openExporter(o: ExporterOptions, env: DecoderEnv, toolOptions: ToolOptions = {}): Promise<Exporter> {
   const configs: ExporterConfig[] = o.names.map((n) => readConfig(o.dir!, n, o.strict));
   const loaded: LoadedConfig[] = [];
   const tools: MetricProvider[] = [];
   try {
     for (const c of configs) loaded.push(loadConfig(c, env, { limits: o.limits, ...(o.btfPath !== undefined ? { btfPath: o.btfPath } : {}) }));
-    for (const t of o.tools) tools.push(toolProvider(t, { limits: o.limits }));
+    for (const t of o.tools) tools.push(await toolProvider(t, toolOptions));
     return new Exporter(loaded, tools);
   } catch (err) {
     for (const t of tools.reverse()) t.close();
@@ -114,7 +114,7 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
     }
     return 0;
   }
-  const exporter = openExporter(o, env);
+  const exporter = await openExporter(o, env);
   let server: Awaited<ReturnType<typeof serve>>;
   try {
     server = await serve(exporter, o.listen, o.path);
