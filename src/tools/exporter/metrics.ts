@@ -32,10 +32,18 @@ function u64(b: Uint8Array, off: number): number {
 interface KeyEntry {
   /** null when a decoder dropped the series or failed. */
   labels: string[] | null;
+  /** The label values joined with NUL (no label value holds one): the series' identity. */
+  id: string;
+  /** The labels by name, as samples carry them. */
+  object: Record<string, string>;
   /** The bucket of a histogram key. */
   bucket: number;
   generation: number;
+  /** Per-CPU counters split by CPU: the id and labels of each CPU's series. */
+  cpus?: Array<{ id: string; object: Record<string, string> }>;
 }
+
+const DROPPED: KeyEntry = { labels: null, id: '', object: {}, bucket: 0, generation: 0 };
 
 /** Decodes keys into label values, with a cache by key bytes so a key is decoded once. */
 class KeyDecoder {
@@ -48,6 +56,8 @@ class KeyDecoder {
     readonly series: ConfigSeries,
     /** Whether the last label is a histogram's bucket. */
     readonly bucketLast: boolean,
+    /** The names of the label values decoded (Kubernetes ones included, the bucket not). */
+    readonly names: readonly string[],
   ) {}
 
   begin(): void {
@@ -62,7 +72,7 @@ class KeyDecoder {
       sources.missed = false;
       e = this.#decode(bytes.subarray(off, off + length));
       // A label that found no name (a cgroup made after the last scan) is decoded again later.
-      if (!sources.missed) this.#cache.set(id, e);
+      if (!sources.missed && e !== DROPPED) this.#cache.set(id, e);
     }
     e.generation = this.#generation;
     return e;
@@ -85,18 +95,18 @@ class KeyDecoder {
         off += l.size + l.padding;
         if (this.bucketLast && i === this.labels.length - 1) {
           const b: string[] = [];
-          if (!decodeLabel(l, part, this.env, b)) return { labels: null, bucket: 0, generation: 0 };
+          if (!decodeLabel(l, part, this.env, b)) return DROPPED;
           bucket = Number(b[0]);
           if (!Number.isSafeInteger(bucket)) throw new Error(`bucket '${b[0]}' is not an integer`);
           continue;
         }
-        if (!decodeLabel(l, part, this.env, out)) return { labels: null, bucket: 0, generation: 0 };
+        if (!decodeLabel(l, part, this.env, out)) return DROPPED;
       }
     } catch {
       this.series.decoderErrors++;
-      return { labels: null, bucket: 0, generation: 0 };
+      return DROPPED;
     }
-    return { labels: out, bucket, generation: 0 };
+    return { labels: out, id: out.join('\0'), object: labelObject(this.names, out), bucket, generation: 0 };
   }
 }
 
@@ -117,7 +127,8 @@ export interface MetricSource {
 class MapMetric implements MetricSource {
   readonly #keys: KeyDecoder;
   readonly #tracker: SeriesTracker;
-  readonly #names: string[];
+  readonly #sums = new Map<string, Sample & { generation: number }>();
+  #generation = 0;
   readonly #perCpu: boolean;
   /** A per-CPU counter whose last label is `cpu`: one series per CPU. */
   readonly #cpuLabel: LabelConfig | undefined;
@@ -133,14 +144,13 @@ class MapMetric implements MetricSource {
     const last = config.labels[config.labels.length - 1];
     this.#cpuLabel = this.#perCpu && config.kind === 'counter' && last?.name === 'cpu' ? last : undefined;
     this.#keyLabels = this.#cpuLabel ? config.labels.slice(0, -1) : config.labels;
-    this.#keys = new KeyDecoder(this.#keyLabels, env, series, config.kind === 'histogram');
+    const decoded = config.kind === 'histogram' ? config.labels.slice(0, -1) : this.#keyLabels;
+    this.#keys = new KeyDecoder(this.#keyLabels, env, series, config.kind === 'histogram', decoded.flatMap(labelNames));
     this.#tracker = new SeriesTracker(series);
-    const exported = config.kind === 'histogram' ? config.labels.slice(0, -1) : config.labels;
-    this.#names = exported.flatMap(labelNames);
   }
 
-  /** Every [label values, value] of the map, per-CPU values summed or split by CPU. */
-  #read(visit: (labels: string[], bucket: number, value: number) => void): void {
+  /** Every series of the map with its value, per-CPU values summed or split by CPU. */
+  #read(visit: (id: string, labels: Record<string, string>, bucket: number, value: number) => void): void {
     const stride = this.map.valueStride;
     const ks = this.map.keySize;
     const cpus = this.#perCpu ? stride / Math.ceil(this.map.valueSize / 8) / 8 : 1;
@@ -168,13 +178,15 @@ class MapMetric implements MetricSource {
         if (e.labels === null) continue;
         const base = i * stride;
         if (!this.#perCpu) {
-          visit(e.labels, e.bucket, u64(values, base));
+          visit(e.id, e.object, e.bucket, u64(values, base));
         } else if (this.#cpuLabel) {
-          for (let c = 0; c < cpus; c++) visit([...e.labels, cpuNames[c]!], e.bucket, u64(values, base + c * slot));
+          const cpuLabel = this.#cpuLabel.name;
+          e.cpus ??= cpuNames.map((n) => ({ id: `${e.id}\0${n}`, object: { ...e.object, [cpuLabel]: n } }));
+          for (let c = 0; c < cpus; c++) visit(e.cpus[c]!.id, e.cpus[c]!.object, e.bucket, u64(values, base + c * slot));
         } else {
           let sum = 0;
           for (let c = 0; c < cpus; c++) sum += u64(values, base + c * slot);
-          visit(e.labels, e.bucket, sum);
+          visit(e.id, e.object, e.bucket, sum);
         }
       }
     }
@@ -190,25 +202,32 @@ class MapMetric implements MetricSource {
   }
 
   #counter(now: number): MetricData {
-    // Keys that decode alike (a static_map, a regexp) are one series.
-    const sums = new Map<string, { labels: string[]; value: number }>();
-    this.#read((labels, _bucket, value) => {
-      const id = labels.join('\0');
-      const s = sums.get(id);
-      if (s) s.value += value;
-      else sums.set(id, { labels, value });
+    // Keys that decode alike (a static_map, a regexp) are one series. Each series' sample is
+    // kept from scrape to scrape and refilled, so a scrape allocates little per series.
+    const generation = ++this.#generation;
+    const sums = this.#sums;
+    this.#read((id, labels, _bucket, value) => {
+      let s = sums.get(id);
+      if (s === undefined) {
+        s = { labels, value: 0, generation };
+        sums.set(id, s);
+      } else if (s.generation !== generation) {
+        s.value = 0;
+        s.generation = generation;
+      }
+      s.value += value;
     });
     const values: Sample[] = [];
     for (const [id, s] of sums) {
-      if (this.#tracker.admit(id, String(s.value), now)) values.push({ labels: labelObject(this.#names, s.labels), value: s.value });
+      if (s.generation !== generation) sums.delete(id);
+      else if (this.#tracker.admit(id, s.value, now)) values.push(s);
     }
     return { name: PREFIX + this.config.name, help: this.config.help, type: 'counter', values };
   }
 
   #histogram(h: HistogramConfig, now: number): MetricData {
-    const groups = new Map<string, { labels: string[]; counts: Map<number, number> }>();
-    this.#read((labels, bucket, value) => {
-      const id = labels.join('\0');
+    const groups = new Map<string, { labels: Record<string, string>; counts: Map<number, number> }>();
+    this.#read((id, labels, bucket, value) => {
       let g = groups.get(id);
       if (!g) {
         g = { labels, counts: new Map() };
@@ -228,7 +247,7 @@ class MapMetric implements MetricSource {
       }
       const sum = (g.counts.get(sumKey) ?? 0) * h.bucketMultiplier;
       if (!this.#tracker.admit(id, `${count}/${sum}`, now)) continue;
-      const labels = labelObject(this.#names, g.labels);
+      const labels = g.labels;
       for (const [le, c] of buckets) values.push({ metricName: `${PREFIX}${h.name}_bucket`, labels: { ...labels, le: String(le) }, value: c });
       values.push({ metricName: `${PREFIX}${h.name}_bucket`, labels: { ...labels, le: '+Inf' }, value: count });
       values.push({ metricName: `${PREFIX}${h.name}_sum`, labels, value: sum });
@@ -268,8 +287,7 @@ export function histogramBounds(h: HistogramConfig): Array<[number, number]> {
 class PerfCounter implements MetricSource {
   readonly #keys: KeyDecoder;
   readonly #tracker: SeriesTracker;
-  readonly #names: string[];
-  readonly #counts = new Map<string, { labels: string[]; value: number }>();
+  readonly #counts = new Map<string, Sample>();
   readonly #reader: PerfReader;
   readonly #keySize: number;
   lost = 0;
@@ -280,9 +298,8 @@ class PerfCounter implements MetricSource {
     env: DecoderEnv,
     series: ConfigSeries,
   ) {
-    this.#keys = new KeyDecoder(config.labels, env, series, false);
+    this.#keys = new KeyDecoder(config.labels, env, series, false, config.labels.flatMap(labelNames));
     this.#tracker = new SeriesTracker(series);
-    this.#names = config.labels.flatMap(labelNames);
     this.#keySize = config.labels.reduce((n, l) => n + l.size + l.padding, 0);
     this.#reader = new PerfReader(map, {
       onLost: (n) => {
@@ -299,10 +316,9 @@ class PerfCounter implements MetricSource {
     }
     const e = this.#keys.decode(data, offset, this.#keySize);
     if (e.labels === null) return;
-    const id = e.labels.join('\0');
-    const c = this.#counts.get(id);
+    const c = this.#counts.get(e.id);
     if (c) c.value++;
-    else this.#counts.set(id, { labels: e.labels, value: 1 });
+    else this.#counts.set(e.id, { labels: e.object, value: 1 });
   }
 
   collect(now: number): MetricData {
@@ -310,7 +326,7 @@ class PerfCounter implements MetricSource {
     this.#reader.drainRaw((data, offset, length) => this.#count(data, offset, length));
     this.#tracker.begin();
     const values: Sample[] = [];
-    for (const [id, c] of this.#counts) if (this.#tracker.admit(id, String(c.value), now)) values.push({ labels: labelObject(this.#names, c.labels), value: c.value });
+    for (const [id, c] of this.#counts) if (this.#tracker.admit(id, c.value, now)) values.push(c);
     this.#tracker.end();
     return { name: PREFIX + this.config.name, help: this.config.help, type: 'counter', values };
   }

@@ -19,7 +19,7 @@ export class ConfigSeries {
 
 interface State {
   /** What the value was when it last changed (a histogram's count and sum). */
-  fingerprint: string;
+  fingerprint: number | string;
   changedAt: number;
   expired: boolean;
   generation: number;
@@ -43,7 +43,7 @@ export class SeriesTracker {
    * the cap is refused (and counted once); an unchanged one past its expiry is hidden until it
    * changes again.
    */
-  admit(id: string, fingerprint: string, now: number): boolean {
+  admit(id: string, fingerprint: number | string, now: number): boolean {
     const { limits } = this.owner;
     let s = this.#states.get(id);
     if (s === undefined) {
