@@ -1,15 +1,20 @@
-// deploy/: the Kubernetes manifests hold together (every object has what its kind requires, the
-// names and ports that tie them agree, the host mounts the exporter reads are there), the image
+// deploy/: the Kubernetes manifests hold together (every object is valid against its kind's
+// schema, the names and ports that tie them agree, the host mounts the exporter reads are
+// there), the image
 // keeps no compiler, and the exporter runs with exactly the capabilities the DaemonSet grants.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
+import { DaemonSet } from 'kubernetes-models/apps/v1';
+import { Namespace, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { parseAllDocuments } from 'yaml';
 import { packageRoot } from '../src/sys/package.js';
+import { Exporter } from '../src/tools/exporter/exporter.js';
 import { cliArgv } from './helpers/cli.js';
-import { kernelTest, requireCommand, toolSkip } from './helpers/kernel.js';
+import { kernelTest, requireCommand } from './helpers/kernel.js';
 
 const root = packageRoot();
 const dir = join(root, 'deploy', 'kubernetes');
@@ -92,10 +97,23 @@ describe('deploy/kubernetes manifests', () => {
     assert.equal(pod.metadata.annotations['prometheus.io/port'], String(svc.spec.ports[0].port));
   });
 
-  it('kubectl kustomize renders them', { skip: toolSkip('kubectl', 'kubernetes-client') }, () => {
-    const r = spawnSync('kubectl', ['kustomize', dir], { encoding: 'utf8' });
-    assert.equal(r.status, 0, r.stderr);
-    assert.equal(parseAllDocuments(r.stdout).length, 5);
+  it('each object is valid against the Kubernetes (and Prometheus Operator) schemas', () => {
+    const validate: Record<string, (o: Obj) => void> = {
+      Namespace: (o) => new Namespace(o).validate(),
+      ServiceAccount: (o) => new ServiceAccount(o).validate(),
+      DaemonSet: (o) => new DaemonSet(o as ConstructorParameters<typeof DaemonSet>[0]).validate(),
+      Service: (o) => new Service(o).validate(),
+      ServiceMonitor: (o) => new ServiceMonitor(o as ConstructorParameters<typeof ServiceMonitor>[0]).validate(),
+    };
+    for (const [id, { file: _file, ...o }] of manifests()) {
+      if (o.kind === 'Kustomization') continue;
+      assert.doesNotThrow(() => validate[o.kind]!(o), id);
+    }
+    // The schemas do catch mistakes: a port given as a word.
+    const bad = structuredClone(daemonSet());
+    delete bad.file;
+    bad.spec.template.spec.containers[0].ports[0].containerPort = 'metrics';
+    assert.throws(() => new DaemonSet(bad).validate(), /containerPort must be integer/);
   });
 
   it('the image is built in one stage and runs from another that has no compiler', () => {
@@ -162,5 +180,24 @@ describe('the DaemonSet capabilities', () => {
     assert.equal(r.code, 1);
     assert.match(r.stderr, /EPERM/);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  });
+});
+
+describe('the Grafana dashboard', () => {
+  it('queries only metrics the exporter has, per node', async () => {
+    const dash = JSON.parse(readFileSync(join(root, 'deploy', 'grafana', 'tsbpf-exporter.json'), 'utf8')) as Obj;
+    const { body } = await new Exporter([]).scrape();
+    const known = new Set([...body.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!));
+    const used = new Set<string>();
+    assert.ok(dash.panels.length >= 6);
+    for (const p of dash.panels) {
+      assert.ok(p.title && p.targets.length > 0, p.title);
+      for (const t of p.targets) {
+        assert.match(t.expr, /node=~"\$node"/, p.title);
+        for (const m of (t.expr as string).matchAll(/\bebpf_exporter_\w+/g)) used.add(m[0]);
+      }
+    }
+    for (const name of used) assert.ok(known.has(name), `${name} is not a metric of the exporter`);
+    for (const name of known) assert.ok(used.has(name), `${name} has no panel`);
   });
 });

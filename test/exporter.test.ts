@@ -142,6 +142,20 @@ describe('tsbpf exporter (kernel)', () => {
     assert.equal(value(body, `ebpf_exporter_cgroup_execs_total{cgroup="${kube}",namespace="shop",pod="cart-1",container="server"}`), 4);
   });
 
+  kernelTest('kaddrs writes a kernel address into the object, which ksym names again', async () => {
+    const o = parseExporterArgs(['--config.dir', join(packageRoot(), 'test', 'bpf'), '--config.names', 'exporter_kaddrs']);
+    assert.ok(o !== 'help');
+    const e = await openExporter(o, new DecoderEnv(new Sources()));
+    try {
+      run(join(tmp, comm));
+      const { body } = await e.scrape();
+      assert.ok(value(body, 'ebpf_exporter_kaddr_execs_total{symbol="schedule"}')! >= 1, body.split('\n').filter((l) => l.includes('kaddr')).join('\n'));
+      assert.equal([...samples(body).keys()].filter((k) => k.startsWith('ebpf_exporter_kaddr_execs_total')).length, 1);
+    } finally {
+      e.close();
+    }
+  });
+
   kernelTest('built-in metrics name every config and program', async () => {
     const { body } = await exporter!.scrape();
     for (const n of NAMES) assert.equal(value(body, `ebpf_exporter_enabled_configs{name="${n}"}`), 1);

@@ -70,7 +70,8 @@ export class Kallsyms {
     const rows: Array<[bigint, string]> = [];
     for (const line of text.split('\n')) {
       const [addr, type, name, module] = line.split(/\s+/);
-      if (!addr || !name || !type || !'tTwW'.includes(type)) continue;
+      // Functions, and data where the kernel lists it (CONFIG_KALLSYMS_ALL), for kaddrs.
+      if (!addr || !name || !type || !'tTwWdDbBrR'.includes(type)) continue;
       const a = BigInt(`0x${addr}`);
       if (a === 0n) continue;
       rows.push([a, module ? `${name}\t${module}` : name]);
