@@ -7,9 +7,7 @@
 // removed from the spec before load, and the rodata says which of the optional ones run.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Collection, haveFentry, type Link, TsbpfError } from '../../index.js';
-import { probeFentry } from '../../features/kernel.js';
-import { tracepointId } from '../../link/tracefs.js';
+import { type Collection, haveFentry, type Link, probeFentry, tracepointId, TsbpfError } from '../../index.js';
 import { packageRoot } from '../../sys/package.js';
 import { loadTcptrack, type Tcptrack, type TcptrackConfig, type TcptrackPrograms } from './tcptrack_bpf.js';
 
