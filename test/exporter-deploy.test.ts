@@ -123,7 +123,7 @@ describe('deploy/kubernetes manifests', () => {
     const runtime = stages[1]!;
     assert.match(runtime, /^node:\d+-\S*slim/);
     assert.doesNotMatch(runtime, /apt-get|clang|gcc|g\+\+|build-essential|python3/);
-    assert.match(runtime, /ENTRYPOINT \["node", "\/opt\/tsbpf\/bin\/tsbpf\.js"\]/);
+    assert.match(runtime, /ENTRYPOINT \["node", "\/opt\/tsbpf\/bin\/tsbpf\.cjs"\]/);
     assert.match(runtime, /COPY examples\/exporter examples\/exporter/);
   });
 });
