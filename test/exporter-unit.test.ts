@@ -207,6 +207,9 @@ cgroup_id_map: { name: ids, type: hash, regexps: ['^/sys'] }
     configError('metrics:\n  histograms:\n    - { name: h, help: b, bucket_type: exp2, bucket_min: 5, bucket_max: 2, labels: [{ name: b, size: 8 }] }\n', false, 'metrics.histograms[0].bucket_max', /at least bucket_min/);
     configError('metrics:\n  counters:\n    - { name: a, help: b, labels: [{ name: l, size: 1, decoders: [{ name: regexp, regexps: ["("] }] }] }\n', false, 'metrics.counters[0].labels[0].decoders[0].regexps[0]', /invalid regular expression/);
     configError('metrics: {\n', false, '', /invalid YAML/);
+    configError('metrics:\n  counters:\n    - { name: a, help: b, flush_interval: 1m }\n', false, 'metrics.counters[0].flush_interval', /only perf_event_array counters/);
+    configError('metrics:\n  counters:\n    - { name: a, help: b, perf_event_array: true, flush_interval: soon }\n', false, 'metrics.counters[0].flush_interval', /invalid duration/);
+    assert.equal((config('metrics:\n  counters:\n    - { name: a, help: b, perf_event_array: true, flush_interval: 2m }\n').metrics[0] as { flushIntervalMs: number }).flushIntervalMs, 120_000);
   });
   it('--config.strict refuses unknown keys, which are ignored otherwise', () => {
     const text = 'metrics:\n  counters:\n    - { name: a, help: b, colour: red }\n';

@@ -287,6 +287,29 @@ describe('tsbpf exporter series expiry and cap (kernel)', () => {
     assert.equal(value((await e.scrape()).body, series), 2);
   });
 
+  kernelTest('a perf event array counter with flush_interval starts again from zero', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsbpf-exporter-flush-'));
+    try {
+      copyFileSync(join(examples, 'exec_events.bpf.o'), join(dir, 'exec_events.bpf.o'));
+      writeFileSync(join(dir, 'exec_events.yaml'), readFileSync(join(examples, 'exec_events.yaml'), 'utf8').replace('perf_event_array: true', 'perf_event_array: true\n      flush_interval: 300ms'));
+      const o = parseExporterArgs(['--config.dir', dir, '--config.names', 'exec_events']);
+      assert.ok(o !== 'help');
+      const e = await openExporter(o, new DecoderEnv(new Sources()));
+      open.push(e);
+      const b = binary('fl');
+      const series = `ebpf_exporter_exec_events_total{comm="${b.split('/').pop()}"}`;
+      run(b);
+      run(b);
+      assert.equal(value((await e.scrape()).body, series), 2);
+      await new Promise((r) => setTimeout(r, 400));
+      assert.equal(value((await e.scrape()).body, series), undefined);
+      run(b);
+      assert.equal(value((await e.scrape()).body, series), 1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   kernelTest('--series.max exports that many series of a config and counts the rest refused', async () => {
     const e = await start(['--series.max', '2']);
     for (const p of ['ca', 'cb', 'cc']) run(binary(p));

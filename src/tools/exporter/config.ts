@@ -46,6 +46,8 @@ export interface CounterConfig {
   readonly help: string;
   readonly labels: readonly LabelConfig[];
   readonly perfEventArray: boolean;
+  /** perf_event_array counters: forget the counts this often (0: never). */
+  readonly flushIntervalMs: number;
 }
 
 export interface HistogramConfig {
@@ -209,14 +211,17 @@ function readCommon(r: Reader, m: Node, key: string): { key: string; name: strin
 
 function readCounter(r: Reader, v: unknown, key: string): CounterConfig {
   const m = r.object(v, key, KEYS.counter);
+  const perfEventArray = r.boolean(m.perf_event_array, `${key}.perf_event_array`);
+  let flushIntervalMs = 0;
   if (m.flush_interval !== undefined) {
+    if (!perfEventArray) r.fail(`${key}.flush_interval`, 'only perf_event_array counters are flushed');
     try {
-      parseDuration(String(m.flush_interval));
+      flushIntervalMs = parseDuration(String(m.flush_interval));
     } catch (err) {
       r.fail(`${key}.flush_interval`, (err as Error).message);
     }
   }
-  return { kind: 'counter', ...readCommon(r, m, key), perfEventArray: r.boolean(m.perf_event_array, `${key}.perf_event_array`) };
+  return { kind: 'counter', ...readCommon(r, m, key), perfEventArray, flushIntervalMs };
 }
 
 function readHistogram(r: Reader, v: unknown, key: string): HistogramConfig {

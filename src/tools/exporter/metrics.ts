@@ -290,6 +290,7 @@ class PerfCounter implements MetricSource {
   readonly #counts = new Map<string, Sample>();
   readonly #reader: PerfReader;
   readonly #keySize: number;
+  #flush: NodeJS.Timeout | undefined;
   lost = 0;
 
   constructor(
@@ -307,6 +308,11 @@ class PerfCounter implements MetricSource {
       },
     });
     this.#reader.startRaw((data, offset, length) => this.#count(data, offset, length));
+    // flush_interval: the counts start again from zero, as ebpf_exporter flushes them.
+    if (config.flushIntervalMs > 0) {
+      this.#flush = setInterval(() => this.#counts.clear(), config.flushIntervalMs);
+      this.#flush.unref();
+    }
   }
 
   #count(data: Uint8Array, offset: number, length: number): void {
@@ -332,6 +338,7 @@ class PerfCounter implements MetricSource {
   }
 
   close(): void {
+    clearInterval(this.#flush);
     this.#reader.close();
     this.#tracker.clear();
   }
