@@ -13,6 +13,7 @@ import { Namespace, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { parseAllDocuments } from 'yaml';
 import { packageRoot } from '../src/sys/package.js';
 import { Exporter } from '../src/tools/exporter/exporter.js';
+import { HELP } from '../src/tools/exporter/help.js';
 import { cliArgv } from './helpers/cli.js';
 import { kernelTest, requireCommand } from './helpers/kernel.js';
 
@@ -199,5 +200,37 @@ describe('the Grafana dashboard', () => {
     }
     for (const name of used) assert.ok(known.has(name), `${name} is not a metric of the exporter`);
     for (const name of known) assert.ok(used.has(name), `${name} has no panel`);
+  });
+});
+
+describe('the Helm chart', () => {
+  const chart = join(root, 'deploy', 'helm', 'tsbpf-exporter');
+  const templates = readdirSync(join(chart, 'templates')).map((f) => [f, readFileSync(join(chart, 'templates', f), 'utf8')] as const);
+
+  it('has a Chart.yaml of API v2 and values for every value its templates use', () => {
+    const meta = parseAllDocuments(readFileSync(join(chart, 'Chart.yaml'), 'utf8'))[0]!.toJS() as Obj;
+    assert.equal(meta.apiVersion, 'v2');
+    assert.equal(meta.name, 'tsbpf-exporter');
+    assert.match(meta.version, /^\d+\.\d+\.\d+$/);
+    const values = parseAllDocuments(readFileSync(join(chart, 'values.yaml'), 'utf8'))[0]!.toJS() as Obj;
+    const defined = new Set([...readFileSync(join(chart, 'templates', '_helpers.tpl'), 'utf8').matchAll(/define "([^"]+)"/g)].map((m) => m[1]));
+    for (const [file, text] of templates) {
+      for (const m of text.matchAll(/\.Values((?:\.\w+)+)/g)) {
+        let v: unknown = values;
+        for (const k of m[1]!.slice(1).split('.')) v = (v as Obj | undefined)?.[k];
+        assert.notEqual(v, undefined, `${file}: .Values${m[1]} has no value`);
+      }
+      for (const m of text.matchAll(/include "([^"]+)"/g)) assert.ok(defined.has(m[1]), `${file}: ${m[1]} is not defined`);
+    }
+    for (const k of ['configs', 'tools', 'port', 'resources', 'tolerations']) assert.ok(k in values, k);
+  });
+
+  it('passes the exporter only flags it has, and mounts what the manifests mount', () => {
+    const ds = templates.find(([f]) => f === 'daemonset.yaml')![1];
+    const flags = [...ds.matchAll(/- (--[a-z.-]+)=/g)].map((m) => m[1]!);
+    assert.ok(flags.length >= 5);
+    for (const f of flags) assert.match(HELP, new RegExp(`^  ${f.replace(/\./g, '\\.')} `, 'm'), f);
+    const pod = daemonSet().spec.template.spec;
+    for (const v of pod.volumes as Obj[]) assert.ok(ds.includes(`path: ${v.hostPath.path},`), v.hostPath.path);
   });
 });
