@@ -9,7 +9,7 @@ import { parseExporterArgs } from '../src/tools/exporter/cli.js';
 import { ConfigError, type LabelConfig, parseConfig, type HistogramConfig } from '../src/tools/exporter/config.js';
 import { decodeDname, decodeLabel, DecoderEnv } from '../src/tools/exporter/decoders.js';
 import { parseListenAddress } from '../src/tools/exporter/exporter.js';
-import { kubeIds } from '../src/tools/exporter/kube.js';
+import { kubeIds } from '../src/tools/common/kube.js';
 import { histogramBounds } from '../src/tools/exporter/metrics.js';
 import { ConfigSeries, SeriesTracker } from '../src/tools/exporter/series.js';
 import { Kallsyms, PciIds, Sources } from '../src/tools/exporter/sources.js';
