@@ -310,6 +310,26 @@ describe('tsbpf exporter series expiry and cap (kernel)', () => {
     }
   });
 
+  kernelTest('a label that fails to decode drops its series and counts a decoder error', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsbpf-exporter-decode-'));
+    try {
+      copyFileSync(join(examples, 'execs.bpf.o'), join(dir, 'execs.bpf.o'));
+      // Command names read as DNS wire format: 'x' (120) is no label length (at most 63).
+      writeFileSync(join(dir, 'execs.yaml'), readFileSync(join(examples, 'execs.yaml'), 'utf8').replace('            - name: string', '            - name: string\n            - name: dname'));
+      const o = parseExporterArgs(['--config.dir', dir, '--config.names', 'execs']);
+      assert.ok(o !== 'help');
+      const e = await openExporter(o, new DecoderEnv(new Sources()));
+      open.push(e);
+      const b = binary('xd');
+      run(b);
+      const body = (await e.scrape()).body;
+      assert.equal([...samples(body).keys()].filter((k) => k.includes(b.split('/').pop()!)).length, 0);
+      assert.ok(value(body, 'ebpf_exporter_decoder_errors_total{config="execs"}')! >= 1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   kernelTest('--series.max exports that many series of a config and counts the rest refused', async () => {
     const e = await start(['--series.max', '2']);
     for (const p of ['ca', 'cb', 'cc']) run(binary(p));

@@ -43,7 +43,13 @@ interface KeyEntry {
   cpus?: Array<{ id: string; object: Record<string, string> }>;
 }
 
-const DROPPED: KeyEntry = { labels: null, id: '', object: {}, bucket: 0, generation: 0 };
+/** A key whose decoding failed: not cached, so it is tried again at the next scrape. */
+const FAILED: KeyEntry = { labels: null, id: '', object: {}, bucket: 0, generation: 0 };
+
+/** A key a decoder dropped (a regexp matched nothing): cached, it stays dropped. */
+function dropped(): KeyEntry {
+  return { ...FAILED };
+}
 
 /** Decodes keys into label values, with a cache by key bytes so a key is decoded once. */
 class KeyDecoder {
@@ -72,7 +78,7 @@ class KeyDecoder {
       sources.missed = false;
       e = this.#decode(bytes.subarray(off, off + length));
       // A label that found no name (a cgroup made after the last scan) is decoded again later.
-      if (!sources.missed && e !== DROPPED) this.#cache.set(id, e);
+      if (!sources.missed && e !== FAILED) this.#cache.set(id, e);
     }
     e.generation = this.#generation;
     return e;
@@ -95,16 +101,16 @@ class KeyDecoder {
         off += l.size + l.padding;
         if (this.bucketLast && i === this.labels.length - 1) {
           const b: string[] = [];
-          if (!decodeLabel(l, part, this.env, b)) return DROPPED;
+          if (!decodeLabel(l, part, this.env, b)) return dropped();
           bucket = Number(b[0]);
           if (!Number.isSafeInteger(bucket)) throw new Error(`bucket '${b[0]}' is not an integer`);
           continue;
         }
-        if (!decodeLabel(l, part, this.env, out)) return DROPPED;
+        if (!decodeLabel(l, part, this.env, out)) return dropped();
       }
     } catch {
       this.series.decoderErrors++;
-      return DROPPED;
+      return FAILED;
     }
     return { labels: out, id: out.join('\0'), object: labelObject(this.names, out), bucket, generation: 0 };
   }
