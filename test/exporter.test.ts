@@ -187,6 +187,10 @@ describe('tsbpf exporter (kernel)', () => {
       assert.match(r.stderr, why);
       assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
     }
+    const btf = runCli(['exporter', '--config.dir', examples, '--config.names', 'sleep_latency', '--btf.path', join(tmp, 'no-such-btf'), '--web.listen-address', '127.0.0.1:0']);
+    assert.equal(btf.status, 1);
+    assert.match(btf.stderr, /no-such-btf: no such file \[ENOENT\]/);
+    assert.equal(btf.stderr.trim().split('\n').length, 1, btf.stderr);
     writeFileSync(join(dir, 'execs.yaml'), `${readFileSync(join(examples, 'execs.yaml'), 'utf8')}programs: []\n`);
     const strict = runCli(['exporter', '--config.dir', dir, '--config.names', 'execs', '--config.check', '--config.strict']);
     assert.equal(strict.status, 1);
