@@ -70,8 +70,9 @@ class KeyDecoder {
     this.#generation++;
   }
 
-  decode(bytes: Uint8Array, off: number, length: number): KeyEntry {
-    const id = Buffer.from(bytes.buffer, bytes.byteOffset + off, length).toString('latin1');
+  /** The entry of the key at `off` in `bytes` (a Buffer view, so no object is made per key). */
+  decode(bytes: Buffer, off: number, length: number): KeyEntry {
+    const id = bytes.toString('latin1', off, off + length);
     let e = this.#cache.get(id);
     if (e === undefined) {
       const { sources } = this.env;
@@ -177,7 +178,8 @@ class MapMetric implements MetricSource {
       }
     }
     for (const chunk of this.map.lookupBatch()) {
-      const keys = chunk.keyBytes;
+      const k = chunk.keyBytes;
+      const keys = Buffer.from(k.buffer, k.byteOffset, k.byteLength);
       const values = chunk.valueBytes;
       for (let i = 0; i < chunk.count; i++) {
         const e = this.#keys.decode(keys, i * ks, ks);
@@ -326,7 +328,7 @@ class PerfCounter implements MetricSource {
       this.#keys.series.decoderErrors++;
       return;
     }
-    const e = this.#keys.decode(data, offset, this.#keySize);
+    const e = this.#keys.decode(Buffer.from(data.buffer, data.byteOffset, data.byteLength), offset, this.#keySize);
     if (e.labels === null) return;
     const c = this.#counts.get(e.id);
     if (c) c.value++;
