@@ -57,6 +57,8 @@ export {
 export { BpfMap, BatchChunk, possibleCpus, type BatchOptions, type MapBtf, type MapCreateOptions, type MapOpenOptions, type PerCpuMapType, type UpdateBatchOptions } from './map.js';
 export { Map } from './deprecated.js';
 export { pinName } from './map/pinname.js';
+export { BPFFS_ROOT, ensureBpffs, removePin } from './map/bpffs.js';
+export { errnoName } from './sys/errno.js';
 export { Program, type FdLike, type ProgramBtfOptions, type ProgramInfo, type ProgramLoadOptions, type TestRunOptions, type TestRunResult } from './program.js';
 export { parseVerifierLog, type VerifierFailure } from './verifier.js';
 export { compile, compileToObject, type RuntimeCompileOptions } from './compile.js';
@@ -119,6 +121,9 @@ export {
   attachUsdt,
   attachXdp,
   HardwareEvent,
+  interfaceName,
+  resolveInterface,
+  tracepointId,
   SoftwareEvent,
   readAllIter,
   readIter,
@@ -159,6 +164,7 @@ export {
   haveUprobes,
   haveXdpLink,
   probeAll,
+  probeFentry,
   requireFeature,
   requireHelper,
   requireMapType,

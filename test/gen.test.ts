@@ -270,7 +270,7 @@ describe('tsbpf gen', () => {
   });
 
   it('runs as `tsbpf gen` from the built command when it is registered', (t) => {
-    const bin = join(root, 'bin', 'tsbpf.js');
+    const bin = join(root, 'bin', 'tsbpf.cjs');
     const main = join(root, 'dist', 'src', 'cli', 'main.js');
     if (!existsSync(main) || !readFileSync(main, 'utf8').includes("'gen'")) {
       t.skip('tsbpf gen is not registered in the built src/cli/main.js yet');

@@ -62,7 +62,7 @@ function cpuOf(hook: string, out: string, args: string[], cwd: string): number {
 export async function run(options: StartupBenchOptions = {}): Promise<BenchResult[]> {
   const pairs = options.pairs ?? 15;
   const root = packageRoot();
-  const cli = join(root, 'bin', 'tsbpf.js');
+  const cli = join(root, 'bin', 'tsbpf.cjs');
   const dir = mkdtempSync(join(tmpdir(), 'tsbpf-startup-'));
   const hook = join(dir, 'cpu.cjs');
   const out = join(dir, 'cpu');

@@ -1,4 +1,4 @@
-// The process entry point of the `tsbpf` command (bin/tsbpf.js loads the compiled form).
+// The process entry point of the `tsbpf` command (bin/tsbpf.cjs runs the compiled form, or its one-file build).
 import { main } from './main.js';
 
 // A reader that goes away (`tsbpf btf dump | head -1`) is the end of the output, not a failure:
@@ -12,4 +12,6 @@ function onOutputError(err: NodeJS.ErrnoException): void {
 process.stdout.on('error', onOutputError);
 process.stderr.on('error', (err: NodeJS.ErrnoException) => process.exit(err.code === 'EPIPE' ? (process.exitCode ?? 0) : 1));
 
-process.exitCode = await main(process.argv.slice(2));
+void main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

@@ -4,11 +4,12 @@ export { Link, type UpdateOptions } from './link.js';
 export type { AttachableProgram } from './attachable.js';
 export { LinkOperationError, MissingTargetError, ProgramTypeError, TargetNotFoundError, type TargetKind } from './errors.js';
 export { bpfLinkInfo, describeDetails, linkTypeName, type LinkDetails, type LinkInfo, type LinkMechanism, type PerfEventKind } from './info.js';
-export { resolveInterface, xdpState, type Interface, type InterfaceRef, type XdpAttachMode, type XdpState } from './interfaces.js';
+export { interfaceName, resolveInterface, xdpState, type Interface, type InterfaceRef, type XdpAttachMode, type XdpState } from './interfaces.js';
 export { attachXdp, type XdpMode, type XdpOptions } from './xdp.js';
 export { attachNetkit, attachTcx, type NetkitOptions, type NetkitSide, type TcDirection, type TcxAnchor, type TcxOptions, type TcxRelative } from './tcx.js';
 export { attachTc, type TcOptions } from './tc.js';
 export { attachTracepoint, type TracepointOptions } from './tracepoint.js';
+export { tracepointId } from './tracefs.js';
 export { attachRawTracepoint, type RawTracepointOptions } from './rawTracepoint.js';
 export { attachTracing, type TracingOptions } from './tracing.js';
 export {

@@ -1,7 +1,7 @@
 // A program attached to a hook. It owns the attachment: close() removes it exactly once.
 import { BpfError, ClosedError, InvalidArgumentError } from '../errors.js';
 import { bpfFdKind } from '../program/fdinfo.js';
-import { getFdById, linkDetach, linkUpdate, objGet, objPin } from '../sys/attrs.js';
+import { allIds, getFdById, linkDetach, linkUpdate, objGet, objPin } from '../sys/attrs.js';
 import type { FD } from '../sys/fd.js';
 import { AttachFlags, Cmd, LinkType } from '../sys/types.js';
 import { programFd, programId, type AttachableProgram } from './attachable.js';
@@ -102,6 +102,11 @@ export class Link {
   }
 
   /** Opens a bpf_link by its id. */
+  /** The ids of every bpf_link in the kernel, ascending (links of other processes included). */
+  static ids(): number[] {
+    return allIds(Cmd.LINK_GET_NEXT_ID);
+  }
+
   static fromId(id: number): Link {
     if (!Number.isInteger(id) || id <= 0) throw new InvalidArgumentError(`invalid link id ${id}`);
     let fd: FD;

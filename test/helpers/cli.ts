@@ -15,7 +15,7 @@ const fromDist = fileURLToPath(import.meta.url).includes(`${join(root, 'dist')}`
 
 /** The argv that starts `tsbpf` with the given arguments. */
 export function cliArgv(args: string[]): string[] {
-  if (fromDist) return [join(root, 'bin', 'tsbpf.js'), ...args];
+  if (fromDist) return [join(root, 'bin', 'tsbpf.cjs'), ...args];
   const tsx = join(root, 'node_modules', 'tsx', 'dist', 'loader.mjs');
   if (!existsSync(tsx)) throw new Error('tsx is not installed; run npm install');
   return ['--import', 'tsx', join(root, 'src', 'cli', 'entry.ts'), ...args];

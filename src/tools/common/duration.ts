@@ -1,6 +1,6 @@
 // The one parser for every option that takes a duration (tcptrack -t, xdp-filter --watch and
 // --interval, object attach --for), so they all accept the same units and refuse the same values.
-import { InvalidArgumentError } from '../../errors.js';
+import { InvalidArgumentError } from '../../index.js';
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 

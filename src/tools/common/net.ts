@@ -1,6 +1,6 @@
 // Addresses, prefixes and ports as the tools read and print them.
 import { isIPv4, isIPv6 } from 'node:net';
-import { InvalidArgumentError } from '../../errors.js';
+import { InvalidArgumentError } from '../../index.js';
 
 export type Family = 4 | 6;
 

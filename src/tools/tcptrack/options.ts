@@ -1,7 +1,7 @@
 // tcptrack's options: what the command line says, checked, and the rodata filters they become.
 import { existsSync, lstatSync, readFileSync, readlinkSync, statSync, statfsSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
-import { TsbpfError } from '../../errors.js';
+import { TsbpfError } from '../../index.js';
 import { UsageError } from '../../cli/framework/index.js';
 import { formatDuration, MAX_TIMER_MS, parseDuration } from '../common/duration.js';
 import { parsePortList } from '../common/net.js';

@@ -1,6 +1,6 @@
 // The text tables of tcptrack: the event table and the per-connection (tcplife-shaped) table,
 // laid out for a terminal's width, in a fixed layout for a pipe, or wide with nothing shortened.
-import { errnoName } from '../../sys/errno.js';
+import { errnoName } from '../../index.js';
 import { formatBytes, type ConnEvent } from './event.js';
 
 /** Which table: one row per event, or one row per closed connection (as bcc's tcplife). */

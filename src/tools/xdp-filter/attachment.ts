@@ -3,11 +3,8 @@
 // (its ifindex reads 0) but the pin stays, and a new interface of that name has no filter.
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { interfaceName } from '../../link/interfaces.js';
-import { BpfError, BpfMap, Link, Program } from '../../index.js';
-import { resolveInterface, xdpState } from '../../link/index.js';
-import { allIds } from '../../sys/attrs.js';
-import { Cmd } from '../../sys/types.js';
+import { BpfError, BpfMap, interfaceName, Link, Program, resolveInterface } from '../../index.js';
+import { xdpState } from '../../link/index.js';
 import { ALL_MAPS, FilterError, FilterMaps, permissionDenied, pinDir } from './state.js';
 
 /** attached: on the interface of that name now; removed: its device is gone or was recreated. */
@@ -68,8 +65,8 @@ export function holders(kind: 'link' | 'prog', id: number): Array<{ pid: number;
 function commandOf(pid: number): string {
   try {
     const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((a) => a !== '');
-    // `node .../tsbpf.js xdp-filter run ux2` reads better as `tsbpf xdp-filter run ux2`.
-    const i = argv.findIndex((a) => /(^|\/)(tsbpf(\.js)?|entry\.ts)$/.test(a));
+    // `node .../tsbpf.cjs xdp-filter run ux2` reads better as `tsbpf xdp-filter run ux2`.
+    const i = argv.findIndex((a) => /(^|\/)(tsbpf(\.c?js)?|entry\.ts)$/.test(a));
     return i >= 0 ? ['tsbpf', ...argv.slice(i + 1)].join(' ') : argv.join(' ');
   } catch {
     return '?';
@@ -132,7 +129,7 @@ export function runSessions(pinnedLinkIds: ReadonlySet<number>): RunSession[] {
   const out: RunSession[] = [];
   let ids: number[];
   try {
-    ids = allIds(Cmd.LINK_GET_NEXT_ID);
+    ids = Link.ids();
   } catch (err) {
     if (err instanceof BpfError && (err.code === 'EPERM' || err.code === 'EACCES')) throw permissionDenied();
     throw err;

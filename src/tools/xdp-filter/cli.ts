@@ -2,7 +2,7 @@
 // process and the filter keeps running after it exits; `run` is the interactive prompt.
 import { readFileSync } from 'node:fs';
 import { clearLine, createInterface, cursorTo } from 'node:readline';
-import { InvalidArgumentError } from '../../errors.js';
+import { InvalidArgumentError } from '../../index.js';
 import { parseDuration } from '../common/duration.js';
 import { removedError, linkState } from './attachment.js';
 import {

@@ -1,7 +1,7 @@
 // The operations behind `tsbpf xdp-filter`, shared by the one-shot subcommands and the
 // interactive prompt. Rules are validated before anything changes; a change applied to several
 // interfaces, or a batch of rules, is rolled back everywhere if one part fails.
-import { InvalidArgumentError } from '../../errors.js';
+import { InvalidArgumentError } from '../../index.js';
 import { parsePrefix } from '../common/net.js';
 import { linkState, pinnedLinkId, requireAttached, runSessions, sessionMaps, type RunSession } from './attachment.js';
 import { addressRule, macRule, portRules, prefixCovers, ruleLabel, type Direction, type Rule } from './rules.js';

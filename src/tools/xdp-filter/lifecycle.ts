@@ -2,16 +2,13 @@
 // that changes the system is undone if a later one fails, so a failed command leaves nothing.
 import { readdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { attachXdp, BpfError, BpfMap, type Collection, CollectionSpec, Link, TsbpfError } from '../../index.js';
-import { resolveInterface } from '../../link/index.js';
-import { BPFFS_ROOT, ensureBpffs, removePin } from '../../map/bpffs.js';
-import { packageRoot } from '../../sys/package.js';
+import { attachXdp, BPFFS_ROOT, BpfError, BpfMap, type Collection, CollectionSpec, ensureBpffs, Link, removePin, resolveInterface, TsbpfError } from '../../index.js';
+import { toolObject } from '../common/objects.js';
 import { describeAttached } from './attachment.js';
 import type { Rule } from './rules.js';
 import { ALL_MAPS, FilterError, FilterMaps, KEPT_MAPS, pinDir, pinExists, PIN_ROOT, type Mode, type Policy } from './state.js';
-import { EBUSY, EEXIST, EOPNOTSUPP } from '../../sys/errno.js';
 
-export const OBJECT_PATH = join(packageRoot(), 'src', 'tools', 'xdp-filter', 'xdp_filter.bpf.o');
+export const OBJECT_PATH = toolObject('xdp-filter', 'xdp_filter.bpf.o');
 
 /**
  * The ifindex of a network interface of this process's network namespace (asked over netlink:
@@ -68,7 +65,7 @@ function attach(f: { collection: Collection; iface: string }, mode: Mode): Link 
   try {
     return attachXdp({ program, interface: f.iface, mode: mode === 'native' ? 'driver' : 'generic' });
   } catch (err) {
-    if (err instanceof BpfError && (err.errno === EBUSY || err.errno === EEXIST)) {
+    if (err instanceof BpfError && ((err.code === 'EBUSY' || err.code === 'EEXIST'))) {
       throw new FilterError(`${describeAttached(f.iface)}; stop or detach it first (one XDP program per interface, see docs/xdp-filter.md)`, 'EBUSY');
     }
     throw err;
@@ -120,7 +117,8 @@ export function loadFilter(iface: string, opts: LoadOptions = {}): LoadedFilter 
     try {
       link = attach({ collection, iface }, mode);
     } catch (err) {
-      if (!(err instanceof BpfError && err.errno === EOPNOTSUPP && mode === 'native')) throw err;
+      // EOPNOTSUPP: Linux gives it the number of ENOTSUP (95), which is the name errnoName uses.
+      if (!(err instanceof BpfError && err.code === 'ENOTSUP' && mode === 'native')) throw err;
       if (opts.mode !== undefined) throw new FilterError(`${iface} does not support native XDP; use --mode generic`, 'ENOTSUP');
       mode = 'generic';
       fellBack = true;

@@ -1,6 +1,6 @@
 // Filter rules: what users write (10.0.0.0/24, fd00::1, 80/tcp, 02:00:00:00:00:01) and how they
 // are keyed in the BPF maps (LPM trie keys, port keys, MAC keys).
-import { InvalidArgumentError } from '../../errors.js';
+import { InvalidArgumentError } from '../../index.js';
 import { formatPrefix, isV4Mapped, parsePort, parsePrefix, type Prefix } from '../common/net.js';
 
 export type Direction = 'src' | 'dst';
