@@ -12,7 +12,7 @@
 //         - 10.0.1.1                  # weight 1
 //         - { address: 10.0.1.2, weight: 2 }
 import { parse as parseYaml } from 'yaml';
-import { InvalidArgumentError } from '../../errors.js';
+import { InvalidArgumentError } from '../../index.js';
 import { parseDuration } from '../common/duration.js';
 import type { Balancer, ForwardMode, HashMode, HealthCheck, VipOptions } from './balancer.js';
 import { checkRingSize, DEFAULT_RING_SIZE } from './maglev.js';

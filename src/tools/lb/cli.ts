@@ -1,7 +1,7 @@
 // `tsbpf lb`: the balancer's commands. Each is a process of its own acting on the pinned state;
 // `health` and `stats --watch` run until interrupted.
 import { readFileSync } from 'node:fs';
-import { InvalidArgumentError } from '../../errors.js';
+import { InvalidArgumentError } from '../../index.js';
 import { parseDuration } from '../common/duration.js';
 import { applyConfig, parseCheck, parseConfig, parseHash, parseMode } from './apply.js';
 import type { Counters, VipOptions, VipState } from './balancer.js';

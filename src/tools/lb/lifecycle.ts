@@ -2,12 +2,10 @@
 // the state pinned in bpffs. Each step that changes the system is undone when a later one
 // fails, so a failed command leaves nothing behind.
 import { execFileSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { attachXdp, BpfError, BpfMap, Link, TsbpfError, type Program } from '../../index.js';
-import { resolveInterface } from '../../link/index.js';
-import { makeBpffsDir, removePin } from '../../map/bpffs.js';
-import { EBUSY, EEXIST, EOPNOTSUPP } from '../../sys/errno.js';
+import { attachXdp, BpfError, BpfMap, ensureBpffs, Link, removePin, resolveInterface, TsbpfError, type Program } from '../../index.js';
+import { toolObject } from '../common/objects.js';
 import { Balancer, LB_MAPS, LbError } from './balancer.js';
 import { loadLb } from './lb_bpf.js';
 import { loadLbDecap } from './lb_decap_bpf.js';
@@ -67,7 +65,7 @@ function attach(program: Program, iface: string, mode: AttachMode): Link {
   try {
     return attachXdp({ program, interface: iface, mode });
   } catch (err) {
-    if (err instanceof BpfError && (err.errno === EBUSY || err.errno === EEXIST)) throw new LbError(`another XDP program is attached to ${iface}; detach it first (one XDP program per interface)`, 'EBUSY');
+    if (err instanceof BpfError && (err.code === 'EBUSY' || err.code === 'EEXIST')) throw new LbError(`another XDP program is attached to ${iface}; detach it first (one XDP program per interface)`, 'EBUSY');
     throw err;
   }
 }
@@ -77,12 +75,19 @@ function attachWithFallback(program: Program, iface: string, asked: AttachMode |
   try {
     return { link: attach(program, iface, asked ?? 'driver'), mode: asked ?? 'driver', fellBack: false };
   } catch (err) {
-    if (!(err instanceof BpfError && err.errno === EOPNOTSUPP) || asked !== undefined) {
-      if (err instanceof BpfError && err.errno === EOPNOTSUPP) throw new LbError(`${iface} has no driver-mode XDP; use --mode generic`, 'ENOTSUP');
+    // EOPNOTSUPP: Linux gives it the number of ENOTSUP, the name errnoName uses.
+    if (!(err instanceof BpfError && err.code === 'ENOTSUP') || asked !== undefined) {
+      if (err instanceof BpfError && err.code === 'ENOTSUP') throw new LbError(`${iface} has no driver-mode XDP; use --mode generic`, 'ENOTSUP');
       throw err;
     }
     return { link: attach(program, iface, 'generic'), mode: 'generic', fellBack: true };
   }
+}
+
+/** Creates a pin directory, after making sure a bpffs is mounted under it (root mounts one). */
+function makeDir(dir: string): void {
+  ensureBpffs(dir);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
 }
 
 /** Whether the balancer is loaded on `iface` (its link is pinned). */
@@ -102,11 +107,11 @@ export async function loadBalancer(iface: string, opts: LoadOptions = {}): Promi
   const found = interfaceAddresses(iface);
   const src4 = sourceAddr(opts.src4 ?? found.v4, 4);
   const src6 = sourceAddr(opts.src6 ?? found.v6, 6);
-  makeBpffsDir(dir);
+  makeDir(dir);
   let lb: Awaited<ReturnType<typeof loadLb>> | undefined;
   let link: Link | undefined;
   try {
-    lb = await loadLb({ pinPath: dir });
+    lb = await loadLb({ pinPath: dir, object: toolObject('lb', 'lb.bpf.o') });
     const settings = {
       ifindex,
       flags: 0,
@@ -205,11 +210,11 @@ export async function loadDecap(iface: string, vips: readonly string[], opts: { 
     for (const k of keys) m.update(k, new Uint8Array(4));
     return { mode: opts.mode ?? 'driver', added: vips.map((v) => formatReal(parseReal(v))) };
   }
-  makeBpffsDir(dir);
+  makeDir(dir);
   let d: Awaited<ReturnType<typeof loadLbDecap>> | undefined;
   let link: Link | undefined;
   try {
-    d = await loadLbDecap({ pinPath: dir });
+    d = await loadLbDecap({ pinPath: dir, object: toolObject('lb', 'lb_decap.bpf.o') });
     for (const k of keys) d.maps.decap_vips.map.update(k, 0);
     const attached = attachWithFallback(d.programs.lb_decap.program, iface, opts.mode);
     link = attached.link;

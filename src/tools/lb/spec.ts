@@ -1,6 +1,6 @@
 // VIPs and reals as users write them: `10.0.0.1:80/tcp`, `[fd00::1]:443/tcp`, `10.0.0.1:*/udp`
 // (every port), and a real's address; and their keys in the maps, addresses in 16 bytes.
-import { InvalidArgumentError } from '../../errors.js';
+import { InvalidArgumentError } from '../../index.js';
 import { formatAddress, parseAddress, type Family } from '../common/net.js';
 
 export const AF_INET = 2;
