@@ -20,6 +20,8 @@ export const EXAMPLES: readonly (readonly string[])[] = [
 /** The tools whose BPF side is a generated module, regenerated the same way. */
 export const TOOLS: readonly (readonly string[])[] = [
   ['tcptrack', 'src/tools/tcptrack/tcptrack.bpf.c', '--type', 'event', '--type', 'conn_key', '--type', 'conn_stat', '--vmlinux', VMLINUX, '--runtime', '../../codegen/runtime.js', '--no-embed'],
+  ['lb', 'src/tools/lb/lb.bpf.c', '--vmlinux', VMLINUX, '--runtime', '../../codegen/runtime.js', '--no-embed'],
+  ['lb_decap', 'src/tools/lb/lb_decap.bpf.c', '--vmlinux', VMLINUX, '--runtime', '../../codegen/runtime.js', '--no-embed'],
 ];
 
 async function main(): Promise<number> {

@@ -23,6 +23,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'tcptrack', summary: 'trace TCP connections: latency, outcome, bytes, and connection statistics', load: () => import('../tools/tcptrack/cli.js'), help: () => import('../tools/tcptrack/help.js') },
   { name: 'exporter', summary: 'export kernel metrics to Prometheus from ebpf_exporter configs and tsbpf tools', load: () => import('../tools/exporter/cli.js'), help: () => import('../tools/exporter/help.js') },
   { name: 'xdp-filter', summary: 'XDP firewall: block addresses, prefixes, ports and MACs, with pinned state', load: () => import('../tools/xdp-filter/cli.js'), help: () => import('../tools/xdp-filter/help.js') },
+  { name: 'lb', summary: 'XDP layer-4 load balancer: VIPs, reals, Maglev hashing, NAT and DSR, pinned state', load: () => import('../tools/lb/cli.js'), help: () => import('../tools/lb/help.js') },
 ];
 
 const HELP_FLAGS = new Set(['-h', '--help', 'help']);
