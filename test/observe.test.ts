@@ -239,6 +239,31 @@ describe('observe', { concurrency: false }, () => {
     }
   });
 
+  kernelTest('a packet dropped by tsbpf xdp-filter shows as DROPPED with the rule that matched', async () => {
+    const p = pair!;
+    const target = port + 4;
+    const load = runCli(['xdp-filter', 'load', p.host, '--mode', 'native', '--no-ssh-guard']);
+    assert.equal(load.status, 0, load.stderr);
+    try {
+      const port = runCli(['xdp-filter', 'port', String(target), '--proto', 'udp', '--iface', p.host]);
+      assert.equal(port.status, 0, port.stderr);
+      const o = await observe(['--iface', p.host, '--verdict', 'DROPPED', '--protocol', 'udp']);
+      sh('ip', ['netns', 'exec', p.netns, 'python3', '-c', `import socket\nsocket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'x', ('${p.hostAddr}', ${target}))`]);
+      // veth runs native XDP on an skb and frees it as NOT_SPECIFIED: kfree_skb sees it too.
+      const isXdp = (f: Flow) => f.l4?.UDP?.destination_port === target && f.ingress_denied_by !== undefined;
+      await o.stop((fs) => fs.some(isXdp));
+      const drop = o.flows().find(isXdp);
+      assert.equal(drop?.verdict, 'DROPPED');
+      assert.equal(drop?.drop_reason_desc, 'POLICY_DENIED');
+      assert.deepEqual(drop?.ingress_denied_by, [{ name: `dst ${target}/udp`, kind: 'XdpFilter' }]);
+      assert.equal(drop?.IP.source, p.peerAddr);
+      assert.equal(drop?.interface?.name, p.host);
+      assert.match(o.output(), new RegExp(`:${target} POLICY_DENIED DROPPED \\(UDP; xdp-filter rule: deny dst ${target}/udp\\)`));
+    } finally {
+      runCli(['xdp-filter', 'unload', p.host]);
+    }
+  });
+
   kernelTest('a flood larger than the ring: flows read and lost add up to the packets sent', async (t) => {
     if (!requireCommand(t, 'python3', 'python3')) return;
     const p = pair!;

@@ -81,6 +81,8 @@ export interface Flow {
   drop_reason_desc?: string;
   is_reply?: boolean;
   interface?: { index: number; name?: string };
+  /** The rules that denied the packet (xdp-filter's). */
+  ingress_denied_by?: Array<{ name: string; kind: string }>;
   socket_cookie?: string;
   Summary?: string;
 }

@@ -9,6 +9,7 @@ import { accepts, kernelFilter } from './filter.js';
 import { decodeRecord, flowOf, monotonicOffsetNs, parseRfc3339, rfc3339Nano, type Flow, type FlowItem } from './flow.js';
 import { formatItem, TABLE_HEADER, tableRow } from './format.js';
 import { L7Parser } from './l7.js';
+import { XdpFilterDrops, type XdpDrop } from './xdpdrops.js';
 import type { ObserveOptions } from './options.js';
 
 export interface ObserveIO {
@@ -173,6 +174,7 @@ async function follow(o: ObserveOptions, io: ObserveIO, dp: Datapath, reader: Ri
     stop();
   };
 
+  const xdp = o.drops ? dp.interfaces.flatMap((i) => XdpFilterDrops.open(i.name) ?? []) : [];
   const emit = (flow: Flow): void => {
     if (done || !inTime(o, flow) || !accepts(o.filters, flow)) return;
     const item: FlowItem = { flow, node_name: flow.node_name ?? '', time: flow.time };
@@ -187,6 +189,14 @@ async function follow(o: ObserveOptions, io: ObserveIO, dp: Datapath, reader: Ri
     emit(flow);
     // A loopback packet is seen leaving and arriving: its payload is read once, arriving.
     if (raw.payload.length > 0 && !(raw.direction === 2 && flow.interface?.name === 'lo')) for (const f of l7.parse(flow, raw.payload, raw.timeNs)) emit(f);
+  };
+  const onXdpDrop = (d: XdpDrop): void => {
+    if (done) return;
+    emit(xdpDropFlow(flowOf(d.raw, ctx), d.rule));
+  };
+  const drain = (): void => {
+    reader.drainRaw(onRecord);
+    for (const x of xdp) x.drain(offset, onXdpDrop);
   };
   const reportLost = (): void => {
     const lost = dp.lost();
@@ -206,7 +216,7 @@ async function follow(o: ObserveOptions, io: ObserveIO, dp: Datapath, reader: Ri
   const onAbort = (): void => finish();
   signal?.addEventListener('abort', onAbort, { once: true });
   const timers: NodeJS.Timeout[] = [];
-  timers.push(setInterval(() => reader.drainRaw(onRecord), DRAIN_INTERVAL_MS));
+  timers.push(setInterval(drain, DRAIN_INTERVAL_MS));
   timers.push(setInterval(reportLost, hooks.lostIntervalMs ?? 1000));
   if (o.until !== undefined) {
     const ms = Number(o.until / 1_000_000n) - Date.now();
@@ -218,14 +228,32 @@ async function follow(o: ObserveOptions, io: ObserveIO, dp: Datapath, reader: Ri
     await stopped;
     if (!printer.broken && (limit === undefined || flows < limit)) {
       done = false;
-      reader.drainRaw(onRecord);
+      drain();
       done = true;
     }
     reportLost();
     return { flows, lost: reported };
   } finally {
     for (const t of timers) clearTimeout(t);
+    for (const x of xdp) x.close();
     signal?.removeEventListener('abort', onAbort);
     io.stdout.removeListener('error', onOutputError);
   }
 }
+
+/** Hubble's words for a policy drop, with the xdp-filter rule that made it. */
+function xdpDropFlow(flow: Flow, rule: string | undefined): Flow {
+  const by = rule === undefined ? 'xdp-filter: not in the allow list' : `xdp-filter rule: deny ${rule}`;
+  return {
+    ...flow,
+    drop_reason: POLICY_DENIED,
+    drop_reason_desc: 'POLICY_DENIED',
+    event_type: { type: 1, sub_type: POLICY_DENIED },
+    traffic_direction: 'INGRESS',
+    ingress_denied_by: [{ name: rule ?? 'allow list', kind: 'XdpFilter' }],
+    Summary: `${flow.Summary ?? ''}; ${by}`,
+  };
+}
+
+/** Cilium's drop reason for a packet a policy refused. */
+const POLICY_DENIED = 133;
