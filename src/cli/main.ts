@@ -24,6 +24,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'exporter', summary: 'export kernel metrics to Prometheus from ebpf_exporter configs and tsbpf tools', load: () => import('../tools/exporter/cli.js'), help: () => import('../tools/exporter/help.js') },
   { name: 'xdp-filter', summary: 'XDP firewall: block addresses, prefixes, ports and MACs, with pinned state', load: () => import('../tools/xdp-filter/cli.js'), help: () => import('../tools/xdp-filter/help.js') },
   { name: 'lb', summary: 'XDP layer-4 load balancer: VIPs, reals, Maglev hashing, NAT and DSR, pinned state', load: () => import('../tools/lb/cli.js'), help: () => import('../tools/lb/help.js') },
+  { name: 'observe', summary: 'observe network flows as Hubble does: TCP/UDP/ICMP, drops with reasons, DNS and HTTP', load: () => import('../tools/observe/cli.js'), help: () => import('../tools/observe/help.js') },
 ];
 
 const HELP_FLAGS = new Set(['-h', '--help', 'help']);
