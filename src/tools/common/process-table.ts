@@ -1,7 +1,8 @@
 // A table of the machine's processes, seeded from /proc and kept by exec, fork and exit
 // events: the process, its parent and ancestors, and the container and Kubernetes pod its
 // cgroup says it runs in. Shared by the tools that report on processes.
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { containerOf, type ContainerInfo } from './container.js';
 
 export interface ProcessInfo {
@@ -41,6 +42,8 @@ export interface ProcessUpdate {
   sid: number;
   vpid: number;
   startNs: bigint;
+  /** The cgroup v2 id (the inode number of its directory), which tells the container. */
+  cgroupId?: bigint;
   exepath?: string;
   filename?: string;
   argv?: string[];
@@ -102,12 +105,69 @@ export function readProc(pid: number, procRoot = '/proc'): ProcessInfo | undefin
   };
 }
 
+const CGROUP2_ROOTS = ['/sys/fs/cgroup/unified', '/sys/fs/cgroup'];
+const CGROUP_WALK_DEPTH = 8;
+
+/** The cgroup v2 path (as /proc/PID/cgroup writes it) of the directory whose inode is `id`. */
+function cgroupPathOfId(id: bigint): string | undefined {
+  for (const root of CGROUP2_ROOTS) {
+    let isV2 = false;
+    try {
+      isV2 = statSync(join(root, 'cgroup.controllers')).isFile();
+    } catch {
+      continue;
+    }
+    if (!isV2) continue;
+    const walk = (dir: string, depth: number): string | undefined => {
+      let st;
+      try {
+        st = statSync(dir, { bigint: true });
+      } catch {
+        return undefined;
+      }
+      if (st.ino === id) return dir.slice(root.length) || '/';
+      if (depth >= CGROUP_WALK_DEPTH) return undefined;
+      let entries;
+      try {
+        entries = readdirSync(dir, { withFileTypes: true });
+      } catch {
+        return undefined;
+      }
+      for (const e of entries) {
+        if (!e.isDirectory()) continue;
+        const found = walk(join(dir, e.name), depth + 1);
+        if (found !== undefined) return found;
+      }
+      return undefined;
+    };
+    return walk(root, 0);
+  }
+  return undefined;
+}
+
 export class ProcessTable {
   readonly #procs = new Map<number, ProcessInfo>();
   readonly #procRoot: string;
+  /** Containers by cgroup id: a process that moves to another cgroup (and execs) changes container. */
+  readonly #byCgroup = new Map<bigint, ContainerInfo | undefined>();
 
   constructor(procRoot = '/proc') {
     this.#procRoot = procRoot;
+  }
+
+  /** The container of cgroup `id`, learnt from process `pid`'s cgroup file or else the cgroup tree. */
+  containerOfCgroup(id: bigint, pid: number): ContainerInfo | undefined {
+    if (this.#byCgroup.has(id)) return this.#byCgroup.get(id);
+    const text = readOr(`${this.#procRoot}/${pid}/cgroup`, '');
+    const v2 = /^0::(.*)$/m.exec(text)?.[1];
+    let info: ContainerInfo | undefined;
+    if (v2 !== undefined) info = containerOf(text);
+    else {
+      const path = cgroupPathOfId(id);
+      info = path === undefined ? undefined : containerOf(`0::${path}`);
+    }
+    this.#byCgroup.set(id, info);
+    return info;
   }
 
   /** Fills the table with every process in /proc. */
@@ -153,7 +213,7 @@ export class ProcessTable {
       args: parent?.args ?? [],
       cwd: parent?.cwd ?? '',
       exeFromMemfd: parent?.exeFromMemfd ?? false,
-      container: parent?.container ?? this.#containerFromProc(u.pid),
+      container: u.cgroupId !== undefined ? this.containerOfCgroup(u.cgroupId, u.pid) : (parent?.container ?? this.#containerFromProc(u.pid)),
       pid: u.pid,
       ppid: u.ppid,
       name: u.name,
@@ -189,7 +249,7 @@ export class ProcessTable {
       vpid: u.vpid,
       startNs: u.startNs,
       exeFromMemfd: u.exeFromMemfd ?? false,
-      container: before?.container ?? this.#procs.get(u.ppid)?.container ?? this.#containerFromProc(u.pid),
+      container: u.cgroupId !== undefined ? this.containerOfCgroup(u.cgroupId, u.pid) : (before?.container ?? this.#procs.get(u.ppid)?.container ?? this.#containerFromProc(u.pid)),
     };
     this.#procs.set(p.pid, p);
     return p;

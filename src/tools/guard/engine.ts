@@ -94,5 +94,5 @@ export class GuardEngine {
 }
 
 function update(e: GuardEvent) {
-  return { pid: e.pid, ppid: e.ppid, name: e.comm, uid: e.uid, gid: e.gid, loginuid: e.loginuid, tty: e.tty, sid: e.sid, vpid: e.vpid, startNs: e.startNs };
+  return { pid: e.pid, ppid: e.ppid, name: e.comm, uid: e.uid, gid: e.gid, loginuid: e.loginuid, tty: e.tty, sid: e.sid, vpid: e.vpid, startNs: e.startNs, cgroupId: e.cgroupId };
 }

@@ -92,7 +92,7 @@ function walkedPath(data: Uint8Array, start: number, max: number): string {
   const limit = start + max;
   while (at < limit && data[at] !== 0) {
     const s = cstr(data, at, limit - at);
-    parts.push(s);
+    if (s !== '/') parts.push(s);
     at += Buffer.byteLength(s) + 1;
   }
   return `/${parts.reverse().join('/')}`;

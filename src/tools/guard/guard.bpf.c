@@ -20,7 +20,7 @@
 #define ARGS_LEN 1024
 #define SA_LEN 112
 #define MAX_SYSCALL 512
-#define WALK_DEPTH 24
+#define WALK_DEPTH 16
 
 #define AF_INET 2
 #define AF_INET6 10
@@ -259,8 +259,6 @@ static __always_inline __u32 walk_path(char *buf, struct dentry *dentry, struct 
 			vfsmnt = &up->mnt;
 			continue;
 		}
-		if (dentry == parent)
-			break;
 		if (off > WALK_LEN - STR_LEN)
 			break;
 		const unsigned char *name = BPF_CORE_READ(dentry, d_name.name);
@@ -268,6 +266,10 @@ static __always_inline __u32 walk_path(char *buf, struct dentry *dentry, struct 
 		if (n <= 0)
 			break;
 		off += n;
+		// A dentry that is its own parent is a root: "/" (which user space drops), or a
+		// pseudo file's name (memfd:NAME), which is the whole path.
+		if (dentry == parent)
+			break;
 		dentry = parent;
 	}
 	return off;

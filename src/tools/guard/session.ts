@@ -15,6 +15,7 @@ import { SPEC_KILL_CONNECT, SPEC_KILL_EXEC, SYSCALLS, type SyscallInfo, specOf }
 
 export const RING_BYTES = 1 << 22;
 /** Where the connect hooks attach: the root of the cgroup v2 hierarchy. */
+const EXITED_REMEMBERED = 4096;
 const CGROUP2_ROOTS = ['/sys/fs/cgroup/unified', '/sys/fs/cgroup'];
 
 export interface SessionOptions {
@@ -93,7 +94,9 @@ export class GuardSession {
   #alerts = 0;
   #dropsSeen = 0;
   #closed = false;
-  readonly #exitWaiters = new Map<number, Array<() => void>>();
+  /** Recent exits, for waitForExit called after guard read the exit. */
+  readonly #exited = new Set<number>();
+  readonly #exitWaiters = new Map<number, Array<(seen: boolean) => void>>();
 
   private constructor(obj: GuardObject, options: SessionOptions, plan: EnforcementPlan | undefined, syscalls: string[], table: ProcessTable) {
     this.#obj = obj;
@@ -147,22 +150,26 @@ export class GuardSession {
   }
 
   #start(): void {
-    this.#reader.startRaw((data, offset, length) => {
-      const e = decodeEvent(data, offset, length);
-      this.#options.onEvent?.(e);
-      for (const a of this.engine.handle(e)) {
-        this.#alerts++;
-        this.#options.onAlert?.(a, e);
-      }
-      if (e.kind === KIND_EXIT) {
-        const waiters = this.#exitWaiters.get(e.pid);
-        if (waiters !== undefined) {
-          this.#exitWaiters.delete(e.pid);
-          for (const w of waiters) w();
-        }
-      }
-    });
+    this.#reader.startRaw(this.#record);
   }
+
+  readonly #record = (data: Uint8Array, offset: number, length: number): void => {
+    const e = decodeEvent(data, offset, length);
+    this.#options.onEvent?.(e);
+    for (const a of this.engine.handle(e)) {
+      this.#alerts++;
+      this.#options.onAlert?.(a, e);
+    }
+    if (e.kind === KIND_EXIT) {
+      this.#exited.add(e.pid);
+      if (this.#exited.size > EXITED_REMEMBERED) this.#exited.delete(this.#exited.values().next().value!);
+      const waiters = this.#exitWaiters.get(e.pid);
+      if (waiters !== undefined) {
+        this.#exitWaiters.delete(e.pid);
+        for (const w of waiters) w(true);
+      }
+    }
+  };
 
   /** Records lost in the kernel so far (the ring was full), summed over CPUs and kinds. */
   kernelDrops(): number {
@@ -182,12 +189,13 @@ export class GuardSession {
 
   /** Resolves once the exit of process `pid` has been read (its earlier events were read before it). */
   waitForExit(pid: number, timeoutMs = 10000): Promise<boolean> {
+    if (this.#exited.has(pid)) return Promise.resolve(true);
     return new Promise((resolve) => {
       const timer = setTimeout(() => resolve(false), timeoutMs);
       const list = this.#exitWaiters.get(pid) ?? [];
-      list.push(() => {
+      list.push((seen) => {
         clearTimeout(timer);
-        resolve(true);
+        resolve(seen);
       });
       this.#exitWaiters.set(pid, list);
     });
@@ -204,14 +212,7 @@ export class GuardSession {
 
   /** Reads what is in the ring now. */
   drain(): number {
-    return this.#reader.drainRaw((data, offset, length) => {
-      const e = decodeEvent(data, offset, length);
-      this.#options.onEvent?.(e);
-      for (const a of this.engine.handle(e)) {
-        this.#alerts++;
-        this.#options.onAlert?.(a, e);
-      }
-    });
+    return this.#reader.drainRaw(this.#record);
   }
 
   stats(): SessionStats {
@@ -224,7 +225,7 @@ export class GuardSession {
     this.#reader.close();
     for (const l of this.#links) l.close();
     this.#obj.close();
-    for (const [, ws] of this.#exitWaiters) for (const w of ws) w();
+    for (const [, ws] of this.#exitWaiters) for (const w of ws) w(false);
     this.#exitWaiters.clear();
   }
 }
