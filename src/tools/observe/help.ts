@@ -35,6 +35,12 @@ Filters (a flag repeated ORs its values; different flags AND; --not negates the 
       --reply               replies only (with --not: requests only)
       --not                 negate the next filter flag
 
+Server:
+  tsbpf observe serve [options]   keep the datapath and the last flows; serve them (see --help)
+  tsbpf observe status            what a server holds (Hubble's ServerStatus)
+      --server ADDR             read flows from a server (unix:PATH or HOST:PORT) instead of
+                                attaching here; filters run in the server
+
 Output:
   -o, --output FORMAT       compact (default), dict, table, json, jsonpb (json: one Hubble
                             GetFlowsResponse object per line; jsonpb is the same)
@@ -59,4 +65,29 @@ Examples:
   tsbpf observe --input-file flows.json --last 50 --protocol dns
 
 See docs/observe.md.
+`;
+
+export const SERVE_HELP = `Usage: tsbpf observe serve [options]
+
+Keeps the datapath attached and the last flows in memory, and serves them over Hubble's
+Observer gRPC API (GetFlows with number/first/follow/whitelist/blacklist/since/until,
+ServerStatus, GetNodes), so that \`tsbpf observe --server ADDR\` and Hubble's own clients share
+one datapath. Runs until Ctrl-C or SIGTERM.
+
+Options:
+  -l, --listen ADDR       unix:PATH, /PATH or HOST:PORT (repeatable; default unix:/run/tsbpf/observe.sock;
+                          port 0 picks a free one)
+      --buffer-size N     flows kept (default 4095)
+  -i, --iface NAME        observe this interface (repeatable; default: every interface)
+      --netns NAME        observe in a network namespace
+      --snap-len BYTES    payload bytes per packet for DNS/HTTP (0-512; default 256)
+      --ring-size KIB     the kernel ring's size in KiB (default 4096)
+      --no-drops          do not trace drops
+  -h, --help              this help
+`;
+
+export const STATUS_HELP = `Usage: tsbpf observe status [--server ADDR] [--json]
+
+Asks a running \`tsbpf observe serve\` (default unix:/run/tsbpf/observe.sock) for its status:
+flows held, the buffer's size, flows seen and uptime.
 `;

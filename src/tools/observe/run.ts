@@ -2,14 +2,14 @@
 // filters, to the output format; lost records reported at most once a second.
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { RingBufReader, TsbpfError } from '../../index.js';
-import { cgroup2Root, createContext } from './context.js';
-import { openDatapath, type Datapath } from './datapath.js';
+import { TsbpfError } from '../../index.js';
+import type { Datapath } from './datapath.js';
 import { accepts, kernelFilter } from './filter.js';
-import { decodeRecord, flowOf, monotonicOffsetNs, parseRfc3339, rfc3339Nano, type Flow, type FlowItem } from './flow.js';
+import { parseRfc3339, type Flow, type FlowItem } from './flow.js';
 import { formatItem, TABLE_HEADER, tableRow } from './format.js';
-import { L7Parser } from './l7.js';
-import { XdpFilterDrops, type XdpDrop } from './xdpdrops.js';
+import { FlowSource } from './source.js';
+import { getFlows } from './client.js';
+import { filterMessages } from './grpc.js';
 import type { ObserveOptions } from './options.js';
 
 export interface ObserveIO {
@@ -77,6 +77,7 @@ function inTime(o: ObserveOptions, flow: Flow): boolean {
 /** Runs `tsbpf observe`: a file replayed, or the live datapath until a stop condition. */
 export async function runObserve(o: ObserveOptions, io: ObserveIO, signal?: AbortSignal, hooks: ObserveHooks = {}): Promise<ObserveResult> {
   if (o.inputFile !== undefined) return replay(o, io);
+  if (o.server !== undefined) return fromServer(o, o.server, io, signal, hooks);
   return live(o, io, signal, hooks);
 }
 
@@ -137,34 +138,10 @@ function asItem(v: unknown): FlowItem | undefined {
 }
 
 async function live(o: ObserveOptions, io: ObserveIO, signal: AbortSignal | undefined, hooks: ObserveHooks): Promise<ObserveResult> {
-  const cgroupRoot = cgroup2Root();
-  const dp = await openDatapath({
-    interfaces: o.interfaces,
-    filter: kernelFilter(o.filters),
-    snapLen: o.snapLen,
-    drops: o.drops,
-    cgroupRoot,
-    ...(o.ringBytes !== undefined ? { ringBytes: o.ringBytes } : {}),
-  });
-  let reader: RingBufReader | undefined;
-  try {
-    reader = new RingBufReader(dp.object.collection.maps.events!);
-    return await follow(o, io, dp, reader, cgroupRoot, signal, hooks);
-  } finally {
-    reader?.close();
-    dp.close();
-  }
-}
-
-async function follow(o: ObserveOptions, io: ObserveIO, dp: Datapath, reader: RingBufReader, cgroupRoot: string, signal: AbortSignal | undefined, hooks: ObserveHooks): Promise<ObserveResult> {
-  const ctx = createContext(cgroupRoot, new Map(dp.interfaces.map((i) => [i.ifindex, i.name])));
   const printer = new Printer(o, io.stdout);
-  const l7 = new L7Parser();
-  const offset = monotonicOffsetNs();
   // Without --follow, --first or --until, a live run stops after Hubble's default of 20 flows.
   const limit = o.first ?? (o.follow || o.until !== undefined ? undefined : (o.last ?? 20));
   let flows = 0;
-  let reported = 0;
   let done = false;
   let stop: () => void = () => {};
   const stopped = new Promise<void>((resolve) => (stop = resolve));
@@ -173,41 +150,14 @@ async function follow(o: ObserveOptions, io: ObserveIO, dp: Datapath, reader: Ri
     done = true;
     stop();
   };
-
-  const xdp = o.drops ? dp.interfaces.flatMap((i) => XdpFilterDrops.open(i.name) ?? []) : [];
-  const emit = (flow: Flow): void => {
-    if (done || !inTime(o, flow) || !accepts(o.filters, flow)) return;
-    const item: FlowItem = { flow, node_name: flow.node_name ?? '', time: flow.time };
+  const emit = (item: FlowItem): void => {
+    if (done) return;
+    if ('flow' in item && (!inTime(o, item.flow) || !accepts(o.filters, item.flow))) return;
     printer.print(item);
     hooks.onItem?.(item);
-    if (++flows === limit) finish();
+    if ('flow' in item && ++flows === limit) finish();
   };
-  const onRecord = (data: Uint8Array, at: number): void => {
-    if (done) return;
-    const raw = decodeRecord(data, at, offset);
-    const flow = flowOf(raw, ctx);
-    emit(flow);
-    // A loopback packet is seen leaving and arriving: its payload is read once, arriving.
-    if (raw.payload.length > 0 && !(raw.direction === 2 && flow.interface?.name === 'lo')) for (const f of l7.parse(flow, raw.payload, raw.timeNs)) emit(f);
-  };
-  const onXdpDrop = (d: XdpDrop): void => {
-    if (done) return;
-    emit(xdpDropFlow(flowOf(d.raw, ctx), d.rule));
-  };
-  const drain = (): void => {
-    reader.drainRaw(onRecord);
-    for (const x of xdp) x.drain(offset, onXdpDrop);
-  };
-  const reportLost = (): void => {
-    const lost = dp.lost();
-    if (lost <= reported) return;
-    const now = rfc3339Nano(BigInt(Date.now()) * 1_000_000n);
-    const item: FlowItem = { lost_events: { source: 'PERF_EVENT_RING_BUFFER', num_events_lost: String(lost - reported) }, node_name: ctx.nodeName, time: now };
-    reported = lost;
-    printer.print(item);
-    hooks.onItem?.(item);
-  };
-
+  const source = await FlowSource.open({ interfaces: o.interfaces, filter: kernelFilter(o.filters), snapLen: o.snapLen, drops: o.drops, ...(o.ringBytes !== undefined ? { ringBytes: o.ringBytes } : {}) }, emit);
   const onOutputError = (): void => {
     printer.broken = true;
     finish();
@@ -216,44 +166,63 @@ async function follow(o: ObserveOptions, io: ObserveIO, dp: Datapath, reader: Ri
   const onAbort = (): void => finish();
   signal?.addEventListener('abort', onAbort, { once: true });
   const timers: NodeJS.Timeout[] = [];
-  timers.push(setInterval(drain, DRAIN_INTERVAL_MS));
-  timers.push(setInterval(reportLost, hooks.lostIntervalMs ?? 1000));
+  timers.push(setInterval(() => source.drain(), DRAIN_INTERVAL_MS));
+  timers.push(setInterval(() => source.checkLost(), hooks.lostIntervalMs ?? 1000));
   if (o.until !== undefined) {
     const ms = Number(o.until / 1_000_000n) - Date.now();
     timers.push(setTimeout(finish, Math.max(0, Math.min(ms, 2 ** 31 - 1))));
   }
   try {
-    hooks.onReady?.(dp);
+    hooks.onReady?.(source.datapath);
     if (signal?.aborted) finish();
     await stopped;
     if (!printer.broken && (limit === undefined || flows < limit)) {
       done = false;
-      drain();
-      done = true;
+      source.drain();
     }
-    reportLost();
-    return { flows, lost: reported };
+    done = false;
+    const lost = source.checkLost();
+    done = true;
+    return { flows, lost };
   } finally {
     for (const t of timers) clearTimeout(t);
-    for (const x of xdp) x.close();
     signal?.removeEventListener('abort', onAbort);
     io.stdout.removeListener('error', onOutputError);
+    source.close();
   }
 }
 
-/** Hubble's words for a policy drop, with the xdp-filter rule that made it. */
-function xdpDropFlow(flow: Flow, rule: string | undefined): Flow {
-  const by = rule === undefined ? 'xdp-filter: not in the allow list' : `xdp-filter rule: deny ${rule}`;
-  return {
-    ...flow,
-    drop_reason: POLICY_DENIED,
-    drop_reason_desc: 'POLICY_DENIED',
-    event_type: { type: 1, sub_type: POLICY_DENIED },
-    traffic_direction: 'INGRESS',
-    ingress_denied_by: [{ name: rule ?? 'allow list', kind: 'XdpFilter' }],
-    Summary: `${flow.Summary ?? ''}; ${by}`,
-  };
+/** Flows from a running `tsbpf observe serve`, filtered there. */
+async function fromServer(o: ObserveOptions, address: string, io: ObserveIO, signal: AbortSignal | undefined, hooks: ObserveHooks): Promise<ObserveResult> {
+  let whitelist: unknown[];
+  let blacklist: unknown[];
+  try {
+    whitelist = o.filters.allow.flatMap(filterMessages);
+    blacklist = o.filters.deny.flatMap(filterMessages);
+  } catch (err) {
+    throw new TsbpfError('EINVAL', (err as Error).message);
+  }
+  const printer = new Printer(o, io.stdout);
+  const controller = new AbortController();
+  const onAbort = (): void => controller.abort();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  let flows = 0;
+  let lost = 0;
+  try {
+    const req = { follow: o.follow, whitelist, blacklist, ...(o.first !== undefined ? { number: o.first, first: true } : o.last !== undefined ? { number: o.last } : {}), ...(o.since !== undefined ? { since: o.since } : {}), ...(o.until !== undefined ? { until: o.until } : {}) };
+    await getFlows(
+      address,
+      req,
+      (item) => {
+        printer.print(item);
+        hooks.onItem?.(item);
+        if ('flow' in item) flows++;
+        else lost += Number(item.lost_events.num_events_lost);
+      },
+      controller.signal,
+    );
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+  return { flows, lost };
 }
-
-/** Cilium's drop reason for a packet a policy refused. */
-const POLICY_DENIED = 133;
