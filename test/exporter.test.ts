@@ -98,10 +98,10 @@ describe('tsbpf exporter (kernel)', () => {
     const { body } = await exporter!.scrape();
     const s = samples(body);
     assert.equal(s.get(`ebpf_exporter_sleep_latency_seconds_count{comm="${sleeper}"}`), 3);
-    assert.equal(s.get(`ebpf_exporter_sleep_latency_seconds_bucket{comm="${sleeper}",le="+Inf"}`), 3);
+    assert.equal(s.get(`ebpf_exporter_sleep_latency_seconds_bucket{le="+Inf",comm="${sleeper}"}`), 3);
     // 20 ms sleeps: nothing in the buckets up to 16.384 ms, everything by 2^26 us.
-    assert.equal(s.get(`ebpf_exporter_sleep_latency_seconds_bucket{comm="${sleeper}",le="0.016384"}`), 0);
-    assert.equal(s.get(`ebpf_exporter_sleep_latency_seconds_bucket{comm="${sleeper}",le="67.108864"}`), 3);
+    assert.equal(s.get(`ebpf_exporter_sleep_latency_seconds_bucket{le="0.016384",comm="${sleeper}"}`), 0);
+    assert.equal(s.get(`ebpf_exporter_sleep_latency_seconds_bucket{le="67.108864",comm="${sleeper}"}`), 3);
     assert.ok(s.get(`ebpf_exporter_sleep_latency_seconds_sum{comm="${sleeper}"}`)! >= 0.06);
   });
 

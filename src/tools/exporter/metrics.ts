@@ -8,8 +8,16 @@ import { type ConfigSeries, SeriesTracker } from './series.js';
 export interface Sample {
   metricName?: string;
   labels: Record<string, string>;
+  /**
+   * Labels prom-client writes after `labels` and keeps written, by the object's identity: a
+   * series keeps its object from scrape to scrape, so its labels are escaped and joined once.
+   */
+  sharedLabels?: Record<string, string>;
   value: number;
 }
+
+/** The `labels` of samples whose labels are all shared ones. */
+const NO_LABELS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
 /** A metric as prom-client's registry serializes it. */
 export interface MetricData {
@@ -217,7 +225,7 @@ class MapMetric implements MetricSource {
     this.#read((id, labels, _bucket, value) => {
       let s = sums.get(id);
       if (s === undefined) {
-        s = { labels, value: 0, generation };
+        s = { labels: NO_LABELS, sharedLabels: labels, value: 0, generation };
         sums.set(id, s);
       } else if (s.generation !== generation) {
         s.value = 0;
@@ -245,6 +253,8 @@ class MapMetric implements MetricSource {
     });
     const values: Sample[] = [];
     const bounds = histogramBounds(h);
+    const les = bounds.map(([, le]) => ({ le: String(le) }));
+    const inf = { le: '+Inf' };
     const sumKey = h.bucketType === 'fixed' ? h.bucketKeys[h.bucketKeys.length - 1]! + 1 : h.bucketMax + 1;
     for (const [id, g] of groups) {
       let count = 0;
@@ -255,11 +265,11 @@ class MapMetric implements MetricSource {
       }
       const sum = (g.counts.get(sumKey) ?? 0) * h.bucketMultiplier;
       if (!this.#tracker.admit(id, `${count}/${sum}`, now)) continue;
-      const labels = g.labels;
-      for (const [le, c] of buckets) values.push({ metricName: `${PREFIX}${h.name}_bucket`, labels: { ...labels, le: String(le) }, value: c });
-      values.push({ metricName: `${PREFIX}${h.name}_bucket`, labels: { ...labels, le: '+Inf' }, value: count });
-      values.push({ metricName: `${PREFIX}${h.name}_sum`, labels, value: sum });
-      values.push({ metricName: `${PREFIX}${h.name}_count`, labels, value: count });
+      const shared = g.labels;
+      buckets.forEach(([, c], i) => values.push({ metricName: `${PREFIX}${h.name}_bucket`, labels: les[i]!, sharedLabels: shared, value: c }));
+      values.push({ metricName: `${PREFIX}${h.name}_bucket`, labels: inf, sharedLabels: shared, value: count });
+      values.push({ metricName: `${PREFIX}${h.name}_sum`, labels: NO_LABELS, sharedLabels: shared, value: sum });
+      values.push({ metricName: `${PREFIX}${h.name}_count`, labels: NO_LABELS, sharedLabels: shared, value: count });
     }
     return { name: PREFIX + h.name, help: h.help, type: 'histogram', values };
   }
@@ -332,7 +342,7 @@ class PerfCounter implements MetricSource {
     if (e.labels === null) return;
     const c = this.#counts.get(e.id);
     if (c) c.value++;
-    else this.#counts.set(e.id, { labels: e.object, value: 1 });
+    else this.#counts.set(e.id, { labels: NO_LABELS, sharedLabels: e.object, value: 1 });
   }
 
   collect(now: number): MetricData {
