@@ -156,6 +156,40 @@ describe('tsbpf exporter (kernel)', () => {
     }
   });
 
+  kernelTest('cgroup_id_map holds the cgroups whose path matches, and the program counts only those', async (t) => {
+    const root = requireCgroup2(t);
+    if (root === undefined) return;
+    const inside = join(root, uniqueName('tsbpf-xp-in-', 40));
+    const outside = join(root, uniqueName('tsbpf-xp-out-', 40));
+    const o = parseExporterArgs(['--config.dir', join(packageRoot(), 'test', 'bpf'), '--config.names', 'exporter_cgroup_filter']);
+    assert.ok(o !== 'help');
+    const e = await openExporter(o, new DecoderEnv(new Sources()));
+    try {
+      mkdirSync(inside);
+      mkdirSync(outside);
+      // The map is filled at scrapes (at most once a second): one before the execs, after the
+      // cgroups exist.
+      await new Promise((r) => setTimeout(r, 1000));
+      await e.scrape();
+      for (const [dir, n] of [[inside, 3], [outside, 2]] as const) {
+        const r = spawnSync('sh', ['-c', `echo $$ > ${dir}/cgroup.procs && ${Array.from({ length: n }, () => join(tmp, comm)).join(' && ')}`], { stdio: 'ignore' });
+        assert.equal(r.status, 0);
+      }
+      const { body } = await e.scrape();
+      assert.equal(value(body, `ebpf_exporter_filtered_execs_total{cgroup="${inside}"}`), 3);
+      assert.equal([...samples(body).keys()].filter((k) => k.startsWith('ebpf_exporter_filtered_execs_total')).length, 1);
+    } finally {
+      e.close();
+      for (const d of [inside, outside]) {
+        try {
+          rmdirSync(d);
+        } catch {
+          // Not made.
+        }
+      }
+    }
+  });
+
   kernelTest('built-in metrics name every config and program', async () => {
     const { body } = await exporter!.scrape();
     for (const n of NAMES) assert.equal(value(body, `ebpf_exporter_enabled_configs{name="${n}"}`), 1);
