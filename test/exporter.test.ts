@@ -205,6 +205,10 @@ describe('tsbpf exporter (kernel)', () => {
     const ok = runCli(['exporter', '--config.dir', examples, '--config.names', NAMES.join(','), '--config.check', '--config.strict']);
     assert.equal(ok.status, 0, ok.stderr);
     assert.equal(ok.stdout, NAMES.map((n) => `${n}: ok\n`).join(''));
+    // It loads nothing: a user without privileges checks as well.
+    const nobody = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, ...cliArgv(['exporter', '--config.dir', examples, '--config.names', 'execs', '--config.check'])], { encoding: 'utf8', cwd: packageRoot() });
+    assert.equal(nobody.status, 0, nobody.stderr);
+    assert.equal(nobody.stdout, 'execs: ok\n');
     const dir = join(tmp, 'bad');
     mkdirSync(dir);
     copyFileSync(join(examples, 'execs.bpf.o'), join(dir, 'execs.bpf.o'));
