@@ -251,6 +251,12 @@ describe('tsbpf exporter (kernel)', () => {
     assert.equal(settledCount(() => ownNewLinks(links).length), 0);
     assert.equal(openFds(), fds);
 
+    // A tool that fails to start after the configs loaded: they are detached again.
+    const tool = await runCliInProcess(['--config.dir', examples, '--config.names', 'execs', '--tools', 'observe', '--observe.iface', 'no-such-if0', '--web.listen-address', '127.0.0.1:0'], { command, reportAs: 'exporter' });
+    assert.equal(tool.code, 1);
+    assert.match(tool.stderr, /^tsbpf exporter: interface no-such-if0 not found \[ENOENT\]\n$/);
+    assert.equal(settledCount(() => ownNewLinks(links).length), 0);
+
     const busy = createServer();
     await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
     const port = (busy.address() as { port: number }).port;
