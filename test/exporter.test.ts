@@ -288,6 +288,9 @@ describe('tsbpf exporter (kernel)', () => {
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
     assert.equal(value(await res.text(), `ebpf_exporter_execs_total{comm="${comm}",uid="0"}`), 1);
+    // The landing page the DaemonSet's probe asks for, and nothing else.
+    assert.equal((await fetch(new URL('/', url))).status, 200);
+    assert.equal((await fetch(new URL('/other', url))).status, 404);
     const code = await new Promise<number | null>((resolve) => {
       child.on('exit', (c) => resolve(c));
       child.kill('SIGTERM');
