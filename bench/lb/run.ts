@@ -3,7 +3,7 @@
 // network namespaces joined by a bridge), served by (a) tsbpf lb in NAT mode, (b) iptables DNAT
 // as kube-proxy's iptables mode writes it, (c) nftables DNAT as its nftables mode writes it.
 //
-//   npx tsx bench/lb/run.ts [--seconds 4] [--services 1,100,1000,10000]
+//   npx tsx bench/lb/run.ts [--seconds 4] [--rounds 3] [--services 1,100,1000,10000]
 //
 // HTTP: wrk from the client, one new connection per request (Connection: close), so every
 // request pays for choosing a real, which is the work a service proxy does; requests/s, p50 and
@@ -74,8 +74,9 @@ function wrk(lab: Lab, seconds: number): HttpResult {
   return {
     requests,
     rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0),
-    p50Ms: ms(/50%\s+(\S+)/.exec(out)?.[1] ?? ''),
-    p99Ms: ms(/99%\s+(\S+)/.exec(out)?.[1] ?? ''),
+    // The distribution's own lines: the thread stats' "+/- Stdev" column also ends in %.
+    p50Ms: ms(/^\s+50%\s+(\S+)/m.exec(out)?.[1] ?? ''),
+    p99Ms: ms(/^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? ''),
     cpuUsPerRequest: requests > 0 ? (((after.busy - before.busy) / hz) * 1e6) / requests : Number.NaN,
     errors: errors + non2xx,
   };
@@ -115,12 +116,40 @@ const measured = (port: number, proto: 'tcp' | 'udp'): Service => ({ vip: VIP4, 
 export interface LbBenchOptions {
   seconds?: number;
   services?: number[];
+  /** Rounds of the three one-service cases, each round in a rotated order; medians are kept. */
+  rounds?: number;
   log?: (line: string) => void;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
+function medianHttp(rs: HttpResult[]): HttpResult {
+  return {
+    requests: median(rs.map((r) => r.requests)),
+    rps: median(rs.map((r) => r.rps)),
+    p50Ms: median(rs.map((r) => r.p50Ms)),
+    p99Ms: median(rs.map((r) => r.p99Ms)),
+    cpuUsPerRequest: median(rs.map((r) => r.cpuUsPerRequest)),
+    errors: rs.reduce((a, r) => a + r.errors, 0),
+  };
+}
+
+function medianPps(rs: PpsResult[]): PpsResult {
+  return { forwarded: median(rs.map((r) => r.forwarded)), pps: median(rs.map((r) => r.pps)), ppsPerCpu: median(rs.map((r) => r.ppsPerCpu)), softirqNsPerPkt: median(rs.map((r) => r.softirqNsPerPkt)) };
+}
+
+interface Case {
+  name: string;
+  setup(): () => void;
 }
 
 export async function measureAll(opts: LbBenchOptions = {}): Promise<CaseResult[]> {
   const seconds = opts.seconds ?? 4;
   const counts = opts.services ?? [1, 100, 1000, 10000];
+  const rounds = opts.rounds ?? 3;
   const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const tmp = mkdtempSync(join(tmpdir(), 'tsbpf-bench-lb-'));
   const sender = join(tmp, 'sender');
@@ -143,33 +172,55 @@ export async function measureAll(opts: LbBenchOptions = {}): Promise<CaseResult[
       const r = lbCli(lab.balancer, args);
       if (r.status !== 0) throw new Error(`tsbpf ${args.join(' ')}: ${r.stderr}`);
     };
-    ok(['lb', 'load', lab.lbIf]);
-    try {
-      for (const [port, proto] of [[HTTP_PORT, 'tcp'], [UDP_PORT, 'udp']] as const) {
-        ok(['lb', 'vip', 'add', `${VIP4}:${port}/${proto}`, ...vipArgs]);
-        for (const r of REALS4) ok(['lb', 'real', 'add', `${VIP4}:${port}/${proto}`, r, ...vipArgs]);
-      }
-      record({ name: 'tsbpf lb (XDP, NAT)', services: 1, http: wrk(lab, seconds), pps: flood(lab, sender, mac, 2) });
-    } finally {
-      ok(['lb', 'unload', lab.lbIf]);
-    }
-
+    const servicesOf = (n: number): Service[] => [...fillerServices(n - 1), measured(HTTP_PORT, 'tcp'), measured(UDP_PORT, 'udp')];
     let backend = 'unknown';
-    for (const n of counts) {
-      const services = [...fillerServices(n - 1), measured(HTTP_PORT, 'tcp'), measured(UDP_PORT, 'udp')];
-      const ipt = setupIptables(lab.balancer, services);
-      backend = ipt.backend;
+    const iptables = (n: number): Case => ({
+      name: `iptables DNAT (kube-proxy iptables mode, ${backend})`,
+      setup: () => {
+        const ipt = setupIptables(lab.balancer, servicesOf(n));
+        backend = ipt.backend;
+        return ipt.teardown;
+      },
+    });
+    const nft = (n: number): Case => ({ name: 'nftables DNAT (kube-proxy nftables mode)', setup: () => setupNft(lab.balancer, servicesOf(n)).teardown });
+    const lb: Case = {
+      name: 'tsbpf lb (XDP, NAT)',
+      setup: () => {
+        ok(['lb', 'load', lab.lbIf]);
+        for (const [port, proto] of [[HTTP_PORT, 'tcp'], [UDP_PORT, 'udp']] as const) {
+          ok(['lb', 'vip', 'add', `${VIP4}:${port}/${proto}`, ...vipArgs]);
+          for (const r of REALS4) ok(['lb', 'real', 'add', `${VIP4}:${port}/${proto}`, r, ...vipArgs]);
+        }
+        return () => ok(['lb', 'unload', lab.lbIf]);
+      },
+    };
+    const once = (c: Case, pps: boolean): { name: string; http: HttpResult; pps?: PpsResult } => {
+      const teardown = c.setup();
       try {
-        record({ name: `iptables DNAT (kube-proxy iptables mode, ${backend})`, services: n, http: wrk(lab, seconds), ...(n === 1 ? { pps: flood(lab, sender, mac, 2) } : {}) });
+        const name = c.name.replace('unknown', backend);
+        return { name, http: wrk(lab, seconds), ...(pps ? { pps: flood(lab, sender, mac, 2) } : {}) };
       } finally {
-        ipt.teardown();
+        teardown();
       }
-      const nft = setupNft(lab.balancer, services);
-      try {
-        record({ name: 'nftables DNAT (kube-proxy nftables mode)', services: n, http: wrk(lab, seconds), ...(n === 1 ? { pps: flood(lab, sender, mac, 2) } : {}) });
-      } finally {
-        nft.teardown();
+    };
+    // The three one-service cases in rounds, each round in another order, so that a slow
+    // moment of the shared machine does not land on one case only.
+    const base = [lb, iptables(1), nft(1)];
+    const runs = new Map<number, Array<{ name: string; http: HttpResult; pps?: PpsResult }>>();
+    for (let round = 0; round < rounds; round++) {
+      for (let k = 0; k < base.length; k++) {
+        const i = (k + round) % base.length;
+        const r = once(base[i]!, true);
+        log(`round ${round + 1}: ${r.name}: ${r.http.rps.toFixed(0)} req/s, p50 ${r.http.p50Ms} ms, p99 ${r.http.p99Ms} ms, ${r.http.cpuUsPerRequest.toFixed(0)} us CPU/req; UDP ${r.pps?.pps.toFixed(0)} pkt/s`);
+        runs.set(i, [...(runs.get(i) ?? []), r]);
       }
+    }
+    base.forEach((_, i) => {
+      const rs = runs.get(i)!;
+      record({ name: rs[0]!.name, services: 1, http: medianHttp(rs.map((r) => r.http)), pps: medianPps(rs.map((r) => r.pps!)) });
+    });
+    for (const n of counts.filter((c) => c > 1)) {
+      for (const c of [iptables(n), nft(n)]) record({ services: n, ...once(c, false) });
     }
   } finally {
     for (const p of nginx) p.kill('SIGTERM');
@@ -215,7 +266,7 @@ if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.
     const i = argv.indexOf(name);
     return i >= 0 ? argv[i + 1] : undefined;
   };
-  const results = await measureAll({ seconds: Number(get('--seconds') ?? 4), services: (get('--services') ?? '1,100,1000,10000').split(',').map(Number) });
+  const results = await measureAll({ seconds: Number(get('--seconds') ?? 4), rounds: Number(get('--rounds') ?? 3), services: (get('--services') ?? '1,100,1000,10000').split(',').map(Number) });
   process.stdout.write(table(results));
   for (const r of compare(results)) process.stdout.write(`${r.name}: tsbpf lb ${r.ts.toFixed(2)} ${r.unit}, ${r.referenceName} ${r.reference.toFixed(2)} ${r.unit}, ${r.ratio.toFixed(2)}x (${r.note ?? ''})\n`);
 }
