@@ -113,6 +113,8 @@ kernelTest('lb: removing one real of three moves only its flows; counters match 
     // About 1/N of the flows were the removed real's.
     assert.ok(moved > 300 / 3 / 2 && moved < (300 / 3) * 1.5, `${moved} of 300 flows moved`);
     assert.equal(lb.vip(parseVip(vip)).stats.packets, 600);
+    const cli = JSON.parse(ok(lab.balancer, ['lb', 'stats', '--json', '--iface', lab.lbIf])) as { vips: Array<{ vip: string; stats: { packets: number } }> };
+    assert.equal(cli.vips.find((v) => v.vip === vip)?.stats.packets, 600);
 
     // New flows: the same 300 tuples hashed afresh with the real back, then without it again.
     ok(lab.balancer, ['lb', 'real', 'add', vip, REALS4[2]!, '--iface', lab.lbIf]);
@@ -211,7 +213,7 @@ Promise.all(socks.map((s) => new Promise((ok) => s.once('connect', ok)))).then((
 );
 
 kernelTest('lb: bad input is one line and exit non-zero, and changes nothing; unload leaves nothing', (t) =>
-  withLab(t, (lab) => {
+  withLab(t, async (lab) => {
     const vip = `${VIP4}:80/tcp`;
     setUp(lab, vip, REALS4.slice(0, 2), [1, 1]);
     const status = (): string => ok(lab.balancer, ['lb', 'status', '--json', '--iface', lab.lbIf]);
@@ -236,6 +238,20 @@ kernelTest('lb: bad input is one line and exit non-zero, and changes nothing; un
       assert.match(r.stderr.trim().split('\n')[0]!, /^tsbpf lb /, `${args.join(' ')}: ${r.stderr}`);
     }
     assert.equal(status(), before);
+    // stats --watch prints a table per interval until interrupted, and exits 0.
+    const watch = spawnLbCli(lab.balancer, ['lb', 'stats', '--watch', '200ms', '--iface', lab.lbIf]);
+    let watched = '';
+    watch.stdout?.on('data', (d) => (watched += d));
+    await new Promise<void>((resolve) => {
+      const timer = setInterval(() => {
+        if ((watched.match(/vip \/ real/g) ?? []).length >= 2) {
+          clearInterval(timer);
+          resolve();
+        }
+      }, 50);
+    });
+    watch.kill('SIGINT');
+    assert.equal(await new Promise((resolve) => watch.once('exit', resolve)), 0);
     ok(lab.balancer, ['lb', 'unload', lab.lbIf]);
     assert.equal(existsSync(join(PIN_ROOT, lab.lbIf)), false);
     assert.doesNotMatch(inNs(lab.balancer, 'ip', 'link', 'show', 'dev', lab.lbIf), /xdp/);
