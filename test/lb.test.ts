@@ -9,7 +9,7 @@ import { Balancer } from '../src/tools/lb/balancer.js';
 import { PIN_ROOT } from '../src/tools/lb/pins.js';
 import { parseVip } from '../src/tools/lb/spec.js';
 import { kernelTest, requireCommand } from './helpers/kernel.js';
-import { createLab, destroyLab, httpFromClient, inNs, lbCli, REALS4, REALS6, spawnLbCli, stopServer, tally, VIP4, VIP6, waitForServers, type Lab } from './helpers/lb-lab.js';
+import { createLab, destroyLab, httpFromClient, inNs, lbCli, REALS4, REALS6, spawnLbCli, startServer, stopServer, tally, VIP4, VIP6, waitForServers, type Lab } from './helpers/lb-lab.js';
 
 function ok(ns: string, args: string[]): string {
   const r = lbCli(ns, args);
@@ -138,32 +138,48 @@ kernelTest('lb: removing one real of three moves only its flows; counters match 
   }),
 );
 
-kernelTest('lb: the health check takes out a real whose server stops, and new connections avoid it', (t) =>
+/** Resolves once `pattern` appears in what `read()` returns; rejects after 20 s. */
+function waitFor(read: () => string, pattern: RegExp): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const timer = setInterval(() => {
+      if (pattern.test(read())) {
+        clearInterval(timer);
+        clearTimeout(limit);
+        resolve();
+      }
+    }, 50);
+    const limit = setTimeout(() => {
+      clearInterval(timer);
+      reject(new Error(`no ${pattern} in 20s: ${read()}`));
+    }, 20_000);
+  });
+}
+
+kernelTest('lb: the health check takes out a real whose server stops and puts it back when it returns', (t) =>
   withLab(t, async (lab) => {
     const vip = `${VIP4}:80/tcp`;
+    // Out after 2 failed checks 200 ms apart (within about 0.6 s), back after 1 success.
     setUp(lab, vip, REALS4, [1, 1, 1], ['--check', 'http:/', '--interval', '200ms', '--timeout', '150ms', '--fall', '2', '--rise', '1']);
     const checker = spawnLbCli(lab.balancer, ['lb', 'health', '--iface', lab.lbIf]);
     let log = '';
     checker.stdout?.on('data', (d) => (log += d));
     try {
+      const stopped = Date.now();
       stopServer(lab, 1);
-      await new Promise<void>((resolve, reject) => {
-        const timer = setInterval(() => {
-          if (/real 10\.200\.2\.12 DOWN/.test(log)) {
-            clearInterval(timer);
-            resolve();
-          }
-        }, 100);
-        setTimeout(() => {
-          clearInterval(timer);
-          reject(new Error(`no DOWN line in 20s: ${log}`));
-        }, 20_000);
-      });
+      await waitFor(() => log, /real 10\.200\.2\.12 DOWN: /);
+      t.diagnostic(`real2 taken out ${Date.now() - stopped} ms after its server stopped`);
       using lb = Balancer.open(lab.lbIf);
       assert.equal(lb.vip(parseVip(vip)).reals.find((r) => r.address === REALS4[1])?.up, false);
       const t2 = tally(httpFromClient(lab, VIP4, 30));
       assert.equal(t2.real2, undefined);
       assert.equal((t2.real1 ?? 0) + (t2.real3 ?? 0), 30, JSON.stringify(t2));
+
+      lab.servers[1] = startServer(lab, 1);
+      await waitFor(() => log, /real 10\.200\.2\.12 UP: /);
+      assert.equal(lb.vip(parseVip(vip)).reals.find((r) => r.address === REALS4[1])?.up, true);
+      const t3 = tally(httpFromClient(lab, VIP4, 60));
+      assert.ok((t3.real2 ?? 0) > 0, `real2 answers again: ${JSON.stringify(t3)}`);
+      assert.equal((t3.real1 ?? 0) + (t3.real2 ?? 0) + (t3.real3 ?? 0), 60, JSON.stringify(t3));
     } finally {
       checker.kill('SIGTERM');
     }
