@@ -1,0 +1,136 @@
+// Which rules the kernel can enforce, and the map entries that make it do so. A rule with an
+// action is enforced only if its whole condition is one the kernel decides by itself: the
+// system call and an exact exec path, or the system call and a destination address and port.
+// Anything richer is refused with the reason, never weakened into a broader match.
+import { isIP } from 'node:net';
+import type { Expr, Value } from './condition.js';
+import type { Rule, RuleSet } from './loader.js';
+
+export interface ExecKill {
+  rule: string;
+  path: string;
+  signal: number;
+}
+
+export interface ConnectKill {
+  rule: string;
+  family: 2 | 10;
+  /** Empty: any address. */
+  addr: string;
+  /** 0: any port. */
+  port: number;
+  signal: number;
+}
+
+export interface EnforcementPlan {
+  execKills: ExecKill[];
+  connectKills: ConnectKill[];
+  /** What guard says about each enforced rule when it loads it. */
+  notes: string[];
+}
+
+/** A rule with an action that no kernel mechanism here can enforce exactly. */
+export class EnforcementRefused extends Error {
+  readonly rule: string;
+
+  constructor(rule: string, reason: string) {
+    super(`rule '${rule}': cannot be enforced in the kernel: ${reason}`);
+    this.name = 'EnforcementRefused';
+    this.rule = rule;
+  }
+}
+
+const EXEC_FIELDS = new Set(['proc.exepath', 'proc.exe', 'evt.arg.filename', 'evt.arg.exe', 'evt.arg.pathname']);
+const ADDR_FIELDS = new Set(['fd.sip', 'fd.rip', 'fd.snet', 'fd.rnet']);
+const PORT_FIELDS = new Set(['fd.sport', 'fd.rport']);
+
+/** The conjuncts of a condition, macros inlined; undefined where it is not a plain conjunction. */
+function conjuncts(e: Expr, macros: ReadonlyMap<string, Expr>, seen: string[] = []): Expr[] {
+  if (e.kind === 'and') return [...conjuncts(e.left, macros, seen), ...conjuncts(e.right, macros, seen)];
+  if (e.kind === 'macro') {
+    const m = macros.get(e.name);
+    if (m === undefined || seen.includes(e.name)) return [e];
+    return conjuncts(m, macros, [...seen, e.name]);
+  }
+  return [e];
+}
+
+function describe(e: Expr): string {
+  switch (e.kind) {
+    case 'cmp':
+      return `${e.field.text} ${e.op}`;
+    case 'exists':
+      return `${e.field.text} exists`;
+    case 'not':
+      return `not (${describe(e.expr)})`;
+    case 'macro':
+      return e.name;
+    default:
+      return `an '${e.kind}'`;
+  }
+}
+
+function values(v: Value, lists: ReadonlyMap<string, readonly string[]>): string[] {
+  if (v.kind === 'str') return [v.value];
+  if (v.kind === 'list') return v.items.flatMap((i) => (!i.quoted && lists.has(i.value) ? [...lists.get(i.value)!] : [i.value]));
+  return [];
+}
+
+function planRule(rule: Rule, set: RuleSet, plan: EnforcementPlan): void {
+  const action = rule.action;
+  if (action === undefined) return;
+  if (action.kind === 'deny') throw new EnforcementRefused(rule.name, 'deny (refusing an open or exec before it happens) needs BPF LSM programs or fanotify permission events; this build of guard enforces with signals and connect hooks only');
+  const types = new Set<string>();
+  const paths: string[] = [];
+  const addrs: string[] = [];
+  const ports: number[] = [];
+  for (const c of conjuncts(rule.exprTree, set.macros)) {
+    if (c.kind !== 'cmp' || (c.op !== '=' && c.op !== 'in') || c.field.transforms.length > 0 || c.value.kind === 'field') {
+      throw new EnforcementRefused(rule.name, `'${describe(c)}' is not something the kernel decides (it checks the system call and an exact exec path, or a connect's address and port)`);
+    }
+    const name = c.field.arg === undefined ? c.field.name : `${c.field.name}[${c.field.arg}]`;
+    const vs = values(c.value, set.lists);
+    if (name === 'evt.type') vs.forEach((v) => types.add(v));
+    else if (name === 'evt.dir') continue;
+    else if (EXEC_FIELDS.has(name)) paths.push(...vs);
+    else if (ADDR_FIELDS.has(name)) addrs.push(...vs);
+    else if (PORT_FIELDS.has(name)) ports.push(...vs.map(Number));
+    else throw new EnforcementRefused(rule.name, `'${describe(c)}': the kernel checks only evt.type, exec paths (${[...EXEC_FIELDS].join(', ')}), and connect addresses and ports (${[...ADDR_FIELDS, ...PORT_FIELDS].join(', ')})`);
+  }
+  const exec = [...types].every((t) => t === 'execve' || t === 'execveat');
+  const connect = [...types].every((t) => t === 'connect');
+  if (types.size === 0) throw new EnforcementRefused(rule.name, 'the condition must name its system call (evt.type = execve or evt.type = connect)');
+  if (exec) {
+    if (paths.length === 0 || addrs.length > 0 || ports.length > 0) throw new EnforcementRefused(rule.name, 'an exec rule is enforced by its exact path: compare proc.exepath (or evt.arg.filename) with = or in');
+    for (const p of paths) {
+      if (!p.startsWith('/')) throw new EnforcementRefused(rule.name, `exec path '${p}' is not absolute`);
+      if (Buffer.byteLength(p) >= 256) throw new EnforcementRefused(rule.name, `exec path '${p}' is longer than 255 bytes`);
+      plan.execKills.push({ rule: rule.name, path: p, signal: action.signal });
+    }
+    plan.notes.push(`rule '${rule.name}': exec of ${paths.join(', ')} is stopped with ${action.signalName} sent at sys_enter (the exec fails while copying its arguments; the path must be the one given to execve)`);
+    return;
+  }
+  if (connect) {
+    if (paths.length > 0 || (addrs.length === 0 && ports.length === 0)) throw new EnforcementRefused(rule.name, 'a connect rule is enforced by its destination: compare fd.sip/fd.snet and/or fd.sport with = or in');
+    for (const p of ports) if (!Number.isInteger(p) || p < 0 || p > 65535) throw new EnforcementRefused(rule.name, `port '${p}' is not a port`);
+    const targets = addrs.length === 0 ? [''] : addrs;
+    for (const a of targets) {
+      if (a.includes('/') && !/\/(32|128)$/.test(a)) throw new EnforcementRefused(rule.name, `'${a}': networks other than single addresses are not enforced (the kernel map is matched exactly)`);
+      const ip = a.replace(/\/(32|128)$/, '');
+      const v = ip === '' ? 0 : isIP(ip);
+      if (ip !== '' && v === 0) throw new EnforcementRefused(rule.name, `'${a}' is not an IP address`);
+      const families: Array<2 | 10> = v === 4 ? [2] : v === 6 ? [10] : [2, 10];
+      for (const family of families) for (const port of ports.length === 0 ? [0] : ports) plan.connectKills.push({ rule: rule.name, family, addr: ip, port, signal: action.signal });
+    }
+    plan.notes.push(`rule '${rule.name}': connect to ${addrs.join(', ') || 'any address'}${ports.length > 0 ? ` port ${ports.join(', ')}` : ''} is refused (EPERM) by cgroup connect hooks on the cgroup v2 root and the caller sent ${action.signalName}`);
+    return;
+  }
+  throw new EnforcementRefused(rule.name, `system call ${[...types].join(', ')}: the kernel enforces exec (execve, execveat) and connect only`);
+}
+
+/** The enforcement of every enabled rule with an action; EnforcementRefused at the first that cannot be. */
+export function planEnforcement(set: RuleSet): EnforcementPlan {
+  const plan: EnforcementPlan = { execKills: [], connectKills: [], notes: [] };
+  for (const rule of set.rules) if (rule.enabled) planRule(rule, set, plan);
+  return plan;
+}
