@@ -36,7 +36,7 @@ function setUp(lab: Lab, vip: string, reals: string[], weights: number[], extra:
   reals.forEach((r, i) => ok(lab.balancer, ['lb', 'real', 'add', vip, r, '--iface', lab.lbIf, '--weight', String(weights[i])]));
 }
 
-/** 300 connections spread 1:1:2 within ±35% of each real's expected count (2.5 to 4 sigma). */
+/** 300 connections spread 1:1:2 within ±35% of each real's expected count (3.5 sigma for a 1/4 share, 6 for 1/2). */
 function assertSpread(names: string[]): void {
   const t = tally(names);
   assert.equal(names.length, 300);
