@@ -9,7 +9,7 @@ import { type InvalidArgumentError, TsbpfError } from '../../index.js';
 import { serverStatus } from './client.js';
 import { SNAP_LEN, SNAP_MAX } from './datapath.js';
 import { HELP, SERVE_HELP, STATUS_HELP } from './help.js';
-import { parseObserveArgs } from './options.js';
+import { parseAggregation, parseObserveArgs } from './options.js';
 import { runObserve } from './run.js';
 import { DEFAULT_BUFFER, DEFAULT_SOCKET, grpcAddress, ObserveServer } from './server.js';
 
@@ -84,6 +84,7 @@ const SERVE_OPTIONS = {
   'snap-len': { type: 'string' },
   'ring-size': { type: 'string' },
   'no-drops': { type: 'boolean' },
+  'monitor-aggregation': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -122,6 +123,7 @@ async function serve(argv: string[], io: CommandIO): Promise<number> {
     filter: {},
     snapLen: snap,
     drops: v['no-drops'] !== true,
+    aggregation: parseAggregation(v['monitor-aggregation'] as string | undefined),
     ...(ringKb !== undefined ? { ringBytes: ringKb * 1024 } : {}),
   });
   const stopped = untilSignal();

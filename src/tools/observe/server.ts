@@ -144,7 +144,15 @@ export class ObserveServer {
 
   #add(item: FlowItem): void {
     this.#ring.push(item);
-    for (const f of this.#followers) f.write(item);
+    // A client gone without a word (its stream closed under the write) is dropped, and the
+    // others still get the item.
+    for (const f of this.#followers) {
+      try {
+        f.write(item);
+      } catch {
+        this.#followers.delete(f);
+      }
+    }
   }
 
   #getFlows(call: grpc.ServerWritableStream<GetFlowsRequest, unknown>): void {
@@ -165,8 +173,16 @@ export class ObserveServer {
     };
     let ended = false;
     let lost = 0;
+    const follower: Follower = { write: (item) => (wanted(item) ? send(item) : undefined) };
+    const stop = (): void => {
+      ended = true;
+      this.#followers.delete(follower);
+    };
     const send = (item: FlowItem): void => {
-      if (ended) return;
+      if (ended || call.cancelled || call.destroyed || call.writableEnded) {
+        stop();
+        return;
+      }
       // A client that does not read: its flows are counted as lost, not queued without end.
       if (call.writableLength > CLIENT_QUEUE) {
         lost++;
@@ -186,13 +202,9 @@ export class ObserveServer {
       call.end();
       return;
     }
-    const follower: Follower = { write: (item) => (wanted(item) ? send(item) : undefined) };
     this.#followers.add(follower);
-    const stop = (): void => {
-      if (ended) return;
-      ended = true;
-      this.#followers.delete(follower);
-    };
+    // The headers now, not with the first flow: a client knows it is following from here on.
+    call.sendMetadata(new grpc.Metadata());
     call.on('cancelled', stop);
     call.on('close', stop);
     call.on('error', stop);
