@@ -89,6 +89,9 @@ Options:
       --ring-size KIB     the kernel ring's size in KiB (default 4096)
       --no-drops          do not trace drops
       --monitor-aggregation LEVEL   medium (default) or none, as for tsbpf observe
+      --export-file FILE  also write every flow to FILE as JSON lines (as -o json prints them)
+      --export-max-size-mb N        rotate FILE to FILE.1, FILE.2, ... past N MiB (default 10)
+      --export-max-backups N        rotated files kept (default 5)
   -h, --help              this help
 `;
 
