@@ -614,10 +614,12 @@ SEC("cgroup/connect6")
 int guard_connect6(struct bpf_sock_addr *ctx)
 {
 	struct connect_key k = {};
-	for (int i = 0; i < 4; i++) {
-		__u32 w = ctx->user_ip6[i];
-		__builtin_memcpy(&k.addr[i * 4], &w, 4);
-	}
+	// Each word of the context is read by its own constant offset, as the verifier requires.
+	__u32 w0 = ctx->user_ip6[0], w1 = ctx->user_ip6[1], w2 = ctx->user_ip6[2], w3 = ctx->user_ip6[3];
+	__builtin_memcpy(&k.addr[0], &w0, 4);
+	__builtin_memcpy(&k.addr[4], &w1, 4);
+	__builtin_memcpy(&k.addr[8], &w2, 4);
+	__builtin_memcpy(&k.addr[12], &w3, 4);
 	k.port = __builtin_bswap16((__u16)ctx->user_port);
 	k.family = AF_INET6;
 	return connect_allowed(&k);

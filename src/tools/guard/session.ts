@@ -215,6 +215,11 @@ export class GuardSession {
     return this.#reader.drainRaw(this.#record);
   }
 
+  /** The ids of the loaded programs (to find their links in the kernel). */
+  programIds(): number[] {
+    return Object.values(this.#obj.programs).map((p) => (p as { program: { id: number } }).program.id);
+  }
+
   stats(): SessionStats {
     return { events: this.engine.events, alerts: this.#alerts, kernelDrops: this.kernelDrops(), hits: new Map(this.engine.hits), syscalls: this.syscalls };
   }
