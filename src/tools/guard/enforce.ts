@@ -3,6 +3,7 @@
 // system call and an exact exec path, or the system call and a destination address and port.
 // Anything richer is refused with the reason, never weakened into a broader match.
 import { isIP } from 'node:net';
+import { TsbpfError } from '../../index.js';
 import type { Expr, Value } from './condition.js';
 import type { Rule, RuleSet } from './loader.js';
 
@@ -30,11 +31,11 @@ export interface EnforcementPlan {
 }
 
 /** A rule with an action that no kernel mechanism here can enforce exactly. */
-export class EnforcementRefused extends Error {
+export class EnforcementRefused extends TsbpfError {
   readonly rule: string;
 
   constructor(rule: string, reason: string) {
-    super(`rule '${rule}': cannot be enforced in the kernel: ${reason}`);
+    super('ENOTSUP', `rule '${rule}': cannot be enforced in the kernel: ${reason}`);
     this.name = 'EnforcementRefused';
     this.rule = rule;
   }
