@@ -12,6 +12,8 @@ import { alertLine, GuardEngine } from '../src/tools/guard/engine.js';
 import { KIND_EXEC, KIND_SYSCALL, type GuardEvent } from '../src/tools/guard/event.js';
 import { RuleError } from '../src/tools/guard/errors.js';
 import { loadRules, RuleLoader, type RuleSet } from '../src/tools/guard/loader.js';
+import { pathFilter, pathPrefixes } from '../src/tools/guard/prefilter.js';
+import { neededSyscalls } from '../src/tools/guard/session.js';
 import { SYSCALL_BY_NAME } from '../src/tools/guard/syscalls.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'guard-rules-'));
@@ -282,5 +284,34 @@ describe('guard enforcement planning', () => {
     assert.throws(() => planEnforcement(rule('evt.type = openat and fd.name = /etc/shadow')), /exec|connect/);
     assert.throws(() => planEnforcement(rule('evt.type = openat and fd.name = /etc/shadow', 'deny')), /deny/);
     assert.throws(() => rule('evt.type = execve', 'explode'), /action 'explode'/);
+  });
+});
+
+describe('guard path prefixes for the kernel filter', () => {
+  const prefixes = (cond: string): string[] | undefined => {
+    const set = rulesOf(`- list: dirs\n  items: [/usr/bin, /opt]\n- macro: opens\n  condition: evt.type in (open, openat)\n- rule: P\n  desc: d\n  condition: ${JSON.stringify(cond)}\n  output: o\n  priority: info\n`);
+    return pathPrefixes(set.rules[0]!.exprTree, set);
+  };
+
+  it('names, lists, directories, globs, through and/or and macros', () => {
+    assert.deepEqual(prefixes('opens and fd.name = /etc/shadow'), ['/etc/shadow']);
+    assert.deepEqual(prefixes('opens and fd.directory pmatch (dirs)'), ['/usr/bin', '/opt']);
+    assert.deepEqual(prefixes('opens and fd.directory = /etc'), ['/etc/']);
+    assert.deepEqual(prefixes('opens and (fd.name startswith /var/log or fd.name glob "/tmp/x*")'), ['/var/log', '/tmp/x']);
+  });
+
+  it('anything that does not confine the path leaves the call unfiltered', () => {
+    assert.equal(prefixes('opens and proc.name = cat'), undefined);
+    assert.equal(prefixes('opens and not fd.name = /etc/shadow'), undefined);
+    assert.equal(prefixes('opens and (fd.name = /etc/shadow or proc.name = cat)'), undefined);
+    assert.equal(prefixes('opens and fd.name contains shadow'), undefined);
+    assert.equal(prefixes('opens and fd.name glob "*shadow"'), undefined);
+  });
+
+  it('the default rules filter the open and unlink calls, and only them', () => {
+    const set = loadRules([defaultRulesFile()]);
+    const f = pathFilter(set, neededSyscalls(set, undefined));
+    assert.deepEqual(f.syscalls.map((s) => s.name), ['open', 'openat', 'openat2', 'unlink', 'unlinkat']);
+    assert.ok(f.prefixes.includes('/etc/shadow') && f.prefixes.includes('/var/log') && f.prefixes.includes('/usr/bin'));
   });
 });

@@ -11,11 +11,14 @@ import { decodeEvent, type GuardEvent, KIND_EXIT } from './event.js';
 import { type Guard as GuardObject, loadGuard } from './guard_bpf.js';
 import type { RuleSet } from './loader.js';
 import type { Priority } from './priority.js';
-import { SPEC_KILL_CONNECT, SPEC_KILL_EXEC, SYSCALLS, type SyscallInfo, specOf } from './syscalls.js';
+import { pathFilter } from './prefilter.js';
+import { SPEC_KILL_CONNECT, SPEC_KILL_EXEC, SPEC_PATH_FILTER, SYSCALLS, type SyscallInfo, specOf } from './syscalls.js';
 
 export const RING_BYTES = 1 << 22;
 /** Where the connect hooks attach: the root of the cgroup v2 hierarchy. */
 const EXITED_REMEMBERED = 4096;
+/** The bytes of a path the kernel's prefix filter looks at (struct path_key). */
+const PREFIX_LEN = 64;
 const CGROUP2_ROOTS = ['/sys/fs/cgroup/unified', '/sys/fs/cgroup'];
 
 export interface SessionOptions {
@@ -24,6 +27,8 @@ export interface SessionOptions {
   enforce?: boolean;
   /** Plan and check the enforcement, but fill no kernel map. */
   dryRun?: boolean;
+  /** Report file calls of every path, not only those the rules' path prefixes allow (default true: filter). */
+  pathFilter?: boolean;
   minPriority?: Priority;
   /** Only this process's events (tests; --pid). */
   targetPid?: number;
@@ -120,8 +125,15 @@ export class GuardSession {
     });
     let session: GuardSession | undefined;
     try {
+      const filter = options.pathFilter === false ? undefined : pathFilter(options.rules, needed);
+      for (const p of filter?.prefixes ?? []) {
+        const bytes = Buffer.from(p).subarray(0, PREFIX_LEN);
+        const data = new Uint8Array(PREFIX_LEN);
+        data.set(bytes);
+        obj.maps.path_prefixes.set({ prefixlen: bytes.length * 8, data }, 1);
+      }
       for (const s of needed) {
-        let bits = 0;
+        let bits = filter?.syscalls.includes(s) ? SPEC_PATH_FILTER : 0;
         if (plan !== undefined && !options.dryRun && plan.execKills.length > 0 && s.exec) bits |= SPEC_KILL_EXEC;
         if (connectHooks && s.name === 'connect') bits |= SPEC_KILL_CONNECT;
         obj.maps.syscalls.set(s.nr, { ...specOf(s, bits), pad: new Uint8Array(2) });
