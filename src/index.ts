@@ -148,6 +148,9 @@ export {
   type WaitOptions,
 } from './ringbuf/index.js';
 
+// Permission events: the kernel asks before a marked file is opened or executed
+export { FanotifyMask, FanotifyPermissions, type FanotifyDecision, type FanotifyEvent } from './fanotify.js';
+
 // Kernel features
 export {
   features,
