@@ -111,4 +111,70 @@ describe('guard enforcement', () => {
     }
     assert.equal(settledCount(() => linksOfPrograms(progIds).length), 0, 'nothing left attached');
   });
+
+  kernelTest('action: deny refuses an open with fanotify: the process gets EPERM, never a fd, and lives', async () => {
+    const secret = join(dir, 'deny-secret');
+    writeFileSync(secret, 'secret');
+    const rules = loadRules([rulesFile('deny-open.yaml', `- rule: Secret read by python
+  desc: d
+  condition: evt.type in (open, openat, openat2) and fd.name = ${secret} and proc.name in (python3)
+  output: "open of %fd.name by %proc.name refused: %evt.res"
+  priority: critical
+  action: deny
+`)]);
+    const alerts: Array<[Alert, GuardEvent]> = [];
+    const s = await GuardSession.open({ rules, enforce: true, onAlert: (a, e) => alerts.push([a, e]) });
+    try {
+      assert.match(s.plan!.notes[0]!, /refused \(EPERM\) before it happens, with fanotify FAN_OPEN_PERM/);
+      const py = `import os\ntry:\n    fd = os.open(${JSON.stringify(secret)}, os.O_RDONLY)\n    print('fd', fd)\nexcept PermissionError as e:\n    print('errno', e.errno)\n`;
+      const child = spawn('python3', ['-c', py], { stdio: ['ignore', 'pipe', 'ignore'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      const code = await new Promise<number | null>((r) => child.on('exit', r));
+      assert.equal(code, 0, 'the process lives on');
+      assert.equal(out.trim(), 'errno 1', 'the open failed with EPERM and returned no fd');
+      const cat = spawn('cat', [secret], { stdio: ['ignore', 'pipe', 'ignore'] });
+      let catOut = '';
+      cat.stdout.on('data', (d: Buffer) => (catOut += d.toString()));
+      await new Promise((r) => cat.on('exit', r));
+      assert.equal(catOut, 'secret', 'another program opens the file');
+      assert.ok(await s.waitForExit(cat.pid!));
+      const mine = alerts.filter(([, e]) => e.pid === child.pid);
+      assert.equal(mine.length, 1);
+      assert.equal(mine[0]![0].output, `open of ${secret} by python3 refused: EPERM`);
+      assert.equal(mine[0]![0].enforcement, 'refused (EPERM) by fanotify before it happened');
+      assert.equal(alerts.filter(([, e]) => e.pid === cat.pid).length, 0);
+    } finally {
+      s.close();
+    }
+  });
+
+  kernelTest('action: deny refuses an exec with fanotify: the program never runs, the caller lives', async () => {
+    const prog = join(dir, 'deny-prog');
+    writeFileSync(prog, `#!/bin/sh\necho ran > ${join(dir, 'deny-prog.ran')}\n`);
+    chmodSync(prog, 0o755);
+    const rules = loadRules([rulesFile('deny-exec.yaml', `- rule: Denied program
+  desc: d
+  condition: evt.type = execve and proc.exepath = ${prog}
+  output: "exec of %proc.exepath refused"
+  priority: critical
+  action: deny
+`)]);
+    const alerts: Array<[Alert, GuardEvent]> = [];
+    const s = await GuardSession.open({ rules, enforce: true, onAlert: (a, e) => alerts.push([a, e]) });
+    try {
+      const sh = spawn('sh', ['-c', `${prog}; echo status $?`], { stdio: ['ignore', 'pipe', 'ignore'] });
+      let out = '';
+      sh.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      await new Promise((r) => sh.on('exit', r));
+      assert.match(out, /status 126/, 'the exec failed and the shell carried on');
+      assert.equal(existsSync(join(dir, 'deny-prog.ran')), false, 'the program never ran');
+      assert.ok(await s.waitForExit(sh.pid!));
+      const mine = alerts.filter(([a]) => a.rule === 'Denied program' && a.output === `exec of ${prog} refused`);
+      assert.equal(mine.length, 1);
+      assert.equal(mine[0]![0].enforcement, 'refused (EPERM) by fanotify before it happened');
+    } finally {
+      s.close();
+    }
+  });
 });

@@ -278,11 +278,19 @@ describe('guard enforcement planning', () => {
     assert.deepEqual(c.connectKills.map((k) => [k.addr, k.port, k.family, k.signal]), [['127.0.0.1', 80, 2, 15], ['127.0.0.1', 443, 2, 15]]);
   });
 
+  it('deny: files, directories and process names for opens, exact paths for execs', () => {
+    const p = planEnforcement(rule('evt.type in (open, openat) and fd.directory in (/srv/keys) and not proc.name in (sshd)', 'deny'));
+    assert.deepEqual(p.denies, [{ rule: 'K', kind: 'open', files: [], dirs: ['/srv/keys'], names: { list: ['sshd'], negated: true } }]);
+    const x = planEnforcement(rule('evt.type = execve and proc.exepath in (bad)', 'deny'));
+    assert.deepEqual(x.denies.map((d) => [d.kind, d.files]), [['exec', ['/tmp/a', '/tmp/b']]]);
+  });
+
   it('a condition the kernel cannot decide exactly is refused with the reason', () => {
     assert.throws(() => planEnforcement(rule('evt.type = execve and proc.exepath = /tmp/a and proc.pname = bash')), (e: unknown) => e instanceof EnforcementRefused && /proc\.pname =/.test(e.message));
     assert.throws(() => planEnforcement(rule('evt.type = execve and proc.exepath startswith /tmp')), /proc\.exepath startswith/);
     assert.throws(() => planEnforcement(rule('evt.type = openat and fd.name = /etc/shadow')), /exec|connect/);
-    assert.throws(() => planEnforcement(rule('evt.type = openat and fd.name = /etc/shadow', 'deny')), /deny/);
+    assert.throws(() => planEnforcement(rule('evt.type = openat and fd.name = /etc/shadow and evt.is_open_read = true', 'deny')), /evt\.is_open_read =.*fanotify decides/);
+    assert.throws(() => planEnforcement(rule('evt.type = execve and proc.exepath = /tmp/a and proc.name = sh', 'deny')), /exact path only/);
     assert.throws(() => rule('evt.type = execve', 'explode'), /action 'explode'/);
   });
 });

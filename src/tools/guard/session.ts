@@ -1,11 +1,11 @@
 // A running guard: the BPF programs loaded with the system calls the rules need, the
 // enforcement entries in the kernel's maps, the ring buffer read into the engine, and the
 // counts of what was lost. close() detaches everything, once.
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { type Link, RingBufReader, TsbpfError } from '../../index.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { FanotifyMask, FanotifyPermissions, type FanotifyEvent, type Link, RingBufReader, TsbpfError } from '../../index.js';
 import { ProcessTable } from '../common/process-table.js';
-import { type EnforcementPlan, planEnforcement } from './enforce.js';
+import { type Deny, type EnforcementPlan, planEnforcement } from './enforce.js';
 import { type Alert, GuardEngine } from './engine.js';
 import { decodeEvent, type GuardEvent, KIND_EXIT } from './event.js';
 import { type Guard as GuardObject, loadGuard } from './guard_bpf.js';
@@ -88,6 +88,40 @@ function ipBytes(addr: string, family: number): Uint8Array {
   return out;
 }
 
+function commOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+/** Whether a fanotify event is one the deny entry refuses. */
+function denied(d: Deny, e: FanotifyEvent): boolean {
+  const wanted = d.kind === 'open' ? FanotifyMask.OPEN_PERM : FanotifyMask.OPEN_EXEC_PERM;
+  if (!(e.mask & wanted)) return false;
+  if (!d.files.includes(e.path) && !d.dirs.some((dir) => dirname(e.path) === dir.replace(/\/+$/, ''))) return false;
+  if (d.names === undefined) return true;
+  return d.names.list.includes(commOf(e.pid)) !== d.names.negated;
+}
+
+/** A fanotify group that refuses what the deny entries say; guard's own opens always pass. */
+function openDenies(denies: readonly Deny[]): FanotifyPermissions {
+  const group = new FanotifyPermissions();
+  try {
+    for (const d of denies) {
+      const mask = d.kind === 'open' ? FanotifyMask.OPEN_PERM : FanotifyMask.OPEN_EXEC_PERM;
+      for (const f of d.files) group.mark(f, mask);
+      for (const dir of d.dirs) group.mark(dir, mask | FanotifyMask.EVENT_ON_CHILD);
+    }
+    group.start((e) => e.pid === process.pid || !denies.some((d) => denied(d, e)));
+    return group;
+  } catch (err) {
+    group.close();
+    throw err;
+  }
+}
+
 export class GuardSession {
   readonly engine: GuardEngine;
   readonly plan: EnforcementPlan | undefined;
@@ -95,6 +129,7 @@ export class GuardSession {
   readonly #obj: GuardObject;
   readonly #reader: RingBufReader;
   readonly #links: Link[] = [];
+  #fanotify: FanotifyPermissions | undefined;
   readonly #options: SessionOptions;
   #alerts = 0;
   #dropsSeen = 0;
@@ -108,7 +143,7 @@ export class GuardSession {
     this.#options = options;
     this.plan = plan;
     this.syscalls = syscalls;
-    this.engine = new GuardEngine(options.rules, table, options.minPriority !== undefined ? { minPriority: options.minPriority } : {});
+    this.engine = new GuardEngine(options.rules, table, { enforcing: plan !== undefined && options.dryRun !== true, ...(options.minPriority !== undefined ? { minPriority: options.minPriority } : {}) });
     this.#reader = new RingBufReader(obj.maps.events);
   }
 
@@ -147,6 +182,7 @@ export class GuardSession {
       session = new GuardSession(obj, options, plan, needed.map((s) => s.name), table);
       const links = session.#links;
       for (const name of ['guard_exec', 'guard_fork', 'guard_exit', 'guard_sys_exit', 'guard_sys_enter'] as const) links.push(obj.programs[name].attach());
+      if (plan !== undefined && plan.denies.length > 0 && !options.dryRun) session.#fanotify = openDenies(plan.denies);
       if (connectHooks) {
         const cgroup = options.cgroup ?? cgroupRoot();
         links.push(obj.programs.guard_connect4!.attach({ cgroup }));
@@ -240,6 +276,7 @@ export class GuardSession {
     if (this.#closed) return;
     this.#closed = true;
     this.#reader.close();
+    this.#fanotify?.close();
     for (const l of this.#links) l.close();
     this.#obj.close();
     for (const [, ws] of this.#exitWaiters) for (const w of ws) w(false);
