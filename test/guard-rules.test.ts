@@ -106,10 +106,17 @@ describe('guard rules: operators on real event shapes', () => {
   ];
   for (const [cond, want] of cases) it(`${cond} is ${want}`, () => assert.equal(matches(cond, e), want));
 
-  it('a failed open has no fd number, and the comparison is false even with !=', () => {
+  it('a failed open has fd.num -1; a field with no value compares false, with != too', () => {
     const failed = openat('/etc/shadow', 0, -13);
-    assert.equal(matches('evt.res = EACCES', failed), true);
-    assert.equal(matches('fd.num != 3', failed), false);
+    assert.equal(matches('evt.res = EACCES and fd.num = -1 and evt.res startswith E', failed), true);
+    assert.equal(matches('fd.sip != 1.2.3.4', failed), false);
+    assert.equal(matches('fd.typechar = d', openat('/etc', 0o200000)), true);
+  });
+
+  it('quoted list items are condition strings', () => {
+    const quoted = `- list: nets\n  items: ['"10.0.0.0/8"']\n- list: names\n  items: ['"(systemd)"', cat]\n`;
+    const c = syscall('connect', { sock: { family: 2, type: 1, protocol: 6, laddr: '10.1.1.1', lport: 5, raddr: '10.2.2.2', rport: 80 }, args: [5n, 0n, 16n, 0n, 0n, 0n], ret: 0 });
+    assert.equal(matches('fd.snet in (nets) and fd.connected = true and proc.name in (names)', c, quoted), true);
   });
 
   it('relative paths resolve against the process cwd', () => {
