@@ -53,7 +53,7 @@ describe('guard rules on real events', () => {
     const text = [
       `- list: test_dirs\n  items: [/nope, ${dir}]\n`,
       `- macro: opened_target\n  condition: ${open} and fd.name = ${target}\n`,
-      ...cases.map(([name, cond]) => `- rule: ${name}\n  desc: d\n  condition: ${JSON.stringify(cond)}\n  output: "%proc.name %fd.name"\n  priority: info\n${name === 'excepted' ? '  exceptions:\n    - name: py\n      fields: [proc.name, fd.directory]\n      values:\n        - [python3, ' + dir + ']\n' : ''}`),
+      ...cases.map(([name, cond]) => `- rule: ${name}\n  desc: d\n  condition: ${JSON.stringify(cond)}\n  output: "%proc.name %fd.name"\n  priority: info\n${name === 'excepted' ? `  exceptions:\n    - name: py\n      fields: [proc.name, fd.directory]\n      values:\n        - [python3, ${dir}]\n` : ''}`),
       `- rule: overridden\n  condition: ${JSON.stringify(`${open} and fd.name = ${target}`)}\n  override:\n    condition: replace\n`,
       `- rule: appended\n  condition: and fd.name = /never\n  append: true\n`,
     ].join('');
