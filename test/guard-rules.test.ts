@@ -9,7 +9,8 @@ import { ProcessTable } from '../src/tools/common/process-table.js';
 import { defaultRulesFile } from '../src/tools/guard/default-rules.js';
 import { EnforcementRefused, planEnforcement } from '../src/tools/guard/enforce.js';
 import { alertLine, GuardEngine } from '../src/tools/guard/engine.js';
-import { KIND_EXEC, KIND_SYSCALL, type GuardEvent } from '../src/tools/guard/event.js';
+import { decodeEvent, EXEC_EVENT_SIZE, FLAG_ARGS_TRUNCATED, HDR_SIZE, KIND_EXEC, KIND_SYSCALL, SYS_EVENT_SIZE, type GuardEvent } from '../src/tools/guard/event.js';
+import { eventHdrCodec, execEventCodec, sockTupleCodec, sysEventCodec } from '../src/tools/guard/guard_bpf.js';
 import { RuleError } from '../src/tools/guard/errors.js';
 import { loadRules, RuleLoader, type RuleSet } from '../src/tools/guard/loader.js';
 import { pathFilter, pathPrefixes } from '../src/tools/guard/prefilter.js';
@@ -328,5 +329,43 @@ describe('guard path prefixes for the kernel filter', () => {
     const f = pathFilter(set, neededSyscalls(set, undefined));
     assert.deepEqual(f.syscalls.map((s) => s.name), ['open', 'openat', 'openat2', 'unlink', 'unlinkat']);
     assert.ok(f.prefixes.includes('/etc/shadow') && f.prefixes.includes('/var/log') && f.prefixes.includes('/usr/bin'));
+  });
+});
+
+describe('guard records: the fixed offsets agree with the object\'s BTF', () => {
+  const hdr = {
+    ts_ns: 11n, cgroup_id: 22n, cap_effective: 1n << 21n, start_ns: 33n, ret: -2n, args: [1n, 2n, 3n, 4n, 5n, 6n] as [bigint, bigint, bigint, bigint, bigint, bigint],
+    kind: KIND_SYSCALL, nr: 257, pid: 10, tid: 11, ppid: 12, uid: 13, gid: 14, euid: 15, loginuid: 16, sid: 17, vpid: 18, tty: 19, flags: FLAG_ARGS_TRUNCATED, aux: 20, comm: 'cat',
+  };
+
+  it('a sys_event record decodes to what the generated codec wrote', () => {
+    const bytes = new Uint8Array(sysEventCodec.size);
+    assert.equal(bytes.length, SYS_EVENT_SIZE);
+    assert.equal(eventHdrCodec.size, HDR_SIZE);
+    const sock = { laddr: new Uint8Array([127, 0, 0, 1, ...new Array(12).fill(0)]), raddr: new Uint8Array([10, 0, 0, 2, ...new Array(12).fill(0)]), lport: 4000, rport: 80, family: 2, type_: 1, protocol: 6, valid: 1 };
+    assert.equal(sockTupleCodec.size, 44);
+    const sa = new Uint8Array(112);
+    sa.set([2, 0, 0, 80, 10, 0, 0, 2]);
+    sysEventCodec.encodeAt({ h: hdr, sock, salen: 16, pad: 0, sa, str1: '/etc/shadow', str2: 'b' }, bytes, 0);
+    const e = decodeEvent(bytes, 0, bytes.length);
+    assert.deepEqual([e.kind, e.type, e.tsNs, e.cgroupId, e.ret, e.args, e.pid, e.tid, e.ppid, e.uid, e.gid, e.euid, e.loginuid, e.sid, e.vpid, e.tty, e.flags, e.aux, e.comm], [KIND_SYSCALL, 'openat', 11n, 22n, -2, [1n, 2n, 3n, 4n, 5n, 6n], 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, FLAG_ARGS_TRUNCATED, 20, 'cat']);
+    assert.deepEqual(e.sock, { family: 2, type: 1, protocol: 6, laddr: '127.0.0.1', lport: 4000, raddr: '10.0.0.2', rport: 80 });
+    assert.deepEqual(e.sa, { family: 2, addr: '10.0.0.2', port: 80 });
+    assert.equal(e.str1, '/etc/shadow');
+    assert.equal(e.str2, 'b');
+  });
+
+  it('an exec_event record: filename, walked paths and argv', () => {
+    const bytes = new Uint8Array(execEventCodec.size);
+    assert.equal(bytes.length, EXEC_EVENT_SIZE);
+    execEventCodec.encodeAt({ h: { ...hdr, kind: KIND_EXEC }, args_len: 0, pad: 0, filename: '/bin/sh', exe: '', cwd: '', args: '' }, bytes, 0);
+    const walked = (at: number, parts: string[]): void => void bytes.set(Buffer.from(`${parts.join('\0')}\0`), at);
+    walked(424, ['dash', 'bin', 'usr', '/']);
+    walked(936, ['tmp']);
+    const argv = Buffer.from('sh\0-c\0id\0');
+    bytes.set(argv, 1448);
+    new DataView(bytes.buffer).setUint32(160, argv.length, true);
+    const e = decodeEvent(bytes, 0, bytes.length);
+    assert.deepEqual([e.filename, e.exePath, e.cwd, e.argv], ['/bin/sh', '/usr/bin/dash', '/tmp', ['sh', '-c', 'id']]);
   });
 });
