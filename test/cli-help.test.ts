@@ -55,7 +55,7 @@ test('a command with no verb or arguments prints its help on stderr and exits 2'
 });
 
 test('verbs match by unique prefix and alias, as commands do; an ambiguous prefix says which verbs it could be', async () => {
-  const load = await run('o', 'l', '--help');
+  const load = await run('obj', 'l', '--help');
   assert.equal(load.code, 0);
   assert.match(load.stdout, /^Usage: tsbpf object load /);
   assert.match((await run('map', 'ls', '-h')).stdout, /^Usage: tsbpf map /);

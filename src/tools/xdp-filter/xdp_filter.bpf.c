@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 // xdp-filter: drop (deny policy) or keep only (allow policy) packets matching MAC addresses,
-// address prefixes and ports, counting every verdict and every rule's hits per CPU.
+// address prefixes and ports, counting every verdict and every rule's hits per CPU. Each drop
+// is also offered to drop_events (the rule and the frame's first bytes) for observers such as
+// `tsbpf observe`; when nobody reads it and it is full, the record is skipped.
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
@@ -10,6 +12,9 @@
 #include <bpf/bpf_helpers.h>
 
 #define MAX_RULES 4096
+#define DROP_SNAP 128
+// The rule of a drop under the allow policy, where no rule matched.
+#define NO_RULE 0xffffffff
 #define VLAN_HDR_LEN 4
 #define ETH_P_8021Q_BE bpf_htons(0x8100)
 #define ETH_P_8021AD_BE bpf_htons(0x88A8)
@@ -124,6 +129,23 @@ struct {
 	__type(value, struct config);
 } config SEC(".maps");
 
+// A dropped frame: the rule that matched (NO_RULE: none, under the allow policy), where, and
+// its first bytes.
+struct drop_event {
+	__u64 ts_ns;
+	__u32 rule;
+	__u32 ifindex;
+	__u16 len;
+	__u16 caplen;
+	__u32 pad;
+	__u8 data[DROP_SNAP];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} drop_events SEC(".maps");
+
 static __always_inline void count(void *map, __u32 index, __u64 bytes)
 {
 	struct counter *c = bpf_map_lookup_elem(map, &index);
@@ -134,9 +156,33 @@ static __always_inline void count(void *map, __u32 index, __u64 bytes)
 	}
 }
 
-static __always_inline int verdict(__u32 action, __u64 bytes)
+static __always_inline void report_drop(struct xdp_md *ctx, __u32 rule, __u64 bytes)
+{
+	struct drop_event *e = bpf_ringbuf_reserve(&drop_events, sizeof(*e), 0);
+	__u32 n = bytes < DROP_SNAP ? bytes : DROP_SNAP;
+
+	if (!e)
+		return;
+	e->ts_ns = bpf_ktime_get_ns();
+	e->rule = rule;
+	e->ifindex = ctx->ingress_ifindex;
+	e->len = bytes;
+	e->pad = 0;
+	e->caplen = 0;
+	// 1..DROP_SNAP in a form the verifier follows.
+	if (n > 0) {
+		n = (n - 1) & (DROP_SNAP - 1);
+		if (!bpf_xdp_load_bytes(ctx, 0, e->data, n + 1))
+			e->caplen = n + 1;
+	}
+	bpf_ringbuf_submit(e, 0);
+}
+
+static __always_inline int verdict(struct xdp_md *ctx, __u32 action, __u64 bytes, __u32 rule)
 {
 	count(&stats, action == XDP_DROP ? STAT_DROPPED : STAT_PASSED, bytes);
+	if (action == XDP_DROP)
+		report_drop(ctx, rule, bytes);
 	return action;
 }
 
@@ -192,7 +238,7 @@ int xdp_filter(struct xdp_md *ctx)
 	count(&stats, STAT_TOTAL, bytes);
 	if ((void *)(eth + 1) > end) {
 		count(&stats, STAT_INVALID, bytes);
-		return verdict(XDP_PASS, bytes);
+		return verdict(ctx, XDP_PASS, bytes, NO_RULE);
 	}
 	cfg = bpf_map_lookup_elem(&config, &zero);
 	if (cfg)
@@ -202,7 +248,7 @@ int xdp_filter(struct xdp_md *ctx)
 	rule = match_mac(eth);
 	if (rule) {
 		count(&rule_hits, rule->id, bytes);
-		return verdict(policy == POLICY_DENY ? XDP_DROP : XDP_PASS, bytes);
+		return verdict(ctx, policy == POLICY_DENY ? XDP_DROP : XDP_PASS, bytes, rule->id);
 	}
 
 	proto = eth->h_proto;
@@ -210,7 +256,7 @@ int xdp_filter(struct xdp_md *ctx)
 	if (proto == ETH_P_8021Q_BE || proto == ETH_P_8021AD_BE) {
 		if (l3 + VLAN_HDR_LEN > end) {
 			count(&stats, STAT_INVALID, bytes);
-			return verdict(XDP_PASS, bytes);
+			return verdict(ctx, XDP_PASS, bytes, NO_RULE);
 		}
 		proto = *(__u16 *)(l3 + 2);
 		l3 += VLAN_HDR_LEN;
@@ -222,7 +268,7 @@ int xdp_filter(struct xdp_md *ctx)
 
 		if ((void *)(ip + 1) > end || ip->ihl < 5 || l3 + ip->ihl * 4 > end) {
 			count(&stats, STAT_INVALID, bytes);
-			return verdict(XDP_PASS, bytes);
+			return verdict(ctx, XDP_PASS, bytes, NO_RULE);
 		}
 		__builtin_memcpy(key.addr, &ip->saddr, 4);
 		rule = bpf_map_lookup_elem(&src_v4, &key);
@@ -238,7 +284,7 @@ int xdp_filter(struct xdp_md *ctx)
 
 		if ((void *)(ip6 + 1) > end) {
 			count(&stats, STAT_INVALID, bytes);
-			return verdict(XDP_PASS, bytes);
+			return verdict(ctx, XDP_PASS, bytes, NO_RULE);
 		}
 		__builtin_memcpy(key.addr, &ip6->saddr, 16);
 		rule = bpf_map_lookup_elem(&src_v6, &key);
@@ -254,18 +300,18 @@ int xdp_filter(struct xdp_md *ctx)
 			__u8 *type = (__u8 *)(ip6 + 1);
 
 			if ((void *)(type + 1) <= end && *type >= 133 && *type <= 137)
-				return verdict(XDP_PASS, bytes);
+				return verdict(ctx, XDP_PASS, bytes, NO_RULE);
 		}
 	} else {
 		// Not IP (ARP, LLDP, ...): never filtered, or the link itself would break.
-		return verdict(XDP_PASS, bytes);
+		return verdict(ctx, XDP_PASS, bytes, NO_RULE);
 	}
 
 	if (rule) {
 		count(&rule_hits, rule->id, bytes);
-		return verdict(policy == POLICY_DENY ? XDP_DROP : XDP_PASS, bytes);
+		return verdict(ctx, policy == POLICY_DENY ? XDP_DROP : XDP_PASS, bytes, rule->id);
 	}
-	return verdict(policy == POLICY_DENY ? XDP_PASS : XDP_DROP, bytes);
+	return verdict(ctx, policy == POLICY_DENY ? XDP_PASS : XDP_DROP, bytes, NO_RULE);
 }
 
 char LICENSE[] SEC("license") = "GPL";

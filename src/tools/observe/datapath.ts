@@ -1,0 +1,165 @@
+// observe's datapath: the programs loaded with the user's kernel-side filter, attached to TCX
+// (or legacy tc) ingress and egress of each interface, to the root cgroup (which process made a
+// socket) and to skb:kfree_skb (drops); close() detaches and frees all of it.
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { attachCgroup, attachTc, attachTcx, AttachType, type Link, TsbpfError } from '../../index.js';
+import { resolveInterface } from '../../link/index.js';
+import type { KernelFilter } from './filter.js';
+import { loadObserve, type Observe, type ObserveConfig } from './observe_bpf.js';
+
+/**
+ * The compiled object: beside this module when it runs from the sources, else beside the
+ * sources the package ships (tsc does not copy it into dist/).
+ */
+export function objectPath(): string {
+  const here = fileURLToPath(new URL('./observe.bpf.o', import.meta.url));
+  return existsSync(here) ? here : fileURLToPath(new URL('../../../../src/tools/observe/observe.bpf.o', import.meta.url));
+}
+
+/** The ring's default size: about 25,000 small records, a busy second of a small host. */
+export const RING_BYTES = 4 * 1024 * 1024;
+/** Payload bytes copied per packet by default, for the DNS and HTTP parsers. */
+export const SNAP_LEN = 256;
+/** The most the object can copy (SNAP_MAX in observe.bpf.c). */
+export const SNAP_MAX = 512;
+
+export interface DatapathOptions {
+  /** Interfaces by name; all of this network namespace when empty. */
+  interfaces: readonly string[];
+  filter: KernelFilter;
+  /** Payload bytes per record (0: none). */
+  snapLen: number;
+  ringBytes?: number;
+  /** Drop events from skb:kfree_skb (default true). */
+  drops?: boolean;
+  /** Where the cgroup v2 hierarchy is mounted, for the socket hook. */
+  cgroupRoot: string;
+}
+
+export interface AttachedInterface {
+  name: string;
+  ifindex: number;
+  /** 'tcx' where the kernel has it, else 'tc' (a clsact qdisc and a cls_bpf filter). */
+  hook: 'tcx' | 'tc';
+}
+
+export interface Datapath {
+  readonly object: Observe;
+  readonly interfaces: readonly AttachedInterface[];
+  /** Records the kernel could not reserve in the ring, summed over CPUs. */
+  lost(): number;
+  close(): void;
+}
+
+/** Every interface of this network namespace, by name, loopback first. */
+export function allInterfaces(sysfs = '/sys/class/net'): string[] {
+  return readdirSync(sysfs)
+    .filter((n) => {
+      try {
+        return statSync(join(sysfs, n, 'ifindex')).isFile();
+      } catch {
+        return false;
+      }
+    })
+    .sort((a, b) => Number(readFileSync(join(sysfs, a, 'ifindex'), 'utf8')) - Number(readFileSync(join(sysfs, b, 'ifindex'), 'utf8')));
+}
+
+/** ARPHRD_* types whose packets carry no link-layer header at tc (tun, WireGuard, ip6tnl...). */
+const NO_LINK_HEADER = new Set([65534, 776, 769, 778, 823]);
+
+/** The link-layer header's length on an interface: 14 for Ethernet and loopback, 0 for L3 devices. */
+export function linkHeaderLength(name: string, sysfs = '/sys/class/net'): number {
+  try {
+    return NO_LINK_HEADER.has(Number(readFileSync(join(sysfs, name, 'type'), 'utf8'))) ? 0 : 14;
+  } catch {
+    return 14;
+  }
+}
+
+/** The inode number of this process's network namespace. */
+export function ownNetns(): number {
+  return Number(statSync('/proc/self/ns/net').ino);
+}
+
+/** TCX where the kernel has it; legacy tc where it answers that it has no TCX. */
+function attachBoth(object: Observe, ifc: { name: string; ifindex: number }): { links: Link[]; hook: 'tcx' | 'tc' } {
+  const links: Link[] = [];
+  try {
+    links.push(attachTcx({ program: object.programs.observe_ingress.program, interface: ifc.ifindex, direction: 'ingress' }));
+    links.push(attachTcx({ program: object.programs.observe_egress.program, interface: ifc.ifindex, direction: 'egress' }));
+    return { links, hook: 'tcx' };
+  } catch (err) {
+    for (const l of links) l.close();
+    const code = (err as { code?: unknown }).code;
+    if (code !== 'EINVAL' && code !== 'EOPNOTSUPP' && code !== 'ENOTSUP') throw err;
+  }
+  links.length = 0;
+  try {
+    links.push(attachTc({ program: object.programs.observe_ingress.program, interface: ifc.ifindex, direction: 'ingress' }));
+    links.push(attachTc({ program: object.programs.observe_egress.program, interface: ifc.ifindex, direction: 'egress' }));
+  } catch (err) {
+    for (const l of links) l.close();
+    throw err;
+  }
+  return { links, hook: 'tc' };
+}
+
+/**
+ * Loads and attaches the datapath. The interfaces are resolved first, so an unknown one fails
+ * before anything is loaded; any later failure closes what was made.
+ */
+export async function openDatapath(o: DatapathOptions): Promise<Datapath> {
+  const names = o.interfaces.length > 0 ? [...new Set(o.interfaces)] : allInterfaces();
+  const resolved = names.map((n) => resolveInterface(n));
+  if (o.snapLen < 0 || o.snapLen > SNAP_MAX) throw new TsbpfError('EINVAL', `snap length ${o.snapLen} is outside 0-${SNAP_MAX}`);
+  const config: ObserveConfig = {
+    snap_len: o.snapLen,
+    filter_family: o.filter.family ?? 0,
+    filter_protocols: o.filter.protocols ?? 0,
+    filter_addresses: o.filter.prefixes !== undefined ? 1 : 0,
+    filter_ports: o.filter.ports !== undefined ? 1 : 0,
+    drop_ifaces: 1,
+    netns_ino: ownNetns(),
+    trace_events: 1,
+  };
+  const programs = o.drops === false ? (['observe_ingress', 'observe_egress', 'observe_sock_create'] as const) : (['observe_ingress', 'observe_egress', 'observe_sock_create', 'observe_drop'] as const);
+  const object = await loadObserve({ object: objectPath(), config, programs: [...programs], maxEntries: { events: o.ringBytes ?? RING_BYTES } });
+  const links: Link[] = [];
+  const attached: AttachedInterface[] = [];
+  try {
+    for (const p of o.filter.prefixes ?? []) {
+      if (p.family === 4) object.maps.addr_v4.set({ prefixlen: p.prefixLen, addr: p.addr }, p.sides);
+      else object.maps.addr_v6.set({ prefixlen: p.prefixLen, addr: p.addr }, p.sides);
+    }
+    for (const [port, sides] of o.filter.ports ?? []) object.maps.ports.set(port, sides);
+    for (const ifc of resolved) object.maps.ifaces.set(ifc.ifindex, linkHeaderLength(ifc.name) + 1);
+    links.push(attachCgroup({ program: object.programs.observe_sock_create.program, cgroup: o.cgroupRoot, attachType: AttachType.CGROUP_INET_SOCK_CREATE }));
+    if (o.drops !== false) links.push((object.programs as Observe['programs']).observe_drop.attach());
+    for (const ifc of resolved) {
+      const both = attachBoth(object, ifc);
+      links.push(...both.links);
+      attached.push({ name: ifc.name, ifindex: ifc.ifindex, hook: both.hook });
+    }
+  } catch (err) {
+    for (const l of links.reverse()) l.close();
+    object.close();
+    throw err;
+  }
+  let closed = false;
+  return {
+    object,
+    interfaces: attached,
+    lost() {
+      const values = object.maps.lost.get(0);
+      return Number((values ?? []).reduce((a, b) => a + b, 0n));
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      for (const l of links.reverse()) l.close();
+      object.close();
+    },
+  };
+}

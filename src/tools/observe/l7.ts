@@ -1,0 +1,254 @@
+// L7 without a proxy: DNS and HTTP/1.x read from the first bytes of a packet's payload (the
+// snap length the datapath copies), requests paired with their responses per connection so a
+// response carries its latency and what it answered.
+import type { Dns, Flow, Http, Layer7 } from './flow.js';
+
+/** Cilium's monitor message type of L7 access logs, as Hubble's event_type.type carries it. */
+const EVENT_L7 = 129;
+
+/** Requests waiting for their response, per connection; the oldest go first past this. */
+const MAX_PENDING = 4096;
+
+const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
+
+interface HttpRequest {
+  method: string;
+  path: string;
+  protocol: string;
+  host?: string;
+}
+
+interface HttpResponse {
+  protocol: string;
+  code: number;
+}
+
+const latin1 = new TextDecoder('latin1');
+
+/** The request line and Host header of an HTTP/1.x request, or undefined. */
+export function parseHttpRequest(payload: Uint8Array): HttpRequest | undefined {
+  const text = latin1.decode(payload);
+  const m = /^([A-Z]{3,7}) (\S+) (HTTP\/1\.[01])\r?\n/.exec(text);
+  if (m === null || !HTTP_METHODS.has(m[1]!)) return undefined;
+  const host = /\r?\nhost:[ \t]*([^\r\n]+)/i.exec(text)?.[1]?.trim();
+  const req: HttpRequest = { method: m[1]!, path: m[2]!, protocol: m[3]! };
+  if (host !== undefined) req.host = host;
+  return req;
+}
+
+/** The status line of an HTTP/1.x response, or undefined. */
+export function parseHttpResponse(payload: Uint8Array): HttpResponse | undefined {
+  const m = /^(HTTP\/1\.[01]) (\d{3})[ \r\n]/.exec(latin1.decode(payload.subarray(0, 64)));
+  return m === null ? undefined : { protocol: m[1]!, code: Number(m[2]) };
+}
+
+const QTYPES: Record<number, string> = { 1: 'A', 2: 'NS', 5: 'CNAME', 6: 'SOA', 12: 'PTR', 15: 'MX', 16: 'TXT', 28: 'AAAA', 33: 'SRV', 65: 'HTTPS', 255: 'ANY' };
+
+export interface DnsMessage {
+  id: number;
+  response: boolean;
+  rcode: number;
+  query: string;
+  qtype: string;
+  ips: string[];
+  cnames: string[];
+  rrtypes: string[];
+  ttl?: number;
+}
+
+/** A name at `at` (with compression); [name, offset after it]. */
+function readName(b: Uint8Array, at: number): [string, number] {
+  const labels: string[] = [];
+  let pos = at;
+  let end = -1;
+  for (let hops = 0; hops < 32; hops++) {
+    const len = b[pos];
+    if (len === undefined) throw new RangeError('truncated name');
+    if (len === 0) {
+      if (end < 0) end = pos + 1;
+      return [`${labels.join('.')}.`, end];
+    }
+    if ((len & 0xc0) === 0xc0) {
+      const next = b[pos + 1];
+      if (next === undefined) throw new RangeError('truncated pointer');
+      if (end < 0) end = pos + 2;
+      pos = ((len & 0x3f) << 8) | next;
+      continue;
+    }
+    if (pos + 1 + len > b.length) throw new RangeError('truncated label');
+    labels.push(latin1.decode(b.subarray(pos + 1, pos + 1 + len)));
+    pos += 1 + len;
+  }
+  throw new RangeError('name loops');
+}
+
+function ipText(b: Uint8Array): string {
+  if (b.length === 4) return b.join('.');
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(((b[i]! << 8) | b[i + 1]!).toString(16));
+  return groups.join(':').replace(/(^|:)0(:0)+(:|$)/, '::').replace(/:{3,}/, '::');
+}
+
+/** A DNS message over UDP: header, the first question, and the answers that fit the snap. */
+export function parseDns(b: Uint8Array): DnsMessage | undefined {
+  if (b.length < 12) return undefined;
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const flags = v.getUint16(2);
+  const qd = v.getUint16(4);
+  const an = v.getUint16(6);
+  if (qd !== 1 || (flags & 0x7800) !== 0) return undefined;
+  try {
+    const [query, afterName] = readName(b, 12);
+    if (afterName + 4 > b.length) return undefined;
+    const msg: DnsMessage = { id: v.getUint16(0), response: (flags & 0x8000) !== 0, rcode: flags & 0xf, query, qtype: QTYPES[v.getUint16(afterName)] ?? `TYPE${v.getUint16(afterName)}`, ips: [], cnames: [], rrtypes: [] };
+    let pos = afterName + 4;
+    for (let i = 0; i < an; i++) {
+      const [, after] = readName(b, pos);
+      if (after + 10 > b.length) break;
+      const type = v.getUint16(after);
+      const ttl = v.getUint32(after + 4);
+      const rdlen = v.getUint16(after + 8);
+      const rdata = after + 10;
+      if (rdata + rdlen > b.length) break;
+      msg.ttl ??= ttl;
+      const typeName = QTYPES[type] ?? `TYPE${type}`;
+      if (!msg.rrtypes.includes(typeName)) msg.rrtypes.push(typeName);
+      if ((type === 1 && rdlen === 4) || (type === 28 && rdlen === 16)) msg.ips.push(ipText(b.subarray(rdata, rdata + rdlen)));
+      else if (type === 5) msg.cnames.push(readName(b, rdata)[0]);
+      pos = rdata + rdlen;
+    }
+    return msg;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Endpoints of the flow as a connection key in the flow's own orientation. */
+function ends(flow: Flow): { src: string; dst: string } | undefined {
+  const l4 = flow.l4?.TCP ?? flow.l4?.UDP;
+  if (l4 === undefined) return undefined;
+  return { src: `${flow.IP.source}|${l4.source_port ?? 0}`, dst: `${flow.IP.destination}|${l4.destination_port ?? 0}` };
+}
+
+interface Pending<T> {
+  at: bigint;
+  what: T;
+}
+
+/**
+ * Turns flows with payload into L7 flows: a request flow when a request is seen, a response
+ * flow (with latency and the request it answers) when its response is.
+ */
+export class L7Parser {
+  readonly #http = new Map<string, Array<Pending<HttpRequest>>>();
+  readonly #dns = new Map<string, Pending<DnsMessage>>();
+  #pending = 0;
+
+  /** The L7 flows of a packet's flow and payload (none for most packets). */
+  parse(flow: Flow, payload: Uint8Array, timeNs: bigint): Flow[] {
+    if (payload.length === 0 || flow.verdict !== 'FORWARDED') return [];
+    const e = ends(flow);
+    if (e === undefined) return [];
+    if (flow.l4?.UDP !== undefined && (flow.l4.UDP.source_port === 53 || flow.l4.UDP.destination_port === 53)) return this.#dnsFlow(flow, payload, timeNs, e);
+    if (flow.l4?.TCP !== undefined) return this.#httpFlow(flow, payload, timeNs, e);
+    return [];
+  }
+
+  #dnsFlow(flow: Flow, payload: Uint8Array, timeNs: bigint, e: { src: string; dst: string }): Flow[] {
+    const msg = parseDns(payload);
+    if (msg === undefined) return [];
+    const dns: Dns = { query: msg.query, qtypes: [msg.qtype], observation_source: 'tsbpf' };
+    if (!msg.response) {
+      this.#remember(this.#dns, `${e.src}>${e.dst}#${msg.id}`, { at: timeNs, what: msg });
+      return [l7Flow(flow, { type: 'REQUEST', dns }, `DNS Query ${msg.query} ${msg.qtype}`, false)];
+    }
+    const key = `${e.dst}>${e.src}#${msg.id}`;
+    const req = this.#dns.get(key);
+    if (req !== undefined) {
+      this.#dns.delete(key);
+      this.#pending--;
+    }
+    if (msg.ips.length > 0) dns.ips = msg.ips;
+    if (msg.cnames.length > 0) dns.cnames = msg.cnames;
+    if (msg.rrtypes.length > 0) dns.rrtypes = msg.rrtypes;
+    if (msg.ttl !== undefined) dns.ttl = msg.ttl;
+    if (msg.rcode !== 0) dns.rcode = msg.rcode;
+    const layer: Layer7 = { type: 'RESPONSE', dns };
+    if (req !== undefined) layer.latency_ns = (timeNs - req.at).toString();
+    const answer = msg.rcode !== 0 ? `RCode: ${rcodeName(msg.rcode)}` : msg.ips.length > 0 ? `"${msg.ips.join(',')}"` : msg.cnames.length > 0 ? `"${msg.cnames.join(',')}"` : '(empty)';
+    return [l7Flow(flow, layer, `DNS Answer ${answer}${msg.ttl !== undefined ? ` TTL: ${msg.ttl}` : ''} (${msg.query} ${msg.qtype})`, true)];
+  }
+
+  #httpFlow(flow: Flow, payload: Uint8Array, timeNs: bigint, e: { src: string; dst: string }): Flow[] {
+    const req = parseHttpRequest(payload);
+    if (req !== undefined) {
+      const key = `${e.src}>${e.dst}`;
+      const queue = this.#http.get(key) ?? [];
+      queue.push({ at: timeNs, what: req });
+      this.#http.set(key, queue);
+      this.#pending++;
+      this.#trim();
+      const http: Http = { method: req.method, url: urlOf(req, flow), protocol: req.protocol };
+      return [l7Flow(flow, { type: 'REQUEST', http }, `${req.protocol} ${req.method} ${http.url}`, false)];
+    }
+    const res = parseHttpResponse(payload);
+    if (res === undefined) return [];
+    const key = `${e.dst}>${e.src}`;
+    const queue = this.#http.get(key);
+    const first = queue?.shift();
+    if (first !== undefined) this.#pending--;
+    if (queue !== undefined && queue.length === 0) this.#http.delete(key);
+    const http: Http = { code: res.code, protocol: res.protocol };
+    const layer: Layer7 = { type: 'RESPONSE', http };
+    let summary = `${res.protocol} ${res.code}`;
+    if (first !== undefined) {
+      http.method = first.what.method;
+      http.url = urlOf(first.what, flow, true);
+      layer.latency_ns = (timeNs - first.at).toString();
+      summary += ` ${Math.round(Number(timeNs - first.at) / 1e6)}ms (${http.method} ${http.url})`;
+    }
+    return [l7Flow(flow, layer, summary, true)];
+  }
+
+  #remember(map: Map<string, Pending<DnsMessage>>, key: string, p: Pending<DnsMessage>): void {
+    if (!map.has(key)) this.#pending++;
+    map.set(key, p);
+    this.#trim();
+  }
+
+  // Requests never answered (lost, or seen without their response) must not grow without end.
+  #trim(): void {
+    while (this.#pending > MAX_PENDING) {
+      const dnsKey = this.#dns.keys().next();
+      if (!dnsKey.done) {
+        this.#dns.delete(dnsKey.value);
+        this.#pending--;
+        continue;
+      }
+      const httpKey = this.#http.keys().next();
+      if (httpKey.done) break;
+      this.#pending -= this.#http.get(httpKey.value)?.length ?? 0;
+      this.#http.delete(httpKey.value);
+    }
+  }
+}
+
+function urlOf(req: HttpRequest, flow: Flow, reverse = false): string {
+  if (/^[a-z]+:\/\//i.test(req.path)) return req.path;
+  const server = reverse ? flow.IP.source : flow.IP.destination;
+  const port = reverse ? (flow.l4?.TCP?.source_port ?? 80) : (flow.l4?.TCP?.destination_port ?? 80);
+  const host = req.host ?? (server.includes(':') ? `[${server}]:${port}` : `${server}:${port}`);
+  return `http://${host}${req.path}`;
+}
+
+const RCODES: Record<number, string> = { 1: 'Format Error', 2: 'Server Failure', 3: 'Non-Existent Domain', 4: 'Not Implemented', 5: 'Query Refused' };
+
+export function rcodeName(rcode: number): string {
+  return RCODES[rcode] ?? `${rcode}`;
+}
+
+function l7Flow(flow: Flow, l7: Layer7, summary: string, reply: boolean): Flow {
+  const out: Flow = { ...flow, Type: 'L7', l7, event_type: { type: EVENT_L7 }, is_reply: reply, Summary: summary };
+  delete out.trace_observation_point;
+  return out;
+}
