@@ -300,6 +300,9 @@ describe('guard enforcement planning', () => {
     assert.throws(() => planEnforcement(rule('evt.type = openat and fd.name = /etc/shadow and evt.is_open_read = true', 'deny')), /evt\.is_open_read =.*fanotify decides/);
     assert.throws(() => planEnforcement(rule('evt.type = execve and proc.exepath = /tmp/a and proc.name = sh', 'deny')), /exact path only/);
     assert.throws(() => rule('evt.type = execve', 'explode'), /action 'explode'/);
+    assert.throws(() => planEnforcement(rule('evt.type = socket and evt.arg.domain = AF_PACKET', 'deny')), /sees only AF_INET and AF_INET6 sockets; use action: kill/);
+    assert.match(planEnforcement(rule('evt.type = socket and evt.arg.domain = AF_PACKET')).notes[0]!, /never returns to use it/);
+    assert.throws(() => planEnforcement(rule('evt.type = bind and fd.sport = 80 and proc.name = nc')), /proc\.name =/);
   });
 });
 
