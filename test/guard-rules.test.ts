@@ -372,3 +372,55 @@ describe('guard records: the fixed offsets agree with the object\'s BTF', () => 
     assert.deepEqual([e.filename, e.exePath, e.cwd, e.argv], ['/bin/sh', '/usr/bin/dash', '/tmp', ['sh', '-c', 'id']]);
   });
 });
+
+describe('guard reads the constructs of Falco rule files', () => {
+  const falcoStyle = `
+- required_engine_version: 26
+- list: runtimes
+  items: [containerd-shim, "runc:[1:CHILD]", '"puma reactor"', '"sh -c echo \\"hi\\""']
+- list: private_nets
+  items: ['"10.0.0.0/8"', '"192.168.0.0/16"']
+- macro: ptrace_injection
+  condition: >
+    (evt.type=ptrace and evt.dir=> and
+    (evt.arg.request contains PTRACE_ATTACH or evt.arg.request contains PTRACE_POKETEXT))
+- rule: Injection
+  desc: >
+    Multi-line
+    description.
+  condition: ptrace_injection and proc.name!="<NA>"
+  output: ptrace (request=%evt.arg.request target=%evt.arg.pid %container.info exe_flags=%evt.arg.flags)
+  priority:
+    WARNING
+  tags: [maturity_stable, host]
+- rule: Packet
+  desc: d
+  condition: evt.type=socket and evt.arg[0] contains AF_PACKET and evt.dir=<
+  output: "packet socket %evt.args"
+  priority: NOTICE
+- rule: Redirect
+  desc: d
+  condition: evt.type in (dup, dup2, dup3) and evt.rawres in (0, 1, 2) and fd.type in ("ipv4", "ipv6") and not fd.snet in (private_nets)
+  output: "redirect %fd.name"
+  priority: NOTICE
+- rule: Listed
+  desc: d
+  condition: evt.type = openat and proc.pname in (runtimes) and proc.cmdline in (runtimes)
+  output: o
+  priority: INFO
+`;
+
+  it('loads, and each rule matches its event', () => {
+    const set = rulesOf(falcoStyle);
+    assert.deepEqual(set.lists.get('runtimes'), ['containerd-shim', 'runc:[1:CHILD]', 'puma reactor', 'sh -c echo "hi"']);
+    const ptrace = syscall('ptrace', { args: [16n, 99n, 0n, 0n, 0n, 0n], ret: 0 });
+    const engine = new GuardEngine(set, table());
+    const [a] = engine.handle(ptrace);
+    assert.equal(a?.rule, 'Injection');
+    assert.equal(a?.output, 'ptrace (request=PTRACE_ATTACH target=99 host exe_flags=<NA>)');
+    assert.deepEqual(fire(set, syscall('socket', { args: [17n, 3n, 0n, 0n, 0n, 0n], ret: 4 })), ['Packet']);
+    const sock = { family: 2, type: 1, protocol: 6, laddr: '10.1.1.1', lport: 5555, raddr: '203.0.113.7', rport: 4444 };
+    assert.deepEqual(fire(set, syscall('dup2', { args: [3n, 0n, 0n, 0n, 0n, 0n], ret: 0, sock })), ['Redirect']);
+    assert.deepEqual(fire(set, syscall('dup2', { args: [3n, 0n, 0n, 0n, 0n, 0n], ret: 0, sock: { ...sock, raddr: '10.9.9.9' } })), []);
+  });
+});
