@@ -15,6 +15,7 @@ const suites: Record<string, string> = {
   xdp: './xdp/run.js',
   tcptrack: './tcptrack/run.js',
   observe: './observe/run.js',
+  guard: './guard/run.js',
   startup: './startup/run.js',
   exporter: './exporter/run.js',
   lb: './lb/run.js',
