@@ -83,6 +83,8 @@ Options:
       --snap-len BYTES    payload bytes per packet for DNS/HTTP (0-512; default 256)
       --ring-size KIB     the kernel ring's size in KiB (default 4096)
       --no-drops          do not trace drops
+      --ui ADDR           serve a live web page of the flows on HOST:PORT (or PORT on 127.0.0.1):
+                          the flow table with the same filters, a service map, drop reasons
   -h, --help              this help
 `;
 
