@@ -64,6 +64,7 @@ function clearView() {
   $('drops').tBodies[0].replaceChildren();
   $('no-drops').hidden = false;
   $('map').replaceChildren();
+  positions.clear();
   $('counts').textContent = '';
   $('rows-note').textContent = '';
   state.rows = 0;
@@ -84,19 +85,85 @@ function renderDrops(reasons) {
   $('no-drops').hidden = reasons.length > 0;
 }
 
-/** Places nodes on an ellipse, in the order of their ids, so a view keeps its layout. */
-function layout(nodes, width, height) {
-  const at = new Map();
-  const sorted = [...nodes].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  const n = sorted.length;
-  sorted.forEach((node, i) => {
-    if (n === 1) at.set(node.id, { x: width / 2, y: height / 2 });
-    else {
-      const angle = Math.PI + (2 * Math.PI * i) / n;
-      at.set(node.id, { x: width / 2 + (width / 2 - 110) * Math.cos(angle), y: height / 2 + (height / 2 - 50) * Math.sin(angle) });
-    }
+/** Where each node was drawn: a new snapshot starts from there, so the picture stays put. */
+const positions = new Map();
+
+/** A number from a string (FNV-1a), to place a new node the same way each time. */
+function hash(text) {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+}
+
+/**
+ * Force-directed placement (Fruchterman and Reingold): nodes push each other away, edges pull
+ * their ends together, a weak pull keeps everything near the middle. Known nodes start where
+ * they were and move little; new ones start on an ellipse at an angle of their own.
+ */
+function layout(nodes, edges, width, height) {
+  const margin = { x: 100, top: 30, bottom: 45 };
+  const cx = width / 2;
+  const cy = height / 2;
+  let fresh = 0;
+  const pts = nodes.map((node) => {
+    const old = positions.get(node.id);
+    if (old) return { id: node.id, x: old.x, y: old.y };
+    fresh++;
+    const angle = (hash(node.id) / 2 ** 32) * 2 * Math.PI;
+    return { id: node.id, x: cx + (cx - margin.x) * Math.cos(angle), y: cy + (cy - margin.bottom) * Math.sin(angle) };
   });
-  return at;
+  const index = new Map(pts.map((p, i) => [p.id, i]));
+  // One pull per pair of nodes, whichever way and however many edges join them.
+  const pairs = new Map();
+  for (const e of edges) {
+    const [a, b] = [index.get(e.from), index.get(e.to)].sort((x, y) => x - y);
+    if (a !== b) pairs.set(`${a} ${b}`, [a, b]);
+  }
+  const links = [...pairs.values()];
+  const k = Math.min(220, 0.75 * Math.sqrt((width * height) / Math.max(pts.length, 1)));
+  let temperature = fresh > 0 ? width / 6 : width / 60;
+  for (let round = 0; round < 250; round++) {
+    const dx = new Float64Array(pts.length);
+    const dy = new Float64Array(pts.length);
+    for (let i = 0; i < pts.length; i++) {
+      for (let j = i + 1; j < pts.length; j++) {
+        let x = pts[i].x - pts[j].x;
+        let y = pts[i].y - pts[j].y;
+        if (x === 0 && y === 0) {
+          x = ((i - j) % 3) + 0.5;
+          y = 0.5;
+        }
+        const d = Math.hypot(x, y);
+        const f = (k * k) / d;
+        dx[i] += (x / d) * f;
+        dy[i] += (y / d) * f;
+        dx[j] -= (x / d) * f;
+        dy[j] -= (y / d) * f;
+      }
+    }
+    for (const [a, b] of links) {
+      const x = pts[a].x - pts[b].x;
+      const y = pts[a].y - pts[b].y;
+      const d = Math.hypot(x, y) || 1;
+      const f = (d * d) / k;
+      dx[a] -= (x / d) * f;
+      dy[a] -= (y / d) * f;
+      dx[b] += (x / d) * f;
+      dy[b] += (y / d) * f;
+    }
+    for (let i = 0; i < pts.length; i++) {
+      dx[i] += (cx - pts[i].x) * 0.15;
+      dy[i] += (cy - pts[i].y) * 0.15;
+      const d = Math.hypot(dx[i], dy[i]) || 1;
+      const step = Math.min(d, temperature);
+      pts[i].x = Math.min(width - margin.x, Math.max(margin.x, pts[i].x + (dx[i] / d) * step));
+      pts[i].y = Math.min(height - margin.bottom, Math.max(margin.top, pts[i].y + (dy[i] / d) * step));
+    }
+    temperature *= 0.97;
+  }
+  positions.clear();
+  for (const p of pts) positions.set(p.id, { x: p.x, y: p.y });
+  return positions;
 }
 
 const RADIUS = 16;
@@ -104,7 +171,7 @@ const RADIUS = 16;
 function edgePath(a, b) {
   if (a === b) {
     // A node talking to itself (loopback): a loop above it.
-    return { d: `M ${a.x - 8} ${a.y - RADIUS + 2} C ${a.x - 40} ${a.y - 70}, ${a.x + 40} ${a.y - 70}, ${a.x + 8} ${a.y - RADIUS + 2}`, mx: a.x, my: a.y - 62 };
+    return { d: `M ${a.x - 8} ${a.y - RADIUS + 2} C ${a.x - 40} ${a.y - 70}, ${a.x + 40} ${a.y - 70}, ${a.x + 8} ${a.y - RADIUS + 2}`, mx: a.x, my: a.y - 62, anchor: 'middle' };
   }
   const dx = b.x - a.x;
   const dy = b.y - a.y;
@@ -119,7 +186,10 @@ function edgePath(a, b) {
   const sy = a.y + uy * RADIUS;
   const ex = b.x - ux * (RADIUS + 4);
   const ey = b.y - uy * (RADIUS + 4);
-  return { d: `M ${sx} ${sy} Q ${cx} ${cy} ${ex} ${ey}`, mx: (sx + 2 * cx + ex) / 4, my: (sy + 2 * cy + ey) / 4 };
+  // The label goes on the outer side of the bend: anchored at its start when that side is
+  // to the right, at its end when to the left, so two edges between one pair keep apart.
+  const anchor = uy > 0.3 ? 'start' : uy < -0.3 ? 'end' : 'middle';
+  return { d: `M ${sx} ${sy} Q ${cx} ${cy} ${ex} ${ey}`, mx: (sx + 2 * cx + ex) / 4 + uy * 6, my: (sy + 2 * cy + ey) / 4 - ux * 6, anchor };
 }
 
 function renderMap(snapshot) {
@@ -133,8 +203,9 @@ function renderMap(snapshot) {
   }
   const parts = [defs];
   if (snapshot.nodes.length === 0) parts.push(svg('text', { class: 'empty', x: width / 2, y: height / 2 }, 'no flows yet'));
-  const at = layout(snapshot.nodes, width, height);
-  for (const e of snapshot.edges) {
+  const at = layout(snapshot.nodes, snapshot.edges, width, height);
+  // Edges with drops last, on top.
+  for (const e of [...snapshot.edges].sort((a, b) => Number(a.drops > 0) - Number(b.drops > 0))) {
     const drop = e.drops > 0;
     const g = svg('g', { class: drop ? 'edge drop' : 'edge' });
     g.dataset.from = e.from;
@@ -148,7 +219,7 @@ function renderMap(snapshot) {
     g.append(
       svg('title', {}, `${e.from} \u2192 ${e.to}\n${e.protocols.map((x) => `${x.name}: ${x.count}`).join('\n')}${drop ? `\ndropped: ${e.drops}` : ''}`),
       svg('path', { d: p.d, 'marker-end': `url(#${drop ? 'arrow-drop' : 'arrow'})` }),
-      svg('text', { class: 'elabel', x: p.mx, y: p.my - 4, 'text-anchor': 'middle' }, label),
+      svg('text', { class: 'elabel', x: p.mx, y: p.my + 4, 'text-anchor': p.anchor }, label),
     );
     parts.push(g);
   }
