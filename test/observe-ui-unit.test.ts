@@ -3,6 +3,7 @@
 // fed by hand-made flows.
 import assert from 'node:assert/strict';
 import { get, request } from 'node:http';
+import { createConnection } from 'node:net';
 import { describe, it } from 'node:test';
 import { InvalidArgumentError } from '../src/errors.js';
 import type { Flow, FlowItem } from '../src/tools/observe/flow.js';
@@ -252,6 +253,16 @@ describe('observe --ui server', () => {
       assert.equal((await status(base, '/', { host: 'attacker.example:80' })).status, 403);
       assert.equal((await status(base, '/../package.json')).status, 404);
       assert.equal((await status(base, '/', { method: 'POST' })).status, 405);
+      // A request target no URL parser takes: refused, and the server goes on.
+      const raw = await new Promise<string>((resolve, reject) => {
+        const s = createConnection({ host: '127.0.0.1', port: Number(new URL(base).port) }, () => s.end('GET http://[ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'));
+        let got = '';
+        s.on('data', (d: Buffer) => (got += d.toString()));
+        s.on('close', () => resolve(got));
+        s.on('error', reject);
+      });
+      assert.match(raw, /^HTTP\/1\.1 400 /);
+      assert.equal((await status(base, '/')).status, 200);
     } finally {
       view.close();
     }

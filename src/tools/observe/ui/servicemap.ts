@@ -58,6 +58,8 @@ export class ServiceMap {
   readonly #edges = new Map<string, Edge>();
   readonly #reasons = new Map<string, number>();
   readonly #sockets = new Map<string, string>();
+  /** Edges at each node: a node goes with its last edge. */
+  readonly #degree = new Map<string, number>();
   #flows = 0;
   #drops = 0;
   #evicted = 0;
@@ -94,8 +96,11 @@ export class ServiceMap {
     const name = (protocol === 'tcp' || protocol === 'udp') && serverPort !== undefined ? `${protocol}/${serverPort}` : protocol || 'ip';
     const key = `${from.id}\n${to.id}`;
     let edge = this.#edges.get(key);
-    if (edge === undefined) edge = { from, to, protocols: new Map(), flows: 0, drops: 0 };
-    else this.#edges.delete(key);
+    if (edge === undefined) {
+      edge = { from, to, protocols: new Map(), flows: 0, drops: 0 };
+      this.#link(from.id, 1);
+      this.#link(to.id, 1);
+    } else this.#edges.delete(key);
     this.#edges.set(key, edge);
     edge.from = from;
     edge.to = to;
@@ -112,20 +117,20 @@ export class ServiceMap {
     this.version++;
   }
 
-  #nodeCount(): number {
-    const ids = new Set<string>();
-    for (const e of this.#edges.values()) ids.add(e.from.id).add(e.to.id);
-    return ids.size;
+  #link(node: string, by: 1 | -1): void {
+    const n = (this.#degree.get(node) ?? 0) + by;
+    if (n === 0) this.#degree.delete(node);
+    else this.#degree.set(node, n);
   }
 
   #evict(): void {
-    while (this.#edges.size > MAX_EDGES) this.#dropOldest();
-    if (this.#edges.size > MAX_NODES / 2) while (this.#nodeCount() > MAX_NODES) this.#dropOldest();
-  }
-
-  #dropOldest(): void {
-    this.#edges.delete(this.#edges.keys().next().value!);
-    this.#evicted++;
+    while (this.#edges.size > MAX_EDGES || this.#degree.size > MAX_NODES) {
+      const [key, edge] = this.#edges.entries().next().value!;
+      this.#edges.delete(key);
+      this.#link(edge.from.id, -1);
+      this.#link(edge.to.id, -1);
+      this.#evicted++;
+    }
   }
 
   snapshot(): MapSnapshot {

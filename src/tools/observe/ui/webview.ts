@@ -81,7 +81,15 @@ export class WebView {
     this.#feed = feed;
     const dir = assetDir();
     for (const { file } of Object.values(ASSETS)) this.#assets.set(file, readFileSync(`${dir}${file}`));
-    this.#http = createServer((req, res) => this.#handle(req, res));
+    this.#http = createServer((req, res) => {
+      // A request the handler did not foresee costs that request, never the observer.
+      try {
+        this.#handle(req, res);
+      } catch (err) {
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end(`${(err as Error).message}\n`);
+      }
+    });
   }
 
   /** Listens on `address`; resolves with the page's URL. Errors name the address and the reason. */
@@ -149,7 +157,13 @@ export class WebView {
       res.writeHead(403, { 'content-type': 'text/plain' }).end('forbidden host\n');
       return;
     }
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      res.writeHead(400, { 'content-type': 'text/plain' }).end('bad request\n');
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
       return;
