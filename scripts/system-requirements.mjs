@@ -22,4 +22,5 @@ export const REQUIREMENTS = [
   { package: 'wrk', commands: ['wrk'], usedFor: 'HTTP request rate and latency in the observe and lb benchmarks' },
   { package: 'iptables', commands: ['iptables'], usedFor: "kube-proxy's iptables DNAT chains in the lb benchmark" },
   { package: 'prometheus', commands: ['prometheus'], usedFor: 'the real Prometheus server that scrapes the exporter in its tests' },
+  { package: 'chromium', commands: ['chromium'], usedFor: "the real browser that the observe web view's tests drive through playwright-core" },
 ];
