@@ -148,6 +148,18 @@ export {
   type WaitOptions,
 } from './ringbuf/index.js';
 
+// Opens and execs decided before they happen (fanotify permission events)
+export {
+  FanotifyError,
+  PermissionWatcher,
+  type PermissionDecision,
+  type PermissionKind,
+  type PermissionRequest,
+  type PermissionStats,
+  type PermissionWatcherOptions,
+  type WatchKinds,
+} from './fanotify.js';
+
 // Kernel features
 export {
   features,
