@@ -7,7 +7,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/fanotify.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -479,7 +478,7 @@ static napi_value n_read(napi_env env, napi_callback_info info) {
   return make_int(env, r < 0 ? -errno : r);
 }
 
-// write(fd, bytes) -> bytes written or -errno (fanotify permission answers).
+// write(fd, buffer) -> bytes written or -errno (fanotify permission responses).
 static napi_value n_write(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   int64_t fd;
@@ -496,27 +495,24 @@ static napi_value n_write(napi_env env, napi_callback_info info) {
 static napi_value n_fanotify_init(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   int64_t flags, event_flags;
-  if (get_args(env, info, 2, argv) || get_i64(env, argv[0], &flags) ||
-      get_i64(env, argv[1], &event_flags))
+  if (get_args(env, info, 2, argv) || get_i64(env, argv[0], &flags) || get_i64(env, argv[1], &event_flags))
     return NULL;
-  int r = fanotify_init((unsigned int)flags, (unsigned int)event_flags);
+  long r = syscall(SYS_fanotify_init, (unsigned int)flags, (unsigned int)event_flags);
   return make_int(env, r < 0 ? -errno : r);
 }
 
-// fanotifyMark(fd, flags, mask, dirfd, path) where path is NUL-terminated bytes.
+// fanotifyMark(fd, flags, mask, dirfd, path) -> 0 or -errno; path: NUL-terminated bytes.
 static napi_value n_fanotify_mark(napi_env env, napi_callback_info info) {
   napi_value argv[5];
   int64_t fd, flags, mask, dirfd;
   void* path;
   size_t len;
   if (get_args(env, info, 5, argv) || get_i64(env, argv[0], &fd) || get_i64(env, argv[1], &flags) ||
-      get_i64(env, argv[2], &mask) || get_i64(env, argv[3], &dirfd) ||
-      get_bytes(env, argv[4], &path, &len))
+      get_i64(env, argv[2], &mask) || get_i64(env, argv[3], &dirfd) || get_bytes(env, argv[4], &path, &len))
     return NULL;
-  // The kernel reads the path up to its NUL: one must be inside the buffer.
-  if (len == 0 || memchr(path, 0, len) == NULL) return make_int(env, -EINVAL);
-  int r = fanotify_mark((int)fd, (unsigned int)flags, (uint64_t)mask, (int)dirfd, path);
-  return make_int(env, r < 0 ? -errno : 0);
+  if (len == 0 || ((const char*)path)[len - 1] != 0) return make_int(env, -EINVAL);
+  long r = syscall(SYS_fanotify_mark, (int)fd, (unsigned int)flags, (uint64_t)mask, (int)dirfd, (const char*)path);
+  return make_int(env, r < 0 ? -errno : r);
 }
 
 // syscall numbers and constants TypeScript needs from this architecture.

@@ -33,7 +33,7 @@ export interface Native {
   write(fd: number, data: ArrayBufferView): number;
   fanotifyInit(flags: number, eventFlags: number): number;
   /** `path` is NUL-terminated bytes. */
-  fanotifyMark(fd: number, flags: number, mask: number | bigint, dirfd: number, path: ArrayBufferView): number;
+  fanotifyMark(fd: number, flags: number, mask: number, dirfd: number, path: ArrayBufferView): number;
   readonly constants: { readonly PAGE_SIZE: number; readonly RLIMIT_MEMLOCK: number };
 }
 
@@ -64,8 +64,7 @@ type NativeMethod = Exclude<keyof Native, 'constants'>;
 /** Every function of the addon (a test checks the list against the addon). */
 export const NATIVE_METHODS: readonly NativeMethod[] = [
   'bpf', 'bpfBound', 'perfEventOpen', 'ioctl', 'close', 'mmap', 'munmap', 'pollStart', 'pollStop', 'pollRef',
-  'setsockopt', 'setrlimit', 'addressOf', 'socket', 'bind', 'send', 'recv', 'read', 'dup',
-  'write', 'fanotifyInit', 'fanotifyMark',
+  'setsockopt', 'setrlimit', 'addressOf', 'socket', 'bind', 'send', 'recv', 'read', 'dup', 'write', 'fanotifyInit', 'fanotifyMark',
 ];
 
 let addon: Native | undefined;

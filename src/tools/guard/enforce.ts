@@ -3,6 +3,7 @@
 // system call and an exact exec path, or the system call and a destination address and port.
 // Anything richer is refused with the reason, never weakened into a broader match.
 import { isIP } from 'node:net';
+import { TsbpfError } from '../../index.js';
 import type { Expr, Value } from './condition.js';
 import type { Rule, RuleSet } from './loader.js';
 
@@ -22,19 +23,31 @@ export interface ConnectKill {
   signal: number;
 }
 
+/** Opens or execs refused with fanotify permission events (action: deny). */
+export interface Deny {
+  rule: string;
+  kind: 'open' | 'exec';
+  /** Exact files, and directories whose direct children are refused. */
+  files: string[];
+  dirs: string[];
+  /** Only processes of these names (comm), or all but them when `negated`. */
+  names?: { list: string[]; negated: boolean } | undefined;
+}
+
 export interface EnforcementPlan {
   execKills: ExecKill[];
   connectKills: ConnectKill[];
+  denies: Deny[];
   /** What guard says about each enforced rule when it loads it. */
   notes: string[];
 }
 
 /** A rule with an action that no kernel mechanism here can enforce exactly. */
-export class EnforcementRefused extends Error {
+export class EnforcementRefused extends TsbpfError {
   readonly rule: string;
 
   constructor(rule: string, reason: string) {
-    super(`rule '${rule}': cannot be enforced in the kernel: ${reason}`);
+    super('ENOTSUP', `rule '${rule}': cannot be enforced in the kernel: ${reason}`);
     this.name = 'EnforcementRefused';
     this.rule = rule;
   }
@@ -79,7 +92,10 @@ function values(v: Value, lists: ReadonlyMap<string, readonly string[]>): string
 function planRule(rule: Rule, set: RuleSet, plan: EnforcementPlan): void {
   const action = rule.action;
   if (action === undefined) return;
-  if (action.kind === 'deny') throw new EnforcementRefused(rule.name, 'deny (refusing an open or exec before it happens) needs BPF LSM programs or fanotify permission events; this build of guard enforces with signals and connect hooks only');
+  if (action.kind === 'deny') {
+    planDeny(rule, set, plan);
+    return;
+  }
   const types = new Set<string>();
   const paths: string[] = [];
   const addrs: string[] = [];
@@ -128,9 +144,57 @@ function planRule(rule: Rule, set: RuleSet, plan: EnforcementPlan): void {
   throw new EnforcementRefused(rule.name, `system call ${[...types].join(', ')}: the kernel enforces exec (execve, execveat) and connect only`);
 }
 
+const OPEN_TYPES = new Set(['open', 'openat', 'openat2', 'creat']);
+const EXEC_TYPES = new Set(['execve', 'execveat']);
+
+/**
+ * action: deny, with fanotify permission events: an open of exact files or of a directory's
+ * children, for every process or by process name; an exec of exact paths.
+ */
+function planDeny(rule: Rule, set: RuleSet, plan: EnforcementPlan): void {
+  const types = new Set<string>();
+  const deny: Deny = { rule: rule.name, kind: 'open', files: [], dirs: [] };
+  const execPaths: string[] = [];
+  for (const c of conjuncts(rule.exprTree, set.macros)) {
+    const negated = c.kind === 'not' && c.expr.kind === 'cmp';
+    const cmp = negated ? (c as { expr: Expr }).expr : c;
+    if (cmp.kind !== 'cmp' || (cmp.op !== '=' && cmp.op !== 'in') || cmp.field.transforms.length > 0 || cmp.value.kind === 'field' || cmp.field.arg !== undefined) {
+      throw new EnforcementRefused(rule.name, `'${describe(c)}' is not something fanotify decides (it checks the system call, exact files or a directory's files, and the process name)`);
+    }
+    const vs = values(cmp.value, set.lists);
+    const name = cmp.field.name;
+    if (negated && name !== 'proc.name') throw new EnforcementRefused(rule.name, `'${describe(c)}': only proc.name may be negated`);
+    if (name === 'evt.type') vs.forEach((v) => types.add(v));
+    else if (name === 'evt.dir') continue;
+    else if (name === 'fd.name') deny.files.push(...vs);
+    else if (EXEC_FIELDS.has(name)) execPaths.push(...vs);
+    else if (name === 'fd.directory') deny.dirs.push(...vs);
+    else if (name === 'proc.name') {
+      if (deny.names !== undefined) throw new EnforcementRefused(rule.name, 'proc.name may be compared once');
+      deny.names = { list: vs, negated };
+    } else throw new EnforcementRefused(rule.name, `'${describe(c)}': fanotify decides on evt.type, fd.name, fd.directory, proc.exepath and proc.name only`);
+  }
+  if (types.size === 0) throw new EnforcementRefused(rule.name, 'the condition must name its system calls (evt.type in (open, openat, openat2) or evt.type = execve)');
+  const open = [...types].every((t) => OPEN_TYPES.has(t));
+  const exec = [...types].every((t) => EXEC_TYPES.has(t));
+  if (!open && !exec) throw new EnforcementRefused(rule.name, `system call ${[...types].join(', ')}: deny refuses opens and execs only`);
+  deny.kind = open ? 'open' : 'exec';
+  if (open && execPaths.length > 0) throw new EnforcementRefused(rule.name, 'an open is denied by fd.name or fd.directory, not by the program');
+  if (exec) {
+    if (deny.files.length > 0) throw new EnforcementRefused(rule.name, 'an exec is denied by proc.exepath (or evt.arg.filename)');
+    deny.files = execPaths;
+  }
+  if (deny.files.length === 0 && deny.dirs.length === 0) throw new EnforcementRefused(rule.name, 'deny needs the files: fd.name (or proc.exepath for exec) or fd.directory, with = or in');
+  if (exec && (deny.dirs.length > 0 || deny.names !== undefined)) throw new EnforcementRefused(rule.name, 'an exec is denied by its exact path only (proc.name at exec time is the old program)');
+  for (const f of [...deny.files, ...deny.dirs]) if (!f.startsWith('/')) throw new EnforcementRefused(rule.name, `'${f}' is not an absolute path`);
+  plan.denies.push(deny);
+  const who = deny.names === undefined ? '' : ` by processes ${deny.names.negated ? 'not ' : ''}named ${deny.names.list.join(', ')}`;
+  plan.notes.push(`rule '${rule.name}': ${deny.kind} of ${[...deny.files, ...deny.dirs.map((d) => `${d}/*`)].join(', ')}${who} is refused (EPERM) before it happens, with fanotify ${deny.kind === 'open' ? 'FAN_OPEN_PERM' : 'FAN_OPEN_EXEC_PERM'}`);
+}
+
 /** The enforcement of every enabled rule with an action; EnforcementRefused at the first that cannot be. */
 export function planEnforcement(set: RuleSet): EnforcementPlan {
-  const plan: EnforcementPlan = { execKills: [], connectKills: [], notes: [] };
+  const plan: EnforcementPlan = { execKills: [], connectKills: [], denies: [], notes: [] };
   for (const rule of set.rules) if (rule.enabled) planRule(rule, set, plan);
   return plan;
 }

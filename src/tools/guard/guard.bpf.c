@@ -42,6 +42,8 @@ enum kind {
 // Enforcement checks at sys_enter.
 #define SPEC_KILL_EXEC 16
 #define SPEC_KILL_CONNECT 32
+// Only calls whose path (str1_arg) starts with one of `path_prefixes` are reported.
+#define SPEC_PATH_FILTER 64
 
 // Bits of event_hdr.flags.
 #define FLAG_KILLED 1
@@ -186,10 +188,28 @@ struct {
 	__type(value, __u32);
 } kill_connect SEC(".maps");
 
+#define PREFIX_LEN 64
+
+struct path_key {
+	__u32 prefixlen;
+	__u8 data[PREFIX_LEN];
+};
+
+// The path prefixes the rules can match (their first 64 bytes): a path that starts with none
+// of them cannot match, so its call is not reported at all.
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 1024);
+	__type(key, struct path_key);
+	__type(value, __u8);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} path_prefixes SEC(".maps");
+
 // Scratch space: records are built here when a path walk or a lookup key needs room.
 struct scratch {
 	char path[STR_LEN];
 	__u8 sa[SA_LEN];
+	struct path_key key;
 };
 
 struct {
@@ -275,22 +295,15 @@ static __always_inline __u32 walk_path(char *buf, struct dentry *dentry, struct 
 	return off;
 }
 
-static __always_inline __u64 syscall_arg(struct pt_regs *regs, __u32 i)
+// The call's arguments. tp_btf hands a trusted pt_regs: plain loads, no helper calls.
+static __always_inline void syscall_args(struct pt_regs *regs, __u64 *args)
 {
-	switch (i) {
-	case 0:
-		return BPF_CORE_READ(regs, di);
-	case 1:
-		return BPF_CORE_READ(regs, si);
-	case 2:
-		return BPF_CORE_READ(regs, dx);
-	case 3:
-		return BPF_CORE_READ(regs, r10);
-	case 4:
-		return BPF_CORE_READ(regs, r8);
-	default:
-		return BPF_CORE_READ(regs, r9);
-	}
+	args[0] = regs->di;
+	args[1] = regs->si;
+	args[2] = regs->dx;
+	args[3] = regs->r10;
+	args[4] = regs->r8;
+	args[5] = regs->r9;
 }
 
 // The socket behind fd `fd` of the current task, or NULL.
@@ -388,6 +401,27 @@ static __always_inline __u32 kill_check(const struct syscall_spec *spec, struct 
 	return *sig;
 }
 
+// Whether a call's path can match a rule: it is relative, or not normal ("/." or "//" in it:
+// user space normalizes before matching), or it starts with a wanted prefix.
+static __always_inline bool path_wanted(const struct syscall_spec *spec, struct pending *p)
+{
+	struct scratch *s = get_scratch();
+	if (!s || spec->str1_arg > 5)
+		return true;
+	__builtin_memset(&s->key, 0, sizeof(s->key));
+	long n = bpf_probe_read_user_str(s->key.data, PREFIX_LEN, (void *)p->args[spec->str1_arg & 7]);
+	if (n <= 1 || s->key.data[0] != '/')
+		return true;
+	for (int i = 0; i < PREFIX_LEN - 1; i++) {
+		if (s->key.data[i] == 0)
+			break;
+		if (s->key.data[i] == '/' && (s->key.data[i + 1] == '.' || s->key.data[i + 1] == '/'))
+			return true;
+	}
+	s->key.prefixlen = (n - 1) * 8;
+	return bpf_map_lookup_elem(&path_prefixes, &s->key) != NULL;
+}
+
 SEC("tp_btf/sys_enter")
 int BPF_PROG(guard_sys_enter, struct pt_regs *regs, long id)
 {
@@ -400,8 +434,9 @@ int BPF_PROG(guard_sys_enter, struct pt_regs *regs, long id)
 		return 0;
 	struct pending p = {};
 	p.nr = nr;
-	for (__u32 i = 0; i < 6; i++)
-		p.args[i] = syscall_arg(regs, i);
+	syscall_args(regs, p.args);
+	if ((spec->flags & SPEC_PATH_FILTER) && !path_wanted(spec, &p))
+		return 0;
 	if (spec->flags & (SPEC_KILL_EXEC | SPEC_KILL_CONNECT)) {
 		__u32 sig = kill_check(spec, &p);
 		if (sig) {
@@ -440,6 +475,11 @@ int BPF_PROG(guard_sys_enter, struct pt_regs *regs, long id)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(guard_sys_exit, struct pt_regs *regs, long ret)
 {
+	// Most calls are not traced: the array says so before the per-thread hash is searched.
+	__u32 exit_nr = regs->orig_ax;
+	struct syscall_spec *exit_spec = bpf_map_lookup_elem(&syscalls, &exit_nr);
+	if (!exit_spec || !(exit_spec->flags & SPEC_TRACE))
+		return 0;
 	__u32 tid = bpf_get_current_pid_tgid();
 	struct pending *p = bpf_map_lookup_elem(&pendings, &tid);
 	if (!p)
@@ -614,10 +654,12 @@ SEC("cgroup/connect6")
 int guard_connect6(struct bpf_sock_addr *ctx)
 {
 	struct connect_key k = {};
-	for (int i = 0; i < 4; i++) {
-		__u32 w = ctx->user_ip6[i];
-		__builtin_memcpy(&k.addr[i * 4], &w, 4);
-	}
+	// Each word of the context is read by its own constant offset, as the verifier requires.
+	__u32 w0 = ctx->user_ip6[0], w1 = ctx->user_ip6[1], w2 = ctx->user_ip6[2], w3 = ctx->user_ip6[3];
+	__builtin_memcpy(&k.addr[0], &w0, 4);
+	__builtin_memcpy(&k.addr[4], &w1, 4);
+	__builtin_memcpy(&k.addr[8], &w2, 4);
+	__builtin_memcpy(&k.addr[12], &w3, 4);
 	k.port = __builtin_bswap16((__u16)ctx->user_port);
 	k.family = AF_INET6;
 	return connect_allowed(&k);

@@ -18,8 +18,10 @@ Options:
                           error, warning, notice, informational, debug)
   -M, --duration TIME     stop after TIME (10s, 2m; a bare number is seconds)
       --enforce           apply the rules' actions: \`action: kill\` (or a signal name) stops an
-                          exec of a path or a connect to an address/port in the kernel; a rule
-                          the kernel cannot decide exactly is refused, with the reason
+                          exec of a path or a connect to an address/port in the kernel;
+                          \`action: deny\` refuses an open of files or an exec of a path
+                          (fanotify); a rule that cannot be enforced exactly is refused, with
+                          the reason
       --dry-run           with --enforce: check and report the enforcement, enforce nothing
       --pid PID           only events of this process
       --file FILE         also append alerts to FILE

@@ -3,19 +3,23 @@
 // counts of what was lost. close() detaches everything, once.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Link, RingBufReader, TsbpfError } from '../../index.js';
+import { type Link, type PermissionWatcher, RingBufReader, TsbpfError } from '../../index.js';
 import { ProcessTable } from '../common/process-table.js';
 import { type EnforcementPlan, planEnforcement } from './enforce.js';
 import { type Alert, GuardEngine } from './engine.js';
 import { decodeEvent, type GuardEvent, KIND_EXIT } from './event.js';
+import { watchDenies } from './fanotify.js';
 import { type Guard as GuardObject, loadGuard } from './guard_bpf.js';
 import type { RuleSet } from './loader.js';
 import type { Priority } from './priority.js';
-import { SPEC_KILL_CONNECT, SPEC_KILL_EXEC, SYSCALLS, type SyscallInfo, specOf } from './syscalls.js';
+import { pathFilter } from './prefilter.js';
+import { SPEC_KILL_CONNECT, SPEC_KILL_EXEC, SPEC_PATH_FILTER, SYSCALLS, type SyscallInfo, specOf } from './syscalls.js';
 
 export const RING_BYTES = 1 << 22;
 /** Where the connect hooks attach: the root of the cgroup v2 hierarchy. */
 const EXITED_REMEMBERED = 4096;
+/** The bytes of a path the kernel's prefix filter looks at (struct path_key). */
+const PREFIX_LEN = 64;
 const CGROUP2_ROOTS = ['/sys/fs/cgroup/unified', '/sys/fs/cgroup'];
 
 export interface SessionOptions {
@@ -24,6 +28,8 @@ export interface SessionOptions {
   enforce?: boolean;
   /** Plan and check the enforcement, but fill no kernel map. */
   dryRun?: boolean;
+  /** Report file calls of every path, not only those the rules' path prefixes allow (default true: filter). */
+  pathFilter?: boolean;
   minPriority?: Priority;
   /** Only this process's events (tests; --pid). */
   targetPid?: number;
@@ -90,6 +96,7 @@ export class GuardSession {
   readonly #obj: GuardObject;
   readonly #reader: RingBufReader;
   readonly #links: Link[] = [];
+  #fanotify: PermissionWatcher | undefined;
   readonly #options: SessionOptions;
   #alerts = 0;
   #dropsSeen = 0;
@@ -103,7 +110,7 @@ export class GuardSession {
     this.#options = options;
     this.plan = plan;
     this.syscalls = syscalls;
-    this.engine = new GuardEngine(options.rules, table, options.minPriority !== undefined ? { minPriority: options.minPriority } : {});
+    this.engine = new GuardEngine(options.rules, table, { enforcing: plan !== undefined && options.dryRun !== true, ...(options.minPriority !== undefined ? { minPriority: options.minPriority } : {}) });
     this.#reader = new RingBufReader(obj.maps.events);
   }
 
@@ -120,8 +127,15 @@ export class GuardSession {
     });
     let session: GuardSession | undefined;
     try {
+      const filter = options.pathFilter === false ? undefined : pathFilter(options.rules, needed);
+      for (const p of filter?.prefixes ?? []) {
+        const bytes = Buffer.from(p).subarray(0, PREFIX_LEN);
+        const data = new Uint8Array(PREFIX_LEN);
+        data.set(bytes);
+        obj.maps.path_prefixes.set({ prefixlen: bytes.length * 8, data }, 1);
+      }
       for (const s of needed) {
-        let bits = 0;
+        let bits = filter?.syscalls.includes(s) ? SPEC_PATH_FILTER : 0;
         if (plan !== undefined && !options.dryRun && plan.execKills.length > 0 && s.exec) bits |= SPEC_KILL_EXEC;
         if (connectHooks && s.name === 'connect') bits |= SPEC_KILL_CONNECT;
         obj.maps.syscalls.set(s.nr, { ...specOf(s, bits), pad: new Uint8Array(2) });
@@ -135,6 +149,7 @@ export class GuardSession {
       session = new GuardSession(obj, options, plan, needed.map((s) => s.name), table);
       const links = session.#links;
       for (const name of ['guard_exec', 'guard_fork', 'guard_exit', 'guard_sys_exit', 'guard_sys_enter'] as const) links.push(obj.programs[name].attach());
+      if (plan !== undefined && plan.denies.length > 0 && !options.dryRun) session.#fanotify = watchDenies(plan.denies);
       if (connectHooks) {
         const cgroup = options.cgroup ?? cgroupRoot();
         links.push(obj.programs.guard_connect4!.attach({ cgroup }));
@@ -215,6 +230,11 @@ export class GuardSession {
     return this.#reader.drainRaw(this.#record);
   }
 
+  /** The ids of the loaded programs (to find their links in the kernel). */
+  programIds(): number[] {
+    return Object.values(this.#obj.programs).map((p) => (p as { program: { id: number } }).program.id);
+  }
+
   stats(): SessionStats {
     return { events: this.engine.events, alerts: this.#alerts, kernelDrops: this.kernelDrops(), hits: new Map(this.engine.hits), syscalls: this.syscalls };
   }
@@ -223,6 +243,7 @@ export class GuardSession {
     if (this.#closed) return;
     this.#closed = true;
     this.#reader.close();
+    this.#fanotify?.close();
     for (const l of this.#links) l.close();
     this.#obj.close();
     for (const [, ws] of this.#exitWaiters) for (const w of ws) w(false);

@@ -8,6 +8,7 @@ export const SPEC_SOCK_RET = 4;
 export const SPEC_EXEC = 8;
 export const SPEC_KILL_EXEC = 16;
 export const SPEC_KILL_CONNECT = 32;
+export const SPEC_PATH_FILTER = 64;
 export const ARG_NONE = 0xff;
 
 /** What an argument is, for decoding and for evt.arg.NAME. */
