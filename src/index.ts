@@ -59,7 +59,7 @@ export { Map } from './deprecated.js';
 export { pinName } from './map/pinname.js';
 export { BPFFS_ROOT, ensureBpffs, removePin } from './map/bpffs.js';
 export { errnoName } from './sys/errno.js';
-export { Program, type FdLike, type ProgramBtfOptions, type ProgramInfo, type ProgramLoadOptions, type TestRunOptions, type TestRunResult } from './program.js';
+export { enableStats, Program, type FdLike, type ProgramBtfOptions, type ProgramInfo, type ProgramLoadOptions, type TestRunOptions, type TestRunResult } from './program.js';
 export { parseVerifierLog, type VerifierFailure } from './verifier.js';
 export { compile, compileToObject, type RuntimeCompileOptions } from './compile.js';
 

@@ -62,7 +62,7 @@ describe('tsbpf guard: rules on the command line', () => {
 
 describe('tsbpf guard: the default rules running', () => {
   kernelTest('alerts in JSON on cat /etc/shadow run by an untrusted process', async () => {
-    const guard = spawnCli(['guard', '-j', '-v', '-M', '60']);
+    const guard = spawnCli(['guard', '-j', '-v', '--stats', '-M', '60']);
     let stdout = '';
     let stderr = '';
     guard.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -102,5 +102,7 @@ describe('tsbpf guard: the default rules running', () => {
     }
     assert.equal(await exited, 0);
     assert.match(stderr, /\d+ events, \d+ alerts, \d+ dropped in the kernel/);
+    const enter = /guard_sys_enter: (\d+) runs, [\d.]+ ms, (\d+) ns per run/.exec(stderr);
+    assert.ok(enter !== null && Number(enter[1]) > 0, `the run time of sys_enter is reported: ${stderr}`);
   });
 });

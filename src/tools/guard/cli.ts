@@ -29,6 +29,7 @@ const OPTIONS = {
   'list-fields': { type: 'boolean' },
   'list-syscalls': { type: 'boolean' },
   verbose: { type: 'boolean', short: 'v' },
+  stats: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -108,6 +109,7 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
     enforce: values.enforce === true && values['dry-run'] !== true,
     dryRun: values['dry-run'] === true,
     verbose: values.verbose === true,
+    stats: values.stats === true,
     ...(minPriority !== undefined ? { minPriority } : {}),
     ...(durationMs !== undefined ? { durationMs } : {}),
     ...(pid !== undefined ? { pid } : {}),

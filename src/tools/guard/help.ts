@@ -34,6 +34,9 @@ Options:
       --list-fields       list the fields conditions and outputs can use, and exit
       --list-syscalls     print the system calls the rules need traced, and exit
   -v, --verbose           say on stderr what is traced and enforced, and the counts at the end
+      --stats             count the BPF programs' runs and run time (BPF_ENABLE_STATS: every
+                          program of the machine is timed while guard runs) and print them at
+                          the end
   -h, --help              this help
 
 Lost events are counted exactly in the kernel (per CPU) and reported as an alert

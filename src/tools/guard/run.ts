@@ -2,6 +2,7 @@
 // most once a second, the counts at the end.
 import { hostname } from 'node:os';
 import type { CommandIO } from '../../cli/framework/index.js';
+import { enableStats } from '../../index.js';
 import type { Alert } from './engine.js';
 import { type AlertSink, fileSink, httpSink, programSink, streamSink } from './outputs.js';
 import type { RuleSet } from './loader.js';
@@ -14,6 +15,8 @@ export interface GuardRunOptions {
   enforce: boolean;
   dryRun: boolean;
   verbose: boolean;
+  /** Count the BPF programs' runs and run time (kernel-wide while guard runs) and print them at the end. */
+  stats?: boolean;
   minPriority?: Priority;
   durationMs?: number;
   pid?: number;
@@ -48,6 +51,8 @@ export async function runGuard(o: GuardRunOptions, io: CommandIO, signal: AbortS
       hostname: hostname(),
     });
   };
+  // Statistics count while the handle is open, for every BPF program of the machine.
+  const stats = o.stats ? enableStats() : undefined;
   const session = await GuardSession.open({
     rules: o.rules,
     enforce: o.enforce || o.dryRun,
@@ -84,13 +89,20 @@ export async function runGuard(o: GuardRunOptions, io: CommandIO, signal: AbortS
     });
     session.drain();
     session.checkDrops();
-    const stats = session.stats();
+    const counts = session.stats();
     if (o.verbose) {
-      say(`${stats.events} events, ${stats.alerts} alerts, ${stats.kernelDrops} dropped in the kernel`);
-      for (const [rule, n] of stats.hits) say(`  ${n}\t${rule}`);
+      say(`${counts.events} events, ${counts.alerts} alerts, ${counts.kernelDrops} dropped in the kernel`);
+      for (const [rule, n] of counts.hits) say(`  ${n}\t${rule}`);
     }
-    return stats;
+    if (stats !== undefined) {
+      for (const p of session.programStats()) {
+        const avg = p.runCount > 0n ? Number(p.runTimeNs / p.runCount) : 0;
+        say(`${p.name}: ${p.runCount} runs, ${(Number(p.runTimeNs) / 1e6).toFixed(1)} ms, ${avg} ns per run`);
+      }
+    }
+    return counts;
   } finally {
+    stats?.close();
     session.close();
     for (const s of sinks) await s.close();
   }

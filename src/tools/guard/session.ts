@@ -230,6 +230,14 @@ export class GuardSession {
     return this.#reader.drainRaw(this.#record);
   }
 
+  /** Runs and run time of each program, counted while statistics are enabled (enableStats). */
+  programStats(): Array<{ name: string; runCount: bigint; runTimeNs: bigint }> {
+    return Object.entries(this.#obj.programs).map(([name, p]) => {
+      const info = (p as { program: { info(): { runCount: bigint; runTimeNs: bigint } } }).program.info();
+      return { name, runCount: info.runCount, runTimeNs: info.runTimeNs };
+    });
+  }
+
   /** The ids of the loaded programs (to find their links in the kernel). */
   programIds(): number[] {
     return Object.values(this.#obj.programs).map((p) => (p as { program: { id: number } }).program.id);
