@@ -4,8 +4,7 @@
 // for its direct children), never a mount or a filesystem, so nothing else waits on us.
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { InvalidArgumentError, TsbpfError } from './errors.js';
-import { Readiness, UV_READABLE } from './ringbuf/readiness.js';
+import { ClosedError, InvalidArgumentError, TsbpfError } from './errors.js';
 import { errnoMessage, errnoName } from './sys/errno.js';
 import {
   FAN_ALLOW,
@@ -15,12 +14,9 @@ import {
   FAN_MARK_REMOVE,
   FAN_OPEN_EXEC_PERM,
   FAN_OPEN_PERM,
-  FanotifyReader,
   type FanotifyEvent,
-  fanotifyInitPermission,
-  fanotifyMarkInode,
+  FanotifyGroup,
 } from './sys/fanotify.js';
-import { FD } from './sys/fd.js';
 
 /** What the process is doing to the file: opening it, or executing it. */
 export type PermissionKind = 'open' | 'exec';
@@ -42,7 +38,7 @@ export interface PermissionWatcherOptions {
   decide(request: PermissionRequest): PermissionDecision;
   /** The answer when `decide` throws or the file's path cannot be read (default 'allow'). */
   fallback?: PermissionDecision;
-  /** Errors of `decide` and of reading events. Without it, the first is thrown from the event loop once the batch is answered. */
+  /** Errors of `decide` and of reading events. Without it, each is thrown from the event loop (an uncaught exception) once its event is answered. */
   onError?(error: unknown): void;
 }
 
@@ -92,18 +88,20 @@ function checkPath(path: string): string {
 
 /**
  * Answers opens and execs of the files it watches with a decision taken on Node's event loop.
- * Files not decided (anything in a watched directory the callback lets through) are allowed.
- * close() removes every mark; the kernel allows whatever was still waiting.
+ * Files not decided (anything in a watched directory the callback lets through) are allowed,
+ * and so are this process's own opens, answered from a thread of their own so that a
+ * synchronous open of a watched file here cannot wait on itself. close() removes every mark;
+ * the kernel allows whatever was still waiting.
+ *
+ * A program this process starts must not be one it refuses to exec: spawn() waits for the
+ * child's exec, and the exec waits for this process's answer.
  */
 export class PermissionWatcher {
-  readonly #fd: FD;
-  readonly #reader: FanotifyReader;
-  readonly #readiness: Readiness;
+  readonly #group: FanotifyGroup;
   readonly #decide: (request: PermissionRequest) => PermissionDecision;
   readonly #fallback: number;
   readonly #onError: ((error: unknown) => void) | undefined;
-  readonly #stats: PermissionStats = { allowed: 0, denied: 0, errors: 0, overflows: 0 };
-  #pendingError: { error: unknown } | undefined;
+  readonly #stats = { allowed: 0, denied: 0, errors: 0 };
 
   constructor(options: PermissionWatcherOptions) {
     if (typeof options?.decide !== 'function') throw new InvalidArgumentError('PermissionWatcher: decide must be a function');
@@ -113,17 +111,12 @@ export class PermissionWatcher {
     this.#decide = options.decide;
     this.#fallback = options.fallback === 'deny' ? FAN_DENY : FAN_ALLOW;
     this.#onError = options.onError;
-    const fd = fanotifyInitPermission();
-    if (fd < 0) throw new FanotifyError('fanotify_init', -fd);
-    this.#fd = new FD(fd, 'fanotify group');
-    this.#reader = new FanotifyReader(fd);
-    this.#readiness = new Readiness([fd], UV_READABLE, (_i, status) => this.#ready(status));
-    try {
-      this.#readiness.start();
-    } catch (err) {
-      this.#fd.close();
-      throw err;
-    }
+    const group = FanotifyGroup.open({
+      decide: this.#answer,
+      error: (call, errno, cause) => this.#error(cause ?? new FanotifyError(call, errno)),
+    });
+    if (typeof group === 'number') throw new FanotifyError('fanotify_init', -group);
+    this.#group = group;
   }
 
   /** Asks about opens and/or execs of `path`: a file, or a directory's direct children. */
@@ -139,56 +132,49 @@ export class PermissionWatcher {
   #mark(flags: number, path: string, kinds: WatchKinds): void {
     const abs = checkPath(path);
     let mask = maskOf(kinds);
-    const fd = this.#fd.value;
+    if (this.#group.closed) throw new ClosedError('permission watcher');
     let isDir: boolean;
     try {
       isDir = statSync(abs).isDirectory();
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).errno;
-      throw new FanotifyError('fanotify_mark', typeof code === 'number' ? -code : 2, abs);
+      const errno = (err as NodeJS.ErrnoException).errno;
+      throw new FanotifyError('fanotify_mark', typeof errno === 'number' ? -errno : 2, abs);
     }
     if (isDir) mask |= FAN_EVENT_ON_CHILD;
-    const r = fanotifyMarkInode(fd, flags, mask, abs);
+    const r = this.#group.mark(flags, mask, abs);
     if (r < 0) throw new FanotifyError('fanotify_mark', -r, abs);
   }
 
-  /** Decisions so far (a copy). */
+  /** Decisions so far (a copy); `allowed` counts this process's own opens too. */
   get stats(): PermissionStats {
-    return { ...this.#stats, overflows: this.#reader.overflows };
+    const g = this.#group;
+    return { ...this.#stats, allowed: this.#stats.allowed + g.own + g.malformed, overflows: g.overflows };
   }
 
   get closed(): boolean {
-    return this.#fd.closed;
+    return this.#group.closed;
   }
 
   /** Whether watching keeps the process alive (it does by default). */
   ref(on: boolean): void {
-    this.#readiness.ref(on);
+    this.#group.ref(on);
   }
 
   close(): void {
-    if (this.#fd.closed) return;
-    this.#readiness.stop();
-    // Releasing the group removes its marks and allows every event still waiting for an answer.
-    this.#fd.close();
+    this.#group.close();
+  }
+
+  /**
+   * Resolves once close() has taken full effect: the reader thread has ended and the group is
+   * gone with its marks (close() itself returns at once; the kernel allows the opens still
+   * waiting as the group goes).
+   */
+  released(): Promise<void> {
+    return this.#group.released();
   }
 
   [Symbol.dispose](): void {
     this.close();
-  }
-
-  #ready(status: number): void {
-    if (this.#fd.closed) return;
-    if (status < 0) this.#error(new FanotifyError('uv_poll', -status));
-    else {
-      const r = this.#reader.drain(this.#answer);
-      if (r < 0) this.#error(new FanotifyError('read', -r));
-    }
-    const pending = this.#pendingError;
-    if (pending !== undefined) {
-      this.#pendingError = undefined;
-      throw pending.error;
-    }
   }
 
   readonly #answer = (event: FanotifyEvent): number => {
@@ -216,7 +202,10 @@ export class PermissionWatcher {
       if (this.#onError === undefined) throw error;
       this.#onError(error);
     } catch (err) {
-      this.#pendingError ??= { error: err };
+      // Thrown from the event loop once the event is answered: an uncaught exception.
+      queueMicrotask(() => {
+        throw err;
+      });
     }
   }
 }

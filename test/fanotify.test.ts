@@ -6,9 +6,10 @@ import { execFile, spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe } from 'node:test';
+import { after, afterEach, before, describe } from 'node:test';
 import { ClosedError, InvalidArgumentError } from '../src/errors.js';
-import { FanotifyError, type PermissionRequest, PermissionWatcher } from '../src/fanotify.js';
+import { FanotifyError, type PermissionRequest, PermissionWatcher, type PermissionWatcherOptions } from '../src/fanotify.js';
+import { packageRoot } from '../src/sys/package.js';
 import { assertErrno, kernelTest, openFds } from './helpers/kernel.js';
 
 /** What a child node process got from open(path): its fd, or the error code. */
@@ -29,11 +30,28 @@ function childExec(binary: string, args: string[]): Promise<{ code?: string; sta
 
 const REFUSED = ['EPERM', 'EACCES'];
 
+/** Watchers of the running test, closed after it (and waited for: their fds are gone then). */
+const open: PermissionWatcher[] = [];
+
+function watcher(options: PermissionWatcherOptions): PermissionWatcher {
+  const w = new PermissionWatcher(options);
+  open.push(w);
+  return w;
+}
+
+async function closeAll(): Promise<void> {
+  for (const w of open.splice(0)) {
+    w.close();
+    await w.released();
+  }
+}
+
 describe('PermissionWatcher', () => {
   let dir: string;
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'tsbpf-fanotify-'));
   });
+  afterEach(closeAll);
   after(() => {
     rmSync(dir, { recursive: true, force: true });
   });
@@ -45,27 +63,26 @@ describe('PermissionWatcher', () => {
     writeFileSync(plain, 'plain\n');
     const seen: PermissionRequest[] = [];
     const fdsBefore = openFds();
-    {
-      using w = new PermissionWatcher({
-        decide: (r) => {
-          seen.push(r);
-          return r.path === secret ? 'deny' : 'allow';
-        },
-      });
-      w.watch(dir, { open: true, exec: false });
-      const denied = await childOpen(secret);
-      assert.equal(denied.fd, undefined, 'the child got no fd');
-      assert.ok(REFUSED.includes(denied.code ?? ''), `open refused, got ${denied.code}`);
-      const allowed = await childOpen(plain);
-      assert.equal(typeof allowed.fd, 'number', `the sibling opened, got ${JSON.stringify(allowed)}`);
-      assert.ok(seen.some((r) => r.path === secret && r.kind === 'open' && r.pid > 0 && r.pid !== process.pid));
-      assert.ok(seen.some((r) => r.path === plain && r.kind === 'open'));
-      const stats = w.stats;
-      assert.equal(stats.denied, 1);
-      assert.ok(stats.allowed >= 1);
-      assert.equal(stats.errors, 0);
-    }
-    assert.equal(openFds(), fdsBefore, 'the group fd and every event fd are closed');
+    const w = watcher({
+      decide: (r) => {
+        seen.push(r);
+        return r.path === secret ? 'deny' : 'allow';
+      },
+    });
+    w.watch(dir, { open: true, exec: false });
+    const denied = await childOpen(secret);
+    assert.equal(denied.fd, undefined, 'the child got no fd');
+    assert.ok(REFUSED.includes(denied.code ?? ''), `open refused, got ${denied.code}`);
+    const allowed = await childOpen(plain);
+    assert.equal(typeof allowed.fd, 'number', `the sibling opened, got ${JSON.stringify(allowed)}`);
+    assert.ok(seen.some((r) => r.path === secret && r.kind === 'open' && r.pid > 0 && r.pid !== process.pid));
+    assert.ok(seen.some((r) => r.path === plain && r.kind === 'open'));
+    const stats = w.stats;
+    assert.equal(stats.denied, 1);
+    assert.ok(stats.allowed >= 1);
+    assert.equal(stats.errors, 0);
+    await closeAll();
+    assert.equal(openFds(), fdsBefore, 'the group fds and every event fd are closed');
   });
 
   kernelTest('a denied exec never runs; an allowed copy in the same directory does', async () => {
@@ -75,7 +92,7 @@ describe('PermissionWatcher', () => {
     copyFileSync('/usr/bin/touch', other);
     rmSync(join(dir, 'marker'), { force: true });
     const kinds: string[] = [];
-    using w = new PermissionWatcher({
+    const w = watcher({
       decide: (r) => {
         if (r.path === tool) kinds.push(r.kind);
         return r.path === tool && r.kind === 'exec' ? 'deny' : 'allow';
@@ -92,12 +109,41 @@ describe('PermissionWatcher', () => {
     assert.equal(existsSync(join(dir, 'marker-ok')), true);
     // Reading the binary is not an exec: a path watched for exec only opens.
     assert.equal(typeof (await childOpen(tool)).fd, 'number');
+    await closeAll();
+    assert.deepEqual(await childExec(tool, [join(dir, 'marker')]), { status: 0 }, 'closing lifts the marks');
+    assert.equal(existsSync(join(dir, 'marker')), true);
+  });
+
+  kernelTest("the watcher's own synchronous open of a watched file does not wait on itself", async () => {
+    const file = join(dir, 'own');
+    writeFileSync(file, 'own\n');
+    // In a child, so that a watcher waiting on itself fails the test (SIGKILL after 20 s: the
+    // wait ends for no other signal) instead of hanging the run.
+    const script = `
+      import { readFileSync } from 'node:fs';
+      import { PermissionWatcher } from ${JSON.stringify(join(packageRoot(), 'dist', 'src', 'index.js'))};
+      const w = new PermissionWatcher({ decide: () => 'deny' });
+      w.watch(${JSON.stringify(file)}, { exec: false });
+      const text = readFileSync(${JSON.stringify(file)}, 'utf8'); // the main thread waits in open(2) here
+      // The reader thread's count of what it allowed reaches this thread as a message.
+      while (w.stats.allowed === 0) await new Promise((r) => setTimeout(r, 10));
+      console.log(JSON.stringify({ text, stats: w.stats }));
+      w.close();`;
+    const out = await new Promise<string>((resolve, reject) => {
+      execFile(process.execPath, ['--input-type=module', '-e', script], { timeout: 20000, killSignal: 'SIGKILL' }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+    });
+    const got = JSON.parse(out) as { text: string; stats: { allowed: number; denied: number } };
+    assert.equal(got.text, 'own\n');
+    assert.deepEqual({ allowed: got.stats.allowed, denied: got.stats.denied }, { allowed: 1, denied: 0 });
+    const w = watcher({ decide: () => 'deny' });
+    w.watch(file, { exec: false });
+    assert.ok(REFUSED.includes((await childOpen(file)).code ?? ''), 'another process is refused');
   });
 
   kernelTest('closing the watcher allows an open waiting for an answer and leaves no mark', async () => {
     const file = join(dir, 'held');
     writeFileSync(file, 'held\n');
-    const w = new PermissionWatcher({ decide: () => 'deny' });
+    const w = watcher({ decide: () => 'deny' });
     w.watch(file, { exec: false });
     const script = `process.stdout.write('ready\\n'); try { console.log(JSON.stringify({ fd: require('fs').openSync(${JSON.stringify(file)}, 'r') })) } catch (e) { console.log(JSON.stringify({ code: e.code })) }`;
     const child = spawn(process.execPath, ['-e', script]);
@@ -116,6 +162,7 @@ describe('PermissionWatcher', () => {
       w.close();
     }
     await exited;
+    await w.released();
     const got = JSON.parse(out.split('\n')[1] ?? '{}') as { fd?: number };
     assert.equal(typeof got.fd, 'number', `the waiting open went through, got ${out}`);
     assert.equal(typeof (await childOpen(file)).fd, 'number', 'no mark is left');
@@ -126,7 +173,7 @@ describe('PermissionWatcher', () => {
     const file = join(dir, 'thrown');
     writeFileSync(file, 'x\n');
     const errors: unknown[] = [];
-    using w = new PermissionWatcher({
+    const w = watcher({
       decide: () => {
         throw new Error('policy broke');
       },
@@ -140,9 +187,9 @@ describe('PermissionWatcher', () => {
     assert.deepEqual({ denied: w.stats.denied, errors: w.stats.errors }, { denied: 1, errors: 1 });
   });
 
-  kernelTest('bad paths and arguments give typed errors and leave no fd', () => {
+  kernelTest('bad paths and arguments give typed errors and leave no fd', async () => {
     const fdsBefore = openFds();
-    const w = new PermissionWatcher({ decide: () => 'allow' });
+    const w = watcher({ decide: () => 'allow' });
     try {
       assertErrno(() => w.watch(join(dir, 'missing', 'file')), 'ENOENT', FanotifyError);
       assertErrno(() => w.watch(''), 'EINVAL', InvalidArgumentError);
@@ -154,6 +201,7 @@ describe('PermissionWatcher', () => {
     }
     assertErrno(() => w.watch(dir), 'EBADF', ClosedError);
     w.close();
+    await closeAll();
     assert.equal(openFds(), fdsBefore);
     assertErrno(() => new PermissionWatcher({ decide: 'deny' as never }), 'EINVAL', InvalidArgumentError);
     assertErrno(() => new PermissionWatcher({ decide: () => 'allow', fallback: 'maybe' as never }), 'EINVAL', InvalidArgumentError);

@@ -39,11 +39,11 @@ function refuses(e: Entry, r: PermissionRequest): boolean {
   return names === undefined || names.list.includes(commOf(r.pid)) !== names.negated;
 }
 
-/** Watches what the deny entries name and refuses what they say; guard's own opens pass. */
+/** Watches what the deny entries name and refuses what they say (guard's own opens are never asked about). */
 export function watchDenies(denies: readonly Deny[]): PermissionWatcher {
   const entries: Entry[] = denies.map((deny) => ({ deny, files: new Set(deny.files.flatMap(spellings)), dirs: new Set(deny.dirs.flatMap(spellings)) }));
   const watcher = new PermissionWatcher({
-    decide: (r) => (r.pid !== process.pid && entries.some((e) => refuses(e, r)) ? 'deny' : 'allow'),
+    decide: (r) => (entries.some((e) => refuses(e, r)) ? 'deny' : 'allow'),
   });
   try {
     for (const d of denies) {
