@@ -1,115 +1,211 @@
-// fanotify permission events: the kernel asks before a marked file is opened or executed, and
-// the answer (allow or deny) decides whether the open or exec happens at all. Events are read
-// on the event loop; each is answered before the next is read, and its fd closed.
-import { readlinkSync } from 'node:fs';
-import { BpfError, TsbpfError } from './errors.js';
-import { Readiness, UV_READABLE } from './ringbuf/readiness.js';
-import { fanotifyInit, fanotifyMark, writeFd } from './sys/fanotify.js';
-import { readFd } from './sys/file.js';
-import { FD } from './sys/fd.js';
+// Deciding opens and execs before they happen, with fanotify permission events: the kernel holds
+// the opener until it has an answer, so a denied open never returns a file descriptor and a
+// denied exec never runs. Only inodes are marked (the files and directories named, a directory
+// for its direct children), never a mount or a filesystem, so nothing else waits on us.
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { ClosedError, InvalidArgumentError, TsbpfError } from './errors.js';
+import { errnoMessage, errnoName } from './sys/errno.js';
+import {
+  FAN_ALLOW,
+  FAN_DENY,
+  FAN_EVENT_ON_CHILD,
+  FAN_MARK_ADD,
+  FAN_MARK_REMOVE,
+  FAN_OPEN_EXEC_PERM,
+  FAN_OPEN_PERM,
+  type FanotifyEvent,
+  FanotifyGroup,
+} from './sys/fanotify.js';
 
-/** fanotify event bits (linux/fanotify.h). */
-export const FanotifyMask = {
-  OPEN: 0x20,
-  OPEN_EXEC: 0x1000,
-  OPEN_PERM: 0x10000,
-  ACCESS_PERM: 0x20000,
-  OPEN_EXEC_PERM: 0x40000,
-  EVENT_ON_CHILD: 0x8000000,
-} as const;
+/** What the process is doing to the file: opening it, or executing it. */
+export type PermissionKind = 'open' | 'exec';
+export type PermissionDecision = 'allow' | 'deny';
 
-const FAN_CLOEXEC = 0x1;
-const FAN_NONBLOCK = 0x2;
-const FAN_CLASS_CONTENT = 0x4;
-const FAN_MARK_ADD = 0x1;
-const FAN_ALLOW = 0x1;
-const FAN_DENY = 0x2;
-const O_RDONLY = 0;
-const O_LARGEFILE = 0o100000;
-const AT_FDCWD = -100;
-const METADATA_LEN = 24;
-const FAN_NOFD = -1;
-const EAGAIN = 11;
-
-export interface FanotifyEvent {
-  /** The FanotifyMask bits of the event. */
-  mask: number;
-  /** The process that opens or executes. */
-  pid: number;
-  /** The file's path, as /proc/self/fd tells it. */
-  path: string;
+export interface PermissionRequest {
+  /** The file, as the kernel resolved it (symlinks followed). */
+  readonly path: string;
+  /** The process (thread group id) opening or executing it. */
+  readonly pid: number;
+  readonly kind: PermissionKind;
 }
 
-/** Answers a permission event: true allows the open or exec, false makes it fail with EPERM. */
-export type FanotifyDecision = (event: FanotifyEvent) => boolean;
+export interface PermissionWatcherOptions {
+  /**
+   * Decides one open or exec of a watched file, synchronously: the process waits for the answer.
+   * It must not itself open a watched file (the process would wait for itself).
+   */
+  decide(request: PermissionRequest): PermissionDecision;
+  /** The answer when `decide` throws or the file's path cannot be read (default 'allow'). */
+  fallback?: PermissionDecision;
+  /** Errors of `decide` and of reading events. Without it, each is thrown from the event loop (an uncaught exception) once its event is answered. */
+  onError?(error: unknown): void;
+}
+
+export interface WatchKinds {
+  /** Ask about opens (default true). An exec opens the file too, so it is asked about as an open as well. */
+  open?: boolean;
+  /** Ask about execs (default true). */
+  exec?: boolean;
+}
+
+export interface PermissionStats {
+  allowed: number;
+  denied: number;
+  /** Decisions that fell back to `fallback`: `decide` threw or the path could not be read. */
+  errors: number;
+  /** Events the kernel could not queue (it reports an overflow). */
+  overflows: number;
+}
+
+/** A fanotify call failed: `call` is the system call, `path` the file it was about. */
+export class FanotifyError extends TsbpfError {
+  readonly errno: number;
+  readonly call: string;
+  readonly path: string | undefined;
+
+  constructor(call: string, errno: number, path?: string) {
+    const code = errnoName(errno);
+    const hint = code === 'EPERM' ? '; fanotify permission events need CAP_SYS_ADMIN (run as root)' : '';
+    super(code, `${call}${path !== undefined ? ` (${path})` : ''}: ${errnoMessage(errno)} [${code}]${hint}`);
+    this.errno = errno;
+    this.call = call;
+    this.path = path;
+  }
+}
+
+function maskOf(kinds: WatchKinds): number {
+  const mask = (kinds.open !== false ? FAN_OPEN_PERM : 0) | (kinds.exec !== false ? FAN_OPEN_EXEC_PERM : 0);
+  if (mask === 0) throw new InvalidArgumentError('watch: nothing to watch (open and exec are both false)');
+  return mask;
+}
+
+function checkPath(path: string): string {
+  if (typeof path !== 'string' || path === '') throw new InvalidArgumentError('watch: the path is empty');
+  if (path.includes('\0')) throw new InvalidArgumentError(`watch: the path ${JSON.stringify(path)} contains a NUL byte`);
+  return resolve(path);
+}
 
 /**
- * A fanotify group of the content class (permission events), with inode marks: only the marked
- * files (or a marked directory's children, with EVENT_ON_CHILD) are asked about. Needs
- * CAP_SYS_ADMIN and a kernel with CONFIG_FANOTIFY_ACCESS_PERMISSIONS. While the group is open
- * every open of a marked file waits for the answer; close() lets the waiting ones through.
+ * Answers opens and execs of the files it watches with a decision taken on Node's event loop.
+ * Files not decided (anything in a watched directory the callback lets through) are allowed,
+ * and so are this process's own opens, answered from a thread of their own so that a
+ * synchronous open of a watched file here cannot wait on itself. close() removes every mark;
+ * the kernel allows whatever was still waiting.
+ *
+ * A program this process starts must not be one it refuses to exec: spawn() waits for the
+ * child's exec, and the exec waits for this process's answer.
  */
-export class FanotifyPermissions implements Disposable {
-  readonly #fd: FD;
-  readonly #buf = new Uint8Array(64 * METADATA_LEN);
-  readonly #response = new Uint8Array(8);
-  #readiness: Readiness | undefined;
+export class PermissionWatcher {
+  readonly #group: FanotifyGroup;
+  readonly #decide: (request: PermissionRequest) => PermissionDecision;
+  readonly #fallback: number;
+  readonly #onError: ((error: unknown) => void) | undefined;
+  readonly #stats = { allowed: 0, denied: 0, errors: 0 };
 
-  constructor() {
-    const fd = fanotifyInit(FAN_CLASS_CONTENT | FAN_CLOEXEC | FAN_NONBLOCK, O_RDONLY | O_LARGEFILE);
-    if (fd < 0) throw new BpfError('fanotify_init', -fd, 'a permission-class group');
-    this.#fd = new FD(fd, 'fanotify group');
-  }
-
-  /** Asks about `mask` (FanotifyMask.OPEN_PERM, OPEN_EXEC_PERM, ...) events of `path`. */
-  mark(path: string, mask: number): void {
-    const r = fanotifyMark(this.#fd.value, FAN_MARK_ADD, mask, AT_FDCWD, path);
-    if (r < 0) throw new BpfError('fanotify_mark', -r, path);
-  }
-
-  /** Answers events as they come with `decide`, until close(). */
-  start(decide: FanotifyDecision): void {
-    if (this.#readiness !== undefined) throw new TsbpfError('EBUSY', 'fanotify group already started');
-    this.#readiness = new Readiness([this.#fd.value], UV_READABLE, () => this.#drain(decide));
-    this.#readiness.start();
-  }
-
-  #drain(decide: FanotifyDecision): void {
-    if (this.#fd.closed) return;
-    const view = new DataView(this.#buf.buffer);
-    for (;;) {
-      const n = readFd(this.#fd.value, this.#buf);
-      if (n === -EAGAIN || n <= 0) return;
-      for (let at = 0; at + METADATA_LEN <= n; ) {
-        const len = view.getUint32(at, true);
-        const mask = Number(view.getBigUint64(at + 8, true) & 0xffffffffn);
-        const fd = view.getInt32(at + 16, true);
-        const pid = view.getInt32(at + 20, true);
-        if (fd !== FAN_NOFD) {
-          let allow = true;
-          try {
-            allow = decide({ mask, pid, path: readlinkSync(`/proc/self/fd/${fd}`) });
-          } finally {
-            // Answer even if deciding failed: the opener waits for it.
-            const r = new DataView(this.#response.buffer);
-            r.setInt32(0, fd, true);
-            r.setUint32(4, allow ? FAN_ALLOW : FAN_DENY, true);
-            writeFd(this.#fd.value, this.#response);
-            new FD(fd, 'fanotify event file').close();
-          }
-        }
-        at += len > 0 ? len : METADATA_LEN;
-      }
+  constructor(options: PermissionWatcherOptions) {
+    if (typeof options?.decide !== 'function') throw new InvalidArgumentError('PermissionWatcher: decide must be a function');
+    if (options.fallback !== undefined && options.fallback !== 'allow' && options.fallback !== 'deny') {
+      throw new InvalidArgumentError(`PermissionWatcher: fallback must be 'allow' or 'deny', not ${JSON.stringify(options.fallback)}`);
     }
+    this.#decide = options.decide;
+    this.#fallback = options.fallback === 'deny' ? FAN_DENY : FAN_ALLOW;
+    this.#onError = options.onError;
+    const group = FanotifyGroup.open({
+      decide: this.#answer,
+      error: (call, errno, cause) => this.#error(cause ?? new FanotifyError(call, errno)),
+    });
+    if (typeof group === 'number') throw new FanotifyError('fanotify_init', -group);
+    this.#group = group;
+  }
+
+  /** Asks about opens and/or execs of `path`: a file, or a directory's direct children. */
+  watch(path: string, kinds: WatchKinds = {}): void {
+    this.#mark(FAN_MARK_ADD, path, kinds);
+  }
+
+  /** Stops asking about what watch() asked for. */
+  unwatch(path: string, kinds: WatchKinds = {}): void {
+    this.#mark(FAN_MARK_REMOVE, path, kinds);
+  }
+
+  #mark(flags: number, path: string, kinds: WatchKinds): void {
+    const abs = checkPath(path);
+    let mask = maskOf(kinds);
+    if (this.#group.closed) throw new ClosedError('permission watcher');
+    let isDir: boolean;
+    try {
+      isDir = statSync(abs).isDirectory();
+    } catch (err) {
+      const errno = (err as NodeJS.ErrnoException).errno;
+      throw new FanotifyError('fanotify_mark', typeof errno === 'number' ? -errno : 2, abs);
+    }
+    if (isDir) mask |= FAN_EVENT_ON_CHILD;
+    const r = this.#group.mark(flags, mask, abs);
+    if (r < 0) throw new FanotifyError('fanotify_mark', -r, abs);
+  }
+
+  /** Decisions so far (a copy); `allowed` counts this process's own opens too. */
+  get stats(): PermissionStats {
+    const g = this.#group;
+    return { ...this.#stats, allowed: this.#stats.allowed + g.own + g.malformed, overflows: g.overflows };
+  }
+
+  get closed(): boolean {
+    return this.#group.closed;
+  }
+
+  /** Whether watching keeps the process alive (it does by default). */
+  ref(on: boolean): void {
+    this.#group.ref(on);
   }
 
   close(): void {
-    this.#readiness?.stop();
-    this.#readiness = undefined;
-    this.#fd.close();
+    this.#group.close();
+  }
+
+  /**
+   * Resolves once close() has taken full effect: the reader thread has ended and the group is
+   * gone with its marks (close() itself returns at once; the kernel allows the opens still
+   * waiting as the group goes).
+   */
+  released(): Promise<void> {
+    return this.#group.released();
   }
 
   [Symbol.dispose](): void {
     this.close();
+  }
+
+  readonly #answer = (event: FanotifyEvent): number => {
+    const stats = this.#stats;
+    let answer = this.#fallback;
+    if (event.path === undefined) {
+      stats.errors++;
+    } else {
+      const kind: PermissionKind = event.mask & FAN_OPEN_EXEC_PERM ? 'exec' : 'open';
+      try {
+        answer = this.#decide({ path: event.path, pid: event.pid, kind }) === 'deny' ? FAN_DENY : FAN_ALLOW;
+      } catch (err) {
+        stats.errors++;
+        this.#error(err);
+      }
+    }
+    if (answer === FAN_DENY) stats.denied++;
+    else stats.allowed++;
+    return answer;
+  };
+
+  /** Never throws: it runs between reading an event and answering it. */
+  #error(error: unknown): void {
+    try {
+      if (this.#onError === undefined) throw error;
+      this.#onError(error);
+    } catch (err) {
+      // Thrown from the event loop once the event is answered: an uncaught exception.
+      queueMicrotask(() => {
+        throw err;
+      });
+    }
   }
 }

@@ -148,8 +148,17 @@ export {
   type WaitOptions,
 } from './ringbuf/index.js';
 
-// Permission events: the kernel asks before a marked file is opened or executed
-export { FanotifyMask, FanotifyPermissions, type FanotifyDecision, type FanotifyEvent } from './fanotify.js';
+// Opens and execs decided before they happen (fanotify permission events)
+export {
+  FanotifyError,
+  PermissionWatcher,
+  type PermissionDecision,
+  type PermissionKind,
+  type PermissionRequest,
+  type PermissionStats,
+  type PermissionWatcherOptions,
+  type WatchKinds,
+} from './fanotify.js';
 
 // Kernel features
 export {

@@ -1,13 +1,14 @@
 // A running guard: the BPF programs loaded with the system calls the rules need, the
 // enforcement entries in the kernel's maps, the ring buffer read into the engine, and the
 // counts of what was lost. close() detaches everything, once.
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { FanotifyMask, FanotifyPermissions, type FanotifyEvent, type Link, RingBufReader, TsbpfError } from '../../index.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Link, type PermissionWatcher, RingBufReader, TsbpfError } from '../../index.js';
 import { ProcessTable } from '../common/process-table.js';
-import { type Deny, type EnforcementPlan, planEnforcement } from './enforce.js';
+import { type EnforcementPlan, planEnforcement } from './enforce.js';
 import { type Alert, GuardEngine } from './engine.js';
 import { decodeEvent, type GuardEvent, KIND_EXIT } from './event.js';
+import { watchDenies } from './fanotify.js';
 import { type Guard as GuardObject, type GuardPrograms, loadGuard } from './guard_bpf.js';
 import type { RuleSet } from './loader.js';
 import type { Priority } from './priority.js';
@@ -93,40 +94,6 @@ function ipBytes(addr: string, family: number): Uint8Array {
   return out;
 }
 
-function commOf(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-  } catch {
-    return '';
-  }
-}
-
-/** Whether a fanotify event is one the deny entry refuses. */
-function denied(d: Deny, e: FanotifyEvent): boolean {
-  const wanted = d.kind === 'open' ? FanotifyMask.OPEN_PERM : FanotifyMask.OPEN_EXEC_PERM;
-  if (!(e.mask & wanted)) return false;
-  if (!d.files.includes(e.path) && !d.dirs.some((dir) => dirname(e.path) === dir.replace(/\/+$/, ''))) return false;
-  if (d.names === undefined) return true;
-  return d.names.list.includes(commOf(e.pid)) !== d.names.negated;
-}
-
-/** A fanotify group that refuses what the deny entries say; guard's own opens always pass. */
-function openDenies(denies: readonly Deny[]): FanotifyPermissions {
-  const group = new FanotifyPermissions();
-  try {
-    for (const d of denies) {
-      const mask = d.kind === 'open' ? FanotifyMask.OPEN_PERM : FanotifyMask.OPEN_EXEC_PERM;
-      for (const f of d.files) group.mark(f, mask);
-      for (const dir of d.dirs) group.mark(dir, mask | FanotifyMask.EVENT_ON_CHILD);
-    }
-    group.start((e) => e.pid === process.pid || !denies.some((d) => denied(d, e)));
-    return group;
-  } catch (err) {
-    group.close();
-    throw err;
-  }
-}
-
 export class GuardSession {
   readonly engine: GuardEngine;
   readonly plan: EnforcementPlan | undefined;
@@ -134,7 +101,7 @@ export class GuardSession {
   readonly #obj: GuardObject;
   readonly #reader: RingBufReader;
   readonly #links: Link[] = [];
-  #fanotify: FanotifyPermissions | undefined;
+  #fanotify: PermissionWatcher | undefined;
   readonly #options: SessionOptions;
   #alerts = 0;
   #dropsSeen = 0;
@@ -196,7 +163,7 @@ export class GuardSession {
       session = new GuardSession(obj, options, plan, needed.map((s) => s.name), table);
       const links = session.#links;
       for (const name of ['guard_exec', 'guard_fork', 'guard_exit', 'guard_sys_exit', 'guard_sys_enter'] as const) links.push(obj.programs[name].attach());
-      if (plan !== undefined && plan.denies.length > 0 && !options.dryRun) session.#fanotify = openDenies(plan.denies);
+      if (plan !== undefined && plan.denies.length > 0 && !options.dryRun) session.#fanotify = watchDenies(plan.denies);
       if (hooks.length > 0) {
         const cgroup = options.cgroup ?? cgroupRoot();
         for (const h of hooks) links.push(obj.programs[h]!.attach({ cgroup }));
