@@ -1,10 +1,11 @@
 // guard's rule language without the kernel: loading, validation errors, every operator,
 // macros, lists, exceptions, override and append, output formatting, enforcement planning.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { containerOf } from '../src/tools/common/container.js';
 import { ProcessTable } from '../src/tools/common/process-table.js';
 import { defaultRulesFile } from '../src/tools/guard/default-rules.js';
 import { EnforcementRefused, planEnforcement } from '../src/tools/guard/enforce.js';
@@ -422,5 +423,22 @@ describe('guard reads the constructs of Falco rule files', () => {
     const sock = { family: 2, type: 1, protocol: 6, laddr: '10.1.1.1', lport: 5555, raddr: '203.0.113.7', rport: 4444 };
     assert.deepEqual(fire(set, syscall('dup2', { args: [3n, 0n, 0n, 0n, 0n, 0n], ret: 0, sock })), ['Redirect']);
     assert.deepEqual(fire(set, syscall('dup2', { args: [3n, 0n, 0n, 0n, 0n, 0n], ret: 0, sock: { ...sock, raddr: '10.9.9.9' } })), []);
+  });
+});
+
+describe('guard containers: ids from cgroup paths, names from the runtime and the kubelet', () => {
+  it('docker scopes, and kubepods paths named by the kubelet log directories', () => {
+    const id = 'ab'.repeat(32);
+    const docker = containerOf(`0::/system.slice/docker-${id}.scope\n`, join(dir, 'no-logs'));
+    assert.deepEqual([docker?.id, docker?.runtime, docker?.podName], [id.slice(0, 12), 'docker', undefined]);
+    const uid = '1234abcd-0000-1111-2222-333344445555';
+    const cid = 'cd'.repeat(32);
+    const logs = join(dir, 'kubelet-logs');
+    mkdirSync(join(logs, 'pods', `shop_cart-7d9f_${uid}`), { recursive: true });
+    mkdirSync(join(logs, 'containers'), { recursive: true });
+    writeFileSync(join(logs, 'containers', `cart-7d9f_shop_web-${cid}.log`), '');
+    const kube = containerOf(`0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${uid.replaceAll('-', '_')}.slice/cri-containerd-${cid}.scope\n`, logs);
+    assert.deepEqual([kube?.id, kube?.runtime, kube?.podUid, kube?.podNamespace, kube?.podName, kube?.name], [cid.slice(0, 12), 'containerd', uid, 'shop', 'cart-7d9f', 'web']);
+    assert.equal(containerOf('0::/user.slice/user-0.slice/session-1.scope\n'), undefined);
   });
 });
