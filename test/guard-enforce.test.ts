@@ -3,7 +3,7 @@
 // is refused before the server could accept it, the caller killed in both cases.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
 import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -13,7 +13,7 @@ import type { Alert } from '../src/tools/guard/engine.js';
 import type { GuardEvent } from '../src/tools/guard/event.js';
 import { loadRules } from '../src/tools/guard/loader.js';
 import { GuardSession } from '../src/tools/guard/session.js';
-import { kernelTest, linksOfPrograms, settledCount } from './helpers/kernel.js';
+import { kernelTest, linksOfPrograms, requireCgroup2, settledCount, uniqueName } from './helpers/kernel.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'guard-enforce-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -179,7 +179,14 @@ describe('guard enforcement', () => {
     }
   });
 
-  kernelTest('action: deny refuses socket creation, a bind and a datagram in cgroup hooks; the process lives', async () => {
+  // The hooks attach to a cgroup of the test's own, with the child in it: on the root, the raw
+  // socket rule would refuse every process on the machine its raw sockets (ping among them).
+  kernelTest('action: deny refuses socket creation, a bind and a datagram in cgroup hooks; the process lives', async (t) => {
+    const root = requireCgroup2(t);
+    if (root === undefined) return;
+    const cgroup = join(root, uniqueName('guard-deny', 40));
+    mkdirSync(cgroup);
+    t.after(() => rmdirSync(cgroup));
     const udp = createSocket('udp4');
     await new Promise<void>((r) => udp.bind(0, '0.0.0.0', r));
     const udpPort = udp.address().port;
@@ -206,7 +213,7 @@ describe('guard enforcement', () => {
   action: deny
 `)]);
     const alerts: Array<[Alert, GuardEvent]> = [];
-    const s = await GuardSession.open({ rules, enforce: true, onAlert: (a, e) => alerts.push([a, e]) });
+    const s = await GuardSession.open({ rules, enforce: true, cgroup, onAlert: (a, e) => alerts.push([a, e]) });
     try {
       assert.equal(s.plan!.notes.length, 3);
       assert.match(s.plan!.notes[0]!, /socket\(AF_INET, SOCK_RAW\) is refused \(EPERM\) by a cgroup sock_create hook on the cgroup v2 root; the caller lives/);
@@ -223,7 +230,8 @@ describe('guard enforcement', () => {
         `print(attempt(lambda: socket.socket(socket.AF_INET, socket.SOCK_STREAM).bind(('127.0.0.1', ${bindPort}))))`,
         `print(attempt(lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'x', ('127.0.0.1', ${udpPort}))))`,
       ].join('\n');
-      const child = spawn('python3', ['-c', py], { stdio: ['ignore', 'pipe', 'inherit'] });
+      // The shell joins the cgroup, then becomes python, so every socket call is made in it.
+      const child = spawn('sh', ['-c', `echo $$ > ${join(cgroup, 'cgroup.procs')} && exec python3 -c "$0"`, py], { stdio: ['ignore', 'pipe', 'inherit'] });
       let out = '';
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));
       const code = await new Promise<number | null>((r) => child.on('exit', r));
