@@ -1,8 +1,8 @@
 // A table of the machine's processes, seeded from /proc and kept by exec, fork and exit
 // events: the process, its parent and ancestors, and the container and Kubernetes pod its
 // cgroup says it runs in. Shared by the tools that report on processes.
-import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { CgroupPaths } from './cgroups.js';
 import { containerOf, type ContainerInfo } from './container.js';
 
 export interface ProcessInfo {
@@ -105,51 +105,12 @@ export function readProc(pid: number, procRoot = '/proc'): ProcessInfo | undefin
   };
 }
 
-const CGROUP2_ROOTS = ['/sys/fs/cgroup/unified', '/sys/fs/cgroup'];
-const CGROUP_WALK_DEPTH = 8;
-
-/** The cgroup v2 path (as /proc/PID/cgroup writes it) of the directory whose inode is `id`. */
-function cgroupPathOfId(id: bigint): string | undefined {
-  for (const root of CGROUP2_ROOTS) {
-    let isV2 = false;
-    try {
-      isV2 = statSync(join(root, 'cgroup.controllers')).isFile();
-    } catch {
-      continue;
-    }
-    if (!isV2) continue;
-    const walk = (dir: string, depth: number): string | undefined => {
-      let st;
-      try {
-        st = statSync(dir, { bigint: true });
-      } catch {
-        return undefined;
-      }
-      if (st.ino === id) return dir.slice(root.length) || '/';
-      if (depth >= CGROUP_WALK_DEPTH) return undefined;
-      let entries;
-      try {
-        entries = readdirSync(dir, { withFileTypes: true });
-      } catch {
-        return undefined;
-      }
-      for (const e of entries) {
-        if (!e.isDirectory()) continue;
-        const found = walk(join(dir, e.name), depth + 1);
-        if (found !== undefined) return found;
-      }
-      return undefined;
-    };
-    return walk(root, 0);
-  }
-  return undefined;
-}
-
 export class ProcessTable {
   readonly #procs = new Map<number, ProcessInfo>();
   readonly #procRoot: string;
   /** Containers by cgroup id: a process that moves to another cgroup (and execs) changes container. */
   readonly #byCgroup = new Map<bigint, ContainerInfo | undefined>();
+  readonly #cgroups = new CgroupPaths();
 
   constructor(procRoot = '/proc') {
     this.#procRoot = procRoot;
@@ -163,7 +124,7 @@ export class ProcessTable {
     let info: ContainerInfo | undefined;
     if (v2 !== undefined) info = containerOf(text);
     else {
-      const path = cgroupPathOfId(id);
+      const path = this.#cgroups.path(id);
       info = path === undefined ? undefined : containerOf(`0::${path}`);
     }
     this.#byCgroup.set(id, info);

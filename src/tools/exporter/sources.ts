@@ -3,6 +3,7 @@
 // cgroup or interface made after the exporter started still gets its name.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { cgroupsById, findCgroup2Root } from '../common/cgroups.js';
 
 /** Where the sources are; tests point them at fixtures. */
 export interface SourcePaths {
@@ -50,15 +51,6 @@ class Refreshing<K, V> {
     this.#table = this.load();
     this.#readIn = this.scrape();
   }
-}
-
-/** The cgroup v2 mount point of this mount namespace. */
-export function findCgroupRoot(): string | undefined {
-  for (const line of readFileSync('/proc/self/mounts', 'utf8').split('\n')) {
-    const [, dir, fstype] = line.split(' ');
-    if (fstype === 'cgroup2' && dir) return dir;
-  }
-  return undefined;
 }
 
 /** Kernel symbols sorted by address, for the symbol an address falls in. */
@@ -190,7 +182,7 @@ export class Sources {
   }
 
   cgroupRoot(): string {
-    const root = this.paths.cgroupRoot ?? findCgroupRoot();
+    const root = this.paths.cgroupRoot ?? findCgroup2Root();
     if (root === undefined) throw new Error('no cgroup v2 hierarchy is mounted');
     return root;
   }
@@ -228,30 +220,14 @@ export class Sources {
     return undefined;
   }
 
+  // ebpf_exporter's cgroup labels are the directories' absolute paths.
   #scanCgroups(): Map<bigint, string> {
     const root = this.cgroupRoot();
     const out = new Map<bigint, string>();
-    const walk = (dir: string): void => {
-      let st: ReturnType<typeof statSync>;
-      try {
-        st = statSync(dir, { bigint: true });
-      } catch {
-        return;
-      }
-      out.set(st.ino, dir);
-      let names: string[];
-      try {
-        names = readdirSync(dir, { withFileTypes: true })
-          .filter((d) => d.isDirectory())
-          .map((d) => d.name);
-      } catch {
-        return;
-      }
-      for (const n of names) walk(join(dir, n));
-    };
-    walk(root);
+    for (const [id, rel] of cgroupsById(root, Number.POSITIVE_INFINITY)) out.set(id, rel === '/' ? root : join(root, rel));
     return out;
   }
+
 
   #scanInterfaces(): Map<number, string> {
     const out = new Map<number, string>();

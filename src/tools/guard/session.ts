@@ -1,9 +1,8 @@
 // A running guard: the BPF programs loaded with the system calls the rules need, the
 // enforcement entries in the kernel's maps, the ring buffer read into the engine, and the
 // counts of what was lost. close() detaches everything, once.
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { type Link, type PermissionWatcher, RingBufReader, TsbpfError } from '../../index.js';
+import { findCgroup2Root } from '../common/cgroups.js';
 import { ProcessTable } from '../common/process-table.js';
 import { type EnforcementPlan, planEnforcement } from './enforce.js';
 import { type Alert, GuardEngine } from './engine.js';
@@ -16,14 +15,12 @@ import { pathFilter } from './prefilter.js';
 import { SPEC_KILL_BIND, SPEC_KILL_CONNECT, SPEC_KILL_EXEC, SPEC_KILL_SOCKET, SPEC_PATH_FILTER, SYSCALLS, type SyscallInfo, specOf } from './syscalls.js';
 
 export const RING_BYTES = 1 << 22;
-/** Where the connect hooks attach: the root of the cgroup v2 hierarchy. */
 type ProgramName = keyof GuardPrograms;
 type HookName = Extract<ProgramName, `guard_${'connect' | 'sendmsg' | 'bind' | 'sock_create'}${string}`>;
 
 const EXITED_REMEMBERED = 4096;
 /** The bytes of a path the kernel's prefix filter looks at (struct path_key). */
 const PREFIX_LEN = 64;
-const CGROUP2_ROOTS = ['/sys/fs/cgroup/unified', '/sys/fs/cgroup'];
 
 export interface SessionOptions {
   rules: RuleSet;
@@ -71,7 +68,7 @@ export function neededSyscalls(rules: RuleSet, plan: EnforcementPlan | undefined
 }
 
 function cgroupRoot(): string {
-  const root = CGROUP2_ROOTS.find((p) => existsSync(join(p, 'cgroup.procs')) && existsSync(join(p, 'cgroup.controllers')));
+  const root = findCgroup2Root();
   if (root === undefined) throw new TsbpfError('ENOENT', 'no cgroup v2 hierarchy mounted (needed for connect enforcement)');
   return root;
 }
