@@ -32,6 +32,8 @@ export interface Deny {
   dirs: string[];
   /** Only processes of these names (comm), or all but them when `negated`. */
   names?: { list: string[]; negated: boolean } | undefined;
+  /** action: kill on opens: the opener is also sent this signal. */
+  kill?: { signal: number; signalName: string } | undefined;
 }
 
 export interface EnforcementPlan {
@@ -92,8 +94,8 @@ function values(v: Value, lists: ReadonlyMap<string, readonly string[]>): string
 function planRule(rule: Rule, set: RuleSet, plan: EnforcementPlan): void {
   const action = rule.action;
   if (action === undefined) return;
-  if (action.kind === 'deny') {
-    planDeny(rule, set, plan);
+  if (action.kind === 'deny' || (rule.evtTypes !== undefined && [...rule.evtTypes].every((t) => OPEN_TYPES.has(t)))) {
+    planDeny(rule, set, plan, action.kind === 'kill' ? { signal: action.signal, signalName: action.signalName } : undefined);
     return;
   }
   const types = new Set<string>();
@@ -151,9 +153,9 @@ const EXEC_TYPES = new Set(['execve', 'execveat']);
  * action: deny, with fanotify permission events: an open of exact files or of a directory's
  * children, for every process or by process name; an exec of exact paths.
  */
-function planDeny(rule: Rule, set: RuleSet, plan: EnforcementPlan): void {
+function planDeny(rule: Rule, set: RuleSet, plan: EnforcementPlan, kill?: Deny['kill']): void {
   const types = new Set<string>();
-  const deny: Deny = { rule: rule.name, kind: 'open', files: [], dirs: [] };
+  const deny: Deny = { rule: rule.name, kind: 'open', files: [], dirs: [], ...(kill === undefined ? {} : { kill }) };
   const execPaths: string[] = [];
   for (const c of conjuncts(rule.exprTree, set.macros)) {
     const negated = c.kind === 'not' && c.expr.kind === 'cmp';
@@ -189,7 +191,7 @@ function planDeny(rule: Rule, set: RuleSet, plan: EnforcementPlan): void {
   for (const f of [...deny.files, ...deny.dirs]) if (!f.startsWith('/')) throw new EnforcementRefused(rule.name, `'${f}' is not an absolute path`);
   plan.denies.push(deny);
   const who = deny.names === undefined ? '' : ` by processes ${deny.names.negated ? 'not ' : ''}named ${deny.names.list.join(', ')}`;
-  plan.notes.push(`rule '${rule.name}': ${deny.kind} of ${[...deny.files, ...deny.dirs.map((d) => `${d}/*`)].join(', ')}${who} is refused (EPERM) before it happens, with fanotify ${deny.kind === 'open' ? 'FAN_OPEN_PERM' : 'FAN_OPEN_EXEC_PERM'}`);
+  plan.notes.push(`rule '${rule.name}': ${deny.kind} of ${[...deny.files, ...deny.dirs.map((d) => `${d}/*`)].join(', ')}${who} is refused (EPERM) before it happens, with fanotify ${deny.kind === 'open' ? 'FAN_OPEN_PERM' : 'FAN_OPEN_EXEC_PERM'}${kill === undefined ? '' : `, and the opener sent ${kill.signalName}`}`);
 }
 
 /** The enforcement of every enabled rule with an action; EnforcementRefused at the first that cannot be. */

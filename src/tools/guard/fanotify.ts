@@ -14,6 +14,14 @@ function commOf(pid: number): string {
   }
 }
 
+function killQuietly(pid: number, signal: number): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // Gone already.
+  }
+}
+
 /** The path and, where it differs, the path the kernel reports (symlinks resolved). */
 function spellings(path: string): string[] {
   const trimmed = path.length > 1 ? path.replace(/\/+$/, '') : path;
@@ -43,7 +51,15 @@ function refuses(e: Entry, r: PermissionRequest): boolean {
 export function watchDenies(denies: readonly Deny[]): PermissionWatcher {
   const entries: Entry[] = denies.map((deny) => ({ deny, files: new Set(deny.files.flatMap(spellings)), dirs: new Set(deny.dirs.flatMap(spellings)) }));
   const watcher = new PermissionWatcher({
-    decide: (r) => (entries.some((e) => refuses(e, r)) ? 'deny' : 'allow'),
+    decide: (r) => {
+      const hit = entries.find((e) => refuses(e, r));
+      if (hit === undefined) return 'allow';
+      // Signalled once the refusal is written (it is, right after this returns): the open
+      // fails with EPERM, which the alert reports, and the process gets the signal then.
+      const kill = hit.deny.kill;
+      if (kill !== undefined) queueMicrotask(() => killQuietly(r.pid, kill.signal));
+      return 'deny';
+    },
   });
   try {
     for (const d of denies) {
