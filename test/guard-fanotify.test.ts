@@ -1,10 +1,10 @@
 // guard's fanotify enforcement with real rule files: what fanotify refuses never happens (an
 // open returns no file descriptor, an exec never runs), it follows the file rather than the
-// path spelled (a symlink to a denied program is refused too), and `action: kill` on opens
+// path spelled (a symlink or a hard link to a denied program is refused too), and `action: kill` on opens
 // refuses the open and then signals the opener.
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -113,6 +113,8 @@ describe('guard with fanotify', () => {
     copyFileSync('/usr/bin/touch', tool);
     const link = join(dir, 'tool-link');
     symlinkSync(tool, link);
+    const hard = join(dir, 'tool-hard');
+    linkSync(tool, hard);
     const rules = loadRules([rulesFile('deny-exec.yaml', `- rule: Tool run
   desc: d
   condition: evt.type in (execve, execveat) and proc.exepath = ${tool}
@@ -123,8 +125,8 @@ describe('guard with fanotify', () => {
     const s = await GuardSession.open({ rules, enforce: true });
     try {
       assert.match(s.plan!.notes[0]!, /exec of .* is refused \(EPERM\) before it happens, with fanotify FAN_OPEN_EXEC_PERM/);
-      for (const path of [tool, link]) {
-        const marker = join(dir, `ran-${path === tool ? 'direct' : 'link'}`);
+      for (const [name, path] of [['direct', tool], ['symlink', link], ['hard link', hard]] as const) {
+        const marker = join(dir, `ran-${name}`);
         const r = await run('sh', ['-c', `"$0" "$1"; echo status $?`, path, marker]);
         assert.match(r.out, /status 126/, `the exec of ${path} failed and the shell carried on`);
         assert.equal(existsSync(marker), false, `${path} never ran`);
