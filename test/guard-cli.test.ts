@@ -62,7 +62,8 @@ describe('tsbpf guard: rules on the command line', () => {
 
 describe('tsbpf guard: the default rules running', () => {
   kernelTest('alerts in JSON on cat /etc/shadow run by an untrusted process', async () => {
-    const guard = spawnCli(['guard', '-j', '-v', '--stats', '-M', '60']);
+    const socket = join(dir, 'guard.sock');
+    const guard = spawnCli(['guard', '-j', '-v', '--stats', '--socket', socket, '-M', '60']);
     let stdout = '';
     let stderr = '';
     guard.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -97,11 +98,22 @@ describe('tsbpf guard: the default rules running', () => {
       assert.deepEqual(alert.tags, ['filesystem', 'credentials', 'mitre_credential_access', 'T1555']);
       assert.equal((alert.output_fields as Record<string, unknown>)['fd.name'], '/etc/shadow');
       assert.match(String(alert.output), /^Sensitive file opened for reading by untrusted program \(file=\/etc\/shadow user=root uid=0 process=cat cmdline=cat \/etc\/shadow pid=\d+ /);
+      const status = runCli(['guard', 'status', '--socket', socket, '--json']);
+      assert.equal(status.status, 0, status.stderr);
+      const st = JSON.parse(status.stdout) as { pid: number; rules: number; events: number; hits: Record<string, number>; syscalls: string[] };
+      assert.equal(st.pid, guard.pid);
+      assert.ok(st.rules >= 12 && st.events > 0 && st.syscalls.includes('openat'));
+      assert.ok((st.hits['Read sensitive file by untrusted program'] ?? 0) >= 1);
+      const text = runCli(['guard', 'status', '--socket', socket]);
+      assert.match(text.stdout, /^guard pid \d+, running since /);
     } finally {
       guard.kill('SIGINT');
     }
     assert.equal(await exited, 0);
     assert.match(stderr, /\d+ events, \d+ alerts, \d+ dropped in the kernel/);
+    const gone = runCli(['guard', 'status', '--socket', socket]);
+    assert.equal(gone.status, 1);
+    assert.match(gone.stderr, /no guard answers on .*guard\.sock/);
     const enter = /guard_sys_enter: (\d+) runs, [\d.]+ ms, (\d+) ns per run/.exec(stderr);
     assert.ok(enter !== null && Number(enter[1]) > 0, `the run time of sys_enter is reported: ${stderr}`);
   });

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createSocket } from 'node:dgram';
 import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -90,8 +91,8 @@ describe('guard enforcement', () => {
     const s = await GuardSession.open({ rules, enforce: true, onAlert: (a, e) => alerts.push([a, e]) });
     const progIds = s.programIds();
     try {
-      assert.equal(linksOfPrograms(progIds).length, 7, 'five tracepoints and two cgroup hooks attached');
-      assert.match(s.plan!.notes[0]!, /refused \(EPERM\) by cgroup connect hooks/);
+      assert.equal(linksOfPrograms(progIds).length, 9, 'five tracepoints and the connect and sendmsg hooks attached');
+      assert.match(s.plan!.notes[0]!, /refused \(EPERM\) by cgroup connect4\/6 and sendmsg4\/6 hooks/);
       const killed = await runToEnd('python3', ['-c', `import socket; socket.create_connection(('127.0.0.1', ${port}))`]);
       assert.equal(killed.signal, 'SIGKILL');
       // Another address of the same server: connections are accepted in order, so once this
@@ -175,6 +176,70 @@ describe('guard enforcement', () => {
       assert.equal(mine[0]![0].enforcement, 'refused (EPERM) by fanotify before it happened');
     } finally {
       s.close();
+    }
+  });
+
+  kernelTest('action: deny refuses socket creation, a bind and a datagram in cgroup hooks; the process lives', async () => {
+    const udp = createSocket('udp4');
+    await new Promise<void>((r) => udp.bind(0, '0.0.0.0', r));
+    const udpPort = udp.address().port;
+    let received = 0;
+    udp.on('message', () => received++);
+    const bindPort = 20000 + (process.pid % 20000);
+    const rules = loadRules([rulesFile('deny-net.yaml', `- rule: No raw sockets
+  desc: d
+  condition: evt.type = socket and evt.arg.domain = AF_INET and evt.arg.type = SOCK_RAW
+  output: "raw socket by %proc.name: %evt.res"
+  priority: critical
+  action: deny
+- rule: No listener on the port
+  desc: d
+  condition: evt.type = bind and fd.sport = ${bindPort}
+  output: "bind to %fd.sport by %proc.name: %evt.res"
+  priority: critical
+  action: deny
+- rule: No datagrams to the port
+  desc: d
+  condition: evt.type = connect and fd.sip = 127.0.0.1 and fd.sport = ${udpPort}
+  output: "to %fd.sport"
+  priority: critical
+  action: deny
+`)]);
+    const alerts: Array<[Alert, GuardEvent]> = [];
+    const s = await GuardSession.open({ rules, enforce: true, onAlert: (a, e) => alerts.push([a, e]) });
+    try {
+      assert.equal(s.plan!.notes.length, 3);
+      assert.match(s.plan!.notes[0]!, /socket\(AF_INET, SOCK_RAW\) is refused \(EPERM\) by a cgroup sock_create hook on the cgroup v2 root; the caller lives/);
+      const py = [
+        'import errno, socket',
+        'def attempt(f):',
+        '    try:',
+        '        f()',
+        "        return 'ok'",
+        '    except OSError as e:',
+        '        return errno.errorcode[e.errno]',
+        "print(attempt(lambda: socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)))",
+        "print(attempt(lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM).close()))",
+        `print(attempt(lambda: socket.socket(socket.AF_INET, socket.SOCK_STREAM).bind(('127.0.0.1', ${bindPort}))))`,
+        `print(attempt(lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'x', ('127.0.0.1', ${udpPort}))))`,
+      ].join('\n');
+      const child = spawn('python3', ['-c', py], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      const code = await new Promise<number | null>((r) => child.on('exit', r));
+      assert.equal(code, 0);
+      assert.deepEqual(out.trim().split('\n'), ['EPERM', 'ok', 'EPERM', 'EPERM']);
+      assert.ok(await s.waitForExit(child.pid!));
+      const mine = alerts.filter(([, e]) => e.pid === child.pid).map(([a]) => a.output);
+      assert.ok(mine.includes('raw socket by python3: EPERM'), JSON.stringify(mine));
+      assert.ok(mine.includes(`bind to ${bindPort} by python3: EPERM`), JSON.stringify(mine));
+      // The datagram never arrived: a control datagram from this process arrives alone.
+      udp.send('control', udpPort, '127.0.0.2');
+      await new Promise((r) => udp.once('message', r));
+      assert.equal(received, 1);
+    } finally {
+      s.close();
+      udp.close();
     }
   });
 });

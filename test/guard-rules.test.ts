@@ -1,10 +1,11 @@
 // guard's rule language without the kernel: loading, validation errors, every operator,
 // macros, lists, exceptions, override and append, output formatting, enforcement planning.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { containerOf } from '../src/tools/common/container.js';
 import { ProcessTable } from '../src/tools/common/process-table.js';
 import { defaultRulesFile } from '../src/tools/guard/default-rules.js';
 import { EnforcementRefused, planEnforcement } from '../src/tools/guard/enforce.js';
@@ -300,6 +301,9 @@ describe('guard enforcement planning', () => {
     assert.throws(() => planEnforcement(rule('evt.type = openat and fd.name = /etc/shadow and evt.is_open_read = true', 'deny')), /evt\.is_open_read =.*fanotify decides/);
     assert.throws(() => planEnforcement(rule('evt.type = execve and proc.exepath = /tmp/a and proc.name = sh', 'deny')), /exact path only/);
     assert.throws(() => rule('evt.type = execve', 'explode'), /action 'explode'/);
+    assert.throws(() => planEnforcement(rule('evt.type = socket and evt.arg.domain = AF_PACKET', 'deny')), /sees only AF_INET and AF_INET6 sockets; use action: kill/);
+    assert.match(planEnforcement(rule('evt.type = socket and evt.arg.domain = AF_PACKET')).notes[0]!, /never returns to use it/);
+    assert.throws(() => planEnforcement(rule('evt.type = bind and fd.sport = 80 and proc.name = nc')), /proc\.name =/);
   });
 });
 
@@ -367,5 +371,74 @@ describe('guard records: the fixed offsets agree with the object\'s BTF', () => 
     new DataView(bytes.buffer).setUint32(160, argv.length, true);
     const e = decodeEvent(bytes, 0, bytes.length);
     assert.deepEqual([e.filename, e.exePath, e.cwd, e.argv], ['/bin/sh', '/usr/bin/dash', '/tmp', ['sh', '-c', 'id']]);
+  });
+});
+
+describe('guard reads the constructs of Falco rule files', () => {
+  const falcoStyle = `
+- required_engine_version: 26
+- list: runtimes
+  items: [containerd-shim, "runc:[1:CHILD]", '"puma reactor"', '"sh -c echo \\"hi\\""']
+- list: private_nets
+  items: ['"10.0.0.0/8"', '"192.168.0.0/16"']
+- macro: ptrace_injection
+  condition: >
+    (evt.type=ptrace and evt.dir=> and
+    (evt.arg.request contains PTRACE_ATTACH or evt.arg.request contains PTRACE_POKETEXT))
+- rule: Injection
+  desc: >
+    Multi-line
+    description.
+  condition: ptrace_injection and proc.name!="<NA>"
+  output: ptrace (request=%evt.arg.request target=%evt.arg.pid %container.info exe_flags=%evt.arg.flags)
+  priority:
+    WARNING
+  tags: [maturity_stable, host]
+- rule: Packet
+  desc: d
+  condition: evt.type=socket and evt.arg[0] contains AF_PACKET and evt.dir=<
+  output: "packet socket %evt.args"
+  priority: NOTICE
+- rule: Redirect
+  desc: d
+  condition: evt.type in (dup, dup2, dup3) and evt.rawres in (0, 1, 2) and fd.type in ("ipv4", "ipv6") and not fd.snet in (private_nets)
+  output: "redirect %fd.name"
+  priority: NOTICE
+- rule: Listed
+  desc: d
+  condition: evt.type = openat and proc.pname in (runtimes) and proc.cmdline in (runtimes)
+  output: o
+  priority: INFO
+`;
+
+  it('loads, and each rule matches its event', () => {
+    const set = rulesOf(falcoStyle);
+    assert.deepEqual(set.lists.get('runtimes'), ['containerd-shim', 'runc:[1:CHILD]', 'puma reactor', 'sh -c echo "hi"']);
+    const ptrace = syscall('ptrace', { args: [16n, 99n, 0n, 0n, 0n, 0n], ret: 0 });
+    const engine = new GuardEngine(set, table());
+    const [a] = engine.handle(ptrace);
+    assert.equal(a?.rule, 'Injection');
+    assert.equal(a?.output, 'ptrace (request=PTRACE_ATTACH target=99 host exe_flags=<NA>)');
+    assert.deepEqual(fire(set, syscall('socket', { args: [17n, 3n, 0n, 0n, 0n, 0n], ret: 4 })), ['Packet']);
+    const sock = { family: 2, type: 1, protocol: 6, laddr: '10.1.1.1', lport: 5555, raddr: '203.0.113.7', rport: 4444 };
+    assert.deepEqual(fire(set, syscall('dup2', { args: [3n, 0n, 0n, 0n, 0n, 0n], ret: 0, sock })), ['Redirect']);
+    assert.deepEqual(fire(set, syscall('dup2', { args: [3n, 0n, 0n, 0n, 0n, 0n], ret: 0, sock: { ...sock, raddr: '10.9.9.9' } })), []);
+  });
+});
+
+describe('guard containers: ids from cgroup paths, names from the runtime and the kubelet', () => {
+  it('docker scopes, and kubepods paths named by the kubelet log directories', () => {
+    const id = 'ab'.repeat(32);
+    const docker = containerOf(`0::/system.slice/docker-${id}.scope\n`, join(dir, 'no-logs'));
+    assert.deepEqual([docker?.id, docker?.runtime, docker?.podName], [id.slice(0, 12), 'docker', undefined]);
+    const uid = '1234abcd-0000-1111-2222-333344445555';
+    const cid = 'cd'.repeat(32);
+    const logs = join(dir, 'kubelet-logs');
+    mkdirSync(join(logs, 'pods', `shop_cart-7d9f_${uid}`), { recursive: true });
+    mkdirSync(join(logs, 'containers'), { recursive: true });
+    writeFileSync(join(logs, 'containers', `cart-7d9f_shop_web-${cid}.log`), '');
+    const kube = containerOf(`0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${uid.replaceAll('-', '_')}.slice/cri-containerd-${cid}.scope\n`, logs);
+    assert.deepEqual([kube?.id, kube?.runtime, kube?.podUid, kube?.podNamespace, kube?.podName, kube?.name], [cid.slice(0, 12), 'containerd', uid, 'shop', 'cart-7d9f', 'web']);
+    assert.equal(containerOf('0::/user.slice/user-0.slice/session-1.scope\n'), undefined);
   });
 });

@@ -1,6 +1,7 @@
 // The container a process runs in, from its cgroup path, and what the container runtime's
 // state files say of it (name, image, Kubernetes pod and namespace).
 import { readFileSync } from 'node:fs';
+import { kubeIds, KubeNames } from './kube.js';
 
 export interface ContainerInfo {
   /** The first 12 hex digits of the runtime's id, as docker and Falco show it. */
@@ -21,10 +22,20 @@ const PATTERNS: ReadonlyArray<readonly [RegExp, string]> = [
   [/cri-containerd-([0-9a-f]{64})\.scope/, 'containerd'],
   [/crio-([0-9a-f]{64})\.scope/, 'cri-o'],
   [/libpod-([0-9a-f]{64})\.scope/, 'podman'],
-  [/\/kubepods[^\n]*\/([0-9a-f]{64})$/m, 'containerd'],
 ];
 
-const POD_UID = /pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})/;
+/** The kubelet's log directories name pods and containers; read again whenever a name is missing. */
+const kubeNamesByDir = new Map<string, KubeNames>();
+let kubeReads = 0;
+
+function kubeNames(logDir: string): KubeNames {
+  let k = kubeNamesByDir.get(logDir);
+  if (k === undefined) {
+    k = new KubeNames(logDir, () => kubeReads);
+    kubeNamesByDir.set(logDir, k);
+  }
+  return k;
+}
 
 const cache = new Map<string, ContainerInfo>();
 
@@ -57,18 +68,39 @@ function describe(info: ContainerInfo): void {
   }
 }
 
-/** The container of a process whose /proc/PID/cgroup reads `cgroupText`; undefined on the host. */
-export function containerOf(cgroupText: string): ContainerInfo | undefined {
-  for (const [re, runtime] of PATTERNS) {
-    const m = re.exec(cgroupText);
-    if (m === null) continue;
-    const fullId = m[1]!;
+/**
+ * The container of a process whose /proc/PID/cgroup reads `cgroupText`; undefined on the host.
+ * A Kubernetes pod's names come from the runtime's files or else the kubelet's log directories
+ * under `kubeLogDir`.
+ */
+export function containerOf(cgroupText: string, kubeLogDir = '/var/log'): ContainerInfo | undefined {
+  for (const line of cgroupText.split('\n')) {
+    const path = line.slice(line.indexOf(':', line.indexOf(':') + 1) + 1);
+    const kube = kubeIds(path);
+    let fullId = kube?.containerId;
+    let runtime = /cri-containerd-|\/[0-9a-f]{64}$/.test(path) ? 'containerd' : /crio-/.test(path) ? 'cri-o' : 'docker';
+    if (fullId === undefined) {
+      const found = PATTERNS.find(([re]) => re.test(path));
+      if (found === undefined) continue;
+      fullId = found[0].exec(path)![1]!;
+      runtime = found[1];
+    }
     const known = cache.get(fullId);
     if (known !== undefined) return known;
     const info: ContainerInfo = { id: fullId.slice(0, 12), fullId, runtime };
-    const pod = POD_UID.exec(cgroupText);
-    if (pod !== null) info.podUid = pod[1]!.replaceAll('_', '-');
+    if (kube !== undefined) info.podUid = kube.podUid;
     describe(info);
+    if (kube !== undefined && (info.podName === undefined || info.podNamespace === undefined)) {
+      kubeReads++;
+      const names = kubeNames(kubeLogDir);
+      const labels = names.labels(kube);
+      // An unknown pod has no namespace (its name falls back to the uid): no names then.
+      if (labels.namespace !== '') {
+        info.podName ??= labels.pod;
+        info.podNamespace ??= labels.namespace;
+        if (!names.missed) info.name ??= labels.container;
+      }
+    }
     cache.set(fullId, info);
     return info;
   }

@@ -57,6 +57,8 @@ interface FieldDef {
   arg: ArgMode;
   desc: string;
   get(ctx: EvalContext, arg: string | undefined): FieldValue;
+  /** Every value the field has, for fields with more than one (a comparison matches any). */
+  all?(ctx: EvalContext): FieldValue[];
 }
 
 const host = osHostname();
@@ -197,7 +199,16 @@ const container = (ctx: EvalContext) => ctx.proc?.container;
 const FIELDS: ReadonlyMap<string, FieldDef> = new Map<string, FieldDef>([
   ['evt.num', n('event number', (c) => c.num)],
   ['evt.type', s('the system call (or clone, procexit)', (c) => c.event.type)],
-  ['evt.dir', s('< (guard reports calls at their exit)', (c) => (c.event.flags & FLAG_KILLED ? '>' : '<'))],
+  [
+    'evt.dir',
+    {
+      type: 'string',
+      arg: 'none',
+      desc: "'<' (calls are reported at exit, with their enter's arguments: evt.dir = > matches them too; a call stopped at entry is '>' only)",
+      get: (c) => (c.event.flags & FLAG_KILLED ? '>' : '<'),
+      all: (c) => (c.event.flags & FLAG_KILLED ? ['>'] : ['<', '>']),
+    },
+  ],
   ['evt.res', s('SUCCESS or the errno name', (c) => (c.event.kind === KIND_FORK || c.event.kind === KIND_EXIT ? undefined : resultName(c.event.ret)))],
   ['evt.rawres', n('the return value', (c) => c.event.ret)],
   ['evt.failed', b('the call failed', (c) => c.event.ret < 0)],

@@ -1,5 +1,6 @@
 // The help of `tsbpf guard`, apart from its implementation so that `--help` loads no library code.
 export const HELP = `Usage: tsbpf guard [options]
+       tsbpf guard status [--socket PATH] [--json]
 
 Runtime security with Falco's rule language: system calls and process events from tsbpf's own
 BPF programs (tracepoints only: sys_enter/sys_exit, sched_process_exec/fork/exit), the
@@ -33,11 +34,16 @@ Options:
                           "FILE:LINE:COL: rule 'NAME': reason"
       --list-fields       list the fields conditions and outputs can use, and exit
       --list-syscalls     print the system calls the rules need traced, and exit
+      --socket PATH       answer \`tsbpf guard status\` on this unix socket (default
+                          /run/tsbpf/guard.sock; '' for none)
   -v, --verbose           say on stderr what is traced and enforced, and the counts at the end
       --stats             count the BPF programs' runs and run time (BPF_ENABLE_STATS: every
                           program of the machine is timed while guard runs) and print them at
                           the end
   -h, --help              this help
+
+\`tsbpf guard status\` asks the running guard for its counts: events, alerts, drops, alerts
+per rule, what is traced and enforced (--json: one object).
 
 Lost events are counted exactly in the kernel (per CPU) and reported as an alert
 ("N events dropped in the last second") at most once a second.

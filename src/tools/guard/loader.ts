@@ -492,7 +492,8 @@ export class RuleLoader {
 /** A list item is condition text: '"10.0.0.0/8"' in YAML is the quoted string 10.0.0.0/8. */
 function unquote(item: string): string {
   const m = /^"(.*)"$|^'(.*)'$/s.exec(item);
-  return m === null ? item : (m[1] ?? m[2] ?? '');
+  if (m === null) return item;
+  return m[1] !== undefined ? m[1].replace(/\\(.)/gs, '$1') : (m[2] ?? '');
 }
 
 function mergeExceptions(old: RawException[], added: RawException[]): RawException[] {
