@@ -32,8 +32,8 @@ export interface PermissionRequest {
 
 export interface PermissionWatcherOptions {
   /**
-   * Decides one open or exec of a watched file, synchronously: the process waits for the answer.
-   * It must not itself open a watched file (the process would wait for itself).
+   * Decides one open or exec of a watched file by another process, synchronously: that process
+   * waits for the answer. This process's own opens are never asked about (they are allowed).
    */
   decide(request: PermissionRequest): PermissionDecision;
   /** The answer when `decide` throws or the file's path cannot be read (default 'allow'). */

@@ -262,8 +262,8 @@ export class FanotifyGroup {
   }
 
   #answerEvent(e: FanotifyEvent): void {
-    // After close() the event is left unanswered: the reader closes the last group fd right
-    // after, and the kernel allows it then.
+    // After close() the event is left unanswered: the group went with close(), and the kernel
+    // allowed every event still waiting as it went.
     if (!this.#fd.closed) {
       const response = this.#handlers.decide(e);
       this.#answerView.setInt32(FanotifyResponse.fd, e.fd, true);
