@@ -32,8 +32,8 @@ export interface PermissionRequest {
 
 export interface PermissionWatcherOptions {
   /**
-   * Decides one open or exec of a watched file, synchronously: the process waits for the answer.
-   * It must not itself open a watched file (the process would wait for itself).
+   * Decides one open or exec of a watched file by another process, synchronously: that process
+   * waits for the answer. This process's own opens are never asked about (they are allowed).
    */
   decide(request: PermissionRequest): PermissionDecision;
   /** The answer when `decide` throws or the file's path cannot be read (default 'allow'). */
@@ -90,8 +90,8 @@ function checkPath(path: string): string {
  * Answers opens and execs of the files it watches with a decision taken on Node's event loop.
  * Files not decided (anything in a watched directory the callback lets through) are allowed,
  * and so are this process's own opens, answered from a thread of their own so that a
- * synchronous open of a watched file here cannot wait on itself. close() removes every mark;
- * the kernel allows whatever was still waiting.
+ * synchronous open of a watched file here cannot wait on itself. close() removes every mark
+ * before it returns; the kernel allows whatever was still waiting.
  *
  * A program this process starts must not be one it refuses to exec: spawn() waits for the
  * child's exec, and the exec waits for this process's answer.
@@ -165,9 +165,9 @@ export class PermissionWatcher {
   }
 
   /**
-   * Resolves once close() has taken full effect: the reader thread has ended and the group is
-   * gone with its marks (close() itself returns at once; the kernel allows the opens still
-   * waiting as the group goes).
+   * Resolves once the reader thread has ended after close(). The marks are gone when close()
+   * returns (it waits for the reader to stop reading, tens of milliseconds at most when the
+   * thread has just started); this is for callers that count threads or fds.
    */
   released(): Promise<void> {
     return this.#group.released();

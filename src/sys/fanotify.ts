@@ -38,6 +38,8 @@ const EVENT_FLAGS = 0o2000000;
 const FANOTIFY_METADATA_VERSION = 3;
 const AT_FDCWD = -100;
 const UV_READABLE = 1;
+/** How long close() waits for the reader to stop reading before leaving its fd to its exit. */
+const STOP_WAIT_MS = 5000;
 
 /** struct fanotify_event_metadata: event_len u32, vers u8, reserved u8, metadata_len u16, mask u64, fd s32, pid s32. */
 export const FanotifyEventMetadata = { event_len: 0, vers: 4, metadata_len: 6, mask: 8, fd: 16, pid: 20, size: 24 } as const;
@@ -121,6 +123,9 @@ function drain() {
 }
 parentPort.on('message', () => {
   if (typeof handle === 'object') addon.pollStop(handle);
+  // The main thread waits on this word to close the fd now that nothing here reads it.
+  Atomics.store(w.stopped, 0, 1);
+  Atomics.notify(w.stopped, 0);
   parentPort.postMessage({ stopped: true });
   parentPort.close();
 });
@@ -148,6 +153,8 @@ export class FanotifyGroup {
   #readerFd: number;
   readonly #worker: Worker;
   readonly #released: Promise<void>;
+  /** Set to 1 by the reader once it no longer reads its fd. */
+  readonly #stopped = new Int32Array(new SharedArrayBuffer(4));
   readonly #handlers: FanotifyHandlers;
   readonly #answer = new Uint8Array(FanotifyResponse.size);
   readonly #answerView = new DataView(this.#answer.buffer);
@@ -192,6 +199,7 @@ export class FanotifyGroup {
         readable: UV_READABLE,
         eagain: EAGAIN,
         eintr: EINTR,
+        stopped: this.#stopped,
       },
     });
     this.#worker.on('message', (m: ReaderMessage) => this.#message(m));
@@ -229,11 +237,19 @@ export class FanotifyGroup {
     else this.#worker.unref();
   }
 
-  /** Closes this thread's fd and stops the reader, whose fd is closed next: the group goes, and its marks. */
+  /**
+   * Stops the reader and closes both fds: the group goes, with its marks, before this returns,
+   * so that what the caller does next (a spawn of a program the group refused, which waits for
+   * the exec) cannot wait on a group nobody answers any more.
+   */
   close(): void {
     if (this.#fd.closed) return;
     this.#fd.close();
-    if (this.#readerFd >= 0) this.#worker.postMessage('stop');
+    if (this.#readerFd < 0) return;
+    this.#worker.postMessage('stop');
+    // The reader stops within one turn of its own loop; it never blocks. Should it not answer
+    // (it is dying), its fd is closed when it has exited.
+    if (Atomics.wait(this.#stopped, 0, 0, STOP_WAIT_MS) !== 'timed-out') this.#releaseReaderFd();
   }
 
   #message(m: ReaderMessage): void {
@@ -246,8 +262,8 @@ export class FanotifyGroup {
   }
 
   #answerEvent(e: FanotifyEvent): void {
-    // After close() the event is left unanswered: the reader closes the last group fd right
-    // after, and the kernel allows it then.
+    // After close() the event is left unanswered: the group went with close(), and the kernel
+    // allowed every event still waiting as it went.
     if (!this.#fd.closed) {
       const response = this.#handlers.decide(e);
       this.#answerView.setInt32(FanotifyResponse.fd, e.fd, true);

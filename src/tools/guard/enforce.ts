@@ -32,6 +32,8 @@ export interface Deny {
   dirs: string[];
   /** Only processes of these names (comm), or all but them when `negated`. */
   names?: { list: string[]; negated: boolean } | undefined;
+  /** action: kill on opens: the opener is also sent this signal. */
+  kill?: { signal: number; signalName: string } | undefined;
 }
 
 /** Socket creation refused (a zero signal: refused only). */
@@ -123,8 +125,10 @@ function planRule(rule: Rule, set: RuleSet, plan: EnforcementPlan): void {
   const conj = conjuncts(rule.exprTree, set.macros);
   for (const c of conj) if (c.kind === 'cmp' && c.field.name === 'evt.type' && c.value.kind !== 'field') values(c.value, set.lists).forEach((v) => types.add(v));
   const net = types.size > 0 && [...types].every((t) => NET_TYPES.has(t));
-  if (action.kind === 'deny' && !net) {
-    planDeny(rule, set, plan);
+  // A kill rule on opens is a fanotify refusal too, with the signal sent after it.
+  const opens = types.size > 0 && [...types].every((t) => OPEN_TYPES.has(t));
+  if ((action.kind === 'deny' && !net) || (action.kind === 'kill' && opens)) {
+    planDeny(rule, set, plan, action.kind === 'kill' ? { signal: action.signal, signalName: action.signalName } : undefined);
     return;
   }
   for (const c of conj) {
@@ -197,9 +201,9 @@ const EXEC_TYPES = new Set(['execve', 'execveat']);
  * action: deny, with fanotify permission events: an open of exact files or of a directory's
  * children, for every process or by process name; an exec of exact paths.
  */
-function planDeny(rule: Rule, set: RuleSet, plan: EnforcementPlan): void {
+function planDeny(rule: Rule, set: RuleSet, plan: EnforcementPlan, kill?: Deny['kill']): void {
   const types = new Set<string>();
-  const deny: Deny = { rule: rule.name, kind: 'open', files: [], dirs: [] };
+  const deny: Deny = { rule: rule.name, kind: 'open', files: [], dirs: [], ...(kill === undefined ? {} : { kill }) };
   const execPaths: string[] = [];
   for (const c of conjuncts(rule.exprTree, set.macros)) {
     const negated = c.kind === 'not' && c.expr.kind === 'cmp';
@@ -235,7 +239,7 @@ function planDeny(rule: Rule, set: RuleSet, plan: EnforcementPlan): void {
   for (const f of [...deny.files, ...deny.dirs]) if (!f.startsWith('/')) throw new EnforcementRefused(rule.name, `'${f}' is not an absolute path`);
   plan.denies.push(deny);
   const who = deny.names === undefined ? '' : ` by processes ${deny.names.negated ? 'not ' : ''}named ${deny.names.list.join(', ')}`;
-  plan.notes.push(`rule '${rule.name}': ${deny.kind} of ${[...deny.files, ...deny.dirs.map((d) => `${d}/*`)].join(', ')}${who} is refused (EPERM) before it happens, with fanotify ${deny.kind === 'open' ? 'FAN_OPEN_PERM' : 'FAN_OPEN_EXEC_PERM'}`);
+  plan.notes.push(`rule '${rule.name}': ${deny.kind} of ${[...deny.files, ...deny.dirs.map((d) => `${d}/*`)].join(', ')}${who} is refused (EPERM) before it happens, with fanotify ${deny.kind === 'open' ? 'FAN_OPEN_PERM' : 'FAN_OPEN_EXEC_PERM'}${kill === undefined ? '' : `, and the opener sent ${kill.signalName}`}`);
 }
 
 /** The enforcement of every enabled rule with an action; EnforcementRefused at the first that cannot be. */

@@ -96,6 +96,7 @@ export class GuardEngine {
         const alert: Alert = { time: isoTime(c.timeNs), rule: rule.name, priority: rule.priority, output, output_fields: fields, source: 'syscall', tags: rule.tags, hostname: host };
         if (e.flags & FLAG_KILLED && rule.action?.kind === 'kill') alert.enforcement = `killed with ${rule.action.signalName} at sys_enter`;
         else if (rule.action?.kind === 'deny' && e.ret === -EPERM && this.#enforcing) alert.enforcement = 'refused (EPERM) by fanotify before it happened';
+        else if (rule.action?.kind === 'kill' && e.ret === -EPERM && this.#enforcing) alert.enforcement = `refused (EPERM) by fanotify before it happened, ${rule.action.signalName} sent`;
         alerts.push(alert);
       }
     }

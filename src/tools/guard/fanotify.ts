@@ -1,7 +1,7 @@
 // action: deny, enforced with fanotify permission events: the files and directories of the deny
 // entries are watched (their inodes only), and each open or exec of them is answered from the
 // entries before it happens. Anything the entries do not name is allowed.
-import { readFileSync, realpathSync } from 'node:fs';
+import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { PermissionWatcher, type PermissionRequest } from '../../index.js';
 import type { Deny } from './enforce.js';
@@ -11,6 +11,14 @@ function commOf(pid: number): string {
     return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
   } catch {
     return '';
+  }
+}
+
+function killQuietly(pid: number, signal: number): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // Gone already.
   }
 }
 
@@ -25,25 +33,50 @@ function spellings(path: string): string[] {
   }
 }
 
+/** A file's identity: a hard link reaches the marked inode by a path the rule does not spell. */
+function inodeOf(path: string): string | undefined {
+  try {
+    const st = statSync(path, { bigint: true });
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return undefined;
+  }
+}
+
 interface Entry {
   deny: Deny;
   files: Set<string>;
+  inodes: Set<string | undefined>;
   dirs: Set<string>;
 }
 
 /** Whether the entry refuses the request. An exec opens the file too: an open entry refuses it. */
-function refuses(e: Entry, r: PermissionRequest): boolean {
+function refuses(e: Entry, r: PermissionRequest, inode: () => string | undefined): boolean {
   if (e.deny.kind === 'exec' && r.kind !== 'exec') return false;
-  if (!e.files.has(r.path) && !e.dirs.has(dirname(r.path))) return false;
+  if (!e.files.has(r.path) && !e.dirs.has(dirname(r.path)) && !e.inodes.has(inode())) return false;
   const names = e.deny.names;
   return names === undefined || names.list.includes(commOf(r.pid)) !== names.negated;
 }
 
 /** Watches what the deny entries name and refuses what they say (guard's own opens are never asked about). */
 export function watchDenies(denies: readonly Deny[]): PermissionWatcher {
-  const entries: Entry[] = denies.map((deny) => ({ deny, files: new Set(deny.files.flatMap(spellings)), dirs: new Set(deny.dirs.flatMap(spellings)) }));
+  const entries: Entry[] = denies.map((deny) => ({
+    deny,
+    files: new Set(deny.files.flatMap(spellings)),
+    inodes: new Set(deny.files.map(inodeOf).filter((i) => i !== undefined)),
+    dirs: new Set(deny.dirs.flatMap(spellings)),
+  }));
   const watcher = new PermissionWatcher({
-    decide: (r) => (entries.some((e) => refuses(e, r)) ? 'deny' : 'allow'),
+    decide: (r) => {
+      let inode: string | undefined | null = null;
+      const hit = entries.find((e) => refuses(e, r, () => (inode ??= inodeOf(r.path))));
+      if (hit === undefined) return 'allow';
+      // Signalled once the refusal is written (it is, right after this returns): the open
+      // fails with EPERM, which the alert reports, and the process gets the signal then.
+      const kill = hit.deny.kill;
+      if (kill !== undefined) queueMicrotask(() => killQuietly(r.pid, kill.signal));
+      return 'deny';
+    },
   });
   try {
     for (const d of denies) {
