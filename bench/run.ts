@@ -14,6 +14,8 @@ const suites: Record<string, string> = {
   btf: './btf/run.js',
   xdp: './xdp/run.js',
   tcptrack: './tcptrack/run.js',
+  observe: './observe/run.js',
+  guard: './guard/run.js',
   startup: './startup/run.js',
   exporter: './exporter/run.js',
   lb: './lb/run.js',

@@ -23,7 +23,7 @@ export const TOOLS: readonly (readonly string[])[] = [
   ['lb', 'src/tools/lb/lb.bpf.c', '--vmlinux', VMLINUX, '--runtime', '../../codegen/runtime.js', '--no-embed'],
   ['lb_decap', 'src/tools/lb/lb_decap.bpf.c', '--vmlinux', VMLINUX, '--runtime', '../../codegen/runtime.js', '--no-embed'],
   ['observe', 'src/tools/observe/observe.bpf.c', '--type', 'flow_event', '--type', 'conn_key', '--type', 'conn_val', '--type', 'lpm_v4', '--type', 'lpm_v6', '--vmlinux', VMLINUX, '--runtime', '../../codegen/runtime.js', '--no-embed'],
-  ['guard', 'src/tools/guard/guard.bpf.c', '--type', 'sys_event', '--type', 'exec_event', '--type', 'event_hdr', '--type', 'syscall_spec', '--type', 'connect_key', '--vmlinux', VMLINUX, '--runtime', '../../codegen/runtime.js'],
+  ['guard', 'src/tools/guard/guard.bpf.c', '--type', 'sys_event', '--type', 'exec_event', '--type', 'event_hdr', '--type', 'syscall_spec', '--type', 'connect_key', '--type', 'socket_key', '--vmlinux', VMLINUX, '--runtime', '../../codegen/runtime.js'],
 ];
 
 async function main(): Promise<number> {

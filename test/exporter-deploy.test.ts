@@ -82,6 +82,8 @@ describe('deploy/kubernetes manifests', () => {
     for (const path of ['/sys/fs/bpf', '/sys/kernel/tracing', '/sys/kernel/btf', '/sys/fs/cgroup']) assert.equal(volumes.get(mounts.get(path)!), path, path);
     const logs = c.args.find((a: string) => a.startsWith('--kube.log-dir='))!.split('=')[1];
     assert.equal(volumes.get(mounts.get(logs)!), '/var/log');
+    // The probe asks for the landing page: a scrape of every map is no health check.
+    assert.equal(c.readinessProbe.httpGet.path, '/');
     assert.equal(c.securityContext.privileged, false);
     assert.deepEqual(c.securityContext.capabilities.drop, ['ALL']);
   });

@@ -4,13 +4,17 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, describe } from 'node:test';
 import { openExporter, parseExporterArgs } from '../src/tools/exporter/cli.js';
 import { DecoderEnv } from '../src/tools/exporter/decoders.js';
 import type { Exporter } from '../src/tools/exporter/exporter.js';
 import { Sources } from '../src/tools/exporter/sources.js';
 import { runCli } from './helpers/cli.js';
-import { createVethPair, kernelTest, requireCommand, sh, type VethPair } from './helpers/kernel.js';
+import { createVethPair, kernelTest, requireCommand, sh, uniqueName, type VethPair } from './helpers/kernel.js';
 
 function samples(text: string): Map<string, number> {
   const out = new Map<string, number>();
@@ -22,10 +26,20 @@ function samples(text: string): Map<string, number> {
   return out;
 }
 
-async function tools(names: string, pid?: number): Promise<Exporter> {
-  const o = parseExporterArgs(['--tools', names]);
+async function tools(names: string, pid?: number, args: string[] = []): Promise<Exporter> {
+  const o = parseExporterArgs(['--tools', names, ...args]);
   assert.ok(o !== 'help');
-  return openExporter(o, new DecoderEnv(new Sources()), pid === undefined ? {} : { tcptrack: { pid } });
+  return openExporter(o, new DecoderEnv(new Sources()), pid === undefined ? o.toolOptions : { ...o.toolOptions, tcptrack: { pid } });
+}
+
+/** Scrapes until `check` holds of the samples (the tool reads its ring on a timer), 10 s at most. */
+async function eventually(exporter: Exporter, check: (s: Map<string, number>) => boolean): Promise<Map<string, number>> {
+  const until = Date.now() + 10_000;
+  for (;;) {
+    const s = samples((await exporter.scrape()).body);
+    if (check(s) || Date.now() > until) return s;
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 /** Connects to `port` and resolves once the connection is up or refused. */
@@ -99,5 +113,40 @@ describe('tsbpf exporter --tools', () => {
     assert.equal(rule.length, 1);
     assert.equal(rule[0]![1], 3);
     assert.equal(s.get(`tsbpf_xdp_filter_policy{interface="${v.host}",policy="deny"}`), 1);
+  });
+
+  kernelTest('observe: flows by protocol and verdict in Hubble\'s names', async (t) => {
+    if (!requireCommand(t, 'ping', 'iputils-ping')) return;
+    const v = createVethPair('xo');
+    open.push({ close: () => v.remove() });
+    const exporter = await tools('observe', undefined, ['--observe.iface', v.host]);
+    open.push(exporter);
+    sh('ip', ['netns', 'exec', v.netns, 'ping', '-c', '3', '-i', '0.2', '-W', '1', v.hostAddr]);
+    // Three echo requests in, three replies out.
+    const icmp = 'hubble_flows_processed_total{protocol="ICMPv4",subtype="from-network",type="Trace",verdict="FORWARDED"}';
+    const out = 'hubble_flows_processed_total{protocol="ICMPv4",subtype="to-network",type="Trace",verdict="FORWARDED"}';
+    const s = await eventually(exporter, (m) => m.get(icmp) === 3 && m.get(out) === 3);
+    assert.equal(s.get(icmp), 3, [...s].filter(([k]) => k.startsWith('hubble_')).join('\n'));
+    assert.equal(s.get(out), 3);
+  });
+
+  kernelTest('guard: alerts by rule and priority', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsbpf-exporter-guard-'));
+    try {
+      const target = join(dir, uniqueName('target', 20));
+      writeFileSync(target, '');
+      const rules = join(dir, 'rules.yaml');
+      writeFileSync(rules, `- rule: chmod of the test file\n  desc: d\n  condition: evt.type = chmod and fd.name = ${target}\n  output: "%fd.name"\n  priority: warning\n`);
+      const exporter = await tools('guard', undefined, ['--guard.rules', rules]);
+      open.push(exporter);
+      const r = spawnSync('python3', ['-c', `import os\nfor _ in range(4): os.chmod(${JSON.stringify(target)}, 0o600)`]);
+      assert.equal(r.status, 0);
+      const series = 'tsbpf_guard_alerts_total{rule="chmod of the test file",priority="Warning"}';
+      const s = await eventually(exporter, (m) => m.get(series) === 4);
+      assert.equal(s.get(series), 4, [...s].filter(([k]) => k.startsWith('tsbpf_guard')).join('\n'));
+      assert.equal(s.get('tsbpf_guard_lost_events_total'), 0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

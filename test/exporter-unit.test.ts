@@ -9,7 +9,7 @@ import { parseExporterArgs } from '../src/tools/exporter/cli.js';
 import { ConfigError, type LabelConfig, parseConfig, type HistogramConfig } from '../src/tools/exporter/config.js';
 import { decodeDname, decodeLabel, DecoderEnv } from '../src/tools/exporter/decoders.js';
 import { parseListenAddress } from '../src/tools/exporter/exporter.js';
-import { kubeIds } from '../src/tools/exporter/kube.js';
+import { kubeIds } from '../src/tools/common/kube.js';
 import { histogramBounds } from '../src/tools/exporter/metrics.js';
 import { ConfigSeries, SeriesTracker } from '../src/tools/exporter/series.js';
 import { Kallsyms, PciIds, Sources } from '../src/tools/exporter/sources.js';
@@ -282,6 +282,11 @@ describe('exporter command line', () => {
     assert.throws(() => parseExporterArgs(['--tools', 'nope']), /unknown tool 'nope'/);
     assert.throws(() => parseExporterArgs(['--tools', 'tcptrack', '--web.listen-address', 'x']), /not HOST:PORT/);
     assert.throws(() => parseExporterArgs(['--tools', 'tcptrack', '--series.max', '0']), /positive integer/);
+    assert.throws(() => parseExporterArgs(['--tools', 'tcptrack', '--observe.iface', 'eth0']), /--observe.iface needs --tools observe/);
+    assert.throws(() => parseExporterArgs(['--tools', 'tcptrack', '--guard.rules', 'r.yaml']), /--guard.rules needs --tools guard/);
+    const o = parseExporterArgs(['--tools', 'observe,guard', '--observe.iface', 'eth0,eth1', '--guard.rules', 'r.yaml']);
+    assert.ok(o !== 'help');
+    assert.deepEqual(o.toolOptions, { observe: { args: ['--iface', 'eth0', '--iface', 'eth1'] }, guard: { rules: ['r.yaml'] } });
   });
   it('parses listen addresses as Go does', () => {
     assert.deepEqual(parseListenAddress('[::1]:80'), { host: '::1', port: 80 });

@@ -98,10 +98,10 @@ describe('tsbpf exporter (kernel)', () => {
     const { body } = await exporter!.scrape();
     const s = samples(body);
     assert.equal(s.get(`ebpf_exporter_sleep_latency_seconds_count{comm="${sleeper}"}`), 3);
-    assert.equal(s.get(`ebpf_exporter_sleep_latency_seconds_bucket{comm="${sleeper}",le="+Inf"}`), 3);
+    assert.equal(s.get(`ebpf_exporter_sleep_latency_seconds_bucket{le="+Inf",comm="${sleeper}"}`), 3);
     // 20 ms sleeps: nothing in the buckets up to 16.384 ms, everything by 2^26 us.
-    assert.equal(s.get(`ebpf_exporter_sleep_latency_seconds_bucket{comm="${sleeper}",le="0.016384"}`), 0);
-    assert.equal(s.get(`ebpf_exporter_sleep_latency_seconds_bucket{comm="${sleeper}",le="67.108864"}`), 3);
+    assert.equal(s.get(`ebpf_exporter_sleep_latency_seconds_bucket{le="0.016384",comm="${sleeper}"}`), 0);
+    assert.equal(s.get(`ebpf_exporter_sleep_latency_seconds_bucket{le="67.108864",comm="${sleeper}"}`), 3);
     assert.ok(s.get(`ebpf_exporter_sleep_latency_seconds_sum{comm="${sleeper}"}`)! >= 0.06);
   });
 
@@ -156,6 +156,40 @@ describe('tsbpf exporter (kernel)', () => {
     }
   });
 
+  kernelTest('cgroup_id_map holds the cgroups whose path matches, and the program counts only those', async (t) => {
+    const root = requireCgroup2(t);
+    if (root === undefined) return;
+    const inside = join(root, uniqueName('tsbpf-xp-in-', 40));
+    const outside = join(root, uniqueName('tsbpf-xp-out-', 40));
+    const o = parseExporterArgs(['--config.dir', join(packageRoot(), 'test', 'bpf'), '--config.names', 'exporter_cgroup_filter']);
+    assert.ok(o !== 'help');
+    const e = await openExporter(o, new DecoderEnv(new Sources()));
+    try {
+      mkdirSync(inside);
+      mkdirSync(outside);
+      // The map is filled at scrapes (at most once a second): one before the execs, after the
+      // cgroups exist.
+      await new Promise((r) => setTimeout(r, 1000));
+      await e.scrape();
+      for (const [dir, n] of [[inside, 3], [outside, 2]] as const) {
+        const r = spawnSync('sh', ['-c', `echo $$ > ${dir}/cgroup.procs && ${Array.from({ length: n }, () => join(tmp, comm)).join(' && ')}`], { stdio: 'ignore' });
+        assert.equal(r.status, 0);
+      }
+      const { body } = await e.scrape();
+      assert.equal(value(body, `ebpf_exporter_filtered_execs_total{cgroup="${inside}"}`), 3);
+      assert.equal([...samples(body).keys()].filter((k) => k.startsWith('ebpf_exporter_filtered_execs_total')).length, 1);
+    } finally {
+      e.close();
+      for (const d of [inside, outside]) {
+        try {
+          rmdirSync(d);
+        } catch {
+          // Not made.
+        }
+      }
+    }
+  });
+
   kernelTest('built-in metrics name every config and program', async () => {
     const { body } = await exporter!.scrape();
     for (const n of NAMES) assert.equal(value(body, `ebpf_exporter_enabled_configs{name="${n}"}`), 1);
@@ -171,6 +205,10 @@ describe('tsbpf exporter (kernel)', () => {
     const ok = runCli(['exporter', '--config.dir', examples, '--config.names', NAMES.join(','), '--config.check', '--config.strict']);
     assert.equal(ok.status, 0, ok.stderr);
     assert.equal(ok.stdout, NAMES.map((n) => `${n}: ok\n`).join(''));
+    // It loads nothing: a user without privileges checks as well.
+    const nobody = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, ...cliArgv(['exporter', '--config.dir', examples, '--config.names', 'execs', '--config.check'])], { encoding: 'utf8', cwd: packageRoot() });
+    assert.equal(nobody.status, 0, nobody.stderr);
+    assert.equal(nobody.stdout, 'execs: ok\n');
     const dir = join(tmp, 'bad');
     mkdirSync(dir);
     copyFileSync(join(examples, 'execs.bpf.o'), join(dir, 'execs.bpf.o'));
@@ -187,6 +225,10 @@ describe('tsbpf exporter (kernel)', () => {
       assert.match(r.stderr, why);
       assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
     }
+    const btf = runCli(['exporter', '--config.dir', examples, '--config.names', 'sleep_latency', '--btf.path', join(tmp, 'no-such-btf'), '--web.listen-address', '127.0.0.1:0']);
+    assert.equal(btf.status, 1);
+    assert.match(btf.stderr, /no-such-btf: no such file \[ENOENT\]/);
+    assert.equal(btf.stderr.trim().split('\n').length, 1, btf.stderr);
     writeFileSync(join(dir, 'execs.yaml'), `${readFileSync(join(examples, 'execs.yaml'), 'utf8')}programs: []\n`);
     const strict = runCli(['exporter', '--config.dir', dir, '--config.names', 'execs', '--config.check', '--config.strict']);
     assert.equal(strict.status, 1);
@@ -208,6 +250,12 @@ describe('tsbpf exporter (kernel)', () => {
     assert.match(r.stderr, /exec_events\.yaml: cannot read .*exec_events\.bpf\.o/);
     assert.equal(settledCount(() => ownNewLinks(links).length), 0);
     assert.equal(openFds(), fds);
+
+    // A tool that fails to start after the configs loaded: they are detached again.
+    const tool = await runCliInProcess(['--config.dir', examples, '--config.names', 'execs', '--tools', 'observe', '--observe.iface', 'no-such-if0', '--web.listen-address', '127.0.0.1:0'], { command, reportAs: 'exporter' });
+    assert.equal(tool.code, 1);
+    assert.match(tool.stderr, /^tsbpf exporter: interface no-such-if0 not found \[ENOENT\]\n$/);
+    assert.equal(settledCount(() => ownNewLinks(links).length), 0);
 
     const busy = createServer();
     await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
@@ -240,6 +288,9 @@ describe('tsbpf exporter (kernel)', () => {
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
     assert.equal(value(await res.text(), `ebpf_exporter_execs_total{comm="${comm}",uid="0"}`), 1);
+    // The landing page the DaemonSet's probe asks for, and nothing else.
+    assert.equal((await fetch(new URL('/', url))).status, 200);
+    assert.equal((await fetch(new URL('/other', url))).status, 404);
     const code = await new Promise<number | null>((resolve) => {
       child.on('exit', (c) => resolve(c));
       child.kill('SIGTERM');
@@ -305,6 +356,26 @@ describe('tsbpf exporter series expiry and cap (kernel)', () => {
       assert.equal(value((await e.scrape()).body, series), undefined);
       run(b);
       assert.equal(value((await e.scrape()).body, series), 1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  kernelTest('a label that fails to decode drops its series and counts a decoder error', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsbpf-exporter-decode-'));
+    try {
+      copyFileSync(join(examples, 'execs.bpf.o'), join(dir, 'execs.bpf.o'));
+      // Command names read as DNS wire format: 'x' (120) is no label length (at most 63).
+      writeFileSync(join(dir, 'execs.yaml'), readFileSync(join(examples, 'execs.yaml'), 'utf8').replace('            - name: string', '            - name: string\n            - name: dname'));
+      const o = parseExporterArgs(['--config.dir', dir, '--config.names', 'execs']);
+      assert.ok(o !== 'help');
+      const e = await openExporter(o, new DecoderEnv(new Sources()));
+      open.push(e);
+      const b = binary('xd');
+      run(b);
+      const body = (await e.scrape()).body;
+      assert.equal([...samples(body).keys()].filter((k) => k.includes(b.split('/').pop()!)).length, 0);
+      assert.ok(value(body, 'ebpf_exporter_decoder_errors_total{config="execs"}')! >= 1);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -9,9 +9,12 @@ import { ProcessTable } from '../src/tools/common/process-table.js';
 import { defaultRulesFile } from '../src/tools/guard/default-rules.js';
 import { EnforcementRefused, planEnforcement } from '../src/tools/guard/enforce.js';
 import { alertLine, GuardEngine } from '../src/tools/guard/engine.js';
-import { KIND_EXEC, KIND_SYSCALL, type GuardEvent } from '../src/tools/guard/event.js';
+import { decodeEvent, EXEC_EVENT_SIZE, FLAG_ARGS_TRUNCATED, HDR_SIZE, KIND_EXEC, KIND_SYSCALL, SYS_EVENT_SIZE, type GuardEvent } from '../src/tools/guard/event.js';
+import { eventHdrCodec, execEventCodec, sockTupleCodec, sysEventCodec } from '../src/tools/guard/guard_bpf.js';
 import { RuleError } from '../src/tools/guard/errors.js';
 import { loadRules, RuleLoader, type RuleSet } from '../src/tools/guard/loader.js';
+import { pathFilter, pathPrefixes } from '../src/tools/guard/prefilter.js';
+import { neededSyscalls } from '../src/tools/guard/session.js';
 import { SYSCALL_BY_NAME } from '../src/tools/guard/syscalls.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'guard-rules-'));
@@ -104,10 +107,17 @@ describe('guard rules: operators on real event shapes', () => {
   ];
   for (const [cond, want] of cases) it(`${cond} is ${want}`, () => assert.equal(matches(cond, e), want));
 
-  it('a failed open has no fd number, and the comparison is false even with !=', () => {
+  it('a failed open has fd.num -1; a field with no value compares false, with != too', () => {
     const failed = openat('/etc/shadow', 0, -13);
-    assert.equal(matches('evt.res = EACCES', failed), true);
-    assert.equal(matches('fd.num != 3', failed), false);
+    assert.equal(matches('evt.res = EACCES and fd.num = -1 and evt.res startswith E', failed), true);
+    assert.equal(matches('fd.sip != 1.2.3.4', failed), false);
+    assert.equal(matches('fd.typechar = d', openat('/etc', 0o200000)), true);
+  });
+
+  it('quoted list items are condition strings', () => {
+    const quoted = `- list: nets\n  items: ['"10.0.0.0/8"']\n- list: names\n  items: ['"(systemd)"', cat]\n`;
+    const c = syscall('connect', { sock: { family: 2, type: 1, protocol: 6, laddr: '10.1.1.1', lport: 5, raddr: '10.2.2.2', rport: 80 }, args: [5n, 0n, 16n, 0n, 0n, 0n], ret: 0 });
+    assert.equal(matches('fd.snet in (nets) and fd.connected = true and proc.name in (names)', c, quoted), true);
   });
 
   it('relative paths resolve against the process cwd', () => {
@@ -276,11 +286,141 @@ describe('guard enforcement planning', () => {
     assert.deepEqual(c.connectKills.map((k) => [k.addr, k.port, k.family, k.signal]), [['127.0.0.1', 80, 2, 15], ['127.0.0.1', 443, 2, 15]]);
   });
 
+  it('deny: files, directories and process names for opens, exact paths for execs', () => {
+    const p = planEnforcement(rule('evt.type in (open, openat) and fd.directory in (/srv/keys) and not proc.name in (sshd)', 'deny'));
+    assert.deepEqual(p.denies, [{ rule: 'K', kind: 'open', files: [], dirs: ['/srv/keys'], names: { list: ['sshd'], negated: true } }]);
+    const x = planEnforcement(rule('evt.type = execve and proc.exepath in (bad)', 'deny'));
+    assert.deepEqual(x.denies.map((d) => [d.kind, d.files]), [['exec', ['/tmp/a', '/tmp/b']]]);
+  });
+
   it('a condition the kernel cannot decide exactly is refused with the reason', () => {
     assert.throws(() => planEnforcement(rule('evt.type = execve and proc.exepath = /tmp/a and proc.pname = bash')), (e: unknown) => e instanceof EnforcementRefused && /proc\.pname =/.test(e.message));
     assert.throws(() => planEnforcement(rule('evt.type = execve and proc.exepath startswith /tmp')), /proc\.exepath startswith/);
     assert.throws(() => planEnforcement(rule('evt.type = openat and fd.name = /etc/shadow')), /exec|connect/);
-    assert.throws(() => planEnforcement(rule('evt.type = openat and fd.name = /etc/shadow', 'deny')), /deny/);
+    assert.throws(() => planEnforcement(rule('evt.type = openat and fd.name = /etc/shadow and evt.is_open_read = true', 'deny')), /evt\.is_open_read =.*fanotify decides/);
+    assert.throws(() => planEnforcement(rule('evt.type = execve and proc.exepath = /tmp/a and proc.name = sh', 'deny')), /exact path only/);
     assert.throws(() => rule('evt.type = execve', 'explode'), /action 'explode'/);
+    assert.throws(() => planEnforcement(rule('evt.type = socket and evt.arg.domain = AF_PACKET', 'deny')), /sees only AF_INET and AF_INET6 sockets; use action: kill/);
+    assert.match(planEnforcement(rule('evt.type = socket and evt.arg.domain = AF_PACKET')).notes[0]!, /never returns to use it/);
+    assert.throws(() => planEnforcement(rule('evt.type = bind and fd.sport = 80 and proc.name = nc')), /proc\.name =/);
+  });
+});
+
+describe('guard path prefixes for the kernel filter', () => {
+  const prefixes = (cond: string): string[] | undefined => {
+    const set = rulesOf(`- list: dirs\n  items: [/usr/bin, /opt]\n- macro: opens\n  condition: evt.type in (open, openat)\n- rule: P\n  desc: d\n  condition: ${JSON.stringify(cond)}\n  output: o\n  priority: info\n`);
+    return pathPrefixes(set.rules[0]!.exprTree, set);
+  };
+
+  it('names, lists, directories, globs, through and/or and macros', () => {
+    assert.deepEqual(prefixes('opens and fd.name = /etc/shadow'), ['/etc/shadow']);
+    assert.deepEqual(prefixes('opens and fd.directory pmatch (dirs)'), ['/usr/bin', '/opt']);
+    assert.deepEqual(prefixes('opens and fd.directory = /etc'), ['/etc/']);
+    assert.deepEqual(prefixes('opens and (fd.name startswith /var/log or fd.name glob "/tmp/x*")'), ['/var/log', '/tmp/x']);
+  });
+
+  it('anything that does not confine the path leaves the call unfiltered', () => {
+    assert.equal(prefixes('opens and proc.name = cat'), undefined);
+    assert.equal(prefixes('opens and not fd.name = /etc/shadow'), undefined);
+    assert.equal(prefixes('opens and (fd.name = /etc/shadow or proc.name = cat)'), undefined);
+    assert.equal(prefixes('opens and fd.name contains shadow'), undefined);
+    assert.equal(prefixes('opens and fd.name glob "*shadow"'), undefined);
+  });
+
+  it('the default rules filter the open and unlink calls, and only them', () => {
+    const set = loadRules([defaultRulesFile()]);
+    const f = pathFilter(set, neededSyscalls(set, undefined));
+    assert.deepEqual(f.syscalls.map((s) => s.name), ['open', 'openat', 'openat2', 'unlink', 'unlinkat']);
+    assert.ok(f.prefixes.includes('/etc/shadow') && f.prefixes.includes('/var/log') && f.prefixes.includes('/usr/bin'));
+  });
+});
+
+describe('guard records: the fixed offsets agree with the object\'s BTF', () => {
+  const hdr = {
+    ts_ns: 11n, cgroup_id: 22n, cap_effective: 1n << 21n, start_ns: 33n, ret: -2n, args: [1n, 2n, 3n, 4n, 5n, 6n] as [bigint, bigint, bigint, bigint, bigint, bigint],
+    kind: KIND_SYSCALL, nr: 257, pid: 10, tid: 11, ppid: 12, uid: 13, gid: 14, euid: 15, loginuid: 16, sid: 17, vpid: 18, tty: 19, flags: FLAG_ARGS_TRUNCATED, aux: 20, comm: 'cat',
+  };
+
+  it('a sys_event record decodes to what the generated codec wrote', () => {
+    const bytes = new Uint8Array(sysEventCodec.size);
+    assert.equal(bytes.length, SYS_EVENT_SIZE);
+    assert.equal(eventHdrCodec.size, HDR_SIZE);
+    const sock = { laddr: new Uint8Array([127, 0, 0, 1, ...new Array(12).fill(0)]), raddr: new Uint8Array([10, 0, 0, 2, ...new Array(12).fill(0)]), lport: 4000, rport: 80, family: 2, type_: 1, protocol: 6, valid: 1 };
+    assert.equal(sockTupleCodec.size, 44);
+    const sa = new Uint8Array(112);
+    sa.set([2, 0, 0, 80, 10, 0, 0, 2]);
+    sysEventCodec.encodeAt({ h: hdr, sock, salen: 16, pad: 0, sa, str1: '/etc/shadow', str2: 'b' }, bytes, 0);
+    const e = decodeEvent(bytes, 0, bytes.length);
+    assert.deepEqual([e.kind, e.type, e.tsNs, e.cgroupId, e.ret, e.args, e.pid, e.tid, e.ppid, e.uid, e.gid, e.euid, e.loginuid, e.sid, e.vpid, e.tty, e.flags, e.aux, e.comm], [KIND_SYSCALL, 'openat', 11n, 22n, -2, [1n, 2n, 3n, 4n, 5n, 6n], 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, FLAG_ARGS_TRUNCATED, 20, 'cat']);
+    assert.deepEqual(e.sock, { family: 2, type: 1, protocol: 6, laddr: '127.0.0.1', lport: 4000, raddr: '10.0.0.2', rport: 80 });
+    assert.deepEqual(e.sa, { family: 2, addr: '10.0.0.2', port: 80 });
+    assert.equal(e.str1, '/etc/shadow');
+    assert.equal(e.str2, 'b');
+  });
+
+  it('an exec_event record: filename, walked paths and argv', () => {
+    const bytes = new Uint8Array(execEventCodec.size);
+    assert.equal(bytes.length, EXEC_EVENT_SIZE);
+    execEventCodec.encodeAt({ h: { ...hdr, kind: KIND_EXEC }, args_len: 0, pad: 0, filename: '/bin/sh', exe: '', cwd: '', args: '' }, bytes, 0);
+    const walked = (at: number, parts: string[]): void => void bytes.set(Buffer.from(`${parts.join('\0')}\0`), at);
+    walked(424, ['dash', 'bin', 'usr', '/']);
+    walked(936, ['tmp']);
+    const argv = Buffer.from('sh\0-c\0id\0');
+    bytes.set(argv, 1448);
+    new DataView(bytes.buffer).setUint32(160, argv.length, true);
+    const e = decodeEvent(bytes, 0, bytes.length);
+    assert.deepEqual([e.filename, e.exePath, e.cwd, e.argv], ['/bin/sh', '/usr/bin/dash', '/tmp', ['sh', '-c', 'id']]);
+  });
+});
+
+describe('guard reads the constructs of Falco rule files', () => {
+  const falcoStyle = `
+- required_engine_version: 26
+- list: runtimes
+  items: [containerd-shim, "runc:[1:CHILD]", '"puma reactor"', '"sh -c echo \\"hi\\""']
+- list: private_nets
+  items: ['"10.0.0.0/8"', '"192.168.0.0/16"']
+- macro: ptrace_injection
+  condition: >
+    (evt.type=ptrace and evt.dir=> and
+    (evt.arg.request contains PTRACE_ATTACH or evt.arg.request contains PTRACE_POKETEXT))
+- rule: Injection
+  desc: >
+    Multi-line
+    description.
+  condition: ptrace_injection and proc.name!="<NA>"
+  output: ptrace (request=%evt.arg.request target=%evt.arg.pid %container.info exe_flags=%evt.arg.flags)
+  priority:
+    WARNING
+  tags: [maturity_stable, host]
+- rule: Packet
+  desc: d
+  condition: evt.type=socket and evt.arg[0] contains AF_PACKET and evt.dir=<
+  output: "packet socket %evt.args"
+  priority: NOTICE
+- rule: Redirect
+  desc: d
+  condition: evt.type in (dup, dup2, dup3) and evt.rawres in (0, 1, 2) and fd.type in ("ipv4", "ipv6") and not fd.snet in (private_nets)
+  output: "redirect %fd.name"
+  priority: NOTICE
+- rule: Listed
+  desc: d
+  condition: evt.type = openat and proc.pname in (runtimes) and proc.cmdline in (runtimes)
+  output: o
+  priority: INFO
+`;
+
+  it('loads, and each rule matches its event', () => {
+    const set = rulesOf(falcoStyle);
+    assert.deepEqual(set.lists.get('runtimes'), ['containerd-shim', 'runc:[1:CHILD]', 'puma reactor', 'sh -c echo "hi"']);
+    const ptrace = syscall('ptrace', { args: [16n, 99n, 0n, 0n, 0n, 0n], ret: 0 });
+    const engine = new GuardEngine(set, table());
+    const [a] = engine.handle(ptrace);
+    assert.equal(a?.rule, 'Injection');
+    assert.equal(a?.output, 'ptrace (request=PTRACE_ATTACH target=99 host exe_flags=<NA>)');
+    assert.deepEqual(fire(set, syscall('socket', { args: [17n, 3n, 0n, 0n, 0n, 0n], ret: 4 })), ['Packet']);
+    const sock = { family: 2, type: 1, protocol: 6, laddr: '10.1.1.1', lport: 5555, raddr: '203.0.113.7', rport: 4444 };
+    assert.deepEqual(fire(set, syscall('dup2', { args: [3n, 0n, 0n, 0n, 0n, 0n], ret: 0, sock })), ['Redirect']);
+    assert.deepEqual(fire(set, syscall('dup2', { args: [3n, 0n, 0n, 0n, 0n, 0n], ret: 0, sock: { ...sock, raddr: '10.9.9.9' } })), []);
   });
 });

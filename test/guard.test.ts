@@ -23,6 +23,8 @@ interface Seen {
 
 let session: GuardSession | undefined;
 const seen: Seen[] = [];
+/** Every event of this test's descendants. */
+const events: GuardEvent[] = [];
 const dir = mkdtempSync(join(tmpdir(), 'guard-test-'));
 
 /** Whether `pid` descends from this test process, by guard's own process table. */
@@ -37,6 +39,9 @@ before(async () => {
     rules: loadRules([defaultRulesFile()]),
     onAlert: (alert, event) => {
       if (mine(event.pid)) seen.push({ alert, event });
+    },
+    onEvent: (event) => {
+      if (event.kind === 1 && mine(event.pid)) events.push(event);
     },
   });
 });
@@ -237,6 +242,19 @@ os.waitpid(pid, 0)
     const bad = await run('find', [dir, '-name', 'id_rsa']);
     expectOne('Search for private keys', bad, 'Warning', { 'proc.cmdline': `find ${dir} -name id_rsa` });
     expectNone('Search for private keys', await run('find', [dir, '-name', 'notes.txt']));
+  });
+});
+
+describe('guard narrows file calls in the kernel to the rules\' path prefixes', () => {
+  kernelTest('an open outside every prefix is not reported; one it cannot judge is', async () => {
+    const plain = join(dir, 'plain.txt');
+    writeFileSync(plain, 'x');
+    const outside = await run('cat', [plain]);
+    assert.deepEqual(events.filter((e) => e.pid === outside.pid && e.str1 === plain).map((e) => e.type), []);
+    const dotted = await run('cat', ['/etc/../etc/shadow']);
+    expectOne('Read sensitive file by untrusted program', dotted, 'Warning', { 'fd.name': '/etc/shadow' });
+    const relative = await run('cat', ['shadow'], { cwd: '/etc' });
+    expectOne('Read sensitive file by untrusted program', relative, 'Warning', { 'fd.name': '/etc/shadow' });
   });
 });
 

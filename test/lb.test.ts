@@ -9,7 +9,7 @@ import { Balancer } from '../src/tools/lb/balancer.js';
 import { PIN_ROOT } from '../src/tools/lb/pins.js';
 import { parseVip } from '../src/tools/lb/spec.js';
 import { kernelTest, requireCommand } from './helpers/kernel.js';
-import { createLab, destroyLab, httpFromClient, inNs, lbCli, REALS4, REALS6, spawnLbCli, stopServer, tally, VIP4, VIP6, waitForServers, type Lab } from './helpers/lb-lab.js';
+import { createLab, destroyLab, httpFromClient, inNs, lbCli, REALS4, REALS6, spawnLbCli, startServer, stopServer, tally, VIP4, VIP6, waitForServers, type Lab } from './helpers/lb-lab.js';
 
 function ok(ns: string, args: string[]): string {
   const r = lbCli(ns, args);
@@ -36,7 +36,7 @@ function setUp(lab: Lab, vip: string, reals: string[], weights: number[], extra:
   reals.forEach((r, i) => ok(lab.balancer, ['lb', 'real', 'add', vip, r, '--iface', lab.lbIf, '--weight', String(weights[i])]));
 }
 
-/** 300 connections spread 1:1:2 within ±35% of each real's expected count (2.5 to 4 sigma). */
+/** 300 connections spread 1:1:2 within ±35% of each real's expected count (3.5 sigma for a 1/4 share, 6 for 1/2). */
 function assertSpread(names: string[]): void {
   const t = tally(names);
   assert.equal(names.length, 300);
@@ -113,35 +113,73 @@ kernelTest('lb: removing one real of three moves only its flows; counters match 
     // About 1/N of the flows were the removed real's.
     assert.ok(moved > 300 / 3 / 2 && moved < (300 / 3) * 1.5, `${moved} of 300 flows moved`);
     assert.equal(lb.vip(parseVip(vip)).stats.packets, 600);
+    const cli = JSON.parse(ok(lab.balancer, ['lb', 'stats', '--json', '--iface', lab.lbIf])) as { vips: Array<{ vip: string; stats: { packets: number } }> };
+    assert.equal(cli.vips.find((v) => v.vip === vip)?.stats.packets, 600);
+
+    // New flows: the same 300 tuples hashed afresh with the real back, then without it again.
+    ok(lab.balancer, ['lb', 'real', 'add', vip, REALS4[2]!, '--iface', lab.lbIf]);
+    lb.forgetFlows(parseVip(vip));
+    udpFromClient(lab, VIP4, ports);
+    const withThree = new Map(lb.flows(parseVip(vip)).map((f) => [f.clientPort, f.real]));
+    ok(lab.balancer, ['lb', 'real', 'del', vip, REALS4[2]!, '--iface', lab.lbIf]);
+    lb.forgetFlows(parseVip(vip));
+    udpFromClient(lab, VIP4, ports);
+    const withTwo = new Map(lb.flows(parseVip(vip)).map((f) => [f.clientPort, f.real]));
+    let ofRemoved = 0;
+    let others = 0;
+    for (const [port, real] of withThree) {
+      if (real === REALS4[2]) ofRemoved++;
+      else if (withTwo.get(port) !== real) others++;
+    }
+    // Maglev: new flows change real only where the removed real's table entries were (about
+    // 1/3 of them), and almost nowhere else (under 1% of the table, test/lb-maglev.test.ts).
+    assert.ok(ofRemoved > 50 && ofRemoved < 150, `${ofRemoved} of 300 new flows were on the removed real`);
+    assert.ok(others <= 6, `${others} new flows of the remaining reals moved`);
   }),
 );
 
-kernelTest('lb: the health check takes out a real whose server stops, and new connections avoid it', (t) =>
+/** Resolves once `pattern` appears in what `read()` returns; rejects after 20 s. */
+function waitFor(read: () => string, pattern: RegExp): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const timer = setInterval(() => {
+      if (pattern.test(read())) {
+        clearInterval(timer);
+        clearTimeout(limit);
+        resolve();
+      }
+    }, 50);
+    const limit = setTimeout(() => {
+      clearInterval(timer);
+      reject(new Error(`no ${pattern} in 20s: ${read()}`));
+    }, 20_000);
+  });
+}
+
+kernelTest('lb: the health check takes out a real whose server stops and puts it back when it returns', (t) =>
   withLab(t, async (lab) => {
     const vip = `${VIP4}:80/tcp`;
+    // Out after 2 failed checks 200 ms apart (within about 0.6 s), back after 1 success.
     setUp(lab, vip, REALS4, [1, 1, 1], ['--check', 'http:/', '--interval', '200ms', '--timeout', '150ms', '--fall', '2', '--rise', '1']);
     const checker = spawnLbCli(lab.balancer, ['lb', 'health', '--iface', lab.lbIf]);
     let log = '';
     checker.stdout?.on('data', (d) => (log += d));
     try {
+      const stopped = Date.now();
       stopServer(lab, 1);
-      await new Promise<void>((resolve, reject) => {
-        const timer = setInterval(() => {
-          if (/real 10\.200\.2\.12 DOWN/.test(log)) {
-            clearInterval(timer);
-            resolve();
-          }
-        }, 100);
-        setTimeout(() => {
-          clearInterval(timer);
-          reject(new Error(`no DOWN line in 20s: ${log}`));
-        }, 20_000);
-      });
+      await waitFor(() => log, /real 10\.200\.2\.12 DOWN: /);
+      t.diagnostic(`real2 taken out ${Date.now() - stopped} ms after its server stopped`);
       using lb = Balancer.open(lab.lbIf);
       assert.equal(lb.vip(parseVip(vip)).reals.find((r) => r.address === REALS4[1])?.up, false);
       const t2 = tally(httpFromClient(lab, VIP4, 30));
       assert.equal(t2.real2, undefined);
       assert.equal((t2.real1 ?? 0) + (t2.real3 ?? 0), 30, JSON.stringify(t2));
+
+      lab.servers[1] = startServer(lab, 1);
+      await waitFor(() => log, /real 10\.200\.2\.12 UP: /);
+      assert.equal(lb.vip(parseVip(vip)).reals.find((r) => r.address === REALS4[1])?.up, true);
+      const t3 = tally(httpFromClient(lab, VIP4, 60));
+      assert.ok((t3.real2 ?? 0) > 0, `real2 answers again: ${JSON.stringify(t3)}`);
+      assert.equal((t3.real1 ?? 0) + (t3.real2 ?? 0) + (t3.real3 ?? 0), 60, JSON.stringify(t3));
     } finally {
       checker.kill('SIGTERM');
     }
@@ -191,7 +229,7 @@ Promise.all(socks.map((s) => new Promise((ok) => s.once('connect', ok)))).then((
 );
 
 kernelTest('lb: bad input is one line and exit non-zero, and changes nothing; unload leaves nothing', (t) =>
-  withLab(t, (lab) => {
+  withLab(t, async (lab) => {
     const vip = `${VIP4}:80/tcp`;
     setUp(lab, vip, REALS4.slice(0, 2), [1, 1]);
     const status = (): string => ok(lab.balancer, ['lb', 'status', '--json', '--iface', lab.lbIf]);
@@ -216,6 +254,20 @@ kernelTest('lb: bad input is one line and exit non-zero, and changes nothing; un
       assert.match(r.stderr.trim().split('\n')[0]!, /^tsbpf lb /, `${args.join(' ')}: ${r.stderr}`);
     }
     assert.equal(status(), before);
+    // stats --watch prints a table per interval until interrupted, and exits 0.
+    const watch = spawnLbCli(lab.balancer, ['lb', 'stats', '--watch', '200ms', '--iface', lab.lbIf]);
+    let watched = '';
+    watch.stdout?.on('data', (d) => (watched += d));
+    await new Promise<void>((resolve) => {
+      const timer = setInterval(() => {
+        if ((watched.match(/vip \/ real/g) ?? []).length >= 2) {
+          clearInterval(timer);
+          resolve();
+        }
+      }, 50);
+    });
+    watch.kill('SIGINT');
+    assert.equal(await new Promise((resolve) => watch.once('exit', resolve)), 0);
     ok(lab.balancer, ['lb', 'unload', lab.lbIf]);
     assert.equal(existsSync(join(PIN_ROOT, lab.lbIf)), false);
     assert.doesNotMatch(inNs(lab.balancer, 'ip', 'link', 'show', 'dev', lab.lbIf), /xdp/);

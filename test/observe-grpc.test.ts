@@ -83,7 +83,7 @@ describe('observe serve', { concurrency: false }, () => {
       await new Promise((r) => setTimeout(r, 100));
     }
     dir = mkdtempSync(join(tmpdir(), 'tsbpf-observe-grpc-'));
-    server = new ObserveServer({ listen: [`unix:${join(dir, 'observe.sock')}`, '127.0.0.1:0'], bufferSize: 100, version: 'tsbpf test', interfaces: [pair.host], filter: {}, snapLen: 256, drops: false });
+    server = new ObserveServer({ listen: [`unix:${join(dir, 'observe.sock')}`, '127.0.0.1:0'], bufferSize: 100, version: 'tsbpf test', interfaces: [pair.host], filter: {}, snapLen: 256, drops: false, aggregation: 'none' });
     [unix = '', tcp = ''] = await server.start();
   });
 
@@ -155,7 +155,10 @@ describe('observe serve', { concurrency: false }, () => {
       const call = c.GetFlows({ follow: true, number: 0, whitelist: [{ destination_port: [String(port)], tcp_flags: [{ SYN: true }] }] });
       const seen = new Promise<Msg>((resolve) => call.on('data', (m: Msg) => resolve(m)));
       call.on('error', () => {});
+      // The server sends its headers once the follower is in place: what follows is seen.
+      await new Promise((resolve) => call.once('metadata', resolve));
       await httpGet(p.peerAddr, port);
+
       const m = await seen;
       assert.equal(m.flow.IP.destination, p.peerAddr);
       call.cancel();

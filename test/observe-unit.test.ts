@@ -1,6 +1,9 @@
 // observe without the kernel: Hubble's filter flags (each selects exactly its flows, --not
 // negates), the record layout against the generated codec, the L7 parsers, the formats.
 import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { accepts, kernelFilter } from '../src/tools/observe/filter.js';
 import { decodeRecord, flowOf, RECORD, type Flow, type FlowContext } from '../src/tools/observe/flow.js';
@@ -9,6 +12,7 @@ import { L7Parser, parseDns, parseHttpRequest, parseHttpResponse } from '../src/
 import { parseObserveArgs, type ObserveOptions } from '../src/tools/observe/options.js';
 import { flowEventCodec } from '../src/tools/observe/observe_bpf.js';
 import { kubernetesOf } from '../src/tools/observe/context.js';
+import { FlowExporter } from '../src/tools/observe/export.js';
 
 const CTX: FlowContext = {
   nodeName: 'node1',
@@ -162,5 +166,26 @@ describe('observe records and formats', () => {
       container: '0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef',
     });
     assert.equal(kubernetesOf('/user.slice/user-0.slice'), undefined);
+  });
+});
+
+describe('observe export file', () => {
+  it('rotates past its size and keeps the backups asked for', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsbpf-observe-export-'));
+    try {
+      const path = join(dir, 'flows.json');
+      const e = new FlowExporter({ path, maxBytes: 1500, maxBackups: 2 });
+      const item = { flow: FLOWS.syn!, node_name: 'node1', time: FLOWS.syn!.time };
+      const line = `${JSON.stringify(item)}\n`;
+      for (let i = 0; i < 20; i++) e.write(item);
+      e.close();
+      const perFile = Math.floor(1500 / line.length);
+      assert.equal(readFileSync(path, 'utf8'), line.repeat(20 % perFile || perFile));
+      assert.equal(readFileSync(`${path}.1`, 'utf8'), line.repeat(perFile));
+      assert.equal(readFileSync(`${path}.2`, 'utf8'), line.repeat(perFile));
+      assert.equal(existsSync(`${path}.3`), false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -269,7 +269,7 @@ describe('observe', { concurrency: false }, () => {
     const p = pair!;
     const target = port + 3;
     const sent = 3000;
-    const o = await observe(['--iface', p.host, '--no-drops', '--protocol', 'udp', '--to-port', String(target), '--ring-size', '8', '-o', 'json'], { lostIntervalMs: 50 });
+    const o = await observe(['--iface', p.host, '--no-drops', '--monitor-aggregation', 'none', '--protocol', 'udp', '--to-port', String(target), '--ring-size', '8', '-o', 'json'], { lostIntervalMs: 50 });
     // Sent while this process waits (the ring is not read meanwhile), so most cannot fit.
     sh('ip', ['netns', 'exec', p.netns, 'python3', '-c', `import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\nfor i in range(${sent}): s.sendto(b'x', ('${p.hostAddr}', ${target}))`]);
     const result = await o.stop(() => false);

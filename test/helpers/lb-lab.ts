@@ -121,13 +121,18 @@ export function createLab(): Lab {
       const root = join(lab.dir, `r${i + 1}`);
       run('mkdir', ['-p', root]);
       writeFileSync(join(root, 'index.html'), `real${i + 1}\n`);
-      lab.servers.push(spawn('ip', ['netns', 'exec', ns, 'python3', '-m', 'http.server', '80', '--bind', '::', '--directory', root], { stdio: 'ignore' }));
+      lab.servers.push(startServer(lab, i));
     });
     return lab;
   } catch (err) {
     destroyLab(lab);
     throw err;
   }
+}
+
+/** Starts real `i`'s HTTP server, answering with its name on port 80. */
+export function startServer(lab: Lab, i: number): ChildProcess {
+  return spawn('ip', ['netns', 'exec', lab.reals[i]!, 'python3', '-m', 'http.server', '80', '--bind', '::', '--directory', join(lab.dir, `r${i + 1}`)], { stdio: 'ignore' });
 }
 
 /** Stops real `i`'s HTTP server (the health check's failure). */

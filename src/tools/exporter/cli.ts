@@ -22,6 +22,8 @@ const OPTIONS = {
   'series.expire': { type: 'string' },
   'series.max': { type: 'string' },
   'kube.log-dir': { type: 'string' },
+  'observe.iface': { type: 'string', multiple: true },
+  'guard.rules': { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -36,6 +38,8 @@ export interface ExporterOptions {
   tools: string[];
   limits: SeriesLimits;
   kubeLogDir?: string;
+  /** What the tools' sets are given: observe's interfaces, guard's rule files. */
+  toolOptions: ToolOptions;
 }
 
 function list(values: readonly string[] | undefined): string[] {
@@ -50,6 +54,8 @@ export function parseExporterArgs(argv: string[]): ExporterOptions | 'help' {
   const names = list(values['config.names']);
   const tools = list(values.tools);
   for (const t of tools) if (!TOOL_NAMES.includes(t)) throw new UsageError(`exporter: --tools: unknown tool '${t}' (known: ${TOOL_NAMES.join(', ')})`);
+  if (values['observe.iface'] !== undefined && !tools.includes('observe')) throw new UsageError('exporter: --observe.iface needs --tools observe');
+  if (values['guard.rules'] !== undefined && !tools.includes('guard')) throw new UsageError('exporter: --guard.rules needs --tools guard');
   const dir = values['config.dir'];
   if (names.length > 0 && dir === undefined) throw new UsageError('exporter: --config.names needs --config.dir');
   if (dir !== undefined && names.length === 0) throw new UsageError('exporter: --config.dir needs --config.names (the configs to load)');
@@ -84,11 +90,15 @@ export function parseExporterArgs(argv: string[]): ExporterOptions | 'help' {
     tools,
     limits: { expireMs, maxSeries },
     ...(values['kube.log-dir'] !== undefined ? { kubeLogDir: values['kube.log-dir'] } : {}),
+    toolOptions: {
+      ...(values['observe.iface'] !== undefined ? { observe: { args: list(values['observe.iface']).flatMap((i) => ['--iface', i]) } } : {}),
+      ...(values['guard.rules'] !== undefined ? { guard: { rules: list(values['guard.rules']) } } : {}),
+    },
   };
 }
 
 /** Loads every config and tool, all or nothing. */
-export async function openExporter(o: ExporterOptions, env: DecoderEnv, toolOptions: ToolOptions = {}): Promise<Exporter> {
+export async function openExporter(o: ExporterOptions, env: DecoderEnv, toolOptions: ToolOptions = o.toolOptions): Promise<Exporter> {
   const configs: ExporterConfig[] = o.names.map((n) => readConfig(o.dir!, n, o.strict));
   const loaded: LoadedConfig[] = [];
   const tools: MetricProvider[] = [];

@@ -4,7 +4,7 @@
 import { constants } from 'node:os';
 import { formatAddress } from '../common/net.js';
 import type { DecoderConfig, LabelConfig } from './config.js';
-import { kubeIds, KubeNames, type KubeLabels } from './kube.js';
+import { kubeIds, KubeNames, type KubeLabels } from '../common/kube.js';
 import type { Sources } from './sources.js';
 import { SYSCALL_NAMES } from './syscalls.js';
 

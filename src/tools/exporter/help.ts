@@ -17,7 +17,10 @@ Options:
   --web.listen-address ADDR    where to serve (default :9435; :0 picks a free port)
   --web.telemetry-path PATH    the metrics path (default /metrics)
   --btf.path FILE              BTF to relocate against instead of /sys/kernel/btf/vmlinux
-  --tools T,U                  export the metrics of tsbpf's tools: tcptrack, xdp-filter
+  --tools T,U                  export the metrics of tsbpf's tools: tcptrack, xdp-filter,
+                               observe (Hubble's metric names), guard
+  --observe.iface IF           observe these interfaces (default: every one; repeatable)
+  --guard.rules FILE           guard's Falco rule files (default: its own rules)
   --series.expire TIME         hide a series whose value has not changed for TIME (30m, 1h)
   --series.max N               export at most N series per config; the rest are counted in
                                ebpf_exporter_series_refused_total

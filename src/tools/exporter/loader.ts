@@ -62,7 +62,6 @@ export interface ProgramState {
 
 /** A loaded and attached config: its collection, links, metric sources and counts. */
 export class LoadedConfig {
-  readonly series: ConfigSeries;
   #refreshedCgroups = 0;
 
   constructor(
@@ -71,11 +70,9 @@ export class LoadedConfig {
     readonly links: CollectionLinks,
     readonly metrics: MetricSource[],
     readonly programs: ProgramState[],
-    series: ConfigSeries,
+    readonly series: ConfigSeries,
     readonly env: DecoderEnv,
-  ) {
-    this.series = series;
-  }
+  ) {}
 
   /** Events lost by each perf event array counter, by metric name. */
   lost(): Array<[string, number]> {

@@ -8,8 +8,16 @@ import { type ConfigSeries, SeriesTracker } from './series.js';
 export interface Sample {
   metricName?: string;
   labels: Record<string, string>;
+  /**
+   * Labels prom-client writes after `labels` and keeps written, by the object's identity: a
+   * series keeps its object from scrape to scrape, so its labels are escaped and joined once.
+   */
+  sharedLabels?: Record<string, string>;
   value: number;
 }
+
+/** The `labels` of samples whose labels are all shared ones. */
+const NO_LABELS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
 /** A metric as prom-client's registry serializes it. */
 export interface MetricData {
@@ -43,7 +51,13 @@ interface KeyEntry {
   cpus?: Array<{ id: string; object: Record<string, string> }>;
 }
 
-const DROPPED: KeyEntry = { labels: null, id: '', object: {}, bucket: 0, generation: 0 };
+/** A key whose decoding failed: not cached, so it is tried again at the next scrape. */
+const FAILED: KeyEntry = { labels: null, id: '', object: {}, bucket: 0, generation: 0 };
+
+/** A key a decoder dropped (a regexp matched nothing): cached, it stays dropped. */
+function dropped(): KeyEntry {
+  return { ...FAILED };
+}
 
 /** Decodes keys into label values, with a cache by key bytes so a key is decoded once. */
 class KeyDecoder {
@@ -64,15 +78,16 @@ class KeyDecoder {
     this.#generation++;
   }
 
-  decode(bytes: Uint8Array, off: number, length: number): KeyEntry {
-    const id = Buffer.from(bytes.buffer, bytes.byteOffset + off, length).toString('latin1');
+  /** The entry of the key at `off` in `bytes` (a Buffer view, so no object is made per key). */
+  decode(bytes: Buffer, off: number, length: number): KeyEntry {
+    const id = bytes.toString('latin1', off, off + length);
     let e = this.#cache.get(id);
     if (e === undefined) {
       const { sources } = this.env;
       sources.missed = false;
       e = this.#decode(bytes.subarray(off, off + length));
       // A label that found no name (a cgroup made after the last scan) is decoded again later.
-      if (!sources.missed && e !== DROPPED) this.#cache.set(id, e);
+      if (!sources.missed && e !== FAILED) this.#cache.set(id, e);
     }
     e.generation = this.#generation;
     return e;
@@ -95,16 +110,16 @@ class KeyDecoder {
         off += l.size + l.padding;
         if (this.bucketLast && i === this.labels.length - 1) {
           const b: string[] = [];
-          if (!decodeLabel(l, part, this.env, b)) return DROPPED;
+          if (!decodeLabel(l, part, this.env, b)) return dropped();
           bucket = Number(b[0]);
           if (!Number.isSafeInteger(bucket)) throw new Error(`bucket '${b[0]}' is not an integer`);
           continue;
         }
-        if (!decodeLabel(l, part, this.env, out)) return DROPPED;
+        if (!decodeLabel(l, part, this.env, out)) return dropped();
       }
     } catch {
       this.series.decoderErrors++;
-      return DROPPED;
+      return FAILED;
     }
     return { labels: out, id: out.join('\0'), object: labelObject(this.names, out), bucket, generation: 0 };
   }
@@ -171,7 +186,8 @@ class MapMetric implements MetricSource {
       }
     }
     for (const chunk of this.map.lookupBatch()) {
-      const keys = chunk.keyBytes;
+      const k = chunk.keyBytes;
+      const keys = Buffer.from(k.buffer, k.byteOffset, k.byteLength);
       const values = chunk.valueBytes;
       for (let i = 0; i < chunk.count; i++) {
         const e = this.#keys.decode(keys, i * ks, ks);
@@ -209,7 +225,7 @@ class MapMetric implements MetricSource {
     this.#read((id, labels, _bucket, value) => {
       let s = sums.get(id);
       if (s === undefined) {
-        s = { labels, value: 0, generation };
+        s = { labels: NO_LABELS, sharedLabels: labels, value: 0, generation };
         sums.set(id, s);
       } else if (s.generation !== generation) {
         s.value = 0;
@@ -237,6 +253,8 @@ class MapMetric implements MetricSource {
     });
     const values: Sample[] = [];
     const bounds = histogramBounds(h);
+    const les = bounds.map(([, le]) => ({ le: String(le) }));
+    const inf = { le: '+Inf' };
     const sumKey = h.bucketType === 'fixed' ? h.bucketKeys[h.bucketKeys.length - 1]! + 1 : h.bucketMax + 1;
     for (const [id, g] of groups) {
       let count = 0;
@@ -247,11 +265,11 @@ class MapMetric implements MetricSource {
       }
       const sum = (g.counts.get(sumKey) ?? 0) * h.bucketMultiplier;
       if (!this.#tracker.admit(id, `${count}/${sum}`, now)) continue;
-      const labels = g.labels;
-      for (const [le, c] of buckets) values.push({ metricName: `${PREFIX}${h.name}_bucket`, labels: { ...labels, le: String(le) }, value: c });
-      values.push({ metricName: `${PREFIX}${h.name}_bucket`, labels: { ...labels, le: '+Inf' }, value: count });
-      values.push({ metricName: `${PREFIX}${h.name}_sum`, labels, value: sum });
-      values.push({ metricName: `${PREFIX}${h.name}_count`, labels, value: count });
+      const shared = g.labels;
+      buckets.forEach(([, c], i) => values.push({ metricName: `${PREFIX}${h.name}_bucket`, labels: les[i]!, sharedLabels: shared, value: c }));
+      values.push({ metricName: `${PREFIX}${h.name}_bucket`, labels: inf, sharedLabels: shared, value: count });
+      values.push({ metricName: `${PREFIX}${h.name}_sum`, labels: NO_LABELS, sharedLabels: shared, value: sum });
+      values.push({ metricName: `${PREFIX}${h.name}_count`, labels: NO_LABELS, sharedLabels: shared, value: count });
     }
     return { name: PREFIX + h.name, help: h.help, type: 'histogram', values };
   }
@@ -320,11 +338,11 @@ class PerfCounter implements MetricSource {
       this.#keys.series.decoderErrors++;
       return;
     }
-    const e = this.#keys.decode(data, offset, this.#keySize);
+    const e = this.#keys.decode(Buffer.from(data.buffer, data.byteOffset, data.byteLength), offset, this.#keySize);
     if (e.labels === null) return;
     const c = this.#counts.get(e.id);
     if (c) c.value++;
-    else this.#counts.set(e.id, { labels: e.object, value: 1 });
+    else this.#counts.set(e.id, { labels: NO_LABELS, sharedLabels: e.object, value: 1 });
   }
 
   collect(now: number): MetricData {

@@ -3,7 +3,7 @@ import { parse, printHelp, UsageError, type Command, type CommandIO } from '../.
 import { parseDuration } from '../common/duration.js';
 import { defaultRulesFile } from './default-rules.js';
 import { HELP } from './help.js';
-import { runGuard, type GuardRunOptions } from './run.js';
+import { DEFAULT_SOCKET, queryStatus, runGuard, type GuardRunOptions } from './run.js';
 import { fieldList } from './fields.js';
 import { loadRules, type RuleSet } from './loader.js';
 import { parsePriority } from './priority.js';
@@ -29,6 +29,8 @@ const OPTIONS = {
   'list-fields': { type: 'boolean' },
   'list-syscalls': { type: 'boolean' },
   verbose: { type: 'boolean', short: 'v' },
+  stats: { type: 'boolean' },
+  socket: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -63,9 +65,28 @@ function describeRule(set: RuleSet, name: string, io: CommandIO): number {
   return 0;
 }
 
+/** `tsbpf guard status`: what the running guard has seen, from its socket. */
+async function printStatus(socket: string, json: boolean, io: CommandIO): Promise<number> {
+  const st = await queryStatus(socket);
+  if (json) {
+    io.stdout.write(`${JSON.stringify(st)}\n`);
+    return 0;
+  }
+  const lines = [
+    `guard pid ${st.pid}, running since ${st.startedAt}`,
+    `rules: ${st.rules}; tracing ${st.syscalls.join(', ') || 'no system calls'} and process exec, fork, exit`,
+    `events: ${st.events}, alerts: ${st.alerts}, dropped in the kernel: ${st.kernelDrops}`,
+    ...Object.entries(st.hits).map(([rule, n]) => `  ${n}\t${rule}`),
+    ...st.enforcement.map((n) => `enforcing: ${n}`),
+  ];
+  io.stdout.write(`${lines.join('\n')}\n`);
+  return 0;
+}
+
 async function run(argv: string[], io: CommandIO): Promise<number> {
   const { values, positionals } = parse('guard', argv, OPTIONS);
   if (values.help) return printHelp(io, HELP);
+  if (positionals[0] === 'status' && positionals.length === 1) return printStatus(values.socket ?? DEFAULT_SOCKET, values.json === true, io);
   if (positionals.length > 0) throw new UsageError(`guard: unexpected argument '${positionals[0]}'`);
   if (values['list-fields']) {
     for (const f of fieldList()) io.stdout.write(`${f.name.padEnd(44)} ${f.type.padEnd(7)} ${f.desc}\n`);
@@ -108,6 +129,8 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
     enforce: values.enforce === true && values['dry-run'] !== true,
     dryRun: values['dry-run'] === true,
     verbose: values.verbose === true,
+    stats: values.stats === true,
+    ...(values.socket !== undefined ? { socket: values.socket } : {}),
     ...(minPriority !== undefined ? { minPriority } : {}),
     ...(durationMs !== undefined ? { durationMs } : {}),
     ...(pid !== undefined ? { pid } : {}),

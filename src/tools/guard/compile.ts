@@ -64,6 +64,8 @@ function getter(ref: FieldRef): { get: Getter; field: ResolvedField } {
     };
     return { get, field: r };
   }
+  const all = r.def.all;
+  if (all !== undefined) return { get: (ctx) => all(ctx).map(apply), field: r };
   if (transforms.length === 0) return { get: (ctx) => [readField(ctx, r)], field: r };
   return { get: (ctx) => [apply(readField(ctx, r))], field: r };
 }

@@ -1,19 +1,7 @@
-// Where the rules shipped with tsbpf are: src/tools/guard/rules/ of the installed package,
-// found from this module whether it runs from src/ (tsx) or from dist/src/ (compiled).
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+// Where the rules shipped with tsbpf are: beside guard's sources, which the package ships.
+import { toolObject } from '../common/objects.js';
 
-const RELATIVE = join('src', 'tools', 'guard', 'rules', 'guard_rules.yaml');
-
-/** The default rules file; the package's directories are searched upwards from here. */
+/** The default rules file. */
 export function defaultRulesFile(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = join(dir, RELATIVE);
-    if (existsSync(candidate)) return candidate;
-    const up = dirname(dir);
-    if (up === dir) return join(dirname(fileURLToPath(import.meta.url)), 'rules', 'guard_rules.yaml');
-    dir = up;
-  }
+  return toolObject('guard', 'rules/guard_rules.yaml');
 }

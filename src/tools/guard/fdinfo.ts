@@ -26,6 +26,8 @@ export interface FdInfo {
   sport?: number | undefined;
   cport?: number | undefined;
   isServer?: boolean | undefined;
+  /** A socket with a remote end (a connect that succeeded or is in progress, an accept). */
+  connected?: boolean | undefined;
 }
 
 const AT_FDCWD = -100;
@@ -90,7 +92,9 @@ export function fdInfo(e: GuardEvent, proc: ProcessInfo | undefined): FdInfo {
     const dirArg = usesSecond ? info.args.findIndex(([, k], i) => k === 'dirfd' && i > (info.str1 ?? 0)) : dirfd;
     const name = resolvePath(e, proc, nameraw, dirArg >= 0 ? dirArg : undefined);
     const isOpen = info.name.startsWith('open') || info.name === 'creat';
-    return { ...none, num: isOpen && e.ret >= 0 ? e.ret : undefined, name, nameraw, type: 'file', typechar: 'f' };
+    // O_DIRECTORY opens a directory (Falco's typechar d); a failed open's fd is -1.
+    const dir = isOpen && info.name !== 'creat' && (Number(e.args[info.name === 'open' ? 1 : 2] ?? 0n) & 0o200000) !== 0;
+    return { ...none, num: isOpen ? (e.ret >= 0 ? e.ret : -1) : undefined, name, nameraw, type: dir ? 'directory' : 'file', typechar: dir ? 'd' : 'f' };
   }
   if (info.category !== 'net') return none;
   const s = e.sock;
@@ -122,6 +126,7 @@ export function fdInfo(e: GuardEvent, proc: ProcessInfo | undefined): FdInfo {
   }
   const server = info.name === 'accept' || info.name === 'accept4' || info.name === 'bind' || info.name === 'listen';
   fd.isServer = server;
+  fd.connected = (fd.rport ?? 0) !== 0 && (e.ret >= 0 || e.ret === -115);
   if (server) {
     [fd.sip, fd.sport, fd.cip, fd.cport] = [fd.lip, fd.lport, fd.rip, fd.rport];
   } else {

@@ -57,6 +57,8 @@ interface FieldDef {
   arg: ArgMode;
   desc: string;
   get(ctx: EvalContext, arg: string | undefined): FieldValue;
+  /** Every value the field has, for fields with more than one (a comparison matches any). */
+  all?(ctx: EvalContext): FieldValue[];
 }
 
 const host = osHostname();
@@ -197,7 +199,16 @@ const container = (ctx: EvalContext) => ctx.proc?.container;
 const FIELDS: ReadonlyMap<string, FieldDef> = new Map<string, FieldDef>([
   ['evt.num', n('event number', (c) => c.num)],
   ['evt.type', s('the system call (or clone, procexit)', (c) => c.event.type)],
-  ['evt.dir', s('< (guard reports calls at their exit)', (c) => (c.event.flags & FLAG_KILLED ? '>' : '<'))],
+  [
+    'evt.dir',
+    {
+      type: 'string',
+      arg: 'none',
+      desc: "'<' (calls are reported at exit, with their enter's arguments: evt.dir = > matches them too; a call stopped at entry is '>' only)",
+      get: (c) => (c.event.flags & FLAG_KILLED ? '>' : '<'),
+      all: (c) => (c.event.flags & FLAG_KILLED ? ['>'] : ['<', '>']),
+    },
+  ],
   ['evt.res', s('SUCCESS or the errno name', (c) => (c.event.kind === KIND_FORK || c.event.kind === KIND_EXIT ? undefined : resultName(c.event.ret)))],
   ['evt.rawres', n('the return value', (c) => c.event.ret)],
   ['evt.failed', b('the call failed', (c) => c.event.ret < 0)],
@@ -298,6 +309,10 @@ const FIELDS: ReadonlyMap<string, FieldDef> = new Map<string, FieldDef>([
   ['fd.l4proto', s('tcp, udp, icmp, raw', (c) => c.fd.l4proto)],
   ['fd.sockfamily', s('ip, unix', (c) => c.fd.sockfamily)],
   ['fd.is_server', b('the process is the server end', (c) => c.fd.isServer)],
+  ['fd.connected', b('the socket has a remote end', (c) => c.fd.connected)],
+  ['fd.name_changed', b('the fd name changed with this event (never: guard reports whole calls)', () => false)],
+  ['fd.dev', n('device of the file (not collected)', () => undefined)],
+  ['fd.ino', n('inode of the file (not collected)', () => undefined)],
   ['fd.sip', ip('server address', (c) => c.fd.sip)],
   ['fd.cip', ip('client address', (c) => c.fd.cip)],
   ['fd.lip', ip('local address', (c) => c.fd.lip)],
@@ -328,7 +343,7 @@ const FIELDS: ReadonlyMap<string, FieldDef> = new Map<string, FieldDef>([
   ['container.image.id', s('image id (not collected)', () => undefined)],
   ['container.privileged', b('privileged container (not collected: false)', () => false)],
   ['container.start_ts', n('container start (not collected)', () => undefined)],
-  ['container.info', s('container summary', (c) => (container(c) === undefined ? 'host' : `id=${container(c)!.id}`))],
+  ['container.info', s('container summary', (c) => (container(c) === undefined ? 'host' : `container_id=${container(c)!.id} container_name=${container(c)!.name ?? '<NA>'}`))],
   ['container.mounts', s('mounts (not collected)', () => undefined)],
   ['container.mount.dest', s('mount destination (not collected)', () => undefined)],
   ['k8s.ns.name', s('Kubernetes namespace', (c) => container(c)?.podNamespace)],

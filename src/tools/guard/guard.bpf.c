@@ -8,8 +8,9 @@
 // is, user space writes into `syscalls` (indexed by number) from the rules it loads, so the
 // kernel does no work for calls no rule can match. A successful exec is reported by
 // sched_process_exec (the new image's argv, exe and cwd); fork and exit keep user space's
-// process table. Enforcement: an exec of a path in `kill_exec`, or a connect to an address in
-// `kill_connect`, sends the rule's signal to the caller at sys_enter.
+// process table. Enforcement: an exec of a path in `kill_exec`, a connect, bind or socket in
+// `kill_connect`, `kill_bind`, `deny_socket`, sends the rule's signal to the caller at sys_enter,
+// and cgroup hooks refuse the network calls.
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
@@ -42,6 +43,11 @@ enum kind {
 // Enforcement checks at sys_enter.
 #define SPEC_KILL_EXEC 16
 #define SPEC_KILL_CONNECT 32
+// Only calls whose path (str1_arg) starts with one of `path_prefixes` are reported.
+#define SPEC_PATH_FILTER 64
+#define SPEC_KILL_BIND 128
+#define SPEC_KILL_SOCKET 256
+#define SPEC_KILL_ANY (SPEC_KILL_EXEC | SPEC_KILL_CONNECT | SPEC_KILL_BIND | SPEC_KILL_SOCKET)
 
 // Bits of event_hdr.flags.
 #define FLAG_KILLED 1
@@ -52,7 +58,7 @@ enum kind {
 
 // What the record of a call carries; user space fills it per syscall number.
 struct syscall_spec {
-	__u8 flags;
+	__u16 flags;
 	// Argument indexes (0-5) of the strings, the sockaddr and its length; ARG_NONE if none.
 	__u8 str1_arg;
 	__u8 str2_arg;
@@ -60,7 +66,7 @@ struct syscall_spec {
 	__u8 salen_arg;
 	// The argument holding the socket fd for SPEC_SOCK_FD.
 	__u8 sock_fd_arg;
-	__u8 pad[2];
+	__u8 pad;
 };
 
 struct event_hdr {
@@ -186,10 +192,51 @@ struct {
 	__type(value, __u32);
 } kill_connect SEC(".maps");
 
+// Bind to this address and port, with the same wildcards.
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct connect_key);
+	__type(value, __u32);
+} kill_bind SEC(".maps");
+
+struct socket_key {
+	__u32 family;
+	// 0: any type.
+	__u32 type;
+};
+
+// Socket creation of this family and type is refused (cgroup/sock_create); a non-zero value
+// is also the signal sent at sys_enter.
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, struct socket_key);
+	__type(value, __u32);
+} deny_socket SEC(".maps");
+
+#define PREFIX_LEN 64
+
+struct path_key {
+	__u32 prefixlen;
+	__u8 data[PREFIX_LEN];
+};
+
+// The path prefixes the rules can match (their first 64 bytes): a path that starts with none
+// of them cannot match, so its call is not reported at all.
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 1024);
+	__type(key, struct path_key);
+	__type(value, __u8);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} path_prefixes SEC(".maps");
+
 // Scratch space: records are built here when a path walk or a lookup key needs room.
 struct scratch {
 	char path[STR_LEN];
 	__u8 sa[SA_LEN];
+	struct path_key key;
 };
 
 struct {
@@ -275,22 +322,15 @@ static __always_inline __u32 walk_path(char *buf, struct dentry *dentry, struct 
 	return off;
 }
 
-static __always_inline __u64 syscall_arg(struct pt_regs *regs, __u32 i)
+// The call's arguments. tp_btf hands a trusted pt_regs: plain loads, no helper calls.
+static __always_inline void syscall_args(struct pt_regs *regs, __u64 *args)
 {
-	switch (i) {
-	case 0:
-		return BPF_CORE_READ(regs, di);
-	case 1:
-		return BPF_CORE_READ(regs, si);
-	case 2:
-		return BPF_CORE_READ(regs, dx);
-	case 3:
-		return BPF_CORE_READ(regs, r10);
-	case 4:
-		return BPF_CORE_READ(regs, r8);
-	default:
-		return BPF_CORE_READ(regs, r9);
-	}
+	args[0] = regs->di;
+	args[1] = regs->si;
+	args[2] = regs->dx;
+	args[3] = regs->r10;
+	args[4] = regs->r8;
+	args[5] = regs->r9;
 }
 
 // The socket behind fd `fd` of the current task, or NULL.
@@ -343,6 +383,22 @@ static __always_inline struct scratch *get_scratch(void)
 // The signal is queued, not yet delivered: an exec then fails early (copying its arguments
 // checks for a fatal signal), but a connect may complete, so connects are also refused by
 // guard's cgroup hooks.
+// The entry for an address and port: exact, any port, or any address.
+static __always_inline __u32 *addr_lookup(void *map, struct connect_key *k)
+{
+	__u32 *v = bpf_map_lookup_elem(map, k);
+	if (v)
+		return v;
+	__u16 port = k->port;
+	k->port = 0;
+	v = bpf_map_lookup_elem(map, k);
+	if (v)
+		return v;
+	__builtin_memset(k->addr, 0, 16);
+	k->port = port;
+	return bpf_map_lookup_elem(map, k);
+}
+
 static __always_inline __u32 kill_check(const struct syscall_spec *spec, struct pending *p)
 {
 	struct scratch *s = get_scratch();
@@ -355,7 +411,7 @@ static __always_inline __u32 kill_check(const struct syscall_spec *spec, struct 
 			return 0;
 		bpf_probe_read_user_str(s->path, STR_LEN, (void *)p->args[spec->str1_arg & 7]);
 		sig = bpf_map_lookup_elem(&kill_exec, s->path);
-	} else if (spec->flags & SPEC_KILL_CONNECT) {
+	} else if (spec->flags & (SPEC_KILL_CONNECT | SPEC_KILL_BIND)) {
 		if (spec->sa_arg > 5)
 			return 0;
 		if (bpf_probe_read_user(s->sa, 28, (void *)p->args[spec->sa_arg & 7]) < 0)
@@ -370,22 +426,44 @@ static __always_inline __u32 kill_check(const struct syscall_spec *spec, struct 
 			__builtin_memcpy(k.addr, &s->sa[8], 16);
 		else
 			return 0;
-		sig = bpf_map_lookup_elem(&kill_connect, &k);
+		if (spec->flags & SPEC_KILL_BIND)
+			sig = addr_lookup(&kill_bind, &k);
+		else
+			sig = addr_lookup(&kill_connect, &k);
+	} else if (spec->flags & SPEC_KILL_SOCKET) {
+		struct socket_key k = { .family = p->args[0], .type = p->args[1] & 0xf };
+		sig = bpf_map_lookup_elem(&deny_socket, &k);
 		if (!sig) {
-			__u16 port = k.port;
-			k.port = 0;
-			sig = bpf_map_lookup_elem(&kill_connect, &k);
-			if (!sig) {
-				__builtin_memset(k.addr, 0, 16);
-				k.port = port;
-				sig = bpf_map_lookup_elem(&kill_connect, &k);
-			}
+			k.type = 0;
+			sig = bpf_map_lookup_elem(&deny_socket, &k);
 		}
 	}
-	if (!sig)
+	// A zero signal: refused by a cgroup hook only, the caller lives.
+	if (!sig || *sig == 0)
 		return 0;
 	bpf_send_signal(*sig);
 	return *sig;
+}
+
+// Whether a call's path can match a rule: it is relative, or not normal ("/." or "//" in it:
+// user space normalizes before matching), or it starts with a wanted prefix.
+static __always_inline bool path_wanted(const struct syscall_spec *spec, struct pending *p)
+{
+	struct scratch *s = get_scratch();
+	if (!s || spec->str1_arg > 5)
+		return true;
+	__builtin_memset(&s->key, 0, sizeof(s->key));
+	long n = bpf_probe_read_user_str(s->key.data, PREFIX_LEN, (void *)p->args[spec->str1_arg & 7]);
+	if (n <= 1 || s->key.data[0] != '/')
+		return true;
+	for (int i = 0; i < PREFIX_LEN - 1; i++) {
+		if (s->key.data[i] == 0)
+			break;
+		if (s->key.data[i] == '/' && (s->key.data[i + 1] == '.' || s->key.data[i + 1] == '/'))
+			return true;
+	}
+	s->key.prefixlen = (n - 1) * 8;
+	return bpf_map_lookup_elem(&path_prefixes, &s->key) != NULL;
 }
 
 SEC("tp_btf/sys_enter")
@@ -400,9 +478,10 @@ int BPF_PROG(guard_sys_enter, struct pt_regs *regs, long id)
 		return 0;
 	struct pending p = {};
 	p.nr = nr;
-	for (__u32 i = 0; i < 6; i++)
-		p.args[i] = syscall_arg(regs, i);
-	if (spec->flags & (SPEC_KILL_EXEC | SPEC_KILL_CONNECT)) {
+	syscall_args(regs, p.args);
+	if ((spec->flags & SPEC_PATH_FILTER) && !path_wanted(spec, &p))
+		return 0;
+	if (spec->flags & SPEC_KILL_ANY) {
 		__u32 sig = kill_check(spec, &p);
 		if (sig) {
 			p.flags = FLAG_KILLED | (sig << 16);
@@ -440,6 +519,11 @@ int BPF_PROG(guard_sys_enter, struct pt_regs *regs, long id)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(guard_sys_exit, struct pt_regs *regs, long ret)
 {
+	// Most calls are not traced: the array says so before the per-thread hash is searched.
+	__u32 exit_nr = regs->orig_ax;
+	struct syscall_spec *exit_spec = bpf_map_lookup_elem(&syscalls, &exit_nr);
+	if (!exit_spec || !(exit_spec->flags & SPEC_TRACE))
+		return 0;
 	__u32 tid = bpf_get_current_pid_tgid();
 	struct pending *p = bpf_map_lookup_elem(&pendings, &tid);
 	if (!p)
@@ -582,45 +666,85 @@ int BPF_PROG(guard_exit, struct task_struct *task, bool group_dead)
 	return 0;
 }
 
-// connect4/6 on the cgroup v2 root: a connect to an address in kill_connect is refused
-// (EPERM) before any packet leaves; the sys_enter check has already sent the signal.
-static __always_inline int connect_allowed(struct connect_key *k)
+// cgroup hooks on the cgroup v2 root: a connect or datagram to an address in kill_connect, a
+// bind to one in kill_bind, a socket of a family in deny_socket is refused (EPERM) before it
+// happens; the sys_enter check has already sent the signal where the rule kills.
+static __always_inline void v6_key(struct bpf_sock_addr *ctx, struct connect_key *k)
 {
-	if (bpf_map_lookup_elem(&kill_connect, k))
-		return 0;
-	__u16 port = k->port;
-	k->port = 0;
-	if (bpf_map_lookup_elem(&kill_connect, k))
-		return 0;
-	__builtin_memset(k->addr, 0, 16);
-	k->port = port;
-	if (bpf_map_lookup_elem(&kill_connect, k))
-		return 0;
-	return 1;
+	// Each word of the context is read by its own constant offset, as the verifier requires.
+	__u32 w0 = ctx->user_ip6[0], w1 = ctx->user_ip6[1], w2 = ctx->user_ip6[2], w3 = ctx->user_ip6[3];
+	__builtin_memcpy(&k->addr[0], &w0, 4);
+	__builtin_memcpy(&k->addr[4], &w1, 4);
+	__builtin_memcpy(&k->addr[8], &w2, 4);
+	__builtin_memcpy(&k->addr[12], &w3, 4);
+	k->port = __builtin_bswap16((__u16)ctx->user_port);
+	k->family = AF_INET6;
+}
+
+static __always_inline void v4_key(struct bpf_sock_addr *ctx, struct connect_key *k)
+{
+	__u32 ip = ctx->user_ip4;
+	__builtin_memcpy(k->addr, &ip, 4);
+	k->port = __builtin_bswap16((__u16)ctx->user_port);
+	k->family = AF_INET;
 }
 
 SEC("cgroup/connect4")
 int guard_connect4(struct bpf_sock_addr *ctx)
 {
 	struct connect_key k = {};
-	__u32 ip = ctx->user_ip4;
-	__builtin_memcpy(k.addr, &ip, 4);
-	k.port = __builtin_bswap16((__u16)ctx->user_port);
-	k.family = AF_INET;
-	return connect_allowed(&k);
+	v4_key(ctx, &k);
+	return addr_lookup(&kill_connect, &k) ? 0 : 1;
 }
 
 SEC("cgroup/connect6")
 int guard_connect6(struct bpf_sock_addr *ctx)
 {
 	struct connect_key k = {};
-	for (int i = 0; i < 4; i++) {
-		__u32 w = ctx->user_ip6[i];
-		__builtin_memcpy(&k.addr[i * 4], &w, 4);
-	}
-	k.port = __builtin_bswap16((__u16)ctx->user_port);
-	k.family = AF_INET6;
-	return connect_allowed(&k);
+	v6_key(ctx, &k);
+	return addr_lookup(&kill_connect, &k) ? 0 : 1;
+}
+
+SEC("cgroup/sendmsg4")
+int guard_sendmsg4(struct bpf_sock_addr *ctx)
+{
+	struct connect_key k = {};
+	v4_key(ctx, &k);
+	return addr_lookup(&kill_connect, &k) ? 0 : 1;
+}
+
+SEC("cgroup/sendmsg6")
+int guard_sendmsg6(struct bpf_sock_addr *ctx)
+{
+	struct connect_key k = {};
+	v6_key(ctx, &k);
+	return addr_lookup(&kill_connect, &k) ? 0 : 1;
+}
+
+SEC("cgroup/bind4")
+int guard_bind4(struct bpf_sock_addr *ctx)
+{
+	struct connect_key k = {};
+	v4_key(ctx, &k);
+	return addr_lookup(&kill_bind, &k) ? 0 : 1;
+}
+
+SEC("cgroup/bind6")
+int guard_bind6(struct bpf_sock_addr *ctx)
+{
+	struct connect_key k = {};
+	v6_key(ctx, &k);
+	return addr_lookup(&kill_bind, &k) ? 0 : 1;
+}
+
+SEC("cgroup/sock_create")
+int guard_sock_create(struct bpf_sock *ctx)
+{
+	struct socket_key k = { .family = ctx->family, .type = ctx->type };
+	if (bpf_map_lookup_elem(&deny_socket, &k))
+		return 0;
+	k.type = 0;
+	return bpf_map_lookup_elem(&deny_socket, &k) ? 0 : 1;
 }
 
 char LICENSE[] SEC("license") = "GPL";

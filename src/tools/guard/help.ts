@@ -1,5 +1,6 @@
 // The help of `tsbpf guard`, apart from its implementation so that `--help` loads no library code.
 export const HELP = `Usage: tsbpf guard [options]
+       tsbpf guard status [--socket PATH] [--json]
 
 Runtime security with Falco's rule language: system calls and process events from tsbpf's own
 BPF programs (tracepoints only: sys_enter/sys_exit, sched_process_exec/fork/exit), the
@@ -18,8 +19,10 @@ Options:
                           error, warning, notice, informational, debug)
   -M, --duration TIME     stop after TIME (10s, 2m; a bare number is seconds)
       --enforce           apply the rules' actions: \`action: kill\` (or a signal name) stops an
-                          exec of a path or a connect to an address/port in the kernel; a rule
-                          the kernel cannot decide exactly is refused, with the reason
+                          exec of a path or a connect to an address/port in the kernel;
+                          \`action: deny\` refuses an open of files or an exec of a path
+                          (fanotify); a rule that cannot be enforced exactly is refused, with
+                          the reason
       --dry-run           with --enforce: check and report the enforcement, enforce nothing
       --pid PID           only events of this process
       --file FILE         also append alerts to FILE
@@ -31,8 +34,16 @@ Options:
                           "FILE:LINE:COL: rule 'NAME': reason"
       --list-fields       list the fields conditions and outputs can use, and exit
       --list-syscalls     print the system calls the rules need traced, and exit
+      --socket PATH       answer \`tsbpf guard status\` on this unix socket (default
+                          /run/tsbpf/guard.sock; '' for none)
   -v, --verbose           say on stderr what is traced and enforced, and the counts at the end
+      --stats             count the BPF programs' runs and run time (BPF_ENABLE_STATS: every
+                          program of the machine is timed while guard runs) and print them at
+                          the end
   -h, --help              this help
+
+\`tsbpf guard status\` asks the running guard for its counts: events, alerts, drops, alerts
+per rule, what is traced and enforced (--json: one object).
 
 Lost events are counted exactly in the kernel (per CPU) and reported as an alert
 ("N events dropped in the last second") at most once a second.

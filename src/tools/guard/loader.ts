@@ -410,7 +410,7 @@ export class RuleLoader {
       if (seen.includes(l.name)) fail(l.where, `list '${l.name}'`, `refers to itself (${[...seen, l.name].join(' -> ')})`);
       return l.items.flatMap((i) => {
         const inner = this.#lists.get(i);
-        return inner === undefined ? [i] : expand(inner, [...seen, l.name]);
+        return inner === undefined ? [unquote(i)] : expand(inner, [...seen, l.name]);
       });
     };
     for (const l of this.#lists.values()) lists.set(l.name, expand(l, []));
@@ -487,6 +487,13 @@ export class RuleLoader {
     const at = where.reader !== undefined && where.text !== undefined && pos <= where.text.length ? where.reader.placeIn(where, where.text, pos) : where;
     fail(at, item, err.message);
   }
+}
+
+/** A list item is condition text: '"10.0.0.0/8"' in YAML is the quoted string 10.0.0.0/8. */
+function unquote(item: string): string {
+  const m = /^"(.*)"$|^'(.*)'$/s.exec(item);
+  if (m === null) return item;
+  return m[1] !== undefined ? m[1].replace(/\\(.)/gs, '$1') : (m[2] ?? '');
 }
 
 function mergeExceptions(old: RawException[], added: RawException[]): RawException[] {

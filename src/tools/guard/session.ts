@@ -3,19 +3,26 @@
 // counts of what was lost. close() detaches everything, once.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Link, RingBufReader, TsbpfError } from '../../index.js';
+import { type Link, type PermissionWatcher, RingBufReader, TsbpfError } from '../../index.js';
 import { ProcessTable } from '../common/process-table.js';
 import { type EnforcementPlan, planEnforcement } from './enforce.js';
 import { type Alert, GuardEngine } from './engine.js';
 import { decodeEvent, type GuardEvent, KIND_EXIT } from './event.js';
-import { type Guard as GuardObject, loadGuard } from './guard_bpf.js';
+import { watchDenies } from './fanotify.js';
+import { type Guard as GuardObject, type GuardPrograms, loadGuard } from './guard_bpf.js';
 import type { RuleSet } from './loader.js';
 import type { Priority } from './priority.js';
-import { SPEC_KILL_CONNECT, SPEC_KILL_EXEC, SYSCALLS, type SyscallInfo, specOf } from './syscalls.js';
+import { pathFilter } from './prefilter.js';
+import { SPEC_KILL_BIND, SPEC_KILL_CONNECT, SPEC_KILL_EXEC, SPEC_KILL_SOCKET, SPEC_PATH_FILTER, SYSCALLS, type SyscallInfo, specOf } from './syscalls.js';
 
 export const RING_BYTES = 1 << 22;
 /** Where the connect hooks attach: the root of the cgroup v2 hierarchy. */
+type ProgramName = keyof GuardPrograms;
+type HookName = Extract<ProgramName, `guard_${'connect' | 'sendmsg' | 'bind' | 'sock_create'}${string}`>;
+
 const EXITED_REMEMBERED = 4096;
+/** The bytes of a path the kernel's prefix filter looks at (struct path_key). */
+const PREFIX_LEN = 64;
 const CGROUP2_ROOTS = ['/sys/fs/cgroup/unified', '/sys/fs/cgroup'];
 
 export interface SessionOptions {
@@ -24,6 +31,8 @@ export interface SessionOptions {
   enforce?: boolean;
   /** Plan and check the enforcement, but fill no kernel map. */
   dryRun?: boolean;
+  /** Report file calls of every path, not only those the rules' path prefixes allow (default true: filter). */
+  pathFilter?: boolean;
   minPriority?: Priority;
   /** Only this process's events (tests; --pid). */
   targetPid?: number;
@@ -56,6 +65,8 @@ export function neededSyscalls(rules: RuleSet, plan: EnforcementPlan | undefined
   }
   if (plan !== undefined && plan.execKills.length > 0) want.add('execve').add('execveat');
   if (plan !== undefined && plan.connectKills.length > 0) want.add('connect');
+  if (plan !== undefined && plan.bindKills.length > 0) want.add('bind');
+  if (plan !== undefined && plan.socketDenies.length > 0) want.add('socket');
   return SYSCALLS.filter((s) => all || want.has(s.name));
 }
 
@@ -90,6 +101,7 @@ export class GuardSession {
   readonly #obj: GuardObject;
   readonly #reader: RingBufReader;
   readonly #links: Link[] = [];
+  #fanotify: PermissionWatcher | undefined;
   readonly #options: SessionOptions;
   #alerts = 0;
   #dropsSeen = 0;
@@ -103,7 +115,7 @@ export class GuardSession {
     this.#options = options;
     this.plan = plan;
     this.syscalls = syscalls;
-    this.engine = new GuardEngine(options.rules, table, options.minPriority !== undefined ? { minPriority: options.minPriority } : {});
+    this.engine = new GuardEngine(options.rules, table, { enforcing: plan !== undefined && options.dryRun !== true, ...(options.minPriority !== undefined ? { minPriority: options.minPriority } : {}) });
     this.#reader = new RingBufReader(obj.maps.events);
   }
 
@@ -111,8 +123,13 @@ export class GuardSession {
   static async open(options: SessionOptions): Promise<GuardSession> {
     const plan = options.enforce ? planEnforcement(options.rules) : undefined;
     const needed = neededSyscalls(options.rules, plan);
-    const connectHooks = plan !== undefined && plan.connectKills.length > 0 && options.dryRun !== true;
-    const programs = ['guard_sys_enter', 'guard_sys_exit', 'guard_exec', 'guard_fork', 'guard_exit', ...(connectHooks ? (['guard_connect4', 'guard_connect6'] as const) : [])] as const;
+    const live = plan !== undefined && options.dryRun !== true ? plan : undefined;
+    // Each cgroup hook is loaded only when a rule needs it.
+    const hooks: HookName[] = [];
+    if (live !== undefined && live.connectKills.length > 0) hooks.push('guard_connect4', 'guard_connect6', 'guard_sendmsg4', 'guard_sendmsg6');
+    if (live !== undefined && live.bindKills.length > 0) hooks.push('guard_bind4', 'guard_bind6');
+    if (live !== undefined && live.socketDenies.length > 0) hooks.push('guard_sock_create');
+    const programs: ProgramName[] = ['guard_sys_enter', 'guard_sys_exit', 'guard_exec', 'guard_fork', 'guard_exit', ...hooks];
     const obj = await loadGuard({
       config: { self_tgid: process.pid, target_tgid: options.targetPid ?? 0 },
       programs: [...programs],
@@ -120,25 +137,36 @@ export class GuardSession {
     });
     let session: GuardSession | undefined;
     try {
-      for (const s of needed) {
-        let bits = 0;
-        if (plan !== undefined && !options.dryRun && plan.execKills.length > 0 && s.exec) bits |= SPEC_KILL_EXEC;
-        if (connectHooks && s.name === 'connect') bits |= SPEC_KILL_CONNECT;
-        obj.maps.syscalls.set(s.nr, { ...specOf(s, bits), pad: new Uint8Array(2) });
+      const filter = options.pathFilter === false ? undefined : pathFilter(options.rules, needed);
+      for (const p of filter?.prefixes ?? []) {
+        const bytes = Buffer.from(p).subarray(0, PREFIX_LEN);
+        const data = new Uint8Array(PREFIX_LEN);
+        data.set(bytes);
+        obj.maps.path_prefixes.set({ prefixlen: bytes.length * 8, data }, 1);
       }
-      if (plan !== undefined && !options.dryRun) {
-        for (const k of plan.execKills) obj.maps.kill_exec.set(k.path, k.signal);
-        for (const k of plan.connectKills) obj.maps.kill_connect.set({ addr: ipBytes(k.addr, k.family), port: k.port, family: k.family }, k.signal);
+      for (const s of needed) {
+        let bits = filter?.syscalls.includes(s) ? SPEC_PATH_FILTER : 0;
+        if (live !== undefined && live.execKills.length > 0 && s.exec) bits |= SPEC_KILL_EXEC;
+        if (live !== undefined && live.connectKills.length > 0 && s.name === 'connect') bits |= SPEC_KILL_CONNECT;
+        if (live !== undefined && live.bindKills.length > 0 && s.name === 'bind') bits |= SPEC_KILL_BIND;
+        if (live !== undefined && live.socketDenies.length > 0 && s.name === 'socket') bits |= SPEC_KILL_SOCKET;
+        obj.maps.syscalls.set(s.nr, { ...specOf(s, bits), pad: 0 });
+      }
+      if (live !== undefined) {
+        for (const k of live.execKills) obj.maps.kill_exec.set(k.path, k.signal);
+        for (const k of live.connectKills) obj.maps.kill_connect.set({ addr: ipBytes(k.addr, k.family), port: k.port, family: k.family }, k.signal);
+        for (const k of live.bindKills) obj.maps.kill_bind.set({ addr: ipBytes(k.addr, k.family), port: k.port, family: k.family }, k.signal);
+        for (const k of live.socketDenies) obj.maps.deny_socket.set({ family: k.family, type_: k.type }, k.signal);
       }
       const table = new ProcessTable();
       table.seed();
       session = new GuardSession(obj, options, plan, needed.map((s) => s.name), table);
       const links = session.#links;
       for (const name of ['guard_exec', 'guard_fork', 'guard_exit', 'guard_sys_exit', 'guard_sys_enter'] as const) links.push(obj.programs[name].attach());
-      if (connectHooks) {
+      if (plan !== undefined && plan.denies.length > 0 && !options.dryRun) session.#fanotify = watchDenies(plan.denies);
+      if (hooks.length > 0) {
         const cgroup = options.cgroup ?? cgroupRoot();
-        links.push(obj.programs.guard_connect4!.attach({ cgroup }));
-        links.push(obj.programs.guard_connect6!.attach({ cgroup }));
+        for (const h of hooks) links.push(obj.programs[h]!.attach({ cgroup }));
       }
       session.#start();
       return session;
@@ -215,6 +243,19 @@ export class GuardSession {
     return this.#reader.drainRaw(this.#record);
   }
 
+  /** Runs and run time of each program, counted while statistics are enabled (enableStats). */
+  programStats(): Array<{ name: string; runCount: bigint; runTimeNs: bigint }> {
+    return Object.entries(this.#obj.programs).map(([name, p]) => {
+      const info = (p as { program: { info(): { runCount: bigint; runTimeNs: bigint } } }).program.info();
+      return { name, runCount: info.runCount, runTimeNs: info.runTimeNs };
+    });
+  }
+
+  /** The ids of the loaded programs (to find their links in the kernel). */
+  programIds(): number[] {
+    return Object.values(this.#obj.programs).map((p) => (p as { program: { id: number } }).program.id);
+  }
+
   stats(): SessionStats {
     return { events: this.engine.events, alerts: this.#alerts, kernelDrops: this.kernelDrops(), hits: new Map(this.engine.hits), syscalls: this.syscalls };
   }
@@ -223,6 +264,7 @@ export class GuardSession {
     if (this.#closed) return;
     this.#closed = true;
     this.#reader.close();
+    this.#fanotify?.close();
     for (const l of this.#links) l.close();
     this.#obj.close();
     for (const [, ws] of this.#exitWaiters) for (const w of ws) w(false);

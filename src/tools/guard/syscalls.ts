@@ -8,6 +8,9 @@ export const SPEC_SOCK_RET = 4;
 export const SPEC_EXEC = 8;
 export const SPEC_KILL_EXEC = 16;
 export const SPEC_KILL_CONNECT = 32;
+export const SPEC_PATH_FILTER = 64;
+export const SPEC_KILL_BIND = 128;
+export const SPEC_KILL_SOCKET = 256;
 export const ARG_NONE = 0xff;
 
 /** What an argument is, for decoding and for evt.arg.NAME. */
@@ -76,6 +79,10 @@ export const SYSCALLS: readonly SyscallInfo[] = [
   { name: 'umount2', nr: 166, args: [A('name', 'path'), A('flags', 'int')], str1: 0, category: 'file' },
   { name: 'init_module', nr: 175, args: [A('img', 'ptr'), A('length', 'int'), A('uargs', 'str')], str2: 2, category: 'process' },
   { name: 'finit_module', nr: 313, args: [A('fd', 'fd'), A('uargs', 'str'), A('flags', 'int')], str2: 1, category: 'process' },
+  // dup's fd is the one duplicated (a socket redirected onto stdin/stdout is the reverse shell).
+  { name: 'dup', nr: 32, args: [A('fildes', 'fd')], sock: 0, category: 'net' },
+  { name: 'dup2', nr: 33, args: [A('oldfd', 'fd'), A('newfd', 'fd')], sock: 0, category: 'net' },
+  { name: 'dup3', nr: 292, args: [A('oldfd', 'fd'), A('newfd', 'fd'), A('flags', 'int')], sock: 0, category: 'net' },
   { name: 'kill', nr: 62, args: [A('pid', 'int'), A('sig', 'signal')], category: 'signal' },
 ];
 

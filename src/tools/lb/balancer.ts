@@ -380,6 +380,11 @@ export class Balancer implements Disposable {
     return true;
   }
 
+  /** Forgets every established flow of a VIP: each is hashed again on its next packet. */
+  forgetFlows(vip: Vip): number {
+    return this.#purgeFlows(this.#find(vip).id);
+  }
+
   vip(vip: Vip): VipState {
     return this.#state(vip, this.#find(vip));
   }

@@ -21,15 +21,6 @@ export function pinExists(path: string): boolean {
   }
 }
 
-/** Interfaces with state pinned under `root`, by directory name. */
-export function pinnedInterfaces(root = PIN_ROOT): string[] {
-  try {
-    return readdirSync(root).sort();
-  } catch {
-    return [];
-  }
-}
-
 /** Removes the interface's directory and the tool's roots when nothing is left in them. */
 export function removeEmptyDirs(dir: string): void {
   for (const d of [dir, join(dir, '..'), join(dir, '..', '..')]) {

@@ -60,10 +60,6 @@ export function formatVip(v: Vip): string {
   return `${v.family === 6 ? `[${host}]` : host}:${v.port === 0 ? '*' : v.port}/${v.proto}`;
 }
 
-export function sameAddr(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
 export function familyCode(f: Family): number {
   return f === 4 ? AF_INET : AF_INET6;
 }

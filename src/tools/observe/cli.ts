@@ -9,7 +9,7 @@ import { type InvalidArgumentError, TsbpfError } from '../../index.js';
 import { serverStatus } from './client.js';
 import { SNAP_LEN, SNAP_MAX } from './datapath.js';
 import { HELP, SERVE_HELP, STATUS_HELP } from './help.js';
-import { parseObserveArgs } from './options.js';
+import { parseAggregation, parseObserveArgs } from './options.js';
 import { runObserve } from './run.js';
 import { openWebView } from './ui/webview.js';
 import { DEFAULT_BUFFER, DEFAULT_SOCKET, grpcAddress, ObserveServer } from './server.js';
@@ -85,6 +85,10 @@ const SERVE_OPTIONS = {
   'snap-len': { type: 'string' },
   'ring-size': { type: 'string' },
   'no-drops': { type: 'boolean' },
+  'monitor-aggregation': { type: 'string' },
+  'export-file': { type: 'string' },
+  'export-max-size-mb': { type: 'string' },
+  'export-max-backups': { type: 'string' },
   ui: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -116,7 +120,14 @@ async function serve(argv: string[], io: CommandIO): Promise<number> {
   if (!Number.isInteger(snap) || snap < 0 || snap > SNAP_MAX) throw new UsageError(`observe serve: --snap-len must be from 0 to ${SNAP_MAX}`);
   const ringKb = v['ring-size'] === undefined ? undefined : Number(v['ring-size']);
   if (ringKb !== undefined && (!Number.isInteger(ringKb) || ringKb < 4 || (ringKb & (ringKb - 1)) !== 0)) throw new UsageError('observe serve: --ring-size must be a power of two of KiB, at least 4');
+  const exportFile = v['export-file'] as string | undefined;
+  const maxMb = v['export-max-size-mb'] === undefined ? 10 : Number(v['export-max-size-mb']);
+  const backups = v['export-max-backups'] === undefined ? 5 : Number(v['export-max-backups']);
+  if (!(maxMb > 0) || maxMb > 1 << 20) throw new UsageError(`observe serve: --export-max-size-mb '${String(v['export-max-size-mb'])}' must be a positive number of MiB`);
+  if (!Number.isInteger(backups) || backups < 0 || backups > 1000) throw new UsageError(`observe serve: --export-max-backups '${String(v['export-max-backups'])}' must be from 0 to 1000`);
+  if (exportFile === '') throw new UsageError('observe serve: --export-file needs a path');
   const server = new ObserveServer({
+    ...(exportFile !== undefined ? { export: { path: exportFile, maxBytes: Math.round(maxMb * 1024 * 1024), maxBackups: backups } } : {}),
     listen,
     bufferSize: size,
     version: packageVersion(),
@@ -124,6 +135,7 @@ async function serve(argv: string[], io: CommandIO): Promise<number> {
     filter: {},
     snapLen: snap,
     drops: v['no-drops'] !== true,
+    aggregation: parseAggregation(v['monitor-aggregation'] as string | undefined),
     ...(ringKb !== undefined ? { ringBytes: ringKb * 1024 } : {}),
   });
   // The page's port is taken before the datapath is attached: a busy one leaves nothing behind.

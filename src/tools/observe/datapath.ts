@@ -1,7 +1,7 @@
 // observe's datapath: the programs loaded with the user's kernel-side filter, attached to TCX
 // (or legacy tc) ingress and egress of each interface, to the root cgroup (which process made a
 // socket) and to skb:kfree_skb (drops); close() detaches and frees all of it.
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { attachCgroup, attachTc, attachTcx, AttachType, type Link, TsbpfError } from '../../index.js';
@@ -25,6 +25,10 @@ export const SNAP_LEN = 256;
 /** The most the object can copy (SNAP_MAX in observe.bpf.c). */
 export const SNAP_MAX = 512;
 
+/** Cilium's monitor aggregation levels that observe has. */
+export const AGGREGATIONS = ['none', 'medium'] as const;
+export type Aggregation = (typeof AGGREGATIONS)[number];
+
 export interface DatapathOptions {
   /** Interfaces by name; all of this network namespace when empty. */
   interfaces: readonly string[];
@@ -34,6 +38,8 @@ export interface DatapathOptions {
   ringBytes?: number;
   /** Drop events from skb:kfree_skb (default true). */
   drops?: boolean;
+  /** A record per packet ('none'), or per connection event ('medium', as Cilium's default). */
+  aggregation?: Aggregation;
   /** Where the cgroup v2 hierarchy is mounted, for the socket hook. */
   cgroupRoot: string;
 }
@@ -53,17 +59,16 @@ export interface Datapath {
   close(): void;
 }
 
-/** Every interface of this network namespace, by name, loopback first. */
-export function allInterfaces(sysfs = '/sys/class/net'): string[] {
-  return readdirSync(sysfs)
-    .filter((n) => {
-      try {
-        return statSync(join(sysfs, n, 'ifindex')).isFile();
-      } catch {
-        return false;
-      }
-    })
-    .sort((a, b) => Number(readFileSync(join(sysfs, a, 'ifindex'), 'utf8')) - Number(readFileSync(join(sysfs, b, 'ifindex'), 'utf8')));
+/**
+ * Every interface of this process's network namespace, by name, from /proc/net/dev (which,
+ * unlike /sys/class/net, follows the process into a namespace entered with setns).
+ */
+export function allInterfaces(procNetDev = '/proc/net/dev'): string[] {
+  return readFileSync(procNetDev, 'utf8')
+    .split('\n')
+    .slice(2)
+    .map((l) => l.split(':')[0]!.trim())
+    .filter((n) => n !== '');
 }
 
 /** ARPHRD_* types whose packets carry no link-layer header at tc (tun, WireGuard, ip6tnl...). */
@@ -123,6 +128,7 @@ export async function openDatapath(o: DatapathOptions): Promise<Datapath> {
     drop_ifaces: 1,
     netns_ino: ownNetns(),
     trace_events: 1,
+    aggregate: o.aggregation === 'none' ? 0 : 1,
   };
   const programs = o.drops === false ? (['observe_ingress', 'observe_egress', 'observe_sock_create'] as const) : (['observe_ingress', 'observe_egress', 'observe_sock_create', 'observe_drop'] as const);
   const object = await loadObserve({ object: objectPath(), config, programs: [...programs], maxEntries: { events: o.ringBytes ?? RING_BYTES } });

@@ -52,6 +52,11 @@ Datapath:
       --snap-len BYTES      payload bytes copied per packet for DNS/HTTP (0-512; default 256)
       --ring-size KIB       the ring buffer's size in KiB, a power of two (default 4096)
       --no-drops            do not trace drops (skb:kfree_skb)
+      --monitor-aggregation LEVEL
+                            medium (default, as Cilium's): per connection, only packets with
+                            a TCP flag not seen before from their side, the first of each
+                            payload turn (each request, each response) and one every 5 s;
+                            none: every packet
   -h, --help                this help
 
 Lost records (the ring was full) are counted in the kernel and printed at most once a second:
@@ -83,6 +88,10 @@ Options:
       --snap-len BYTES    payload bytes per packet for DNS/HTTP (0-512; default 256)
       --ring-size KIB     the kernel ring's size in KiB (default 4096)
       --no-drops          do not trace drops
+      --monitor-aggregation LEVEL   medium (default) or none, as for tsbpf observe
+      --export-file FILE  also write every flow to FILE as JSON lines (as -o json prints them)
+      --export-max-size-mb N        rotate FILE to FILE.1, FILE.2, ... past N MiB (default 10)
+      --export-max-backups N        rotated files kept (default 5)
       --ui ADDR           serve a live web page of the flows on HOST:PORT (or PORT on 127.0.0.1):
                           the flow table with the same filters, a service map, drop reasons
   -h, --help              this help

@@ -116,9 +116,23 @@ struct conn_key {
 
 struct conn_val {
 	__u64 first_ns;
+	// When a record was last made for this connection (monitor aggregation).
+	__u64 reported_ns;
 	struct proc orig;
 	struct proc resp;
+	// TCP flags seen so far from the originator [0] and the responder [1].
+	__u8 seen[2];
+	// 1 + the side that sent the last payload: a payload from the other side is a new turn
+	// (a request, a response).
+	__u8 turn;
+	// Made mid-stream, with the orientation of the first packet seen: is_reply is unknown.
+	__u8 guessed;
+	// Bit 0: a packet from the originator was seen; bit 1: from the responder.
+	__u8 sides;
+	__u8 pad[3];
 };
+// A record per connection at least this often under aggregation, as Cilium's report interval.
+#define REPORT_INTERVAL_NS 5000000000ULL
 
 struct lpm_v4 {
 	__u32 prefixlen;
@@ -139,6 +153,10 @@ const volatile __u32 filter_ports = 0; // ports holds the allowed ports
 const volatile __u32 drop_ifaces = 0; // drops only on the interfaces in `ifaces`
 const volatile __u32 netns_ino = 0; // drops only in this network namespace (0: any)
 const volatile __u32 trace_events = 1; // the tc programs emit records (0: only track)
+// 0: a record per packet. 1 (Cilium's "medium"): per connection, a record per packet that
+// shows a TCP flag not seen before from its side, opens a new payload turn, or comes
+// REPORT_INTERVAL_NS after the last record; other packets are only tracked.
+const volatile __u32 aggregate = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -395,12 +413,13 @@ static __always_inline void conn_key_of(struct conn_key *k, struct pkt *p, bool 
 // The connection of a TCP or UDP packet: found in either orientation, or (when `create`) made
 // with the orientation the packet tells: a SYN opens, a SYN-ACK answers, the first UDP datagram
 // seen opens. ICMP echo replies are replies without a table.
-static __always_inline struct conn_val *track(struct pkt *p, bool create, __u8 *reply)
+static __always_inline struct conn_val *track(struct pkt *p, bool create, __u8 *reply, __u8 *side)
 {
 	struct conn_key k;
 	struct conn_val *v;
 
 	*reply = REPLY_UNKNOWN;
+	*side = 0;
 	if (p->proto == IPPROTO_ICMP || p->proto == IPPROTO_ICMPV6) {
 		if (p->icmp_type == 0 || p->icmp_type == 129)
 			*reply = REPLY_YES;
@@ -413,38 +432,63 @@ static __always_inline struct conn_val *track(struct pkt *p, bool create, __u8 *
 	conn_key_of(&k, p, false);
 	v = bpf_map_lookup_elem(&conns, &k);
 	if (v) {
-		*reply = REPLY_NO;
+		*reply = v->guessed ? REPLY_UNKNOWN : REPLY_NO;
 		return v;
 	}
 	conn_key_of(&k, p, true);
 	v = bpf_map_lookup_elem(&conns, &k);
 	if (v) {
-		*reply = REPLY_YES;
+		*reply = v->guessed ? REPLY_UNKNOWN : REPLY_YES;
+		*side = 1;
 		return v;
 	}
-	if (p->proto == IPPROTO_TCP) {
-		bool syn = p->tcp_flags & TCP_SYN, ack = p->tcp_flags & TCP_ACK;
-
-		if (!syn)
-			return NULL;
-		*reply = ack ? REPLY_YES : REPLY_NO;
-		// The SYN-ACK of a connection whose SYN was not seen: keyed as its SYN would have been.
-		conn_key_of(&k, p, ack);
-	} else {
-		*reply = REPLY_NO;
-		conn_key_of(&k, p, false);
-	}
-	if (!create)
-		return NULL;
 	{
 		struct conn_val fresh = { .first_ns = bpf_ktime_get_ns() };
 
+		if (p->proto == IPPROTO_TCP && (p->tcp_flags & TCP_SYN)) {
+			bool ack = p->tcp_flags & TCP_ACK;
+
+			*reply = ack ? REPLY_YES : REPLY_NO;
+			*side = ack;
+			// The SYN-ACK of a connection whose SYN was not seen: keyed as its SYN would have been.
+			conn_key_of(&k, p, ack);
+		} else if (p->proto == IPPROTO_TCP) {
+			// Mid-stream: tracked, for aggregation and processes, with no say on replies.
+			fresh.guessed = 1;
+			conn_key_of(&k, p, false);
+		} else {
+			*reply = REPLY_NO;
+			conn_key_of(&k, p, false);
+		}
+		if (!create)
+			return NULL;
 		bpf_map_update_elem(&conns, &k, &fresh, BPF_NOEXIST);
 	}
 	return bpf_map_lookup_elem(&conns, &k);
 }
 
-static __always_inline void fill(struct flow_event *e, struct pkt *p, struct conn_val *c, __u8 reply)
+// Whether this packet of connection `c` makes a record under aggregation; notes what it shows.
+static __always_inline bool report(struct conn_val *c, struct pkt *p, __u8 side, __u64 now)
+{
+	__u8 bit = 1 << side;
+	__u8 seen = side ? c->seen[1] : c->seen[0];
+	bool fresh = !(c->sides & bit) || (p->tcp_flags & ~seen);
+	bool turn = p->payload_len && c->turn != side + 1;
+
+	c->sides |= bit;
+	if (side)
+		c->seen[1] = seen | p->tcp_flags;
+	else
+		c->seen[0] = seen | p->tcp_flags;
+	if (p->payload_len)
+		c->turn = side + 1;
+	if (!fresh && !turn && now - c->reported_ns < REPORT_INTERVAL_NS)
+		return false;
+	c->reported_ns = now;
+	return true;
+}
+
+static __always_inline void fill(struct flow_event *e, struct pkt *p, struct conn_val *c, __u8 reply, __u8 side)
 {
 	e->ts_ns = bpf_ktime_get_ns();
 	__builtin_memcpy(e->saddr, p->saddr, 16);
@@ -463,8 +507,8 @@ static __always_inline void fill(struct flow_event *e, struct pkt *p, struct con
 	e->sock_cookie = 0;
 	e->netns = 0;
 	if (c) {
-		e->src = reply == REPLY_YES ? c->resp : c->orig;
-		e->dst = reply == REPLY_YES ? c->orig : c->resp;
+		e->src = side ? c->resp : c->orig;
+		e->dst = side ? c->orig : c->resp;
 	} else {
 		__builtin_memset(&e->src, 0, sizeof(e->src));
 		__builtin_memset(&e->dst, 0, sizeof(e->dst));
@@ -513,7 +557,7 @@ static __always_inline int observe_skb(struct __sk_buff *skb, __u8 direction)
 	struct conn_val *c;
 	struct flow_event *e;
 	__u32 snap = 0;
-	__u8 reply;
+	__u8 reply, side;
 	bool ok;
 
 #define LOAD(off, buf, len) load_net(skb, (off), (buf), (len))
@@ -521,17 +565,23 @@ static __always_inline int observe_skb(struct __sk_buff *skb, __u8 direction)
 #undef LOAD
 	if (!ok || !wanted(&p))
 		return TC_ACT_UNSPEC;
-	c = track(&p, true, &reply);
+	c = track(&p, true, &reply, &side);
+	// The sending process is looked up once per side of a connection.
 	if (c && direction == DIR_EGRESS) {
-		struct proc *who = sender(skb);
-		struct proc *slot = reply == REPLY_YES ? &c->resp : &c->orig;
+		struct proc *slot = side ? &c->resp : &c->orig;
 
-		if (who && !slot->pid)
-			*slot = *who;
-		else if (!slot->cgroup_id)
-			slot->cgroup_id = bpf_skb_cgroup_id(skb);
+		if (!slot->pid && !slot->cgroup_id) {
+			struct proc *who = sender(skb);
+
+			if (who)
+				*slot = *who;
+			else
+				slot->cgroup_id = bpf_skb_cgroup_id(skb);
+		}
 	}
 	if (!trace_events)
+		return TC_ACT_UNSPEC;
+	if (aggregate && c && !report(c, &p, side, bpf_ktime_get_ns()))
 		return TC_ACT_UNSPEC;
 	if (snap_len && p.payload_len)
 		snap = p.payload_len < snap_len ? p.payload_len : snap_len;
@@ -543,7 +593,7 @@ static __always_inline int observe_skb(struct __sk_buff *skb, __u8 direction)
 		count_lost();
 		return TC_ACT_UNSPEC;
 	}
-	fill(e, &p, c, reply);
+	fill(e, &p, c, reply, side);
 	e->ifindex = skb->ifindex;
 	e->len = skb->len;
 	e->direction = direction;
@@ -605,7 +655,7 @@ int BPF_PROG(observe_drop, struct sk_buff *skb, void *location, enum skb_drop_re
 	unsigned char *nh;
 	__u32 ifindex = 0;
 	__u16 proto;
-	__u8 reply;
+	__u8 reply, side;
 	bool ok;
 
 	dev = BPF_CORE_READ(skb, dev);
@@ -622,13 +672,13 @@ int BPF_PROG(observe_drop, struct sk_buff *skb, void *location, enum skb_drop_re
 #undef LOAD
 	if (!ok || !wanted(&p))
 		return 0;
-	c = track(&p, false, &reply);
+	c = track(&p, false, &reply, &side);
 	e = bpf_ringbuf_reserve(&events, EVENT_HEAD, 0);
 	if (!e) {
 		count_lost();
 		return 0;
 	}
-	fill(e, &p, c, reply);
+	fill(e, &p, c, reply, side);
 	e->ifindex = ifindex;
 	e->len = BPF_CORE_READ(skb, len);
 	e->direction = DIR_UNKNOWN;

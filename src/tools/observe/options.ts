@@ -6,7 +6,7 @@ import { parseDuration } from '../common/duration.js';
 import { parseRfc3339 } from './flow.js';
 import { isEmpty, parseCidr, parseHttpStatus, parsePortFilter, parseProtocol, parseRegex, parseTcpFlags, parseType, parseVerdict, type Filters, type FlowFilter } from './filter.js';
 import { OUTPUT_FORMATS, type OutputFormat } from './format.js';
-import { SNAP_LEN, SNAP_MAX } from './datapath.js';
+import { AGGREGATIONS, SNAP_LEN, SNAP_MAX, type Aggregation } from './datapath.js';
 
 export const OPTIONS = {
   follow: { type: 'boolean', short: 'f' },
@@ -45,12 +45,13 @@ export const OPTIONS = {
   'snap-len': { type: 'string' },
   'ring-size': { type: 'string' },
   'no-drops': { type: 'boolean' },
+  'monitor-aggregation': { type: 'string' },
   server: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 /** Flags that add to a filter, and which field. */
-type FilterFlag = Exclude<keyof typeof OPTIONS, 'follow' | 'last' | 'first' | 'since' | 'until' | 'not' | 'output' | 'json' | 'input-file' | 'iface' | 'netns' | 'snap-len' | 'ring-size' | 'no-drops' | 'server' | 'help'>;
+type FilterFlag = Exclude<keyof typeof OPTIONS, 'follow' | 'last' | 'first' | 'since' | 'until' | 'not' | 'output' | 'json' | 'input-file' | 'iface' | 'netns' | 'snap-len' | 'ring-size' | 'no-drops' | 'monitor-aggregation' | 'server' | 'help'>;
 
 export interface ObserveOptions {
   follow: boolean;
@@ -69,6 +70,7 @@ export interface ObserveOptions {
   snapLen: number;
   ringBytes?: number;
   drops: boolean;
+  aggregation: Aggregation;
   /** A `tsbpf observe serve` address to read from (unix:PATH or HOST:PORT). */
   server?: string;
 }
@@ -126,6 +128,12 @@ function addTo(f: FlowFilter, flag: FilterFlag, value: string): void {
 
 const FILTER_FLAGS: ReadonlySet<string> = new Set(Object.keys(FILTER_FIELDS));
 
+export function parseAggregation(s: string | undefined): Aggregation {
+  if (s === undefined) return 'medium';
+  if (!(AGGREGATIONS as readonly string[]).includes(s)) throw new UsageError(`observe: --monitor-aggregation: unknown level '${s}' (${AGGREGATIONS.join(', ')})`);
+  return s as Aggregation;
+}
+
 /** ObserveOptions from the command line; UsageError on anything malformed. */
 export function parseObserveArgs(argv: string[]): ObserveOptions | 'help' {
   let parsed;
@@ -170,6 +178,7 @@ export function parseObserveArgs(argv: string[]): ObserveOptions | 'help' {
     interfaces: values.iface ?? [],
     snapLen: SNAP_LEN,
     drops: !(values['no-drops'] ?? false),
+    aggregation: parseAggregation(values['monitor-aggregation']),
   };
   if (values.last !== undefined) o.last = positiveInt('last', values.last);
   if (values.first !== undefined) o.first = positiveInt('first', values.first);

@@ -157,7 +157,7 @@ async function live(o: ObserveOptions, io: ObserveIO, signal: AbortSignal | unde
     hooks.onItem?.(item);
     if ('flow' in item && ++flows === limit) finish();
   };
-  const source = await FlowSource.open({ interfaces: o.interfaces, filter: kernelFilter(o.filters), snapLen: o.snapLen, drops: o.drops, ...(o.ringBytes !== undefined ? { ringBytes: o.ringBytes } : {}) }, emit);
+  const source = await FlowSource.open({ interfaces: o.interfaces, filter: kernelFilter(o.filters), snapLen: o.snapLen, drops: o.drops, aggregation: o.aggregation, ...(o.ringBytes !== undefined ? { ringBytes: o.ringBytes } : {}) }, emit);
   const onOutputError = (): void => {
     printer.broken = true;
     finish();

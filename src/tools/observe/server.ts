@@ -10,6 +10,7 @@ import { InvalidArgumentError } from '../../index.js';
 import { accepts, type Filters } from './filter.js';
 import { parseRfc3339, type FlowItem } from './flow.js';
 import { filterOf, fromTimestamp, LOADER_OPTIONS, protoDir, responseMessage, type Timestamp } from './grpc.js';
+import { type ExportOptions, FlowExporter } from './export.js';
 import type { SourceOptions } from './source.js';
 import { FlowSource } from './source.js';
 
@@ -26,6 +27,8 @@ export interface ServeOptions extends SourceOptions {
   listen: string[];
   bufferSize: number;
   version: string;
+  /** Every item also goes to this JSON-lines file, rotated by size. */
+  export?: ExportOptions;
 }
 
 type Service = grpc.ServiceDefinition;
@@ -96,6 +99,7 @@ export class ObserveServer {
   readonly #started = process.hrtime.bigint();
   readonly #o: ServeOptions;
   #source: FlowSource | undefined;
+  #exporter: FlowExporter | undefined;
   #timers: NodeJS.Timeout[] = [];
   readonly addresses: string[] = [];
 
@@ -112,8 +116,9 @@ export class ObserveServer {
       ServerStatus: (_call: unknown, cb: grpc.sendUnaryData<unknown>) => cb(null, this.#status()),
       GetNodes: (_call: unknown, cb: grpc.sendUnaryData<unknown>) => cb(null, { nodes: [{ name: this.#source?.nodeName ?? '', version: this.#o.version, address: this.addresses[0] ?? '', ...this.#counts() }] }),
     });
-    this.#source = await FlowSource.open(this.#o, (item) => this.#add(item));
+    if (this.#o.export !== undefined) this.#exporter = new FlowExporter(this.#o.export);
     try {
+      this.#source = await FlowSource.open(this.#o, (item) => this.#add(item));
       for (const l of this.#o.listen) {
         const address = grpcAddress(l);
         if (address.startsWith('unix:')) {
@@ -144,7 +149,16 @@ export class ObserveServer {
 
   #add(item: FlowItem): void {
     this.#ring.push(item);
-    for (const f of this.#followers) f.write(item);
+    this.#exporter?.write(item);
+    // A client gone without a word (its stream closed under the write) is dropped, and the
+    // others still get the item.
+    for (const f of this.#followers) {
+      try {
+        f.write(item);
+      } catch {
+        this.#followers.delete(f);
+      }
+    }
   }
 
   #getFlows(call: grpc.ServerWritableStream<GetFlowsRequest, unknown>): void {
@@ -165,8 +179,16 @@ export class ObserveServer {
     };
     let ended = false;
     let lost = 0;
+    const follower: Follower = { write: (item) => (wanted(item) ? send(item) : undefined) };
+    const stop = (): void => {
+      ended = true;
+      this.#followers.delete(follower);
+    };
     const send = (item: FlowItem): void => {
-      if (ended) return;
+      if (ended || call.cancelled || call.destroyed || call.writableEnded) {
+        stop();
+        return;
+      }
       // A client that does not read: its flows are counted as lost, not queued without end.
       if (call.writableLength > CLIENT_QUEUE) {
         lost++;
@@ -186,13 +208,9 @@ export class ObserveServer {
       call.end();
       return;
     }
-    const follower: Follower = { write: (item) => (wanted(item) ? send(item) : undefined) };
     this.#followers.add(follower);
-    const stop = (): void => {
-      if (ended) return;
-      ended = true;
-      this.#followers.delete(follower);
-    };
+    // The headers now, not with the first flow: a client knows it is following from here on.
+    call.sendMetadata(new grpc.Metadata());
     call.on('cancelled', stop);
     call.on('close', stop);
     call.on('error', stop);
@@ -217,6 +235,8 @@ export class ObserveServer {
     this.#server.forceShutdown();
     this.#source?.close();
     this.#source = undefined;
+    this.#exporter?.close();
+    this.#exporter = undefined;
     for (const a of this.addresses) if (a.startsWith('unix:')) rmSync(a.slice('unix:'.length), { force: true });
   }
 }

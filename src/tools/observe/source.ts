@@ -3,7 +3,7 @@
 // server keeps them for its clients.
 import { RingBufReader } from '../../index.js';
 import { cgroup2Root, createContext } from './context.js';
-import { openDatapath, type Datapath } from './datapath.js';
+import { openDatapath, type Aggregation, type Datapath } from './datapath.js';
 import type { KernelFilter } from './filter.js';
 import { decodeRecord, flowOf, monotonicOffsetNs, rfc3339Nano, type Flow, type FlowItem } from './flow.js';
 import { L7Parser } from './l7.js';
@@ -14,6 +14,7 @@ export interface SourceOptions {
   filter: KernelFilter;
   snapLen: number;
   drops: boolean;
+  aggregation: Aggregation;
   ringBytes?: number;
 }
 
@@ -71,7 +72,7 @@ export class FlowSource {
 
   /** Loads and attaches everything; `emit` gets every item as drain() and checkLost() find it. */
   static async open(o: SourceOptions, emit: (item: FlowItem) => void): Promise<FlowSource> {
-    const dp = await openDatapath({ interfaces: o.interfaces, filter: o.filter, snapLen: o.snapLen, drops: o.drops, cgroupRoot: cgroup2Root(), ...(o.ringBytes !== undefined ? { ringBytes: o.ringBytes } : {}) });
+    const dp = await openDatapath({ interfaces: o.interfaces, filter: o.filter, snapLen: o.snapLen, drops: o.drops, aggregation: o.aggregation, cgroupRoot: cgroup2Root(), ...(o.ringBytes !== undefined ? { ringBytes: o.ringBytes } : {}) });
     const xdp: XdpFilterDrops[] = [];
     try {
       if (o.drops) for (const i of dp.interfaces) {

@@ -1,5 +1,6 @@
-// Kubernetes identity from a cgroup path. The kubelet puts every container in a cgroup named by
-// its pod's UID and its container's ID, in one of two layouts:
+// Kubernetes identity from a cgroup path, for every tool that labels by pod (the exporter's
+// cgroup decoder first). The kubelet puts every container in a cgroup named by its pod's UID
+// and its container's ID, in one of two layouts:
 //   systemd driver:  /kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod<uid_>.slice/cri-containerd-<id>.scope
 //   cgroupfs driver: /kubepods/burstable/pod<uid>/<id>
 // (guaranteed pods have no QoS level; the uid's dashes are underscores in systemd unit names).

@@ -1,0 +1,178 @@
+// observe's cost to the traffic it watches: TCP throughput (iperf3) and HTTP request rate (wrk
+// against nginx) between this namespace and one the benchmark creates, with `tsbpf observe -f`
+// attached to the veth's host end (TCX ingress and egress, drops, L7 snap of 256 bytes, flows
+// formatted as compact lines to /dev/null) and without it, alternating in one run; and the
+// programs' own cost per packet from the kernel's bpf_stats (run time over run count).
+//
+//   npx tsx bench/observe/run.ts [--rounds N] [--seconds S]
+//
+// Needs root, ip, iperf3, nginx and wrk (Debian: apt-get install iperf3 nginx-light wrk).
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { promisify } from 'node:util';
+import type { Program } from '../../src/index.js';
+import type { Aggregation, Datapath } from '../../src/tools/observe/datapath.js';
+import { parseObserveArgs, type ObserveOptions } from '../../src/tools/observe/options.js';
+import { runObserve } from '../../src/tools/observe/run.js';
+import type { BenchResult } from '../result.js';
+
+const exec = promisify(execFile);
+
+interface Topology {
+  netns: string;
+  host: string;
+  hostAddr: string;
+  peerAddr: string;
+  remove(): void;
+}
+
+function sh(cmd: string, args: string[]): string {
+  return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+function topology(): Topology {
+  const id = process.pid.toString(36);
+  const netns = `obench${id}`;
+  const host = `obh${id}`.slice(0, 15);
+  const peer = `obp${id}`.slice(0, 15);
+  const remove = (): void => {
+    for (const args of [['netns', 'del', netns], ['link', 'del', host]]) {
+      try {
+        sh('ip', args);
+      } catch {
+        // Already gone.
+      }
+    }
+  };
+  remove();
+  sh('ip', ['netns', 'add', netns]);
+  sh('ip', ['link', 'add', host, 'type', 'veth', 'peer', 'name', peer, 'netns', netns]);
+  sh('ip', ['addr', 'add', '10.233.7.1/24', 'dev', host]);
+  sh('ip', ['link', 'set', host, 'up']);
+  sh('ip', ['netns', 'exec', netns, 'ip', 'addr', 'add', '10.233.7.2/24', 'dev', peer]);
+  sh('ip', ['netns', 'exec', netns, 'ip', 'link', 'set', peer, 'up']);
+  sh('ip', ['netns', 'exec', netns, 'ip', 'link', 'set', 'lo', 'up']);
+  return { netns, host, hostAddr: '10.233.7.1', peerAddr: '10.233.7.2', remove };
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+const devNull = (): Writable =>
+  new Writable({
+    write(_c, _e, done) {
+      done();
+    },
+  });
+
+/** Starts `tsbpf observe -f` on the interface in this process; resolves once attached. */
+async function startObserve(iface: string, aggregation: Aggregation): Promise<{ datapath: Datapath; stop(): Promise<number> }> {
+  const options = parseObserveArgs(['-f', '--iface', iface, '--monitor-aggregation', aggregation]) as ObserveOptions;
+  const controller = new AbortController();
+  let flows = 0;
+  let ready: (dp: Datapath) => void = () => {};
+  const attached = new Promise<Datapath>((r) => (ready = r));
+  const running = runObserve(options, { stdout: devNull(), stderr: devNull() }, controller.signal, { onReady: (dp) => ready(dp), onItem: () => flows++ });
+  const datapath = await attached;
+  return {
+    datapath,
+    async stop() {
+      controller.abort();
+      await running;
+      return flows;
+    },
+  };
+}
+
+function programStats(dp: Datapath, name: 'observe_ingress' | 'observe_egress' | 'observe_drop'): { ns: bigint; cnt: bigint } {
+  const p = (dp.object.programs as Record<string, { program: Program } | undefined>)[name];
+  if (p === undefined) return { ns: 0n, cnt: 0n };
+  const info = p.program.info();
+  return { ns: info.runTimeNs, cnt: info.runCount };
+}
+
+async function iperf(t: Topology, seconds: number): Promise<number> {
+  const { stdout } = await exec('iperf3', ['-c', t.peerAddr, '-t', String(seconds), '-J'], { maxBuffer: 16 << 20 });
+  return (JSON.parse(stdout) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second;
+}
+
+async function wrk(t: Topology, seconds: number): Promise<number> {
+  const { stdout } = await exec('wrk', ['-t1', '-c16', `-d${seconds}s`, `http://${t.peerAddr}:8080/`]);
+  const m = /Requests\/sec:\s*([\d.]+)/.exec(stdout);
+  if (m === null) throw new Error(`wrk: no rate in\n${stdout}`);
+  return Number(m[1]);
+}
+
+export async function run(argv: string[] = []): Promise<BenchResult[]> {
+  const { values } = parseArgs({ args: argv, options: { rounds: { type: 'string' }, seconds: { type: 'string' } }, strict: true });
+  const rounds = Number(values.rounds ?? 3);
+  const seconds = Number(values.seconds ?? 3);
+  const t = topology();
+  const dir = mkdtempSync(join(tmpdir(), 'tsbpf-observe-bench-'));
+  const servers: ChildProcess[] = [];
+  const statsBefore = readFileSync('/proc/sys/kernel/bpf_stats_enabled', 'utf8').trim();
+  try {
+    writeFileSync('/proc/sys/kernel/bpf_stats_enabled', '1');
+    servers.push(spawn('ip', ['netns', 'exec', t.netns, 'iperf3', '-s'], { stdio: 'ignore' }));
+    writeFileSync(
+      join(dir, 'nginx.conf'),
+      `daemon off;\nworker_processes 1;\npid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\nevents {}\nhttp {\n access_log off;\n server {\n  listen ${t.peerAddr}:8080;\n  location / { return 200 "ok\\n"; }\n }\n}\n`,
+    );
+    servers.push(spawn('ip', ['netns', 'exec', t.netns, 'nginx', '-c', join(dir, 'nginx.conf'), '-p', dir], { stdio: 'ignore' }));
+    await new Promise((r) => setTimeout(r, 1000));
+    const plain = { iperf: [] as number[], wrk: [] as number[] };
+    const levels: Aggregation[] = ['medium', 'none'];
+    const observed = Object.fromEntries(levels.map((l) => [l, { iperf: [] as number[], wrk: [] as number[], perPacket: [] as number[], dropNs: [] as number[], flowsPerSecond: 0 }]));
+    for (let round = 0; round < rounds; round++) {
+      plain.iperf.push(await iperf(t, seconds));
+      plain.wrk.push(await wrk(t, seconds));
+      for (const level of levels) {
+        const r = observed[level]!;
+        const o = await startObserve(t.host, level);
+        const names = ['observe_ingress', 'observe_egress'] as const;
+        const before = names.map((n) => programStats(o.datapath, n));
+        const dropBefore = programStats(o.datapath, 'observe_drop');
+        const started = Date.now();
+        r.iperf.push(await iperf(t, seconds));
+        const after = names.map((n) => programStats(o.datapath, n));
+        const ns = after.reduce((a, x, i) => a + x.ns - before[i]!.ns, 0n);
+        const cnt = after.reduce((a, x, i) => a + x.cnt - before[i]!.cnt, 0n);
+        if (cnt > 0n) r.perPacket.push(Number(ns) / Number(cnt));
+        r.wrk.push(await wrk(t, seconds));
+        const dropAfter = programStats(o.datapath, 'observe_drop');
+        if (dropAfter.cnt > dropBefore.cnt) r.dropNs.push(Number(dropAfter.ns - dropBefore.ns) / Number(dropAfter.cnt - dropBefore.cnt));
+        r.flowsPerSecond = Math.max(r.flowsPerSecond, (await o.stop()) / ((Date.now() - started) / 1000));
+      }
+    }
+    const note = `median of ${rounds} x ${seconds} s, alternating; veth between two namespaces`;
+    const out: BenchResult[] = [];
+    for (const level of levels) {
+      const r = observed[level]!;
+      const ip = { ts: median(r.iperf), ref: median(plain.iperf) };
+      const http = { ts: median(r.wrk), ref: median(plain.wrk) };
+      const how = `observe -f, --monitor-aggregation ${level}`;
+      out.push(
+        { name: `TCP throughput (iperf3), ${how}, vs not observed`, unit: 'Gbit/s', ts: ip.ts / 1e9, reference: ip.ref / 1e9, referenceName: 'not observed', ratio: ip.ts / ip.ref, target: '>= 0.9', note },
+        { name: `HTTP requests (wrk, nginx), ${how}, vs not observed`, unit: 'req/s', ts: http.ts, reference: http.ref, referenceName: 'not observed', ratio: http.ts / http.ref, target: '>= 0.9', note: `${note}; up to ${Math.round(r.flowsPerSecond).toLocaleString('en-US')} flows/s printed` },
+        { name: `BPF run time per packet at TCX (bpf_stats), ${how}`, unit: 'ns', ts: median(r.perPacket), reference: median(r.perPacket), referenceName: 'itself', ratio: 1, note: `run_time_ns / run_cnt of observe_ingress and observe_egress during iperf3; kfree_skb program ${median(r.dropNs).toFixed(0)} ns per call` },
+      );
+    }
+    return out;
+  } finally {
+    for (const s of servers) s.kill();
+    writeFileSync('/proc/sys/kernel/bpf_stats_enabled', statsBefore);
+    t.remove();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  for (const r of await run(process.argv.slice(2))) process.stdout.write(`${r.name}: ${r.ts.toFixed(3)} ${r.unit} vs ${r.reference.toFixed(3)} ${r.unit} (${r.referenceName}), ratio ${r.ratio.toFixed(2)}x${r.note ? ` (${r.note})` : ''}\n`);
+}
