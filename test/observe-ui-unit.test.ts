@@ -94,6 +94,7 @@ describe('observe --ui filter text', () => {
       ['--iface eth0', /^'--iface' is not a filter$/],
       ['--output=json', /^'--output=json' is not a filter$/],
       ['--help', /^'--help' is not a filter$/],
+      ['--monitor-aggregation=none', /^'--monitor-aggregation=none' is not a filter$/],
     ];
     for (const [text, re] of cases) assert.throws(() => parseFilterText(text), (e: Error) => e instanceof InvalidArgumentError && re.test(e.message), text);
   });
