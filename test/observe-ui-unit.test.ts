@@ -325,6 +325,31 @@ describe('observe --ui server', () => {
     }
   });
 
+  it('a burst beyond what one send holds is counted as skipped, not queued', async () => {
+    const feed = new Feed();
+    const view = new WebView(feed);
+    const base = await view.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      let burst = false;
+      const events = await readEvents(base, '/events', (evs) => {
+        if (!burst && evs.some((e) => e.event === 'hello')) {
+          burst = true;
+          // All between two sends: the queue takes MAX_QUEUED of them.
+          setImmediate(() => {
+            for (let i = 0; i < 5000; i++) feed.emit(item(flow({ sport: i })));
+          });
+        }
+        return evs.some((e) => e.event === 'stats' && (e.data as { flows: number }).flows === 5000);
+      });
+      const rows = events.filter((e) => e.event === 'flows').flatMap((e) => e.data as unknown[]);
+      const stats = events.filter((e) => e.event === 'stats').at(-1)?.data as { skipped: number; flows: number };
+      assert.equal(rows.length + stats.skipped, 5000);
+      assert.equal(stats.skipped, 3000);
+    } finally {
+      view.close();
+    }
+  });
+
   it('a bad filter gets its reason as an event, and the stream ends', async () => {
     const view = new WebView(new Feed());
     const base = await view.listen({ host: '127.0.0.1', port: 0 });
