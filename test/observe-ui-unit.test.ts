@@ -94,6 +94,7 @@ describe('observe --ui filter text', () => {
       ['--iface eth0', /^'--iface' is not a filter$/],
       ['--output=json', /^'--output=json' is not a filter$/],
       ['--help', /^'--help' is not a filter$/],
+      ['--monitor-aggregation=none', /^'--monitor-aggregation=none' is not a filter$/],
     ];
     for (const [text, re] of cases) assert.throws(() => parseFilterText(text), (e: Error) => e instanceof InvalidArgumentError && re.test(e.message), text);
   });
@@ -319,6 +320,31 @@ describe('observe --ui server', () => {
       assert.equal(rows.length, MAX_ROWS);
       assert.equal(rows[0]?.source, `10.0.0.1:${total - MAX_ROWS}`);
       assert.equal((events.find((e) => e.event === 'stats')?.data as { flows: number } | undefined)?.flows, total);
+    } finally {
+      view.close();
+    }
+  });
+
+  it('a burst beyond what one send holds is counted as skipped, not queued', async () => {
+    const feed = new Feed();
+    const view = new WebView(feed);
+    const base = await view.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      let burst = false;
+      const events = await readEvents(base, '/events', (evs) => {
+        if (!burst && evs.some((e) => e.event === 'hello')) {
+          burst = true;
+          // All between two sends: the queue takes MAX_QUEUED of them.
+          setImmediate(() => {
+            for (let i = 0; i < 5000; i++) feed.emit(item(flow({ sport: i })));
+          });
+        }
+        return evs.some((e) => e.event === 'stats' && (e.data as { flows: number }).flows === 5000);
+      });
+      const rows = events.filter((e) => e.event === 'flows').flatMap((e) => e.data as unknown[]);
+      const stats = events.filter((e) => e.event === 'stats').at(-1)?.data as { skipped: number; flows: number };
+      assert.equal(rows.length + stats.skipped, 5000);
+      assert.equal(stats.skipped, 3000);
     } finally {
       view.close();
     }

@@ -126,7 +126,7 @@ function addTo(f: FlowFilter, flag: FilterFlag, value: string): void {
   (f as Record<string, unknown>)[field] = list;
 }
 
-const FILTER_FLAGS: ReadonlySet<string> = new Set(Object.keys(FILTER_FIELDS));
+export const FILTER_FLAGS: ReadonlySet<string> = new Set(Object.keys(FILTER_FIELDS));
 
 export function parseAggregation(s: string | undefined): Aggregation {
   if (s === undefined) return 'medium';

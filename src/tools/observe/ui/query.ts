@@ -3,10 +3,10 @@
 // every flag, its values and its errors.
 import { InvalidArgumentError } from '../../../index.js';
 import type { Filters } from '../filter.js';
-import { OPTIONS, parseObserveArgs } from '../options.js';
+import { FILTER_FLAGS, OPTIONS, parseObserveArgs } from '../options.js';
 
-/** Flags of `tsbpf observe` that are not filters: they mean nothing to a page. */
-const NOT_FILTERS: ReadonlySet<string> = new Set(['follow', 'last', 'first', 'since', 'until', 'output', 'json', 'input-file', 'iface', 'netns', 'snap-len', 'ring-size', 'no-drops', 'server', 'help']);
+/** Flags of `tsbpf observe` that are not filters (nor --not): they mean nothing to a page. */
+const NOT_FILTERS: ReadonlySet<string> = new Set(Object.keys(OPTIONS).filter((f) => f !== 'not' && !FILTER_FLAGS.has(f)));
 
 /** Words of `text`, split at blanks outside quotes, as a shell splits them. */
 export function splitWords(text: string): string[] {

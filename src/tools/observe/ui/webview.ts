@@ -104,6 +104,8 @@ export class WebView {
       this.#http.once('error', failed);
       this.#http.listen(address.port, address.host, () => {
         this.#http.off('error', failed);
+        // Later errors are of one connection that could not be accepted (EMFILE): the next may be.
+        this.#http.on('error', () => {});
         resolve();
       });
     });

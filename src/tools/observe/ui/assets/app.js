@@ -85,7 +85,10 @@ function renderDrops(reasons) {
   $('no-drops').hidden = reasons.length > 0;
 }
 
-/** Where each node was drawn: a new snapshot starts from there, so the picture stays put. */
+/**
+ * Where each node is in the layout's own space (an edge's ideal length is 1): a new snapshot
+ * starts from there, so the picture stays put as flows arrive.
+ */
 const positions = new Map();
 
 /** A number from a string (FNV-1a), to place a new node the same way each time. */
@@ -96,21 +99,58 @@ function hash(text) {
 }
 
 /**
- * Force-directed placement (Fruchterman and Reingold): nodes push each other away, edges pull
- * their ends together, a weak pull keeps everything near the middle. Known nodes start where
- * they were and move little; new ones start on an ellipse at an angle of their own.
+ * Force-directed placement (Fruchterman and Reingold) of each group of connected nodes: nodes
+ * of a group push each other away, edges pull their ends together, a weak pull keeps the group
+ * round. Known nodes start where they were and move little; new ones start on a circle at an
+ * angle of their own. The groups are then packed in rows, largest first, and the whole fitted
+ * into the drawing: screen positions by node id.
  */
+/** Moves each group of `pts` (by `group`) into rows about `aspect` times as wide as high. */
+function packGroups(pts, group, aspect) {
+  const groups = new Map();
+  pts.forEach((p, i) => {
+    const g = groups.get(group[i]) ?? { members: [], minX: Infinity, maxX: -Infinity, minY: Infinity, maxY: -Infinity, key: p.id };
+    g.members.push(p);
+    g.minX = Math.min(g.minX, p.x);
+    g.maxX = Math.max(g.maxX, p.x);
+    g.minY = Math.min(g.minY, p.y);
+    g.maxY = Math.max(g.maxY, p.y);
+    if (p.id < g.key) g.key = p.id;
+    groups.set(group[i], g);
+  });
+  const gap = 1.2;
+  const list = [...groups.values()].sort((a, b) => b.members.length - a.members.length || (a.key < b.key ? -1 : 1));
+  const area = list.reduce((sum, g) => sum + (g.maxX - g.minX + gap) * (g.maxY - g.minY + gap), 0);
+  const rowWidth = Math.max(...list.map((g) => g.maxX - g.minX), Math.sqrt(area * aspect));
+  let x = 0;
+  let y = 0;
+  let rowHeight = 0;
+  for (const g of list) {
+    const w = g.maxX - g.minX;
+    const h = g.maxY - g.minY;
+    if (x > 0 && x + w > rowWidth) {
+      x = 0;
+      y += rowHeight + gap;
+      rowHeight = 0;
+    }
+    for (const p of g.members) {
+      p.x += x - g.minX;
+      p.y += y - g.minY;
+    }
+    x += w + gap;
+    rowHeight = Math.max(rowHeight, h);
+  }
+}
+
 function layout(nodes, edges, width, height) {
-  const margin = { x: 100, top: 30, bottom: 45 };
-  const cx = width / 2;
-  const cy = height / 2;
   let fresh = 0;
+  const spread = Math.sqrt(nodes.length);
   const pts = nodes.map((node) => {
     const old = positions.get(node.id);
     if (old) return { id: node.id, x: old.x, y: old.y };
     fresh++;
     const angle = (hash(node.id) / 2 ** 32) * 2 * Math.PI;
-    return { id: node.id, x: cx + (cx - margin.x) * Math.cos(angle), y: cy + (cy - margin.bottom) * Math.sin(angle) };
+    return { id: node.id, x: spread * Math.cos(angle), y: spread * Math.sin(angle) };
   });
   const index = new Map(pts.map((p, i) => [p.id, i]));
   // One pull per pair of nodes, whichever way and however many edges join them.
@@ -120,50 +160,78 @@ function layout(nodes, edges, width, height) {
     if (a !== b) pairs.set(`${a} ${b}`, [a, b]);
   }
   const links = [...pairs.values()];
-  const k = Math.min(220, 0.75 * Math.sqrt((width * height) / Math.max(pts.length, 1)));
-  let temperature = fresh > 0 ? width / 6 : width / 60;
-  for (let round = 0; round < 250; round++) {
+  const parent = pts.map((_, i) => i);
+  const root = (i) => {
+    while (parent[i] !== i) i = parent[i] = parent[parent[i]];
+    return i;
+  };
+  for (const [a, b] of links) parent[root(a)] = root(b);
+  const group = pts.map((_, i) => root(i));
+  let temperature = fresh > 0 ? Math.max(1, spread / 2) : 0.05;
+  for (let round = 0; round < 200; round++) {
     const dx = new Float64Array(pts.length);
     const dy = new Float64Array(pts.length);
     for (let i = 0; i < pts.length; i++) {
       for (let j = i + 1; j < pts.length; j++) {
+        if (group[i] !== group[j]) continue;
         let x = pts[i].x - pts[j].x;
         let y = pts[i].y - pts[j].y;
         if (x === 0 && y === 0) {
-          x = ((i - j) % 3) + 0.5;
-          y = 0.5;
+          x = ((i - j) % 3) * 0.01 + 0.005;
+          y = 0.005;
         }
-        const d = Math.hypot(x, y);
-        const f = (k * k) / d;
-        dx[i] += (x / d) * f;
-        dy[i] += (y / d) * f;
-        dx[j] -= (x / d) * f;
-        dy[j] -= (y / d) * f;
+        const d2 = x * x + y * y;
+        dx[i] += x / d2;
+        dy[i] += y / d2;
+        dx[j] -= x / d2;
+        dy[j] -= y / d2;
       }
     }
     for (const [a, b] of links) {
       const x = pts[a].x - pts[b].x;
       const y = pts[a].y - pts[b].y;
-      const d = Math.hypot(x, y) || 1;
-      const f = (d * d) / k;
-      dx[a] -= (x / d) * f;
-      dy[a] -= (y / d) * f;
-      dx[b] += (x / d) * f;
-      dy[b] += (y / d) * f;
+      const d = Math.hypot(x, y);
+      dx[a] -= x * d;
+      dy[a] -= y * d;
+      dx[b] += x * d;
+      dy[b] += y * d;
     }
+    // Towards the middle of its own group: where a group lies is the packing's business.
+    const middle = new Map();
+    pts.forEach((p, i) => {
+      const m = middle.get(group[i]) ?? { x: 0, y: 0, n: 0 };
+      m.x += p.x;
+      m.y += p.y;
+      m.n++;
+      middle.set(group[i], m);
+    });
     for (let i = 0; i < pts.length; i++) {
-      dx[i] += (cx - pts[i].x) * 0.15;
-      dy[i] += (cy - pts[i].y) * 0.15;
+      const m = middle.get(group[i]);
+      dx[i] -= (pts[i].x - m.x / m.n) * 0.2;
+      dy[i] -= (pts[i].y - m.y / m.n) * 0.2;
       const d = Math.hypot(dx[i], dy[i]) || 1;
       const step = Math.min(d, temperature);
-      pts[i].x = Math.min(width - margin.x, Math.max(margin.x, pts[i].x + (dx[i] / d) * step));
-      pts[i].y = Math.min(height - margin.bottom, Math.max(margin.top, pts[i].y + (dy[i] / d) * step));
+      pts[i].x += (dx[i] / d) * step;
+      pts[i].y += (dy[i] / d) * step;
     }
-    temperature *= 0.97;
+    temperature = Math.max(temperature * 0.96, 0.01);
   }
+  packGroups(pts, group, width / height);
   positions.clear();
   for (const p of pts) positions.set(p.id, { x: p.x, y: p.y });
-  return positions;
+  // Fitted into the drawing, wider than high as it is, at most 240 pixels per unit.
+  const margin = { x: 100, top: 30, bottom: 45 };
+  const xs = pts.map((p) => p.x);
+  const ys = pts.map((p) => p.y);
+  const [minX, maxX, minY, maxY] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+  const w = width - 2 * margin.x;
+  const h = height - margin.top - margin.bottom;
+  const fit = Math.min(240, w / Math.max(maxX - minX, 1e-9), h / Math.max(maxY - minY, 1e-9));
+  const sx = Math.min(240, w / Math.max(maxX - minX, 1e-9), fit * 1.8);
+  const sy = Math.min(240, h / Math.max(maxY - minY, 1e-9), fit * 1.8);
+  const at = new Map();
+  for (const p of pts) at.set(p.id, { x: width / 2 + (p.x - (minX + maxX) / 2) * sx, y: margin.top + h / 2 + (p.y - (minY + maxY) / 2) * sy });
+  return at;
 }
 
 const RADIUS = 16;
