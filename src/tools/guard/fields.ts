@@ -7,6 +7,7 @@ import type { ProcessInfo, ProcessTable } from '../common/process-table.js';
 import { FLAG_KILLED, KIND_EXEC, KIND_EXIT, KIND_FORK, type GuardEvent } from './event.js';
 import { SYSCALL_BY_NR, type ArgKind } from './syscalls.js';
 import { fdInfo, resolvePath, type FdInfo } from './fdinfo.js';
+import { isExeUpperLayer } from './overlay.js';
 import { account, capabilities, familyName, groupName, openFlags, ptraceRequest, resultName, sockTypeName } from './names.js';
 
 export type FieldType = 'string' | 'number' | 'bool' | 'ipaddr' | 'ipnet' | 'port';
@@ -256,7 +257,7 @@ const FIELDS: ReadonlyMap<string, FieldDef> = new Map<string, FieldDef>([
   ['proc.duration', n('nanoseconds since the process started', (c) => Number(c.event.tsNs - (c.proc?.startNs ?? c.event.startNs)))],
   ['proc.start_ts', n('start time, nanoseconds since boot', (c) => Number(c.proc?.startNs ?? c.event.startNs))],
   ['proc.is_exe_from_memfd', b('the executable is a memfd', (c) => (c.event.kind === KIND_EXEC ? (c.event.flags & 2) !== 0 : (c.proc?.exeFromMemfd ?? false)))],
-  ['proc.is_exe_upper_layer', b('the executable is in a container\'s upper layer (not detected: false)', () => false)],
+  ['proc.is_exe_upper_layer', b('the executable is in the upper (writable) layer of an overlay mount', (c) => (c.proc === undefined ? false : isExeUpperLayer(c.proc.pid, c.proc.exepath)))],
   ['proc.is_exe_writable', b('the executable is writable by the process\'s user (not detected: false)', () => false)],
   ['proc.is_container_healthcheck', b('a container health check (false)', () => false)],
   ['proc.is_container_liveness_probe', b('a liveness probe (false)', () => false)],
