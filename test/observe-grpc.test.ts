@@ -130,6 +130,17 @@ describe('observe serve', { concurrency: false }, () => {
     }
   });
 
+  kernelTest('a second server on the same socket is refused, and attaches nothing', async () => {
+    const second = new ObserveServer({ listen: [unix], bufferSize: 10, version: 'x', interfaces: [pair!.host], filter: {}, snapLen: 0, drops: false, aggregation: 'medium' });
+    await assert.rejects(second.start(), { code: 'EADDRINUSE' });
+    const c = client(unix);
+    try {
+      assert.equal((await unary(c.ServerStatus.bind(c))).version, 'tsbpf test');
+    } finally {
+      c.close();
+    }
+  });
+
   kernelTest('unimplemented methods and bad filters get a gRPC status with a message', async () => {
     const c = client(tcp);
     try {
