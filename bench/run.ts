@@ -15,7 +15,10 @@ const suites: Record<string, string> = {
   xdp: './xdp/run.js',
   tcptrack: './tcptrack/run.js',
   observe: './observe/run.js',
+  guard: './guard/run.js',
   startup: './startup/run.js',
+  exporter: './exporter/run.js',
+  lb: './lb/run.js',
 };
 
 function fmt(n: number): string {
@@ -38,7 +41,7 @@ async function main(): Promise<void> {
     sections.push(`## ${suite}\n\n| benchmark | tsbpf | reference | ratio | target | note |\n|---|---|---|---|---|---|\n${rows.join('\n')}\n`);
   }
   if (only.length === 0) {
-    const doc = `# Benchmarks\n\nProduced by \`npm run bench\` on Linux ${release()}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}.\nEach row runs tsbpf and its reference in the same process run on the same machine; the ratio is\ntsbpf relative to the reference (above 1 means tsbpf is faster).\n\nThe machine is a 2-CPU VM shared with other work, so rates move by 10-30% between runs; ratios\ntaken within one run are what to compare. Suites can be run alone: \`npm run bench -- maps\`\n(maps, ringbuf, gen, object, btf, xdp, tcptrack, observe, startup); such partial runs print but do not rewrite\nthis file.\n\n${sections.join('\n')}`;
+    const doc = `# Benchmarks\n\nProduced by \`npm run bench\` on Linux ${release()}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}.\nEach row runs tsbpf and its reference in the same process run on the same machine; the ratio is\ntsbpf relative to the reference (above 1 means tsbpf is faster).\n\nThe machine is a 2-CPU VM shared with other work, so rates move by 10-30% between runs; ratios\ntaken within one run are what to compare. Suites can be run alone: \`npm run bench -- maps\`\n(${Object.keys(suites).join(', ')}); such partial runs print but do not rewrite\nthis file.\n\n${sections.join('\n')}`;
     writeFileSync(join(packageRoot(), 'docs', 'benchmarks.md'), doc);
   }
 }

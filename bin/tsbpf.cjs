@@ -20,7 +20,11 @@ function mtime(file) {
   }
 }
 
-// The code cache holds the functions a run compiled, so each command keeps its own.
+// The code cache holds the functions a run compiled, so each command keeps its own. The second
+// word may be an argument rather than a verb (`tsbpf gen NAME`), so the number of caches is
+// capped instead of the words being checked.
+const MAX_CACHES = 64;
+
 function cacheFile() {
   const words = process.argv.slice(2, 4).filter((w) => /^[a-z][a-z0-9-]{0,31}$/.test(w));
   return path.join(dist, 'cli', 'cache', `${words.join('.') || 'tsbpf'}.v8`);
@@ -29,7 +33,8 @@ function cacheFile() {
 function runBundle() {
   const vm = require('node:vm');
   const Module = require('node:module');
-  const source = fs.readFileSync(bundle, 'utf8');
+  // esbuild writes ASCII only (non-ASCII characters escaped), which latin1 decodes fastest.
+  const source = fs.readFileSync(bundle, 'latin1');
   const cache = cacheFile();
   let cachedData;
   try {
@@ -48,6 +53,7 @@ function runBundle() {
       const tmp = `${cache}.${process.pid}`;
       try {
         fs.mkdirSync(path.dirname(cache), { recursive: true });
+        if (cachedData === undefined && fs.readdirSync(path.dirname(cache)).length >= MAX_CACHES) return;
         fs.writeFileSync(tmp, script.createCachedData());
         fs.renameSync(tmp, cache);
       } catch {

@@ -20,7 +20,10 @@ export const EXAMPLES: readonly (readonly string[])[] = [
 /** The tools whose BPF side is a generated module, regenerated the same way. */
 export const TOOLS: readonly (readonly string[])[] = [
   ['tcptrack', 'src/tools/tcptrack/tcptrack.bpf.c', '--type', 'event', '--type', 'conn_key', '--type', 'conn_stat', '--vmlinux', VMLINUX, '--runtime', '../../codegen/runtime.js', '--no-embed'],
+  ['lb', 'src/tools/lb/lb.bpf.c', '--vmlinux', VMLINUX, '--runtime', '../../codegen/runtime.js', '--no-embed'],
+  ['lb_decap', 'src/tools/lb/lb_decap.bpf.c', '--vmlinux', VMLINUX, '--runtime', '../../codegen/runtime.js', '--no-embed'],
   ['observe', 'src/tools/observe/observe.bpf.c', '--type', 'flow_event', '--type', 'conn_key', '--type', 'conn_val', '--type', 'lpm_v4', '--type', 'lpm_v6', '--vmlinux', VMLINUX, '--runtime', '../../codegen/runtime.js', '--no-embed'],
+  ['guard', 'src/tools/guard/guard.bpf.c', '--type', 'sys_event', '--type', 'exec_event', '--type', 'event_hdr', '--type', 'syscall_spec', '--type', 'connect_key', '--type', 'socket_key', '--vmlinux', VMLINUX, '--runtime', '../../codegen/runtime.js'],
 ];
 
 async function main(): Promise<number> {

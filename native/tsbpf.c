@@ -478,6 +478,43 @@ static napi_value n_read(napi_env env, napi_callback_info info) {
   return make_int(env, r < 0 ? -errno : r);
 }
 
+// write(fd, buffer) -> bytes written or -errno (fanotify permission responses).
+static napi_value n_write(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int64_t fd;
+  void* data;
+  size_t len;
+  if (get_args(env, info, 2, argv) || get_i64(env, argv[0], &fd) ||
+      get_bytes(env, argv[1], &data, &len))
+    return NULL;
+  ssize_t r = write((int)fd, data, len);
+  return make_int(env, r < 0 ? -errno : r);
+}
+
+// fanotifyInit(flags, eventFlags) -> fd or -errno
+static napi_value n_fanotify_init(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int64_t flags, event_flags;
+  if (get_args(env, info, 2, argv) || get_i64(env, argv[0], &flags) || get_i64(env, argv[1], &event_flags))
+    return NULL;
+  long r = syscall(SYS_fanotify_init, (unsigned int)flags, (unsigned int)event_flags);
+  return make_int(env, r < 0 ? -errno : r);
+}
+
+// fanotifyMark(fd, flags, mask, dirfd, path) -> 0 or -errno; path: NUL-terminated bytes.
+static napi_value n_fanotify_mark(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  int64_t fd, flags, mask, dirfd;
+  void* path;
+  size_t len;
+  if (get_args(env, info, 5, argv) || get_i64(env, argv[0], &fd) || get_i64(env, argv[1], &flags) ||
+      get_i64(env, argv[2], &mask) || get_i64(env, argv[3], &dirfd) || get_bytes(env, argv[4], &path, &len))
+    return NULL;
+  if (len == 0 || ((const char*)path)[len - 1] != 0) return make_int(env, -EINVAL);
+  long r = syscall(SYS_fanotify_mark, (int)fd, (unsigned int)flags, (uint64_t)mask, (int)dirfd, (const char*)path);
+  return make_int(env, r < 0 ? -errno : r);
+}
+
 // syscall numbers and constants TypeScript needs from this architecture.
 static napi_value constants(napi_env env) {
   napi_value obj;
@@ -508,6 +545,9 @@ static napi_value init(napi_env env, napi_value exports) {
       {"recv", NULL, n_recv, NULL, NULL, NULL, napi_default, NULL},
       {"read", NULL, n_read, NULL, NULL, NULL, napi_default, NULL},
       {"dup", NULL, n_dup, NULL, NULL, NULL, napi_default, NULL},
+      {"write", NULL, n_write, NULL, NULL, NULL, napi_default, NULL},
+      {"fanotifyInit", NULL, n_fanotify_init, NULL, NULL, NULL, napi_default, NULL},
+      {"fanotifyMark", NULL, n_fanotify_mark, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   napi_set_named_property(env, exports, "constants", constants(env));

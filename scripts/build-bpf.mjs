@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// `npm run build:bpf`: compiles the BPF C of the test corpus (test/bpf/**.bpf.c) and of the tools
-// (src/tools/<tool>/*.bpf.c) into .bpf.o files next to their sources, with BTF and without DWARF.
+// `npm run build:bpf`: compiles the BPF C of the test corpus (test/bpf/**.bpf.c), of the tools
+// (src/tools/<tool>/*.bpf.c) and of the exporter's examples (examples/exporter/*.bpf.c) into
+// .bpf.o files next to their sources, with BTF and without DWARF.
 //
 // Sources that include "vmlinux.h" get the committed vmlinux/x86/vmlinux.h (or --vmlinux FILE),
 // never one from the running kernel: two builds of one kernel version can order their BTF
@@ -80,6 +81,8 @@ function sources() {
   walk(join(root, 'test', 'bpf'));
   const tools = join(root, 'src', 'tools');
   if (existsSync(tools)) for (const t of readdirSync(tools).sort()) walk(join(tools, t));
+  // The exporter's example configs: each <name>.bpf.o beside its <name>.yaml.
+  walk(join(root, 'examples', 'exporter'));
   return out;
 }
 

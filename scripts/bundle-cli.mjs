@@ -36,6 +36,8 @@ await build({
   // Dependencies stay in node_modules: the native addon's locator finds files beside itself.
   packages: 'external',
   minifyWhitespace: true,
+  // ASCII only (others escaped), so bin/tsbpf.cjs can read it as latin1, the cheapest decoding.
+  charset: 'ascii',
   legalComments: 'none',
   plugins: [ownImportMetaUrl],
   logLevel: 'warning',

@@ -15,10 +15,12 @@ export const REQUIREMENTS = [
   { package: 'libc6-dev', commands: [], files: [['/usr/include/stdio.h']], usedFor: 'the C headers of the uprobe and USDT target programs' },
   { package: 'systemtap-sdt-dev', commands: [], files: [['/usr/include/sys/sdt.h', ...MULTIARCH.map((m) => `/usr/include/${m}/sys/sdt.h`)]], usedFor: 'the USDT target program' },
   { package: 'python3', commands: ['python3'], usedFor: 'the HTTP servers of the observe and lb tests (python3 -m http.server)' },
+  { package: 'ethtool', commands: ['ethtool'], usedFor: 'TX checksum offload off on the veth ends of the lb lab, whose addresses XDP rewrites' },
   { package: 'nginx-light', commands: ['nginx'], usedFor: 'the HTTP server of the lb benchmark and the observe L7 tests' },
   { package: 'dnsmasq-base', commands: ['dnsmasq'], usedFor: 'the DNS resolver in a namespace for the observe DNS tests' },
   { package: 'iperf3', commands: ['iperf3'], usedFor: 'TCP throughput between namespaces in the observe and lb benchmarks' },
   { package: 'wrk', commands: ['wrk'], usedFor: 'HTTP request rate and latency in the observe and lb benchmarks' },
   { package: 'iptables', commands: ['iptables'], usedFor: "kube-proxy's iptables DNAT chains in the lb benchmark" },
   { package: 'prometheus', commands: ['prometheus'], usedFor: 'the real Prometheus server that scrapes the exporter in its tests' },
+  { package: 'chromium', commands: ['chromium'], usedFor: "the real browser that the observe web view's tests drive through playwright-core" },
 ];

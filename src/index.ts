@@ -59,7 +59,7 @@ export { Map } from './deprecated.js';
 export { pinName } from './map/pinname.js';
 export { BPFFS_ROOT, ensureBpffs, removePin } from './map/bpffs.js';
 export { errnoName } from './sys/errno.js';
-export { Program, type FdLike, type ProgramBtfOptions, type ProgramInfo, type ProgramLoadOptions, type TestRunOptions, type TestRunResult } from './program.js';
+export { enableStats, Program, type FdLike, type ProgramBtfOptions, type ProgramInfo, type ProgramLoadOptions, type TestRunOptions, type TestRunResult } from './program.js';
 export { parseVerifierLog, type VerifierFailure } from './verifier.js';
 export { compile, compileToObject, type RuntimeCompileOptions } from './compile.js';
 
@@ -147,6 +147,18 @@ export {
   type TaggedRecordCallback,
   type WaitOptions,
 } from './ringbuf/index.js';
+
+// Opens and execs decided before they happen (fanotify permission events)
+export {
+  FanotifyError,
+  PermissionWatcher,
+  type PermissionDecision,
+  type PermissionKind,
+  type PermissionRequest,
+  type PermissionStats,
+  type PermissionWatcherOptions,
+  type WatchKinds,
+} from './fanotify.js';
 
 // Kernel features
 export {

@@ -6,6 +6,7 @@ import { describe, test } from 'node:test';
 import { readKernelBtf, type Btf, type BtfComposite, type BtfType } from '../src/btf/index.js';
 import { LinkCreateAttr } from '../src/sys/layout.js';
 import * as layout from '../src/sys/layout.js';
+import { FanotifyEventMetadata, FanotifyResponse } from '../src/sys/fanotify.js';
 import { IfInfoMsg, TcMsg } from '../src/sys/netlink.js';
 import { PERF_ATTR_SIZE, PerfAttrFlags, PerfEventAttrOffsets } from '../src/sys/perf.js';
 import { AttachType, Cmd, LinkType, MapFlags, MapType, ProgramType, UpdateFlags } from '../src/sys/types.js';
@@ -152,6 +153,16 @@ describe('kernel layout', { skip: !existsSync(VMLINUX) && `no ${VMLINUX}: this k
     for (const [name, table] of structs) wrong.push(...compare(btf!, named(btf!, 'STRUCT', name) as BtfComposite, table).map((w) => `${name}.${w}`));
     wrong.push(...compare(btf!, named(btf!, 'UNION', 'bpf_iter_link_info') as BtfComposite, layout.IterLinkInfo).map((w) => `bpf_iter_link_info.${w}`));
     for (const [name, { size, ...members }] of [['ifinfomsg', IfInfoMsg], ['tcmsg', TcMsg]] as const) {
+      const struct = named(btf!, 'STRUCT', name) as BtfComposite;
+      wrong.push(...compare(btf!, struct, members).map((w) => `${name}.${w}`));
+      if (struct.size !== size) wrong.push(`${name}: size ${size}, kernel ${struct.size}`);
+    }
+    assert.deepEqual(wrong, []);
+  });
+
+  test('struct fanotify_event_metadata and struct fanotify_response match the kernel', () => {
+    const wrong: string[] = [];
+    for (const [name, { size, ...members }] of [['fanotify_event_metadata', FanotifyEventMetadata], ['fanotify_response', FanotifyResponse]] as const) {
       const struct = named(btf!, 'STRUCT', name) as BtfComposite;
       wrong.push(...compare(btf!, struct, members).map((w) => `${name}.${w}`));
       if (struct.size !== size) wrong.push(`${name}: size ${size}, kernel ${struct.size}`);

@@ -60,6 +60,18 @@ test('a build at least as new as the modules runs, with a cache per command', ()
   assert.ok(existsSync(join(l.cacheDir, 'object.load.v8')));
 });
 
+test('no more than 64 caches are written; a rejected one is still replaced', () => {
+  const l = layout();
+  setAge(l.entry, 60);
+  mkdirSync(l.cacheDir);
+  for (let i = 0; i < 64; i++) writeFileSync(join(l.cacheDir, `filler${i}.v8`), '');
+  run(l.dir, ['gen', 'somename']);
+  assert.ok(!existsSync(join(l.cacheDir, 'gen.somename.v8')), 'a 65th cache is not written');
+  writeFileSync(join(l.cacheDir, 'filler0.v8'), 'not a code cache');
+  run(l.dir, ['filler0']);
+  assert.notEqual(readFileSync(join(l.cacheDir, 'filler0.v8'), 'utf8'), 'not a code cache');
+});
+
 test('a cache made for other source is rejected and rewritten', () => {
   const l = layout();
   setAge(l.entry, 60);

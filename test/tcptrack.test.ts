@@ -12,7 +12,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CLOSE_KEYS, JSON_KEYS, type EventJson } from '../src/tools/tcptrack/event.js';
 import { kernelProbes, type HookProbes } from '../src/tools/tcptrack/hooks.js';
 import type { TcptrackOptions } from '../src/tools/tcptrack/options.js';
-import { cgroup2Root } from '../src/tools/tcptrack/options.js';
+import { cgroup2Root } from '../src/tools/common/cgroups.js';
 import { dnsReverse } from '../src/tools/tcptrack/names.js';
 import { runTcptrack, type TcptrackResult } from '../src/tools/tcptrack/run.js';
 import type { Summary } from '../src/tools/tcptrack/stats.js';

@@ -34,6 +34,10 @@ const CASES: Case[] = [
   { name: 'tsbpf gen --help', args: ['gen', '--help'], limit: 1.2 },
   { name: 'tsbpf tcptrack --help', args: ['tcptrack', '--help'], limit: 1.2 },
   { name: 'tsbpf xdp-filter --help', args: ['xdp-filter', '--help'], limit: 1.2 },
+  { name: 'tsbpf observe --help', args: ['observe', '--help'], limit: 1.2 },
+  { name: 'tsbpf guard --help', args: ['guard', '--help'], limit: 1.2 },
+  { name: 'tsbpf exporter --help', args: ['exporter', '--help'], limit: 1.2 },
+  { name: 'tsbpf lb --help', args: ['lb', '--help'], limit: 1.2 },
 ];
 
 const HOOK = `'use strict';

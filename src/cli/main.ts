@@ -21,7 +21,10 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'gen', summary: 'compile BPF C and generate a typed TypeScript module for it', load: () => import('./gen.js'), help: () => import('./help/gen.js') },
   { name: 'compile', summary: 'compile BPF C to an object with BTF (clang, as tsbpf gen does)', load: () => import('./compile.js'), help: () => import('./help/compile.js') },
   { name: 'tcptrack', summary: 'trace TCP connections: latency, outcome, bytes, and connection statistics', load: () => import('../tools/tcptrack/cli.js'), help: () => import('../tools/tcptrack/help.js') },
+  { name: 'exporter', summary: 'export kernel metrics to Prometheus from ebpf_exporter configs and tsbpf tools', load: () => import('../tools/exporter/cli.js'), help: () => import('../tools/exporter/help.js') },
+  { name: 'guard', summary: 'runtime security: Falco rules on system call events, alerts, and enforcement in the kernel', load: () => import('../tools/guard/cli.js'), help: () => import('../tools/guard/help.js') },
   { name: 'xdp-filter', summary: 'XDP firewall: block addresses, prefixes, ports and MACs, with pinned state', load: () => import('../tools/xdp-filter/cli.js'), help: () => import('../tools/xdp-filter/help.js') },
+  { name: 'lb', summary: 'XDP layer-4 load balancer: VIPs, reals, Maglev hashing, NAT and DSR, pinned state', load: () => import('../tools/lb/cli.js'), help: () => import('../tools/lb/help.js') },
   { name: 'observe', summary: 'observe network flows as Hubble does: TCP/UDP/ICMP, drops with reasons, DNS and HTTP', load: () => import('../tools/observe/cli.js'), help: () => import('../tools/observe/help.js') },
 ];
 

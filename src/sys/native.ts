@@ -30,6 +30,10 @@ export interface Native {
   recv(fd: number, data: ArrayBufferView, flags: number): number;
   read(fd: number, data: ArrayBufferView): number;
   dup(fd: number): number;
+  write(fd: number, data: ArrayBufferView): number;
+  fanotifyInit(flags: number, eventFlags: number): number;
+  /** `path` is NUL-terminated bytes. */
+  fanotifyMark(fd: number, flags: number, mask: number, dirfd: number, path: ArrayBufferView): number;
   readonly constants: { readonly PAGE_SIZE: number; readonly RLIMIT_MEMLOCK: number };
 }
 
@@ -60,7 +64,7 @@ type NativeMethod = Exclude<keyof Native, 'constants'>;
 /** Every function of the addon (a test checks the list against the addon). */
 export const NATIVE_METHODS: readonly NativeMethod[] = [
   'bpf', 'bpfBound', 'perfEventOpen', 'ioctl', 'close', 'mmap', 'munmap', 'pollStart', 'pollStop', 'pollRef',
-  'setsockopt', 'setrlimit', 'addressOf', 'socket', 'bind', 'send', 'recv', 'read', 'dup',
+  'setsockopt', 'setrlimit', 'addressOf', 'socket', 'bind', 'send', 'recv', 'read', 'dup', 'write', 'fanotifyInit', 'fanotifyMark',
 ];
 
 let addon: Native | undefined;

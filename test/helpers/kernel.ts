@@ -268,16 +268,35 @@ export interface VethPair {
 }
 
 let subnet = 0;
+
+/**
+ * A 10.N.S.0/24 no interface of this namespace has an address in: the first after this
+ * process's own start. A run killed before its clean-up leaves its pair behind, and a second
+ * pair in the same /24 would take its packets.
+ */
+function freeSubnet(): [number, number] {
+  const used = new Set(sh('ip', ['-4', '-o', 'addr', 'show']).match(/ 10\.\d+\.\d+\./g)?.map((a) => a.trim()) ?? []);
+  const first = (process.pid % 200) + 1;
+  for (let i = 0; i < 200 * 250; i++) {
+    const n = ((first - 1 + Math.floor(i / 250)) % 200) + 1;
+    const s = (subnet + i) % 250;
+    if (!used.has(`10.${n}.${s}.`)) {
+      subnet = s + 1;
+      return [n, s];
+    }
+  }
+  throw new Error('no free 10.N.S.0/24 for a veth pair');
+}
+
 /**
  * A veth pair between the root namespace and a new namespace, with IPv4 and IPv6 addresses
- * from ranges reserved for documentation/testing, unique per process.
+ * in a subnet no other interface here uses.
  */
 export function createVethPair(prefix = 'tb'): VethPair {
   const netns = uniqueName(`${prefix}ns`, 30);
   const host = uniqueName(`${prefix}h`);
   const peer = uniqueName(`${prefix}p`);
-  const n = (process.pid % 200) + 1;
-  const s = subnet++ % 250;
+  const [n, s] = freeSubnet();
   const hostAddr = `10.${n}.${s}.1`;
   const peerAddr = `10.${n}.${s}.2`;
   const hostAddr6 = `fd00:${n.toString(16)}:${(s + 1).toString(16)}::1`;

@@ -11,6 +11,7 @@ import { SNAP_LEN, SNAP_MAX } from './datapath.js';
 import { HELP, SERVE_HELP, STATUS_HELP } from './help.js';
 import { parseAggregation, parseObserveArgs } from './options.js';
 import { runObserve } from './run.js';
+import { openWebView } from './ui/webview.js';
 import { DEFAULT_BUFFER, DEFAULT_SOCKET, grpcAddress, ObserveServer } from './server.js';
 
 const NETNS_DIR = '/run/netns';
@@ -88,6 +89,7 @@ const SERVE_OPTIONS = {
   'export-file': { type: 'string' },
   'export-max-size-mb': { type: 'string' },
   'export-max-backups': { type: 'string' },
+  ui: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -136,12 +138,22 @@ async function serve(argv: string[], io: CommandIO): Promise<number> {
     aggregation: parseAggregation(v['monitor-aggregation'] as string | undefined),
     ...(ringKb !== undefined ? { ringBytes: ringKb * 1024 } : {}),
   });
+  // The page's port is taken before the datapath is attached: a busy one leaves nothing behind.
+  const web = typeof v.ui === 'string' ? await openWebView(server, v.ui) : undefined;
   const stopped = untilSignal();
-  const addresses = await server.start();
+  let addresses: string[];
+  try {
+    addresses = await server.start();
+  } catch (err) {
+    web?.view.close();
+    throw err;
+  }
   io.stderr.write(`observe: serving Hubble's Observer API on ${addresses.join(', ')}; Ctrl-C to stop\n`);
+  if (web !== undefined) io.stderr.write(`observe: web view on ${web.url}\n`);
   try {
     await stopped;
   } finally {
+    web?.view.close();
     server.close();
   }
   return 0;

@@ -5,6 +5,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { readKernelBtf } from '../../btf/index.js';
 import { resolveInterface } from '../../link/index.js';
+import { kubeIds } from '../common/kube.js';
 import type { Endpoint, FlowContext, RawProc } from './flow.js';
 
 const PREFIX = 'SKB_DROP_REASON_';
@@ -69,12 +70,9 @@ class CgroupPaths {
 
 /** Kubernetes' pod of a kubepods cgroup path: the pod's uid, and the container's id. */
 export function kubernetesOf(path: string): { podUid: string; container?: string } | undefined {
-  const pod = /kubepods[^/]*?[-/]pod([0-9a-f_-]{36})(?:\.slice)?/.exec(path);
-  if (pod === null) return undefined;
-  const container = /(?:cri-containerd|crio|docker)-([0-9a-f]{12,64})\.scope/.exec(path)?.[1] ?? /\/([0-9a-f]{64})$/.exec(path)?.[1];
-  const out: { podUid: string; container?: string } = { podUid: pod[1]!.replace(/_/g, '-') };
-  if (container !== undefined) out.container = container;
-  return out;
+  const ids = kubeIds(path);
+  if (ids === undefined) return undefined;
+  return ids.containerId === undefined ? { podUid: ids.podUid } : { podUid: ids.podUid, container: ids.containerId };
 }
 
 export function createContext(cgroupRoot: string, names: ReadonlyMap<number, string> = new Map()): FlowContext {

@@ -92,6 +92,8 @@ Options:
       --export-file FILE  also write every flow to FILE as JSON lines (as -o json prints them)
       --export-max-size-mb N        rotate FILE to FILE.1, FILE.2, ... past N MiB (default 10)
       --export-max-backups N        rotated files kept (default 5)
+      --ui ADDR           serve a live web page of the flows on HOST:PORT (or PORT on 127.0.0.1):
+                          the flow table with the same filters, a service map, drop reasons
   -h, --help              this help
 `;
 

@@ -230,6 +230,18 @@ export class ObserveServer {
     call.on('error', stop);
   }
 
+  /** The items the ring holds, oldest first. */
+  history(): Iterable<FlowItem> {
+    return this.#ring.items();
+  }
+
+  /** Every new item, after the ring has it, until the returned function is called. */
+  subscribe(listener: (item: FlowItem) => void): () => void {
+    const follower: Follower = { write: listener };
+    this.#followers.add(follower);
+    return () => this.#followers.delete(follower);
+  }
+
   close(): void {
     for (const t of this.#timers) clearInterval(t);
     this.#timers = [];

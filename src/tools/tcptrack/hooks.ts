@@ -6,16 +6,15 @@
 // before any state change. Each is used where it loads and attaches; what is not used is
 // removed from the spec before load, and the rodata says which of the optional ones run.
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { type Collection, haveFentry, type Link, probeFentry, tracepointId, TsbpfError } from '../../index.js';
-import { packageRoot } from '../../sys/package.js';
+import { toolObject } from '../common/objects.js';
 import { loadTcptrack, type Tcptrack, type TcptrackConfig, type TcptrackPrograms } from './tcptrack_bpf.js';
 
 /**
  * The compiled object, beside its source (shipped with the package's src/): the generated
  * module's own path is beside the compiled module, where tsc does not copy it.
  */
-export const OBJECT_PATH = join(packageRoot(), 'src', 'tools', 'tcptrack', 'tcptrack.bpf.o');
+export const OBJECT_PATH = toolObject('tcptrack', 'tcptrack.bpf.o');
 
 type ProgramName = keyof TcptrackPrograms;
 

@@ -3,6 +3,7 @@ import { existsSync, lstatSync, readFileSync, readlinkSync, statSync, statfsSync
 import { isAbsolute, join } from 'node:path';
 import { TsbpfError } from '../../index.js';
 import { UsageError } from '../../cli/framework/index.js';
+import { cgroup2Root } from '../common/cgroups.js';
 import { formatDuration, MAX_TIMER_MS, parseDuration } from '../common/duration.js';
 import { parsePortList } from '../common/net.js';
 import type { TrackerConfig } from './hooks.js';
@@ -75,7 +76,6 @@ const CGROUP2_SUPER_MAGIC = 0x63677270;
 const NSFS_MAGIC = 0x6e736673;
 /** Where `ip netns add NAME` mounts its namespaces. */
 export const NETNS_RUN_DIR = '/run/netns';
-const CGROUP_ROOT = '/sys/fs/cgroup';
 
 function positiveInt(what: string, s: string, max = 0xffffffff): number {
   // As the shared duration parser says it of -t.
@@ -140,19 +140,6 @@ export function parseDurationOption(s: string): number {
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-}
-
-/** Where the cgroup v2 hierarchy is mounted: /sys/fs/cgroup, or /sys/fs/cgroup/unified on hybrid systems. */
-export function cgroup2Root(mounts = '/proc/self/mounts'): string {
-  try {
-    for (const line of readFileSync(mounts, 'utf8').split('\n')) {
-      const [, dir, type] = line.split(' ');
-      if (type === 'cgroup2' && dir !== undefined) return dir.replace(/\\040/g, ' ');
-    }
-  } catch {
-    // No mount table: the usual place.
-  }
-  return CGROUP_ROOT;
 }
 
 /** A cgroup v2 directory, absolute or relative to the cgroup v2 mount, and its id. */

@@ -3,12 +3,12 @@
 import { readdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { attachXdp, BPFFS_ROOT, BpfError, BpfMap, type Collection, CollectionSpec, ensureBpffs, Link, removePin, resolveInterface, TsbpfError } from '../../index.js';
-import { packageRoot } from '../../sys/package.js';
+import { toolObject } from '../common/objects.js';
 import { describeAttached } from './attachment.js';
 import type { Rule } from './rules.js';
 import { ALL_MAPS, FilterError, FilterMaps, KEPT_MAPS, pinDir, pinExists, PIN_ROOT, type Mode, type Policy } from './state.js';
 
-export const OBJECT_PATH = join(packageRoot(), 'src', 'tools', 'xdp-filter', 'xdp_filter.bpf.o');
+export const OBJECT_PATH = toolObject('xdp-filter', 'xdp_filter.bpf.o');
 
 /**
  * The ifindex of a network interface of this process's network namespace (asked over netlink:
@@ -117,7 +117,8 @@ export function loadFilter(iface: string, opts: LoadOptions = {}): LoadedFilter 
     try {
       link = attach({ collection, iface }, mode);
     } catch (err) {
-      if (!(err instanceof BpfError && err.code === 'EOPNOTSUPP' && mode === 'native')) throw err;
+      // EOPNOTSUPP: Linux gives it the number of ENOTSUP (95), which is the name errnoName uses.
+      if (!(err instanceof BpfError && err.code === 'ENOTSUP' && mode === 'native')) throw err;
       if (opts.mode !== undefined) throw new FilterError(`${iface} does not support native XDP; use --mode generic`, 'ENOTSUP');
       mode = 'generic';
       fellBack = true;
