@@ -97,9 +97,11 @@ describe('observe serve', { concurrency: false }, () => {
   kernelTest('GetFlows from a client built from the proto: the flows of a real connection, filtered in the server', async () => {
     const p = pair!;
     assert.equal(await httpGet(p.peerAddr6, port), 200);
-    await new Promise((r) => setTimeout(r, 300));
     const c = client(unix);
     try {
+      // The server drains the kernel's ring every 25 ms: asked until the response is in.
+      const until = Date.now() + 5000;
+      while ((await collect(c.GetFlows({ number: 1, whitelist: [{ protocol: ['http'], reply: [true] }] }))).length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
       const flows = (await collect(c.GetFlows({ number: 50, whitelist: [{ destination_port: [String(port)], tcp_flags: [{ SYN: true }] }] }))).map((m) => m.flow);
       assert.equal(flows.length, 1, JSON.stringify(flows));
       const f = flows[0]!;
@@ -125,6 +127,17 @@ describe('observe serve', { concurrency: false }, () => {
       assert.equal(status.version, 'tsbpf test');
       const nodes = await unary(c.GetNodes.bind(c));
       assert.equal(nodes.nodes.length, 1);
+    } finally {
+      c.close();
+    }
+  });
+
+  kernelTest('a second server on the same socket is refused, and attaches nothing', async () => {
+    const second = new ObserveServer({ listen: [unix], bufferSize: 10, version: 'x', interfaces: [pair!.host], filter: {}, snapLen: 0, drops: false, aggregation: 'medium' });
+    await assert.rejects(second.start(), { code: 'EADDRINUSE' });
+    const c = client(unix);
+    try {
+      assert.equal((await unary(c.ServerStatus.bind(c))).version, 'tsbpf test');
     } finally {
       c.close();
     }

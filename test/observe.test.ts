@@ -3,9 +3,9 @@
 // observe reports on the pair's host end.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { createConnection } from 'node:net';
+import { createConnection, createServer } from 'node:net';
 import { Resolver } from 'node:dns/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -176,6 +176,24 @@ describe('observe', { concurrency: false }, () => {
       assert.match(o.output(), /http-request FORWARDED \(HTTP\/1\.1 GET /);
     });
   }
+
+  kernelTest('a listener made before observe started is named by its process', async () => {
+    const p = pair!;
+    const srv = createServer((s) => s.end());
+    await new Promise<void>((resolve) => srv.listen(0, p.hostAddr, resolve));
+    const listening = (srv.address() as { port: number }).port;
+    try {
+      const o = await observe(['--iface', p.host, '--port', String(listening)]);
+      sh('ip', ['netns', 'exec', p.netns, 'python3', '-c', `import socket\ns = socket.create_connection(('${p.hostAddr}', ${listening}), 2)\ns.close()`]);
+      await o.stop((fs) => fs.some((f) => has(f, 'SYN', 'ACK')));
+      const synAck = o.flows().find((f) => has(f, 'SYN', 'ACK'));
+      assert.equal(synAck?.source?.pid, process.pid, o.output());
+      assert.equal(synAck?.source?.comm, readFileSync('/proc/self/comm', 'utf8').trim());
+      assert.equal(synAck?.is_reply, true);
+    } finally {
+      srv.close();
+    }
+  });
 
   kernelTest('a DNS query to dnsmasq shows the name, the answer and the rcode', async (t) => {
     if (!requireCommand(t, 'dnsmasq', 'dnsmasq-base')) return;

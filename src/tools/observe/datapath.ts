@@ -1,13 +1,13 @@
 // observe's datapath: the programs loaded with the user's kernel-side filter, attached to TCX
 // (or legacy tc) ingress and egress of each interface, to the root cgroup (which process made a
 // socket) and to skb:kfree_skb (drops); close() detaches and frees all of it.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { attachCgroup, attachTc, attachTcx, AttachType, type Link, TsbpfError } from '../../index.js';
+import { attachCgroup, attachIter, attachTc, attachTcx, AttachType, type Link, readAllIter, TsbpfError } from '../../index.js';
 import { resolveInterface } from '../../link/index.js';
 import type { KernelFilter } from './filter.js';
-import { loadObserve, type Observe, type ObserveConfig } from './observe_bpf.js';
+import { loadObserve, type Observe, type ObserveConfig, type ObservePrograms } from './observe_bpf.js';
 
 /**
  * The compiled object: beside this module when it runs from the sources, else beside the
@@ -111,6 +111,77 @@ function attachBoth(object: Observe, ifc: { name: string; ifindex: number }): { 
   return { links, hook: 'tc' };
 }
 
+const SOCKET_ITERATORS = ['observe_tcp_sockets', 'observe_udp_sockets'] as const;
+
+/** Which process holds each socket inode, from /proc/PID/fd; the first one found keeps it. */
+function socketOwners(cgroupRoot: string): Map<string, { pid: number; comm: string; cgroupId: bigint }> {
+  const owners = new Map<string, { pid: number; comm: string; cgroupId: bigint }>();
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    let fds: string[];
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue; // Gone, or a kernel thread.
+    }
+    let who: { pid: number; comm: string; cgroupId: bigint } | undefined;
+    for (const fd of fds) {
+      let target: string;
+      try {
+        target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      } catch {
+        continue;
+      }
+      const ino = /^socket:\[(\d+)\]$/.exec(target)?.[1];
+      if (ino === undefined || owners.has(ino)) continue;
+      who ??= processOf(Number(pid), cgroupRoot);
+      if (who !== undefined) owners.set(ino, who);
+    }
+  }
+  return owners;
+}
+
+function processOf(pid: number, cgroupRoot: string): { pid: number; comm: string; cgroupId: bigint } | undefined {
+  try {
+    const comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+    const path = /^0::(.*)$/m.exec(readFileSync(`/proc/${pid}/cgroup`, 'utf8'))?.[1];
+    let cgroupId = 0n;
+    try {
+      if (path !== undefined) cgroupId = statSync(join(cgroupRoot, path), { bigint: true }).ino;
+    } catch {
+      // A cgroup outside this mount's view.
+    }
+    return { pid, comm, cgroupId };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The processes of sockets made before observe started, into `socks`: the socket iterators
+ * give each TCP and UDP socket's cookie and inode, /proc the inode's process.
+ */
+async function seedSockets(object: Observe, cgroupRoot: string): Promise<void> {
+  const owners = socketOwners(cgroupRoot);
+  const programs = object.programs as Partial<Record<(typeof SOCKET_ITERATORS)[number], { program: Parameters<typeof attachIter>[0]['program'] }>>;
+  for (const name of SOCKET_ITERATORS) {
+    const program = programs[name];
+    if (program === undefined) continue;
+    const link = attachIter({ program: program.program });
+    let text: string;
+    try {
+      text = await readAllIter(link);
+    } finally {
+      link.close();
+    }
+    for (const line of text.split('\n')) {
+      const [cookie, ino] = line.split(' ');
+      const who = ino === undefined ? undefined : owners.get(ino);
+      if (who !== undefined) object.maps.socks.set(BigInt(cookie!), { cgroup_id: who.cgroupId, pid: who.pid, comm: who.comm.slice(0, 15), pad: 0 });
+    }
+  }
+}
+
 /**
  * Loads and attaches the datapath. The interfaces are resolved first, so an unknown one fails
  * before anything is loaded; any later failure closes what was made.
@@ -130,8 +201,20 @@ export async function openDatapath(o: DatapathOptions): Promise<Datapath> {
     trace_events: 1,
     aggregate: o.aggregation === 'none' ? 0 : 1,
   };
-  const programs = o.drops === false ? (['observe_ingress', 'observe_egress', 'observe_sock_create'] as const) : (['observe_ingress', 'observe_egress', 'observe_sock_create', 'observe_drop'] as const);
-  const object = await loadObserve({ object: objectPath(), config, programs: [...programs], maxEntries: { events: o.ringBytes ?? RING_BYTES } });
+  const programs: Array<keyof ObservePrograms> = ['observe_ingress', 'observe_egress', 'observe_sock_create'];
+  if (o.drops !== false) programs.push('observe_drop');
+  const load = (names: Array<keyof ObservePrograms>): Promise<Observe> => loadObserve({ object: objectPath(), config, programs: names, maxEntries: { events: o.ringBytes ?? RING_BYTES } });
+  let object: Observe;
+  let iterators = true;
+  try {
+    object = await load([...programs, ...SOCKET_ITERATORS]);
+  } catch (err) {
+    // A kernel without socket iterators: processes of older sockets stay unknown.
+    const program = (err as { program?: unknown }).program;
+    if (program !== 'observe_tcp_sockets' && program !== 'observe_udp_sockets') throw err;
+    iterators = false;
+    object = await load(programs);
+  }
   const links: Link[] = [];
   const attached: AttachedInterface[] = [];
   try {
@@ -141,6 +224,7 @@ export async function openDatapath(o: DatapathOptions): Promise<Datapath> {
     }
     for (const [port, sides] of o.filter.ports ?? []) object.maps.ports.set(port, sides);
     for (const ifc of resolved) object.maps.ifaces.set(ifc.ifindex, linkHeaderLength(ifc.name) + 1);
+    if (iterators) await seedSockets(object, o.cgroupRoot);
     links.push(attachCgroup({ program: object.programs.observe_sock_create.program, cgroup: o.cgroupRoot, attachType: AttachType.CGROUP_INET_SOCK_CREATE }));
     if (o.drops !== false) links.push((object.programs as Observe['programs']).observe_drop.attach());
     for (const ifc of resolved) {

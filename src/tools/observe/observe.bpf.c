@@ -640,6 +640,42 @@ int observe_sock_create(struct bpf_sock *ctx)
 	return 1;
 }
 
+// Sockets made before observe started: their cookie and inode, for the user side to find
+// their process (/proc/PID/fd) and fill in `socks`.
+static __always_inline void print_socket(struct seq_file *seq, struct sock *sk)
+{
+	__u64 cookie = bpf_get_socket_cookie(sk);
+	__u64 ino = BPF_CORE_READ(sk, sk_socket, file, f_inode, i_ino);
+
+	if (ino)
+		BPF_SEQ_PRINTF(seq, "%llu %llu\n", cookie, ino);
+}
+
+SEC("iter/tcp")
+int observe_tcp_sockets(struct bpf_iter__tcp *ctx)
+{
+	struct sock_common *skc = ctx->sk_common;
+	struct tcp_sock *tp;
+
+	if (!skc)
+		return 0;
+	// Listeners and connections; time-wait and request sockets have no process.
+	tp = bpf_skc_to_tcp_sock(skc);
+	if (tp)
+		print_socket(ctx->meta->seq, (struct sock *)tp);
+	return 0;
+}
+
+SEC("iter/udp")
+int observe_udp_sockets(struct bpf_iter__udp *ctx)
+{
+	struct udp_sock *udp = ctx->udp_sk;
+
+	if (udp)
+		print_socket(ctx->meta->seq, (struct sock *)udp);
+	return 0;
+}
+
 static __always_inline int read_kernel(void *head, __u32 off, void *to, __u32 len)
 {
 	return bpf_probe_read_kernel(to, len, head + off);

@@ -6,7 +6,8 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { InvalidArgumentError } from '../../index.js';
+import { createConnection } from 'node:net';
+import { InvalidArgumentError, TsbpfError } from '../../index.js';
 import { accepts, type Filters } from './filter.js';
 import { parseRfc3339, type FlowItem } from './flow.js';
 import { filterOf, fromTimestamp, LOADER_OPTIONS, protoDir, responseMessage, type Timestamp } from './grpc.js';
@@ -46,6 +47,18 @@ export function grpcAddress(s: string): string {
   if (s.startsWith('unix:') || s.startsWith('/')) return s.startsWith('/') ? `unix:${s}` : s;
   if (/^(\[[0-9a-fA-F:.]+\]|[\w.-]+):\d{1,5}$/.test(s)) return s;
   throw new InvalidArgumentError(`invalid address '${s}' (unix:PATH, /PATH, or HOST:PORT)`);
+}
+
+/** Whether something accepts connections on the unix socket at `path`. */
+function answers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createConnection({ path });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
 }
 
 /** The last `size` items, oldest first. */
@@ -124,6 +137,7 @@ export class ObserveServer {
         if (address.startsWith('unix:')) {
           const path = address.slice('unix:'.length);
           mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+          if (await answers(path)) throw new TsbpfError('EADDRINUSE', `${path}: another server is listening there`);
           // A socket left by a server that died: this one replaces it.
           rmSync(path, { force: true });
         }
