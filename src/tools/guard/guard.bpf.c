@@ -289,12 +289,15 @@ static __always_inline void fill_hdr(struct event_hdr *h, struct task_struct *ta
 }
 
 // The path of `dentry` on `mnt` as components from the leaf up, each ending in a NUL; the
-// walk crosses mount points up to the task's root. Returns the bytes written.
-static __always_inline __u32 walk_path(char *buf, struct dentry *dentry, struct vfsmount *vfsmnt)
+// walk crosses mount points and stops at the task's root (`root`), as d_path does, so a
+// chrooted or containerised process's paths are the ones it sees. Returns the bytes written.
+static __always_inline __u32 walk_path(char *buf, struct dentry *dentry, struct vfsmount *vfsmnt, const struct path *root)
 {
 	struct mount *mnt = container_of(vfsmnt, struct mount, mnt);
 	__u32 off = 0;
 	for (int i = 0; i < WALK_DEPTH; i++) {
+		if (dentry == root->dentry && vfsmnt == root->mnt)
+			break;
 		struct dentry *mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
 		struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
 		if (dentry == mnt_root) {
@@ -602,8 +605,9 @@ int BPF_PROG(guard_exec, struct task_struct *task, pid_t old_pid, struct linux_b
 	bpf_probe_read_kernel_str(e->filename, STR_LEN, BPF_CORE_READ(bprm, filename));
 	struct file *file = BPF_CORE_READ(bprm, file);
 	struct path fpath = BPF_CORE_READ(file, f_path);
+	struct path root = BPF_CORE_READ(task, fs, root);
 	__builtin_memset(e->exe, 0, 8);
-	walk_path(e->exe, fpath.dentry, fpath.mnt);
+	walk_path(e->exe, fpath.dentry, fpath.mnt, &root);
 	// memfd files are named "memfd:NAME" and have no directory.
 	char head[8] = {};
 	bpf_probe_read_kernel_str(head, sizeof(head), BPF_CORE_READ(fpath.dentry, d_name.name));
@@ -611,7 +615,7 @@ int BPF_PROG(guard_exec, struct task_struct *task, pid_t old_pid, struct linux_b
 		e->h.flags |= FLAG_EXE_MEMFD;
 	struct path pwd = BPF_CORE_READ(task, fs, pwd);
 	__builtin_memset(e->cwd, 0, 8);
-	walk_path(e->cwd, pwd.dentry, pwd.mnt);
+	walk_path(e->cwd, pwd.dentry, pwd.mnt, &root);
 	struct mm_struct *mm = BPF_CORE_READ(task, mm);
 	unsigned long start = BPF_CORE_READ(mm, arg_start);
 	unsigned long end = BPF_CORE_READ(mm, arg_end);
