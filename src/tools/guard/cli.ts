@@ -9,6 +9,7 @@ import { loadRules, type RuleSet } from './loader.js';
 import { parsePriority } from './priority.js';
 import { neededSyscalls } from './session.js';
 import { planEnforcement } from './enforce.js';
+import { untilInterrupted } from '../common/interrupt.js';
 
 
 const OPTIONS = {
@@ -138,17 +139,8 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
     ...(values.program !== undefined ? { program: values.program } : {}),
     ...(values.http !== undefined ? { http: values.http } : {}),
   };
-  const controller = new AbortController();
-  const onSignal = (): void => controller.abort();
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  try {
-    await runGuard(options, io, controller.signal);
-    return 0;
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
+  await untilInterrupted((signal) => runGuard(options, io, signal));
+  return 0;
 }
 
 export const command: Command = {

@@ -11,6 +11,7 @@ import { checkRingSize } from './maglev.js';
 import { parseReal, parseVip, parseWeight } from './spec.js';
 import { defineCommand, formatTable, parse, UsageError, writeJson, type Command, type CommandIO, type Verb } from '../../cli/framework/index.js';
 import * as help from './help.js';
+import { sleep } from '../common/interrupt.js';
 
 const IFACE = { iface: { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;
 
@@ -160,15 +161,6 @@ function statsTable(vips: VipState[]): string {
   return formatTable(['vip / real', 'packets', 'bytes', 'new conns', 'lru misses', 'replies', 'dropped'], rows);
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
-      clearTimeout(t);
-      resolve();
-    }, { once: true });
-  });
-}
 
 async function untilSignal(fn: (signal: AbortSignal) => Promise<void>): Promise<void> {
   const ac = new AbortController();

@@ -6,6 +6,7 @@ import { request } from 'node:http';
 import { connect } from 'node:net';
 import { Balancer, type HealthCheck } from './balancer.js';
 import { parseReal, parseVip, type Vip } from './spec.js';
+import { sleep } from '../common/interrupt.js';
 
 export interface HealthEvent {
   time: string;
@@ -55,15 +56,6 @@ interface Track {
   nextAt: number;
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
-      clearTimeout(t);
-      resolve();
-    }, { once: true });
-  });
-}
 
 /**
  * Runs the checks of every VIP of the balancer on `iface` until `signal` aborts, calling `log`

@@ -13,6 +13,7 @@ import { parseAggregation, parseObserveArgs } from './options.js';
 import { runObserve } from './run.js';
 import { openWebView } from './ui/webview.js';
 import { DEFAULT_BUFFER, DEFAULT_SOCKET, grpcAddress, ObserveServer } from './server.js';
+import { untilInterrupted } from '../common/interrupt.js';
 
 const NETNS_DIR = '/run/netns';
 
@@ -179,17 +180,8 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
   const options = parseObserveArgs(argv);
   if (options === 'help') return printHelp(io, HELP);
   if (options.netns !== undefined) return inNetns(options.netns, argv, io);
-  const controller = new AbortController();
-  const onSignal = (): void => controller.abort();
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  try {
-    await runObserve(options, io, controller.signal);
-    return 0;
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
+  await untilInterrupted((signal) => runObserve(options, io, signal));
+  return 0;
 }
 
 export const command: Command = {

@@ -3,6 +3,7 @@ import { parse, printHelp, UsageError, type Command, type CommandIO } from '../.
 import { HELP } from './help.js';
 import { OUTPUT_FORMATS, parseDurationOption, parseMaxEvents, parsePid, parsePorts, parseTop, parseUid, resolveNetns, type OutputFormat, type TcptrackOptions } from './options.js';
 import { runTcptrack, type TcptrackIO } from './run.js';
+import { untilInterrupted } from '../common/interrupt.js';
 
 const OPTIONS = {
   pid: { type: 'string', short: 'p' },
@@ -91,17 +92,8 @@ export function parseTcptrackArgs(argv: string[]): TcptrackOptions | 'help' {
 async function run(argv: string[], io: CommandIO): Promise<number> {
   const options = parseTcptrackArgs(argv);
   if (options === 'help') return printHelp(io, HELP);
-  const controller = new AbortController();
-  const onSignal = (): void => controller.abort();
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  try {
-    await runTcptrack(options, io as TcptrackIO, controller.signal);
-    return 0;
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
+  await untilInterrupted((signal) => runTcptrack(options, io as TcptrackIO, signal));
+  return 0;
 }
 
 export const command: Command = {

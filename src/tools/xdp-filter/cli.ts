@@ -31,6 +31,7 @@ import { sshSession, type SshSession } from './ssh.js';
 import { FilterError, hasPinnedLink, loadedInterfaces, parseMode, parsePolicy, pinnedInterfaces, type FilterMaps, type Policy, type Stats } from './state.js';
 import { defineCommand, parse, UsageError, writeJson, type Command, type CommandIO, type Verb } from '../../cli/framework/index.js';
 import * as help from './help.js';
+import { sleep } from '../common/interrupt.js';
 
 const IFACE = { iface: { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;
 
@@ -214,15 +215,6 @@ async function list(argv: string[], io: CommandIO): Promise<number> {
   return 0;
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
-      clearTimeout(t);
-      resolve();
-    }, { once: true });
-  });
-}
 
 /** Aborts on SIGINT/SIGTERM while `fn` runs. */
 async function untilSignal<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
