@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util';
 import { promisify } from 'node:util';
 import type { Program } from '../../src/index.js';
 import type { Aggregation, Datapath } from '../../src/tools/observe/datapath.js';
+import type { FlowItem } from '../../src/tools/observe/flow.js';
 import { parseObserveArgs, type ObserveOptions } from '../../src/tools/observe/options.js';
 import { runObserve } from '../../src/tools/observe/run.js';
 import type { BenchResult } from '../result.js';
@@ -73,16 +74,23 @@ const devNull = (): Writable =>
   });
 
 /** Starts `tsbpf observe -f` on the interface in this process; resolves once attached. */
-async function startObserve(iface: string, aggregation: Aggregation): Promise<{ datapath: Datapath; stop(): Promise<number> }> {
+async function startObserve(iface: string, aggregation: Aggregation): Promise<{ datapath: Datapath; flows(): number; lost(): number; stop(): Promise<number> }> {
   const options = parseObserveArgs(['-f', '--iface', iface, '--monitor-aggregation', aggregation]) as ObserveOptions;
   const controller = new AbortController();
   let flows = 0;
+  let userLost = 0;
   let ready: (dp: Datapath) => void = () => {};
   const attached = new Promise<Datapath>((r) => (ready = r));
-  const running = runObserve(options, { stdout: devNull(), stderr: devNull() }, controller.signal, { onReady: (dp) => ready(dp), onItem: () => flows++ });
+  const onItem = (item: FlowItem): void => {
+    if ('flow' in item) flows++;
+    else userLost += Number(item.lost_events.num_events_lost);
+  };
+  const running = runObserve(options, { stdout: devNull(), stderr: devNull() }, controller.signal, { onReady: (dp) => ready(dp), onItem, lostIntervalMs: 100 });
   const datapath = await attached;
   return {
     datapath,
+    flows: () => flows,
+    lost: () => datapath.lost() + userLost,
     async stop() {
       controller.abort();
       await running;
@@ -101,6 +109,36 @@ function programStats(dp: Datapath, name: 'observe_ingress' | 'observe_egress' |
 async function iperf(t: Topology, seconds: number): Promise<number> {
   const { stdout } = await exec('iperf3', ['-c', t.peerAddr, '-t', String(seconds), '-J'], { maxBuffer: 16 << 20 });
   return (JSON.parse(stdout) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second;
+}
+
+/** UDP datagrams of 64 bytes at `pps` for `seconds` (iperf3 -u); the number sent. */
+async function udpFlood(t: Topology, pps: number, seconds: number): Promise<number> {
+  const { stdout } = await exec('iperf3', ['-c', t.peerAddr, '-u', '-l', '64', '-b', String(pps * 64 * 8), '-t', String(seconds), '-J'], { maxBuffer: 16 << 20 });
+  return (JSON.parse(stdout) as { end: { sum: { packets: number } } }).end.sum.packets;
+}
+
+/**
+ * The highest rate of new flows observe takes with nothing lost: with a record per packet
+ * (--monitor-aggregation none), UDP datagrams at rates doubling from 5,000/s until the kernel
+ * or observe's own process loses a record; the last rate before that.
+ */
+async function losslessRate(t: Topology, seconds: number): Promise<{ best: number; firstLossy?: { pps: number; lost: number; sent: number } }> {
+  let best = 0;
+  for (let pps = 5000; pps <= 640_000; pps *= 2) {
+    const o = await startObserve(t.host, 'none');
+    try {
+      const lostBefore = o.lost();
+      const sent = await udpFlood(t, pps, seconds);
+      // The last records leave the ring within the reader's next wake-ups.
+      await new Promise((r) => setTimeout(r, 500));
+      const lost = o.lost() - lostBefore;
+      if (lost > 0) return { best, firstLossy: { pps: Math.round(sent / seconds), lost, sent } };
+      best = Math.round(sent / seconds);
+    } finally {
+      await o.stop();
+    }
+  }
+  return { best };
 }
 
 async function wrk(t: Topology, seconds: number): Promise<number> {
@@ -153,6 +191,9 @@ export async function run(argv: string[] = []): Promise<BenchResult[]> {
     }
     const note = `median of ${rounds} x ${seconds} s, alternating; veth between two namespaces`;
     const out: BenchResult[] = [];
+    const lossless = await losslessRate(t, seconds);
+    const lossy = lossless.firstLossy === undefined ? 'no loss up to the ladder\'s top' : `at ${lossless.firstLossy.pps.toLocaleString('en-US')}/s ${lossless.firstLossy.lost.toLocaleString('en-US')} of ${lossless.firstLossy.sent.toLocaleString('en-US')} records were lost`;
+    out.push({ name: 'highest flow rate with nothing lost (64-byte UDP datagrams, a record each: --monitor-aggregation none)', unit: 'flows/s', ts: lossless.best, reference: lossless.best, referenceName: 'itself', ratio: 1, note: `rates doubling from 5,000/s, ${seconds} s each; ${lossy}` });
     for (const level of levels) {
       const r = observed[level]!;
       const ip = { ts: median(r.iperf), ref: median(plain.iperf) };
