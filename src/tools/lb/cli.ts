@@ -161,7 +161,6 @@ function statsTable(vips: VipState[]): string {
   return formatTable(['vip / real', 'packets', 'bytes', 'new conns', 'lru misses', 'replies', 'dropped'], rows);
 }
 
-
 async function untilSignal(fn: (signal: AbortSignal) => Promise<void>): Promise<void> {
   const ac = new AbortController();
   const stop = (): void => ac.abort();

@@ -56,7 +56,6 @@ interface Track {
   nextAt: number;
 }
 
-
 /**
  * Runs the checks of every VIP of the balancer on `iface` until `signal` aborts, calling `log`
  * for each real that goes down or comes back.

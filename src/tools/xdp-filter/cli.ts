@@ -215,7 +215,6 @@ async function list(argv: string[], io: CommandIO): Promise<number> {
   return 0;
 }
 
-
 /** Aborts on SIGINT/SIGTERM while `fn` runs. */
 async function untilSignal<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const ac = new AbortController();
