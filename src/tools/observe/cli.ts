@@ -7,9 +7,8 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { printHelp, UsageError, writeJson, type Command, type CommandIO } from '../../cli/framework/index.js';
 import { type InvalidArgumentError, TsbpfError } from '../../index.js';
 import { serverStatus } from './client.js';
-import { SNAP_LEN, SNAP_MAX } from './datapath.js';
 import { HELP, SERVE_HELP, STATUS_HELP } from './help.js';
-import { parseAggregation, parseObserveArgs } from './options.js';
+import { DATAPATH_OPTIONS, parseDatapathOptions, parseObserveArgs } from './options.js';
 import { runObserve } from './run.js';
 import { openWebView } from './ui/webview.js';
 import { DEFAULT_BUFFER, DEFAULT_SOCKET, grpcAddress, ObserveServer } from './server.js';
@@ -81,12 +80,7 @@ function untilSignal(): Promise<void> {
 const SERVE_OPTIONS = {
   listen: { type: 'string', short: 'l', multiple: true },
   'buffer-size': { type: 'string' },
-  iface: { type: 'string', short: 'i', multiple: true },
-  netns: { type: 'string' },
-  'snap-len': { type: 'string' },
-  'ring-size': { type: 'string' },
-  'no-drops': { type: 'boolean' },
-  'monitor-aggregation': { type: 'string' },
+  ...DATAPATH_OPTIONS,
   'export-file': { type: 'string' },
   'export-max-size-mb': { type: 'string' },
   'export-max-backups': { type: 'string' },
@@ -117,10 +111,7 @@ async function serve(argv: string[], io: CommandIO): Promise<number> {
   }
   const size = v['buffer-size'] === undefined ? DEFAULT_BUFFER : Number(v['buffer-size']);
   if (!Number.isInteger(size) || size < 1 || size > 1 << 20) throw new UsageError(`observe serve: --buffer-size '${String(v['buffer-size'])}' must be from 1 to ${1 << 20}`);
-  const snap = v['snap-len'] === undefined ? SNAP_LEN : Number(v['snap-len']);
-  if (!Number.isInteger(snap) || snap < 0 || snap > SNAP_MAX) throw new UsageError(`observe serve: --snap-len must be from 0 to ${SNAP_MAX}`);
-  const ringKb = v['ring-size'] === undefined ? undefined : Number(v['ring-size']);
-  if (ringKb !== undefined && (!Number.isInteger(ringKb) || ringKb < 4 || (ringKb & (ringKb - 1)) !== 0)) throw new UsageError('observe serve: --ring-size must be a power of two of KiB, at least 4');
+  const { netns: _inNetns, ...datapath } = parseDatapathOptions(v as Parameters<typeof parseDatapathOptions>[0], 'observe serve');
   const exportFile = v['export-file'] as string | undefined;
   const maxMb = v['export-max-size-mb'] === undefined ? 10 : Number(v['export-max-size-mb']);
   const backups = v['export-max-backups'] === undefined ? 5 : Number(v['export-max-backups']);
@@ -132,12 +123,8 @@ async function serve(argv: string[], io: CommandIO): Promise<number> {
     listen,
     bufferSize: size,
     version: packageVersion(),
-    interfaces: (v.iface as string[] | undefined) ?? [],
     filter: {},
-    snapLen: snap,
-    drops: v['no-drops'] !== true,
-    aggregation: parseAggregation(v['monitor-aggregation'] as string | undefined),
-    ...(ringKb !== undefined ? { ringBytes: ringKb * 1024 } : {}),
+    ...datapath,
   });
   // The page's port is taken before the datapath is attached: a busy one leaves nothing behind.
   const web = typeof v.ui === 'string' ? await openWebView(server, v.ui) : undefined;

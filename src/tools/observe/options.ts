@@ -8,6 +8,16 @@ import { isEmpty, parseCidr, parseHttpStatus, parsePortFilter, parseProtocol, pa
 import { OUTPUT_FORMATS, type OutputFormat } from './format.js';
 import { AGGREGATIONS, SNAP_LEN, SNAP_MAX, type Aggregation } from './datapath.js';
 
+/** The datapath's options, the same for `tsbpf observe` and `tsbpf observe serve`. */
+export const DATAPATH_OPTIONS = {
+  iface: { type: 'string', short: 'i', multiple: true },
+  netns: { type: 'string' },
+  'snap-len': { type: 'string' },
+  'ring-size': { type: 'string' },
+  'no-drops': { type: 'boolean' },
+  'monitor-aggregation': { type: 'string' },
+} as const;
+
 export const OPTIONS = {
   follow: { type: 'boolean', short: 'f' },
   last: { type: 'string' },
@@ -40,12 +50,7 @@ export const OPTIONS = {
   output: { type: 'string', short: 'o' },
   json: { type: 'boolean', short: 'j' },
   'input-file': { type: 'string' },
-  iface: { type: 'string', short: 'i', multiple: true },
-  netns: { type: 'string' },
-  'snap-len': { type: 'string' },
-  'ring-size': { type: 'string' },
-  'no-drops': { type: 'boolean' },
-  'monitor-aggregation': { type: 'string' },
+  ...DATAPATH_OPTIONS,
   server: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -75,9 +80,43 @@ export interface ObserveOptions {
   server?: string;
 }
 
-function positiveInt(flag: string, s: string, max = 2 ** 31 - 1): number {
-  if (!/^\d+$/.test(s) || Number(s) < 1 || Number(s) > max) throw new UsageError(`observe: --${flag} '${s}' must be a whole number from 1 to ${max}`);
+function positiveInt(flag: string, s: string, max = 2 ** 31 - 1, who = 'observe'): number {
+  if (!/^\d+$/.test(s) || Number(s) < 1 || Number(s) > max) throw new UsageError(`${who}: --${flag} '${s}' must be a whole number from 1 to ${max}`);
   return Number(s);
+}
+
+/** What DATAPATH_OPTIONS choose. */
+export interface DatapathChoice {
+  interfaces: string[];
+  netns?: string;
+  snapLen: number;
+  ringBytes?: number;
+  drops: boolean;
+  aggregation: Aggregation;
+}
+
+/** The values of DATAPATH_OPTIONS checked; `who` starts the usage errors ("observe serve"). */
+export function parseDatapathOptions(
+  values: { iface?: string[] | undefined; netns?: string | undefined; 'snap-len'?: string | undefined; 'ring-size'?: string | undefined; 'no-drops'?: boolean | undefined; 'monitor-aggregation'?: string | undefined },
+  who = 'observe',
+): DatapathChoice {
+  const d: DatapathChoice = { interfaces: values.iface ?? [], snapLen: SNAP_LEN, drops: !(values['no-drops'] ?? false), aggregation: parseAggregation(values['monitor-aggregation']) };
+  if (values.netns !== undefined) {
+    if (values.netns === '' || values.netns.includes('\0')) throw new UsageError(`${who}: --netns needs a namespace name or path`);
+    d.netns = values.netns;
+  }
+  const snap = values['snap-len'];
+  if (snap !== undefined) {
+    if (!/^\d+$/.test(snap) || Number(snap) > SNAP_MAX) throw new UsageError(`${who}: --snap-len '${snap}' must be from 0 to ${SNAP_MAX}`);
+    d.snapLen = Number(snap);
+  }
+  const ring = values['ring-size'];
+  if (ring !== undefined) {
+    const kb = positiveInt('ring-size', ring, 1 << 20, who);
+    if ((kb & (kb - 1)) !== 0 || kb < 4) throw new UsageError(`${who}: --ring-size '${ring}' must be a power of two of KiB, at least 4`);
+    d.ringBytes = kb * 1024;
+  }
+  return d;
 }
 
 /** A time as Hubble takes it: RFC 3339, or a duration ago ("5m", "1h"). */
@@ -175,30 +214,14 @@ export function parseObserveArgs(argv: string[]): ObserveOptions | 'help' {
     follow: values.follow ?? false,
     filters: { allow: isEmpty(allow) ? [] : [allow], deny: isEmpty(deny) ? [] : [deny] },
     output,
-    interfaces: values.iface ?? [],
-    snapLen: SNAP_LEN,
-    drops: !(values['no-drops'] ?? false),
-    aggregation: parseAggregation(values['monitor-aggregation']),
+    ...parseDatapathOptions(values),
   };
   if (values.last !== undefined) o.last = positiveInt('last', values.last);
   if (values.first !== undefined) o.first = positiveInt('first', values.first);
   if (values.since !== undefined) o.since = parseTime('since', values.since);
   if (values.until !== undefined) o.until = parseTime('until', values.until);
   if (values['input-file'] !== undefined) o.inputFile = values['input-file'];
-  if (values.netns !== undefined) {
-    if (values.netns === '' || values.netns.includes('\0')) throw new UsageError('observe: --netns needs a namespace name or path');
-    o.netns = values.netns;
-  }
   if (values.server !== undefined) o.server = values.server;
-  if (values['snap-len'] !== undefined) {
-    if (!/^\d+$/.test(values['snap-len']) || Number(values['snap-len']) > SNAP_MAX) throw new UsageError(`observe: --snap-len '${values['snap-len']}' must be from 0 to ${SNAP_MAX}`);
-    o.snapLen = Number(values['snap-len']);
-  }
-  if (values['ring-size'] !== undefined) {
-    const kb = positiveInt('ring-size', values['ring-size'], 1 << 20);
-    if ((kb & (kb - 1)) !== 0 || kb < 4) throw new UsageError(`observe: --ring-size '${values['ring-size']}' must be a power of two of KiB, at least 4`);
-    o.ringBytes = kb * 1024;
-  }
   if (o.follow && o.last !== undefined && o.inputFile !== undefined) throw new UsageError('observe: --follow and --last exclude each other with --input-file');
   if (o.inputFile !== undefined && (o.interfaces.length > 0 || o.netns !== undefined)) throw new UsageError('observe: --input-file replays flows; --iface and --netns observe live traffic');
   return o;
