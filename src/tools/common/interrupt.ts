@@ -15,6 +15,11 @@ export async function untilInterrupted<T>(body: (signal: AbortSignal) => Promise
   }
 }
 
+/** Resolves on the first SIGINT or SIGTERM; the handlers go with it. */
+export function interrupted(): Promise<void> {
+  return untilInterrupted((signal) => new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true })));
+}
+
 /** Waits `ms`, or less when `signal` aborts first. */
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {

@@ -9,6 +9,7 @@ import { checkConfig, type LoadedConfig, loadConfig } from './loader.js';
 import type { SeriesLimits } from './series.js';
 import { Sources } from './sources.js';
 import { TOOL_NAMES, type ToolOptions, toolProvider } from './tools.js';
+import { interrupted } from '../common/interrupt.js';
 
 const OPTIONS = {
   'config.dir': { type: 'string' },
@@ -133,15 +134,7 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
     throw err;
   }
   io.stderr.write(`tsbpf exporter: serving ${o.names.length + o.tools.length} config(s) at ${serverUrl(server, o.path)}\n`);
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await interrupted();
   server.closeAllConnections();
   await new Promise<void>((resolve) => server.close(() => resolve()));
   exporter.close();

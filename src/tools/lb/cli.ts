@@ -11,7 +11,8 @@ import { checkRingSize } from './maglev.js';
 import { parseReal, parseVip, parseWeight } from './spec.js';
 import { defineCommand, formatTable, parse, UsageError, writeJson, type Command, type CommandIO, type Verb } from '../../cli/framework/index.js';
 import * as help from './help.js';
-import { sleep } from '../common/interrupt.js';
+import { sleep, untilInterrupted } from '../common/interrupt.js';
+import { takeWatch } from '../common/watch.js';
 
 const IFACE = { iface: { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;
 
@@ -161,30 +162,10 @@ function statsTable(vips: VipState[]): string {
   return formatTable(['vip / real', 'packets', 'bytes', 'new conns', 'lru misses', 'replies', 'dropped'], rows);
 }
 
-async function untilSignal(fn: (signal: AbortSignal) => Promise<void>): Promise<void> {
-  const ac = new AbortController();
-  const stop = (): void => ac.abort();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  try {
-    await fn(ac.signal);
-  } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
-  }
-}
 
 async function stats(argv: string[], io: CommandIO): Promise<number> {
-  const a = [...argv];
-  const w = a.findIndex((x) => x === '--watch' || x.startsWith('--watch='));
-  let watch: number | undefined;
-  if (w >= 0) {
-    const arg = a[w]!;
-    let text = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : undefined;
-    if (text === undefined && a[w + 1] !== undefined && !a[w + 1]!.startsWith('-')) text = a.splice(w + 1, 1)[0];
-    a.splice(w, 1);
-    watch = option('stats', () => parseDuration(text ?? '1s', { name: '--watch', minMs: 100 }));
-  }
+  const { args: a, watch: watchText } = takeWatch(argv);
+  const watch = watchText === undefined ? undefined : option('stats', () => parseDuration(watchText, { name: '--watch', minMs: 100 }));
   const { values, positionals } = parse('lb stats', a, { ...IFACE, json: { type: 'boolean', short: 'j' } });
   args('stats', positionals, []);
   const show = (): void => {
@@ -197,7 +178,7 @@ async function stats(argv: string[], io: CommandIO): Promise<number> {
     show();
     return 0;
   }
-  await untilSignal(async (signal) => {
+  await untilInterrupted(async (signal) => {
     while (!signal.aborted) {
       show();
       await sleep(watch, signal);
@@ -233,7 +214,7 @@ async function health(argv: string[], io: CommandIO): Promise<number> {
     iface = lb.iface;
   }
   io.stderr.write(`lb health: checking the reals of ${iface}\n`);
-  await untilSignal((signal) =>
+  await untilInterrupted((signal) =>
     runHealthChecks(iface, signal, (e) => {
       if (values.json) writeJson(io.stdout, e);
       else io.stdout.write(`${e.time} ${e.vip} real ${e.real} ${e.state === 'down' ? 'DOWN' : 'UP'}: ${e.reason}\n`);

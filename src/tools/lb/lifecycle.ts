@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { attachXdp, BpfError, BpfMap, ensureBpffs, Link, removePin, resolveInterface, TsbpfError, type Program } from '../../index.js';
-import { toolObject } from '../common/objects.js';
+import { toolFile } from '../common/assets.js';
 import { Balancer, LB_MAPS, LbError } from './balancer.js';
 import { loadLb } from './lb_bpf.js';
 import { loadLbDecap } from './lb_decap_bpf.js';
@@ -111,7 +111,7 @@ export async function loadBalancer(iface: string, opts: LoadOptions = {}): Promi
   let lb: Awaited<ReturnType<typeof loadLb>> | undefined;
   let link: Link | undefined;
   try {
-    lb = await loadLb({ pinPath: dir, object: toolObject('lb', 'lb.bpf.o') });
+    lb = await loadLb({ pinPath: dir, object: toolFile('lb', 'lb.bpf.o') });
     const settings = {
       ifindex,
       flags: 0,
@@ -214,7 +214,7 @@ export async function loadDecap(iface: string, vips: readonly string[], opts: { 
   let d: Awaited<ReturnType<typeof loadLbDecap>> | undefined;
   let link: Link | undefined;
   try {
-    d = await loadLbDecap({ pinPath: dir, object: toolObject('lb', 'lb_decap.bpf.o') });
+    d = await loadLbDecap({ pinPath: dir, object: toolFile('lb', 'lb_decap.bpf.o') });
     for (const k of keys) d.maps.decap_vips.map.update(k, 0);
     const attached = attachWithFallback(d.programs.lb_decap.program, iface, opts.mode);
     link = attached.link;

@@ -1,8 +1,7 @@
 // `tsbpf observe`: Hubble-style network flows on any host.
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { printHelp, UsageError, writeJson, type Command, type CommandIO } from '../../cli/framework/index.js';
 import { type InvalidArgumentError, TsbpfError } from '../../index.js';
@@ -10,9 +9,10 @@ import { serverStatus } from './client.js';
 import { HELP, SERVE_HELP, STATUS_HELP } from './help.js';
 import { DATAPATH_OPTIONS, parseDatapathOptions, parseObserveArgs } from './options.js';
 import { runObserve } from './run.js';
+import { packageVersion } from '../common/assets.js';
 import { openWebView } from './ui/webview.js';
 import { DEFAULT_BUFFER, DEFAULT_SOCKET, grpcAddress, ObserveServer } from './server.js';
-import { untilInterrupted } from '../common/interrupt.js';
+import { interrupted, untilInterrupted } from '../common/interrupt.js';
 
 const NETNS_DIR = '/run/netns';
 
@@ -55,27 +55,7 @@ function inNetns(netns: string, argv: readonly string[], io: CommandIO): Promise
   });
 }
 
-/** "tsbpf 0.1.0", from the package.json above this module. */
-function packageVersion(): string {
-  for (let dir = dirname(fileURLToPath(import.meta.url)); dir !== dirname(dir); dir = dirname(dir)) {
-    const file = join(dir, 'package.json');
-    if (existsSync(file)) return `tsbpf ${(JSON.parse(readFileSync(file, 'utf8')) as { version?: string }).version ?? ''}`.trim();
-  }
-  return 'tsbpf';
-}
 
-/** Runs until SIGINT or SIGTERM. */
-function untilSignal(): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      process.off('SIGINT', done);
-      process.off('SIGTERM', done);
-      resolve();
-    };
-    process.on('SIGINT', done);
-    process.on('SIGTERM', done);
-  });
-}
 
 const SERVE_OPTIONS = {
   listen: { type: 'string', short: 'l', multiple: true },
@@ -128,7 +108,7 @@ async function serve(argv: string[], io: CommandIO): Promise<number> {
   });
   // The page's port is taken before the datapath is attached: a busy one leaves nothing behind.
   const web = typeof v.ui === 'string' ? await openWebView(server, v.ui) : undefined;
-  const stopped = untilSignal();
+  const stopped = interrupted();
   let addresses: string[];
   try {
     addresses = await server.start();

@@ -1,21 +1,17 @@
 // observe's datapath: the programs loaded with the user's kernel-side filter, attached to TCX
 // (or legacy tc) ingress and egress of each interface, to the root cgroup (which process made a
 // socket) and to skb:kfree_skb (drops); close() detaches and frees all of it.
-import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { attachCgroup, attachIter, attachTc, attachTcx, AttachType, type Link, readAllIter, TsbpfError } from '../../index.js';
 import { resolveInterface } from '../../link/index.js';
+import { toolFile } from '../common/assets.js';
 import type { KernelFilter } from './filter.js';
 import { loadObserve, type Observe, type ObserveConfig, type ObservePrograms } from './observe_bpf.js';
 
-/**
- * The compiled object: beside this module when it runs from the sources, else beside the
- * sources the package ships (tsc does not copy it into dist/).
- */
+/** The compiled object, as the package ships it. */
 export function objectPath(): string {
-  const here = fileURLToPath(new URL('./observe.bpf.o', import.meta.url));
-  return existsSync(here) ? here : fileURLToPath(new URL('../../../../src/tools/observe/observe.bpf.o', import.meta.url));
+  return toolFile('observe', 'observe.bpf.o');
 }
 
 /** The ring's default size: about 25,000 small records, a busy second of a small host. */

@@ -1,16 +1,14 @@
 // Between observe's flows and Hubble's protobuf messages (as @grpc/proto-loader's plain objects
 // with keepCase, enums as names and 64-bit integers as strings), and Hubble's FlowFilter to
 // observe's filters.
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError } from '../../index.js';
+import { toolFile } from '../common/assets.js';
 import { parseCidr, parseHttpStatus, parsePortFilter, parseRegex, type FlowFilter } from './filter.js';
 import { parseRfc3339, rfc3339Nano, type Flow, type FlowItem, type TcpFlags } from './flow.js';
 
-/** The directory of observer.proto and flow.proto: beside the sources, where tsc does not copy them. */
+/** The directory of observer.proto and flow.proto, as the package ships them. */
 export function protoDir(): string {
-  const here = fileURLToPath(new URL('./proto/', import.meta.url));
-  return existsSync(`${here}observer.proto`) ? here : fileURLToPath(new URL('../../../../src/tools/observe/proto/', import.meta.url));
+  return `${toolFile('observe', 'proto')}/`;
 }
 
 /** How the server and its clients load the protos. */

@@ -7,14 +7,14 @@
 // removed from the spec before load, and the rodata says which of the optional ones run.
 import { existsSync } from 'node:fs';
 import { type Collection, haveFentry, type Link, probeFentry, tracepointId, TsbpfError } from '../../index.js';
-import { toolObject } from '../common/objects.js';
+import { toolFile } from '../common/assets.js';
 import { loadTcptrack, type Tcptrack, type TcptrackConfig, type TcptrackPrograms } from './tcptrack_bpf.js';
 
 /**
  * The compiled object, beside its source (shipped with the package's src/): the generated
  * module's own path is beside the compiled module, where tsc does not copy it.
  */
-export const OBJECT_PATH = toolObject('tcptrack', 'tcptrack.bpf.o');
+export const OBJECT_PATH = toolFile('tcptrack', 'tcptrack.bpf.o');
 
 type ProgramName = keyof TcptrackPrograms;
 

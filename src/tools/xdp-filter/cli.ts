@@ -31,7 +31,8 @@ import { sshSession, type SshSession } from './ssh.js';
 import { FilterError, hasPinnedLink, loadedInterfaces, parseMode, parsePolicy, pinnedInterfaces, type FilterMaps, type Policy, type Stats } from './state.js';
 import { defineCommand, parse, UsageError, writeJson, type Command, type CommandIO, type Verb } from '../../cli/framework/index.js';
 import * as help from './help.js';
-import { sleep } from '../common/interrupt.js';
+import { sleep, untilInterrupted } from '../common/interrupt.js';
+import { takeWatch } from '../common/watch.js';
 
 const IFACE = { iface: { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;
 
@@ -215,38 +216,7 @@ async function list(argv: string[], io: CommandIO): Promise<number> {
   return 0;
 }
 
-/** Aborts on SIGINT/SIGTERM while `fn` runs. */
-async function untilSignal<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const ac = new AbortController();
-  const stop = (): void => ac.abort();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  try {
-    return await fn(ac.signal);
-  } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
-  }
-}
 
-/**
- * Takes `--watch` and its optional value out of argv: `--watch`, `--watch=2s`, `--watch 2s`.
- * stats takes no positional arguments, so a word after --watch that is not an option is its value.
- */
-function takeWatch(argv: string[]): { args: string[]; watch: string | undefined } {
-  const args = [...argv];
-  const w = args.findIndex((a) => a === '--watch' || a.startsWith('--watch='));
-  if (w < 0) return { args, watch: undefined };
-  const arg = args[w]!;
-  let text = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : undefined;
-  const next = args[w + 1];
-  if (text === undefined && next !== undefined && !next.startsWith('-')) {
-    text = next;
-    args.splice(w + 1, 1);
-  }
-  args.splice(w, 1);
-  return { args, watch: text ?? '1s' };
-}
 
 async function stats(argv: string[], io: CommandIO): Promise<number> {
   const { args, watch: watchText } = takeWatch(argv);
@@ -273,7 +243,7 @@ async function stats(argv: string[], io: CommandIO): Promise<number> {
     return 0;
   }
   // Ctrl-C from the first sample on ends the watch cleanly.
-  await untilSignal(async (signal) => {
+  await untilInterrupted(async (signal) => {
     show();
     while (!signal.aborted) {
       await sleep(watch, signal);
@@ -431,7 +401,7 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
       io.stdout.write(block);
       rl.prompt(true);
     }, every);
-    await untilSignal(
+    await untilInterrupted(
       (signal) =>
         new Promise<void>((resolve) => {
           signal.addEventListener('abort', () => rl.close(), { once: true });

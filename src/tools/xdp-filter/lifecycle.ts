@@ -3,12 +3,12 @@
 import { readdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { attachXdp, BPFFS_ROOT, BpfError, BpfMap, type Collection, CollectionSpec, ensureBpffs, Link, removePin, resolveInterface, TsbpfError } from '../../index.js';
-import { toolObject } from '../common/objects.js';
+import { toolFile } from '../common/assets.js';
 import { describeAttached } from './attachment.js';
 import type { Rule } from './rules.js';
 import { ALL_MAPS, FilterError, FilterMaps, KEPT_MAPS, pinDir, pinExists, PIN_ROOT, type Mode, type Policy } from './state.js';
 
-export const OBJECT_PATH = toolObject('xdp-filter', 'xdp_filter.bpf.o');
+export const OBJECT_PATH = toolFile('xdp-filter', 'xdp_filter.bpf.o');
 
 /**
  * The ifindex of a network interface of this process's network namespace (asked over netlink:

@@ -4,12 +4,12 @@
 // the server holds, then follows, and sends the service map and drop reasons of what it matched.
 // Memory is bounded: rows replayed and queued per page, pages at once, and bytes a slow page may
 // have unread (beyond, its rows are counted as skipped, as gRPC followers count theirs).
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { UsageError } from '../../../cli/framework/index.js';
 import { InvalidArgumentError, TsbpfError } from '../../../index.js';
+import { toolFile } from '../../common/assets.js';
 import { accepts, type Filters } from '../filter.js';
 import type { FlowItem } from '../flow.js';
 import { parseFilterText } from './query.js';
@@ -42,10 +42,9 @@ const ASSETS: Record<string, { file: string; type: string }> = {
   '/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
 };
 
-/** The page's files: beside this module in the sources, found from dist/ in a build. */
+/** The page's files, as the package ships them. */
 function assetDir(): string {
-  const here = fileURLToPath(new URL('./assets/', import.meta.url));
-  return existsSync(`${here}index.html`) ? here : fileURLToPath(new URL('../../../../../src/tools/observe/ui/assets/', import.meta.url));
+  return `${toolFile('observe', 'ui', 'assets')}/`;
 }
 
 interface Page {
