@@ -58,7 +58,17 @@ export const OPTIONS = {
 /** Flags that add to a filter, and which field. */
 type FilterFlag = Exclude<keyof typeof OPTIONS, 'follow' | 'last' | 'first' | 'since' | 'until' | 'not' | 'output' | 'json' | 'input-file' | 'iface' | 'netns' | 'snap-len' | 'ring-size' | 'no-drops' | 'monitor-aggregation' | 'server' | 'help'>;
 
-export interface ObserveOptions {
+/** What DATAPATH_OPTIONS choose. */
+export interface DatapathChoice {
+  interfaces: string[];
+  netns?: string;
+  snapLen: number;
+  ringBytes?: number;
+  drops: boolean;
+  aggregation: Aggregation;
+}
+
+export interface ObserveOptions extends DatapathChoice {
   follow: boolean;
   /** The last N flows (of a file or server). */
   last?: number;
@@ -70,12 +80,6 @@ export interface ObserveOptions {
   filters: Filters;
   output: OutputFormat;
   inputFile?: string;
-  interfaces: string[];
-  netns?: string;
-  snapLen: number;
-  ringBytes?: number;
-  drops: boolean;
-  aggregation: Aggregation;
   /** A `tsbpf observe serve` address to read from (unix:PATH or HOST:PORT). */
   server?: string;
 }
@@ -85,15 +89,6 @@ function positiveInt(flag: string, s: string, max = 2 ** 31 - 1, who = 'observe'
   return Number(s);
 }
 
-/** What DATAPATH_OPTIONS choose. */
-export interface DatapathChoice {
-  interfaces: string[];
-  netns?: string;
-  snapLen: number;
-  ringBytes?: number;
-  drops: boolean;
-  aggregation: Aggregation;
-}
 
 /** The values of DATAPATH_OPTIONS checked; `who` starts the usage errors ("observe serve"). */
 export function parseDatapathOptions(
