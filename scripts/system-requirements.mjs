@@ -16,6 +16,7 @@ export const REQUIREMENTS = [
   { package: 'systemtap-sdt-dev', commands: [], files: [['/usr/include/sys/sdt.h', ...MULTIARCH.map((m) => `/usr/include/${m}/sys/sdt.h`)]], usedFor: 'the USDT target program' },
   { package: 'python3', commands: ['python3'], usedFor: 'the HTTP servers of the observe and lb tests (python3 -m http.server)' },
   { package: 'ethtool', commands: ['ethtool'], usedFor: 'TX checksum offload off on the veth ends of the lb lab, whose addresses XDP rewrites' },
+  { package: 'curl', commands: ['curl'], usedFor: "the commands of docs/lb.md's lab, which the lb-lab test runs" },
   { package: 'nginx-light', commands: ['nginx'], usedFor: 'the HTTP server of the lb benchmark and the observe L7 tests' },
   { package: 'dnsmasq-base', commands: ['dnsmasq'], usedFor: 'the DNS resolver in a namespace for the observe DNS tests' },
   { package: 'iperf3', commands: ['iperf3'], usedFor: 'TCP throughput between namespaces in the observe and lb benchmarks' },
