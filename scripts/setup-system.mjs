@@ -9,6 +9,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { ensureHelm, HELM_PATH } from './helm.mjs';
 import { REQUIREMENTS } from './system-requirements.mjs';
 
 const BPF_FS_MAGIC = 0xcafe4a11;
@@ -101,11 +102,26 @@ function aptInstall(packages) {
   });
 }
 
+/** Helm renders the chart in deploy/helm for its tests; it is fetched into node_modules, as root or not. */
+function setUpHelm(check) {
+  if (existsSync(HELM_PATH)) return true;
+  say('missing: helm, for rendering the Helm chart in deploy/helm');
+  if (check) return false;
+  try {
+    say(`fetched ${ensureHelm()}`);
+    return true;
+  } catch (err) {
+    say(`could not fetch helm (${err.message}); the Helm chart tests will say so`);
+    return false;
+  }
+}
+
 function main() {
   const check = process.argv.includes('--check');
+  const haveHelm = setUpHelm(check);
   const missing = REQUIREMENTS.filter((r) => !present(r));
   const mounts = missingMounts();
-  if (missing.length === 0 && mounts.length === 0) {
+  if (missing.length === 0 && mounts.length === 0 && haveHelm) {
     say('every tool and filesystem the kernel tests use is here');
     return 0;
   }

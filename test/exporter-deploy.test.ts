@@ -3,10 +3,11 @@
 // there), the image
 // keeps no compiler, and the exporter runs with exactly the capabilities the DaemonSet grants.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it, type TestContext } from 'node:test';
 import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 import { DaemonSet } from 'kubernetes-models/apps/v1';
 import { Namespace, Service, ServiceAccount } from 'kubernetes-models/v1';
@@ -128,6 +129,131 @@ describe('deploy/kubernetes manifests', () => {
     assert.doesNotMatch(runtime, /apt-get|clang|gcc|g\+\+|build-essential|python3/);
     assert.match(runtime, /ENTRYPOINT \["node", "\/opt\/tsbpf\/bin\/tsbpf\.cjs"\]/);
     assert.match(runtime, /COPY examples\/exporter examples\/exporter/);
+  });
+});
+
+/** Helm, fetched into node_modules by scripts/helm.mjs (npm test's setup step does it first). */
+function helmPath(t: TestContext): string | undefined {
+  const r = spawnSync(process.execPath, [join(root, 'scripts', 'helm.mjs')], { encoding: 'utf8' });
+  if (r.status === 0) return r.stdout.trim();
+  const why = `helm is not here and could not be fetched: ${r.stderr.trim()}`;
+  if (process.env.CI === 'true') throw new Error(why);
+  t.skip(why);
+  return undefined;
+}
+
+describe('the Helm chart, rendered by helm', () => {
+  const chart = join(root, 'deploy', 'helm', 'tsbpf-exporter');
+  // helm's own cache, config and data directories, so rendering writes nothing in $HOME
+  const home = mkdtempSync(join(tmpdir(), 'tsbpf-helm-'));
+  after(() => rmSync(home, { recursive: true, force: true }));
+  const env = { ...process.env, HELM_CACHE_HOME: join(home, 'cache'), HELM_CONFIG_HOME: join(home, 'config'), HELM_DATA_HOME: join(home, 'data') };
+
+  function helm(t: TestContext, args: string[]): { status: number | null; stdout: string; stderr: string } | undefined {
+    const bin = helmPath(t);
+    if (!bin) return undefined;
+    return spawnSync(bin, args, { encoding: 'utf8', env });
+  }
+
+  /** `helm template` with these values; the objects it renders, by kind. */
+  function render(t: TestContext, values?: Obj): Map<string, Obj> | undefined {
+    const args = ['template', 'fleet', chart, '--namespace', 'monitoring'];
+    if (values) {
+      const file = join(home, `values-${Math.random().toString(36).slice(2)}.json`);
+      writeFileSync(file, JSON.stringify(values));
+      args.push('--values', file);
+    }
+    const r = helm(t, args);
+    if (!r) return undefined;
+    assert.equal(r.status, 0, r.stderr);
+    const out = new Map<string, Obj>();
+    for (const doc of parseAllDocuments(r.stdout)) {
+      assert.equal(doc.errors.length, 0, doc.errors[0]?.message);
+      const o = doc.toJS() as Obj | null;
+      if (o) out.set(o.kind, o);
+    }
+    return out;
+  }
+
+  const validate: Record<string, (o: Obj) => void> = {
+    ServiceAccount: (o) => new ServiceAccount(o).validate(),
+    DaemonSet: (o) => new DaemonSet(o as ConstructorParameters<typeof DaemonSet>[0]).validate(),
+    Service: (o) => new Service(o).validate(),
+    ServiceMonitor: (o) => new ServiceMonitor(o as ConstructorParameters<typeof ServiceMonitor>[0]).validate(),
+  };
+
+  it('passes helm lint --strict', (t) => {
+    const r = helm(t, ['lint', '--strict', chart]);
+    if (!r) return;
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /1 chart\(s\) linted, 0 chart\(s\) failed/);
+  });
+
+  it('renders, with its defaults, objects valid against the schemas and the pod of deploy/kubernetes', (t) => {
+    const objs = render(t);
+    if (!objs) return;
+    assert.deepEqual([...objs.keys()].sort(), Object.keys(validate).sort());
+    for (const [kind, o] of objs) {
+      assert.doesNotThrow(() => validate[kind]!(o), kind);
+      assert.equal(o.metadata.name, 'fleet-tsbpf-exporter', kind);
+      assert.equal(o.metadata.namespace, 'monitoring', kind);
+    }
+    // The chart and the plain manifests deploy the same pod: same flags, capabilities, mounts.
+    const rendered = objs.get('DaemonSet')!.spec.template.spec;
+    const plain = daemonSet().spec.template.spec;
+    const [rc, pc] = [rendered.containers[0], plain.containers[0]];
+    for (const k of ['args', 'ports', 'securityContext', 'volumeMounts', 'resources', 'readinessProbe']) assert.deepEqual(rc[k], pc[k], k);
+    for (const k of ['hostPID', 'tolerations', 'volumes', 'priorityClassName', 'automountServiceAccountToken']) assert.deepEqual(rendered[k], plain[k], k);
+    const svc = objs.get('Service')!;
+    for (const [k, v] of Object.entries(svc.spec.selector)) assert.equal(objs.get('DaemonSet')!.spec.template.metadata.labels[k], v, k);
+    assert.deepEqual(objs.get('ServiceMonitor')!.spec.namespaceSelector.matchNames, ['monitoring']);
+  });
+
+  it('carries its values into the objects: configs, tools, port, resources, tolerations', (t) => {
+    const objs = render(t, {
+      configs: { dir: '/etc/tsbpf/configs', names: ['tcp_syn'], configMap: 'tsbpf-configs' },
+      tools: ['tcptrack', 'observe'],
+      port: 9500,
+      resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '1Gi' } },
+      tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'infra', effect: 'NoSchedule' }],
+      nodeSelector: { 'kubernetes.io/os': 'linux' },
+      extraArgs: ['--observe.iface=eth0'],
+      serviceMonitor: { enabled: false },
+    });
+    if (!objs) return;
+    assert.deepEqual([...objs.keys()].sort(), ['DaemonSet', 'Service', 'ServiceAccount']);
+    for (const [kind, o] of objs) assert.doesNotThrow(() => validate[kind]!(o), kind);
+    const pod = objs.get('DaemonSet')!.spec.template;
+    const c = pod.spec.containers[0];
+    for (const a of ['--config.dir=/etc/tsbpf/configs', '--config.names=tcp_syn', '--tools=tcptrack,observe', '--web.listen-address=:9500', '--observe.iface=eth0']) assert.ok(c.args.includes(a), a);
+    // every flag the chart passes is one the exporter has
+    for (const a of c.args.slice(1) as string[]) assert.match(HELP, new RegExp(`^  ${a.split('=')[0]!.replace(/\./g, '\\.')} `, 'm'), a);
+    assert.deepEqual(c.ports, [{ name: 'metrics', containerPort: 9500, protocol: 'TCP' }]);
+    assert.equal(pod.metadata.annotations['prometheus.io/port'], '9500');
+    assert.equal(objs.get('Service')!.spec.ports[0].port, 9500);
+    assert.deepEqual(c.resources, { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '1Gi' } });
+    assert.deepEqual(pod.spec.tolerations, [{ key: 'dedicated', operator: 'Equal', value: 'infra', effect: 'NoSchedule' }]);
+    assert.deepEqual(pod.spec.nodeSelector, { 'kubernetes.io/os': 'linux' });
+    const configs = pod.spec.volumes.find((v: Obj) => v.name === 'configs');
+    assert.deepEqual(configs, { name: 'configs', configMap: { name: 'tsbpf-configs' } });
+    assert.deepEqual(c.volumeMounts.find((m: Obj) => m.name === 'configs'), { name: 'configs', mountPath: '/etc/tsbpf/configs', readOnly: true });
+  });
+
+  it('refuses values its schema does not allow, naming the value', (t) => {
+    const cases: [string[], RegExp][] = [
+      [['--set', 'port=http'], /\/port': got string, want integer/],
+      [['--set', 'port=70000'], /\/port'/],
+      [['--set', 'tools={tcptrack,nope}'], /\/tools\/1': value must be one of/],
+      [['--set', 'prot=9435'], /additional properties 'prot' not allowed/],
+      [['--set', 'extraArgs={oops}'], /\/extraArgs\/0'/],
+    ];
+    for (const [set, why] of cases) {
+      const r = helm(t, ['template', 'fleet', chart, ...set]);
+      if (!r) return;
+      assert.notEqual(r.status, 0, set.join(' '));
+      assert.equal(r.stdout, '', set.join(' '));
+      assert.match(r.stderr, why, set.join(' '));
+    }
   });
 });
 
