@@ -5,8 +5,8 @@ import { RingBufReader } from '../../index.js';
 import { cgroup2Root, createContext } from './context.js';
 import { openDatapath, type Aggregation, type Datapath } from './datapath.js';
 import type { KernelFilter } from './filter.js';
-import { decodeRecord, flowOf, monotonicOffsetNs, rfc3339Nano, type Flow, type FlowItem } from './flow.js';
-import { L7Parser } from './l7.js';
+import { flowOf, monotonicOffsetNs, rfc3339Nano, type Flow, type FlowItem } from './flow.js';
+import { recordHandler } from './records.js';
 import { XdpFilterDrops, type XdpDrop } from './xdpdrops.js';
 
 export interface SourceOptions {
@@ -52,15 +52,8 @@ export class FlowSource {
     this.#reader = new RingBufReader(datapath.object.collection.maps.events!);
     const ctx = createContext(cgroup2Root(), new Map(datapath.interfaces.map((i) => [i.ifindex, i.name])));
     this.nodeName = ctx.nodeName;
-    const l7 = new L7Parser();
     const out = (flow: Flow): void => emit({ flow, node_name: ctx.nodeName, time: flow.time });
-    this.#onRecord = (data, at) => {
-      const raw = decodeRecord(data, at, this.#offset);
-      const flow = flowOf(raw, ctx);
-      out(flow);
-      // A loopback packet is seen leaving and arriving: its payload is read once, arriving.
-      if (raw.payload.length > 0 && !(raw.direction === 2 && flow.interface?.name === 'lo')) for (const f of l7.parse(flow, raw.payload, raw.timeNs)) out(f);
-    };
+    this.#onRecord = recordHandler(ctx, this.#offset, out);
     this.#onXdpDrop = (d) => out(xdpDropFlow(flowOf(d.raw, ctx), d.rule));
     this.#emitLost = (n) => {
       const time = rfc3339Nano(BigInt(Date.now()) * 1_000_000n);
