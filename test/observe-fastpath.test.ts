@@ -10,6 +10,7 @@ import { formatItem, stampMilli, TABLE_HEADER, tableRow } from '../src/tools/obs
 import { L7Parser } from '../src/tools/observe/l7.js';
 import { flowEventCodec } from '../src/tools/observe/observe_bpf.js';
 import { Printer } from '../src/tools/observe/printer.js';
+import { recordHandler } from '../src/tools/observe/records.js';
 
 const CTX: FlowContext = {
   nodeName: 'node1',
@@ -38,6 +39,7 @@ interface RecordSpec {
   reply?: number;
   dir?: number;
   cookie?: bigint;
+  turnOnly?: number;
   payload?: string;
 }
 
@@ -49,7 +51,7 @@ function record(o: RecordSpec): Uint8Array {
   flowEventCodec.encodeAt({
     ts_ns: o.ts ?? 1_000_000_000n, sock_cookie: o.cookie ?? 0n, src: { cgroup_id: o.cgroup ?? 0n, pid: o.pid ?? 0, comm: o.comm ?? '', pad: 0 }, dst: { cgroup_id: 0n, pid: 0, comm: '', pad: 0 },
     ifindex: 2, len: 60, drop_reason: 0, netns: 0, saddr: mapped(o.src), daddr: mapped(o.dst), sport: o.sport, dport: o.dport, payload_len: payload.length, family: 4, proto: 6,
-    tcp_flags: 0x18, icmp_type: 0, icmp_code: 0, direction: o.dir ?? 2, verdict: 1, is_reply: o.reply ?? 1, pad: new Uint8Array(2), payload: padded,
+    tcp_flags: 0x18, icmp_type: 0, icmp_code: 0, direction: o.dir ?? 2, verdict: 1, is_reply: o.reply ?? 1, turn_only: o.turnOnly ?? 0, pad: 0, payload: padded,
   }, bytes, 0);
   return bytes;
 }
@@ -206,4 +208,27 @@ describe('observe L7 flows', () => {
       assert.equal(l7res?.Summary, 'HTTP/1.1 200 2ms (GET http://shop/a)');
     });
   }
+});
+
+describe('observe records made for a turn', () => {
+  const summaries = (specs: RecordSpec[]): string[] => {
+    const out: string[] = [];
+    const handle = recordHandler(CTX, 0n, (f) => out.push(`${f.Type} ${f.Summary}`));
+    for (const spec of specs) handle(record(spec), 0);
+    return out;
+  };
+  const req = { src: '10.0.0.1', dst: '10.0.1.2', sport: 40000, dport: 80, payload: 'GET /a HTTP/1.1\r\nHost: shop\r\n\r\n' };
+  const res = { src: '10.0.1.2', dst: '10.0.0.1', sport: 80, dport: 40000, dir: 1, reply: 2, payload: 'HTTP/1.1 200 OK\r\n\r\n' };
+
+  it('a packet with a flow of its own shows it and its L7 flow', () => {
+    assert.deepEqual(summaries([req, res]), ['L3_L4 TCP Flags: PSH, ACK', 'L7 HTTP/1.1 GET http://shop/a', 'L3_L4 TCP Flags: PSH, ACK', 'L7 HTTP/1.1 200 0ms (GET http://shop/a)']);
+  });
+
+  it('a packet recorded only for its turn shows as its L7 flow', () => {
+    assert.deepEqual(summaries([{ ...req, turnOnly: 1 }, { ...res, turnOnly: 1 }]), ['L7 HTTP/1.1 GET http://shop/a', 'L7 HTTP/1.1 200 0ms (GET http://shop/a)']);
+  });
+
+  it('a turn the parsers do not know still shows, as its L3/L4 flow', () => {
+    assert.deepEqual(summaries([{ ...req, turnOnly: 1, payload: '\x16\x03\x01\x02\x00' }]), ['L3_L4 TCP Flags: PSH, ACK']);
+  });
 });

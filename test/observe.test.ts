@@ -2,14 +2,15 @@
 // network namespace the test creates, reached over a veth pair from this process, and the flows
 // observe reports on the pair's host end.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { createServer as createHttpServer, request } from 'node:http';
 import { createConnection, createServer } from 'node:net';
 import { Resolver } from 'node:dns/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { promisify } from 'node:util';
 import { after, before, describe } from 'node:test';
 import type { Flow, FlowItem } from '../src/tools/observe/flow.js';
 import { parseObserveArgs, type ObserveOptions } from '../src/tools/observe/options.js';
@@ -176,6 +177,30 @@ describe('observe', { concurrency: false }, () => {
       assert.match(o.output(), /http-request FORWARDED \(HTTP\/1\.1 GET /);
     });
   }
+
+  kernelTest('requests on one connection under monitor aggregation: each shows as its L7 flow, PSH once per side', async (t) => {
+    if (!requireCommand(t, 'python3', 'python3')) return;
+    const p = pair!;
+    const srv = createHttpServer({ keepAlive: true }, (_req, res) => res.end('ok\n'));
+    await new Promise<void>((resolve) => srv.listen(0, p.hostAddr, resolve));
+    const listening = (srv.address() as { port: number }).port;
+    try {
+      const o = await observe(['--iface', p.host, '--port', String(listening)]);
+      const client = ['import http.client', `c = http.client.HTTPConnection('${p.hostAddr}', ${listening}, timeout=5)`, 'for i in range(3):', "    c.request('GET', f'/r{i}')", '    c.getresponse().read()', 'c.close()'].join('\n');
+      // Not execFileSync: this process's event loop answers the requests.
+      await promisify(execFile)('ip', ['netns', 'exec', p.netns, 'python3', '-c', client]);
+      await o.stop((fs) => fs.filter((f) => f.l7?.type === 'RESPONSE').length >= 3);
+      const l7 = o.flows().filter((f) => f.Type === 'L7');
+      assert.deepEqual(l7.filter((f) => f.l7?.type === 'REQUEST').map((f) => f.l7?.http?.url), [0, 1, 2].map((i) => `http://${p.hostAddr}:${listening}/r${i}`), o.output());
+      assert.deepEqual(l7.filter((f) => f.l7?.type === 'RESPONSE').map((f) => f.l7?.http?.code), [200, 200, 200]);
+      // The packets that carried them show as flows of their own only where Cilium's "medium"
+      // makes a trace event: the first PSH from each side.
+      const psh = o.flows().filter((f) => f.Type === 'L3_L4' && has(f, 'PSH'));
+      assert.deepEqual(psh.map((f) => f.traffic_direction).sort(), ['EGRESS', 'INGRESS'], o.output());
+    } finally {
+      srv.close();
+    }
+  });
 
   kernelTest('a listener made before observe started is named by its process', async () => {
     const p = pair!;

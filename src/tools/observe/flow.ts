@@ -123,6 +123,7 @@ export const RECORD = {
   direction: 139,
   verdict: 140,
   isReply: 141,
+  turnOnly: 142,
   payload: 144,
   /** The small record, without payload. */
   head: 144,
@@ -153,6 +154,8 @@ export interface RawFlow {
   verdict: 1 | 2;
   /** 0 unknown, 1 no, 2 yes. */
   isReply: 0 | 1 | 2;
+  /** Made under aggregation only for the payload that opens a turn (see records.ts). */
+  turnOnly: boolean;
   payload: Uint8Array;
 }
 
@@ -234,6 +237,7 @@ export function decodeRecord(bytes: Uint8Array, at: number, clockOffsetNs: bigin
     direction: (bytes[at + RECORD.direction]! % 3) as 0 | 1 | 2,
     verdict: bytes[at + RECORD.verdict] === 2 ? 2 : 1,
     isReply: (bytes[at + RECORD.isReply]! % 3) as 0 | 1 | 2,
+    turnOnly: bytes[at + RECORD.turnOnly] === 1,
     payload: bytes.subarray(at + RECORD.payload, at + RECORD.payload + payloadLen),
   };
 }

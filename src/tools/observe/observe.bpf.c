@@ -96,7 +96,10 @@ struct flow_event {
 	__u8 direction;
 	__u8 verdict;
 	__u8 is_reply;
-	__u8 pad[2];
+	// Made under aggregation only for the payload of a new turn: the user side shows the L7
+	// flow of the payload in its stead, and this packet's own flow only when there is none.
+	__u8 turn_only;
+	__u8 pad;
 	__u8 payload[SNAP_MAX];
 };
 
@@ -467,8 +470,19 @@ static __always_inline struct conn_val *track(struct pkt *p, bool create, __u8 *
 	return bpf_map_lookup_elem(&conns, &k);
 }
 
-// Whether this packet of connection `c` makes a record under aggregation; notes what it shows.
-static __always_inline bool report(struct conn_val *c, struct pkt *p, __u8 side, __u64 now)
+// What a packet of a connection makes under aggregation.
+enum report {
+	REPORT_NONE = 0,
+	// A flow of its own: a new side or TCP flag, or the interval passed.
+	REPORT_TRACE = 1,
+	// Only its payload, the first of a new turn, for the user side's L7 parsers.
+	REPORT_TURN = 2,
+};
+
+// What this packet of connection `c` makes under aggregation; notes what it shows. A record
+// made only for a turn leaves the interval running, so that a busy connection still has a
+// flow of its own every REPORT_INTERVAL_NS, as Cilium's "medium" has.
+static __always_inline enum report report(struct conn_val *c, struct pkt *p, __u8 side, __u64 now)
 {
 	__u8 bit = 1 << side;
 	__u8 seen = side ? c->seen[1] : c->seen[0];
@@ -482,10 +496,11 @@ static __always_inline bool report(struct conn_val *c, struct pkt *p, __u8 side,
 		c->seen[0] = seen | p->tcp_flags;
 	if (p->payload_len)
 		c->turn = side + 1;
-	if (!fresh && !turn && now - c->reported_ns < REPORT_INTERVAL_NS)
-		return false;
-	c->reported_ns = now;
-	return true;
+	if (fresh || now - c->reported_ns >= REPORT_INTERVAL_NS) {
+		c->reported_ns = now;
+		return REPORT_TRACE;
+	}
+	return turn ? REPORT_TURN : REPORT_NONE;
 }
 
 static __always_inline void fill(struct flow_event *e, struct pkt *p, struct conn_val *c, __u8 reply, __u8 side)
@@ -502,8 +517,8 @@ static __always_inline void fill(struct flow_event *e, struct pkt *p, struct con
 	e->icmp_code = p->icmp_code;
 	e->is_reply = reply;
 	e->payload_len = 0;
-	e->pad[0] = 0;
-	e->pad[1] = 0;
+	e->turn_only = 0;
+	e->pad = 0;
 	e->sock_cookie = 0;
 	e->netns = 0;
 	if (c) {
@@ -558,6 +573,7 @@ static __always_inline int observe_skb(struct __sk_buff *skb, __u8 direction)
 	struct flow_event *e;
 	__u32 snap = 0;
 	__u8 reply, side;
+	enum report why = REPORT_TRACE;
 	bool ok;
 
 #define LOAD(off, buf, len) load_net(skb, (off), (buf), (len))
@@ -581,8 +597,11 @@ static __always_inline int observe_skb(struct __sk_buff *skb, __u8 direction)
 	}
 	if (!trace_events)
 		return TC_ACT_UNSPEC;
-	if (aggregate && c && !report(c, &p, side, bpf_ktime_get_ns()))
-		return TC_ACT_UNSPEC;
+	if (aggregate && c) {
+		why = report(c, &p, side, bpf_ktime_get_ns());
+		if (why == REPORT_NONE)
+			return TC_ACT_UNSPEC;
+	}
 	if (snap_len && p.payload_len)
 		snap = p.payload_len < snap_len ? p.payload_len : snap_len;
 	if (snap)
@@ -600,6 +619,7 @@ static __always_inline int observe_skb(struct __sk_buff *skb, __u8 direction)
 	e->verdict = VERDICT_FORWARDED;
 	e->drop_reason = 0;
 	e->sock_cookie = skb->sk ? bpf_get_socket_cookie(skb) : 0;
+	e->turn_only = why == REPORT_TURN;
 	if (snap) {
 		// 1..SNAP_MAX in a form the verifier follows: one less, masked, one more.
 		__u32 n = snap - 1, ifindex = skb->ifindex;
