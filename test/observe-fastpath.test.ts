@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { decodeRecord, flowOf, parseRfc3339, rfc3339Nano, type Flow, type FlowContext, type FlowItem } from '../src/tools/observe/flow.js';
 import { formatItem, stampMilli, TABLE_HEADER, tableRow } from '../src/tools/observe/format.js';
-import { L7Parser } from '../src/tools/observe/l7.js';
+import { L7Parser, parseHttpRequest, parseHttpResponse } from '../src/tools/observe/l7.js';
 import { flowEventCodec } from '../src/tools/observe/observe_bpf.js';
 import { Printer } from '../src/tools/observe/printer.js';
 import { recordHandler } from '../src/tools/observe/records.js';
@@ -230,5 +230,55 @@ describe('observe records made for a turn', () => {
 
   it('a turn the parsers do not know still shows, as its L3/L4 flow', () => {
     assert.deepEqual(summaries([{ ...req, turnOnly: 1, payload: '\x16\x03\x01\x02\x00' }]), ['L3_L4 TCP Flags: PSH, ACK']);
+  });
+});
+
+describe('observe HTTP parsing from bytes', () => {
+  // The parsers as they were: a regex over the latin1 text of the payload.
+  const latin1 = new TextDecoder('latin1');
+  const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
+  function requestByText(payload: Uint8Array): unknown {
+    const text = latin1.decode(payload);
+    const m = /^([A-Z]{3,7}) (\S+) (HTTP\/1\.[01])\r?\n/.exec(text);
+    if (m === null || !METHODS.has(m[1]!)) return undefined;
+    const host = /\r?\nhost:[ \t]*([^\r\n]+)/i.exec(text)?.[1]?.trim();
+    return host === undefined ? { method: m[1], path: m[2], protocol: m[3] } : { method: m[1], path: m[2], protocol: m[3], host };
+  }
+  function responseByText(payload: Uint8Array): unknown {
+    const m = /^(HTTP\/1\.[01]) (\d{3})[ \r\n]/.exec(latin1.decode(payload.subarray(0, 64)));
+    return m === null ? undefined : { protocol: m[1], code: Number(m[2]) };
+  }
+
+  const requests = [
+    'GET / HTTP/1.1\r\nHost: 10.0.0.2:8080\r\nUser-Agent: wrk\r\n\r\n', 'GET /x HTTP/1.0\n\n', 'POST /a?b=c HTTP/1.1\r\nhOsT:shop\r\n', 'GET /x HTTP/1.1\r\nHost:\r\nhost:  second \r\n',
+    'GET /x HTTP/1.1\r\nHost: \r\n', 'GET /x HTTP/1.1\r\nHost:\t\tname\t\r\n', 'GET /x HTTP/1.1\r\nX-Host: no\r\n', 'GET /x HTTP/1.1\r\nHost: a\u00e9b\r\n', 'GET /\u00e9 HTTP/1.1\r\nHost: h\r\n',
+    'GET /a\u00a0b HTTP/1.1\r\n', 'GET /a\x01b HTTP/1.1\r\n', 'GET /a\x1fb HTTP/1.1\r\n', 'GET /a\x0bb HTTP/1.1\r\n', 'GET /a b HTTP/1.1\r\n', 'GET  /a HTTP/1.1\r\n', 'GE /a HTTP/1.1\r\n', 'FETCH /x HTTP/1.1\r\n',
+    'PROPFIND /x HTTP/1.1\r\n', 'GET /x HTTP/1.2\r\n', 'GET /x HTTP/1.1\r\r\n', 'GET /x HTTP/1.1', 'GET /x HTTP/1.1\r', 'get /x HTTP/1.1\r\n', 'GET http://a/b HTTP/1.1\r\nHost: c\r\n', '\x16\x03\x01', '', 'G',
+    'OPTIONS * HTTP/1.1\r\nHost: h\r\n', 'GET /x HTTP/1.1\r\nHost: h\nHost: i\r\n', 'GET /\x80\x9f HTTP/1.1\r\nHost: \x85\r\n',
+  ];
+  const responses = ['HTTP/1.1 200 OK\r\n', 'HTTP/1.0 404\r\n', 'HTTP/1.1 200\n', 'HTTP/1.1 2000 OK', 'HTTP/1.1 20 OK', 'HTTP/1.1 200', 'HTTP/1.2 200 OK', 'HTTP/1.1  200 OK', 'http/1.1 200 OK', 'HTTP/1.1 2x0 OK', 'HTTP/1.1 200\tOK', ''];
+
+  it('requests: what the regex over the text found', () => {
+    for (const r of requests) assert.deepEqual(parseHttpRequest(Buffer.from(r, 'latin1')), requestByText(Buffer.from(r, 'latin1')), JSON.stringify(r));
+  });
+
+  it('responses: what the regex over the text found', () => {
+    for (const r of responses) assert.deepEqual(parseHttpResponse(Buffer.from(r, 'latin1')), responseByText(Buffer.from(r, 'latin1')), JSON.stringify(r));
+  });
+
+  it('random changes to requests and responses: what the regex found', () => {
+    let seed = 12345;
+    const rand = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    const alphabet = [0x20, 0x09, 0x0a, 0x0d, 0x0b, 0x3a, 0x2f, 0x48, 0x68, 0x31, 0x30, 0x32, 0x00, 0x80, 0xa0, 0xe9, 0x41, 0x5a];
+    for (let i = 0; i < 20000; i++) {
+      const base = Buffer.from(i % 2 === 0 ? requests[rand(requests.length)]! : responses[rand(responses.length)]!, 'latin1');
+      const b = Buffer.from(base);
+      for (let k = rand(3); k >= 0 && b.length > 0; k--) b[rand(b.length)] = alphabet[rand(alphabet.length)]!;
+      assert.deepEqual(parseHttpRequest(b), requestByText(b), JSON.stringify(b.toString('latin1')));
+      assert.deepEqual(parseHttpResponse(b), responseByText(b), JSON.stringify(b.toString('latin1')));
+    }
   });
 });
