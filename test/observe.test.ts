@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, request } from 'node:http';
+import { createSocket } from 'node:dgram';
 import { createConnection, createServer } from 'node:net';
 import { Resolver } from 'node:dns/promises';
 import { tmpdir } from 'node:os';
@@ -12,7 +13,10 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { after, before, describe } from 'node:test';
-import type { Flow, FlowItem } from '../src/tools/observe/flow.js';
+import { decodeRecord, RECORD, type Flow, type FlowItem } from '../src/tools/observe/flow.js';
+import { openDatapath, SNAP_MAX } from '../src/tools/observe/datapath.js';
+import { cgroup2Root } from '../src/tools/observe/context.js';
+import { RingBufReader } from '../src/index.js';
 import { parseObserveArgs, type ObserveOptions } from '../src/tools/observe/options.js';
 import { runObserve, type ObserveResult } from '../src/tools/observe/run.js';
 import { allIds, getFdById } from '../src/sys/attrs.js';
@@ -304,6 +308,33 @@ describe('observe', { concurrency: false }, () => {
       assert.match(o.output(), new RegExp(`:${target} POLICY_DENIED DROPPED \\(UDP; xdp-filter rule: deny dst ${target}/udp\\)`));
     } finally {
       runCli(['xdp-filter', 'unload', p.host]);
+    }
+  });
+
+  kernelTest('a record is as long as its payload needs, in steps, and carries all of it', async () => {
+    const p = pair!;
+    const target = port + 4;
+    const dp = await openDatapath({ interfaces: [p.host], filter: { protocols: 2, ports: new Map([[target, 2]]) }, snapLen: SNAP_MAX, drops: false, aggregation: 'none', cgroupRoot: cgroup2Root() });
+    const reader = new RingBufReader(dp.object.collection.maps.events!);
+    try {
+      const sizes = [1, 64, 65, 128, 129, 256, 257, 400];
+      const socket = createSocket('udp4');
+      for (const n of sizes) await new Promise<void>((resolve, reject) => socket.send(Buffer.alloc(n, n & 0xff), target, p.peerAddr, (err) => (err ? reject(err) : resolve())));
+      socket.close();
+      const got: Array<[number, number, boolean]> = [];
+      const until = Date.now() + 5000;
+      while (got.length < sizes.length && Date.now() < until) {
+        reader.drainRaw((data, at, length) => {
+          const r = decodeRecord(data, at, 0n);
+          got.push([r.payload.length, length, r.payload.every((b) => b === (r.payload.length & 0xff))]);
+        });
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const step = (n: number): number => (n <= 64 ? 64 : n <= 128 ? 128 : n <= 256 ? 256 : SNAP_MAX);
+      assert.deepEqual(got, sizes.map((n) => [n, RECORD.head + step(n), true]));
+    } finally {
+      reader.close();
+      dp.close();
     }
   });
 

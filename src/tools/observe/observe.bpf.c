@@ -73,7 +73,8 @@ struct proc {
 	__u32 pad;
 };
 
-// One ring record; `payload` holds payload_len bytes only in the larger records (snap > 0).
+// One ring record. It is EVENT_HEAD bytes without payload, and with one, as long as its
+// payload_len needs in steps of 64, 128, 256 and SNAP_MAX bytes.
 struct flow_event {
 	__u64 ts_ns;
 	__u64 sock_cookie;
@@ -533,6 +534,21 @@ static __always_inline void fill(struct flow_event *e, struct pkt *p, struct con
 // The small record: everything up to the payload.
 #define EVENT_HEAD (sizeof(struct flow_event) - SNAP_MAX)
 
+// Reserves a record with `room` payload bytes and copies `snap` (1..room) of them from `off`
+// past the link-layer header (`l2` holds its length plus one), in a form the verifier follows:
+// one less, masked to the room (a power of two), one more. `copied` gets the bytes copied.
+#define RESERVE_SNAP(skb, l2, off, e, snap, room, copied)                               \
+	do {                                                                           \
+		(e) = bpf_ringbuf_reserve(&events, EVENT_HEAD + (room), 0);            \
+		if ((e) && (l2) && *(l2)) {                                            \
+			__u32 n = (snap) - 1;                                          \
+			barrier_var(n);                                                \
+			n &= (room) - 1;                                               \
+			if (!bpf_skb_load_bytes((skb), *(l2) - 1 + (off), (e)->payload, n + 1)) \
+				(copied) = n + 1;                                      \
+		}                                                                      \
+	} while (0)
+
 static __always_inline int load_net(struct __sk_buff *skb, __u32 off, void *to, __u32 len)
 {
 	return bpf_skb_load_bytes_relative(skb, off, to, len, BPF_HDR_START_NET);
@@ -571,7 +587,8 @@ static __always_inline int observe_skb(struct __sk_buff *skb, __u8 direction)
 	struct pkt p = {};
 	struct conn_val *c;
 	struct flow_event *e;
-	__u32 snap = 0;
+	__u32 snap = 0, copied = 0;
+	__u8 *l2 = NULL;
 	__u8 reply, side;
 	enum report why = REPORT_TRACE;
 	bool ok;
@@ -604,10 +621,24 @@ static __always_inline int observe_skb(struct __sk_buff *skb, __u8 direction)
 	}
 	if (snap_len && p.payload_len)
 		snap = p.payload_len < snap_len ? p.payload_len : snap_len;
-	if (snap)
-		e = bpf_ringbuf_reserve(&events, sizeof(struct flow_event), 0);
-	else
+	// The record is as long as its payload needs, in steps: a request or a response takes
+	// a third of the ring space a full-size record would, and is read from fewer lines.
+	// Each step copies in the branch that reserved it, where the verifier knows its size.
+	if (snap) {
+		__u32 ifindex = skb->ifindex;
+
+		l2 = bpf_map_lookup_elem(&ifaces, &ifindex);
+	}
+	if (!snap)
 		e = bpf_ringbuf_reserve(&events, EVENT_HEAD, 0);
+	else if (snap <= 64)
+		RESERVE_SNAP(skb, l2, p.payload_off, e, snap, 64, copied);
+	else if (snap <= 128)
+		RESERVE_SNAP(skb, l2, p.payload_off, e, snap, 128, copied);
+	else if (snap <= 256)
+		RESERVE_SNAP(skb, l2, p.payload_off, e, snap, 256, copied);
+	else
+		RESERVE_SNAP(skb, l2, p.payload_off, e, snap, SNAP_MAX, copied);
 	if (!e) {
 		count_lost();
 		return TC_ACT_UNSPEC;
@@ -620,16 +651,7 @@ static __always_inline int observe_skb(struct __sk_buff *skb, __u8 direction)
 	e->drop_reason = 0;
 	e->sock_cookie = skb->sk ? bpf_get_socket_cookie(skb) : 0;
 	e->turn_only = why == REPORT_TURN;
-	if (snap) {
-		// 1..SNAP_MAX in a form the verifier follows: one less, masked, one more.
-		__u32 n = snap - 1, ifindex = skb->ifindex;
-		__u8 *l2 = bpf_map_lookup_elem(&ifaces, &ifindex);
-
-		barrier_var(n);
-		n &= SNAP_MAX - 1;
-		if (l2 && *l2 && !bpf_skb_load_bytes(skb, *l2 - 1 + p.payload_off, e->payload, n + 1))
-			e->payload_len = n + 1;
-	}
+	e->payload_len = copied;
 	bpf_ringbuf_submit(e, 0);
 	return TC_ACT_UNSPEC;
 }
