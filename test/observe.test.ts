@@ -182,28 +182,41 @@ describe('observe', { concurrency: false }, () => {
     });
   }
 
-  kernelTest('requests on one connection under monitor aggregation: each shows as its L7 flow, PSH once per side', async (t) => {
-    if (!requireCommand(t, 'python3', 'python3')) return;
-    const p = pair!;
+  /** Three HTTP requests on one keep-alive connection from the namespace; the flows seen. */
+  async function keepAlive(p: VethPair, args: string[], done: (fs: Flow[]) => boolean): Promise<{ flows: Flow[]; output: string; url: (i: number) => string }> {
     const srv = createHttpServer({ keepAlive: true }, (_req, res) => res.end('ok\n'));
     await new Promise<void>((resolve) => srv.listen(0, p.hostAddr, resolve));
     const listening = (srv.address() as { port: number }).port;
     try {
-      const o = await observe(['--iface', p.host, '--port', String(listening)]);
+      const o = await observe(['--iface', p.host, '--port', String(listening), ...args]);
       const client = ['import http.client', `c = http.client.HTTPConnection('${p.hostAddr}', ${listening}, timeout=5)`, 'for i in range(3):', "    c.request('GET', f'/r{i}')", '    c.getresponse().read()', 'c.close()'].join('\n');
       // Not execFileSync: this process's event loop answers the requests.
       await promisify(execFile)('ip', ['netns', 'exec', p.netns, 'python3', '-c', client]);
-      await o.stop((fs) => fs.filter((f) => f.l7?.type === 'RESPONSE').length >= 3);
-      const l7 = o.flows().filter((f) => f.Type === 'L7');
-      assert.deepEqual(l7.filter((f) => f.l7?.type === 'REQUEST').map((f) => f.l7?.http?.url), [0, 1, 2].map((i) => `http://${p.hostAddr}:${listening}/r${i}`), o.output());
-      assert.deepEqual(l7.filter((f) => f.l7?.type === 'RESPONSE').map((f) => f.l7?.http?.code), [200, 200, 200]);
-      // The packets that carried them show as flows of their own only where Cilium's "medium"
-      // makes a trace event: the first PSH from each side.
-      const psh = o.flows().filter((f) => f.Type === 'L3_L4' && has(f, 'PSH'));
-      assert.deepEqual(psh.map((f) => f.traffic_direction).sort(), ['EGRESS', 'INGRESS'], o.output());
+      await o.stop(done);
+      return { flows: o.flows(), output: o.output(), url: (i) => `http://${p.hostAddr}:${listening}/r${i}` };
     } finally {
       srv.close();
     }
+  }
+
+  kernelTest('requests on one connection under monitor aggregation: each shows as its L7 flow, PSH once per side', async (t) => {
+    if (!requireCommand(t, 'python3', 'python3')) return;
+    const seen = await keepAlive(pair!, [], (fs) => fs.filter((f) => f.l7?.type === 'RESPONSE').length >= 3);
+    const l7 = seen.flows.filter((f) => f.Type === 'L7');
+    assert.deepEqual(l7.filter((f) => f.l7?.type === 'REQUEST').map((f) => f.l7?.http?.url), [0, 1, 2].map(seen.url), seen.output);
+    assert.deepEqual(l7.filter((f) => f.l7?.type === 'RESPONSE').map((f) => f.l7?.http?.code), [200, 200, 200]);
+    // The packets that carried them show as flows of their own only where Cilium's "medium"
+    // makes a trace event: the first PSH from each side.
+    const psh = seen.flows.filter((f) => f.Type === 'L3_L4' && has(f, 'PSH'));
+    assert.deepEqual(psh.map((f) => f.traffic_direction).sort(), ['EGRESS', 'INGRESS'], seen.output);
+  });
+
+  kernelTest('--snap-len 0: no L7, and turns make no flows of their own, as Cilium\'s "medium"', async (t) => {
+    if (!requireCommand(t, 'python3', 'python3')) return;
+    const seen = await keepAlive(pair!, ['--snap-len', '0'], (fs) => fs.filter((f) => has(f, 'FIN')).length >= 2);
+    assert.deepEqual(seen.flows.filter((f) => f.Type === 'L7'), []);
+    const psh = seen.flows.filter((f) => has(f, 'PSH'));
+    assert.deepEqual(psh.map((f) => f.traffic_direction).sort(), ['EGRESS', 'INGRESS'], seen.output);
   });
 
   kernelTest('a listener made before observe started is named by its process', async () => {

@@ -488,7 +488,8 @@ static __always_inline enum report report(struct conn_val *c, struct pkt *p, __u
 	__u8 bit = 1 << side;
 	__u8 seen = side ? c->seen[1] : c->seen[0];
 	bool fresh = !(c->sides & bit) || (p->tcp_flags & ~seen);
-	bool turn = p->payload_len && c->turn != side + 1;
+	// A turn makes a record only for the parsers: none when no payload is copied.
+	bool turn = snap_len && p->payload_len && c->turn != side + 1;
 
 	c->sides |= bit;
 	if (side)
