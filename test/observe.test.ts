@@ -16,6 +16,7 @@ import { after, before, describe } from 'node:test';
 import { decodeRecord, RECORD, type Flow, type FlowItem } from '../src/tools/observe/flow.js';
 import { openDatapath, SNAP_MAX } from '../src/tools/observe/datapath.js';
 import { cgroup2Root } from '../src/tools/observe/context.js';
+import { FlowSource } from '../src/tools/observe/source.js';
 import { RingBufReader } from '../src/index.js';
 import { parseObserveArgs, type ObserveOptions } from '../src/tools/observe/options.js';
 import { runObserve, type ObserveResult } from '../src/tools/observe/run.js';
@@ -348,6 +349,38 @@ describe('observe', { concurrency: false }, () => {
     } finally {
       reader.close();
       dp.close();
+    }
+  });
+
+  kernelTest('the ring wakes observe only when it fills past an eighth; the rest waits for a drain', async () => {
+    const p = pair!;
+    const target = port + 5;
+    const items: FlowItem[] = [];
+    // 64 KiB: an eighth is 8 KiB, about 38 records of a one-byte datagram.
+    const source = await FlowSource.open({ interfaces: [p.host], filter: { protocols: 2, ports: new Map([[target, 2]]) }, snapLen: 256, drops: false, aggregation: 'none', ringBytes: 65536 }, (i) => items.push(i));
+    const socket = createSocket('udp4');
+    const send = async (n: number): Promise<void> => {
+      for (let i = 0; i < n; i++) await new Promise<void>((resolve, reject) => socket.send(Buffer.from('x'), target, p.peerAddr, (err) => (err ? reject(err) : resolve())));
+    };
+    const flows = (): number => items.filter((i) => 'flow' in i).length;
+    try {
+      // Past the reader's first look at the ring, made when it starts.
+      await new Promise((r) => setTimeout(r, 100));
+      await send(5);
+      // No drain: five records leave the ring only when asked.
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(flows(), 0);
+      source.drain();
+      assert.equal(flows(), 5);
+      await send(100);
+      const until = Date.now() + 5000;
+      while (flows() < 40 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(flows() >= 40, `the ring past an eighth woke the reader: ${flows()} flows`);
+      source.drain();
+      assert.equal(flows(), 105);
+    } finally {
+      socket.close();
+      source.close();
     }
   });
 

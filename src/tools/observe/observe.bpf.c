@@ -239,6 +239,17 @@ struct pkt {
 	__u32 payload_len;
 };
 
+// How a record wakes the reader. The user side drains the ring on a short timer, so a record
+// wakes it only once the ring is WAKE_SHARE full, for it to drain before the ring overflows:
+// by default the kernel would wake it for the first record after each drain.
+#define WAKE_SHARE 8
+static __always_inline __u64 wake_flags(void)
+{
+	__u64 ready = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+
+	return ready >= bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / WAKE_SHARE ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
 static __always_inline void count_lost(void)
 {
 	__u32 zero = 0;
@@ -653,7 +664,7 @@ static __always_inline int observe_skb(struct __sk_buff *skb, __u8 direction)
 	e->sock_cookie = skb->sk ? bpf_get_socket_cookie(skb) : 0;
 	e->turn_only = why == REPORT_TURN;
 	e->payload_len = copied;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wake_flags());
 	return TC_ACT_UNSPEC;
 }
 
@@ -765,7 +776,7 @@ int BPF_PROG(observe_drop, struct sk_buff *skb, void *location, enum skb_drop_re
 	e->drop_reason = reason;
 	if (dev)
 		e->netns = BPF_CORE_READ(dev, nd_net.net, ns.inum);
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wake_flags());
 	return 0;
 }
 

@@ -54,6 +54,9 @@ export class FlowSource {
     this.nodeName = ctx.nodeName;
     const out = (flow: Flow): void => emit({ flow, node_name: ctx.nodeName, time: flow.time });
     this.#onRecord = recordHandler(ctx, this.#offset, out);
+    // Woken by the datapath only when its ring is filling (see wake_flags in observe.bpf.c);
+    // the owner's drain() timer hands out the rest within its period.
+    this.#reader.startRaw(this.#onRecord);
     this.#onXdpDrop = (d) => out(xdpDropFlow(flowOf(d.raw, ctx), d.rule));
     this.#emitLost = (n) => {
       const time = rfc3339Nano(BigInt(Date.now()) * 1_000_000n);
@@ -80,7 +83,10 @@ export class FlowSource {
     }
   }
 
-  /** Hands out what the rings hold now. */
+  /**
+   * Hands out what the rings hold now. The datapath's ring also hands out its records by itself
+   * when it fills past an eighth; drain() on a timer bounds how late the others come.
+   */
   drain(): void {
     if (this.#closed) return;
     this.#reader.drainRaw(this.#onRecord);
