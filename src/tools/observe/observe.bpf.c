@@ -239,15 +239,19 @@ struct pkt {
 	__u32 payload_len;
 };
 
-// How a record wakes the reader. The user side drains the ring on a short timer, so a record
-// wakes it only once the ring is WAKE_SHARE full, for it to drain before the ring overflows:
-// by default the kernel would wake it for the first record after each drain.
+// How a record of `size` bytes wakes the reader. The user side drains the ring on a short
+// timer, so only the record that takes the ring past WAKE_SHARE of its size wakes it, for it
+// to drain before the ring overflows. By default the kernel would wake it for the first record
+// after each drain; waking for every record past the mark would wake it once per record
+// while it is late, when it can least afford it.
 #define WAKE_SHARE 8
-static __always_inline __u64 wake_flags(void)
+static __always_inline __u64 wake_flags(__u64 size)
 {
 	__u64 ready = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	__u64 mark = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / WAKE_SHARE;
 
-	return ready >= bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / WAKE_SHARE ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	// `ready` counts this record (reserved, not yet submitted) and its 8-byte header.
+	return ready >= mark && ready < mark + size + 8 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
 static __always_inline void count_lost(void)
@@ -599,7 +603,7 @@ static __always_inline int observe_skb(struct __sk_buff *skb, __u8 direction)
 	struct pkt p = {};
 	struct conn_val *c;
 	struct flow_event *e;
-	__u32 snap = 0, copied = 0;
+	__u32 snap = 0, copied = 0, size;
 	__u8 *l2 = NULL;
 	__u8 reply, side;
 	enum report why = REPORT_TRACE;
@@ -651,6 +655,7 @@ static __always_inline int observe_skb(struct __sk_buff *skb, __u8 direction)
 		RESERVE_SNAP(skb, l2, p.payload_off, e, snap, 256, copied);
 	else
 		RESERVE_SNAP(skb, l2, p.payload_off, e, snap, SNAP_MAX, copied);
+	size = !snap ? EVENT_HEAD : snap <= 64 ? EVENT_HEAD + 64 : snap <= 128 ? EVENT_HEAD + 128 : snap <= 256 ? EVENT_HEAD + 256 : sizeof(struct flow_event);
 	if (!e) {
 		count_lost();
 		return TC_ACT_UNSPEC;
@@ -664,7 +669,7 @@ static __always_inline int observe_skb(struct __sk_buff *skb, __u8 direction)
 	e->sock_cookie = skb->sk ? bpf_get_socket_cookie(skb) : 0;
 	e->turn_only = why == REPORT_TURN;
 	e->payload_len = copied;
-	bpf_ringbuf_submit(e, wake_flags());
+	bpf_ringbuf_submit(e, wake_flags(size));
 	return TC_ACT_UNSPEC;
 }
 
@@ -776,7 +781,7 @@ int BPF_PROG(observe_drop, struct sk_buff *skb, void *location, enum skb_drop_re
 	e->drop_reason = reason;
 	if (dev)
 		e->netns = BPF_CORE_READ(dev, nd_net.net, ns.inum);
-	bpf_ringbuf_submit(e, wake_flags());
+	bpf_ringbuf_submit(e, wake_flags(EVENT_HEAD));
 	return 0;
 }
 
