@@ -321,11 +321,6 @@ export function rcodeName(rcode: number): string {
 }
 
 /**
- * The L7 flow of a packet's flow: the fields and their order of `{ ...flow, Type: 'L7', l7,
- * event_type, is_reply, Summary }` without trace_observation_point, made field by field: a
- * spread and a delete leave an object V8 reads slowly in every later step (filter, format).
- */
-/**
  * The L7 flow of a packet's flow: what `{ ...flow, Type: 'L7', l7, event_type, is_reply,
  * Summary }` without trace_observation_point gives for a flow made by flowOf, fields in the
  * same order, made one by one: a spread and a delete leave an object that V8 then reads slowly
