@@ -213,7 +213,7 @@ describe('observe L7 flows', () => {
 describe('observe records made for a turn', () => {
   const summaries = (specs: RecordSpec[]): string[] => {
     const out: string[] = [];
-    const handle = recordHandler(CTX, 0n, (f) => out.push(`${f.Type} ${f.Summary}`));
+    const handle = recordHandler(CTX, 0n, (f) => out.push(`${f.Type} ${f.Summary}`), 'medium');
     for (const spec of specs) handle(record(spec), 0);
     return out;
   };

@@ -220,6 +220,24 @@ describe('observe', { concurrency: false }, () => {
     assert.deepEqual(psh.map((f) => f.traffic_direction).sort(), ['EGRESS', 'INGRESS'], seen.output);
   });
 
+  for (const aggregation of ['medium', 'none'] as const) {
+    kernelTest(`HTTP on loopback (--monitor-aggregation ${aggregation}): the request and the response once each`, async () => {
+      const srv = createHttpServer((_req, res) => res.end('ok\n'));
+      await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+      const listening = (srv.address() as { port: number }).port;
+      try {
+        const o = await observe(['--iface', 'lo', '--port', String(listening), '--monitor-aggregation', aggregation]);
+        const res = await httpGet('127.0.0.1', listening, '/lo');
+        assert.equal(res.status, 200);
+        await o.stop((fs) => fs.some((f) => f.l7?.type === 'RESPONSE') && fs.filter((f) => has(f, 'FIN')).length >= 2);
+        const l7 = o.flows().filter((f) => f.Type === 'L7');
+        assert.deepEqual(l7.map((f) => [f.l7?.type, f.l7?.http?.url]), [['REQUEST', `http://127.0.0.1:${listening}/lo`], ['RESPONSE', `http://127.0.0.1:${listening}/lo`]], o.output());
+      } finally {
+        srv.close();
+      }
+    });
+  }
+
   kernelTest('a listener made before observe started is named by its process', async () => {
     const p = pair!;
     const srv = createServer((s) => s.end());

@@ -6,6 +6,7 @@
 // its payload reaches the L7 parsers; Cilium's "medium" makes no trace event for such a packet.
 // Its L7 flow (http-request, dns-response...) stands for it; its own L3/L4 flow is shown only
 // when the payload is nothing the parsers know, so that every turn still shows once.
+import type { Aggregation } from './datapath.js';
 import { decodeRecord, flowOf, type Flow, type FlowContext } from './flow.js';
 import { L7Parser } from './l7.js';
 
@@ -14,13 +15,19 @@ const NONE: readonly Flow[] = [];
 /** Turns the record at `data[at]` into flows, handed to `out` in order. */
 export type RecordHandler = (data: Uint8Array, at: number) => void;
 
-export function recordHandler(ctx: FlowContext, clockOffsetNs: bigint, out: (flow: Flow) => void): RecordHandler {
+const INGRESS = 1;
+const EGRESS = 2;
+
+export function recordHandler(ctx: FlowContext, clockOffsetNs: bigint, out: (flow: Flow) => void, aggregation: Aggregation): RecordHandler {
   const l7 = new L7Parser();
+  // A loopback packet passes the hooks twice, leaving and arriving; its payload is read once.
+  // Without aggregation both make a record: the arriving one is read. Under aggregation only
+  // the leaving one opens the turn, and the arriving one shows nothing new: the leaving one.
+  const loopbackRead = aggregation === 'none' ? INGRESS : EGRESS;
   return (data, at) => {
     const raw = decodeRecord(data, at, clockOffsetNs);
     const flow = flowOf(raw, ctx);
-    // A loopback packet is seen leaving and arriving: its payload is read once, arriving.
-    const layer7 = raw.payload.length > 0 && !(raw.direction === 2 && flow.interface?.name === 'lo') ? l7.parse(flow, raw.payload, raw.timeNs) : NONE;
+    const layer7 = raw.payload.length > 0 && !(raw.direction !== loopbackRead && flow.interface?.name === 'lo') ? l7.parse(flow, raw.payload, raw.timeNs) : NONE;
     if (!raw.turnOnly || layer7.length === 0) out(flow);
     for (const f of layer7) out(f);
   };

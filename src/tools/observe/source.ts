@@ -46,14 +46,14 @@ export class FlowSource {
   #reported = 0;
   #closed = false;
 
-  private constructor(datapath: Datapath, xdp: XdpFilterDrops[], emit: (item: FlowItem) => void) {
+  private constructor(datapath: Datapath, xdp: XdpFilterDrops[], aggregation: Aggregation, emit: (item: FlowItem) => void) {
     this.datapath = datapath;
     this.#xdp = xdp;
     this.#reader = new RingBufReader(datapath.object.collection.maps.events!);
     const ctx = createContext(cgroup2Root(), new Map(datapath.interfaces.map((i) => [i.ifindex, i.name])));
     this.nodeName = ctx.nodeName;
     const out = (flow: Flow): void => emit({ flow, node_name: ctx.nodeName, time: flow.time });
-    this.#onRecord = recordHandler(ctx, this.#offset, out);
+    this.#onRecord = recordHandler(ctx, this.#offset, out, aggregation);
     // Woken by the datapath only when its ring is filling (see wake_flags in observe.bpf.c);
     // the owner's drain() timer hands out the rest within its period.
     this.#reader.startRaw(this.#onRecord);
@@ -75,7 +75,7 @@ export class FlowSource {
         const x = XdpFilterDrops.open(i.name);
         if (x !== undefined) xdp.push(x);
       }
-      return new FlowSource(dp, xdp, emit);
+      return new FlowSource(dp, xdp, o.aggregation, emit);
     } catch (err) {
       for (const x of xdp) x.close();
       dp.close();
