@@ -39,7 +39,7 @@ function record(o: { src: string; dst: string; sport?: number; dport?: number; p
   flowEventCodec.encodeAt({
     ts_ns: 1_000_000_000n, sock_cookie: 0n, src: proc(o.pid ?? 0), dst: proc(0), ifindex: 2, len: 60, drop_reason: o.reason ?? 0, netns: 0,
     saddr: mapped(o.src), daddr: mapped(o.dst), sport: o.sport ?? 0, dport: o.dport ?? 0, payload_len: payload.length, family: 4, proto: o.proto ?? 6,
-    tcp_flags: o.flags ?? 0, icmp_type: 0, icmp_code: 0, direction: o.dir ?? 2, verdict: o.verdict ?? 1, is_reply: o.reply ?? 1, pad: new Uint8Array(2), payload: padded,
+    tcp_flags: o.flags ?? 0, icmp_type: 0, icmp_code: 0, direction: o.dir ?? 2, verdict: o.verdict ?? 1, is_reply: o.reply ?? 1, turn_only: 0, pad: 0, payload: padded,
   }, bytes, 0);
   return bytes;
 }

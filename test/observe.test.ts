@@ -2,16 +2,22 @@
 // network namespace the test creates, reached over a veth pair from this process, and the flows
 // observe reports on the pair's host end.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { createServer as createHttpServer, request } from 'node:http';
+import { createSocket } from 'node:dgram';
 import { createConnection, createServer } from 'node:net';
 import { Resolver } from 'node:dns/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { promisify } from 'node:util';
 import { after, before, describe } from 'node:test';
-import type { Flow, FlowItem } from '../src/tools/observe/flow.js';
+import { decodeRecord, RECORD, type Flow, type FlowItem } from '../src/tools/observe/flow.js';
+import { openDatapath, SNAP_MAX } from '../src/tools/observe/datapath.js';
+import { cgroup2Root } from '../src/tools/observe/context.js';
+import { FlowSource } from '../src/tools/observe/source.js';
+import { RingBufReader } from '../src/index.js';
 import { parseObserveArgs, type ObserveOptions } from '../src/tools/observe/options.js';
 import { runObserve, type ObserveResult } from '../src/tools/observe/run.js';
 import { allIds, getFdById } from '../src/sys/attrs.js';
@@ -177,6 +183,61 @@ describe('observe', { concurrency: false }, () => {
     });
   }
 
+  /** Three HTTP requests on one keep-alive connection from the namespace; the flows seen. */
+  async function keepAlive(p: VethPair, args: string[], done: (fs: Flow[]) => boolean): Promise<{ flows: Flow[]; output: string; url: (i: number) => string }> {
+    const srv = createHttpServer({ keepAlive: true }, (_req, res) => res.end('ok\n'));
+    await new Promise<void>((resolve) => srv.listen(0, p.hostAddr, resolve));
+    const listening = (srv.address() as { port: number }).port;
+    try {
+      const o = await observe(['--iface', p.host, '--port', String(listening), ...args]);
+      const client = ['import http.client', `c = http.client.HTTPConnection('${p.hostAddr}', ${listening}, timeout=5)`, 'for i in range(3):', "    c.request('GET', f'/r{i}')", '    c.getresponse().read()', 'c.close()'].join('\n');
+      // Not execFileSync: this process's event loop answers the requests.
+      await promisify(execFile)('ip', ['netns', 'exec', p.netns, 'python3', '-c', client]);
+      await o.stop(done);
+      return { flows: o.flows(), output: o.output(), url: (i) => `http://${p.hostAddr}:${listening}/r${i}` };
+    } finally {
+      srv.close();
+    }
+  }
+
+  kernelTest('requests on one connection under monitor aggregation: each shows as its L7 flow, PSH once per side', async (t) => {
+    if (!requireCommand(t, 'python3', 'python3')) return;
+    const seen = await keepAlive(pair!, [], (fs) => fs.filter((f) => f.l7?.type === 'RESPONSE').length >= 3);
+    const l7 = seen.flows.filter((f) => f.Type === 'L7');
+    assert.deepEqual(l7.filter((f) => f.l7?.type === 'REQUEST').map((f) => f.l7?.http?.url), [0, 1, 2].map(seen.url), seen.output);
+    assert.deepEqual(l7.filter((f) => f.l7?.type === 'RESPONSE').map((f) => f.l7?.http?.code), [200, 200, 200]);
+    // The packets that carried them show as flows of their own only where Cilium's "medium"
+    // makes a trace event: the first PSH from each side.
+    const psh = seen.flows.filter((f) => f.Type === 'L3_L4' && has(f, 'PSH'));
+    assert.deepEqual(psh.map((f) => f.traffic_direction).sort(), ['EGRESS', 'INGRESS'], seen.output);
+  });
+
+  kernelTest('--snap-len 0: no L7, and turns make no flows of their own, as Cilium\'s "medium"', async (t) => {
+    if (!requireCommand(t, 'python3', 'python3')) return;
+    const seen = await keepAlive(pair!, ['--snap-len', '0'], (fs) => fs.filter((f) => has(f, 'FIN')).length >= 2);
+    assert.deepEqual(seen.flows.filter((f) => f.Type === 'L7'), []);
+    const psh = seen.flows.filter((f) => has(f, 'PSH'));
+    assert.deepEqual(psh.map((f) => f.traffic_direction).sort(), ['EGRESS', 'INGRESS'], seen.output);
+  });
+
+  for (const aggregation of ['medium', 'none'] as const) {
+    kernelTest(`HTTP on loopback (--monitor-aggregation ${aggregation}): the request and the response once each`, async () => {
+      const srv = createHttpServer((_req, res) => res.end('ok\n'));
+      await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+      const listening = (srv.address() as { port: number }).port;
+      try {
+        const o = await observe(['--iface', 'lo', '--port', String(listening), '--monitor-aggregation', aggregation]);
+        const res = await httpGet('127.0.0.1', listening, '/lo');
+        assert.equal(res.status, 200);
+        await o.stop((fs) => fs.some((f) => f.l7?.type === 'RESPONSE') && fs.filter((f) => has(f, 'FIN')).length >= 2);
+        const l7 = o.flows().filter((f) => f.Type === 'L7');
+        assert.deepEqual(l7.map((f) => [f.l7?.type, f.l7?.http?.url]), [['REQUEST', `http://127.0.0.1:${listening}/lo`], ['RESPONSE', `http://127.0.0.1:${listening}/lo`]], o.output());
+      } finally {
+        srv.close();
+      }
+    });
+  }
+
   kernelTest('a listener made before observe started is named by its process', async () => {
     const p = pair!;
     const srv = createServer((s) => s.end());
@@ -279,6 +340,65 @@ describe('observe', { concurrency: false }, () => {
       assert.match(o.output(), new RegExp(`:${target} POLICY_DENIED DROPPED \\(UDP; xdp-filter rule: deny dst ${target}/udp\\)`));
     } finally {
       runCli(['xdp-filter', 'unload', p.host]);
+    }
+  });
+
+  kernelTest('a record is as long as its payload needs, in steps, and carries all of it', async () => {
+    const p = pair!;
+    const target = port + 4;
+    const dp = await openDatapath({ interfaces: [p.host], filter: { protocols: 2, ports: new Map([[target, 2]]) }, snapLen: SNAP_MAX, drops: false, aggregation: 'none', cgroupRoot: cgroup2Root() });
+    const reader = new RingBufReader(dp.object.collection.maps.events!);
+    try {
+      const sizes = [1, 64, 65, 128, 129, 256, 257, 400];
+      const socket = createSocket('udp4');
+      for (const n of sizes) await new Promise<void>((resolve, reject) => socket.send(Buffer.alloc(n, n & 0xff), target, p.peerAddr, (err) => (err ? reject(err) : resolve())));
+      socket.close();
+      const got: Array<[number, number, boolean]> = [];
+      const until = Date.now() + 5000;
+      while (got.length < sizes.length && Date.now() < until) {
+        reader.drainRaw((data, at, length) => {
+          const r = decodeRecord(data, at, 0n);
+          got.push([r.payload.length, length, r.payload.every((b) => b === (r.payload.length & 0xff))]);
+        });
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const step = (n: number): number => (n <= 64 ? 64 : n <= 128 ? 128 : n <= 256 ? 256 : SNAP_MAX);
+      assert.deepEqual(got, sizes.map((n) => [n, RECORD.head + step(n), true]));
+    } finally {
+      reader.close();
+      dp.close();
+    }
+  });
+
+  kernelTest('the ring wakes observe only when it fills past an eighth; the rest waits for a drain', async () => {
+    const p = pair!;
+    const target = port + 5;
+    const items: FlowItem[] = [];
+    // 64 KiB: an eighth is 8 KiB, about 38 records of a one-byte datagram.
+    const source = await FlowSource.open({ interfaces: [p.host], filter: { protocols: 2, ports: new Map([[target, 2]]) }, snapLen: 256, drops: false, aggregation: 'none', ringBytes: 65536 }, (i) => items.push(i));
+    const socket = createSocket('udp4');
+    const send = async (n: number): Promise<void> => {
+      for (let i = 0; i < n; i++) await new Promise<void>((resolve, reject) => socket.send(Buffer.from('x'), target, p.peerAddr, (err) => (err ? reject(err) : resolve())));
+    };
+    const flows = (): number => items.filter((i) => 'flow' in i).length;
+    try {
+      // Past the reader's first look at the ring, made when it starts.
+      await new Promise((r) => setTimeout(r, 100));
+      await send(5);
+      // No drain: five records leave the ring only when asked.
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(flows(), 0);
+      source.drain();
+      assert.equal(flows(), 5);
+      await send(100);
+      const until = Date.now() + 5000;
+      while (flows() < 40 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(flows() >= 40, `the ring past an eighth woke the reader: ${flows()} flows`);
+      source.drain();
+      assert.equal(flows(), 105);
+    } finally {
+      socket.close();
+      source.close();
     }
   });
 

@@ -15,8 +15,9 @@ import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { promisify } from 'node:util';
-import type { Program } from '../../src/index.js';
-import type { Aggregation, Datapath } from '../../src/tools/observe/datapath.js';
+import { type Program, RingBufReader } from '../../src/index.js';
+import { cgroup2Root } from '../../src/tools/observe/context.js';
+import { openDatapath, SNAP_LEN, type Aggregation, type Datapath } from '../../src/tools/observe/datapath.js';
 import type { FlowItem } from '../../src/tools/observe/flow.js';
 import { parseObserveArgs, type ObserveOptions } from '../../src/tools/observe/options.js';
 import { runObserve } from '../../src/tools/observe/run.js';
@@ -74,8 +75,8 @@ const devNull = (): Writable =>
   });
 
 /** Starts `tsbpf observe -f` on the interface in this process; resolves once attached. */
-async function startObserve(iface: string, aggregation: Aggregation): Promise<{ datapath: Datapath; flows(): number; lost(): number; stop(): Promise<number> }> {
-  const options = parseObserveArgs(['-f', '--iface', iface, '--monitor-aggregation', aggregation]) as ObserveOptions;
+async function startObserve(iface: string, aggregation: Aggregation, extra: string[] = []): Promise<{ datapath: Datapath; flows(): number; lost(): number; stop(): Promise<number> }> {
+  const options = parseObserveArgs(['-f', '--iface', iface, '--monitor-aggregation', aggregation, ...extra]) as ObserveOptions;
   const controller = new AbortController();
   let flows = 0;
   let userLost = 0;
@@ -95,6 +96,30 @@ async function startObserve(iface: string, aggregation: Aggregation): Promise<{ 
       controller.abort();
       await running;
       return flows;
+    },
+  };
+}
+
+/**
+ * The datapath alone, as the default attaches it: its records read from the ring every 25 ms,
+ * as observe reads them, and not decoded. The difference to the full run is the user side's.
+ */
+async function startDatapathOnly(iface: string): Promise<{ stop(): { records: number; lost: number } }> {
+  const dp = await openDatapath({ interfaces: [iface], filter: {}, snapLen: SNAP_LEN, drops: true, aggregation: 'medium', cgroupRoot: cgroup2Root() });
+  const reader = new RingBufReader(dp.object.collection.maps.events!);
+  let records = 0;
+  const count = (): void => {
+    reader.drainRaw(() => records++);
+  };
+  const timer = setInterval(count, 25);
+  return {
+    stop() {
+      clearInterval(timer);
+      count();
+      const lost = dp.lost();
+      reader.close();
+      dp.close();
+      return { records, lost };
     },
   };
 }
@@ -166,14 +191,29 @@ export async function run(argv: string[] = []): Promise<BenchResult[]> {
     servers.push(spawn('ip', ['netns', 'exec', t.netns, 'nginx', '-c', join(dir, 'nginx.conf'), '-p', dir], { stdio: 'ignore' }));
     await new Promise((r) => setTimeout(r, 1000));
     const plain = { iperf: [] as number[], wrk: [] as number[] };
-    const levels: Aggregation[] = ['medium', 'none'];
-    const observed = Object.fromEntries(levels.map((l) => [l, { iperf: [] as number[], wrk: [] as number[], perPacket: [] as number[], dropNs: [] as number[], flowsPerSecond: 0 }]));
+    const datapathOnly: number[] = [];
+    let datapathOnlyLost = 0;
+    // The default, a record per packet, and the default without L7 (Hubble without an L7 policy).
+    const configs: Array<{ label: string; aggregation: Aggregation; extra: string[] }> = [
+      { label: '--monitor-aggregation medium', aggregation: 'medium', extra: [] },
+      { label: '--monitor-aggregation none', aggregation: 'none', extra: [] },
+      { label: '--monitor-aggregation medium --snap-len 0', aggregation: 'medium', extra: ['--snap-len', '0'] },
+    ];
+    const levels = configs.map((c) => c.label);
+    const observed = Object.fromEntries(levels.map((l) => [l, { iperf: [] as number[], wrk: [] as number[], perPacket: [] as number[], dropNs: [] as number[], flowsPerSecond: 0, cpuPerFlow: [] as number[], flowsPerRequest: [] as number[], lost: 0 }]));
     for (let round = 0; round < rounds; round++) {
       plain.iperf.push(await iperf(t, seconds));
       plain.wrk.push(await wrk(t, seconds));
+      const bare = await startDatapathOnly(t.host);
+      try {
+        datapathOnly.push(await wrk(t, seconds));
+      } finally {
+        datapathOnlyLost += bare.stop().lost;
+      }
       for (const level of levels) {
         const r = observed[level]!;
-        const o = await startObserve(t.host, level);
+        const config = configs.find((c) => c.label === level)!;
+        const o = await startObserve(t.host, config.aggregation, config.extra);
         const names = ['observe_ingress', 'observe_egress'] as const;
         const before = names.map((n) => programStats(o.datapath, n));
         const dropBefore = programStats(o.datapath, 'observe_drop');
@@ -183,7 +223,20 @@ export async function run(argv: string[] = []): Promise<BenchResult[]> {
         const ns = after.reduce((a, x, i) => a + x.ns - before[i]!.ns, 0n);
         const cnt = after.reduce((a, x, i) => a + x.cnt - before[i]!.cnt, 0n);
         if (cnt > 0n) r.perPacket.push(Number(ns) / Number(cnt));
-        r.wrk.push(await wrk(t, seconds));
+        // observe runs in this process, which does nothing else while wrk runs: its CPU time
+        // over the flows printed meanwhile is the user side's cost per flow.
+        const cpuBefore = process.cpuUsage();
+        const flowsBefore = o.flows();
+        const lostBefore = o.lost();
+        const rate = await wrk(t, seconds);
+        r.lost += o.lost() - lostBefore;
+        const cpu = process.cpuUsage(cpuBefore);
+        const flowsDuring = o.flows() - flowsBefore;
+        r.wrk.push(rate);
+        if (flowsDuring > 0) {
+          r.cpuPerFlow.push((cpu.user + cpu.system) / flowsDuring);
+          r.flowsPerRequest.push(flowsDuring / (rate * seconds));
+        }
         const dropAfter = programStats(o.datapath, 'observe_drop');
         if (dropAfter.cnt > dropBefore.cnt) r.dropNs.push(Number(dropAfter.ns - dropBefore.ns) / Number(dropAfter.cnt - dropBefore.cnt));
         r.flowsPerSecond = Math.max(r.flowsPerSecond, (await o.stop()) / ((Date.now() - started) / 1000));
@@ -194,14 +247,15 @@ export async function run(argv: string[] = []): Promise<BenchResult[]> {
     const lossless = await losslessRate(t, seconds);
     const lossy = lossless.firstLossy === undefined ? 'no loss up to the ladder\'s top' : `at ${lossless.firstLossy.pps.toLocaleString('en-US')}/s ${lossless.firstLossy.lost.toLocaleString('en-US')} of ${lossless.firstLossy.sent.toLocaleString('en-US')} records were lost`;
     out.push({ name: 'highest flow rate with nothing lost (64-byte UDP datagrams, a record each: --monitor-aggregation none)', unit: 'flows/s', ts: lossless.best, reference: lossless.best, referenceName: 'itself', ratio: 1, note: `rates doubling from 5,000/s, ${seconds} s each; ${lossy}` });
+    out.push({ name: 'HTTP requests (wrk, nginx), the default datapath alone (records read, not decoded), vs not observed', unit: 'req/s', ts: median(datapathOnly), reference: median(plain.wrk), referenceName: 'not observed', ratio: median(datapathOnly) / median(plain.wrk), note: `${note}; the kernel side's cost, without observe's user side; ${datapathOnlyLost.toLocaleString('en-US')} records lost` });
     for (const level of levels) {
       const r = observed[level]!;
       const ip = { ts: median(r.iperf), ref: median(plain.iperf) };
       const http = { ts: median(r.wrk), ref: median(plain.wrk) };
-      const how = `observe -f, --monitor-aggregation ${level}`;
+      const how = `observe -f, ${level}`;
       out.push(
         { name: `TCP throughput (iperf3), ${how}, vs not observed`, unit: 'Gbit/s', ts: ip.ts / 1e9, reference: ip.ref / 1e9, referenceName: 'not observed', ratio: ip.ts / ip.ref, target: '>= 0.9', note },
-        { name: `HTTP requests (wrk, nginx), ${how}, vs not observed`, unit: 'req/s', ts: http.ts, reference: http.ref, referenceName: 'not observed', ratio: http.ts / http.ref, target: '>= 0.9', note: `${note}; up to ${Math.round(r.flowsPerSecond).toLocaleString('en-US')} flows/s printed` },
+        { name: `HTTP requests (wrk, nginx), ${how}, vs not observed`, unit: 'req/s', ts: http.ts, reference: http.ref, referenceName: 'not observed', ratio: http.ts / http.ref, target: '>= 0.9', note: `${note}; up to ${Math.round(r.flowsPerSecond).toLocaleString('en-US')} flows/s printed, ${median(r.flowsPerRequest).toFixed(1)} per request; observe's user side ${median(r.cpuPerFlow).toFixed(2)} us of CPU per flow; ${r.lost.toLocaleString('en-US')} records lost` },
         { name: `BPF run time per packet at TCX (bpf_stats), ${how}`, unit: 'ns', ts: median(r.perPacket), reference: median(r.perPacket), referenceName: 'itself', ratio: 1, note: `run_time_ns / run_cnt of observe_ingress and observe_egress during iperf3; kfree_skb program ${median(r.dropNs).toFixed(0)} ns per call` },
       );
     }

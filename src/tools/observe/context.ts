@@ -79,6 +79,9 @@ export function createContext(cgroupRoot: string, names: ReadonlyMap<number, str
   const reasons = kernelDropReasons();
   const ifnames = new Map(names);
   const cgroups = new CgroupPaths(cgroupRoot);
+  // Decoded processes are shared between the records that name them (see decodeRecord), so
+  // their endpoints are made once; shared between flows, not to be changed.
+  const endpoints = new WeakMap<RawProc, Endpoint>();
   return {
     nodeName: hostname(),
     interfaceName(ifindex) {
@@ -98,11 +101,14 @@ export function createContext(cgroupRoot: string, names: ReadonlyMap<number, str
     },
     endpoint(p: RawProc): Endpoint | undefined {
       if (p.pid === 0 && p.cgroupId === 0n) return undefined;
+      const known = endpoints.get(p);
+      if (known !== undefined) return known;
       const e: Endpoint = {};
       if (p.pid !== 0) {
         e.pid = p.pid;
         e.comm = p.comm;
       }
+      let settled = true;
       if (p.cgroupId !== 0n) {
         e.cgroup_id = p.cgroupId.toString();
         const path = cgroups.path(p.cgroupId);
@@ -110,8 +116,10 @@ export function createContext(cgroupRoot: string, names: ReadonlyMap<number, str
           e.cgroup_path = path;
           const k8s = kubernetesOf(path);
           if (k8s !== undefined) e.labels = [`k8s:io.kubernetes.pod.uid=${k8s.podUid}`, ...(k8s.container !== undefined ? [`container.id=${k8s.container}`] : [])];
-        }
+        } else settled = false;
       }
+      // A cgroup not found yet may be found by a later walk: only what is complete is kept.
+      if (settled) endpoints.set(p, e);
       return e;
     },
   };

@@ -123,6 +123,7 @@ export const RECORD = {
   direction: 139,
   verdict: 140,
   isReply: 141,
+  turnOnly: 142,
   payload: 144,
   /** The small record, without payload. */
   head: 144,
@@ -153,6 +154,8 @@ export interface RawFlow {
   verdict: 1 | 2;
   /** 0 unknown, 1 no, 2 yes. */
   isReply: 0 | 1 | 2;
+  /** Made under aggregation only for the payload that opens a turn (see records.ts). */
+  turnOnly: boolean;
   payload: Uint8Array;
 }
 
@@ -168,40 +171,74 @@ function readComm(bytes: Uint8Array, at: number): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset + at, end - at).toString('latin1');
 }
 
+/** The bytes of a struct proc that say who it is: cgroup id, pid and comm. */
+const PROC_WORDS = 7;
+/** Processes remembered at most, by pid; all are forgotten past it. */
+const PROC_CACHE_MAX = 4096;
+const procs = new Map<number, { words: number[]; proc: RawProc }>();
+
+/**
+ * The process at `at`: one connection's records name the same processes over and over, so the
+ * last decoding per pid is kept and handed out again while the record's bytes are the same.
+ */
 function readProc(v: DataView, bytes: Uint8Array, at: number): RawProc {
-  return { cgroupId: v.getBigUint64(at + PROC.cgroupId, true), pid: v.getUint32(at + PROC.pid, true), comm: readComm(bytes, at + PROC.comm) };
+  const pid = v.getUint32(at + PROC.pid, true);
+  const known = procs.get(pid);
+  if (known !== undefined) {
+    let same = true;
+    for (let i = 0; i < PROC_WORDS && same; i++) same = v.getUint32(at + 4 * i, true) === known.words[i];
+    if (same) return known.proc;
+  }
+  const proc: RawProc = { cgroupId: v.getBigUint64(at + PROC.cgroupId, true), pid, comm: readComm(bytes, at + PROC.comm) };
+  const words: number[] = [];
+  for (let i = 0; i < PROC_WORDS; i++) words.push(v.getUint32(at + 4 * i, true));
+  if (procs.size >= PROC_CACHE_MAX) procs.clear();
+  procs.set(pid, { words, proc });
+  return proc;
+}
+
+let viewBytes: Uint8Array | undefined;
+let view: DataView | undefined;
+
+/** A DataView over all of `bytes`, made once for the ring's data area that every record is in. */
+function viewOver(bytes: Uint8Array): DataView {
+  if (bytes !== viewBytes || view === undefined) {
+    view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    viewBytes = bytes;
+  }
+  return view;
 }
 
 /**
  * Decodes the record at `at` of `bytes`; `clockOffsetNs` turns the kernel's monotonic time into
- * wall-clock time. Addresses and payload are copied: the ring's bytes are reused.
+ * wall-clock time. Addresses are copied; the payload is a view into `bytes`, to be read before
+ * the ring's space is handed back. Processes are shared between records: not to be changed.
  */
 export function decodeRecord(bytes: Uint8Array, at: number, clockOffsetNs: bigint): RawFlow {
-  const v = new DataView(bytes.buffer, bytes.byteOffset + at);
-  const b = bytes.subarray(at);
-  const family = b[RECORD.family] === 6 ? 6 : 4;
-  const payloadLen = v.getUint16(RECORD.payloadLen, true);
+  const v = viewOver(bytes);
+  const payloadLen = v.getUint16(at + RECORD.payloadLen, true);
   return {
-    timeNs: v.getBigUint64(RECORD.tsNs, true) + clockOffsetNs,
-    cookie: v.getBigUint64(RECORD.cookie, true),
-    src: readProc(v, b, RECORD.src),
-    dst: readProc(v, b, RECORD.dst),
-    ifindex: v.getUint32(RECORD.ifindex, true),
-    length: v.getUint32(RECORD.len, true),
-    dropReason: v.getUint32(RECORD.dropReason, true),
-    saddr: b.slice(RECORD.saddr, RECORD.saddr + 16),
-    daddr: b.slice(RECORD.daddr, RECORD.daddr + 16),
-    sport: v.getUint16(RECORD.sport, true),
-    dport: v.getUint16(RECORD.dport, true),
-    family,
-    proto: b[RECORD.proto]!,
-    tcpFlags: b[RECORD.tcpFlags]!,
-    icmpType: b[RECORD.icmpType]!,
-    icmpCode: b[RECORD.icmpCode]!,
-    direction: (b[RECORD.direction]! % 3) as 0 | 1 | 2,
-    verdict: b[RECORD.verdict] === 2 ? 2 : 1,
-    isReply: (b[RECORD.isReply]! % 3) as 0 | 1 | 2,
-    payload: payloadLen > 0 ? b.slice(RECORD.payload, RECORD.payload + payloadLen) : new Uint8Array(0),
+    timeNs: v.getBigUint64(at + RECORD.tsNs, true) + clockOffsetNs,
+    cookie: v.getBigUint64(at + RECORD.cookie, true),
+    src: readProc(v, bytes, at + RECORD.src),
+    dst: readProc(v, bytes, at + RECORD.dst),
+    ifindex: v.getUint32(at + RECORD.ifindex, true),
+    length: v.getUint32(at + RECORD.len, true),
+    dropReason: v.getUint32(at + RECORD.dropReason, true),
+    saddr: bytes.slice(at + RECORD.saddr, at + RECORD.saddr + 16),
+    daddr: bytes.slice(at + RECORD.daddr, at + RECORD.daddr + 16),
+    sport: v.getUint16(at + RECORD.sport, true),
+    dport: v.getUint16(at + RECORD.dport, true),
+    family: bytes[at + RECORD.family] === 6 ? 6 : 4,
+    proto: bytes[at + RECORD.proto]!,
+    tcpFlags: bytes[at + RECORD.tcpFlags]!,
+    icmpType: bytes[at + RECORD.icmpType]!,
+    icmpCode: bytes[at + RECORD.icmpCode]!,
+    direction: (bytes[at + RECORD.direction]! % 3) as 0 | 1 | 2,
+    verdict: bytes[at + RECORD.verdict] === 2 ? 2 : 1,
+    isReply: (bytes[at + RECORD.isReply]! % 3) as 0 | 1 | 2,
+    turnOnly: bytes[at + RECORD.turnOnly] === 1,
+    payload: bytes.subarray(at + RECORD.payload, at + RECORD.payload + payloadLen),
   };
 }
 
@@ -227,12 +264,28 @@ export function tcpFlagsOf(bits: number): TcpFlags {
   return out;
 }
 
+/** A TCP flags byte's flags and summary, made once per byte value; shared, not to be changed. */
+const TCP_FLAGS_OF_BYTE: ReadonlyArray<{ flags: TcpFlags; summary: string }> = Array.from({ length: 256 }, (_, bits) => {
+  const flags = tcpFlagsOf(bits);
+  return { flags, summary: `TCP Flags: ${tcpFlagNames(flags).join(', ')}` };
+});
+
+let isoSecond = -1n;
+let isoPrefix = '';
+
 /** "2026-12-06T14:25:08.123456789Z" from nanoseconds since the epoch. */
 export function rfc3339Nano(ns: bigint): string {
-  const ms = ns / 1_000_000n;
-  const iso = new Date(Number(ms)).toISOString();
-  const frac = (ns % 1_000_000_000n).toString().padStart(9, '0');
-  return `${iso.slice(0, 19)}.${frac}Z`;
+  if (ns < 0n) {
+    const iso = new Date(Number(ns / 1_000_000n)).toISOString();
+    return `${iso.slice(0, 19)}.${(ns % 1_000_000_000n).toString().padStart(9, '0')}Z`;
+  }
+  // Flows come many to a second: the date and time of day are made once per second.
+  const second = ns / 1_000_000_000n;
+  if (second !== isoSecond) {
+    isoPrefix = new Date(Number(second) * 1000).toISOString().slice(0, 19);
+    isoSecond = second;
+  }
+  return `${isoPrefix}.${(ns - second * 1_000_000_000n).toString().padStart(9, '0')}Z`;
 }
 
 /** Nanoseconds since the epoch from an RFC 3339 time. */
@@ -253,8 +306,20 @@ const PROTO_UDP = 17;
 const PROTO_ICMP = 1;
 const PROTO_ICMPV6 = 58;
 
+/** IPv4 addresses remembered at most as text; all are forgotten past it. */
+const V4_CACHE_MAX = 65536;
+const v4Text = new Map<number, string>();
+
 function address(addr: Uint8Array, family: 4 | 6): string {
-  return family === 4 && isV4Mapped(addr) ? formatAddress(addr.subarray(12), 4) : formatAddress(addr, 6);
+  if (family !== 4 || !isV4Mapped(addr)) return formatAddress(addr, 6);
+  const key = ((addr[12]! << 24) | (addr[13]! << 16) | (addr[14]! << 8) | addr[15]!) >>> 0;
+  let text = v4Text.get(key);
+  if (text === undefined) {
+    text = formatAddress(addr.subarray(12), 4);
+    if (v4Text.size >= V4_CACHE_MAX) v4Text.clear();
+    v4Text.set(key, text);
+  }
+  return text;
 }
 
 /** What the user side knows besides the record: names of interfaces, drop reasons, cgroups. */
@@ -268,7 +333,8 @@ export interface FlowContext {
 /** The Hubble-shaped flow of a decoded record. */
 export function flowOf(r: RawFlow, ctx: FlowContext): Flow {
   const l4: Layer4 = {};
-  if (r.proto === PROTO_TCP) l4.TCP = { source_port: r.sport, destination_port: r.dport, flags: tcpFlagsOf(r.tcpFlags) };
+  const tcp = TCP_FLAGS_OF_BYTE[r.tcpFlags & 0xff]!;
+  if (r.proto === PROTO_TCP) l4.TCP = { source_port: r.sport, destination_port: r.dport, flags: tcp.flags };
   else if (r.proto === PROTO_UDP) l4.UDP = { source_port: r.sport, destination_port: r.dport };
   else if (r.proto === PROTO_ICMP) l4.ICMPv4 = omitZero({ type: r.icmpType, code: r.icmpCode });
   else if (r.proto === PROTO_ICMPV6) l4.ICMPv6 = omitZero({ type: r.icmpType, code: r.icmpCode });
@@ -281,7 +347,7 @@ export function flowOf(r: RawFlow, ctx: FlowContext): Flow {
     node_name: ctx.nodeName,
     event_type: dropped ? { type: EVENT_DROP, sub_type: r.dropReason } : { type: EVENT_TRACE },
   };
-  if (Object.keys(l4).length > 0) flow.l4 = l4;
+  if (l4.TCP !== undefined || l4.UDP !== undefined || l4.ICMPv4 !== undefined || l4.ICMPv6 !== undefined) flow.l4 = l4;
   const source = ctx.endpoint(r.src);
   const destination = ctx.endpoint(r.dst);
   if (source !== undefined) flow.source = source;
@@ -298,7 +364,7 @@ export function flowOf(r: RawFlow, ctx: FlowContext): Flow {
     flow.interface = name === undefined ? { index: r.ifindex } : { index: r.ifindex, name };
   }
   if (r.cookie !== 0n) flow.socket_cookie = r.cookie.toString();
-  if (l4.TCP !== undefined) flow.Summary = `TCP Flags: ${tcpFlagNames(l4.TCP.flags ?? {}).join(', ')}`;
+  if (l4.TCP !== undefined) flow.Summary = tcp.summary;
   else if (l4.UDP !== undefined) flow.Summary = 'UDP';
   else if (l4.ICMPv4 !== undefined) flow.Summary = `ICMPv4 ${icmpName(4, r.icmpType)}`;
   else if (l4.ICMPv6 !== undefined) flow.Summary = `ICMPv6 ${icmpName(6, r.icmpType)}`;

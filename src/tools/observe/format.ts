@@ -7,11 +7,43 @@ export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
+const two = (n: number): string => String(n).padStart(2, '0');
+
+/** "Dec  6 14:25:08", local time, of a time in milliseconds since the epoch. */
+function stampSecond(d: Date): string {
+  return `${MONTHS[d.getMonth()]} ${String(d.getDate()).padStart(2, ' ')} ${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
+}
+
+let stampKey = '';
+let stampPrefix = '';
+
+/** Whether `s` is "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ", as flows from the datapath carry it. */
+function isNanoUtc(s: string): boolean {
+  if (s.length !== 30 || s.charCodeAt(19) !== 46 || s.charCodeAt(29) !== 90) return false;
+  for (let i = 20; i < 29; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
+
+const UTC_SECOND = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$/;
+
 /** "Dec  6 14:25:08.123", local time, as Go's time.StampMilli. */
 export function stampMilli(rfc3339: string): string {
+  // Flows come many to a second: the date and time of day are made once per second.
+  if (isNanoUtc(rfc3339)) {
+    const key = rfc3339.slice(0, 19);
+    if (key === stampKey) return `${stampPrefix}.${rfc3339.slice(20, 23)}`;
+    const ms = UTC_SECOND.test(key) ? Date.parse(`${key}Z`) : Number.NaN;
+    if (!Number.isNaN(ms)) {
+      stampKey = key;
+      stampPrefix = stampSecond(new Date(ms));
+      return `${stampPrefix}.${rfc3339.slice(20, 23)}`;
+    }
+  }
   const d = new Date(Number(parseRfc3339(rfc3339) / 1_000_000n));
-  const two = (n: number): string => String(n).padStart(2, '0');
-  return `${MONTHS[d.getMonth()]} ${String(d.getDate()).padStart(2, ' ')} ${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}.${String(d.getMilliseconds()).padStart(3, '0')}`;
+  return `${stampSecond(d)}.${String(d.getMilliseconds()).padStart(3, '0')}`;
 }
 
 function hostPort(ip: string, port: number | undefined): string {

@@ -25,8 +25,72 @@ interface HttpResponse {
 
 const latin1 = new TextDecoder('latin1');
 
-/** The request line and Host header of an HTTP/1.x request, or undefined. */
+const LF = 0x0a;
+const CR = 0x0d;
+const SPACE = 0x20;
+
+/** Whether ASCII byte `b` is in \S of a regex (not a space, tab, LF, VT, FF or CR). */
+const isAsciiNonSpace = (b: number): boolean => b < 0x80 && b !== SPACE && (b < 0x09 || b > 0x0d);
+
+/** "HTTP/1.0" or "HTTP/1.1" at `at`, or undefined. */
+function protocolAt(p: Uint8Array, at: number): string | undefined {
+  // H T T P / 1 .
+  if (p[at] !== 0x48 || p[at + 1] !== 0x54 || p[at + 2] !== 0x54 || p[at + 3] !== 0x50 || p[at + 4] !== 0x2f || p[at + 5] !== 0x31 || p[at + 6] !== 0x2e) return undefined;
+  const minor = p[at + 7];
+  return minor === 0x30 ? 'HTTP/1.0' : minor === 0x31 ? 'HTTP/1.1' : undefined;
+}
+
+/**
+ * The request line and Host header of an HTTP/1.x request, or undefined. Read from the bytes
+ * where the request line is ASCII (no text made of the rest of the payload); otherwise from
+ * the latin1 text, by the same rules.
+ */
 export function parseHttpRequest(payload: Uint8Array): HttpRequest | undefined {
+  const first = payload[0];
+  // A payload that does not start with a capital letter is no request: no text made of it.
+  if (first === undefined || first < 0x41 || first > 0x5a) return undefined;
+  let i = 1;
+  while (i < payload.length && payload[i]! >= 0x41 && payload[i]! <= 0x5a) i++;
+  if (i < 3 || i > 7 || payload[i] !== SPACE) return undefined;
+  const pathStart = i + 1;
+  let j = pathStart;
+  while (j < payload.length && isAsciiNonSpace(payload[j]!)) j++;
+  // A byte past ASCII in the path: the text's rules decide.
+  if (j < payload.length && payload[j]! >= 0x80) return parseHttpRequestText(payload);
+  if (j === pathStart || payload[j] !== SPACE) return undefined;
+  const protocol = protocolAt(payload, j + 1);
+  if (protocol === undefined) return undefined;
+  let end = j + 9;
+  if (payload[end] === CR) end++;
+  if (payload[end] !== LF) return undefined;
+  const method = latin1.decode(payload.subarray(0, i));
+  if (!HTTP_METHODS.has(method)) return undefined;
+  const req: HttpRequest = { method, path: latin1.decode(payload.subarray(pathStart, j)), protocol };
+  const host = hostHeader(payload, end);
+  if (host !== undefined) req.host = host;
+  return req;
+}
+
+const lower = (b: number | undefined): number => (b !== undefined && b >= 0x41 && b <= 0x5a ? b + 0x20 : (b ?? -1));
+
+/**
+ * The value of the first "\nhost:" (any case) from `from` that has a character before the end
+ * of its line, trimmed, as /\r?\nhost:[ \t]*([^\r\n]+)/i and trim() find it in the text.
+ */
+function hostHeader(p: Uint8Array, from: number): string | undefined {
+  for (let n = p.indexOf(LF, from); n >= 0; n = p.indexOf(LF, n + 1)) {
+    // h o s t :
+    if (lower(p[n + 1]) !== 0x68 || lower(p[n + 2]) !== 0x6f || lower(p[n + 3]) !== 0x73 || lower(p[n + 4]) !== 0x74 || p[n + 5] !== 0x3a) continue;
+    const start = n + 6;
+    let end = start;
+    while (end < p.length && p[end] !== CR && p[end] !== LF) end++;
+    if (end > start) return latin1.decode(p.subarray(start, end)).trim();
+  }
+  return undefined;
+}
+
+/** parseHttpRequest from the latin1 text of the whole payload. */
+function parseHttpRequestText(payload: Uint8Array): HttpRequest | undefined {
   const text = latin1.decode(payload);
   const m = /^([A-Z]{3,7}) (\S+) (HTTP\/1\.[01])\r?\n/.exec(text);
   if (m === null || !HTTP_METHODS.has(m[1]!)) return undefined;
@@ -36,10 +100,18 @@ export function parseHttpRequest(payload: Uint8Array): HttpRequest | undefined {
   return req;
 }
 
-/** The status line of an HTTP/1.x response, or undefined. */
+/** The status line of an HTTP/1.x response, or undefined: "HTTP/1.x NNN" and a space or line end. */
 export function parseHttpResponse(payload: Uint8Array): HttpResponse | undefined {
-  const m = /^(HTTP\/1\.[01]) (\d{3})[ \r\n]/.exec(latin1.decode(payload.subarray(0, 64)));
-  return m === null ? undefined : { protocol: m[1]!, code: Number(m[2]) };
+  const protocol = protocolAt(payload, 0);
+  if (protocol === undefined || payload[8] !== SPACE) return undefined;
+  let code = 0;
+  for (let i = 9; i < 12; i++) {
+    const d = payload[i];
+    if (d === undefined || d < 0x30 || d > 0x39) return undefined;
+    code = code * 10 + (d - 0x30);
+  }
+  const after = payload[12];
+  return after === SPACE || after === CR || after === LF ? { protocol, code } : undefined;
 }
 
 const QTYPES: Record<number, string> = { 1: 'A', 2: 'NS', 5: 'CNAME', 6: 'SOA', 12: 'PTR', 15: 'MX', 16: 'TXT', 28: 'AAAA', 33: 'SRV', 65: 'HTTPS', 255: 'ANY' };
@@ -234,7 +306,8 @@ export class L7Parser {
 }
 
 function urlOf(req: HttpRequest, flow: Flow, reverse = false): string {
-  if (/^[a-z]+:\/\//i.test(req.path)) return req.path;
+  // An origin-form path ("/x", the common case) is no absolute URL: no regex for it.
+  if (!req.path.startsWith('/') && /^[a-z]+:\/\//i.test(req.path)) return req.path;
   const server = reverse ? flow.IP.source : flow.IP.destination;
   const port = reverse ? (flow.l4?.TCP?.source_port ?? 80) : (flow.l4?.TCP?.destination_port ?? 80);
   const host = req.host ?? (server.includes(':') ? `[${server}]:${port}` : `${server}:${port}`);
@@ -247,8 +320,33 @@ export function rcodeName(rcode: number): string {
   return RCODES[rcode] ?? `${rcode}`;
 }
 
+/**
+ * The L7 flow of a packet's flow: what `{ ...flow, Type: 'L7', l7, event_type, is_reply,
+ * Summary }` without trace_observation_point gives for a flow made by flowOf, fields in the
+ * same order, made one by one: a spread and a delete leave an object that V8 then reads slowly
+ * in every later step (filter, format, JSON).
+ */
 function l7Flow(flow: Flow, l7: Layer7, summary: string, reply: boolean): Flow {
-  const out: Flow = { ...flow, Type: 'L7', l7, event_type: { type: EVENT_L7 }, is_reply: reply, Summary: summary };
-  delete out.trace_observation_point;
+  const out: Flow = { time: flow.time } as Flow;
+  if (flow.uuid !== undefined) out.uuid = flow.uuid;
+  out.verdict = flow.verdict;
+  out.IP = flow.IP;
+  out.Type = 'L7';
+  if (flow.node_name !== undefined) out.node_name = flow.node_name;
+  out.event_type = { type: EVENT_L7 };
+  if (flow.l4 !== undefined) out.l4 = flow.l4;
+  if (flow.source !== undefined) out.source = flow.source;
+  if (flow.destination !== undefined) out.destination = flow.destination;
+  if (flow.drop_reason !== undefined) out.drop_reason = flow.drop_reason;
+  if (flow.drop_reason_desc !== undefined) out.drop_reason_desc = flow.drop_reason_desc;
+  if (flow.traffic_direction !== undefined) out.traffic_direction = flow.traffic_direction;
+  if (flow.is_reply !== undefined) out.is_reply = reply;
+  if (flow.interface !== undefined) out.interface = flow.interface;
+  if (flow.ingress_denied_by !== undefined) out.ingress_denied_by = flow.ingress_denied_by;
+  if (flow.socket_cookie !== undefined) out.socket_cookie = flow.socket_cookie;
+  if (flow.Summary !== undefined) out.Summary = summary;
+  out.l7 = l7;
+  if (flow.is_reply === undefined) out.is_reply = reply;
+  if (flow.Summary === undefined) out.Summary = summary;
   return out;
 }

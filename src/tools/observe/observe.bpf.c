@@ -73,7 +73,8 @@ struct proc {
 	__u32 pad;
 };
 
-// One ring record; `payload` holds payload_len bytes only in the larger records (snap > 0).
+// One ring record. It is EVENT_HEAD bytes without payload, and with one, as long as its
+// payload_len needs in steps of 64, 128, 256 and SNAP_MAX bytes.
 struct flow_event {
 	__u64 ts_ns;
 	__u64 sock_cookie;
@@ -96,7 +97,10 @@ struct flow_event {
 	__u8 direction;
 	__u8 verdict;
 	__u8 is_reply;
-	__u8 pad[2];
+	// Made under aggregation only for the payload of a new turn: the user side shows the L7
+	// flow of the payload in its stead, and this packet's own flow only when there is none.
+	__u8 turn_only;
+	__u8 pad;
 	__u8 payload[SNAP_MAX];
 };
 
@@ -234,6 +238,21 @@ struct pkt {
 	__u32 payload_off;
 	__u32 payload_len;
 };
+
+// How a record of `size` bytes wakes the reader. The user side drains the ring on a short
+// timer, so only the record that takes the ring past WAKE_SHARE of its size wakes it, for it
+// to drain before the ring overflows. By default the kernel would wake it for the first record
+// after each drain; waking for every record past the mark would wake it once per record
+// while it is late, when it can least afford it.
+#define WAKE_SHARE 8
+static __always_inline __u64 wake_flags(__u64 size)
+{
+	__u64 ready = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	__u64 mark = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / WAKE_SHARE;
+
+	// `ready` counts this record (reserved, not yet submitted) and its 8-byte header.
+	return ready >= mark && ready < mark + size + 8 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
 
 static __always_inline void count_lost(void)
 {
@@ -467,13 +486,25 @@ static __always_inline struct conn_val *track(struct pkt *p, bool create, __u8 *
 	return bpf_map_lookup_elem(&conns, &k);
 }
 
-// Whether this packet of connection `c` makes a record under aggregation; notes what it shows.
-static __always_inline bool report(struct conn_val *c, struct pkt *p, __u8 side, __u64 now)
+// What a packet of a connection makes under aggregation.
+enum report {
+	REPORT_NONE = 0,
+	// A flow of its own: a new side or TCP flag, or the interval passed.
+	REPORT_TRACE = 1,
+	// Only its payload, the first of a new turn, for the user side's L7 parsers.
+	REPORT_TURN = 2,
+};
+
+// What this packet of connection `c` makes under aggregation; notes what it shows. A record
+// made only for a turn leaves the interval running, so that a busy connection still has a
+// flow of its own every REPORT_INTERVAL_NS, as Cilium's "medium" has.
+static __always_inline enum report report(struct conn_val *c, struct pkt *p, __u8 side, __u64 now)
 {
 	__u8 bit = 1 << side;
 	__u8 seen = side ? c->seen[1] : c->seen[0];
 	bool fresh = !(c->sides & bit) || (p->tcp_flags & ~seen);
-	bool turn = p->payload_len && c->turn != side + 1;
+	// A turn makes a record only for the parsers: none when no payload is copied.
+	bool turn = snap_len && p->payload_len && c->turn != side + 1;
 
 	c->sides |= bit;
 	if (side)
@@ -482,10 +513,11 @@ static __always_inline bool report(struct conn_val *c, struct pkt *p, __u8 side,
 		c->seen[0] = seen | p->tcp_flags;
 	if (p->payload_len)
 		c->turn = side + 1;
-	if (!fresh && !turn && now - c->reported_ns < REPORT_INTERVAL_NS)
-		return false;
-	c->reported_ns = now;
-	return true;
+	if (fresh || now - c->reported_ns >= REPORT_INTERVAL_NS) {
+		c->reported_ns = now;
+		return REPORT_TRACE;
+	}
+	return turn ? REPORT_TURN : REPORT_NONE;
 }
 
 static __always_inline void fill(struct flow_event *e, struct pkt *p, struct conn_val *c, __u8 reply, __u8 side)
@@ -502,8 +534,8 @@ static __always_inline void fill(struct flow_event *e, struct pkt *p, struct con
 	e->icmp_code = p->icmp_code;
 	e->is_reply = reply;
 	e->payload_len = 0;
-	e->pad[0] = 0;
-	e->pad[1] = 0;
+	e->turn_only = 0;
+	e->pad = 0;
 	e->sock_cookie = 0;
 	e->netns = 0;
 	if (c) {
@@ -517,6 +549,21 @@ static __always_inline void fill(struct flow_event *e, struct pkt *p, struct con
 
 // The small record: everything up to the payload.
 #define EVENT_HEAD (sizeof(struct flow_event) - SNAP_MAX)
+
+// Reserves a record with `room` payload bytes and copies `snap` (1..room) of them from `off`
+// past the link-layer header (`l2` holds its length plus one), in a form the verifier follows:
+// one less, masked to the room (a power of two), one more. `copied` gets the bytes copied.
+#define RESERVE_SNAP(skb, l2, off, e, snap, room, copied)                               \
+	do {                                                                           \
+		(e) = bpf_ringbuf_reserve(&events, EVENT_HEAD + (room), 0);            \
+		if ((e) && (l2) && *(l2)) {                                            \
+			__u32 n = (snap) - 1;                                          \
+			barrier_var(n);                                                \
+			n &= (room) - 1;                                               \
+			if (!bpf_skb_load_bytes((skb), *(l2) - 1 + (off), (e)->payload, n + 1)) \
+				(copied) = n + 1;                                      \
+		}                                                                      \
+	} while (0)
 
 static __always_inline int load_net(struct __sk_buff *skb, __u32 off, void *to, __u32 len)
 {
@@ -556,8 +603,10 @@ static __always_inline int observe_skb(struct __sk_buff *skb, __u8 direction)
 	struct pkt p = {};
 	struct conn_val *c;
 	struct flow_event *e;
-	__u32 snap = 0;
+	__u32 snap = 0, copied = 0, size;
+	__u8 *l2 = NULL;
 	__u8 reply, side;
+	enum report why = REPORT_TRACE;
 	bool ok;
 
 #define LOAD(off, buf, len) load_net(skb, (off), (buf), (len))
@@ -581,14 +630,32 @@ static __always_inline int observe_skb(struct __sk_buff *skb, __u8 direction)
 	}
 	if (!trace_events)
 		return TC_ACT_UNSPEC;
-	if (aggregate && c && !report(c, &p, side, bpf_ktime_get_ns()))
-		return TC_ACT_UNSPEC;
+	if (aggregate && c) {
+		why = report(c, &p, side, bpf_ktime_get_ns());
+		if (why == REPORT_NONE)
+			return TC_ACT_UNSPEC;
+	}
 	if (snap_len && p.payload_len)
 		snap = p.payload_len < snap_len ? p.payload_len : snap_len;
-	if (snap)
-		e = bpf_ringbuf_reserve(&events, sizeof(struct flow_event), 0);
-	else
+	// The record is as long as its payload needs, in steps: a request or a response takes
+	// a third of the ring space a full-size record would, and is read from fewer lines.
+	// Each step copies in the branch that reserved it, where the verifier knows its size.
+	if (snap) {
+		__u32 ifindex = skb->ifindex;
+
+		l2 = bpf_map_lookup_elem(&ifaces, &ifindex);
+	}
+	if (!snap)
 		e = bpf_ringbuf_reserve(&events, EVENT_HEAD, 0);
+	else if (snap <= 64)
+		RESERVE_SNAP(skb, l2, p.payload_off, e, snap, 64, copied);
+	else if (snap <= 128)
+		RESERVE_SNAP(skb, l2, p.payload_off, e, snap, 128, copied);
+	else if (snap <= 256)
+		RESERVE_SNAP(skb, l2, p.payload_off, e, snap, 256, copied);
+	else
+		RESERVE_SNAP(skb, l2, p.payload_off, e, snap, SNAP_MAX, copied);
+	size = !snap ? EVENT_HEAD : snap <= 64 ? EVENT_HEAD + 64 : snap <= 128 ? EVENT_HEAD + 128 : snap <= 256 ? EVENT_HEAD + 256 : sizeof(struct flow_event);
 	if (!e) {
 		count_lost();
 		return TC_ACT_UNSPEC;
@@ -600,17 +667,9 @@ static __always_inline int observe_skb(struct __sk_buff *skb, __u8 direction)
 	e->verdict = VERDICT_FORWARDED;
 	e->drop_reason = 0;
 	e->sock_cookie = skb->sk ? bpf_get_socket_cookie(skb) : 0;
-	if (snap) {
-		// 1..SNAP_MAX in a form the verifier follows: one less, masked, one more.
-		__u32 n = snap - 1, ifindex = skb->ifindex;
-		__u8 *l2 = bpf_map_lookup_elem(&ifaces, &ifindex);
-
-		barrier_var(n);
-		n &= SNAP_MAX - 1;
-		if (l2 && *l2 && !bpf_skb_load_bytes(skb, *l2 - 1 + p.payload_off, e->payload, n + 1))
-			e->payload_len = n + 1;
-	}
-	bpf_ringbuf_submit(e, 0);
+	e->turn_only = why == REPORT_TURN;
+	e->payload_len = copied;
+	bpf_ringbuf_submit(e, wake_flags(size));
 	return TC_ACT_UNSPEC;
 }
 
@@ -722,7 +781,7 @@ int BPF_PROG(observe_drop, struct sk_buff *skb, void *location, enum skb_drop_re
 	e->drop_reason = reason;
 	if (dev)
 		e->netns = BPF_CORE_READ(dev, nd_net.net, ns.inum);
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wake_flags(EVENT_HEAD));
 	return 0;
 }
 

@@ -6,7 +6,7 @@ import { TsbpfError } from '../../index.js';
 import type { Datapath } from './datapath.js';
 import { accepts, kernelFilter } from './filter.js';
 import { parseRfc3339, type Flow, type FlowItem } from './flow.js';
-import { formatItem, TABLE_HEADER, tableRow } from './format.js';
+import { Printer } from './printer.js';
 import { FlowSource } from './source.js';
 import { getFlows } from './client.js';
 import { filterMessages } from './grpc.js';
@@ -33,40 +33,6 @@ export interface ObserveResult {
 }
 
 const DRAIN_INTERVAL_MS = 25;
-const TABLE_WIDTHS = [19, 28, 28, 22, 10];
-
-/** Prints items in the chosen format; a table's header once, before the first row. */
-class Printer {
-  readonly #o: ObserveOptions;
-  readonly #out: NodeJS.WritableStream;
-  #header = false;
-  broken = false;
-
-  constructor(o: ObserveOptions, out: NodeJS.WritableStream) {
-    this.#o = o;
-    this.#out = out;
-  }
-
-  print(item: FlowItem): void {
-    if (this.broken) return;
-    if (this.#o.output !== 'table') {
-      this.#out.write(`${formatItem(item, this.#o.output)}\n`);
-      return;
-    }
-    if (!this.#header) {
-      this.#header = true;
-      this.#out.write(`${row(TABLE_HEADER)}\n`);
-    }
-    this.#out.write(`${'lost_events' in item ? `EVENTS LOST: ${item.lost_events.num_events_lost}` : row(tableRow(item.flow))}\n`);
-  }
-}
-
-function row(cells: string[]): string {
-  return cells
-    .map((c, i) => (i < TABLE_WIDTHS.length ? c.padEnd(TABLE_WIDTHS[i]!) : c))
-    .join(' ')
-    .trimEnd();
-}
 
 function inTime(o: ObserveOptions, flow: Flow): boolean {
   if (o.since === undefined && o.until === undefined) return true;
@@ -97,7 +63,7 @@ async function replay(o: ObserveOptions, io: ObserveIO): Promise<ObserveResult> 
     });
     input = file;
   }
-  const printer = new Printer(o, io.stdout);
+  const printer = new Printer(o.output, io.stdout);
   const kept: FlowItem[] = [];
   let flows = 0;
   let lineNo = 0;
@@ -125,6 +91,7 @@ async function replay(o: ObserveOptions, io: ObserveIO): Promise<ObserveResult> 
     printer.print(item);
     if ('flow' in item) flows++;
   }
+  printer.flush();
   return { flows, lost: 0 };
 }
 
@@ -138,7 +105,7 @@ function asItem(v: unknown): FlowItem | undefined {
 }
 
 async function live(o: ObserveOptions, io: ObserveIO, signal: AbortSignal | undefined, hooks: ObserveHooks): Promise<ObserveResult> {
-  const printer = new Printer(o, io.stdout);
+  const printer = new Printer(o.output, io.stdout);
   // Without --follow, --first or --until, a live run stops after Hubble's default of 20 flows.
   const limit = o.first ?? (o.follow || o.until !== undefined ? undefined : (o.last ?? 20));
   let flows = 0;
@@ -183,6 +150,7 @@ async function live(o: ObserveOptions, io: ObserveIO, signal: AbortSignal | unde
     done = false;
     const lost = source.checkLost();
     done = true;
+    printer.flush();
     return { flows, lost };
   } finally {
     for (const t of timers) clearTimeout(t);
@@ -202,7 +170,7 @@ async function fromServer(o: ObserveOptions, address: string, io: ObserveIO, sig
   } catch (err) {
     throw new TsbpfError('EINVAL', (err as Error).message);
   }
-  const printer = new Printer(o, io.stdout);
+  const printer = new Printer(o.output, io.stdout);
   const controller = new AbortController();
   const onAbort = (): void => controller.abort();
   signal?.addEventListener('abort', onAbort, { once: true });
@@ -223,6 +191,7 @@ async function fromServer(o: ObserveOptions, address: string, io: ObserveIO, sig
     );
   } finally {
     signal?.removeEventListener('abort', onAbort);
+    printer.flush();
   }
   return { flows, lost };
 }

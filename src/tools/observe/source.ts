@@ -5,8 +5,8 @@ import { RingBufReader } from '../../index.js';
 import { cgroup2Root, createContext } from './context.js';
 import { openDatapath, type Aggregation, type Datapath } from './datapath.js';
 import type { KernelFilter } from './filter.js';
-import { decodeRecord, flowOf, monotonicOffsetNs, rfc3339Nano, type Flow, type FlowItem } from './flow.js';
-import { L7Parser } from './l7.js';
+import { flowOf, monotonicOffsetNs, rfc3339Nano, type Flow, type FlowItem } from './flow.js';
+import { recordHandler } from './records.js';
 import { XdpFilterDrops, type XdpDrop } from './xdpdrops.js';
 
 export interface SourceOptions {
@@ -46,21 +46,17 @@ export class FlowSource {
   #reported = 0;
   #closed = false;
 
-  private constructor(datapath: Datapath, xdp: XdpFilterDrops[], emit: (item: FlowItem) => void) {
+  private constructor(datapath: Datapath, xdp: XdpFilterDrops[], aggregation: Aggregation, emit: (item: FlowItem) => void) {
     this.datapath = datapath;
     this.#xdp = xdp;
     this.#reader = new RingBufReader(datapath.object.collection.maps.events!);
     const ctx = createContext(cgroup2Root(), new Map(datapath.interfaces.map((i) => [i.ifindex, i.name])));
     this.nodeName = ctx.nodeName;
-    const l7 = new L7Parser();
     const out = (flow: Flow): void => emit({ flow, node_name: ctx.nodeName, time: flow.time });
-    this.#onRecord = (data, at) => {
-      const raw = decodeRecord(data, at, this.#offset);
-      const flow = flowOf(raw, ctx);
-      out(flow);
-      // A loopback packet is seen leaving and arriving: its payload is read once, arriving.
-      if (raw.payload.length > 0 && !(raw.direction === 2 && flow.interface?.name === 'lo')) for (const f of l7.parse(flow, raw.payload, raw.timeNs)) out(f);
-    };
+    this.#onRecord = recordHandler(ctx, this.#offset, out, aggregation);
+    // Woken by the datapath only when its ring is filling (see wake_flags in observe.bpf.c);
+    // the owner's drain() timer hands out the rest within its period.
+    this.#reader.startRaw(this.#onRecord);
     this.#onXdpDrop = (d) => out(xdpDropFlow(flowOf(d.raw, ctx), d.rule));
     this.#emitLost = (n) => {
       const time = rfc3339Nano(BigInt(Date.now()) * 1_000_000n);
@@ -79,7 +75,7 @@ export class FlowSource {
         const x = XdpFilterDrops.open(i.name);
         if (x !== undefined) xdp.push(x);
       }
-      return new FlowSource(dp, xdp, emit);
+      return new FlowSource(dp, xdp, o.aggregation, emit);
     } catch (err) {
       for (const x of xdp) x.close();
       dp.close();
@@ -87,7 +83,10 @@ export class FlowSource {
     }
   }
 
-  /** Hands out what the rings hold now. */
+  /**
+   * Hands out what the rings hold now. The datapath's ring also hands out its records by itself
+   * when it fills past an eighth; drain() on a timer bounds how late the others come.
+   */
   drain(): void {
     if (this.#closed) return;
     this.#reader.drainRaw(this.#onRecord);

@@ -135,6 +135,7 @@ function frameFlow(bytes: Uint8Array, at: number, clockOffsetNs: bigint): RawFlo
     direction: 1,
     verdict: 2,
     isReply: 0,
+    turnOnly: false,
     payload: new Uint8Array(0),
   };
   let l4: number;
