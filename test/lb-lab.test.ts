@@ -28,13 +28,18 @@ function labBlocks(doc: string): string[] {
 // Mounts the run's own /run/netns, bpffs and /tmp, hides the machine's name from the resolver,
 // then runs the blocks ($LAB) from the checkout with stderr and stdout in one stream. After
 // them it lists what is left: pins (progs.debug and maps.debug are the kernel's, in every
-// bpffs), namespaces, files and servers.
+// bpffs), namespaces, files and servers. A checkout under /tmp (a CI clone) is mounted back in
+// its place on the new /tmp, from the machine's /tmp kept under a tmpfs on /mnt.
 const ENTER = `set -e
 mount --make-rprivate /
 mkdir -p /run/netns
 mount -t tmpfs lab-netns /run/netns
 mount -t bpf bpf /sys/fs/bpf
+mount -t tmpfs lab-hold /mnt
+mkdir /mnt/tmp
+mount --rbind /tmp /mnt/tmp
 mount -t tmpfs lab-tmp /tmp
+case "$PWD/" in /tmp/*) mkdir -p "$PWD" && mount --rbind "/mnt$PWD" "$PWD" && cd "$PWD" ;; esac
 mkdir /tmp/.etc
 printf '127.0.0.1 localhost\\n::1 localhost\\n' > /tmp/.etc/hosts
 echo 'nameserver 192.0.2.53' > /tmp/.etc/resolv.conf
