@@ -8,7 +8,7 @@
 //
 // Needs root, ip, iperf3, nginx and wrk (Debian: apt-get install iperf3 nginx-light wrk).
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -100,16 +100,32 @@ async function startObserve(iface: string, aggregation: Aggregation, extra: stri
   };
 }
 
+/** The length of a compact line of an HTTP flow with a process, as observe prints them. */
+const FLOOR_LINE = 120;
+
 /**
  * The datapath alone, as the default attaches it: its records read from the ring every 25 ms,
  * as observe reads them, and not decoded. The difference to the full run is the user side's.
+ * With `line`, each record also costs a line of that many bytes, written to /dev/null in one
+ * write per drain as observe writes: the least any user side that prints a line per flow does.
  */
-async function startDatapathOnly(iface: string): Promise<{ stop(): { records: number; lost: number } }> {
+async function startDatapathOnly(iface: string, line = 0): Promise<{ stop(): { records: number; lost: number } }> {
   const dp = await openDatapath({ interfaces: [iface], filter: {}, snapLen: SNAP_LEN, drops: true, aggregation: 'medium', cgroupRoot: cgroup2Root() });
   const reader = new RingBufReader(dp.object.collection.maps.events!);
+  const devNull = openSync('/dev/null', 'w');
+  const text = `${'x'.repeat(Math.max(0, line - 1))}\n`;
   let records = 0;
   const count = (): void => {
-    reader.drainRaw(() => records++);
+    if (line === 0) {
+      reader.drainRaw(() => records++);
+      return;
+    }
+    let out = '';
+    reader.drainRaw(() => {
+      records++;
+      out += text;
+    });
+    if (out !== '') writeSync(devNull, out);
   };
   const timer = setInterval(count, 25);
   return {
@@ -119,6 +135,7 @@ async function startDatapathOnly(iface: string): Promise<{ stop(): { records: nu
       const lost = dp.lost();
       reader.close();
       dp.close();
+      closeSync(devNull);
       return { records, lost };
     },
   };
@@ -193,6 +210,8 @@ export async function run(argv: string[] = []): Promise<BenchResult[]> {
     const plain = { iperf: [] as number[], wrk: [] as number[] };
     const datapathOnly: number[] = [];
     let datapathOnlyLost = 0;
+    const lineFloor: number[] = [];
+    let lineFloorLost = 0;
     // The default, a record per packet, and the default without L7 (Hubble without an L7 policy).
     const configs: Array<{ label: string; aggregation: Aggregation; extra: string[] }> = [
       { label: '--monitor-aggregation medium', aggregation: 'medium', extra: [] },
@@ -209,6 +228,12 @@ export async function run(argv: string[] = []): Promise<BenchResult[]> {
         datapathOnly.push(await wrk(t, seconds));
       } finally {
         datapathOnlyLost += bare.stop().lost;
+      }
+      const floor = await startDatapathOnly(t.host, FLOOR_LINE);
+      try {
+        lineFloor.push(await wrk(t, seconds));
+      } finally {
+        lineFloorLost += floor.stop().lost;
       }
       for (const level of levels) {
         const r = observed[level]!;
@@ -248,6 +273,7 @@ export async function run(argv: string[] = []): Promise<BenchResult[]> {
     const lossy = lossless.firstLossy === undefined ? 'no loss up to the ladder\'s top' : `at ${lossless.firstLossy.pps.toLocaleString('en-US')}/s ${lossless.firstLossy.lost.toLocaleString('en-US')} of ${lossless.firstLossy.sent.toLocaleString('en-US')} records were lost`;
     out.push({ name: 'highest flow rate with nothing lost (64-byte UDP datagrams, a record each: --monitor-aggregation none)', unit: 'flows/s', ts: lossless.best, reference: lossless.best, referenceName: 'itself', ratio: 1, note: `rates doubling from 5,000/s, ${seconds} s each; ${lossy}` });
     out.push({ name: 'HTTP requests (wrk, nginx), the default datapath alone (records read, not decoded), vs not observed', unit: 'req/s', ts: median(datapathOnly), reference: median(plain.wrk), referenceName: 'not observed', ratio: median(datapathOnly) / median(plain.wrk), note: `${note}; the kernel side's cost, without observe's user side; ${datapathOnlyLost.toLocaleString('en-US')} records lost` });
+    out.push({ name: `HTTP requests (wrk, nginx), the default datapath and a ${FLOOR_LINE}-byte line per record (no decoding), vs not observed`, unit: 'req/s', ts: median(lineFloor), reference: median(plain.wrk), referenceName: 'not observed', ratio: median(lineFloor) / median(plain.wrk), note: `${note}; the floor of any user side that prints a line per flow; ${lineFloorLost.toLocaleString('en-US')} records lost` });
     for (const level of levels) {
       const r = observed[level]!;
       const ip = { ts: median(r.iperf), ref: median(plain.iperf) };
