@@ -11,21 +11,9 @@ import { L7Parser, parseHttpRequest, parseHttpResponse } from '../src/tools/obse
 import { flowEventCodec } from '../src/tools/observe/observe_bpf.js';
 import { Printer } from '../src/tools/observe/printer.js';
 import { recordHandler } from '../src/tools/observe/records.js';
+import { mapped, testContext } from './helpers/observe.js';
 
-const CTX: FlowContext = {
-  nodeName: 'node1',
-  interfaceName: (i) => (i === 2 ? 'eth0' : undefined),
-  dropReasonName: (r) => String(r),
-  endpoint: (p) => (p.pid === 0 ? undefined : { pid: p.pid, comm: p.comm }),
-};
-
-function mapped(ip: string): Uint8Array {
-  const out = new Uint8Array(16);
-  out[10] = 0xff;
-  out[11] = 0xff;
-  out.set(ip.split('.').map(Number), 12);
-  return out;
-}
+const CTX: FlowContext = testContext();
 
 interface RecordSpec {
   src: string;

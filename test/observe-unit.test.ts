@@ -13,21 +13,9 @@ import { parseObserveArgs, type ObserveOptions } from '../src/tools/observe/opti
 import { flowEventCodec } from '../src/tools/observe/observe_bpf.js';
 import { kubernetesOf } from '../src/tools/observe/context.js';
 import { FlowExporter } from '../src/tools/observe/export.js';
+import { mapped, testContext } from './helpers/observe.js';
 
-const CTX: FlowContext = {
-  nodeName: 'node1',
-  interfaceName: (i) => (i === 2 ? 'eth0' : undefined),
-  dropReasonName: (r) => (r === 3 ? 'NO_SOCKET' : r === 6 ? 'NETFILTER_DROP' : String(r)),
-  endpoint: (p) => (p.pid === 0 ? undefined : { pid: p.pid, comm: p.comm }),
-};
-
-function mapped(ip: string): Uint8Array {
-  const out = new Uint8Array(16);
-  out[10] = 0xff;
-  out[11] = 0xff;
-  out.set(ip.split('.').map(Number), 12);
-  return out;
-}
+const CTX: FlowContext = testContext((r) => (r === 3 ? 'NO_SOCKET' : r === 6 ? 'NETFILTER_DROP' : String(r)));
 
 /** A record as the datapath writes it, made with the generated codec. */
 function record(o: { src: string; dst: string; sport?: number; dport?: number; proto?: number; flags?: number; dir?: number; verdict?: number; reply?: number; reason?: number; pid?: number; payload?: string }): Uint8Array {
