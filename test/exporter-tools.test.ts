@@ -15,16 +15,7 @@ import type { Exporter } from '../src/tools/exporter/exporter.js';
 import { Sources } from '../src/tools/exporter/sources.js';
 import { runCli } from './helpers/cli.js';
 import { createVethPair, kernelTest, requireCommand, sh, uniqueName, type VethPair } from './helpers/kernel.js';
-
-function samples(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const i = line.lastIndexOf(' ');
-    out.set(line.slice(0, i), Number(line.slice(i + 1)));
-  }
-  return out;
-}
+import { samples } from './helpers/exposition.js';
 
 async function tools(names: string, pid?: number, args: string[] = []): Promise<Exporter> {
   const o = parseExporterArgs(['--tools', names, ...args]);

@@ -17,20 +17,10 @@ import { allIds } from '../src/sys/attrs.js';
 import { Cmd } from '../src/sys/types.js';
 import { cliArgv, runCli, runCliInProcess } from './helpers/cli.js';
 import { isRoot, kernelTest, openFds, ownNewLinks, requireCgroup2, settledCount, uniqueName } from './helpers/kernel.js';
+import { samples } from './helpers/exposition.js';
 
 const examples = join(packageRoot(), 'examples', 'exporter');
 const NAMES = ['execs', 'sleep_latency', 'percpu_syscalls', 'cgroup_execs', 'exec_events'];
-
-/** `name{labels} value` lines of an exposition, as [name{labels}, value]. */
-function samples(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const i = line.lastIndexOf(' ');
-    out.set(line.slice(0, i), Number(line.slice(i + 1)));
-  }
-  return out;
-}
 
 function value(text: string, series: string): number | undefined {
   return samples(text).get(series);

@@ -3,7 +3,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe } from 'node:test';
@@ -13,6 +12,7 @@ import { ObserveServer } from '../src/tools/observe/server.js';
 import { protoDir } from '../src/tools/observe/grpc.js';
 import { createVethPair, isRoot, kernelTest, sh, type VethPair } from './helpers/kernel.js';
 import { spawnCli } from './helpers/cli.js';
+import { httpGet } from './helpers/observe.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: decoded messages, whose fields the asserts check one by one
 type Msg = Record<string, any>;
@@ -53,17 +53,6 @@ function runCli(args: string[]): Promise<{ status: number; stdout: string; stder
   return new Promise((resolve) => child.on('close', (code) => resolve({ status: code ?? -1, stdout, stderr })));
 }
 
-function httpGet(host: string, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host, port, path: '/', agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
 describe('observe serve', { concurrency: false }, () => {
   let pair: VethPair | undefined;
   let web: ChildProcess | undefined;
@@ -96,7 +85,7 @@ describe('observe serve', { concurrency: false }, () => {
 
   kernelTest('GetFlows from a client built from the proto: the flows of a real connection, filtered in the server', async () => {
     const p = pair!;
-    assert.equal(await httpGet(p.peerAddr6, port), 200);
+    assert.equal((await httpGet(p.peerAddr6, port)).status, 200);
     const c = client(unix);
     try {
       // The server drains the kernel's ring every 25 ms: asked until the response is in.

@@ -5,7 +5,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { request } from 'node:http';
 import { createSocket } from 'node:dgram';
 import { createConnection, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -17,23 +16,13 @@ import { linkInfoDetails } from '../src/sys/linkinfo.js';
 import { Cmd } from '../src/sys/types.js';
 import { spawnCli, runCli } from './helpers/cli.js';
 import { createVethPair, haveCommand, isRoot, kernelTest, requireCommand, sh, uniqueName, type VethPair } from './helpers/kernel.js';
+import { httpGet } from './helpers/observe.js';
 
 const WEB_PORT = 8080;
 const BLOCKED_PORT = 8081;
 const UDP_PORT = 8082;
 /** How long the page may take to show what the test waits for. */
 const WAIT_MS = 5000;
-
-function httpGet(host: string, port: number, path: string): Promise<{ status: number; localPort: number }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host, port, path, agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, localPort: req.socket?.localPort ?? 0 }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 /** Starts `tsbpf observe serve ARGS`; resolves with the web view's URL once it serves. */
 function startServe(args: string[]): Promise<{ child: ChildProcess; url: string }> {

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer as createHttpServer, request } from 'node:http';
+import { createServer as createHttpServer } from 'node:http';
 import { createSocket } from 'node:dgram';
 import { createConnection, createServer } from 'node:net';
 import { Resolver } from 'node:dns/promises';
@@ -26,6 +26,7 @@ import { progInfo } from '../src/sys/info.js';
 import { Cmd } from '../src/sys/types.js';
 import { createVethPair, isRoot, kernelTest, requireCommand, sh, uniqueName, type VethPair } from './helpers/kernel.js';
 import { runCli } from './helpers/cli.js';
+import { httpGet } from './helpers/observe.js';
 
 function sink(): Writable & { text: () => string } {
   const chunks: string[] = [];
@@ -84,17 +85,6 @@ function waitForPort(netns: string, addr: string, port: number): void {
     if (Date.now() > until) throw new Error(`nothing listens on ${addr}:${port} in ${netns}`);
     execFileSync('sleep', ['0.1']);
   }
-}
-
-function httpGet(host: string, port: number, path: string): Promise<{ status: number; localPort: number }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host, port, path, agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, localPort: req.socket?.localPort ?? 0 }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 const tcp = (f: Flow) => f.l4?.TCP;
