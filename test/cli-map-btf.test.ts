@@ -2,14 +2,14 @@
 import assert from 'node:assert/strict';
 import { CollectionSpec } from '../src/index.js';
 import { corpus } from './bpf/corpus.js';
-import { kernelTest } from './helpers/kernel.js';
+import { kernelTest, testPinDir } from './helpers/kernel.js';
 import { type InProcessRun, runCliInProcess } from './helpers/cli.js';
 
 const run = (...argv: string[]): Promise<InProcessRun> => runCliInProcess(argv);
 
-kernelTest('map dump decodes keys and values through the map BTF; --hex gives the bytes; JSON adds "formatted"', async () => {
+kernelTest('map dump decodes keys and values through the map BTF; --hex gives the bytes; JSON adds "formatted"', async (t) => {
   const spec = CollectionSpec.fromFile(corpus('maps.bpf.o'));
-  const c = spec.load();
+  const c = spec.load({ pinPath: testPinDir(t) });
   try {
     const records = c.maps.records!;
     records.update({ x: 3, y: -4 }, { count: 7n, where: { x: 1, y: 2 }, raw: { word: 0 }, colour: 'GREEN', label: 'hi', flag: true, small: 5, rest: 1 });

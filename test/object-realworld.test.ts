@@ -2,7 +2,7 @@
 // libbpf (through `bpftool prog loadall`) does, into the same instructions.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { describe } from 'node:test';
 import { NotSupportedError } from '../src/errors.js';
@@ -13,15 +13,20 @@ import { objGet } from '../src/sys/attrs.js';
 import { progInfo } from '../src/sys/info.js';
 import { AttachType, ProgramType } from '../src/sys/types.js';
 import { corpusObjects, realWorldObjects } from './bpf/corpus.js';
-import { kernelTest, requireCommand, uniqueName } from './helpers/kernel.js';
+import { kernelTest, requireCommand, testPinDir, uniqueName } from './helpers/kernel.js';
 
 function haveBpftool(): boolean {
   return spawnSync('bpftool', ['version'], { stdio: 'ignore' }).status === 0;
 }
 
-/** Loads with libbpf through bpftool; the tags of the programs it loaded, or undefined if it failed. */
+/**
+ * Loads with libbpf through bpftool; the tags of the programs it loaded, or undefined if it
+ * failed. libbpf pins LIBBPF_PIN_BY_NAME maps at /sys/fs/bpf itself: those it made are removed.
+ */
 function bpftoolTags(object: string): Map<string, string> | undefined {
   const dir = join('/sys/fs/bpf', uniqueName('tsbpfrw', 40));
+  const byName = Object.values(CollectionSpec.fromFile(object).maps).filter((m) => m.pinning === 'byName');
+  const madeHere = byName.map((m) => join('/sys/fs/bpf', m.name)).filter((p) => !existsSync(p));
   makeBpffsDir(dir);
   try {
     const r = spawnSync('bpftool', ['prog', 'loadall', object, dir], { encoding: 'utf8' });
@@ -34,6 +39,7 @@ function bpftoolTags(object: string): Map<string, string> | undefined {
     return tags;
   } finally {
     rmSync(dir, { recursive: true, force: true });
+    for (const p of madeHere) rmSync(p, { force: true });
   }
 }
 
@@ -43,12 +49,13 @@ const needsTrampoline = (type: ProgramType, attach?: AttachType): boolean =>
 
 describe('real-world objects', () => {
   for (const object of realWorldObjects()) {
-    kernelTest(`${basename(object)} loads as libbpf loads it`, () => {
+    kernelTest(`${basename(object)} loads as libbpf loads it`, (t) => {
       const spec = CollectionSpec.fromFile(object);
       const reference = haveBpftool() ? bpftoolTags(object) : undefined;
+      const pinPath = testPinDir(t);
       let loaded: ReturnType<CollectionSpec['load']>;
       try {
-        loaded = spec.load();
+        loaded = spec.load({ pinPath });
       } catch (err) {
         if (reference !== undefined) throw err;
         // libbpf failed too; the only acceptable reason is a hook this kernel lacks.
@@ -56,7 +63,7 @@ describe('real-world objects', () => {
         assert.ok(err instanceof ProgramNotSupportedError && spec.programs[err.program] !== undefined, 'the error names the program');
         const trimmed = spec.copy();
         for (const [name, p] of Object.entries(trimmed.programs)) if (needsTrampoline(p.type, p.expectedAttachType)) delete trimmed.programs[name];
-        using rest = trimmed.load();
+        using rest = trimmed.load({ pinPath });
         assert.ok(Object.keys(rest.programs).length > 0);
         return;
       }

@@ -1,7 +1,7 @@
 // Shared helpers for kernel tests: privilege checks, unique names, fd counting, netns setup.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { accessSync, constants, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { type TestContext, type TestOptions, test } from 'node:test';
 import { findClang, findStrip } from '../../src/codegen/toolchain.js';
@@ -165,6 +165,18 @@ let counter = 0;
 export function uniqueName(prefix: string, max = 15): string {
   const id = `${process.pid.toString(36)}${(counter++).toString(36)}`;
   return `${prefix.slice(0, Math.max(1, max - id.length))}${id}`.slice(0, max);
+}
+
+/**
+ * A bpffs directory of the test's own for the LIBBPF_PIN_BY_NAME maps of what it loads (the
+ * `pinPath` of a load), removed with its pins when the test ends. Without one, such maps are
+ * pinned at /sys/fs/bpf itself, as libbpf does, and outlive the test.
+ */
+export function testPinDir(t: TestContext): string {
+  const dir = join('/sys/fs/bpf', uniqueName('tsbpftest', 40));
+  mkdirSync(dir);
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
 }
 
 /**
